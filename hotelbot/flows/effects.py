@@ -1,0 +1,57 @@
+"""What the engine asks the world to do: its outputs. Imperative names.
+
+Must never do I/O. The actor carries effects out (send, store, schedule) and logs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from hotelbot.typedefs import JSONScalar
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendMessage:
+    """Send one WhatsApp message to the guest.
+
+    `body` is the Graph API message object without the envelope fields (`messaging_product`,
+    `recipient_type`, `to`), e.g. {"type": "text", "text": {"body": "...", "preview_url": False}}
+    or {"type": "interactive", "interactive": {...}}. The sender adds the envelope.
+    """
+
+    body: Mapping[str, object]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateRequest:
+    """An end step finished a flow: store a request (order, housekeeping job, feedback...)."""
+
+    kind: str
+    flow_id: str
+    department: str
+    data: Mapping[str, JSONScalar]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScheduleMessage:
+    """Ask the scheduler for a proactive message `after_minutes` from now."""
+
+    message_type: str
+    after_minutes: int
+    data: Mapping[str, JSONScalar] = field(default_factory=dict)
+
+
+class SilenceReason(StrEnum):
+    COOLOFF = "cooloff"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Silence:
+    """The message was recorded and deliberately not answered (a documented silence)."""
+
+    reason: SilenceReason
+
+
+Effect = SendMessage | CreateRequest | ScheduleMessage | Silence

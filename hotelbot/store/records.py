@@ -1,0 +1,133 @@
+"""Rows that cross the store boundary: what callers hand to the store and get back.
+
+Owns: frozen dataclasses only; no SQL, no I/O (the SQL lives in sqlite.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import IntEnum, StrEnum
+
+from hotelbot.typedefs import JSONScalar
+
+
+class Priority(IntEnum):
+    """Lower goes first: replies to guests before scheduled messages before broadcasts."""
+
+    REPLY = 0
+    SCHEDULED = 1
+    BROADCAST = 2
+
+
+class OutboundState(StrEnum):
+    PENDING = "pending"  # committed, not yet accepted by the Graph API
+    SENT = "sent"  # accepted: wamid known
+    FAILED = "failed"  # permanent error (error_code kept)
+
+
+class InboundState(StrEnum):
+    RECEIVED = "received"  # durably recorded, not yet processed
+    DONE = "done"  # its step committed (or it needed none)
+    PARKED = "parked"  # kept failing: set aside with the error, not retried
+
+
+class RequestStatus(StrEnum):
+    NEW = "new"
+    ACKNOWLEDGED = "acknowledged"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InboundMessage:
+    """One guest message from a webhook, as recorded before the 200 is sent."""
+
+    wamid: str  # WhatsApp message id: the dedupe key
+    phone_number_id: str
+    guest_id: str
+    kind: str  # text | interactive | button | image | ... (the webhook's `type`)
+    payload: Mapping[str, object]  # the message object as received
+    sent_at: datetime  # the message's own timestamp
+    profile_name: str | None = None
+    seq: int = 0  # store-assigned arrival order (0 before it is recorded)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveryStatus:
+    wamid: str  # id of the message we sent
+    status: str  # sent | delivered | read | failed | played
+    at: datetime
+    recipient_id: str
+    error_code: int | None = None
+    payload: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboundMessage:
+    """A message to send: the outbox row. `body` is the Graph API body without envelope."""
+
+    phone_number_id: str
+    guest_id: str
+    body: Mapping[str, object]
+    priority: Priority = Priority.REPLY
+    id: int = 0  # store-assigned
+    attempts: int = 0
+    not_before: datetime | None = None  # for retries with backoff
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestRecord:
+    hotel_id: str
+    department: str
+    guest_id: str
+    flow_id: str
+    kind: str
+    data: Mapping[str, JSONScalar]
+    status: RequestStatus = RequestStatus.NEW
+    id: int = 0
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScheduledMessage:
+    hotel_id: str
+    phone_number_id: str
+    guest_id: str
+    message_type: str
+    scheduled_at: datetime
+    data: Mapping[str, JSONScalar] = field(default_factory=dict)
+    status: str = "pending"
+    id: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GuestRecord:
+    hotel_id: str
+    guest_id: str
+    data: Mapping[str, JSONScalar]  # name, room, ... (a hotel's departments share it)
+    language: str | None = None
+    last_inbound_at: datetime | None = None  # opens the 24-hour customer-service window
+    profile_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepCommit:
+    """Everything one engine step changes, committed in ONE transaction (the outbox rule).
+
+    `context` is the snapshot dict (Context.to_dict()); `guest_data` replaces the guest's data.
+    `inbound_seq` (when not None) is marked done in the same transaction.
+    """
+
+    phone_number_id: str
+    guest_id: str
+    hotel_id: str
+    context: Mapping[str, object]
+    guest_data: Mapping[str, JSONScalar]
+    language: str
+    inbound_seq: int | None
+    outbound: tuple[OutboundMessage, ...] = ()
+    requests: tuple[RequestRecord, ...] = ()
+    scheduled: tuple[ScheduledMessage, ...] = ()
+    at: datetime | None = None
