@@ -1,0 +1,1 @@
+"""hotelbot.flows"""
