@@ -76,3 +76,11 @@ class RateLimited(GraphAPIError):
     def __init__(self, status: int, code: int, retry_after: float, details: str = "") -> None:
         super().__init__(status, code, True, details)
         self.retry_after = retry_after
+
+
+class PayloadError(WhatsAppError):
+    """A webhook body is not what Meta documents (bad JSON or shape); `reason` says where."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"malformed webhook payload: {reason}")
