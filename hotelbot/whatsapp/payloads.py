@@ -1,0 +1,363 @@
+"""Webhook JSON in, Graph API bodies out: the pure translation layer of the WhatsApp edge.
+
+Owns: the X-Hub-Signature-256 check, parsing a webhook POST into InboundMessage and
+DeliveryStatus records (whatsapp-cloud-api.md sections 1-2), mapping a message to the flow
+engine's Event, and building the send envelope and the mark-as-read body (section 4.1).
+`check_message` (the documented limits of outgoing bodies) lives in limits.py and is
+re-exported here.
+
+Must never: do I/O, import asyncio or aiohttp, log, re-serialize JSON before hashing, or
+return half a webhook (everything is parsed first; any fault raises PayloadError).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import orjson
+
+from hotelbot.errors import PayloadError
+from hotelbot.flows.events import (
+    Event,
+    OptionChosen,
+    TemplateButtonPressed,
+    TextReceived,
+    UnsupportedReceived,
+)
+from hotelbot.store.records import DeliveryStatus, InboundMessage
+from hotelbot.whatsapp.limits import check_message
+
+__all__ = [
+    "ENVELOPE_KEYS",
+    "ParsedWebhook",
+    "WebhookError",
+    "check_message",
+    "envelope",
+    "event_for",
+    "mark_read_body",
+    "parse_webhook",
+    "sign",
+    "verify_signature",
+]
+
+ENVELOPE_KEYS = frozenset({"messaging_product", "recipient_type", "to", "recipient"})
+_SIGNATURE = re.compile(r"sha256=([0-9a-fA-F]{64})")
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_PHONE_ID = re.compile(r"\+?[0-9]{1,20}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookError:
+    """A system/app level error Meta reported in `value.errors[]` (no message id attached)."""
+
+    phone_number_id: str  # "" when the change carried no metadata
+    code: int
+    title: str = ""
+    details: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ParsedWebhook:
+    """Everything one webhook POST carried, in payload order."""
+
+    messages: tuple[InboundMessage, ...] = ()
+    statuses: tuple[DeliveryStatus, ...] = ()
+    errors: tuple[WebhookError, ...] = ()
+
+
+# --- signature (section 2) -------------------------------------------------------------------
+
+
+def verify_signature(raw: bytes, header: str | None, app_secret: bytes) -> bool:
+    """Check Meta's `X-Hub-Signature-256` header against the raw request bytes.
+
+    Args:
+        raw: the request body exactly as received (never re-serialized).
+        header: the header value, `sha256=<64 hex>`, or None when it was missing.
+        app_secret: the App Secret (not the access token, not the verify token).
+
+    Returns:
+        True only for a well-formed header whose HMAC-SHA256 matches; an empty secret
+        never verifies anything (fail closed).
+    """
+    if header is None or not app_secret:
+        return False
+    match = _SIGNATURE.fullmatch(header.strip())
+    if match is None:
+        return False
+    want = hmac.new(app_secret, raw, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(want, match.group(1).lower())
+
+
+def sign(raw: bytes, app_secret: bytes) -> str:
+    """The `X-Hub-Signature-256` value Meta would send for `raw` (used by the fake server)."""
+    return "sha256=" + hmac.new(app_secret, raw, hashlib.sha256).hexdigest()
+
+
+# --- parsing (section 1.2) -------------------------------------------------------------------
+
+
+def parse_webhook(raw: bytes) -> ParsedWebhook:
+    """Parse one webhook POST body; every entry, change, message and status is read.
+
+    Changes whose `field` is not "messages" are skipped; unknown keys are ignored.
+
+    Raises:
+        PayloadError: the body is not JSON or not the documented shape (`reason` says where).
+    """
+    try:
+        doc: object = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise PayloadError("body is not valid JSON") from None
+    root = _obj(doc, "body")
+    if root.get("object") != "whatsapp_business_account":
+        raise PayloadError("object: expected 'whatsapp_business_account'")
+    out = _Collected()
+    for i, entry in enumerate(_list(root.get("entry"), "entry")):
+        where = f"entry[{i}]"
+        changes = _list(_obj(entry, where).get("changes"), f"{where}.changes")
+        for j, change in enumerate(changes):
+            cwhere = f"{where}.changes[{j}]"
+            body = _obj(change, cwhere)
+            if _str(body.get("field"), f"{cwhere}.field") != "messages":
+                continue
+            _parse_value(_obj(body.get("value"), f"{cwhere}.value"), f"{cwhere}.value", out)
+    return ParsedWebhook(
+        messages=tuple(out.messages), statuses=tuple(out.statuses), errors=tuple(out.errors)
+    )
+
+
+@dataclass(slots=True)
+class _Collected:
+    messages: list[InboundMessage] = field(default_factory=list)
+    statuses: list[DeliveryStatus] = field(default_factory=list)
+    errors: list[WebhookError] = field(default_factory=list)
+
+
+def _parse_value(value: Mapping[str, object], where: str, out: _Collected) -> None:
+    messages = _opt_list(value.get("messages"), f"{where}.messages")
+    statuses = _opt_list(value.get("statuses"), f"{where}.statuses")
+    errors = _opt_list(value.get("errors"), f"{where}.errors")
+    metadata = value.get("metadata")
+    number = ""
+    if messages or statuses or metadata is not None:
+        meta = _obj(metadata, f"{where}.metadata")
+        number = _str(meta.get("phone_number_id"), f"{where}.metadata.phone_number_id")
+    contacts = [
+        _obj(c, f"{where}.contacts[{k}]")
+        for k, c in enumerate(_opt_list(value.get("contacts"), f"{where}.contacts"))
+    ]
+    for k, item in enumerate(messages):
+        out.messages.append(_message(item, number, contacts, f"{where}.messages[{k}]"))
+    for k, item in enumerate(statuses):
+        out.statuses.append(_status(item, f"{where}.statuses[{k}]"))
+    for k, item in enumerate(errors):
+        out.errors.append(_system_error(item, number, f"{where}.errors[{k}]"))
+
+
+def _message(
+    item: object, number: str, contacts: list[Mapping[str, object]], where: str
+) -> InboundMessage:
+    msg = _obj(item, where)
+    sender = _opt_str(msg.get("from"), f"{where}.from")
+    user_id = _opt_str(msg.get("from_user_id"), f"{where}.from_user_id")
+    contact = _contact_for(sender, user_id, contacts)
+    guest = (
+        sender
+        or _opt_str(contact.get("wa_id"), "contacts[].wa_id")
+        or user_id
+        or _opt_str(contact.get("user_id"), "contacts[].user_id")
+    )
+    if not guest:
+        raise PayloadError(f"{where}: no sender (from, from_user_id, wa_id or user_id)")
+    profile = contact.get("profile")
+    name = profile.get("name") if isinstance(profile, dict) else None
+    return InboundMessage(
+        wamid=_str(msg.get("id"), f"{where}.id"),
+        phone_number_id=number,
+        guest_id=guest,
+        kind=_str(msg.get("type"), f"{where}.type"),
+        payload=msg,
+        sent_at=_timestamp(msg.get("timestamp"), f"{where}.timestamp"),
+        profile_name=name if isinstance(name, str) and name else None,
+    )
+
+
+def _contact_for(
+    sender: str | None, user_id: str | None, contacts: list[Mapping[str, object]]
+) -> Mapping[str, object]:
+    """The contact describing this message's sender; the only one when nothing names it."""
+    for contact in contacts:
+        if sender and contact.get("wa_id") == sender:
+            return contact
+        if user_id and contact.get("user_id") == user_id:
+            return contact
+    if len(contacts) == 1:
+        return contacts[0]
+    return {}
+
+
+def _status(item: object, where: str) -> DeliveryStatus:
+    status = _obj(item, where)
+    recipient = _opt_str(status.get("recipient_id"), f"{where}.recipient_id") or _opt_str(
+        status.get("recipient_user_id"), f"{where}.recipient_user_id"
+    )
+    if not recipient:
+        raise PayloadError(f"{where}: no recipient_id")
+    error_code: int | None = None
+    errors = _opt_list(status.get("errors"), f"{where}.errors")
+    if errors:
+        error_code = _opt_int(_obj(errors[0], f"{where}.errors[0]").get("code"), where)
+    return DeliveryStatus(
+        wamid=_str(status.get("id"), f"{where}.id"),
+        status=_str(status.get("status"), f"{where}.status"),
+        at=_timestamp(status.get("timestamp"), f"{where}.timestamp"),
+        recipient_id=recipient,
+        error_code=error_code,
+        payload=status,
+    )
+
+
+def _system_error(item: object, number: str, where: str) -> WebhookError:
+    error = _obj(item, where)
+    code = _opt_int(error.get("code"), f"{where}.code")
+    if code is None:
+        raise PayloadError(f"{where}.code: expected an integer")
+    data = error.get("error_data")
+    details = data.get("details") if isinstance(data, dict) else None
+    title = error.get("title")
+    return WebhookError(
+        phone_number_id=number,
+        code=code,
+        title=title if isinstance(title, str) else "",
+        details=details if isinstance(details, str) else "",
+    )
+
+
+# --- shape helpers ---------------------------------------------------------------------------
+
+
+def _obj(value: object, where: str) -> Mapping[str, object]:
+    if not isinstance(value, dict):
+        raise PayloadError(f"{where}: expected an object")
+    return value
+
+
+def _list(value: object, where: str) -> list[object]:
+    if not isinstance(value, list):
+        raise PayloadError(f"{where}: expected a list")
+    return value
+
+
+def _opt_list(value: object, where: str) -> list[object]:
+    return [] if value is None else _list(value, where)
+
+
+def _str(value: object, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise PayloadError(f"{where}: expected a non-empty string")
+    return value
+
+
+def _opt_str(value: object, where: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise PayloadError(f"{where}: expected a string")
+    return value or None
+
+
+def _opt_int(value: object, where: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PayloadError(f"{where}: expected an integer")
+    return value
+
+
+def _timestamp(value: object, where: str) -> datetime:
+    """Meta sends Unix seconds as a string; an integer is accepted too."""
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(text, str) or not _TIMESTAMP.fullmatch(text):
+        raise PayloadError(f"{where}: expected Unix seconds")
+    return datetime.fromtimestamp(int(text), tz=UTC)
+
+
+# --- events (section 1.2 field notes) --------------------------------------------------------
+
+
+def event_for(message: InboundMessage) -> Event:
+    """The flow engine's input for one inbound message; total over every payload.
+
+    text -> TextReceived; interactive button_reply/list_reply -> OptionChosen; template
+    quick reply (`button`) -> TemplateButtonPressed; anything else, or a known type whose
+    content is missing, -> UnsupportedReceived(kind).
+    """
+    payload = message.payload
+    if message.kind == "text":
+        body = _field(payload, "text", "body")
+        if body is not None:
+            return TextReceived(text=body)
+    elif message.kind == "interactive":
+        inner = payload.get("interactive")
+        reply_type = inner.get("type") if isinstance(inner, dict) else None
+        if reply_type in ("button_reply", "list_reply") and isinstance(inner, dict):
+            reply_id = _field(inner, str(reply_type), "id")
+            if reply_id:
+                title = _field(inner, str(reply_type), "title") or ""
+                return OptionChosen(reply_id=reply_id, title=title)
+    elif message.kind == "button":
+        pressed = _field(payload, "button", "payload")
+        text = _field(payload, "button", "text") or ""
+        if pressed or text:
+            # A quick reply sent without a payload echoes its label as the payload.
+            return TemplateButtonPressed(payload=pressed or text, text=text)
+    return UnsupportedReceived(kind=message.kind)
+
+
+def _field(container: Mapping[str, object], outer: str, inner: str) -> str | None:
+    nested = container.get(outer)
+    value = nested.get(inner) if isinstance(nested, dict) else None
+    return value if isinstance(value, str) else None
+
+
+# --- outgoing bodies (section 4.1) -----------------------------------------------------------
+
+
+def envelope(guest_id: str, body: Mapping[str, object]) -> dict[str, object]:
+    """The full send body: Meta's envelope around a message object (SendMessage.body).
+
+    A phone wa_id (digits) is sent as `to: "+<digits>"` (always with `+`, section 4.1);
+    a business-scoped user id (e.g. `US.1349...`) as `recipient: <user_id>` (section 1.2).
+
+    Raises:
+        ValueError: the guest id is empty or the body already carries envelope fields.
+    """
+    if not guest_id or guest_id != guest_id.strip():
+        raise ValueError("guest id must be a non-empty id without surrounding spaces")
+    clash = ENVELOPE_KEYS.intersection(body)
+    if clash:
+        raise ValueError(f"message body must not carry envelope fields: {sorted(clash)}")
+    full: dict[str, object] = {"messaging_product": "whatsapp", "recipient_type": "individual"}
+    if _PHONE_ID.fullmatch(guest_id):
+        full["to"] = "+" + guest_id.removeprefix("+")
+    else:
+        full["recipient"] = guest_id
+    full.update(body)
+    return full
+
+
+def mark_read_body(wamid: str) -> dict[str, object]:
+    """The body that marks an inbound message read (blue ticks), section 4.1.
+
+    Raises:
+        ValueError: the wamid is empty.
+    """
+    if not wamid:
+        raise ValueError("wamid must be non-empty")
+    return {"messaging_product": "whatsapp", "status": "read", "message_id": wamid}
