@@ -1,0 +1,423 @@
+"""Typed answers: parse and validate what a guest typed at an input step.
+
+Owns: one parser per `ValidatorKind` and `match_choice`, the single rule for matching a typed
+answer to numbered options (menus, choices, confirm buttons). Must never raise on guest text,
+read the clock (time arrives as `now`), do I/O or log.
+
+Accepted forms (guest text is first `normalize`d: case, accents and edge punctuation ignored):
+  text     stripped; min_length (default 1) to max_length (default 1000) characters; saved as
+           typed (the guest's own words, never normalized).
+  integer  "3", "+3", "-2", or a number word one..ten in en/es/pt/fr/de; min/max inclusive.
+  number   "2.5" or "2,5" (decimal comma); min/max inclusive.
+  date     "25/12", "25/12/2026", "25-12-26", "2026-12-25", "25 dec", "december 25 2026",
+           "25 de diciembre", "today", "tomorrow", "day after tomorrow" and weekday names
+           ("friday", "next friday"), in en/es/pt/fr/de. Day first ("3/4" is 3 April) unless
+           only month-first makes sense ("12/25"). Without a year it is the next such date
+           (today included). Resolved in the hotel's timezone from `now`; saved ISO
+           ("2026-12-25"). min/max are days from today, default min 0: a past date is
+           invalid unless min is negative.
+  time     "7pm", "7:30 pm", "7.30pm", "19:30", "19.30", "19h30", "19h", "1930", "930",
+           "noon", "midnight", "now"/"asap" (the hotel's current time); bare hours "13".."23"
+           and "0". A bare "1".."12" is ambiguous (morning or evening?) and rejected. Saved
+           "HH:MM". min/max, when set, are hours of the day (e.g. 7 and 22.5).
+  room     the hotel's room_pattern must fully match, after dropping a leading "room", "rm",
+           "no", "#", "habitacion", "quarto", "chambre", "zimmer"; tried as typed, then
+           upper-cased.
+  phone    7-15 digits, with optional +/00 prefix, spaces, dashes, dots, parentheses; saved
+           "+<digits>" when international, else digits.
+  email    one "@", a dotted domain, no spaces, <= 254 characters; domain saved lower-case.
+  rating   an integer in min..max (default 1..5): "4", "4/5", "4 stars", "4 - good", or
+           star symbols ("⭐⭐⭐⭐", "****").
+  choice   one of the validator's choices by number, or by title in any language; saved as
+           the choice id.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from hotelbot.flows.model import Validator, ValidatorKind
+from hotelbot.flows.text import normalize
+from hotelbot.typedefs import JSONScalar
+
+DEFAULT_MAX_TEXT = 1000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Accepted:
+    """The answer is valid; `value` is what gets saved."""
+
+    value: JSONScalar
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rejected:
+    """The answer is invalid for `kind` (the engine says strings["invalid_<kind>"])."""
+
+    kind: ValidatorKind
+
+
+Answer = Accepted | Rejected
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Locale:
+    """What parsing needs to know about the hotel: its clock reading, zone and room rule."""
+
+    now: datetime
+    timezone: str
+    room_pattern: str
+
+    def today(self) -> date:
+        return self.local_now().date()
+
+    def local_now(self) -> datetime:
+        try:
+            return self.now.astimezone(ZoneInfo(self.timezone))
+        except (ZoneInfoNotFoundError, ValueError):
+            return self.now
+
+
+_LEADING_NUMBER = re.compile(r"([0-9]{1,3})\s*[.):\-]?\s*(.+)")
+
+
+def match_choice(titles: Sequence[Iterable[str]], text: str) -> int | None:
+    """Index of the option a typed answer names, or None.
+
+    Args:
+        titles: per option (in the order shown, option 1 first), its titles in every language.
+        text: what the guest typed.
+
+    Returns:
+        The 0-based index: by number ("2", "2.", " 2 "), by title (normalized, any language),
+        or by the title with its number in front ("2. Club sandwich").
+    """
+    norm = normalize(text)
+    if norm.isascii() and norm.isdigit():
+        number = int(norm)
+        return number - 1 if 1 <= number <= len(titles) else None
+    by_title = {normalize(t): i for i in reversed(range(len(titles))) for t in titles[i]}
+    if norm in by_title:
+        return by_title[norm]
+    m = _LEADING_NUMBER.fullmatch(norm)
+    if m and m.group(2) in by_title:
+        return by_title[m.group(2)]
+    return None
+
+
+def parse_answer(validator: Validator, text: str, locale: Locale) -> Answer:
+    """Parse and validate `text` for `validator`.
+
+    Returns:
+        Accepted(value) or Rejected(kind). Never raises.
+    """
+    value = _PARSERS[validator.kind](validator, text, locale)
+    return Rejected(kind=validator.kind) if value is None else Accepted(value=value)
+
+
+def _within(value: float, validator: Validator) -> bool:
+    low_ok = validator.min is None or value >= validator.min
+    return low_ok and (validator.max is None or value <= validator.max)
+
+
+def _text(v: Validator, text: str, _: Locale) -> JSONScalar:
+    value = text.strip()
+    low = v.min_length if v.min_length is not None else 1
+    high = v.max_length if v.max_length is not None else DEFAULT_MAX_TEXT
+    return value if low <= len(value) <= high and value else None
+
+
+_NUMBER_WORDS = {
+    word: n
+    for n, words in enumerate(
+        [
+            ("zero", "cero", "zero", "zero", "null"),
+            ("one", "uno", "um", "un", "eins"),
+            ("two", "dos", "dois", "deux", "zwei"),
+            ("three", "tres", "tres", "trois", "drei"),
+            ("four", "cuatro", "quatro", "quatre", "vier"),
+            ("five", "cinco", "cinco", "cinq", "funf"),
+            ("six", "seis", "seis", "six", "sechs"),
+            ("seven", "siete", "sete", "sept", "sieben"),
+            ("eight", "ocho", "oito", "huit", "acht"),
+            ("nine", "nueve", "nove", "neuf", "neun"),
+            ("ten", "diez", "dez", "dix", "zehn"),
+        ]
+    )
+    for word in words
+}
+_NUMBER_WORDS.update({"una": 1, "uma": 1, "une": 1, "ein": 1, "eine": 1, "duas": 2})
+_INTEGER = re.compile(r"[+-]?[0-9]{1,9}")
+_DECIMAL = re.compile(r"[+-]?[0-9]{1,9}(?:[.,][0-9]{1,9})?")
+
+
+def _integer(v: Validator, text: str, _: Locale) -> JSONScalar:
+    norm = normalize(text)
+    if _INTEGER.fullmatch(norm):
+        value = int(norm)
+    elif norm in _NUMBER_WORDS:
+        value = _NUMBER_WORDS[norm]
+    else:
+        return None
+    return value if _within(value, v) else None
+
+
+def _number(v: Validator, text: str, _: Locale) -> JSONScalar:
+    norm = normalize(text)
+    if not _DECIMAL.fullmatch(norm):
+        return _integer(v, text, _)
+    value = float(norm.replace(",", "."))
+    return value if _within(value, v) else None
+
+
+_ROOM_PREFIX = re.compile(
+    r"^(?:room|rm|no|nr|num|number|habitacion|hab|quarto|chambre|zimmer|#)\s*[.:#]?\s*"
+)
+
+
+def _room(_: Validator, text: str, locale: Locale) -> JSONScalar:
+    raw = text.strip().strip(".,;:!?")
+    lowered = raw.casefold()
+    m = _ROOM_PREFIX.match(lowered)
+    candidate = raw[m.end():].strip() if m and m.end() < len(raw) else raw
+    try:
+        pattern = re.compile(locale.room_pattern)
+    except re.error:
+        return None
+    for form in (candidate, candidate.upper()):
+        if form and pattern.fullmatch(form):
+            return form
+    return None
+
+
+def _phone(_: Validator, text: str, __: Locale) -> JSONScalar:
+    raw = re.sub(r"[\s\-.()]", "", text.strip())
+    international = raw.startswith(("+", "00"))
+    digits = raw[1:] if raw.startswith("+") else raw[2:] if raw.startswith("00") else raw
+    if not (digits.isascii() and digits.isdigit() and 7 <= len(digits) <= 15):
+        return None
+    return f"+{digits}" if international else digits
+
+
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s.]+(?:\.[^@\s.]+)*\.[^@\s.0-9]{2,}")
+
+
+def _email(_: Validator, text: str, __: Locale) -> JSONScalar:
+    value = text.strip().strip("<>").rstrip(".")
+    if len(value) > 254 or not _EMAIL.fullmatch(value):
+        return None
+    local, _sep, domain = value.partition("@")
+    return f"{local}@{domain.lower()}"
+
+
+_STARS = frozenset("⭐★*✩☆🌟")
+_RATING = re.compile(r"([0-9]{1,2})(?:\s*/\s*[0-9]{1,2})?(?:\s*[^0-9].*)?")
+
+
+def rating_range(v: Validator) -> range:
+    """The ratings a validator accepts (default 1..5), as integers."""
+    low = int(v.min) if v.min is not None else 1
+    high = int(v.max) if v.max is not None else 5
+    return range(low, max(low, high) + 1)
+
+
+def _rating(v: Validator, text: str, _: Locale) -> JSONScalar:
+    raw = "".join(text.split())
+    if raw and all(ch in _STARS or ch == "\ufe0f" for ch in raw):
+        value = sum(1 for ch in raw if ch in _STARS)
+    else:
+        m = _RATING.fullmatch(normalize(text))
+        if m is None:
+            return None
+        value = int(m.group(1))
+    return value if value in rating_range(v) else None
+
+
+def _choice(v: Validator, text: str, _: Locale) -> JSONScalar:
+    index = match_choice([c.title.by_lang.values() for c in v.choices], text)
+    return None if index is None else v.choices[index].id
+
+
+def _date(v: Validator, text: str, locale: Locale) -> JSONScalar:
+    today = locale.today()
+    found = _parse_date(normalize(text), today)
+    if found is None:
+        return None
+    offset = (found - today).days
+    low = v.min if v.min is not None else 0
+    if offset < low or (v.max is not None and offset > v.max):
+        return None
+    return found.isoformat()
+
+
+def _time(v: Validator, text: str, locale: Locale) -> JSONScalar:
+    found = _parse_time(normalize(text), locale.local_now())
+    if found is None:
+        return None
+    hours = found[0] + found[1] / 60
+    if (v.min is not None and hours < v.min) or (v.max is not None and hours > v.max):
+        return None
+    return f"{found[0]:02d}:{found[1]:02d}"
+
+
+_PARSERS = {
+    ValidatorKind.TEXT: _text,
+    ValidatorKind.INTEGER: _integer,
+    ValidatorKind.NUMBER: _number,
+    ValidatorKind.DATE: _date,
+    ValidatorKind.TIME: _time,
+    ValidatorKind.ROOM: _room,
+    ValidatorKind.PHONE: _phone,
+    ValidatorKind.EMAIL: _email,
+    ValidatorKind.RATING: _rating,
+    ValidatorKind.CHOICE: _choice,
+}
+
+
+def _names(*groups: str) -> dict[str, int]:
+    """Map each space-separated name of group i to i (names are already normalized)."""
+    return {name: i for i, group in enumerate(groups) for name in group.split()}
+
+
+_WEEKDAYS = _names(
+    "monday mon lunes segunda segunda-feira lundi montag",
+    "tuesday tue tues martes terca terca-feira mardi dienstag",
+    "wednesday wed miercoles quarta quarta-feira mercredi mittwoch",
+    "thursday thu thur thurs jueves quinta quinta-feira jeudi donnerstag",
+    "friday fri viernes sexta sexta-feira vendredi freitag",
+    "saturday sat sabado samedi samstag",
+    "sunday sun domingo dimanche sonntag",
+)
+_MONTHS = {
+    name: i + 1
+    for name, i in _names(
+        "january jan enero ene janeiro janvier janv januar",
+        "february feb febrero fevereiro fev fevrier fevr februar",
+        "march mar marzo marco mars marz",
+        "april apr abril avril",
+        "may mayo maio mai",
+        "june jun junio junho juin juni",
+        "july jul julio julho juillet juil juli",
+        "august aug agosto ago aout august",
+        "september sep sept septiembre setembro set septembre",
+        "october oct octubre outubro out octobre oktober okt",
+        "november nov noviembre novembro novembre",
+        "december dec diciembre dic dezembro dez decembre dezember",
+    ).items()
+}
+_RELATIVE = {
+    **dict.fromkeys(("today", "hoy", "hoje", "aujourd'hui", "heute"), 0),
+    **dict.fromkeys(("tomorrow", "manana", "amanha", "demain", "morgen"), 1),
+    **dict.fromkeys(
+        ("day after tomorrow", "pasado manana", "depois de amanha", "apres-demain",
+         "apres demain", "ubermorgen"),
+        2,
+    ),
+}
+_FILLER = frozenset(
+    ("on", "the", "of", "de", "del", "do", "da", "le", "am", "next", "this", "proximo",
+     "proxima", "prochain")
+)
+_ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})")
+_NUMERIC_DATE = re.compile(r"([0-9]{1,2})[/.\-]([0-9]{1,2})(?:[/.\-]([0-9]{4}|[0-9]{2}))?")
+_ORDINAL = re.compile(r"^([0-9]{1,2})(?:st|nd|rd|th|er|o|a|º|ª)?$")
+
+
+def _make(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _upcoming(month: int, day: int, today: date) -> date | None:
+    """The next `day`/`month` on or after today (Feb 29 waits for a leap year)."""
+    for year in range(today.year, today.year + 9):
+        found = _make(year, month, day)
+        if found is not None and found >= today:
+            return found
+    return None
+
+
+def _day_month(a: int, b: int) -> tuple[int, int]:
+    """Day first, unless only month-first makes sense (12/25)."""
+    return (b, a) if a <= 12 < b else (a, b)
+
+
+def _parse_date(norm: str, today: date) -> date | None:
+    if norm in _RELATIVE:
+        return today + timedelta(days=_RELATIVE[norm])
+    if m := _ISO_DATE.fullmatch(norm):
+        return _make(int(m[1]), int(m[2]), int(m[3]))
+    if m := _NUMERIC_DATE.fullmatch(norm):
+        day, month = _day_month(int(m[1]), int(m[2]))
+        if m[3] is None:
+            return _upcoming(month, day, today)
+        year = int(m[3]) + (2000 if len(m[3]) == 2 else 0)
+        return _make(year, month, day)
+    return _worded_date(norm, today)
+
+
+def _worded_date(norm: str, today: date) -> date | None:
+    words = [w for w in re.split(r"[\s,]+", norm) if w and w not in _FILLER]
+    if len(words) == 1 and words[0] in _WEEKDAYS:
+        return today + timedelta(days=(_WEEKDAYS[words[0]] - today.weekday()) % 7)
+    months = [_MONTHS[w] for w in words if w in _MONTHS]
+    rest = [w for w in words if w not in _MONTHS]
+    if len(months) != 1 or not 1 <= len(rest) <= 2:
+        return None
+    day_match = _ORDINAL.match(rest[0])
+    year_text = rest[1] if len(rest) == 2 else None
+    if day_match is None or (year_text is not None and not re.fullmatch(r"[0-9]{4}", year_text)):
+        return None
+    day = int(day_match[1])
+    if year_text is None:
+        return _upcoming(months[0], day, today)
+    return _make(int(year_text), months[0], day)
+
+
+_SPECIAL_TIMES = {
+    **dict.fromkeys(("noon", "midday", "mediodia", "meio-dia", "meio dia", "midi", "mittag"),
+                    (12, 0)),
+    **dict.fromkeys(("midnight", "medianoche", "meia-noite", "meia noite", "minuit",
+                     "mitternacht"), (0, 0)),
+}
+_NOW_WORDS = frozenset(("now", "asap", "right now", "ahora", "agora", "maintenant", "jetzt"))
+_TIME_LEAD = re.compile(r"^(?:at|around|about|by|a las|a la|as|a|um|vers|gegen)\s+")
+_TIME_TAIL = re.compile(r"\s*(?:o'?clock|uhr|hrs|horas|heures)$")
+_CLOCK = re.compile(
+    r"(?P<h>[0-9]{1,2})(?:\s*(?P<sep>[:.h])\s*(?P<m>[0-9]{2})?)?\s*(?P<ap>am|pm|a|p)?"
+)
+_COMPACT = re.compile(r"(?P<h>[0-9]{1,2})(?P<m>[0-9]{2})\s*(?P<ap>am|pm|a|p)?")
+
+
+def _parse_time(norm: str, local_now: datetime) -> tuple[int, int] | None:
+    if norm in _NOW_WORDS:
+        return local_now.hour, local_now.minute
+    text = _TIME_TAIL.sub("", _TIME_LEAD.sub("", norm))
+    text = text.replace("a.m", "am").replace("p.m", "pm").strip()
+    if text in _SPECIAL_TIMES:
+        return _SPECIAL_TIMES[text]
+    m = _COMPACT.fullmatch(text) or _CLOCK.fullmatch(text)
+    if m is None:
+        return None
+    groups = m.groupdict()
+    hour, minute = int(groups["h"]), int(groups["m"] or 0)
+    if minute > 59:
+        return None
+    explicit = groups["m"] is not None or groups.get("sep") == "h"
+    return _clock_hour(hour, minute, groups["ap"], explicit)
+
+
+def _clock_hour(hour: int, minute: int, ampm: str | None, explicit: bool) -> tuple[int, int] | None:
+    if ampm is not None:
+        if not 1 <= hour <= 12:
+            return None
+        return (hour % 12 + (12 if ampm.startswith("p") else 0), minute)
+    if hour > 23 or (not explicit and 1 <= hour <= 12):
+        return None
+    return hour, minute
