@@ -285,7 +285,10 @@ def _timestamp(value: object, where: str) -> datetime:
     text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
     if not isinstance(text, str) or not _TIMESTAMP.fullmatch(text):
         raise PayloadError(f"{where}: expected Unix seconds")
-    return datetime.fromtimestamp(int(text), tz=UTC)
+    try:
+        return datetime.fromtimestamp(int(text), tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        raise PayloadError(f"{where}: Unix seconds out of range") from None
 
 
 # --- events (section 1.2 field notes) --------------------------------------------------------
