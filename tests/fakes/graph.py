@@ -1,0 +1,471 @@
+"""A fake Meta Graph API for tests and the demo: a real aiohttp app on loopback.
+
+Owns: `POST /{version}/{phone_number_id}/messages` answering like Meta (success body with a
+fresh wamid, or Meta's error shape), every body checked with `check_message` (so what Meta
+would refuse is refused), the bearer-token check, injected failures and latency, and the
+status webhooks Meta would send afterwards (sent, delivered, read), signed with the App
+Secret exactly like Meta (whatsapp-cloud-api.md sections 1.7, 2, 4.6, 4.7).
+Test-only routes: `GET /_sent[?to=]`, `POST /_reset`, `POST /_inject`. Tests can also use the
+`FakeGraph` state object directly: `app[FAKE_GRAPH]`.
+Must never: listen beyond loopback, or leave a background task running after app cleanup.
+
+Standalone: python -m tests.fakes.graph --port 8090 [--webhook-url URL --app-secret S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import re
+import secrets
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+from hotelbot.whatsapp.payloads import check_message, sign
+
+__all__ = [
+    "FAKE_GRAPH",
+    "DeliveredWebhook",
+    "FakeGraph",
+    "FakeGraphStatistics",
+    "Injection",
+    "RecordedSend",
+    "create_fake_graph",
+    "meta_error",
+]
+
+DEFAULT_STATUSES = ("sent", "delivered", "read")
+BUSINESS_DISPLAY_NUMBER = "15550783881"
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+TITLES: Mapping[int, str] = {
+    1: "API Unknown",
+    2: "API Service",
+    4: "Too many calls",
+    100: "Invalid parameter",
+    190: "Invalid OAuth access token",
+    80007: "Rate limit issues",
+    130429: "Rate limit hit",
+    131000: "Something went wrong",
+    131026: "Message undeliverable",
+    131047: "Re-engagement message",
+    131048: "Spam rate limit hit",
+    131049: "This message was not delivered to maintain healthy ecosystem engagement",
+    131050: "User stopped marketing messages",
+    131056: "(Business Account, Consumer Account) pair rate limit hit",
+    131057: "Account in maintenance mode",
+    132001: "Template does not exist",
+}
+
+
+def meta_error(code: int, details: str) -> dict[str, object]:
+    """Meta's error body (section 4.7)."""
+    title = TITLES.get(code, "Error")
+    return {
+        "error": {
+            "message": f"(#{code}) {title}",
+            "type": "OAuthException",
+            "code": code,
+            "error_data": {"messaging_product": "whatsapp", "details": details},
+            "fbtrace_id": "Fake" + secrets.token_urlsafe(12),
+        }
+    }
+
+
+def normalize(recipient: str) -> str:
+    """A phone number as digits (how `/_sent?to=` and injections match); other ids as given."""
+    digits = re.sub(r"[^0-9]", "", recipient)
+    return digits if re.fullmatch(r"\+?[0-9 ()\-]+", recipient) else recipient
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordedSend:
+    monotonic: float
+    at: float  # wall clock, Unix seconds
+    phone_number_id: str
+    to: str  # normalized: digits for a phone, the user id otherwise
+    wamid: str
+    body: Mapping[str, object]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "monotonic": self.monotonic,
+            "at": self.at,
+            "phone_number_id": self.phone_number_id,
+            "to": self.to,
+            "wamid": self.wamid,
+            "body": self.body,
+        }
+
+
+@dataclass(slots=True, kw_only=True)
+class Injection:
+    """The next `remaining` sends (to `to`, or to anyone) fail with `code` and/or wait."""
+
+    remaining: int = 1
+    code: int | None = None
+    status: int = 400
+    latency: float = 0.0
+    to: str | None = None
+    statuses: tuple[str, ...] | None = None  # status webhooks for these sends
+    error_code: int = 131026  # carried by a "failed" status webhook
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveredWebhook:
+    wamid: str
+    status: str
+    http_status: int  # the receiver's answer; 0 when it could not be reached
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FakeGraphStatistics:
+    sent: int
+    refused: int
+    marked_read: int
+    webhooks: int
+    webhooks_pending: int
+
+
+@dataclass(slots=True, kw_only=True)
+class FakeGraph:
+    """Everything the fake saw and will do; reachable as `app[FAKE_GRAPH]`."""
+
+    access_token: str | None = None
+    webhook_url: str | None = None
+    app_secret: str | None = None
+    statuses: tuple[str, ...] = DEFAULT_STATUSES
+    sends: list[RecordedSend] = field(default_factory=list)
+    reads: list[str] = field(default_factory=list)
+    refused: list[tuple[str, int]] = field(default_factory=list)  # (to, code)
+    webhooks: list[DeliveredWebhook] = field(default_factory=list)
+    injections: list[Injection] = field(default_factory=list)
+    session: aiohttp.ClientSession | None = None
+    _default_statuses: tuple[str, ...] = DEFAULT_STATUSES
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def inject(self, injection: Injection) -> None:
+        self.injections.append(injection)
+
+    def reset(self) -> None:
+        """Forget every send and injection; cancel status webhooks still on their way."""
+        for task in self._tasks:
+            task.cancel()
+        self.sends.clear()
+        self.reads.clear()
+        self.refused.clear()
+        self.webhooks.clear()
+        self.injections.clear()
+        self.statuses = self._default_statuses
+
+    def sent_to(self, to: str) -> list[RecordedSend]:
+        want = normalize(to)
+        return [send for send in self.sends if send.to == want]
+
+    async def wait_sent(self, n: int, timeout: float = 5.0) -> list[RecordedSend]:  # noqa: ASYNC109
+        """Wait until at least `n` sends were accepted; raises TimeoutError past `timeout`."""
+        async with asyncio.timeout(timeout):
+            while len(self.sends) < n:
+                await self._changed.wait()
+        return list(self.sends)
+
+    async def wait_webhooks(self, n: int, timeout: float = 5.0) -> list[DeliveredWebhook]:  # noqa: ASYNC109
+        """Wait until at least `n` status webhooks were posted (answered or given up)."""
+        async with asyncio.timeout(timeout):
+            while len(self.webhooks) < n:
+                await self._changed.wait()
+        return list(self.webhooks)
+
+    def statistics(self) -> FakeGraphStatistics:
+        return FakeGraphStatistics(
+            sent=len(self.sends),
+            refused=len(self.refused),
+            marked_read=len(self.reads),
+            webhooks=len(self.webhooks),
+            webhooks_pending=len(self._tasks),
+        )
+
+    def take_injection(self, to: str) -> Injection | None:
+        for injection in self.injections:
+            if injection.to is None or injection.to == to:
+                injection.remaining -= 1
+                if injection.remaining <= 0:
+                    self.injections.remove(injection)
+                return injection
+        return None
+
+    def record(self, phone_number_id: str, to: str, body: Mapping[str, object]) -> RecordedSend:
+        wamid = f"wamid.FAKE{next(self._ids):010d}{secrets.token_hex(6).upper()}"
+        send = RecordedSend(
+            monotonic=time.monotonic(),
+            at=time.time(),
+            phone_number_id=phone_number_id,
+            to=to,
+            wamid=wamid,
+            body=body,
+        )
+        self.sends.append(send)
+        self.notify()
+        return send
+
+    def notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def spawn_statuses(self, send: RecordedSend, statuses: Sequence[str], error_code: int) -> None:
+        if not (self.webhook_url and self.app_secret and self.session and statuses):
+            return
+        task = asyncio.create_task(_post_statuses(self, send, tuple(statuses), error_code))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self, grace: float = 1.0) -> None:
+        """Let status webhooks finish for up to `grace` seconds, cancel the rest."""
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        if self.session is not None:
+            await self.session.close()
+            self.session = None
+
+
+FAKE_GRAPH = web.AppKey("fake_graph", FakeGraph)
+
+
+# --- status webhooks (section 1.7) --------------------------------------------------------------
+
+
+def status_webhook(send: RecordedSend, status: str, error_code: int) -> dict[str, object]:
+    item: dict[str, object] = {
+        "id": send.wamid,
+        "status": status,
+        "timestamp": str(int(time.time())),
+    }
+    if send.to.isdigit():
+        item["recipient_id"] = send.to
+    else:
+        item["recipient_user_id"] = send.to
+    opaque = send.body.get("biz_opaque_callback_data")
+    if isinstance(opaque, str):
+        item["biz_opaque_callback_data"] = opaque
+    if status == "sent":
+        category = "utility" if send.body.get("type") == "template" else "service"
+        item["pricing"] = {
+            "billable": True,
+            "pricing_model": "PMP",
+            "type": "regular",
+            "category": category,
+        }
+    if status == "failed":
+        item["errors"] = [meta_error(error_code, "injected failure")["error"]]
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {
+            "display_phone_number": BUSINESS_DISPLAY_NUMBER,
+            "phone_number_id": send.phone_number_id,
+        },
+        "statuses": [item],
+    }
+    change = {"field": "messages", "value": value}
+    return {"object": "whatsapp_business_account", "entry": [{"id": "0", "changes": [change]}]}
+
+
+async def _post_statuses(
+    fake: FakeGraph, send: RecordedSend, statuses: tuple[str, ...], error_code: int
+) -> None:
+    assert fake.session is not None and fake.webhook_url and fake.app_secret
+    for status in statuses:
+        raw = orjson.dumps(status_webhook(send, status, error_code))
+        headers = {
+            "Content-Type": "application/json",
+            "X-Hub-Signature-256": sign(raw, fake.app_secret.encode()),
+        }
+        answer, attempt = 0, 0
+        for attempt in range(1, 4):  # Meta retries non-200 answers; three tries is enough here
+            try:
+                async with fake.session.post(fake.webhook_url, data=raw, headers=headers) as r:
+                    answer = r.status
+            except (aiohttp.ClientError, TimeoutError):
+                answer = 0
+            if answer == 200:
+                break
+            await asyncio.sleep(0.05 * attempt)
+        fake.webhooks.append(
+            DeliveredWebhook(wamid=send.wamid, status=status, http_status=answer, attempts=attempt)
+        )
+        fake.notify()
+
+
+# --- handlers ---------------------------------------------------------------------------------
+
+
+def _json(data: object, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+
+
+async def _messages(request: web.Request) -> web.Response:
+    fake = request.app[FAKE_GRAPH]
+    token = fake.access_token
+    if token is not None and request.headers.get("Authorization") != f"Bearer {token}":
+        return _json(meta_error(190, "Invalid OAuth access token."), 401)
+    try:
+        body: object = orjson.loads(await request.read())
+    except orjson.JSONDecodeError:
+        return _json(meta_error(100, "request body is not valid JSON"), 400)
+    if not isinstance(body, dict):
+        return _json(meta_error(100, "request body must be a JSON object"), 400)
+    violations = check_message(body)
+    if violations:
+        return _json(meta_error(100, "; ".join(violations)), 400)
+    if body.get("status") == "read":
+        fake.reads.append(str(body["message_id"]))
+        return _json({"success": True})
+    raw_to = body.get("to") or body.get("recipient")
+    to = normalize(str(raw_to))
+    injection = fake.take_injection(to)
+    if injection is not None and injection.latency > 0:
+        await asyncio.sleep(injection.latency)
+    if injection is not None and injection.code is not None:
+        fake.refused.append((to, injection.code))
+        return _json(meta_error(injection.code, "injected failure"), injection.status)
+    send = fake.record(request.match_info["phone_number_id"], to, body)
+    statuses = injection.statuses if injection and injection.statuses is not None else None
+    error_code = injection.error_code if injection else 131026
+    fake.spawn_statuses(send, fake.statuses if statuses is None else statuses, error_code)
+    contact: dict[str, object] = {"input": str(raw_to)}
+    contact["wa_id" if to.isdigit() else "user_id"] = to
+    return _json(
+        {"messaging_product": "whatsapp", "contacts": [contact], "messages": [{"id": send.wamid}]}
+    )
+
+
+async def _sent(request: web.Request) -> web.Response:
+    fake = request.app[FAKE_GRAPH]
+    to = request.query.get("to")
+    sends = fake.sends if to is None else fake.sent_to(to)
+    return _json([send.to_json() for send in sends])
+
+
+async def _reset(request: web.Request) -> web.Response:
+    request.app[FAKE_GRAPH].reset()
+    return _json({"reset": True})
+
+
+async def _inject(request: web.Request) -> web.Response:
+    fake = request.app[FAKE_GRAPH]
+    try:
+        spec: object = orjson.loads(await request.read())
+        if not isinstance(spec, dict):
+            raise ValueError("expected a JSON object")
+        injection = _injection(spec)
+    except (orjson.JSONDecodeError, ValueError, TypeError) as exc:
+        return _json({"error": f"bad injection: {exc}"}, 400)
+    if "count" not in spec and set(spec) == {"statuses"} and injection.statuses is not None:
+        fake.statuses = injection.statuses  # from now on, for every send
+    else:
+        fake.inject(injection)
+    return _json({"injected": True})
+
+
+def _injection(spec: Mapping[str, object]) -> Injection:
+    unknown = set(spec) - {"code", "status", "count", "latency_ms", "to", "statuses", "error_code"}
+    if unknown:
+        raise ValueError(f"unknown keys {sorted(unknown)}")
+    code, status, count = spec.get("code"), spec.get("status", 400), spec.get("count", 1)
+    latency, to, statuses = spec.get("latency_ms", 0), spec.get("to"), spec.get("statuses")
+    error_code = spec.get("error_code", 131026)
+    if code is not None and not isinstance(code, int):
+        raise ValueError("code must be an integer")
+    if not isinstance(status, int) or not 400 <= status <= 599:
+        raise ValueError("status must be an HTTP error status")
+    if not isinstance(count, int) or count < 1 or not isinstance(error_code, int):
+        raise ValueError("count must be a positive integer, error_code an integer")
+    if not isinstance(latency, int | float) or latency < 0:
+        raise ValueError("latency_ms must be a non-negative number")
+    if to is not None and not isinstance(to, str):
+        raise ValueError("to must be a string")
+    if statuses is not None and not (
+        isinstance(statuses, list) and all(isinstance(s, str) for s in statuses)
+    ):
+        raise ValueError("statuses must be a list of strings")
+    return Injection(
+        remaining=count,
+        code=code,
+        status=status,
+        latency=latency / 1000,
+        to=normalize(to) if to else None,
+        statuses=tuple(statuses) if statuses is not None else None,
+        error_code=error_code,
+    )
+
+
+# --- the app ----------------------------------------------------------------------------------
+
+
+def create_fake_graph(
+    *,
+    access_token: str | None = None,
+    webhook_url: str | None = None,
+    app_secret: str | None = None,
+    statuses: Sequence[str] = DEFAULT_STATUSES,
+) -> web.Application:
+    """The fake Graph API app; status webhooks are posted only with webhook_url + app_secret."""
+    app = web.Application()
+    fake = FakeGraph(
+        access_token=access_token,
+        webhook_url=webhook_url,
+        app_secret=app_secret,
+        statuses=tuple(statuses),
+        _default_statuses=tuple(statuses),
+    )
+    app[FAKE_GRAPH] = fake
+    app.cleanup_ctx.append(_webhook_session)
+    app.router.add_post(r"/{version:v[0-9]+\.[0-9]+}/{phone_number_id}/messages", _messages)
+    app.router.add_get("/_sent", _sent)
+    app.router.add_post("/_reset", _reset)
+    app.router.add_post("/_inject", _inject)
+    return app
+
+
+async def _webhook_session(app: web.Application) -> AsyncIterator[None]:
+    fake = app[FAKE_GRAPH]
+    if fake.webhook_url and fake.app_secret:
+        fake.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5.0))
+    yield
+    await fake.close()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.fakes.graph", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="loopback only")
+    parser.add_argument("--port", type=int, default=8090)
+    parser.add_argument("--access-token", default=None)
+    parser.add_argument("--webhook-url", default=None)
+    parser.add_argument("--app-secret", default=None)
+    parser.add_argument("--statuses", default=",".join(DEFAULT_STATUSES))
+    args = parser.parse_args(argv)
+    if args.host not in LOOPBACK:
+        parser.error("the fake Graph API listens on loopback only")
+    if bool(args.webhook_url) != bool(args.app_secret):
+        parser.error("--webhook-url and --app-secret go together")
+    app = create_fake_graph(
+        access_token=args.access_token,
+        webhook_url=args.webhook_url,
+        app_secret=args.app_secret,
+        statuses=[s for s in args.statuses.split(",") if s],
+    )
+    web.run_app(app, host=args.host, port=args.port)
+
+
+if __name__ == "__main__":
+    main()
