@@ -141,6 +141,7 @@ class FakeGraph:
     webhook_url: str | None = None
     app_secret: str | None = None
     statuses: tuple[str, ...] = DEFAULT_STATUSES
+    webhook_grace: float = 1.0
     sends: list[RecordedSend] = field(default_factory=list)
     reads: list[str] = field(default_factory=list)
     refused: list[tuple[str, int]] = field(default_factory=list)  # (to, code)
@@ -227,10 +228,10 @@ class FakeGraph:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def close(self, grace: float = 1.0) -> None:
-        """Let status webhooks finish for up to `grace` seconds, cancel the rest."""
+    async def close(self) -> None:
+        """Let status webhooks finish for up to `webhook_grace` seconds, cancel the rest."""
         if self._tasks:
-            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+            _, pending = await asyncio.wait(set(self._tasks), timeout=self.webhook_grace)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
@@ -418,14 +419,20 @@ def create_fake_graph(
     webhook_url: str | None = None,
     app_secret: str | None = None,
     statuses: Sequence[str] = DEFAULT_STATUSES,
+    webhook_grace: float = 1.0,
 ) -> web.Application:
-    """The fake Graph API app; status webhooks are posted only with webhook_url + app_secret."""
+    """The fake Graph API app; status webhooks are posted only with webhook_url + app_secret.
+
+    On cleanup, status webhooks still on their way get `webhook_grace` seconds, then are
+    cancelled.
+    """
     app = web.Application()
     fake = FakeGraph(
         access_token=access_token,
         webhook_url=webhook_url,
         app_secret=app_secret,
         statuses=tuple(statuses),
+        webhook_grace=webhook_grace,
         _default_statuses=tuple(statuses),
     )
     app[FAKE_GRAPH] = fake
