@@ -1,0 +1,364 @@
+"""The actor base: Actor (behaviour), ActorRef (mailbox + task), a bounded Mailbox.
+
+Owns: running one actor's messages one at a time in arrival order, the tell/ask/stop contract
+and per-actor statistics. Must never: swallow CancelledError, run two messages of one actor at
+once, let a failing actor affect another one, or log a message's content (only its type).
+
+The contract (after Pykka's, with a supervisor hook instead of "a failed tell stops the actor"):
+
+    message kind   receive returns      receive raises Exception
+    ------------   ------------------   ---------------------------------------------------
+    tell           counted as handled   logged with traceback; ref.failure_hook(exc, message)
+                                        is called (a Supervisor restarts the actor there);
+                                        with no hook the same instance keeps going
+    ask            reply = the value    reply = the exception (the caller of ask re-raises
+                                        it); the actor keeps running; no hook
+    on_start       -                    logged; failure_hook(exc, None); the actor dies unless
+                                        the hook replaced it with a fresh instance
+
+Lifecycle of a ref:
+
+    RUNNING --stop()--> STOPPING: new tell/ask raise ActorDeadError; what is already queued is
+                        handled (drain), then on_stop() runs --> DEAD
+    RUNNING/STOPPING --abort (supervisor gave up)--> DEAD at once: no drain, no on_stop
+    any --task cancelled--> DEAD (CancelledError propagates)
+    DEAD: every ask still queued fails with ActorDeadError; tells still queued are dropped.
+
+An ActorRef stays the same across restarts: the supervisor swaps the Actor instance behind it
+(Akka's model), so the mailbox, its order and the callers' refs survive a restart.
+
+Memory: an idle actor is one Task, one Mailbox (one deque, the putters' deque only while
+someone waits for room) and two slotted objects, about 2.5 KB (asyncio.Queue alone costs
+~2.8 KB, hence the Mailbox). DESIGN.md: 100 k idle conversations must fit in ~600 MiB.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+import structlog
+
+from hotelbot.actors.mailbox import Mailbox
+from hotelbot.actors.messages import STOP, Ask, Deliver
+from hotelbot.clock import Clock, SystemClock
+from hotelbot.errors import ActorDeadError
+
+log = structlog.get_logger(__name__)
+
+ACTOR_TASK_PREFIX = "actor:"
+DEFAULT_MAILBOX_SIZE = 1_000
+
+FailureHook = Callable[[Exception, object], None]
+"""Called as hook(exc, message) in the actor's task; message is None when on_start failed."""
+
+_names = itertools.count(1)
+# asyncio keeps only weak references to tasks: a started actor nobody refers to must not be
+# collected mid-flight. This set holds each live ref until its task ends.
+_live: set[ActorRef] = set()
+
+
+class _State(Enum):
+    RUNNING = "running"
+    STOPPING = "stopping"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActorStatistics:
+    """handled: receive returned; failed: receive raised; queued: in the mailbox now."""
+
+    handled: int
+    failed: int
+    queued: int
+    started_at: datetime
+
+
+class Actor:
+    """Subclass and implement `receive`; optionally `on_start` and `on_stop`.
+
+    Subclasses declare `__slots__` for their own state (keep actors small) and call
+    `super().__init__(mailbox_size=...)`.
+    """
+
+    __slots__ = ("_ref", "mailbox_size")
+
+    def __init__(self, *, mailbox_size: int = DEFAULT_MAILBOX_SIZE) -> None:
+        if mailbox_size < 1:
+            raise ValueError("mailbox_size must be at least 1")
+        self.mailbox_size = mailbox_size
+        self._ref: ActorRef | None = None
+
+    async def receive(self, message: object) -> object:
+        """Handle one message; the return value answers an ask."""
+        raise NotImplementedError
+
+    async def on_start(self) -> None:
+        """Runs in the actor's task before its first message (and after each restart)."""
+
+    async def on_stop(self) -> None:
+        """Runs in the actor's task after a graceful stop has drained the mailbox."""
+
+    @property
+    def actor_ref(self) -> ActorRef:
+        """The ref this actor runs behind. Raises RuntimeError before start()."""
+        if self._ref is None:
+            raise RuntimeError("actor not started")
+        return self._ref
+
+    def start(
+        self, *, name: str | None = None, clock: Clock | None = None,
+        after: ActorRef | None = None,
+    ) -> ActorRef:
+        """Start this actor in its own task (needs a running loop).
+
+        Args:
+            name: task name suffix (`actor:<name>`); never put a phone number in it.
+            clock: where started_at comes from (SystemClock by default).
+            after: an actor that must have finished before this one starts (a successor
+                of the same conversation never overlaps its stopping predecessor).
+
+        Returns:
+            The ActorRef to send messages to.
+        """
+        return ActorRef(self, name=name, clock=clock or SystemClock(), after=after)
+
+
+class ActorRef:
+    """The handle to a running actor: its mailbox, its task, its statistics."""
+
+    __slots__ = (
+        "_actor", "_failed", "_handled", "_mailbox", "_started_at", "_state", "_task",
+        "failure_hook",
+    )
+
+    def __init__(
+        self, actor: Actor, *, name: str | None, clock: Clock, after: ActorRef | None
+    ) -> None:
+        if actor._ref is not None:
+            raise RuntimeError("actor already started")
+        actor._ref = self
+        self._actor = actor
+        self._mailbox = Mailbox(actor.mailbox_size)
+        self._state = _State.RUNNING
+        self._handled = 0
+        self._failed = 0
+        self._started_at = clock.now()
+        self.failure_hook: FailureHook | None = None
+        label = name or f"{type(actor).__name__}-{next(_names)}"
+        self._task = asyncio.get_running_loop().create_task(
+            self._run(after), name=ACTOR_TASK_PREFIX + label
+        )
+        _live.add(self)
+
+    def __repr__(self) -> str:
+        return f"<ActorRef {self.name} {self._state.value}>"
+
+    @property
+    def name(self) -> str:
+        return self._task.get_name().removeprefix(ACTOR_TASK_PREFIX)
+
+    @property
+    def is_alive(self) -> bool:
+        """True while the actor accepts messages (not stopping, not dead)."""
+        return self._state is _State.RUNNING
+
+    def statistics(self) -> ActorStatistics:
+        return ActorStatistics(
+            handled=self._handled, failed=self._failed, queued=len(self._mailbox),
+            started_at=self._started_at,
+        )
+
+    def tell_nowait(self, message: object) -> None:
+        """Queue `message` for the actor.
+
+        Raises:
+            ActorDeadError: the actor is stopping or stopped.
+            MailboxFull: the bounded mailbox is full.
+        """
+        self._check_alive()
+        self._mailbox.put_nowait(Deliver(message=message))
+
+    async def tell(self, message: object) -> None:
+        """Queue `message`, waiting for room. Raises ActorDeadError if the actor is gone."""
+        self._check_alive()
+        await self._mailbox.put(Deliver(message=message))
+        self._check_landed()
+
+    # The contract (brief E, Pykka's ask) takes a timeout; it is applied with asyncio.timeout.
+    async def ask(self, message: object, timeout: float | None = None) -> object:  # noqa: ASYNC109
+        """Send `message` and wait for receive's result (waiting for room first).
+
+        Raises:
+            ActorDeadError: the actor is stopping or stopped, or stopped before answering.
+            TimeoutError: no answer within `timeout` seconds (the message may still run).
+            Exception: whatever receive raised for this message.
+        """
+        self._check_alive()
+        reply: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        async with asyncio.timeout(timeout):
+            await self._mailbox.put(Ask(message=message, reply=reply))
+            if self._state is _State.DEAD:  # died while we waited for room
+                self._reject_queued()  # fails our reply too
+            return await reply
+
+    async def stop(self) -> None:
+        """Stop gracefully: handle what is queued, run on_stop, then return.
+
+        New tells and asks fail with ActorDeadError at once. Idempotent. Called from inside
+        the actor's own receive, it returns immediately and the actor stops after the
+        current message and the rest of its mailbox.
+        """
+        if self._state is _State.RUNNING:
+            self._state = _State.STOPPING
+            if not self._mailbox:
+                self._mailbox.put_nowait(STOP)  # wake the idle loop so it can finish
+        if asyncio.current_task() is not self._task:
+            await self.wait_stopped()
+
+    async def wait_stopped(self) -> None:
+        """Wait until the actor's task has ended (never raises the task's error)."""
+        await asyncio.wait([self._task])
+
+    # -- for the supervisor (same package) -------------------------------------------------
+
+    def _replace(self, actor: Actor) -> None:
+        """Put a fresh instance behind this ref; its on_start runs before the next message."""
+        if actor._ref is not None:
+            raise RuntimeError("actor already started")
+        if self._state is _State.DEAD:
+            raise ActorDeadError("cannot restart a dead actor")
+        actor._ref = self
+        self._actor = actor
+
+    def _abort(self) -> list[object]:
+        """Die now without draining or on_stop. Returns the told messages that were queued."""
+        if self._state is _State.DEAD:
+            return []
+        self._state = _State.DEAD
+        dropped = self._reject_queued()
+        self._mailbox.put_nowait(STOP)  # wake the loop if it is idle
+        return dropped
+
+    def _add_done_callback(self, callback: Callable[[], None]) -> None:
+        self._task.add_done_callback(lambda _task: callback())
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _check_alive(self) -> None:
+        if self._state is not _State.RUNNING:
+            raise ActorDeadError(f"actor {self.name} is {self._state.value}")
+
+    def _check_landed(self) -> None:
+        """After waiting for room: if the actor died meanwhile, nothing will read the mailbox."""
+        if self._state is _State.DEAD:
+            self._reject_queued()
+            raise ActorDeadError(f"actor {self.name} is dead")
+
+    def _reject_queued(self) -> list[object]:
+        dropped: list[object] = []
+        while self._mailbox:
+            envelope = self._mailbox.get_nowait()
+            if isinstance(envelope, Ask):
+                if not envelope.reply.done():
+                    envelope.reply.set_exception(ActorDeadError(f"actor {self.name} is dead"))
+            elif isinstance(envelope, Deliver):
+                dropped.append(envelope.message)
+        return dropped
+
+    async def _run(self, after: ActorRef | None) -> None:
+        try:
+            if after is not None:
+                await after.wait_stopped()
+            await self._loop()
+            if self._state is _State.STOPPING:  # drained: a graceful stop
+                await self._call_on_stop()
+        finally:
+            self._state = _State.DEAD
+            dropped = self._reject_queued()
+            if dropped:
+                log.warning("actor_messages_dropped", actor=self.name, count=len(dropped))
+            _live.discard(self)
+
+    async def _loop(self) -> None:
+        started: Actor | None = None
+        while self._state is not _State.DEAD:
+            if self._actor is not started:
+                started = self._actor
+                if not await self._start_instance(started):
+                    return
+                continue
+            if self._state is _State.STOPPING and not self._mailbox:
+                return
+            envelope = await self._mailbox.get()
+            if isinstance(envelope, Ask):
+                await self._handle_ask(envelope)
+            elif isinstance(envelope, Deliver):
+                await self._handle_tell(envelope)
+
+    async def _start_instance(self, actor: Actor) -> bool:
+        """Run on_start; False when the actor cannot run (it is then aborted)."""
+        try:
+            await actor.on_start()
+        except Exception as exc:
+            log.exception("actor_start_failed", actor=self.name)
+            self._report_failure(exc, None)
+            if self._actor is actor and self._state is not _State.DEAD:
+                self._abort()  # nobody put a fresh instance in: it cannot run
+            return self._state is not _State.DEAD
+        return True
+
+    async def _handle_ask(self, envelope: Ask) -> None:
+        reply = envelope.reply
+        try:
+            result = await self._actor.receive(envelope.message)
+        except Exception as exc:
+            self._failed += 1
+            if not reply.done():
+                reply.set_exception(exc)
+            return
+        except BaseException:  # CancelledError and friends: answer, then propagate
+            if not reply.done():
+                reply.set_exception(ActorDeadError(f"actor {self.name} was cancelled"))
+            raise
+        self._handled += 1
+        if not reply.done():  # the caller may have timed out or been cancelled
+            reply.set_result(result)
+
+    async def _handle_tell(self, envelope: Deliver) -> None:
+        try:
+            await self._actor.receive(envelope.message)
+        except Exception as exc:
+            self._failed += 1
+            log.exception(
+                "actor_message_failed", actor=self.name,
+                message_type=type(envelope.message).__name__,
+            )
+            self._report_failure(exc, envelope.message)
+            return
+        self._handled += 1
+
+    def _report_failure(self, exc: Exception, message: object) -> None:
+        hook = self.failure_hook
+        if hook is None:
+            return
+        try:
+            hook(exc, message)
+        except Exception:
+            log.exception("actor_failure_hook_failed", actor=self.name)
+
+    async def _call_on_stop(self) -> None:
+        try:
+            await self._actor.on_stop()
+        except Exception:
+            log.exception("actor_stop_failed", actor=self.name)
+
+
+def live_actors() -> tuple[ActorRef, ...]:
+    """The refs whose task is still running on the current event loop (tests, admin)."""
+    loop = asyncio.get_running_loop()
+    return tuple(ref for ref in _live if ref._task.get_loop() is loop)
