@@ -1,0 +1,509 @@
+"""The flow engine: one guest event + the context -> the new context + effects. Pure and total.
+
+Owns: every conversation rule of DESIGN.md, in the order below. Must never raise for any event
+on any context (a context left dangling by a config reload lands at the main menu), do I/O,
+read the clock (time arrives as `now`), use asyncio or log: the actor logs the effects.
+
+Rules, in the order they are applied:
+  1. Cooloff. Before `cooloff_until`: no reply at all, `(Silence(COOLOFF),)`, only
+     last_activity changes. After it: cooloff and error_count cleared, the event is handled.
+  2. Flow requests. FlowRequested(id), or a template button whose payload is "flow:<id>",
+     start that flow if the department offers it (also on an idle or expired context). The
+     stack keeps the department's main menu, so "back" leads there.
+  3. Idle (no current flow). Any other event shows the main menu with strings["welcome"];
+     a tap on a button of the main menu's first step is applied as if the menu were open.
+  4. Expiry. If idle longer than policy.timeout_minutes, the event is not applied: the main
+     menu is shown with strings["expired"].
+  5. Unsupported kinds (image, audio, ...): strings["unsupported"] + the step again, no error.
+  6. Taps (OptionChosen): a reply id "<flow>.<step>:<key>" of the current step is applied; of
+     a step still on the navigation stack, the stack is popped to it and it is applied there;
+     anything else is an invalid answer.
+  7. Global words (any enabled language): menu (main menu, stack and errors cleared), back
+     (pop the stack; at the main menu's start: strings["back_at_start"]), skip (optional steps
+     only, else strings["skip_not_allowed"] as an invalid answer).
+  8. Answers: menus and choice/rating inputs by number or title (validators.match_choice);
+     other inputs by their validator; confirm steps by number, title, yes or no.
+  9. Invalid answers count; the policy.max_errors-th consecutive one starts the cooloff with
+     one strings["cooloff"] notice. Any valid move (answer, back, menu, skip) resets the count.
+ 10. Moving on: Next branches in order (first condition that holds), else the default; a step
+     id of the same flow, or "flow:<id>" (new flow, step data cleared). Disabled steps are
+     passed through by their own `next`. An end step sends its text, CreateRequest and
+     ScheduleMessage effects and leaves the context idle.
+ 11. last_activity = now after every event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from hotelbot.flows.conditions import holds
+from hotelbot.flows.context import Context
+from hotelbot.flows.effects import (
+    CreateRequest,
+    Effect,
+    ScheduleMessage,
+    Silence,
+    SilenceReason,
+)
+from hotelbot.flows.events import (
+    Event,
+    FlowRequested,
+    OptionChosen,
+    TemplateButtonPressed,
+    TextReceived,
+    UnsupportedReceived,
+)
+from hotelbot.flows.model import (
+    FLOW_PREFIX,
+    Department,
+    Flow,
+    FlowSet,
+    Next,
+    Step,
+    StepKind,
+    WordKind,
+)
+from hotelbot.flows.render import (
+    entry_titles,
+    join,
+    render_step,
+    step_entries,
+    string,
+    substitute,
+    text_message,
+    variables,
+)
+from hotelbot.flows.text import normalize
+from hotelbot.flows.validators import Accepted, Locale, match_choice, parse_answer
+from hotelbot.typedefs import Dept, FlowId, JSONScalar, StepId
+
+__all__ = ["Outcome", "new_context", "step"]
+
+_YES = frozenset(("yes", "y", "ok", "okay", "si", "sim", "oui", "ja", "confirm"))
+_NO = frozenset(("no", "n", "nao", "non", "nein"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    """What one event did: the context to keep and the effects to carry out, in order."""
+
+    context: Context
+    effects: tuple[Effect, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Position:
+    flow: Flow
+    step: Step
+
+    @property
+    def ref(self) -> str:
+        return f"{self.flow.id}.{self.step.id}"
+
+
+_MAX_STACK = 50
+_WORD_ORDER: tuple[WordKind, ...] = ("menu", "back", "skip")
+
+
+def new_context(
+    flow_set: FlowSet,
+    *,
+    guest_id: str,
+    phone_number_id: str,
+    department: str,
+    language: str | None = None,
+    accumulated_data: Mapping[str, JSONScalar] | None = None,
+) -> Context:
+    """A fresh, idle context: the guest's language if the hotel enables it, else its default."""
+    return Context(
+        hotel_id=flow_set.hotel_id,
+        guest_id=guest_id,
+        phone_number_id=phone_number_id,
+        department=department,
+        language=language if language in flow_set.languages else flow_set.default_language,
+        accumulated_data=dict(accumulated_data or {}),
+    )
+
+
+def step(flow_set: FlowSet, context: Context, event: Event, now: datetime) -> Outcome:
+    """Apply one guest event to the context (see the rules in this module's docstring).
+
+    Args:
+        flow_set: the hotel's validated configuration.
+        context: the conversation's context (as restored, or from `new_context`).
+        event: what the guest did.
+        now: the current time (aware; naive values are read as UTC).
+
+    Returns:
+        The new context (last_activity = now) and the effects, in order. Never raises.
+    """
+    now = _aware(now)
+    outcome = _Turn(flow_set, now).handle(context, event)
+    return Outcome(context=outcome.context.evolve(last_activity=now), effects=outcome.effects)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _push(stack: tuple[str, ...], ref: str) -> tuple[str, ...]:
+    return (*stack, ref)[-_MAX_STACK:]
+
+
+def _collected(ctx: Context) -> dict[str, JSONScalar]:
+    return {**ctx.accumulated_data, **ctx.step_data}
+
+
+def _choose(next_: Next | None, ctx: Context) -> str | None:
+    if next_ is None:
+        return None
+    data = _collected(ctx)
+    return next(
+        (branch.to for branch in next_.branches if holds(branch.when, data)), next_.default
+    )
+
+
+def _idle(ctx: Context) -> Context:
+    return ctx.evolve(
+        current_flow=None, current_step=None, step_data={}, navigation_stack=(), error_count=0
+    )
+
+
+class _Turn:
+    """One event's worth of rule application; holds what every rule needs."""
+
+    __slots__ = ("fs", "now")
+
+    def __init__(self, flow_set: FlowSet, now: datetime) -> None:
+        self.fs = flow_set
+        self.now = now
+
+    # -- dispatch ---------------------------------------------------------------------------
+
+    def handle(self, ctx: Context, event: Event) -> Outcome:
+        if ctx.cooloff_until is not None:
+            if self.now < _aware(ctx.cooloff_until):
+                return Outcome(context=ctx, effects=(Silence(reason=SilenceReason.COOLOFF),))
+            ctx = ctx.evolve(cooloff_until=None, error_count=0)
+        requested = _requested_flow(event)
+        if requested is not None:
+            if self.offered(ctx, requested):
+                return self.start_requested(ctx, requested)
+            event = UnsupportedReceived(kind="flow")
+        if isinstance(event, TemplateButtonPressed):
+            event = TextReceived(text=event.text or event.payload)
+        if ctx.current_flow is None:
+            return self.idle(ctx, event)
+        if self.expired(ctx):
+            return self.main_menu(ctx, self.say("expired", ctx))
+        here = self.position(ctx)
+        if here is None:
+            return self.main_menu(ctx, self.say("error", ctx))
+        if isinstance(event, UnsupportedReceived):
+            return self.show(ctx, here, self.say("unsupported", ctx))
+        if isinstance(event, OptionChosen):
+            return self.tap(ctx, here, event.reply_id)
+        if isinstance(event, TextReceived):
+            return self.text(ctx, here, event.text)
+        return self.show(ctx, here)
+
+    def idle(self, ctx: Context, event: Event) -> Outcome:
+        main = self.main_start(ctx)
+        if isinstance(event, OptionChosen) and main is not None:
+            ref, _, key = event.reply_id.rpartition(":")
+            if ref == main.ref:
+                opened = _idle(ctx).evolve(current_flow=main.flow.id, current_step=main.step.id)
+                picked = self.pick_key(opened, main, key)
+                if picked is not None:
+                    return picked
+        return self.main_menu(ctx, self.say("welcome", ctx))
+
+    def expired(self, ctx: Context) -> bool:
+        if ctx.last_activity is None:
+            return False
+        limit = timedelta(minutes=self.fs.policy.timeout_minutes)
+        return self.now - _aware(ctx.last_activity) > limit
+
+    # -- lookups ------------------------------------------------------------------------------
+
+    def department(self, ctx: Context) -> Department | None:
+        return self.fs.departments.get(Dept(ctx.department))
+
+    def offered(self, ctx: Context, flow_id: str) -> bool:
+        dept = self.department(ctx)
+        return (
+            dept is not None
+            and FlowId(flow_id) in self.fs.flows
+            and (flow_id in dept.flows or flow_id == dept.main_flow)
+        )
+
+    def lookup(self, ctx: Context, ref: str) -> _Position | None:
+        """The enabled, non-end step a StepRef names, if the department still offers it."""
+        flow_id, _, step_id = ref.partition(".")
+        if not self.offered(ctx, flow_id):
+            return None
+        flow = self.fs.flows[FlowId(flow_id)]
+        found = flow.steps.get(StepId(step_id))
+        if found is None or not found.enabled or found.kind is StepKind.END:
+            return None
+        return _Position(flow, found)
+
+    def position(self, ctx: Context) -> _Position | None:
+        if ctx.current_flow is None or ctx.current_step is None:
+            return None
+        return self.lookup(ctx, f"{ctx.current_flow}.{ctx.current_step}")
+
+    def main_start(self, ctx: Context) -> _Position | None:
+        dept = self.department(ctx)
+        if dept is None or dept.main_flow not in self.fs.flows:
+            return None
+        return self.lookup(ctx, f"{dept.main_flow}.{self.fs.flows[dept.main_flow].start}")
+
+    def say(self, key: str, ctx: Context, **extra: str) -> str:
+        """A system string in the guest's language, its {variables} filled."""
+        values = variables(self.fs, ctx, None) | extra
+        return substitute(string(self.fs, key, ctx.language), values)
+
+    def word(self, text: str) -> WordKind | None:
+        norm = normalize(text)
+        for kind in _WORD_ORDER:
+            if any(norm in words for words in self.fs.words.get(kind, {}).values()):
+                return kind
+        return None
+
+    # -- moving -------------------------------------------------------------------------------
+
+    def main_menu(self, ctx: Context, notice: str = "") -> Outcome:
+        """The department's main menu: step data, stack and error count cleared."""
+        dept = self.department(ctx)
+        if dept is None or dept.main_flow not in self.fs.flows:
+            return self.halt(ctx, notice)
+        start = self.fs.flows[dept.main_flow].start
+        return self.enter(_idle(ctx), dept.main_flow, start, notice, fallback=False)
+
+    def halt(self, ctx: Context, notice: str) -> Outcome:
+        """Nothing valid to show (a broken configuration): say so and go idle."""
+        body = join(notice, self.say("error", ctx)) or notice
+        return Outcome(context=_idle(ctx), effects=(text_message(body),))
+
+    def enter(
+        self, ctx: Context, flow_id: str, step_id: str, notice: str = "", *, fallback: bool = True
+    ) -> Outcome:
+        """Arrive at a step (the stack already updated), passing through disabled steps."""
+        seen: set[tuple[str, str]] = set()
+        while True:
+            flow = self.fs.flows.get(FlowId(flow_id))
+            target = flow.steps.get(StepId(step_id)) if flow is not None else None
+            if flow is None or target is None or (flow_id, step_id) in seen:
+                break
+            seen.add((flow_id, step_id))
+            if target.enabled:
+                ctx = ctx.evolve(current_flow=flow_id, current_step=step_id)
+                if target.kind is StepKind.END:
+                    return self.finish(ctx, flow, target, notice)
+                return self.show(ctx, _Position(flow, target), notice)
+            following = _choose(target.next, ctx)
+            if following is None:
+                break
+            if following.startswith(FLOW_PREFIX):
+                flow_id = following.removeprefix(FLOW_PREFIX)
+                if not self.offered(ctx, flow_id):
+                    break
+                step_id = self.fs.flows[FlowId(flow_id)].start
+                ctx = ctx.evolve(step_data={})
+            else:
+                step_id = following
+        if fallback:
+            return self.main_menu(ctx, self.say("error", ctx))
+        return self.halt(ctx, notice)
+
+    def show(self, ctx: Context, here: _Position, notice: str = "") -> Outcome:
+        message = render_step(self.fs, ctx, here.flow, here.step, notice)
+        return Outcome(context=ctx, effects=(message,))
+
+    def finish(self, ctx: Context, flow: Flow, end: Step, notice: str) -> Outcome:
+        """An end step: closing text, the request, the scheduled messages; then idle."""
+        text = end.text.get(ctx.language, self.fs.default_language)
+        closing = substitute(text, variables(self.fs, ctx, flow))
+        effects: list[Effect] = [text_message(join(notice, closing))]
+        data = _collected(ctx)
+        if end.request:
+            effects.append(
+                CreateRequest(kind=end.request, flow_id=flow.id, department=ctx.department,
+                              data=data)
+            )
+        effects.extend(
+            ScheduleMessage(message_type=spec.message_type, after_minutes=spec.after_minutes,
+                            data={**data, "flow_id": flow.id})
+            for spec in end.schedule
+        )
+        return Outcome(context=_idle(ctx), effects=tuple(effects))
+
+    def goto(self, ctx: Context, here: _Position, target: str | None) -> Outcome:
+        """Leave `here` for a Next target: a step of the same flow or "flow:<id>"."""
+        if target is None:
+            return self.main_menu(ctx, self.say("error", ctx))
+        stack = ctx.navigation_stack
+        if target.startswith(FLOW_PREFIX):
+            flow_id = target.removeprefix(FLOW_PREFIX)
+            if not self.offered(ctx, flow_id):
+                return self.main_menu(ctx, self.say("error", ctx))
+            start = self.fs.flows[FlowId(flow_id)].start
+            ctx = ctx.evolve(navigation_stack=self.stack_to(stack, here, f"{flow_id}.{start}"),
+                             step_data={})
+            return self.enter(ctx, flow_id, start)
+        ctx = ctx.evolve(navigation_stack=self.stack_to(stack, here, f"{here.flow.id}.{target}"))
+        return self.enter(ctx, here.flow.id, target)
+
+    @staticmethod
+    def stack_to(stack: tuple[str, ...], here: _Position, ref: str) -> tuple[str, ...]:
+        """Browser-like: going to a step already on the stack pops back to it."""
+        if ref == here.ref:
+            return stack
+        if ref in stack:
+            return stack[: stack.index(ref)]
+        return _push(stack, here.ref)
+
+    def start_requested(self, ctx: Context, flow_id: str) -> Outcome:
+        main = self.main_start(ctx)
+        stack = (main.ref,) if main is not None and main.flow.id != flow_id else ()
+        ctx = _idle(ctx).evolve(navigation_stack=stack)
+        return self.enter(ctx, flow_id, self.fs.flows[FlowId(flow_id)].start)
+
+    # -- answering ----------------------------------------------------------------------------
+
+    def tap(self, ctx: Context, here: _Position, reply_id: str) -> Outcome:
+        ref, sep, key = reply_id.rpartition(":")
+        picked: Outcome | None = None
+        if sep and ref == here.ref:
+            picked = self.pick_key(ctx, here, key)
+        elif sep and ref in ctx.navigation_stack:
+            earlier = self.lookup(ctx, ref)
+            if earlier is not None:
+                stack = ctx.navigation_stack[: ctx.navigation_stack.index(ref)]
+                moved = ctx.evolve(current_flow=earlier.flow.id, current_step=earlier.step.id,
+                                   navigation_stack=stack)
+                picked = self.pick_key(moved, earlier, key)
+        if picked is not None:
+            return picked
+        return self.invalid(ctx, here, self.say("invalid_option", ctx))
+
+    def pick_key(self, ctx: Context, here: _Position, key: str) -> Outcome | None:
+        keys = [entry.key for entry in step_entries(self.fs, here.step)]
+        return self.pick(ctx, here, keys.index(key)) if key in keys else None
+
+    def pick(self, ctx: Context, here: _Position, index: int) -> Outcome:
+        """Apply the index-th entry of a menu, confirm or choice/rating step."""
+        ctx = ctx.evolve(error_count=0)
+        current = here.step
+        if current.kind is StepKind.MENU:
+            option = current.options[index]
+            ctx = self.apply_set(ctx, option.set)
+            return self.goto(ctx, here, _choose(option.next, ctx))
+        if current.kind is StepKind.CONFIRM:
+            if index == 0:
+                return self.goto(ctx, here, _choose(current.next, ctx))
+            return self.goto(ctx, here, current.change or here.flow.start)
+        entry = step_entries(self.fs, current)[index]
+        value: JSONScalar = int(entry.key) if entry.key.lstrip("-").isdigit() else entry.key
+        return self.accept(ctx, here, value)
+
+    def apply_set(self, ctx: Context, values: Mapping[str, JSONScalar]) -> Context:
+        data = dict(ctx.step_data)
+        for key, value in values.items():
+            if key == "language":
+                if isinstance(value, str) and value in self.fs.languages:
+                    ctx = ctx.evolve(language=value)
+            else:
+                data[key] = value
+        return ctx.evolve(step_data=data)
+
+    def accept(self, ctx: Context, here: _Position, value: JSONScalar) -> Outcome:
+        """A valid input answer: save it (and remember it), then move on."""
+        current = here.step
+        data = {**ctx.step_data, current.save_as or current.id: value}
+        ctx = ctx.evolve(step_data=data, error_count=0)
+        if current.remember:
+            ctx = ctx.evolve(accumulated_data={**ctx.accumulated_data, current.remember: value})
+        return self.goto(ctx, here, _choose(current.next, ctx))
+
+    def text(self, ctx: Context, here: _Position, text: str) -> Outcome:
+        kind = self.word(text)
+        if kind == "menu":
+            return self.main_menu(ctx)
+        if kind == "back":
+            return self.back(ctx, here)
+        if kind == "skip":
+            return self.skip(ctx, here)
+        current = here.step
+        if current.kind in (StepKind.MENU, StepKind.CONFIRM):
+            index = self.match_entry(ctx, here, text)
+            if index is None:
+                return self.invalid(ctx, here, self.say("invalid_option", ctx))
+            return self.pick(ctx, here, index)
+        validator = current.validator
+        if validator is None:
+            return self.accept(ctx, here, text.strip())
+        locale = Locale(now=self.now, timezone=self.fs.timezone, room_pattern=self.fs.room_pattern)
+        answer = parse_answer(validator, text, locale)
+        if isinstance(answer, Accepted):
+            return self.accept(ctx, here, answer.value)
+        if validator.error is not None:
+            wording = substitute(validator.error.get(ctx.language, self.fs.default_language),
+                                 variables(self.fs, ctx, here.flow))
+        else:
+            wording = self.say(f"invalid_{answer.kind.value}", ctx)
+        return self.invalid(ctx, here, wording)
+
+    def match_entry(self, ctx: Context, here: _Position, text: str) -> int | None:
+        values = variables(self.fs, ctx, here.flow)
+        entries = step_entries(self.fs, here.step)
+        index = match_choice([entry_titles(e, values) for e in entries], text)
+        if index is None and here.step.kind is StepKind.CONFIRM:
+            norm = normalize(text)
+            index = 0 if norm in _YES else 1 if norm in _NO else None
+        return index
+
+    def back(self, ctx: Context, here: _Position) -> Outcome:
+        stack = ctx.navigation_stack
+        while stack:
+            top, stack = stack[-1], stack[:-1]
+            earlier = self.lookup(ctx, top)
+            if earlier is not None:
+                moved = ctx.evolve(current_flow=earlier.flow.id, current_step=earlier.step.id,
+                                   navigation_stack=stack, error_count=0)
+                return self.show(moved, earlier)
+        main = self.main_start(ctx)
+        if main is not None and main.ref == here.ref:
+            ctx = ctx.evolve(navigation_stack=(), error_count=0)
+            return self.show(ctx, here, self.say("back_at_start", ctx))
+        return self.main_menu(ctx)
+
+    def skip(self, ctx: Context, here: _Position) -> Outcome:
+        current = here.step
+        if not current.optional or current.next is None:
+            return self.invalid(ctx, here, self.say("skip_not_allowed", ctx))
+        data = {k: v for k, v in ctx.step_data.items() if k != (current.save_as or current.id)}
+        ctx = ctx.evolve(step_data=data, error_count=0)
+        return self.goto(ctx, here, _choose(current.next, ctx))
+
+    def invalid(self, ctx: Context, here: _Position, wording: str) -> Outcome:
+        """Count an invalid answer: re-ask with `wording` on top, or start the cooloff."""
+        count = ctx.error_count + 1
+        policy = self.fs.policy
+        if count < policy.max_errors:
+            return self.show(ctx.evolve(error_count=count), here, wording)
+        until = self.now + timedelta(minutes=policy.cooloff_minutes)
+        notice = self.say("cooloff", ctx, minutes=str(policy.cooloff_minutes))
+        ctx = ctx.evolve(error_count=count, cooloff_until=until)
+        return Outcome(context=ctx, effects=(text_message(notice),))
+
+
+def _requested_flow(event: Event) -> str | None:
+    if isinstance(event, FlowRequested):
+        return event.flow_id
+    if isinstance(event, TemplateButtonPressed) and event.payload.startswith(FLOW_PREFIX):
+        return event.payload.removeprefix(FLOW_PREFIX)
+    return None

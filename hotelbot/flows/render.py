@@ -1,0 +1,261 @@
+"""Rendering: a step (or a notice) in the guest's language -> one Graph API message body.
+
+Owns: variable substitution, the numbered entries a step offers (menu options, choices,
+ratings, confirm/change) and the exact WhatsApp JSON for them (whatsapp-cloud-api.md 4.2-4.4).
+Must never produce a payload beyond WhatsApp's limits (every text is clipped, never split),
+show a technical id to a guest, do I/O or log.
+
+Choosing the shape (DESIGN.md "Conversation rules"):
+  no entries     {"type": "text"}; body <= 4096 (+ skip hint on optional inputs)
+  1-3 entries    interactive "button"; titles <= 20 and unique, ids = reply ids (<= 256)
+  4-10 entries   interactive "list"; one section, rows id <= 200, title <= 24, description
+                 <= 72, action.button <= 20
+  more than 10   a numbered text menu ("1. Title") + strings["numbered_hint"]
+An interactive shape that cannot be built validly (titles colliding once clipped, an id too
+long) falls back to the next shape down. Entries keep their order in every shape, so the
+number a guest types always names the entry shown in that position.
+
+Substitution is ONE pass (re.sub) over the template: inserted values are never scanned again,
+so a guest's own text is shown literally. Unknown variables stay as written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from hotelbot.flows.context import Context
+from hotelbot.flows.effects import SendMessage
+from hotelbot.flows.model import Flow, FlowSet, Step, StepKind, Text, ValidatorKind
+from hotelbot.flows.validators import rating_range
+from hotelbot.typedefs import Dept, JSONScalar
+
+TEXT_BODY_MAX = 4096
+INTERACTIVE_BODY_MAX = 1024
+HEADER_MAX = 60
+FOOTER_MAX = 60
+BUTTON_TITLE_MAX = 20
+BUTTON_ID_MAX = 256
+MAX_BUTTONS = 3
+ROW_TITLE_MAX = 24
+ROW_DESCRIPTION_MAX = 72
+ROW_ID_MAX = 200
+MAX_ROWS = 10
+LIST_BUTTON_MAX = 20
+ELLIPSIS = "…"
+
+_VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_BUILTINS = ("hotel_name", "guest_name", "room", "department")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Entry:
+    """One numbered thing a guest can pick at a step; `key` ends its reply id."""
+
+    key: str
+    title: Text
+    description: Text | None = None
+
+
+def reply_id(flow_id: str, step_id: str, key: str) -> str:
+    """The id a button/row carries: f"{flow}.{step}:{key}" (never shown to guests)."""
+    return f"{flow_id}.{step_id}:{key}"
+
+
+def step_entries(flow_set: FlowSet, step: Step) -> tuple[Entry, ...]:
+    """What the step offers, in the order shown (option 1 first); () for free-text input."""
+    if step.kind is StepKind.MENU:
+        return tuple(Entry(key=o.id, title=o.title, description=o.description)
+                     for o in step.options)
+    if step.kind is StepKind.CONFIRM:
+        return (
+            Entry(key="confirm", title=_string_text(flow_set, "confirm")),
+            Entry(key="change", title=_string_text(flow_set, "change")),
+        )
+    validator = step.validator
+    if step.kind is not StepKind.INPUT or validator is None:
+        return ()
+    if validator.kind is ValidatorKind.CHOICE:
+        return tuple(Entry(key=c.id, title=c.title) for c in validator.choices)
+    if validator.kind is ValidatorKind.RATING:
+        ratings = rating_range(validator)
+        stars = ratings.stop - 1 <= 5
+        return tuple(
+            Entry(key=str(n), title=Text.of(f"{n} {'⭐' * n}" if stars and n > 0 else str(n)))
+            for n in ratings
+        )
+    return ()
+
+
+def entry_titles(entry: Entry, values: Mapping[str, str]) -> list[str]:
+    """The entry's title in every language, {variables} filled (what a guest may type)."""
+    return [substitute(title, values) for title in entry.title.by_lang.values()]
+
+
+def _string_text(flow_set: FlowSet, key: str) -> Text:
+    return flow_set.strings.get(key) or Text.of(key)
+
+
+def string(flow_set: FlowSet, key: str, lang: str) -> str:
+    """A system string in `lang` (hotel default, then any language); "" if missing."""
+    text = flow_set.strings.get(key)
+    return text.get(lang, flow_set.default_language) if text is not None else ""
+
+
+def format_value(value: JSONScalar) -> str:
+    """How a collected value reads inside a text."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def variables(flow_set: FlowSet, context: Context, flow: Flow | None) -> dict[str, str]:
+    """Values for {variables}: hotel variables, builtins, accumulated data, step data.
+
+    Later sources win. Names a flow collects (save_as, remember, option `set` keys) but that
+    have no value yet (a skipped optional step) read as "".
+    """
+    lang, default = context.language, flow_set.default_language
+    values = {name: text.get(lang, default) for name, text in flow_set.variables.items()}
+    if flow is not None:
+        values.update(dict.fromkeys(_collected_names(flow), ""))
+    department = flow_set.departments.get(Dept(context.department))
+    values.update(dict.fromkeys(_BUILTINS, ""))
+    values["hotel_name"] = flow_set.name
+    values["department"] = department.name.get(lang, default) if department else ""
+    for source in (context.accumulated_data, context.step_data):
+        values.update({k: format_value(v) for k, v in source.items()})
+    return values
+
+
+def _collected_names(flow: Flow) -> set[str]:
+    names: set[str] = set()
+    for step in flow.steps.values():
+        names.update(n for n in (step.save_as, step.remember) if n)
+        for option in step.options:
+            names.update(option.set)
+    return names
+
+
+def substitute(template: str, values: Mapping[str, str]) -> str:
+    """Replace {name} with values[name] in ONE pass; unknown names stay as written."""
+    return _VARIABLE.sub(lambda m: values.get(m.group(1), m.group(0)), template)
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, marked with an ellipsis when cut."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rstrip() + ELLIPSIS
+
+
+def text_message(body: str) -> SendMessage:
+    """A plain text message (notices, closing texts); clipped to 4096 characters."""
+    return SendMessage(
+        body={"type": "text", "text": {"body": clip(body, TEXT_BODY_MAX) or ELLIPSIS,
+                                       "preview_url": False}}
+    )
+
+
+def join(*parts: str) -> str:
+    """Paragraphs joined by a blank line, empty ones left out."""
+    return "\n\n".join(p.strip() for p in parts if p and p.strip())
+
+
+def render_step(
+    flow_set: FlowSet, context: Context, flow: Flow, step: Step, notice: str = ""
+) -> SendMessage:
+    """The message that asks `step`, with `notice` (an error, a welcome) on top of the body.
+
+    Args:
+        flow_set: the hotel's configuration (strings, variables, languages).
+        context: the guest's context (language, collected data) after the step was entered.
+        flow: the flow the step belongs to.
+        step: the step to ask (menu, input or confirm).
+        notice: already-substituted text to show above the step's own text.
+    """
+    lang, default = context.language, flow_set.default_language
+    values = variables(flow_set, context, flow)
+    body = join(notice, substitute(step.text.get(lang, default), values))
+    if step.optional:
+        body = join(body, string(flow_set, "skip_hint", lang))
+    header = _optional_text(step.header, lang, default, values)
+    footer = _optional_text(step.footer, lang, default, values)
+    entries = step_entries(flow_set, step)
+    shape = _Shape(flow_id=flow.id, step_id=step.id, lang=lang, default=default,
+                   body=body, header=header, footer=footer, values=values)
+    if not entries:
+        return text_message(join(header, body, footer))
+    if len(entries) <= MAX_BUTTONS and (message := shape.buttons(entries)) is not None:
+        return message
+    if len(entries) <= MAX_ROWS:
+        label = step.button.get(lang, default) if step.button else ""
+        button = clip(label or string(flow_set, "menu_button", lang), LIST_BUTTON_MAX)
+        if (message := shape.list(entries, button)) is not None:
+            return message
+    lines = "\n".join(
+        f"{i}. {substitute(e.title.get(lang, default), values)}" for i, e in enumerate(entries, 1)
+    )
+    hint = string(flow_set, "numbered_hint", lang)
+    return text_message(join(header, body, lines, hint, footer))
+
+
+def _optional_text(text: Text | None, lang: str, default: str, values: Mapping[str, str]) -> str:
+    return substitute(text.get(lang, default), values) if text is not None else ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Shape:
+    flow_id: str
+    step_id: str
+    lang: str
+    default: str
+    body: str
+    header: str
+    footer: str
+    values: Mapping[str, str]
+
+    def _interactive(self, kind: str, action: Mapping[str, object]) -> SendMessage:
+        interactive: dict[str, object] = {"type": kind}
+        if header := clip(self.header, HEADER_MAX):
+            interactive["header"] = {"type": "text", "text": header}
+        interactive["body"] = {"text": clip(self.body, INTERACTIVE_BODY_MAX) or ELLIPSIS}
+        if footer := clip(self.footer, FOOTER_MAX):
+            interactive["footer"] = {"text": footer}
+        interactive["action"] = action
+        return SendMessage(body={"type": "interactive", "interactive": interactive})
+
+    def _title(self, entry: Entry, index: int, limit: int) -> str:
+        title = substitute(entry.title.get(self.lang, self.default), self.values)
+        return clip(title, limit) or str(index)
+
+    def buttons(self, entries: tuple[Entry, ...]) -> SendMessage | None:
+        titles = [self._title(e, i, BUTTON_TITLE_MAX) for i, e in enumerate(entries, 1)]
+        ids = [reply_id(self.flow_id, self.step_id, e.key) for e in entries]
+        if len(set(titles)) != len(titles) or any(len(i) > BUTTON_ID_MAX for i in ids):
+            return None
+        buttons = [{"type": "reply", "reply": {"id": i, "title": t}} for i, t in zip(ids, titles,
+                                                                                      strict=True)]
+        return self._interactive("button", {"buttons": buttons})
+
+    def list(self, entries: tuple[Entry, ...], button: str) -> SendMessage | None:
+        rows: list[dict[str, str]] = []
+        for index, entry in enumerate(entries, 1):
+            row = {"id": reply_id(self.flow_id, self.step_id, entry.key),
+                   "title": self._title(entry, index, ROW_TITLE_MAX)}
+            if len(row["id"]) > ROW_ID_MAX:
+                return None
+            if entry.description is not None and (
+                description := clip(
+                    substitute(entry.description.get(self.lang, self.default), self.values),
+                    ROW_DESCRIPTION_MAX,
+                )
+            ):
+                row["description"] = description
+            rows.append(row)
+        action = {"button": button or ELLIPSIS, "sections": [{"rows": rows}]}
+        return self._interactive("list", action)

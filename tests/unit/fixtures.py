@@ -1,0 +1,283 @@
+"""Programmatic FlowSets for the engine tests: small, readable, covering every step kind.
+
+Hotel "test_hotel", languages en (default) and pt, department front_desk (number 1001):
+
+  main.start (menu, 4 options -> list): Room service -> flow:order, Feedback -> flow:feedback,
+      Late checkout -> flow:late, Português -> set language pt, stays at main.start
+  order.category (menu, 2 -> buttons, set category) -> branch: food -> item_food, else item_drinks
+  order.item_food (menu, 2 -> buttons, set item) -> quantity
+  order.item_drinks (menu, 12 -> numbered text) -> quantity
+  order.quantity (integer 1-20) -> note (optional text) -> allergy (DISABLED) -> confirm
+  order.confirm ("{quantity} x {item}", change -> quantity) -> done (end: order + feedback in 120)
+  feedback.rating (rating) -> rating <= 2: what (choice) else comment; what -> comment
+  feedback.comment (optional text) -> thanks (end: feedback)
+  late.time (time) -> day (date) -> room (room, remember room) -> name (text, remember
+      guest_name) -> confirm -> done (end: late_checkout)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+from hotelbot.flows.model import (
+    Branch,
+    Choice,
+    Condition,
+    Department,
+    Flow,
+    FlowSet,
+    Next,
+    Op,
+    Option,
+    ScheduleSpec,
+    Step,
+    StepKind,
+    Text,
+    Validator,
+    ValidatorKind,
+)
+from hotelbot.flows.text import normalize
+from hotelbot.typedefs import Dept, FlowId, HotelId, Lang, StepId, WaNumberId
+
+DEPT = "front_desk"
+NUMBER = "1001"
+
+
+def t(en: str, pt: str | None = None) -> Text:
+    return Text({"en": en, "pt": pt if pt is not None else f"[pt] {en}"})
+
+
+def go(target: str) -> Next:
+    return Next(default=target)
+
+
+STRINGS: Mapping[str, Text] = {
+    "invalid_option": t("Please pick one of the options.", "Escolha uma das opções."),
+    "invalid_text": t("Please write a short text."),
+    "invalid_integer": t("Please send a whole number."),
+    "invalid_number": t("Please send a number."),
+    "invalid_date": t("Please send a date like 25/12."),
+    "invalid_time": t("Please send a time like 7pm or 19:30."),
+    "invalid_room": t("Please send your room number."),
+    "invalid_phone": t("Please send a phone number."),
+    "invalid_email": t("Please send an email address."),
+    "invalid_rating": t("Please rate from 1 to 5."),
+    "invalid_choice": t("Please pick one of the choices."),
+    "cooloff": t("Too many tries. Please try again in {minutes} minutes."),
+    "expired": t("Your session expired, let's start again."),
+    "skip_not_allowed": t("This question cannot be skipped."),
+    "back_at_start": t("You are at the start already."),
+    "unsupported": t("Sorry, I can only read text and menu answers."),
+    "confirm": t("Confirm", "Confirmar"),
+    "change": t("Change", "Alterar"),
+    "menu_button": t("Options", "Opções"),
+    "numbered_hint": t("Reply with a number."),
+    "skip_hint": t("Send 'skip' to leave this out."),
+    "error": t("Something went wrong, please try again."),
+    "spam": t("Please slow down."),
+    "welcome": t("Welcome to {hotel_name}!", "Bem-vindo ao {hotel_name}!"),
+}
+
+WORDS = {
+    "back": {"en": frozenset({"back", "previous"}), "pt": frozenset({"voltar"})},
+    "menu": {"en": frozenset({"menu", "home", "main menu", "0"}), "pt": frozenset({"inicio"})},
+    "skip": {"en": frozenset({"skip", "n/a", "prefer not to answer"}), "pt": frozenset({"pular"})},
+}
+
+
+def _main() -> Flow:
+    options = (
+        Option(id="order", title=t("Room service", "Serviço de quarto"), next=go("flow:order"),
+               description=t("Food and drinks, {restaurant_hours}")),
+        Option(id="feedback", title=t("Feedback", "Opinião"), next=go("flow:feedback")),
+        Option(id="late", title=t("Late checkout", "Saída tardia"), next=go("flow:late")),
+        Option(id="lang_pt", title=t("Português", "Português"), next=go("start"),
+               set={"language": "pt"}),
+    )
+    start = Step(id=StepId("start"), kind=StepKind.MENU, options=options,
+                 text=t("How can we help, {guest_name}?", "Como podemos ajudar?"),
+                 header=t("{hotel_name}"), footer=t("Reception is open 24h"))
+    return Flow(id=FlowId("main"), title=t("Main"), start=StepId("start"),
+                steps={StepId("start"): start})
+
+
+def _menu(step_id: str, text: str, titles: list[str], key: str, next_: str) -> Step:
+    options = tuple(
+        Option(id=f"o{i}", title=t(title), next=go(next_), set={key: title})
+        for i, title in enumerate(titles, 1)
+    )
+    return Step(id=StepId(step_id), kind=StepKind.MENU, text=t(text), options=options)
+
+
+def _order() -> Flow:
+    drinks = [f"Drink {n}" for n in range(1, 13)]
+    category = Step(
+        id=StepId("category"), kind=StepKind.MENU, text=t("Food or drinks?"),
+        options=(
+            Option(id="food", title=t("Food", "Comida"), next=go("item_food"),
+                   set={"category": "food"}),
+            Option(id="drinks", title=t("Drinks", "Bebidas"),
+                   next=Next(branches=(Branch(when=Condition(var="category", op=Op.EQ,
+                                                             value="drinks"),
+                                              to="item_drinks"),),
+                             default="item_food"),
+                   set={"category": "drinks"}),
+        ),
+    )
+    steps = [
+        category,
+        _menu("item_food", "Which dish?", ["Club sandwich", "Caesar salad"], "item", "quantity"),
+        _menu("item_drinks", "Which drink?", drinks, "item", "quantity"),
+        Step(id=StepId("quantity"), kind=StepKind.INPUT, text=t("How many {item}?"),
+             validator=Validator(kind=ValidatorKind.INTEGER, min=1, max=20),
+             save_as="quantity", next=go("note")),
+        Step(id=StepId("note"), kind=StepKind.INPUT, text=t("Any special request?"),
+             validator=Validator(kind=ValidatorKind.TEXT, max_length=200), save_as="note",
+             optional=True, next=go("allergy")),
+        Step(id=StepId("allergy"), kind=StepKind.INPUT, text=t("Any allergy?"),
+             validator=Validator(kind=ValidatorKind.TEXT), save_as="allergy",
+             enabled=False, next=go("confirm")),
+        Step(id=StepId("confirm"), kind=StepKind.CONFIRM,
+             text=t("{quantity} x {item}. Note: {note}. Confirm?"),
+             next=go("done"), change="quantity"),
+        Step(id=StepId("done"), kind=StepKind.END, text=t("Thank you! Your order is on its way."),
+             request="order",
+             schedule=(ScheduleSpec(message_type="feedback_request", after_minutes=120),)),
+    ]
+    return Flow(id=FlowId("order"), title=t("Order"), start=StepId("category"),
+                steps={s.id: s for s in steps})
+
+
+def _feedback() -> Flow:
+    low = Branch(when=Condition(var="rating", op=Op.LE, value=2), to="what")
+    steps = [
+        Step(id=StepId("rating"), kind=StepKind.INPUT, text=t("How was your stay?"),
+             validator=Validator(kind=ValidatorKind.RATING), save_as="rating",
+             next=Next(branches=(low,), default="comment")),
+        Step(id=StepId("what"), kind=StepKind.INPUT, text=t("What went wrong?"),
+             validator=Validator(kind=ValidatorKind.CHOICE, choices=(
+                 Choice(id="slow", title=t("Slow service", "Serviço lento")),
+                 Choice(id="cold", title=t("Cold food", "Comida fria")),
+                 Choice(id="rude", title=t("Rude staff", "Equipe rude")),
+             )),
+             save_as="what", next=go("comment")),
+        Step(id=StepId("comment"), kind=StepKind.INPUT, text=t("Anything else?"),
+             validator=Validator(kind=ValidatorKind.TEXT), save_as="comment", optional=True,
+             next=go("thanks")),
+        Step(id=StepId("thanks"), kind=StepKind.END, text=t("Thanks for the feedback!"),
+             request="feedback"),
+    ]
+    return Flow(id=FlowId("feedback"), title=t("Feedback"), start=StepId("rating"),
+                steps={s.id: s for s in steps})
+
+
+def _late() -> Flow:
+    steps = [
+        Step(id=StepId("time"), kind=StepKind.INPUT, text=t("What time would you leave?"),
+             validator=Validator(kind=ValidatorKind.TIME), save_as="time", next=go("day")),
+        Step(id=StepId("day"), kind=StepKind.INPUT, text=t("Which day?"),
+             validator=Validator(kind=ValidatorKind.DATE,
+                                 error=t("A future date please, like 25/12.")),
+             save_as="day", next=go("room")),
+        Step(id=StepId("room"), kind=StepKind.INPUT, text=t("Your room number?"),
+             validator=Validator(kind=ValidatorKind.ROOM), save_as="room", remember="room",
+             next=go("name")),
+        Step(id=StepId("name"), kind=StepKind.INPUT, text=t("Your name?"),
+             validator=Validator(kind=ValidatorKind.TEXT, max_length=60), save_as="guest_name",
+             remember="guest_name", next=go("confirm")),
+        Step(id=StepId("confirm"), kind=StepKind.CONFIRM,
+             text=t("{guest_name}, room {room}: leave at {time} on {day}?"),
+             next=go("done"), change="time"),
+        Step(id=StepId("done"), kind=StepKind.END, text=t("Done, {guest_name}."),
+             request="late_checkout"),
+    ]
+    return Flow(id=FlowId("late"), title=t("Late checkout"), start=StepId("time"),
+                steps={s.id: s for s in steps})
+
+
+def build_flow_set(**changes: object) -> FlowSet:
+    """The test hotel; keyword arguments replace FlowSet fields (e.g. policy=...)."""
+    flows = {f.id: f for f in (_main(), _order(), _feedback(), _late())}
+    department = Department(
+        id=Dept(DEPT), phone_number_id=WaNumberId(NUMBER), name=t("Front desk", "Receção"),
+        main_flow=FlowId("main"), flows=(FlowId("order"), FlowId("feedback"), FlowId("late")),
+    )
+    flow_set = FlowSet(
+        hotel_id=HotelId("test_hotel"), name="Hotel Test", timezone="Europe/Lisbon",
+        languages=(Lang("en"), Lang("pt")),
+        variables={"restaurant_hours": t("07:00-23:00")},
+        flows=flows, departments={Dept(DEPT): department}, strings=STRINGS,
+        words={kind: {lang: frozenset(normalize(w) for w in ws) for lang, ws in by.items()}
+               for kind, by in WORDS.items()},  # type: ignore[misc]
+        room_pattern=r"[0-9]{3}[A-Z]?",
+    )
+    return replace(flow_set, **changes)  # type: ignore[arg-type]
+
+
+def message_text(body: Mapping[str, object]) -> str:
+    """Everything a guest reads in one message body (body, header, footer, buttons, rows)."""
+    parts: list[str] = []
+    if body.get("type") == "text":
+        parts.append(str(body["text"]["body"]))  # type: ignore[index]
+        return "\n".join(parts)
+    inter: dict[str, object] = body["interactive"]  # type: ignore[assignment]
+    for key in ("header", "body", "footer"):
+        if key in inter:
+            parts.append(str(inter[key]["text"]))  # type: ignore[index]
+    action: dict[str, object] = inter["action"]  # type: ignore[assignment]
+    for button in action.get("buttons", []):  # type: ignore[attr-defined]
+        parts.append(button["reply"]["title"])
+    for section in action.get("sections", []):  # type: ignore[attr-defined]
+        parts.extend(f"{row['title']} {row.get('description', '')}" for row in section["rows"])
+    return "\n".join(parts)
+
+
+def message_kind(body: Mapping[str, object]) -> str:
+    """"text", "button" or "list"."""
+    if body.get("type") == "text":
+        return "text"
+    return str(body["interactive"]["type"])  # type: ignore[index]
+
+
+def payload_problems(body: Mapping[str, object]) -> list[str]:
+    """Every way `body` breaks whatsapp-cloud-api.md 4.2-4.4 ([] when it is valid)."""
+    problems: list[str] = []
+
+    def check(ok: bool, what: str) -> None:
+        if not ok:
+            problems.append(what)
+
+    kind = body.get("type")
+    if kind == "text":
+        text = body["text"]  # type: ignore[index]
+        check(set(text) == {"body", "preview_url"}, "text keys")  # type: ignore[arg-type]
+        check(0 < len(text["body"]) <= 4096, "text body length")  # type: ignore[index]
+        return problems
+    check(kind == "interactive", f"type {kind!r}")
+    inter = body["interactive"]  # type: ignore[index]
+    check(0 < len(inter["body"]["text"]) <= 1024, "interactive body")  # type: ignore[index]
+    if "header" in inter:
+        header = inter["header"]  # type: ignore[index]
+        check(header["type"] == "text" and 0 < len(header["text"]) <= 60, "header")
+    if "footer" in inter:
+        check(0 < len(inter["footer"]["text"]) <= 60, "footer")  # type: ignore[index]
+    action = inter["action"]  # type: ignore[index]
+    if inter["type"] == "button":  # type: ignore[index]
+        buttons = action["buttons"]
+        titles = [b["reply"]["title"] for b in buttons]
+        check(1 <= len(buttons) <= 3, "button count")
+        check(len(set(titles)) == len(titles), "button titles unique")
+        check(all(0 < len(x) <= 20 and x == x.strip() for x in titles), "button title length")
+        check(all(b["type"] == "reply" and 0 < len(b["reply"]["id"]) <= 256 for b in buttons),
+              "button ids")
+    elif inter["type"] == "list":  # type: ignore[index]
+        check(0 < len(action["button"]) <= 20, "list button")
+        rows = [row for section in action["sections"] for row in section["rows"]]
+        check(len(action["sections"]) == 1 and 1 <= len(rows) <= 10, "row count")
+        check(all(0 < len(r["title"]) <= 24 for r in rows), "row title length")
+        check(all(0 < len(r["id"]) <= 200 for r in rows), "row id length")
+        check(all(0 < len(r.get("description", "x")) <= 72 for r in rows), "row description")
+    else:
+        problems.append(f"interactive type {inter['type']!r}")  # type: ignore[index]
+    return problems
