@@ -14,6 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from hotelbot.errors import GraphAPIError, RateLimited
+from hotelbot.store.records import DeliveryStatus
 from hotelbot.whatsapp.client import GraphClient, open_graph_client
 from hotelbot.whatsapp.payloads import parse_webhook, verify_signature
 from tests.fakes.graph import FAKE_GRAPH, FakeGraph, create_fake_graph
@@ -85,7 +86,8 @@ async def test_send_returns_wamid_and_fake_records_it(
     stats = client.statistics()
     assert (stats.sent, stats.failed, stats.in_flight) == (1, 0, 0)
     listed = await control(graph, "/_sent?to=%2B16505551234")
-    assert [item["wamid"] for item in listed] == [wamid]  # type: ignore[index, union-attr]
+    assert isinstance(listed, list)
+    assert [item["wamid"] for item in listed] == [wamid]
     assert await control(graph, "/_sent?to=999") == []
 
 
@@ -274,7 +276,7 @@ async def test_status_webhooks_arrive_signed_in_order(
         ("delivered", 200),
         ("read", 200),
     ]
-    statuses = []
+    statuses: list[DeliveryStatus] = []
     for raw, header in receiver.posts:
         assert verify_signature(raw, header, SECRET.encode())
         assert not verify_signature(raw, header, b"another-secret")
@@ -283,7 +285,12 @@ async def test_status_webhooks_arrive_signed_in_order(
     assert [s.status for s in statuses] == ["sent", "delivered", "read"]
     assert {(s.wamid, s.recipient_id) for s in statuses} == {(wamid, GUEST)}
     assert statuses[0].payload["biz_opaque_callback_data"] == "job=42"
-    assert statuses[0].payload["pricing"]["category"] == "service"  # type: ignore[index]
+    assert statuses[0].payload["pricing"] == {
+        "billable": True,
+        "pricing_model": "PMP",
+        "type": "regular",
+        "category": "service",
+    }
 
 
 async def test_injected_failed_status_carries_meta_code(
