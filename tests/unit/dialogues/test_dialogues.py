@@ -1,0 +1,184 @@
+"""Scripted dialogues, kept as data (*.yaml beside this file), played against the real engine.
+
+A file names its hotel (`hotel: fixture` for tests/unit/fixtures.py, or `hotel: <id>` with
+`department: <id>` for the shipped config/) and holds `dialogues`, each a `script` of turns.
+A turn is one action, plus an optional `expect`:
+  say: "2"                 the guest types text
+  tap: "flow.step:option"  the guest taps a button/row with that reply id
+  choose: "Title"          tap the button/row titled so in the last message we sent
+  unsupported: image       the guest sends something menus cannot read
+  flow: feedback           a FlowRequested (a reply to a scheduled message)
+  template: {payload, text}  a template quick-reply button
+  advance_minutes: 61      time passes (no event)
+expect keys: step ("flow.step" or "idle"), kind (text|button|list), reply_contains (text or
+list), reply_lacks, silence (true), errors, language, data (step data subset), remember
+(accumulated data subset), request (kind), request_data (subset), schedule (message type),
+stack (list of refs).
+Every turn also checks that each message we send respects WhatsApp's limits.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from fixtures import DEPT, NUMBER, build_flow_set, message_kind, message_text, payload_problems
+
+from hotelbot.flows.context import Context
+from hotelbot.flows.effects import (
+    CreateRequest,
+    ScheduleMessage,
+    SendMessage,
+    Silence,
+    SilenceReason,
+)
+from hotelbot.flows.engine import Outcome, new_context, step
+from hotelbot.flows.events import (
+    Event,
+    FlowRequested,
+    OptionChosen,
+    TemplateButtonPressed,
+    TextReceived,
+    UnsupportedReceived,
+)
+from hotelbot.flows.model import FlowSet
+
+HERE = Path(__file__).parent
+CONFIG = HERE.parents[2] / "config"
+START = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+
+def _cases() -> list[Any]:
+    cases = []
+    for path in sorted(HERE.glob("*.yaml")):
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for dialogue in document["dialogues"]:
+            case_id = f"{path.stem}:{dialogue['name']}"
+            cases.append(pytest.param(document, dialogue, id=case_id))
+    return cases
+
+
+def _hotel(document: dict[str, Any]) -> tuple[FlowSet, str, str]:
+    if document["hotel"] == "fixture":
+        return build_flow_set(), DEPT, NUMBER
+    loader = pytest.importorskip("hotelbot.flows.loader")
+    if not (CONFIG / "hotels" / f"{document['hotel']}.yaml").exists():
+        pytest.skip("shipped config not there yet")
+    catalog = loader.load_catalog(CONFIG)
+    flow_set = catalog.hotels[document["hotel"]]
+    department = flow_set.departments[document["department"]]
+    return flow_set, department.id, department.phone_number_id
+
+
+class Player:
+    """Plays one dialogue: keeps the context, the clock and the last message sent."""
+
+    def __init__(self, flow_set: FlowSet, context: Context) -> None:
+        self.flow_set = flow_set
+        self.context = context
+        self.now = START
+        self.last_message: SendMessage | None = None
+
+    def event(self, turn: dict[str, Any]) -> Event | None:
+        if "say" in turn:
+            return TextReceived(text=str(turn["say"]))
+        if "tap" in turn:
+            return OptionChosen(reply_id=turn["tap"])
+        if "choose" in turn:
+            return OptionChosen(reply_id=self.reply_id_titled(turn["choose"]))
+        if "unsupported" in turn:
+            return UnsupportedReceived(kind=turn["unsupported"])
+        if "flow" in turn:
+            return FlowRequested(flow_id=turn["flow"])
+        if "template" in turn:
+            return TemplateButtonPressed(**turn["template"])
+        if "advance_minutes" in turn:
+            self.now += timedelta(minutes=turn["advance_minutes"])
+            return None
+        raise AssertionError(f"turn without an action: {turn}")
+
+    def reply_id_titled(self, title: str) -> str:
+        assert self.last_message is not None, "choose: nothing was sent yet"
+        action = self.last_message.body["interactive"]["action"]  # type: ignore[index]
+        choices = [b["reply"] for b in action.get("buttons", [])]
+        choices += [row for s in action.get("sections", []) for row in s["rows"]]
+        found = [c["id"] for c in choices if c["title"] == title]
+        assert found, f"no button/row titled {title!r} in {[c['title'] for c in choices]}"
+        return str(found[0])
+
+    def play(self, turn: dict[str, Any]) -> Outcome | None:
+        event = self.event(turn)
+        if event is None:
+            return None
+        self.now += timedelta(seconds=10)
+        outcome = step(self.flow_set, self.context, event, self.now)
+        self.context = outcome.context
+        sends = [e for e in outcome.effects if isinstance(e, SendMessage)]
+        for send in sends:
+            assert payload_problems(send.body) == [], send.body
+        if sends:
+            self.last_message = sends[-1]
+        assert sends or outcome.effects == (Silence(reason=SilenceReason.COOLOFF),), outcome
+        assert self.context.last_activity == self.now
+        return outcome
+
+
+def _check(outcome: Outcome | None, player: Player, expect: dict[str, Any], where: str) -> None:
+    ctx = player.context
+    effects = outcome.effects if outcome is not None else ()
+    sends = [e for e in effects if isinstance(e, SendMessage)]
+    text = "\n".join(message_text(s.body) for s in sends)
+    if "step" in expect:
+        here = f"{ctx.current_flow}.{ctx.current_step}" if ctx.current_flow else "idle"
+        assert here == expect["step"], where
+    if "kind" in expect:
+        assert sends and message_kind(sends[-1].body) == expect["kind"], (where, text)
+    wanted = expect.get("reply_contains", [])
+    for fragment in [wanted] if isinstance(wanted, str) else wanted:
+        assert fragment in text, (where, fragment, text)
+    lacks = expect.get("reply_lacks", [])
+    for fragment in [lacks] if isinstance(lacks, str) else lacks:
+        assert fragment not in text, (where, fragment, text)
+    if "silence" in expect:
+        silent = bool(effects) and all(isinstance(e, Silence) for e in effects)
+        assert silent is expect["silence"], (where, effects)
+    if "errors" in expect:
+        assert ctx.error_count == expect["errors"], where
+    if "language" in expect:
+        assert ctx.language == expect["language"], where
+    for key, value in expect.get("data", {}).items():
+        assert ctx.step_data.get(key) == value, (where, key, dict(ctx.step_data))
+    for key, value in expect.get("remember", {}).items():
+        assert ctx.accumulated_data.get(key) == value, (where, key)
+    if "stack" in expect:
+        assert list(ctx.navigation_stack) == expect["stack"], where
+    _check_effects(effects, expect, where)
+
+
+def _check_effects(effects: tuple[object, ...], expect: dict[str, Any], where: str) -> None:
+    requests = [e for e in effects if isinstance(e, CreateRequest)]
+    if "request" in expect:
+        assert [r.kind for r in requests] == [expect["request"]], (where, requests)
+        for key, value in expect.get("request_data", {}).items():
+            assert requests[0].data.get(key) == value, (where, key, dict(requests[0].data))
+    elif requests:
+        raise AssertionError(f"{where}: unexpected request {requests}")
+    schedules = [e.message_type for e in effects if isinstance(e, ScheduleMessage)]
+    if "schedule" in expect:
+        assert schedules == [expect["schedule"]], where
+
+
+@pytest.mark.parametrize(("document", "dialogue"), _cases())
+def test_dialogue(document: dict[str, Any], dialogue: dict[str, Any]) -> None:
+    flow_set, department, number = _hotel(document)
+    start = dialogue.get("start", {})
+    context = new_context(flow_set, guest_id="351910000000", phone_number_id=number,
+                          department=department, language=start.get("language"),
+                          accumulated_data=start.get("remember"))
+    player = Player(flow_set, context)
+    for index, turn in enumerate(dialogue["script"], 1):
+        outcome = player.play(turn)
+        _check(outcome, player, turn.get("expect", {}), f"turn {index}: {turn}")
