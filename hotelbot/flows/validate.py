@@ -1,0 +1,594 @@
+"""Shape validation: one YAML document with line numbers, typed readers, flow templates.
+
+Owns: reading a configuration file safely (`yaml.compose` with the safe loader, so every value
+has a line), the typed readers that report a wrong type, an unknown key or a bad id at its
+YAML path, and turning one flow template into model objects (Flow, Step, Option, Next,
+Condition, Validator). Every fault is recorded on the document, never raised, so one run
+reports them all. Must never do I/O beyond reading the file it is given, import asyncio,
+read the clock or log. Whole-configuration rules (reachability, limits, translations) live
+in hotelbot/flows/loader.py.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from hotelbot.errors import Problem
+from hotelbot.flows.model import (
+    FLOW_PREFIX,
+    Branch,
+    Choice,
+    Condition,
+    Flow,
+    Next,
+    Op,
+    Option,
+    ScheduleSpec,
+    Step,
+    StepKind,
+    Text,
+    Validator,
+    ValidatorKind,
+)
+from hotelbot.typedefs import FlowId, JSONScalar, StepId
+
+ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+LANG_PATTERN = re.compile(r"^[a-z]{2,3}$")
+TEMPLATE_LANG = "en"  # a plain string in a flow template means English
+_MAX_DEPTH = 40
+
+
+@dataclass(slots=True)
+class Source:
+    """One configuration file: its data, the 1-based line of every YAML path, its faults."""
+
+    file: str  # relative to the configuration directory, e.g. "flows/feedback.yaml"
+    data: object = None
+    lines: dict[str, int] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def line(self, path: str) -> int | None:
+        """The line of `path`, else of its nearest ancestor found in the file."""
+        while True:
+            if path in self.lines:
+                return self.lines[path]
+            if not path:
+                return None
+            path = parent_path(path)
+
+    def fault(self, path: str, reason: str) -> None:
+        self.problems.append(Problem(self.file, path, reason, self.line(path)))
+
+
+def parent_path(path: str) -> str:
+    """`a.b[2]` -> `a.b`, `a.b` -> `a`, `a` -> ``."""
+    cut = max(path.rfind("."), path.rfind("["))
+    return path[:cut] if cut > 0 else ""
+
+
+def join(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+def read_source(config_dir: Path, rel: str) -> Source:
+    """Read and compose one YAML file; syntax errors become faults with their line."""
+    src = Source(file=rel)
+    try:
+        content = (config_dir / rel).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        src.fault("", f"cannot read file: {exc.__class__.__name__}")
+        return src
+    try:
+        node = yaml.compose(content, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        src.problems.append(Problem(rel, "", f"invalid YAML: {exc.problem}", line))
+        return src
+    except yaml.YAMLError as exc:
+        src.fault("", f"invalid YAML: {exc}")
+        return src
+    if node is not None:
+        src.data = _build(node, "", src, yaml.SafeLoader(""), 0)
+    return src
+
+
+def _build(node: yaml.Node, path: str, src: Source, ctor: yaml.SafeLoader, depth: int) -> object:
+    src.lines.setdefault(path, node.start_mark.line + 1)
+    if depth > _MAX_DEPTH:
+        src.fault(path, "nested too deeply (recursive alias?)")
+        return None
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, object] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                src.fault(path, "mapping keys must be plain words")
+                continue
+            key = str(key_node.value)
+            key_path = join(path, key)
+            if key in out:
+                src.lines[key_path] = key_node.start_mark.line + 1
+                src.fault(key_path, f"duplicate key '{key}'")
+                continue
+            src.lines[key_path] = key_node.start_mark.line + 1
+            out[key] = _build(value_node, key_path, src, ctor, depth + 1)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(v, join(path, i), src, ctor, depth + 1) for i, v in enumerate(node.value)]
+    try:
+        return ctor.construct_object(node)
+    except yaml.YAMLError as exc:
+        src.fault(path, f"invalid value: {exc}")
+        return None
+
+
+# --- typed readers: each returns the value, or None after recording a fault -----------------
+
+
+def mapping(
+    src: Source,
+    value: object,
+    path: str,
+    *,
+    allowed: frozenset[str] | set[str],
+    required: tuple[str, ...] = (),
+    what: str = "",
+) -> dict[str, object] | None:
+    """A mapping with only `allowed` keys and every `required` one."""
+    if not isinstance(value, dict):
+        src.fault(path, f"expected a mapping{_for(what)}, got {_kind(value)}")
+        return None
+    for key in value:
+        if key not in allowed:
+            src.fault(join(path, key), f"unknown key '{key}'{_for(what)} (allowed: "
+                      f"{', '.join(sorted(allowed))})")
+    for key in required:
+        if key not in value:
+            src.fault(path, f"missing key '{key}'{_for(what)}")
+    return {k: v for k, v in value.items() if k in allowed}
+
+
+def items(src: Source, value: object, path: str) -> list[object] | None:
+    if not isinstance(value, list):
+        src.fault(path, f"expected a list, got {_kind(value)}")
+        return None
+    return value
+
+
+def string(src: Source, value: object, path: str) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        src.fault(path, f"expected a non-empty string, got {_kind(value)}")
+        return None
+    return value
+
+
+def ident(src: Source, value: object, path: str, what: str = "id") -> str | None:
+    """An id such as a flow, step, option or variable name: ^[a-z][a-z0-9_]*$."""
+    if not isinstance(value, str) or not ID_PATTERN.match(value):
+        src.fault(path, f"bad {what} {value!r}: use lowercase letters, digits and _ "
+                  "(starting with a letter)")
+        return None
+    return value
+
+
+def lang(src: Source, value: object, path: str) -> str | None:
+    if not isinstance(value, str) or not LANG_PATTERN.match(value):
+        src.fault(path, f"bad language code {value!r} (expected e.g. en, pt, es)")
+        return None
+    return value
+
+
+def integer(src: Source, value: object, path: str, *, low: int | None = None) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        src.fault(path, f"expected an integer, got {_kind(value)}")
+        return None
+    if low is not None and value < low:
+        src.fault(path, f"must be at least {low}")
+        return None
+    return value
+
+
+def number(src: Source, value: object, path: str) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        src.fault(path, f"expected a number, got {_kind(value)}")
+        return None
+    return float(value)
+
+
+def boolean(src: Source, value: object, path: str) -> bool | None:
+    if not isinstance(value, bool):
+        src.fault(path, f"expected true or false, got {_kind(value)}")
+        return None
+    return value
+
+
+def scalar(src: Source, value: object, path: str) -> JSONScalar | None:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    src.fault(path, f"expected a plain value (string, number, true/false), got {_kind(value)}")
+    return None
+
+
+def text(src: Source, value: object, path: str, default_lang: str) -> Text | None:
+    """A plain string (in `default_lang`) or a mapping language -> string."""
+    if isinstance(value, str):
+        return Text({default_lang: value}) if value.strip() else _empty_text(src, path)
+    if not isinstance(value, dict) or not value:
+        src.fault(path, f"expected a text (a string, or language: string), got {_kind(value)}")
+        return None
+    by_lang: dict[str, str] = {}
+    for code, body in value.items():
+        sub = join(path, code)
+        if lang(src, code, sub) is not None and string(src, body, sub) is not None:
+            by_lang[code] = str(body)
+    return Text(by_lang) if by_lang else None
+
+
+def _empty_text(src: Source, path: str) -> None:
+    src.fault(path, "text is empty")
+
+
+def target(src: Source, value: object, path: str) -> str | None:
+    """A `next` target: a step id, or flow:<flow_id>."""
+    if isinstance(value, str) and value.startswith(FLOW_PREFIX):
+        flow_id = ident(src, value[len(FLOW_PREFIX):], path, "flow id")
+        return value if flow_id is not None else None
+    return ident(src, value, path, "step id")
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "nothing"
+    names = {dict: "a mapping", list: "a list", str: "a string", bool: "true/false"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _for(what: str) -> str:
+    return f" for {what}" if what else ""
+
+
+# --- flow templates -------------------------------------------------------------------------
+
+_COMMON = frozenset({"kind", "text", "header", "footer", "enabled"})
+STEP_KEYS: Mapping[StepKind, frozenset[str]] = {
+    StepKind.MENU: _COMMON | {"options", "button"},
+    StepKind.INPUT: _COMMON | {"validate", "save_as", "remember", "next", "optional"},
+    StepKind.CONFIRM: _COMMON | {"next", "change"},
+    StepKind.END: _COMMON | {"request", "schedule"},
+}
+OPTION_KEYS = frozenset({"id", "title", "description", "next", "set"})
+_VALIDATOR_KEYS: Mapping[ValidatorKind, frozenset[str]] = {
+    ValidatorKind.TEXT: frozenset({"min_length", "max_length"}),
+    ValidatorKind.INTEGER: frozenset({"min", "max"}),
+    ValidatorKind.NUMBER: frozenset({"min", "max"}),
+    ValidatorKind.CHOICE: frozenset({"choices"}),
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlowDoc:
+    """A parsed flow template and where its parts are in its file."""
+
+    flow: Flow
+    file: str
+    declared: frozenset[str]  # every step id in the file, even those that failed to parse
+    origins: Mapping[str, str]  # logical key (e.g. "f.steps.s.options.edit.o") -> file path
+
+
+def parse_flow(src: Source, flow_id: str) -> FlowDoc | None:
+    """One flow template file -> FlowDoc (None when too broken to use)."""
+    raw = mapping(src, src.data, "", allowed={"id", "title", "start", "steps"},
+                  required=("id", "title", "start", "steps"), what="a flow")
+    if raw is None:
+        return None
+    if "id" in raw and raw["id"] != flow_id:
+        src.fault("id", f"flow id {raw['id']!r} must match the file name '{flow_id}'")
+    title = text(src, raw.get("title"), "title", TEMPLATE_LANG) if "title" in raw else None
+    start = ident(src, raw.get("start"), "start", "step id") if "start" in raw else None
+    origins: dict[str, str] = {flow_id: ""}
+    steps: dict[StepId, Step] = {}
+    declared: set[str] = set()
+    raw_steps = raw.get("steps")
+    if isinstance(raw_steps, dict) and raw_steps:
+        for step_id, raw_step in raw_steps.items():
+            declared.add(step_id)
+            step = parse_step(src, step_id, raw_step, f"steps.{step_id}", TEMPLATE_LANG,
+                              origins, f"{flow_id}.steps.{step_id}")
+            if step is not None:
+                steps[StepId(step_id)] = step
+    elif "steps" in raw:
+        src.fault("steps", "expected a non-empty mapping of step id -> step")
+    if title is None or start is None:
+        return None
+    flow = Flow(id=FlowId(flow_id), title=title, start=StepId(start), steps=steps)
+    return FlowDoc(flow=flow, file=src.file, declared=frozenset(declared), origins=origins)
+
+
+def parse_step(
+    src: Source, step_id: str, value: object, path: str, dlang: str,
+    origins: dict[str, str], key: str,
+) -> Step | None:
+    """One step mapping -> Step; `key` is its logical key for option origins."""
+    if ident(src, step_id, path, "step id") is None:
+        return None
+    kind_raw = value.get("kind") if isinstance(value, dict) else None
+    if kind_raw not in set(StepKind):
+        if isinstance(value, dict):
+            src.fault(join(path, "kind"), f"step kind must be one of menu, input, confirm, end;"
+                      f" got {kind_raw!r}")
+        else:
+            src.fault(path, f"expected a mapping for a step, got {_kind(value)}")
+        return None
+    kind = StepKind(str(kind_raw))
+    raw = mapping(src, value, path, allowed=STEP_KEYS[kind], required=("text",),
+                  what=f"a {kind} step")
+    if raw is None or "text" not in raw:
+        return None
+    body = text(src, raw["text"], join(path, "text"), dlang)
+    if body is None:
+        return None
+    extras = _optional_texts(src, raw, path, dlang)
+    return Step(
+        id=StepId(step_id), kind=kind, text=body, **extras,
+        options=_options(src, raw.get("options"), join(path, "options"), dlang, origins,
+                         f"{key}.options.edit") if kind is StepKind.MENU else (),
+        validator=_validator_of(src, raw, path, dlang, origins, key, kind),
+        save_as=_opt_ident(src, raw, "save_as", path, required=kind is StepKind.INPUT),
+        remember=_opt_ident(src, raw, "remember", path),
+        next=parse_next(src, raw["next"], join(path, "next")) if "next" in raw else None,
+        change=_opt_ident(src, raw, "change", path),
+        optional=_flag(src, raw, "optional", path, False),
+        enabled=_flag(src, raw, "enabled", path, True),
+        request=_opt_ident(src, raw, "request", path),
+        schedule=_schedule(src, raw.get("schedule", []), join(path, "schedule")),
+    )
+
+
+def _optional_texts(src: Source, raw: dict[str, object], path: str, dlang: str) -> dict[str, Text]:
+    found: dict[str, Text] = {}
+    for name in ("header", "footer", "button"):
+        if name in raw:
+            value = text(src, raw[name], join(path, name), dlang)
+            if value is not None:
+                found[name] = value
+    return found
+
+
+def _validator_of(
+    src: Source, raw: dict[str, object], path: str, dlang: str,
+    origins: dict[str, str], key: str, kind: StepKind,
+) -> Validator | None:
+    if kind is not StepKind.INPUT:
+        return None
+    if "validate" not in raw:
+        return Validator(kind=ValidatorKind.TEXT)
+    return parse_validator(src, raw["validate"], join(path, "validate"), dlang, origins,
+                           f"{key}.validate.choices")
+
+
+def _opt_ident(src: Source, raw: dict[str, object], name: str, path: str,
+               required: bool = False) -> str | None:
+    if name not in raw:
+        if required:
+            src.fault(path, f"missing key '{name}'")
+        return None
+    return ident(src, raw[name], join(path, name), name.replace("_", " "))
+
+
+def _flag(src: Source, raw: dict[str, object], name: str, path: str, default: bool) -> bool:
+    if name not in raw:
+        return default
+    value = boolean(src, raw[name], join(path, name))
+    return default if value is None else value
+
+
+def _schedule(src: Source, value: object, path: str) -> tuple[ScheduleSpec, ...]:
+    found: list[ScheduleSpec] = []
+    for i, item in enumerate(items(src, value, path) or []):
+        sub = join(path, i)
+        raw = mapping(src, item, sub, allowed={"message_type", "after_minutes"},
+                      required=("message_type", "after_minutes"), what="a scheduled message")
+        if raw is None or len(raw) < 2:
+            continue
+        message_type = ident(src, raw["message_type"], join(sub, "message_type"), "message type")
+        after = integer(src, raw["after_minutes"], join(sub, "after_minutes"), low=0)
+        if message_type is not None and after is not None:
+            found.append(ScheduleSpec(message_type=message_type, after_minutes=after))
+    return tuple(found)
+
+
+def _options(
+    src: Source, value: object, path: str, dlang: str, origins: dict[str, str], key: str
+) -> tuple[Option, ...]:
+    if value is None:
+        src.fault(path, "a menu step needs options")
+        return ()
+    found: list[Option] = []
+    for i, item in enumerate(items(src, value, path) or []):
+        option = parse_option(src, item, join(path, i), dlang)
+        if option is not None:
+            origins[f"{key}.{option.id}"] = join(path, i)
+            found.append(option)
+    return tuple(found)
+
+
+def parse_option(src: Source, value: object, path: str, dlang: str) -> Option | None:
+    """One `{id, title, description?, next, set?}` mapping -> Option."""
+    raw = mapping(src, value, path, allowed=OPTION_KEYS, required=("id", "title", "next"),
+                  what="an option")
+    if raw is None or not {"id", "title"} <= raw.keys():
+        return None
+    option_id = ident(src, raw["id"], join(path, "id"), "option id")
+    title = text(src, raw["title"], join(path, "title"), dlang)
+    description = (text(src, raw["description"], join(path, "description"), dlang)
+                   if "description" in raw else None)
+    nxt = parse_next(src, raw["next"], join(path, "next")) if "next" in raw else Next()
+    data = parse_set(src, raw.get("set", {}), join(path, "set"))
+    if option_id is None or title is None:
+        return None
+    return Option(id=option_id, title=title, description=description, next=nxt, set=data)
+
+
+def parse_set(src: Source, value: object, path: str) -> dict[str, JSONScalar]:
+    if not isinstance(value, dict):
+        src.fault(path, f"expected a mapping of name -> value, got {_kind(value)}")
+        return {}
+    data: dict[str, JSONScalar] = {}
+    for name, raw in value.items():
+        sub = join(path, name)
+        if ident(src, name, sub, "variable name") is not None:
+            data[name] = scalar(src, raw, sub)
+    return data
+
+
+def parse_next(src: Source, value: object, path: str) -> Next:
+    """A target, or a list of `{when, to}` items ending with one `{default: target}`."""
+    if isinstance(value, str):
+        found = target(src, value, path)
+        return Next(default=found)
+    raw_items = items(src, value, path)
+    if raw_items is None:
+        return Next()
+    branches: list[Branch] = []
+    default: str | None = None
+    for i, item in enumerate(raw_items):
+        sub = join(path, i)
+        if isinstance(item, dict) and "default" in item:
+            mapping(src, item, sub, allowed={"default"}, what="the default branch")
+            if i != len(raw_items) - 1:
+                src.fault(sub, "the {default: ...} item must come last")
+            default = target(src, item["default"], join(sub, "default"))
+            continue
+        raw = mapping(src, item, sub, allowed={"when", "to"}, required=("when", "to"),
+                      what="a branch")
+        if raw is None or len(raw) < 2:
+            continue
+        when = parse_condition(src, raw["when"], join(sub, "when"))
+        to = target(src, raw["to"], join(sub, "to"))
+        if when is not None and to is not None:
+            branches.append(Branch(when=when, to=to))
+    if default is None:
+        src.fault(path, "a branching next needs a last item {default: <target>}")
+    return Next(branches=tuple(branches), default=default)
+
+
+_NO_VALUE = {Op.PRESENT, Op.ABSENT}
+_LIST_VALUE = {Op.IN, Op.NOT_IN}
+_NUMBER_VALUE = {Op.LT, Op.LE, Op.GT, Op.GE}
+
+
+def parse_condition(src: Source, value: object, path: str) -> Condition | None:
+    """`{var, op, value}`, or `{all: [...]}` / `{any: [...]}`."""
+    if isinstance(value, dict) and ("all" in value or "any" in value):
+        name = "all" if "all" in value else "any"
+        mapping(src, value, path, allowed={name}, what=f"an '{name}' condition")
+        parts = items(src, value[name], join(path, name)) or []
+        if not parts:
+            src.fault(join(path, name), "needs at least one condition")
+            return None
+        found = [parse_condition(src, p, join(join(path, name), i)) for i, p in enumerate(parts)]
+        if any(c is None for c in found):
+            return None
+        conds = tuple(c for c in found if c is not None)
+        return Condition(all=conds) if name == "all" else Condition(any=conds)
+    raw = mapping(src, value, path, allowed={"var", "op", "value"}, required=("var", "op"),
+                  what="a condition")
+    if raw is None or not {"var", "op"} <= raw.keys():
+        return None
+    var = ident(src, raw["var"], join(path, "var"), "variable name")
+    if raw["op"] not in set(Op):
+        src.fault(join(path, "op"), f"unknown op {raw['op']!r} (use one of "
+                  f"{', '.join(o.value for o in Op)})")
+        return None
+    op = Op(str(raw["op"]))
+    ok, operand = _operand(src, op, raw, join(path, "value"))
+    if var is None or not ok:
+        return None
+    return Condition(var=var, op=op, value=operand)
+
+
+def _operand(
+    src: Source, op: Op, raw: dict[str, object], path: str
+) -> tuple[bool, JSONScalar | tuple[JSONScalar, ...]]:
+    """(True, value) when the value suits `op`, (False, None) after a fault."""
+    if op in _NO_VALUE:
+        if "value" in raw:
+            src.fault(path, f"op '{op}' takes no value")
+            return False, None
+        return True, None
+    if "value" not in raw:
+        src.fault(parent_path(path), f"op '{op}' needs a value")
+        return False, None
+    value = raw["value"]
+    if op in _LIST_VALUE:
+        listed = items(src, value, path)
+        if listed is None:
+            return False, None
+        return True, tuple(scalar(src, v, join(path, i)) for i, v in enumerate(listed))
+    if op in _NUMBER_VALUE:
+        if number(src, value, path) is None:
+            return False, None
+        return True, scalar(src, value, path)
+    if isinstance(value, list | dict):
+        src.fault(path, f"op '{op}' compares with a plain value")
+        return False, None
+    return True, scalar(src, value, path)
+
+
+def parse_validator(
+    src: Source, value: object, path: str, dlang: str, origins: dict[str, str], key: str
+) -> Validator | None:
+    """`{kind, min_length?, max_length?, min?, max?, choices?, error?}` -> Validator."""
+    kind_raw = value.get("kind") if isinstance(value, dict) else None
+    if kind_raw not in set(ValidatorKind):
+        where = join(path, "kind") if isinstance(value, dict) else path
+        src.fault(where, f"validator kind must be one of "
+                  f"{', '.join(k.value for k in ValidatorKind)}; got {kind_raw!r}")
+        return None
+    kind = ValidatorKind(str(kind_raw))
+    allowed = {"kind", "error"} | _VALIDATOR_KEYS.get(kind, frozenset())
+    raw = mapping(src, value, path, allowed=allowed, what=f"a {kind} validator")
+    if raw is None:
+        return None
+    nums = {n: number(src, raw[n], join(path, n)) for n in ("min", "max") if n in raw}
+    lengths = {n: integer(src, raw[n], join(path, n), low=0)
+               for n in ("min_length", "max_length") if n in raw}
+    for low, high in (("min", "max"), ("min_length", "max_length")):
+        lo, hi = (nums | lengths).get(low), (nums | lengths).get(high)
+        if lo is not None and hi is not None and lo > hi:
+            src.fault(join(path, low), f"{low} {lo:g} is greater than {high} {hi:g}")
+    choices = _choices(src, raw, path, dlang, origins, key) if kind is ValidatorKind.CHOICE else ()
+    error = text(src, raw["error"], join(path, "error"), dlang) if "error" in raw else None
+    return Validator(
+        kind=kind, min=nums.get("min"), max=nums.get("max"),
+        min_length=lengths.get("min_length"), max_length=lengths.get("max_length"),
+        choices=choices, error=error,
+    )
+
+
+def _choices(
+    src: Source, raw: dict[str, object], path: str, dlang: str, origins: dict[str, str], key: str
+) -> tuple[Choice, ...]:
+    sub = join(path, "choices")
+    found: list[Choice] = []
+    for i, item in enumerate(items(src, raw.get("choices"), sub) or []):
+        ipath = join(sub, i)
+        entry = mapping(src, item, ipath, allowed={"id", "title"}, required=("id", "title"),
+                        what="a choice")
+        if entry is None or len(entry) < 2:
+            continue
+        choice_id = ident(src, entry["id"], join(ipath, "id"), "choice id")
+        title = text(src, entry["title"], join(ipath, "title"), dlang)
+        if choice_id is not None and title is not None:
+            origins[f"{key}.{choice_id}"] = ipath
+            found.append(Choice(id=choice_id, title=title))
+    if not found:
+        src.fault(sub, "a choice validator needs a non-empty list of {id, title}")
+    return tuple(found)
