@@ -1,0 +1,68 @@
+"""The guest book: each guest's shared data (name, room, language), cached in memory.
+
+Owns: a bounded LRU cache of GuestRecord keyed (hotel_id, guest_id), loaded from the store on
+a miss. A hotel's departments share one guest record; two hotels never see each other's guest,
+because the hotel is part of the key. Every write to guests goes through this process (the
+conversation actors commit it in their step transaction, then `update` it here), so the cache
+never holds stale data or language (last_inbound_at is read from the store by whoever needs
+the 24-hour window, never from here). Must never write to the store itself.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Protocol
+
+from hotelbot.store.records import GuestRecord
+from hotelbot.typedefs import JSONScalar
+
+
+class GuestSource(Protocol):
+    async def load_guest(self, hotel_id: str, guest_id: str) -> GuestRecord | None: ...
+
+
+class GuestBook:
+    def __init__(self, source: GuestSource, *, capacity: int = 100_000) -> None:
+        self._source = source
+        self._capacity = capacity
+        self._cache: OrderedDict[tuple[str, str], GuestRecord] = OrderedDict()
+
+    async def get(self, hotel_id: str, guest_id: str) -> GuestRecord:
+        """The guest's record; an empty one for a guest never seen in this hotel."""
+        key = (hotel_id, guest_id)
+        found = self._cache.get(key)
+        if found is not None:
+            self._cache.move_to_end(key)
+            return found
+        loaded = await self._source.load_guest(hotel_id, guest_id)
+        record = loaded or GuestRecord(hotel_id=hotel_id, guest_id=guest_id, data={})
+        if key not in self._cache:  # another actor may have put a newer one meanwhile
+            self.put(record)
+        return self._cache[key]
+
+    def put(self, record: GuestRecord) -> None:
+        key = (record.hotel_id, record.guest_id)
+        self._cache[key] = record
+        self._cache.move_to_end(key)
+        while len(self._cache) > self._capacity:
+            self._cache.popitem(last=False)
+
+    def update(
+        self, hotel_id: str, guest_id: str, data: Mapping[str, JSONScalar], language: str
+    ) -> None:
+        """Record a committed change of the guest's data and language."""
+        old = self._cache.get((hotel_id, guest_id))
+        self.put(
+            GuestRecord(
+                hotel_id=hotel_id,
+                guest_id=guest_id,
+                data=dict(data),
+                language=language,
+                last_inbound_at=old.last_inbound_at if old else None,
+                profile_name=old.profile_name if old else None,
+            )
+        )
+
+    def __len__(self) -> int:
+        return len(self._cache)

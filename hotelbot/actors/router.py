@@ -1,0 +1,288 @@
+"""The hotel/department router: inbound message -> the conversation actor that owns it.
+
+Owns: the map phone_number_id -> (hotel, department); one ConversationActor per
+(phone_number_id, guest_id), spawned on demand under a Supervisor and passivated when idle;
+the per-guest inbound rate limit (applied before the engine, so a flooding guest never slows
+another); what happens to a message whose step crashed; recovery at start; the periodic
+clean-up of stale contexts. Must never: block the webhook (`deliver` is sync), crash on an
+unknown number, or lose a recorded message (a message that cannot be handed over stays
+`received` on disk and is replayed at the next start).
+
+Lifecycle of a conversation actor:
+
+      deliver(msg) ──no actor──▶ spawn (snapshot restored lazily) ──▶ ACTIVE ◀─┐
+                                                                     │  │       │ tell(Inbound)
+          idle > passivate_after, mailbox empty ─────────────────────┘  │ ──────┘
+                 ▼                                                      │ receive raised
+          graceful stop (drain) ─▶ dropped from memory                  ▼
+                                                       Supervisor: RESTART from the snapshot
+                                                       (the failed message is parked with its
+                                                       traceback; the guest gets the "error"
+                                                       string) or, past the restart budget,
+                                                       PARK: aborted; queued messages parked
+
+Recovery at start: every inbound row still `received` is replayed in arrival order (its
+attempts counted first: one that already crashed the process max_replays times is parked).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import traceback
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import structlog
+
+from hotelbot.actors.conversation import (
+    ConversationActor,
+    ConversationDeps,
+    ConversationStore,
+    Inbound,
+)
+from hotelbot.actors.ratelimit import RateLimit, TokenBucket
+from hotelbot.actors.supervisor import Supervisor, SupervisorDecision
+from hotelbot.errors import ActorDeadError, MailboxFull
+from hotelbot.flows.events import Event
+from hotelbot.store.records import InboundMessage, OutboundMessage, Priority
+
+log = structlog.get_logger(__name__)
+
+Key = tuple[str, str]  # (phone_number_id, guest_id)
+
+
+class RouterStore(ConversationStore, Protocol):
+    async def pending_inbound(self) -> list[InboundMessage]: ...
+
+    async def bump_inbound_attempts(self, seq: int) -> int: ...
+
+    async def park_inbound(
+        self, seq: int, error: str, reply: OutboundMessage | None = None
+    ) -> tuple[OutboundMessage, ...]: ...
+
+    async def expire_contexts(self, idle_before: datetime) -> int: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouterSettings:
+    rate_limit: RateLimit = RateLimit()  # noqa: RUF009 (frozen, immutable default)
+    passivate_after: float = 300.0  # seconds idle before an actor is dropped from memory
+    sweep_every: float = 30.0  # seconds between passivation sweeps
+    context_retention: timedelta = timedelta(hours=24)  # idle contexts older are deleted
+    max_restarts: int = 3  # per conversation within restart_window
+    restart_window: float = 60.0
+    max_replays: int = 3  # a message replayed at start more often than this is parked
+    mailbox_size: int = 10_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouterStatistics:
+    active: int
+    delivered: int
+    limited: int
+    unknown_number: int
+    passivated: int
+    parked: int
+    replayed: int
+
+
+class Router:
+    """Routes recorded inbound messages to conversation actors and supervises them."""
+
+    def __init__(
+        self,
+        deps: ConversationDeps,
+        store: RouterStore,
+        to_event: Callable[[InboundMessage], Event],
+        settings: RouterSettings | None = None,
+    ) -> None:
+        self._deps = deps
+        self._store = store
+        self._to_event = to_event
+        self._settings = settings or RouterSettings()
+        self._supervisor: Supervisor[Key] = Supervisor(
+            clock=deps.clock,
+            max_restarts=self._settings.max_restarts,
+            window_seconds=self._settings.restart_window,
+            on_decision=self._on_decision,
+            name="conversations",
+        )
+        self._buckets: dict[Key, TokenBucket] = {}
+        self._last_used: dict[Key, float] = {}
+        self._tasks: set[asyncio.Task[object]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+        self._delivered = self._limited = self._unknown = 0
+        self._passivated = self._parked = self._replayed = 0
+
+    # -- the webhook's side ------------------------------------------------------------------
+
+    def hotel_of(self) -> Mapping[str, str]:
+        """phone_number_id -> hotel_id for every configured department number."""
+        return {number: hotel for number, (hotel, _dept) in self._deps.catalog().numbers.items()}
+
+    def deliver(self, message: InboundMessage, event: Event, *, limit: bool = True) -> None:
+        """Hand a recorded message to its conversation (never blocks, never raises)."""
+        route = self._deps.catalog().numbers.get(message.phone_number_id)
+        if route is None:
+            self._unknown += 1
+            log.warning("unknown_phone_number_id", number=message.phone_number_id)
+            self._background(self._store.park_inbound(message.seq, "unknown phone_number_id"))
+            return
+        key = (message.phone_number_id, message.guest_id)
+        now = self._deps.clock.monotonic()
+        limited = notify = False
+        if limit:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                bucket = self._buckets[key] = TokenBucket(self._settings.rate_limit, now)
+            if not bucket.allow(now):
+                limited, notify = True, not bucket.noticed
+                bucket.noticed = True
+                self._limited += 1
+        ref = self._supervisor.get(key) or self._spawn(key, route)
+        self._last_used[key] = now
+        inbound = Inbound(seq=message.seq, event=event, limited=limited, notify_limit=notify)
+        try:
+            ref.tell_nowait(inbound)
+        except (MailboxFull, ActorDeadError) as exc:
+            # Still `received` on disk: replayed at the next start.
+            log.warning("deliver_deferred", guest=message.guest_id, reason=type(exc).__name__)
+            return
+        self._delivered += 1
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Replay what was recorded but not processed, then start the periodic sweep."""
+        for message in await self._store.pending_inbound():
+            attempts = await self._store.bump_inbound_attempts(message.seq)
+            if attempts > self._settings.max_replays:
+                self._parked += 1
+                await self._store.park_inbound(message.seq, "replayed too often")
+                continue
+            self._replayed += 1
+            self.deliver(message, self._to_event(message), limit=False)
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="router-sweep")
+
+    async def stop(self) -> None:
+        """Stop the sweep, drain every conversation (each step commits), finish side tasks."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+        await self._supervisor.stop_all()
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def wait_idle(self) -> None:
+        """Wait until every mailbox is empty and side tasks are done (tests, shutdown)."""
+        while True:
+            busy = [k for k in self._supervisor.keys() if self._queued(k)]  # noqa: SIM118
+            if not busy and not self._tasks:
+                return
+            await asyncio.sleep(0.005)
+
+    def statistics(self) -> RouterStatistics:
+        return RouterStatistics(
+            active=len(self._supervisor),
+            delivered=self._delivered,
+            limited=self._limited,
+            unknown_number=self._unknown,
+            passivated=self._passivated,
+            parked=self._parked,
+            replayed=self._replayed,
+        )
+
+    async def ask_context(self, phone_number_id: str, guest_id: str) -> object:
+        """The in-memory context of an active conversation, else None."""
+        from hotelbot.actors.conversation import GetContext
+
+        ref = self._supervisor.get((phone_number_id, guest_id))
+        return None if ref is None else await ref.ask(GetContext())
+
+    # -- passivation and clean-up --------------------------------------------------------------
+
+    async def passivate_idle(self) -> int:
+        """Stop actors idle longer than passivate_after with an empty mailbox."""
+        horizon = self._deps.clock.monotonic() - self._settings.passivate_after
+        idle = [
+            key for key in self._supervisor.keys()  # noqa: SIM118
+            if self._last_used.get(key, 0.0) <= horizon and not self._queued(key)
+        ]
+        for key in idle:
+            self._last_used.pop(key, None)
+        await asyncio.gather(*(self._supervisor.stop(key) for key in idle))
+        self._passivated += len(idle)
+        now = self._deps.clock.monotonic()
+        for key in [k for k, b in self._buckets.items() if b.full(now)]:
+            del self._buckets[key]
+        return len(idle)
+
+    async def expire_stale(self) -> int:
+        """Delete contexts idle past the retention (the timeout itself is the engine's)."""
+        before = self._deps.clock.now() - self._settings.context_retention
+        return await self._store.expire_contexts(before)
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await self._deps.clock.sleep(self._settings.sweep_every)
+            try:
+                passivated = await self.passivate_idle()
+                expired = await self.expire_stale()
+            except Exception:
+                log.exception("router_sweep_failed")
+                continue
+            if passivated or expired:
+                log.info("router_swept", passivated=passivated, expired=expired)
+
+    # -- supervision -------------------------------------------------------------------------
+
+    def _spawn(self, key: Key, route: tuple[str, str]) -> Any:
+        hotel_id, dept = route
+
+        def factory() -> ConversationActor:
+            return ConversationActor(
+                self._deps, hotel_id=hotel_id, dept=dept, phone_number_id=key[0],
+                guest_id=key[1], mailbox_size=self._settings.mailbox_size,
+            )
+
+        return self._supervisor.spawn(key, factory, name="conversation")
+
+    def _on_decision(
+        self, key: Key, decision: SupervisorDecision, exc: Exception, message: object
+    ) -> None:
+        if not isinstance(message, Inbound):
+            return
+        self._parked += 1
+        error = "".join(traceback.format_exception(exc))
+        apologize = not isinstance(exc, ActorDeadError) and not message.limited
+        self._background(self._park(key, message.seq, error, apologize))
+        log.error("step_failed", guest=key[1], seq=message.seq, decision=decision.value)
+
+    async def _park(self, key: Key, seq: int, error: str, apologize: bool) -> None:
+        reply = self._apology(key) if apologize else None
+        rows = await self._store.park_inbound(seq, error, reply)
+        self._deps.sender.submit(rows)
+
+    def _apology(self, key: Key) -> OutboundMessage | None:
+        route = self._deps.catalog().numbers.get(key[0])
+        if route is None:
+            return None
+        flow_set = self._deps.catalog().hotels[route[0]]
+        text = flow_set.strings["error"].get(flow_set.default_language, "en")
+        body = {"type": "text", "text": {"body": text, "preview_url": False}}
+        return OutboundMessage(
+            phone_number_id=key[0], guest_id=key[1], body=body, priority=Priority.REPLY
+        )
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _queued(self, key: Key) -> int:
+        ref = self._supervisor.get(key)
+        return ref.statistics().queued if ref is not None else 0
+
+    def _background(self, coro: Coroutine[Any, Any, object]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

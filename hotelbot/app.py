@@ -1,0 +1,146 @@
+"""The composition root: the only place that wires hotelbot together.
+
+Owns: `create_app(settings)`, the order in which resources start and stop, and the HTTP
+routes. Every resource is an async context manager in `app.cleanup_ctx`, started in this
+order and stopped in the reverse one:
+
+    catalog (config validated) -> store (migrations, writer) -> Graph client -> sender
+      -> router (+ recovery: unsent outbox rows re-sent, unprocessed inbound replayed)
+
+On SIGTERM aiohttp stops accepting first; then the router drains every mailbox (each
+step commits), the sender finishes what is in flight (the rest stays pending on disk), the
+client closes, and the store flushes its writer and checkpoints.
+Must never do work at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import structlog
+from aiohttp import web
+
+from hotelbot.actors.conversation import ConversationDeps
+from hotelbot.actors.guests import GuestBook
+from hotelbot.actors.router import Router
+from hotelbot.clock import Clock, SystemClock
+from hotelbot.config import Settings
+from hotelbot.flows.loader import load_catalog
+from hotelbot.flows.model import Catalog
+from hotelbot.scheduler.sender import DirectSender
+from hotelbot.store import Store, open_store
+from hotelbot.whatsapp.client import GraphClient, open_graph_client
+from hotelbot.whatsapp.webhook import WebhookHandler
+
+log = structlog.get_logger(__name__)
+
+
+class CatalogHolder:
+    """The configuration in force; a failed reload keeps the last good one."""
+
+    def __init__(self, config_dir: Path, catalog: Catalog) -> None:
+        self.config_dir = config_dir
+        self.catalog = catalog
+
+    def get(self) -> Catalog:
+        return self.catalog
+
+    def reload(self) -> None:
+        """Load and validate the configuration again. Raises FlowDefinitionError, keeping
+        the configuration in force, when the new one is invalid."""
+        self.catalog = load_catalog(self.config_dir)
+        log.info("config_reloaded", hotels=len(self.catalog.hotels))
+
+
+SETTINGS = web.AppKey("settings", Settings)
+CLOCK = web.AppKey("clock", Clock)
+CATALOG = web.AppKey("catalog", CatalogHolder)
+STORE = web.AppKey("store", Store)
+GRAPH = web.AppKey("graph", GraphClient)
+SENDER = web.AppKey("sender", DirectSender)
+ROUTER = web.AppKey("router", Router)
+WEBHOOK = web.AppKey("webhook", WebhookHandler)
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
+    """Build the application; nothing starts until the runner starts it."""
+    app = web.Application(client_max_size=settings.max_body_bytes)
+    app[SETTINGS] = settings
+    app[CLOCK] = clock or SystemClock()
+    app.cleanup_ctx.extend([_catalog_ctx, _store_ctx, _graph_ctx, _sender_ctx, _router_ctx])
+    app.router.add_get("/webhook", _verify)
+    app.router.add_post("/webhook", _receive)
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/readyz", _readyz)
+    return app
+
+
+async def _catalog_ctx(app: web.Application) -> AsyncIterator[None]:
+    config_dir = app[SETTINGS].config_dir
+    app[CATALOG] = CatalogHolder(config_dir, load_catalog(config_dir))
+    yield
+
+
+async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with open_store(app[SETTINGS].database_path) as store:
+        app[STORE] = store
+        yield
+
+
+async def _graph_ctx(app: web.Application) -> AsyncIterator[None]:
+    s = app[SETTINGS]
+    async with open_graph_client(s.graph_url, s.graph_version, s.access_token) as client:
+        app[GRAPH] = client
+        yield
+
+
+async def _sender_ctx(app: web.Application) -> AsyncIterator[None]:
+    sender = DirectSender(app[GRAPH], app[STORE], app[CLOCK])
+    app[SENDER] = sender
+    yield
+    await sender.close()
+
+
+async def _router_ctx(app: web.Application) -> AsyncIterator[None]:
+    store, clock = app[STORE], app[CLOCK]
+    deps = ConversationDeps(
+        store=store,
+        sender=app[SENDER],
+        guests=GuestBook(store),
+        clock=clock,
+        catalog=app[CATALOG].get,
+    )
+    router = Router(deps, store)
+    app[ROUTER] = router
+    app[WEBHOOK] = WebhookHandler(
+        app_secret=app[SETTINGS].app_secret,
+        verify_token=app[SETTINGS].verify_token,
+        store=store,
+        router=router,
+        now=clock.now,
+    )
+    app[SENDER].submit(await store.pending_outbound())
+    await router.start()
+    try:
+        yield
+    finally:
+        await router.stop()
+
+
+async def _verify(request: web.Request) -> web.Response:
+    return await request.app[WEBHOOK].verify(request)
+
+
+async def _receive(request: web.Request) -> web.Response:
+    return await request.app[WEBHOOK].receive(request)
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "alive"})
+
+
+async def _readyz(request: web.Request) -> web.Response:
+    app = request.app
+    ready = WEBHOOK in app and CATALOG in app and STORE in app
+    return web.json_response({"ready": ready}, status=200 if ready else 503)
