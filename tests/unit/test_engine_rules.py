@@ -1,0 +1,252 @@
+"""Table tests of the conversation rules: (context, event) -> (context, effects)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fixtures import DEPT, NUMBER, build_flow_set, message_kind, message_text
+
+from hotelbot.flows.context import Context
+from hotelbot.flows.effects import SendMessage, Silence, SilenceReason
+from hotelbot.flows.engine import Outcome, new_context, step
+from hotelbot.flows.events import (
+    Event,
+    FlowRequested,
+    OptionChosen,
+    TemplateButtonPressed,
+    TextReceived,
+    UnsupportedReceived,
+)
+from hotelbot.flows.model import FlowSet, Policy
+
+NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+FS = build_flow_set()
+
+
+def at(ref: str | None, *, stack: tuple[str, ...] = (), data: dict[str, object] | None = None,
+       errors: int = 0, language: str = "en", idle_for: timedelta = timedelta(minutes=1),
+       cooloff_until: datetime | None = None) -> Context:
+    flow, step_id = ref.split(".") if ref else (None, None)
+    return Context(hotel_id="test_hotel", guest_id="351910000000", phone_number_id=NUMBER,
+                   department=DEPT, language=language, current_flow=flow, current_step=step_id,
+                   step_data=dict(data or {}), navigation_stack=stack, error_count=errors,
+                   last_activity=NOW - idle_for, cooloff_until=cooloff_until)  # type: ignore[arg-type]
+
+
+def where(ctx: Context) -> str:
+    return f"{ctx.current_flow}.{ctx.current_step}" if ctx.current_flow else "idle"
+
+
+def text_of(outcome: Outcome) -> str:
+    return "\n".join(message_text(e.body) for e in outcome.effects if isinstance(e, SendMessage))
+
+
+def run(ctx: Context, event: Event, flow_set: FlowSet = FS, now: datetime = NOW) -> Outcome:
+    return step(flow_set, ctx, event, now)
+
+
+def test_new_context_uses_an_enabled_guest_language_else_the_default() -> None:
+    pt = new_context(FS, guest_id="g", phone_number_id=NUMBER, department=DEPT, language="pt",
+                     accumulated_data={"room": "412"})
+    de = new_context(FS, guest_id="g", phone_number_id=NUMBER, department=DEPT, language="de")
+    assert (pt.language, de.language, pt.hotel_id) == ("pt", "en", "test_hotel")
+    assert pt.accumulated_data == {"room": "412"} and pt.current_flow is None
+
+
+@pytest.mark.parametrize("event", [
+    TextReceived(text="hello"), TextReceived(text="back"), TextReceived(text="3"),
+    UnsupportedReceived(kind="image"), OptionChosen(reply_id="order.category:food"),
+    TemplateButtonPressed(payload="promo:spa", text="Tell me more"),
+    FlowRequested(flow_id="not_offered"),
+])
+def test_idle_context_gets_welcome_and_main_menu(event: Event) -> None:
+    out = run(at(None), event)
+    assert where(out.context) == "main.start"
+    assert "Welcome to Hotel Test!" in text_of(out)
+    assert message_kind(out.effects[0].body) == "list"  # type: ignore[union-attr]
+    assert out.context.last_activity == NOW
+
+
+INVALID = [
+    ("order.category", TextReceived(text="pizza"), "Please pick one of the options."),
+    ("order.category", TextReceived(text="3"), "Please pick one of the options."),
+    ("order.category", OptionChosen(reply_id="order.category:nope"), "Please pick one"),
+    ("order.category", OptionChosen(reply_id="late.confirm:confirm"), "Please pick one"),
+    ("order.category", OptionChosen(reply_id="no separator"), "Please pick one"),
+    ("order.quantity", TextReceived(text="21"), "Please send a whole number."),
+    ("order.quantity", TextReceived(text="two and a half"), "Please send a whole number."),
+    ("order.quantity", TextReceived(text="skip"), "This question cannot be skipped."),
+    ("order.confirm", TextReceived(text="maybe"), "Please pick one of the options."),
+    ("feedback.rating", TextReceived(text="6"), "Please rate from 1 to 5."),
+    ("feedback.what", TextReceived(text="4"), "Please pick one of the choices."),
+    ("late.time", TextReceived(text="7"), "like 7pm or 19:30"),
+    ("late.day", TextReceived(text="31/02"), "A future date please"),
+    ("late.room", TextReceived(text="the blue one"), "Please send your room number."),
+    ("late.name", TextReceived(text="   "), "Please write a short text."),
+]
+
+
+@pytest.mark.parametrize(("ref", "event", "wording"), INVALID)
+def test_invalid_answer_changes_only_error_count_and_last_activity(
+    ref: str, event: Event, wording: str
+) -> None:
+    before = at(ref, stack=("main.start",), data={"item": "Club sandwich"}, errors=1)
+    out = run(before, event)
+    assert out.context == before.evolve(error_count=2, last_activity=NOW)
+    assert len(out.effects) == 1, "error and re-ask go out as ONE message"
+    body = text_of(out)
+    assert wording in body
+    assert body.index(wording) < len(body) - len(wording), "the step is asked again below"
+
+
+@pytest.mark.parametrize(("ref", "event", "wording"), INVALID[:8])
+def test_fifth_invalid_answer_starts_cooloff_with_one_notice(
+    ref: str, event: Event, wording: str
+) -> None:
+    out = run(at(ref, errors=4), event)
+    assert out.context.cooloff_until == NOW + timedelta(minutes=15)
+    assert out.context.error_count == 5 and where(out.context) == ref
+    assert len(out.effects) == 1 and "try again in 15 minutes" in text_of(out)
+    assert wording not in text_of(out)
+
+
+@pytest.mark.parametrize("event", [
+    TextReceived(text="menu"), TextReceived(text="2"), OptionChosen(reply_id="main.start:order"),
+    UnsupportedReceived(kind="sticker"), FlowRequested(flow_id="feedback"),
+    TemplateButtonPressed(payload="flow:feedback"),
+])
+def test_every_message_within_cooloff_gets_silence(event: Event) -> None:
+    before = at("order.quantity", errors=5, cooloff_until=NOW + timedelta(minutes=1))
+    out = run(before, event)
+    assert out.effects == (Silence(reason=SilenceReason.COOLOFF),)
+    assert out.context == before.evolve(last_activity=NOW)
+
+
+def test_first_message_after_cooloff_is_processed_at_the_same_step() -> None:
+    before = at("order.quantity", errors=5, cooloff_until=NOW - timedelta(seconds=1))
+    out = run(before, TextReceived(text="2"))
+    assert where(out.context) == "order.note"
+    assert out.context.cooloff_until is None and out.context.error_count == 0
+
+
+def test_an_invalid_answer_after_cooloff_counts_from_one_again() -> None:
+    before = at("order.quantity", errors=5, cooloff_until=NOW)
+    out = run(before, TextReceived(text="lots"))
+    assert out.context.error_count == 1 and out.context.cooloff_until is None
+
+
+def test_a_valid_answer_resets_the_error_count() -> None:
+    out = run(at("order.category", errors=4), TextReceived(text="Food"))
+    assert out.context.error_count == 0 and where(out.context) == "order.item_food"
+
+
+def test_custom_policy_is_used() -> None:
+    flow_set = build_flow_set(policy=Policy(max_errors=2, cooloff_minutes=3, timeout_minutes=5))
+    out = run(at("order.quantity", errors=1), TextReceived(text="x"), flow_set)
+    assert out.context.cooloff_until == NOW + timedelta(minutes=3)
+    assert "3 minutes" in text_of(out)
+    expired = run(at("order.category", idle_for=timedelta(minutes=6)), TextReceived(text="1"),
+                  flow_set)
+    assert where(expired.context) == "main.start"
+
+
+@pytest.mark.parametrize(("idle_for", "expired"), [
+    (timedelta(minutes=60), False), (timedelta(minutes=60, seconds=1), True),
+    (timedelta(days=3), True),
+])
+def test_expiry_after_the_timeout(idle_for: timedelta, expired: bool) -> None:
+    before = at("order.category", stack=("main.start",), data={"x": 1}, idle_for=idle_for)
+    out = run(before, TextReceived(text="food"))
+    if expired:
+        assert where(out.context) == "main.start" and out.context.step_data == {}
+        assert "Your session expired" in text_of(out) and len(out.effects) == 1
+    else:
+        assert where(out.context) == "order.item_food"
+
+
+@pytest.mark.parametrize("words", ["menu", "HOME", "Main menu!", "0", "início"])
+def test_menu_words_go_to_main_menu_and_reset(words: str) -> None:
+    before = at("order.quantity", stack=("main.start", "order.category"), data={"a": 1},
+                errors=3)
+    out = run(before, TextReceived(text=words))
+    ctx = out.context
+    assert (where(ctx), ctx.navigation_stack, ctx.error_count, ctx.step_data) == (
+        "main.start", (), 0, {})
+
+
+def test_back_pops_one_step_and_shows_it() -> None:
+    before = at("order.quantity", stack=("main.start", "order.category", "order.item_food"),
+                errors=2)
+    out = run(before, TextReceived(text="Back"))
+    assert where(out.context) == "order.item_food"
+    assert out.context.navigation_stack == ("main.start", "order.category")
+    assert out.context.error_count == 0 and "Which dish?" in text_of(out)
+
+
+def test_back_at_the_main_menu_start_says_so() -> None:
+    out = run(at("main.start"), TextReceived(text="voltar"))
+    assert where(out.context) == "main.start" and "at the start already" in text_of(out)
+
+
+def test_back_with_an_empty_stack_elsewhere_goes_to_the_main_menu() -> None:
+    out = run(at("feedback.rating"), TextReceived(text="back"))
+    assert where(out.context) == "main.start"
+    assert "at the start already" not in text_of(out)
+
+
+def test_skip_on_an_optional_step_removes_the_answer_and_moves_on() -> None:
+    before = at("order.note", data={"note": "old", "quantity": 2, "item": "Tea"})
+    out = run(before, TextReceived(text="prefer not to answer"))
+    assert where(out.context) == "order.confirm"
+    assert "note" not in out.context.step_data
+    assert "2 x Tea. Note: ." in text_of(out)
+
+
+def test_unsupported_re_asks_without_counting() -> None:
+    before = at("late.room", errors=2)
+    out = run(before, UnsupportedReceived(kind="audio"))
+    assert out.context == before.evolve(last_activity=NOW)
+    assert "only read text" in text_of(out) and "Your room number?" in text_of(out)
+
+
+@pytest.mark.parametrize("answer", ["2", "2.", " 2 ", "drinks", "DRINKS", "2. Drinks", "bebidas"])
+def test_menu_answers_by_number_title_or_numbered_title(answer: str) -> None:
+    out = run(at("order.category"), TextReceived(text=answer))
+    assert out.context.step_data == {"category": "drinks"}
+
+
+@pytest.mark.parametrize(("answer", "ref"), [
+    ("yes", "order.done"), ("1", "order.done"), ("Confirm", "order.done"),
+    ("confirmar", "order.done"), ("no", "order.quantity"), ("2", "order.quantity"),
+    ("change", "order.quantity"), ("alterar", "order.quantity"),
+])
+def test_confirm_answers(answer: str, ref: str) -> None:
+    before = at("order.confirm", stack=("main.start", "order.category", "order.item_food",
+                                        "order.quantity", "order.note"),
+                data={"item": "Tea", "quantity": 1})
+    out = run(before, TextReceived(text=answer))
+    if ref == "order.done":
+        assert where(out.context) == "idle" and out.effects[1].kind == "order"  # type: ignore[union-attr]
+    else:
+        assert where(out.context) == ref
+        assert out.context.navigation_stack == ("main.start", "order.category",
+                                                "order.item_food")
+
+
+def test_flow_requested_mid_flow_starts_it_over_the_main_menu() -> None:
+    out = run(at("order.quantity", data={"item": "Tea"}, errors=2),
+              FlowRequested(flow_id="feedback"))
+    ctx = out.context
+    assert (where(ctx), ctx.navigation_stack, ctx.step_data, ctx.error_count) == (
+        "feedback.rating", ("main.start",), {}, 0)
+
+
+def test_flow_requested_on_an_expired_context_still_starts_it() -> None:
+    out = run(at("order.quantity", idle_for=timedelta(days=2)), FlowRequested(flow_id="late"))
+    assert where(out.context) == "late.time"
+
+
+def test_flow_not_offered_mid_flow_re_asks_without_counting() -> None:
+    out = run(at("order.quantity", errors=1), FlowRequested(flow_id="main_but_not"))
+    assert where(out.context) == "order.quantity" and out.context.error_count == 1
