@@ -19,7 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
+from hotelbot.flows.context import Context
+from hotelbot.flows.effects import SendMessage
+from hotelbot.flows.engine import Outcome, step
+from hotelbot.flows.events import Event
 from hotelbot.flows.model import (
     Branch,
     Choice,
@@ -281,3 +286,32 @@ def payload_problems(body: Mapping[str, object]) -> list[str]:
     else:
         problems.append(f"interactive type {inter['type']!r}")  # type: ignore[index]
     return problems
+
+
+NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+
+def at(ref: str | None, *, stack: tuple[str, ...] = (), data: dict[str, object] | None = None,
+       errors: int = 0, language: str = "en", idle_for: timedelta = timedelta(minutes=1),
+       cooloff_until: datetime | None = None) -> Context:
+    flow, step_id = ref.split(".") if ref else (None, None)
+    return Context(hotel_id="test_hotel", guest_id="351910000000", phone_number_id=NUMBER,
+                   department=DEPT, language=language, current_flow=flow, current_step=step_id,
+                   step_data=dict(data or {}), navigation_stack=stack, error_count=errors,
+                   last_activity=NOW - idle_for, cooloff_until=cooloff_until)  # type: ignore[arg-type]
+
+
+def where(ctx: Context) -> str:
+    return f"{ctx.current_flow}.{ctx.current_step}" if ctx.current_flow else "idle"
+
+
+def text_of(outcome: Outcome) -> str:
+    return "\n".join(message_text(e.body) for e in outcome.effects if isinstance(e, SendMessage))
+
+
+def run(ctx: Context, event: Event, flow_set: FlowSet | None = None, now: datetime = NOW
+        ) -> Outcome:
+    return step(flow_set or build_flow_set(), ctx, event, now)
+
+
+FS = build_flow_set()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from fixtures import DEPT, NUMBER, build_flow_set, message_kind, message_text
+from fixtures import DEPT, FS, NOW, NUMBER, at, build_flow_set, message_kind, run, text_of, where
 
-from hotelbot.flows.context import Context
-from hotelbot.flows.effects import SendMessage, Silence, SilenceReason
-from hotelbot.flows.engine import Outcome, new_context, step
+from hotelbot.flows.effects import Silence, SilenceReason
+from hotelbot.flows.engine import new_context
 from hotelbot.flows.events import (
     Event,
     FlowRequested,
@@ -18,32 +17,7 @@ from hotelbot.flows.events import (
     TextReceived,
     UnsupportedReceived,
 )
-from hotelbot.flows.model import FlowSet, Policy
-
-NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
-FS = build_flow_set()
-
-
-def at(ref: str | None, *, stack: tuple[str, ...] = (), data: dict[str, object] | None = None,
-       errors: int = 0, language: str = "en", idle_for: timedelta = timedelta(minutes=1),
-       cooloff_until: datetime | None = None) -> Context:
-    flow, step_id = ref.split(".") if ref else (None, None)
-    return Context(hotel_id="test_hotel", guest_id="351910000000", phone_number_id=NUMBER,
-                   department=DEPT, language=language, current_flow=flow, current_step=step_id,
-                   step_data=dict(data or {}), navigation_stack=stack, error_count=errors,
-                   last_activity=NOW - idle_for, cooloff_until=cooloff_until)  # type: ignore[arg-type]
-
-
-def where(ctx: Context) -> str:
-    return f"{ctx.current_flow}.{ctx.current_step}" if ctx.current_flow else "idle"
-
-
-def text_of(outcome: Outcome) -> str:
-    return "\n".join(message_text(e.body) for e in outcome.effects if isinstance(e, SendMessage))
-
-
-def run(ctx: Context, event: Event, flow_set: FlowSet = FS, now: datetime = NOW) -> Outcome:
-    return step(flow_set, ctx, event, now)
+from hotelbot.flows.model import Policy
 
 
 def test_new_context_uses_an_enabled_guest_language_else_the_default() -> None:

@@ -1,0 +1,153 @@
+"""Engine edges: config reloads, disabled steps, branching targets, end-step effects, time."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fixtures import DEPT, NOW, at, build_flow_set, go, run, t, text_of, where
+
+from hotelbot.flows.context import Context
+from hotelbot.flows.effects import CreateRequest, ScheduleMessage, SendMessage
+from hotelbot.flows.events import OptionChosen, TextReceived
+from hotelbot.flows.model import FlowSet, Option, Step, StepKind
+from hotelbot.typedefs import FlowId, StepId
+
+
+def with_steps(flow_set: FlowSet, flow_id: str, *steps: Step) -> FlowSet:
+    flow = flow_set.flows[FlowId(flow_id)]
+    flows = {**flow_set.flows, flow.id: replace(flow, steps={**flow.steps,
+                                                             **{s.id: s for s in steps}})}
+    return replace(flow_set, flows=flows)
+
+
+@pytest.mark.parametrize("ref", ["order.gone", "gone.start", "order.done", "main."])
+def test_context_at_a_step_that_no_longer_exists_lands_at_main_menu(ref: str) -> None:
+    out = run(at(ref, stack=("order.gone",), data={"x": 1}), TextReceived(text="1"))
+    assert where(out.context) == "main.start" and out.context.step_data == {}
+    assert "Something went wrong" in text_of(out)
+
+
+def test_current_flow_without_step_is_repaired() -> None:
+    ctx = at(None).evolve(current_flow="order")
+    out = run(ctx, TextReceived(text="hi"))
+    assert where(out.context) == "main.start"
+
+
+def test_unknown_department_answers_an_error_and_stays_idle() -> None:
+    ctx = at("order.category").evolve(department="spa")
+    out = run(ctx, TextReceived(text="1"))
+    assert where(out.context) == "idle"
+    assert "Something went wrong" in text_of(out) and len(out.effects) == 1
+
+
+def test_stale_refs_on_the_stack_are_skipped_by_back() -> None:
+    out = run(at("order.quantity", stack=("main.start", "order.gone", "nope.x")),
+              TextReceived(text="back"))
+    assert where(out.context) == "main.start" and out.context.navigation_stack == ()
+
+
+def test_disabled_steps_that_loop_do_not_hang() -> None:
+    a = Step(id=StepId("a"), kind=StepKind.INPUT, text=t("A"), enabled=False, next=go("b"))
+    b = Step(id=StepId("b"), kind=StepKind.INPUT, text=t("B"), enabled=False, next=go("a"))
+    quantity = replace(build_flow_set().flows[FlowId("order")].steps[StepId("quantity")],
+                       next=go("a"))
+    flow_set = with_steps(build_flow_set(), "order", a, b, quantity)
+    out = run(at("order.quantity"), TextReceived(text="2"), flow_set)
+    assert where(out.context) == "main.start" and "Something went wrong" in text_of(out)
+
+
+def test_disabled_step_can_lead_to_another_flow() -> None:
+    quantity = replace(build_flow_set().flows[FlowId("order")].steps[StepId("quantity")],
+                       next=go("hop"))
+    hop = Step(id=StepId("hop"), kind=StepKind.INPUT, text=t("Hop"), enabled=False,
+               next=go("flow:late"))
+    flow_set = with_steps(build_flow_set(), "order", quantity, hop)
+    out = run(at("order.quantity", data={"item": "Tea"}), TextReceived(text="2"), flow_set)
+    assert where(out.context) == "late.time" and out.context.step_data == {}
+
+
+def test_flow_target_not_offered_by_the_department_goes_to_main_menu() -> None:
+    category = build_flow_set().flows[FlowId("order")].steps[StepId("category")]
+    broken = replace(category, options=(Option(id="x", title=t("X"), next=go("flow:spa")),
+                                        *category.options))
+    out = run(at("order.category"), TextReceived(text="1"),
+              with_steps(build_flow_set(), "order", broken))
+    assert where(out.context) == "main.start" and "Something went wrong" in text_of(out)
+
+
+def test_option_straight_to_an_end_step_finishes_the_flow() -> None:
+    category = build_flow_set().flows[FlowId("order")].steps[StepId("category")]
+    direct = replace(category, options=(Option(id="now", title=t("Usual"), next=go("done"),
+                                               set={"item": "usual"}),))
+    out = run(at("order.category"), TextReceived(text="usual"),
+              with_steps(build_flow_set(), "order", direct))
+    assert where(out.context) == "idle"
+    kinds = [type(e) for e in out.effects]
+    assert kinds == [SendMessage, CreateRequest, ScheduleMessage]
+    schedule = out.effects[2]
+    assert isinstance(schedule, ScheduleMessage) and schedule.after_minutes == 120
+    assert schedule.data["flow_id"] == "order" and schedule.data["item"] == "usual"
+
+
+def test_end_step_request_carries_step_and_guest_data_then_context_is_idle() -> None:
+    before = at("order.confirm", stack=("main.start",), data={"item": "Tea", "quantity": 2},
+                errors=3).evolve(accumulated_data={"room": "412", "item": "shadowed"})
+    out = run(before, OptionChosen(reply_id="order.confirm:confirm"))
+    request = out.effects[1]
+    assert isinstance(request, CreateRequest)
+    assert (request.kind, request.flow_id, request.department) == ("order", "order", DEPT)
+    assert request.data == {"room": "412", "item": "Tea", "quantity": 2}
+    ctx = out.context
+    assert (ctx.current_flow, ctx.step_data, ctx.navigation_stack, ctx.error_count) == (
+        None, {}, (), 0)
+    assert ctx.accumulated_data == {"room": "412", "item": "shadowed"}
+
+
+def test_language_option_with_an_unknown_language_is_ignored() -> None:
+    main = build_flow_set().flows[FlowId("main")].steps[StepId("start")]
+    odd = replace(main, options=(Option(id="xx", title=t("Klingon"), next=go("start"),
+                                        set={"language": "tlh"}),))
+    out = run(at("main.start"), TextReceived(text="1"), with_steps(build_flow_set(), "main", odd))
+    assert out.context.language == "en" and where(out.context) == "main.start"
+    assert out.context.navigation_stack == ()
+
+
+def test_branches_are_taken_in_order_with_default() -> None:
+    low = run(at("feedback.rating"), TextReceived(text="2"))
+    high = run(at("feedback.rating"), TextReceived(text="3"))
+    assert (where(low.context), where(high.context)) == ("feedback.what", "feedback.comment")
+
+
+def test_menu_loop_back_to_an_earlier_step_pops_instead_of_growing_the_stack() -> None:
+    item = build_flow_set().flows[FlowId("order")].steps[StepId("item_food")]
+    again = replace(item, options=(Option(id="more", title=t("Other category"),
+                                          next=go("category")),))
+    flow_set = with_steps(build_flow_set(), "order", again)
+    ctx = at("order.item_food", stack=("main.start", "order.category"))
+    out = run(ctx, TextReceived(text="1"), flow_set)
+    assert where(out.context) == "order.category"
+    assert out.context.navigation_stack == ("main.start",)
+
+
+def test_naive_now_is_read_as_utc() -> None:
+    out = run(at("order.category"), TextReceived(text="food"),
+              now=NOW.replace(tzinfo=None) + timedelta(minutes=1))
+    assert out.context.last_activity == NOW + timedelta(minutes=1)
+
+
+def test_snapshot_round_trip_keeps_the_conversation_going() -> None:
+    first = run(at("order.quantity", stack=("main.start",), data={"item": "Tea"}),
+                TextReceived(text="3"))
+    restored = Context.from_dict(first.context.to_dict())
+    out = run(restored, TextReceived(text="skip"), now=NOW + timedelta(minutes=1))
+    assert where(out.context) == "order.confirm" and "3 x Tea" in text_of(out)
+
+
+def test_dates_resolve_in_the_hotel_timezone() -> None:
+    late_evening_utc = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)
+    tokyo = build_flow_set(timezone="Asia/Tokyo")
+    ctx = at("late.day").evolve(last_activity=late_evening_utc)
+    out = run(ctx, TextReceived(text="today"), tokyo, now=late_evening_utc)
+    assert out.context.step_data["day"] == "2027-01-01"
