@@ -309,7 +309,10 @@ def _check_flow(flow: Flow, declared: frozenset[str], scope: _Scope) -> list[Iss
     variables = scope.variables | known if scope.languages else None
     issues += [(f"{flow.id}.title", r)
                for r in _text_faults(flow.title, HEADER_MAX, scope.languages, variables)]
+    reachable = _reachable(flow)
     for step in flow.steps.values():
+        if scope.languages and step.id not in reachable:
+            continue  # a hotel's overrides cut this step off: it is never shown
         key = f"{flow.id}.steps.{step.id}"
         issues += _check_exits(step, key)
         for where, goal in _step_targets(step, key):
@@ -321,7 +324,10 @@ def _check_flow(flow: Flow, declared: frozenset[str], scope: _Scope) -> list[Iss
         for where, body, limit in _step_texts(step, key):
             issues += [(where, r) for r in _text_faults(body, limit, scope.languages, variables)]
         issues += _check_options(flow.id, step, key)
-    return issues + _unreachable(flow) + _disabled_loops(flow)
+    # A step a hotel's overrides cut off (a removed category) is intended: only templates
+    # must have every step reachable.
+    return issues + _disabled_loops(flow) + ([] if scope.languages else
+                                             _unreachable(flow, reachable))
 
 
 def _collected(flow: Flow) -> frozenset[str]:
@@ -455,7 +461,8 @@ def _check_options(flow_id: str, step: Step, key: str) -> list[Issue]:
     return issues
 
 
-def _unreachable(flow: Flow) -> list[Issue]:
+def _reachable(flow: Flow) -> set[str]:
+    """Step ids reachable from the start through every option, next, branch and change."""
     seen: set[str] = set()
     todo = [str(flow.start)]
     while todo:
@@ -464,8 +471,12 @@ def _unreachable(flow: Flow) -> list[Issue]:
             continue
         seen.add(step_id)
         todo += [g for _, g in _step_targets(flow.steps[step_id], "") if g not in seen]
+    return seen
+
+
+def _unreachable(flow: Flow, reachable: set[str]) -> list[Issue]:
     return [(f"{flow.id}.steps.{sid}", "unreachable: no option, next or change leads here "
-             "from the start step") for sid in flow.steps if sid not in seen]
+             "from the start step") for sid in flow.steps if sid not in reachable]
 
 
 def _disabled_loops(flow: Flow) -> list[Issue]:
