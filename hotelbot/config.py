@@ -1,0 +1,199 @@
+"""Settings: one frozen dataclass built from HOTELBOT_* environment variables + CLI overrides.
+
+Owns: the names, defaults and validation of every process setting. Must never: read
+os.environ itself (the caller passes the mapping), log or repr a secret, or accept a bad value
+silently (every fault is a SettingError naming the variable).
+
+    variable                  field            default
+    HOTELBOT_APP_SECRET       app_secret       required (signs webhook POSTs)
+    HOTELBOT_VERIFY_TOKEN     verify_token     required (the GET verify handshake)
+    HOTELBOT_ACCESS_TOKEN     access_token     required (Graph API bearer token)
+    HOTELBOT_GRAPH_URL        graph_url        https://graph.facebook.com
+    HOTELBOT_GRAPH_VERSION    graph_version    v25.0
+    HOTELBOT_CONFIG_DIR       config_dir       config
+    HOTELBOT_DATA_DIR         data_dir         var (database: <data_dir>/hotelbot.sqlite3)
+    HOTELBOT_HOST             host             127.0.0.1
+    HOTELBOT_PORT             port             8080 (1-65535)
+    HOTELBOT_LOG_LEVEL        log_level        info
+    HOTELBOT_MAX_BODY_BYTES   max_body_bytes   3.25 MiB (Meta posts webhooks of up to 3 MB)
+    HOTELBOT_ADMIN_SOCKET     admin_socket     <data_dir>/admin.sock
+
+An empty variable counts as unset. Overrides are keyword arguments named like the fields
+(`port=9000`, `data_dir="/srv/var"`), typed or as strings; None means "not given".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from hotelbot.errors import ConfigError
+
+PREFIX = "HOTELBOT_"
+SECRETS = ("app_secret", "verify_token", "access_token")
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024 + 256 * 1024
+DEFAULT_DATA_DIR = Path("var")
+DATABASE_NAME = "hotelbot.sqlite3"
+ADMIN_SOCKET_NAME = "admin.sock"
+_VERSION = re.compile(r"^v\d+\.\d+$")
+
+
+class SettingError(ConfigError):
+    """One setting is missing or invalid. `variable` is the environment variable's name."""
+
+    def __init__(self, variable: str, reason: str) -> None:
+        self.variable = variable
+        self.reason = reason
+        super().__init__(f"{variable}: {reason}")
+
+
+def env_name(field_name: str) -> str:
+    """The environment variable of a Settings field (`port` -> `HOTELBOT_PORT`)."""
+    return PREFIX + field_name.upper()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything the process is configured with. Secrets never appear in repr."""
+
+    app_secret: str = field(repr=False)
+    verify_token: str = field(repr=False)
+    access_token: str = field(repr=False)
+    graph_url: str = "https://graph.facebook.com"
+    graph_version: str = "v25.0"
+    config_dir: Path = Path("config")
+    data_dir: Path = DEFAULT_DATA_DIR
+    host: str = "127.0.0.1"
+    port: int = 8080
+    log_level: str = "info"
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    admin_socket: Path = DEFAULT_DATA_DIR / ADMIN_SOCKET_NAME  # from_env: <data_dir>/admin.sock
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / DATABASE_NAME
+
+    @property
+    def graph_base_url(self) -> str:
+        """The versioned Graph API root, e.g. https://graph.facebook.com/v25.0."""
+        return f"{self.graph_url}/{self.graph_version}"
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str], *, require_secrets: bool = True, **overrides: object
+    ) -> Settings:
+        """Build Settings from `env` (e.g. os.environ) with CLI `overrides` on top.
+
+        Args:
+            env: the environment mapping.
+            require_secrets: False for commands that never talk to Meta (check-config,
+                admin): missing secrets are then empty strings.
+            overrides: field name -> value; None values are ignored.
+
+        Raises:
+            SettingError: a required variable is missing or a value is invalid.
+            ConfigError: an override names no Settings field.
+        """
+        raw = _collect(env, overrides)
+        values: dict[str, object] = {}
+        for name, parse in _PARSERS.items():
+            text = raw.get(name)
+            if text is None:
+                continue
+            try:
+                values[name] = parse(text)
+            except ValueError as exc:
+                raise SettingError(env_name(name), str(exc)) from None
+        for name in SECRETS:
+            if name not in values:
+                if require_secrets:
+                    raise SettingError(env_name(name), "required but not set")
+                values[name] = ""
+        if "admin_socket" not in values:
+            data_dir = values.get("data_dir")
+            base = data_dir if isinstance(data_dir, Path) else DEFAULT_DATA_DIR
+            values["admin_socket"] = base / ADMIN_SOCKET_NAME
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def _collect(env: Mapping[str, str], overrides: Mapping[str, object]) -> dict[str, str]:
+    """Field name -> raw text: the environment first, overrides on top; empty means unset."""
+    known = {f.name for f in fields(Settings)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ConfigError(f"unknown setting override(s): {', '.join(unknown)}")
+    raw: dict[str, str] = {}
+    for name in known:
+        value = env.get(env_name(name), "").strip()
+        if value:
+            raw[name] = value
+    for name, value in overrides.items():
+        if value is not None and str(value).strip():
+            raw[name] = str(value).strip()
+    return raw
+
+
+def _text(value: str) -> str:
+    return value
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise ValueError(f"not an integer: {value!r}") from None
+    if not 1 <= port <= 65535:
+        raise ValueError(f"port {port} out of range 1-65535")
+    return port
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"not an integer: {value!r}") from None
+    if number < 1:
+        raise ValueError(f"must be positive, got {number}")
+    return number
+
+
+def _url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"not an http(s) URL: {value!r}")
+    if parts.query or parts.fragment:
+        raise ValueError("the URL must not have a query or a fragment")
+    return value.rstrip("/")
+
+
+def _version(value: str) -> str:
+    if not _VERSION.match(value):
+        raise ValueError(f"expected a Graph API version like v25.0, got {value!r}")
+    return value
+
+
+def _level(value: str) -> str:
+    level = value.lower()
+    if level not in LOG_LEVELS:
+        raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}, got {value!r}")
+    return level
+
+
+_PARSERS: dict[str, Callable[[str], object]] = {
+    "app_secret": _text,
+    "verify_token": _text,
+    "access_token": _text,
+    "graph_url": _url,
+    "graph_version": _version,
+    "config_dir": Path,
+    "data_dir": Path,
+    "host": _text,
+    "port": _port,
+    "log_level": _level,
+    "max_body_bytes": _positive_int,
+    "admin_socket": Path,
+}
