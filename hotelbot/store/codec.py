@@ -1,0 +1,275 @@
+"""How the store writes values into SQLite columns and reads them back.
+
+Owns: orjson encoding of JSON columns (context snapshots, payloads, guest data, bodies), the
+one timestamp format of the store, and turning records into statement parameters and result
+rows back into records. Must never touch a connection, hold SQL statements or read the clock.
+
+Timestamps are stored as fixed-width UTC ISO 8601 text, ``2024-05-01T12:00:00.000000+00:00``:
+readable in the sqlite3 shell, exact to the microsecond on a round trip, and (being fixed-width
+and all in UTC) ordered correctly by plain text comparison, which the expiry and schedule
+indexes rely on. A naive datetime has no defined instant and is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import orjson
+
+from hotelbot.errors import StoreError
+from hotelbot.store.records import (
+    DeliveryStatus,
+    GuestRecord,
+    InboundMessage,
+    OutboundMessage,
+    Priority,
+    RequestRecord,
+    RequestStatus,
+    ScheduledMessage,
+    StepCommit,
+)
+from hotelbot.typedefs import JSONScalar
+
+
+def encode_json(value: object) -> str:
+    """Encode a JSON column (any Mapping is written as an object, tuples as arrays).
+
+    Raises:
+        StoreError: the value holds something JSON cannot represent.
+    """
+    try:
+        return orjson.dumps(value, default=_mapping_default).decode()
+    except TypeError as exc:
+        raise StoreError(f"value cannot be stored as JSON: {exc}") from exc
+
+
+def decode_object(text: str | bytes) -> dict[str, object]:
+    """Decode a JSON column that must hold an object.
+
+    Raises:
+        StoreError: the column is not valid JSON or not an object (a corrupt row).
+    """
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise StoreError(f"stored JSON is unreadable: {exc}") from exc
+    if not isinstance(value, dict):
+        raise StoreError(f"stored JSON is a {type(value).__name__}, expected an object")
+    return value
+
+
+def encode_time(value: datetime) -> str:
+    """Timestamp column text: fixed-width UTC ISO 8601 with microseconds.
+
+    Raises:
+        StoreError: the datetime is naive (no timezone).
+    """
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise StoreError(f"naive datetime {value.isoformat()} cannot be stored: give it a tzinfo")
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def encode_optional_time(value: datetime | None) -> str | None:
+    return None if value is None else encode_time(value)
+
+
+def decode_time(text: str) -> datetime:
+    """Inverse of encode_time (an aware UTC datetime).
+
+    Raises:
+        StoreError: the text is not an ISO 8601 timestamp.
+    """
+    try:
+        value = datetime.fromisoformat(text)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"not an ISO 8601 timestamp: {text!r}") from exc
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def decode_optional_time(text: str | None) -> datetime | None:
+    return None if text is None else decode_time(text)
+
+
+def _mapping_default(value: object) -> object:
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"type {type(value).__name__} is not JSON serializable")
+
+
+# --- rows: records <-> column tuples (the column lists name the SELECT order of sqlite.py) ---
+
+INBOUND_COLUMNS = "seq, wamid, phone_number_id, guest_id, kind, payload, profile_name, sent_at"
+GUEST_COLUMNS = "hotel_id, guest_id, data, language, last_inbound_at, profile_name"
+OUTBOUND_COLUMNS = "id, phone_number_id, guest_id, body, priority, attempts, not_before"
+REQUEST_COLUMNS = "id, hotel_id, department, guest_id, flow_id, kind, data, status, created_at"
+
+Row = Sequence[Any]
+InboundParams = tuple[tuple[object, ...], tuple[object, ...] | None]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PreparedStep:
+    """A StepCommit encoded into statement parameters, ready for one transaction."""
+
+    conversation: tuple[object, ...]
+    guest: tuple[object, ...]
+    outbound: tuple[tuple[object, ...], ...]
+    requests: tuple[tuple[object, ...], ...]
+    scheduled: tuple[tuple[object, ...], ...]
+    inbound_seq: int | None
+
+
+def inbound_params(
+    message: InboundMessage, received_at: str, hotel_of: Mapping[str, str]
+) -> InboundParams:
+    """(inbound row, guest touch or None when the number belongs to no known hotel)."""
+    sent_at = encode_time(message.sent_at)
+    row = (
+        message.wamid,
+        message.phone_number_id,
+        message.guest_id,
+        message.kind,
+        encode_json(message.payload),
+        message.profile_name,
+        sent_at,
+        received_at,
+    )
+    hotel_id = hotel_of.get(message.phone_number_id)
+    # The 24-hour window runs from the guest's own message time (Meta's timestamp), not ours.
+    if hotel_id is None:
+        return row, None
+    return row, (hotel_id, message.guest_id, message.profile_name, sent_at)
+
+
+def inbound_from_row(row: Row) -> InboundMessage:
+    seq, wamid, phone_number_id, guest_id, kind, payload, profile_name, sent_at = row
+    return InboundMessage(
+        wamid=wamid,
+        phone_number_id=phone_number_id,
+        guest_id=guest_id,
+        kind=kind,
+        payload=decode_object(payload),
+        sent_at=decode_time(sent_at),
+        profile_name=profile_name,
+        seq=seq,
+    )
+
+
+def status_params(status: DeliveryStatus) -> tuple[object, ...]:
+    return (
+        status.wamid,
+        status.status,
+        encode_time(status.at),
+        status.recipient_id,
+        status.error_code,
+        encode_json(status.payload),
+    )
+
+
+def guest_from_row(row: Row) -> GuestRecord:
+    hotel_id, guest_id, data, language, last_inbound_at, profile_name = row
+    return GuestRecord(
+        hotel_id=hotel_id,
+        guest_id=guest_id,
+        data=cast(dict[str, JSONScalar], decode_object(data)),
+        language=language,
+        last_inbound_at=decode_optional_time(last_inbound_at),
+        profile_name=profile_name,
+    )
+
+
+def outbound_from_row(row: Row) -> OutboundMessage:
+    id_, phone_number_id, guest_id, body, priority, attempts, not_before = row
+    return OutboundMessage(
+        phone_number_id=phone_number_id,
+        guest_id=guest_id,
+        body=decode_object(body),
+        priority=Priority(priority),
+        id=id_,
+        attempts=attempts,
+        not_before=decode_optional_time(not_before),
+    )
+
+
+def request_from_row(row: Row) -> RequestRecord:
+    id_, hotel_id, department, guest_id, flow_id, kind, data, status, created_at = row
+    return RequestRecord(
+        hotel_id=hotel_id,
+        department=department,
+        guest_id=guest_id,
+        flow_id=flow_id,
+        kind=kind,
+        data=cast(dict[str, JSONScalar], decode_object(data)),
+        status=RequestStatus(status),
+        id=id_,
+        created_at=decode_optional_time(created_at),
+    )
+
+
+def prepare_step(commit: StepCommit) -> PreparedStep:
+    """Encode everything of a StepCommit before it reaches the writer (bad input fails here).
+
+    Raises:
+        StoreError: a naive datetime or a value JSON cannot hold.
+    """
+    at = encode_optional_time(commit.at)
+    activity = commit.context.get("last_activity")
+    last_activity = encode_time(decode_time(activity)) if isinstance(activity, str) else at
+    return PreparedStep(
+        conversation=(
+            commit.phone_number_id,
+            commit.guest_id,
+            commit.hotel_id,
+            encode_json(commit.context),
+            at,
+            last_activity,
+        ),
+        guest=(commit.hotel_id, commit.guest_id, encode_json(commit.guest_data), commit.language),
+        outbound=tuple(_outbound_params(o, at) for o in commit.outbound),
+        requests=tuple(_request_params(r, at) for r in commit.requests),
+        scheduled=tuple(_scheduled_params(s, at) for s in commit.scheduled),
+        inbound_seq=commit.inbound_seq,
+    )
+
+
+def _outbound_params(message: OutboundMessage, at: str | None) -> tuple[object, ...]:
+    return (
+        message.phone_number_id,
+        message.guest_id,
+        encode_json(message.body),
+        int(message.priority),
+        message.attempts,
+        encode_optional_time(message.not_before),
+        at,
+    )
+
+
+def _request_params(request: RequestRecord, at: str | None) -> tuple[object, ...]:
+    created = encode_optional_time(request.created_at) or at
+    return (
+        request.hotel_id,
+        request.department,
+        request.guest_id,
+        request.flow_id,
+        request.kind,
+        encode_json(request.data),
+        str(request.status),
+        created,
+        created,
+    )
+
+
+def _scheduled_params(message: ScheduledMessage, at: str | None) -> tuple[object, ...]:
+    return (
+        message.hotel_id,
+        message.phone_number_id,
+        message.guest_id,
+        message.message_type,
+        encode_time(message.scheduled_at),
+        encode_json(message.data),
+        message.status,
+        at,
+    )

@@ -1,0 +1,202 @@
+"""The SQLite schema: connection settings and the versioned migrations.
+
+Owns: the PRAGMAs every connection gets, the ordered list of migration scripts and applying the
+missing ones. Must never change a migration once released (add a new one instead) and never
+run outside the connection's own thread (its functions take a sqlite3.Connection).
+
+`PRAGMA user_version` holds the number of migrations applied. At open, every missing migration
+runs inside ONE `BEGIN IMMEDIATE` transaction together with the new user_version, so a crash
+mid-migration leaves the database at its old version, untouched. A database whose version is
+newer than this code knows is refused rather than written with a schema it does not understand.
+
+All timestamps are UTC ISO 8601 text (see codec.py); JSON columns are orjson text.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Literal
+
+from hotelbot.errors import StoreError
+
+Synchronous = Literal["NORMAL", "FULL"]
+
+BUSY_TIMEOUT_MS = 5_000
+
+# v1: the reactive path (webhook -> inbound -> step -> outbox) and the guests it serves.
+_V1 = """
+CREATE TABLE guests (
+    hotel_id TEXT NOT NULL,
+    guest_id TEXT NOT NULL,
+    data TEXT NOT NULL DEFAULT '{}',
+    language TEXT,
+    profile_name TEXT,
+    last_inbound_at TEXT,
+    PRIMARY KEY (hotel_id, guest_id)
+) WITHOUT ROWID;
+
+CREATE TABLE conversations (
+    phone_number_id TEXT NOT NULL,
+    guest_id TEXT NOT NULL,
+    hotel_id TEXT NOT NULL,
+    snapshot TEXT NOT NULL,
+    updated_at TEXT,
+    last_activity TEXT,
+    PRIMARY KEY (phone_number_id, guest_id)
+) WITHOUT ROWID;
+CREATE INDEX conversations_by_activity ON conversations (last_activity);
+
+CREATE TABLE inbound (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    wamid TEXT NOT NULL UNIQUE,
+    phone_number_id TEXT NOT NULL,
+    guest_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    profile_name TEXT,
+    sent_at TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'received'
+        CHECK (state IN ('received', 'done', 'parked')),
+    error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX inbound_received ON inbound (seq) WHERE state = 'received';
+
+CREATE TABLE requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    hotel_id TEXT NOT NULL,
+    department TEXT NOT NULL,
+    guest_id TEXT NOT NULL,
+    flow_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    data TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'new'
+        CHECK (status IN ('new', 'acknowledged', 'done', 'cancelled')),
+    created_at TEXT,
+    updated_at TEXT
+);
+CREATE INDEX requests_by_hotel ON requests (hotel_id, status, id);
+
+CREATE TABLE outbound (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    phone_number_id TEXT NOT NULL,
+    guest_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    not_before TEXT,
+    error_code INTEGER,
+    error_detail TEXT,
+    wamid TEXT,
+    created_at TEXT,
+    sent_at TEXT,
+    failed_at TEXT
+);
+CREATE INDEX outbound_pending ON outbound (priority, id) WHERE state = 'pending';
+
+CREATE TABLE delivery_statuses (
+    wamid TEXT NOT NULL,
+    status TEXT NOT NULL,
+    at TEXT NOT NULL,
+    recipient_id TEXT NOT NULL,
+    error_code INTEGER,
+    payload TEXT NOT NULL,
+    PRIMARY KEY (wamid, status)
+) WITHOUT ROWID;
+"""
+
+# v2: the proactive path (scheduled messages and the templates that render them).
+_V2 = """
+CREATE TABLE scheduled_messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    hotel_id TEXT NOT NULL,
+    phone_number_id TEXT NOT NULL,
+    guest_id TEXT NOT NULL,
+    message_type TEXT NOT NULL,
+    scheduled_at TEXT NOT NULL,
+    data TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending'
+        CHECK (status IN ('pending', 'sent', 'cancelled', 'failed')),
+    created_at TEXT
+);
+CREATE INDEX scheduled_by_status_time ON scheduled_messages (status, scheduled_at);
+
+CREATE TABLE message_templates (
+    hotel_id TEXT NOT NULL,
+    message_type TEXT NOT NULL,
+    template_name TEXT NOT NULL,
+    language TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (hotel_id, message_type)
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+"""Migration n (1-based) is MIGRATIONS[n - 1]; append only."""
+
+CURRENT_VERSION = len(MIGRATIONS)
+
+
+def configure(conn: sqlite3.Connection, synchronous: Synchronous) -> None:
+    """Set the connection's PRAGMAs: WAL, the chosen synchronous level, busy timeout, FKs."""
+    if synchronous not in ("NORMAL", "FULL"):
+        raise StoreError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise StoreError(f"could not switch the database to WAL mode (journal_mode={mode})")
+    conn.execute(f"PRAGMA synchronous = {synchronous}")
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+
+
+def user_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection, migrations: tuple[str, ...] = MIGRATIONS) -> int:
+    """Apply the missing migrations in one transaction; return the resulting version.
+
+    The connection must be in autocommit mode (isolation_level=None). Scripts are run one
+    statement at a time: Python 3.11's executescript would COMMIT the open transaction first.
+
+    Raises:
+        StoreError: the database is newer than `migrations`, or a migration failed (rolled back).
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        found = user_version(conn)  # read under the write lock: a racing opener waits
+        target = len(migrations)
+        if found > target:
+            raise StoreError(
+                f"database schema version {found} is newer than this code's version {target}:"
+                " upgrade hotelbot (or restore a matching backup) before opening it"
+            )
+        for script in migrations[found:]:
+            for statement in statements(script):
+                conn.execute(statement)
+        if found < target:
+            conn.execute(f"PRAGMA user_version = {target}")
+        conn.execute("COMMIT")
+    except BaseException as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.Error):
+            raise StoreError(f"migration failed: {exc}") from exc
+        raise
+    return target
+
+
+def statements(script: str) -> list[str]:
+    """Split an SQL script into complete statements (sqlite3.complete_statement decides)."""
+    found: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            found.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        raise StoreError(f"incomplete SQL statement in migration: {buffer.strip()[:60]!r}")
+    return found
