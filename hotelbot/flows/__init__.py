@@ -22,6 +22,7 @@ from hotelbot.flows.events import (
     TextReceived,
     UnsupportedReceived,
 )
+from hotelbot.flows.loader import check_config, load_catalog
 from hotelbot.flows.model import (
     FLOW_PREFIX,
     Branch,
@@ -80,6 +81,8 @@ __all__ = [
     "Validator",
     "ValidatorKind",
     "WordKind",
+    "check_config",
+    "load_catalog",
     "new_context",
     "normalize",
     "render_step",
