@@ -1,0 +1,544 @@
+"""`hotelbot say`: be a guest of the demo hotel from a terminal.
+
+Owns: turning each typed line into a Meta-shaped webhook (a text message, or a button/list
+tap), signing it with X-Hub-Signature-256 like Meta (whatsapp-cloud-api.md sections 1-2),
+POSTing it to hotelbot's /webhook, then printing the replies the fake Graph API recorded for
+that guest (its test-only `GET /_sent?to=+<guest>`), readably: text bodies, buttons as
+`[1] Title  [2] Title`, list rows as `1. Title — description`, header and footer.
+
+Typing a tap: `#2` taps the 2nd button or row of the last menu shown (after a numbered text
+menu it sends "2", which the engine accepts anyway); `/tap <reply-id>` taps an id verbatim;
+a line starting with a backslash is sent as literal text (`\\#2`). `/help`, `/quit`.
+
+Must never: talk to the real Graph API (the replies come from the fake's test-only route),
+print the app secret, or run anything at import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import secrets
+import sys
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, TextIO
+
+import aiohttp
+import orjson
+
+from hotelbot.errors import FlowDefinitionError, HotelbotError
+from hotelbot.whatsapp.payloads import sign
+
+__all__ = [
+    "Choice",
+    "Help",
+    "Quit",
+    "SayError",
+    "SayOptions",
+    "Screen",
+    "SendTap",
+    "SendText",
+    "converse",
+    "format_reply",
+    "main",
+    "message_item",
+    "parse_line",
+    "resolve_number",
+    "screen_of",
+    "webhook_body",
+]
+
+DEFAULT_DEPT = "front_desk"
+DEFAULT_GUEST = "34600000001"
+DEMO_APP_SECRET = "demo-app-secret"  # the demo's value (scripts/run), not a real secret
+DISPLAY_NUMBER = "15550783881"  # what Meta shows as the business number; cosmetic here
+HELP = """\
+Type what a guest would type; the bot's replies are printed below your line.
+  #N              tap button/row N of the last menu shown (typing N works too)
+  /tap REPLY-ID   tap a button/row by its reply id
+  \\TEXT           send TEXT literally (e.g. \\#1)
+  /help, /quit    this help; leave (Ctrl-D works too)"""
+_TAP_NUMBER = re.compile(r"#\s*([0-9]{1,3})")
+_GUEST = re.compile(r"[0-9]{6,15}")
+
+SayErrorKind = Literal["input", "target", "unreachable", "refused", "graph"]
+
+
+class SayError(HotelbotError):
+    """`say` cannot go on: `kind` says why (for branching), `detail` what to do (for people)."""
+
+    def __init__(self, kind: SayErrorKind, detail: str) -> None:
+        self.kind: SayErrorKind = kind
+        self.detail = detail
+        super().__init__(detail)
+
+
+# --- what a line means -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Choice:
+    """One tappable button or list row, as the bot sent it."""
+
+    reply_id: str
+    title: str
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Screen:
+    """The last interactive message shown to the guest: what `#N` taps."""
+
+    kind: Literal["button", "list"]
+    choices: tuple[Choice, ...]
+    wamid: str = ""  # the message carrying the choices (the tap's `context.id`)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendText:
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendTap:
+    kind: Literal["button", "list"]
+    choice: Choice
+    context_wamid: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Quit:
+    pass
+
+
+Line = SendText | SendTap | Help | Quit
+
+
+def parse_line(line: str, screen: Screen | None) -> Line | None:
+    """What a typed line asks for; None for a blank line.
+
+    Raises:
+        SayError(kind="input"): `#N` names no option on screen, or an unknown /command.
+    """
+    text = line.strip()
+    if not text:
+        return None
+    if text.startswith("\\"):
+        return SendText(text=text[1:])
+    if match := _TAP_NUMBER.fullmatch(text):
+        return _tap_number(int(match.group(1)), screen)
+    if not text.startswith("/"):
+        return SendText(text=text)
+    command, _, arg = text.partition(" ")
+    arg = arg.strip()
+    if command in ("/help", "/?"):
+        return Help()
+    if command in ("/quit", "/exit"):
+        return Quit()
+    if command == "/tap" and arg.isdigit():
+        return _tap_number(int(arg), screen)
+    if command == "/tap" and arg:
+        return _tap_id(arg, screen)
+    raise SayError("input", f"unknown command {command!r}: try /help (\\{text} sends it as text)")
+
+
+def _tap_number(number: int, screen: Screen | None) -> Line:
+    if screen is None:
+        return SendText(text=str(number))  # a numbered text menu: the engine takes numbers
+    if not 1 <= number <= len(screen.choices):
+        raise SayError("input", f"no option {number} on screen (1-{len(screen.choices)})")
+    choice = screen.choices[number - 1]
+    return SendTap(kind=screen.kind, choice=choice, context_wamid=screen.wamid)
+
+
+def _tap_id(reply_id: str, screen: Screen | None) -> SendTap:
+    if screen is not None:
+        for choice in screen.choices:
+            if choice.reply_id == reply_id:
+                return SendTap(kind=screen.kind, choice=choice, context_wamid=screen.wamid)
+    return SendTap(kind="button", choice=Choice(reply_id=reply_id, title=reply_id))
+
+
+# --- the webhook Meta would send (whatsapp-cloud-api.md 1.3-1.5) -----------------------------
+
+
+def message_item(
+    line: SendText | SendTap, *, guest: str, wamid: str, now: int
+) -> dict[str, object]:
+    """The `messages[]` item for one text or tap from `guest`."""
+    item: dict[str, object] = {"from": guest, "id": wamid, "timestamp": str(now)}
+    if isinstance(line, SendText):
+        item.update(type="text", text={"body": line.text})
+        return item
+    reply: dict[str, str] = {"id": line.choice.reply_id, "title": line.choice.title}
+    if line.kind == "list" and line.choice.description:
+        reply["description"] = line.choice.description
+    reply_type = "button_reply" if line.kind == "button" else "list_reply"
+    if line.context_wamid:
+        item["context"] = {"from": DISPLAY_NUMBER, "id": line.context_wamid}
+    item.update(type="interactive", interactive={"type": reply_type, reply_type: reply})
+    return item
+
+
+def webhook_body(
+    phone_number_id: str, guest: str, item: Mapping[str, object], name: str = "Demo Guest"
+) -> bytes:
+    """The raw POST body of a webhook carrying one message from `guest` to the number."""
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": DISPLAY_NUMBER, "phone_number_id": phone_number_id},
+        "contacts": [{"profile": {"name": name}, "wa_id": guest}],
+        "messages": [item],
+    }
+    change = {"field": "messages", "value": value}
+    return orjson.dumps(
+        {"object": "whatsapp_business_account", "entry": [{"id": "0", "changes": [change]}]}
+    )
+
+
+# --- how a reply reads (whatsapp-cloud-api.md 4.2-4.5) ---------------------------------------
+
+
+def format_reply(body: Mapping[str, object]) -> str:
+    """A sent message body as a person would read it on the phone, in plain lines."""
+    kind = body.get("type")
+    if kind == "text":
+        return _str(_obj(body.get("text")).get("body"))
+    if kind == "interactive":
+        return _format_interactive(_obj(body.get("interactive")))
+    if kind == "template":
+        template = _obj(body.get("template"))
+        language = _str(_obj(template.get("language")).get("code"))
+        return f"[template {_str(template.get('name'))} ({language})]"
+    return f"[{kind} message]"
+
+
+def _format_interactive(interactive: Mapping[str, object]) -> str:
+    lines: list[str] = []
+    if header := _str(_obj(interactive.get("header")).get("text")):
+        lines.append(f"*{header}*")
+    lines.append(_str(_obj(interactive.get("body")).get("text")))
+    action = _obj(interactive.get("action"))
+    kind = interactive.get("type")
+    choices = _choices(interactive)
+    if kind == "button":
+        lines.append("  ".join(f"[{i}] {c.title}" for i, c in enumerate(choices, 1)))
+    elif kind == "list":
+        lines.append(f"≡ {_str(action.get('button'))}")
+        lines.extend(_list_rows(action))
+    else:
+        lines.append(f"[interactive {kind}]")
+    if footer := _str(_obj(interactive.get("footer")).get("text")):
+        lines.append(f"_{footer}_")
+    return "\n".join(lines)
+
+
+def _list_rows(action: Mapping[str, object]) -> list[str]:
+    lines: list[str] = []
+    number = 0
+    for section in _objs(action.get("sections")):
+        if title := _str(section.get("title")):
+            lines.append(f"{title}:")
+        for row in _objs(section.get("rows")):
+            number += 1
+            description = _str(row.get("description"))
+            suffix = f" — {description}" if description else ""
+            lines.append(f"{number}. {_str(row.get('title'))}{suffix}")
+    return lines
+
+
+def screen_of(body: Mapping[str, object], wamid: str = "") -> Screen | None:
+    """What `#N` taps after this message: its buttons or rows; None for anything else."""
+    if body.get("type") != "interactive":
+        return None
+    interactive = _obj(body.get("interactive"))
+    kind = interactive.get("type")
+    choices = _choices(interactive)
+    if kind not in ("button", "list") or not choices:
+        return None
+    return Screen(kind="button" if kind == "button" else "list", choices=choices, wamid=wamid)
+
+
+def _choices(interactive: Mapping[str, object]) -> tuple[Choice, ...]:
+    action = _obj(interactive.get("action"))
+    if interactive.get("type") == "button":
+        replies = [_obj(b.get("reply")) for b in _objs(action.get("buttons"))]
+        return tuple(Choice(reply_id=_str(r.get("id")), title=_str(r.get("title")))
+                     for r in replies)
+    rows = [row for section in _objs(action.get("sections")) for row in _objs(section.get("rows"))]
+    return tuple(
+        Choice(reply_id=_str(r.get("id")), title=_str(r.get("title")),
+               description=_str(r.get("description")))
+        for r in rows
+    )
+
+
+def _obj(value: object) -> Mapping[str, object]:
+    return value if isinstance(value, dict) else {}
+
+
+def _objs(value: object) -> list[Mapping[str, object]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _str(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+# --- which number (department) to talk to ----------------------------------------------------
+
+
+def resolve_number(target: str, numbers: Mapping[str, tuple[str, str]]) -> tuple[str, str]:
+    """(phone_number_id, label) for a department name, `hotel:dept`, or a raw number id.
+
+    Args:
+        target: "room_service", "demo_hotel:room_service" or "100000000000002".
+        numbers: phone_number_id -> (hotel_id, dept), as in Catalog.numbers.
+    Raises:
+        SayError(kind="target"): no such department, or the name is ambiguous.
+    """
+    if target.isdigit():
+        hotel_dept = numbers.get(target)
+        return target, hotel_dept[1] if hotel_dept else target
+    hotel, _, dept = target.rpartition(":")
+    found = [
+        (number, d) for number, (h, d) in numbers.items() if d == dept and hotel in ("", h)
+    ]
+    known = ", ".join(sorted(f"{h}:{d}" for h, d in numbers.values())) or "none"
+    if not found:
+        raise SayError("target", f"no department {target!r}; known: {known}")
+    if len(found) > 1:
+        raise SayError("target", f"{target!r} is in several hotels; use hotel:dept ({known})")
+    return found[0]
+
+
+def load_numbers(config_dir: Path) -> dict[str, tuple[str, str]]:
+    """The configuration's phone_number_id -> (hotel_id, dept) mapping.
+
+    Raises:
+        SayError(kind="target"): the configuration cannot be read or is invalid.
+    """
+    from hotelbot.flows.loader import load_catalog
+
+    try:
+        catalog = load_catalog(config_dir)
+    except FlowDefinitionError as exc:
+        raise SayError("target", f"the configuration in {config_dir} is invalid:\n{exc}") from None
+    except OSError as exc:
+        raise SayError("target", f"cannot read the configuration in {config_dir}: {exc}") from None
+    return {str(n): (str(h), str(d)) for n, (h, d) in catalog.numbers.items()}
+
+
+# --- talking to hotelbot and the fake --------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SayOptions:
+    phone_number_id: str
+    label: str  # how the department's replies are prefixed
+    guest: str  # digits, no +
+    webhook_url: str
+    graph_url: str
+    app_secret: str
+    name: str = "Demo Guest"
+    wait: float = 3.0  # seconds to wait for the first reply
+    settle: float = 0.4  # quiet seconds after a reply before the next prompt
+
+
+@dataclass(slots=True)
+class _Session:
+    options: SayOptions
+    http: aiohttp.ClientSession
+    out: TextIO
+    seen: set[str]
+    screen: Screen | None = None
+
+    async def post(self, line: SendText | SendTap) -> None:
+        wamid = "wamid.SAY" + secrets.token_hex(12).upper()
+        item = message_item(line, guest=self.options.guest, wamid=wamid, now=int(time.time()))
+        raw = webhook_body(self.options.phone_number_id, self.options.guest, item,
+                           self.options.name)
+        headers = {"Content-Type": "application/json",
+                   "X-Hub-Signature-256": sign(raw, self.options.app_secret.encode())}
+        url = self.options.webhook_url
+        try:
+            async with self.http.post(url, data=raw, headers=headers) as response:
+                status, text = response.status, await response.text()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise SayError("unreachable", f"hotelbot is not answering at {url} ({exc!r}); "
+                           "is scripts/run running?") from None
+        if status in (401, 403):
+            raise SayError("refused", f"hotelbot refused the signature ({status}): pass the "
+                           "server's HOTELBOT_APP_SECRET with --app-secret")
+        if status != 200:
+            raise SayError("refused", f"hotelbot answered {status}: {text[:200]}")
+
+    async def sends(self) -> list[Mapping[str, object]]:
+        """Every send the fake recorded from this department to this guest, oldest first."""
+        url = self.options.graph_url.rstrip("/") + "/_sent"
+        try:
+            async with self.http.get(url, params={"to": "+" + self.options.guest}) as response:
+                if response.status != 200:
+                    raise SayError("graph", f"the fake Graph API answered {response.status}")
+                records: object = orjson.loads(await response.read())
+        except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
+            raise SayError("graph", f"the fake Graph API is not answering at {url} ({exc!r}); "
+                           "is scripts/run running?") from None
+        return [r for r in _objs(records)
+                if r.get("phone_number_id") == self.options.phone_number_id]
+
+    async def wait_replies(self, wait: float) -> int:
+        """Print new replies; wait up to `wait` s for the first, then until quiet."""
+        deadline = time.monotonic() + wait
+        shown = 0
+        quiet_since = time.monotonic()
+        while True:
+            fresh = self.show(await self.sends())
+            shown += fresh
+            now = time.monotonic()
+            if fresh:
+                quiet_since = now
+            if shown and now - quiet_since >= self.options.settle:
+                return shown
+            if not shown and now >= deadline:
+                return 0
+            await asyncio.sleep(0.05)
+
+    def show(self, records: Sequence[Mapping[str, object]]) -> int:
+        fresh = [r for r in records if _str(r.get("wamid")) not in self.seen]
+        for record in fresh:
+            wamid = _str(record.get("wamid"))
+            self.seen.add(wamid)
+            body = _obj(record.get("body"))
+            self.screen = screen_of(body, wamid) or (
+                None if body.get("type") in ("text", "interactive") else self.screen)
+            self.out.write(_indent(f"{self.options.label}> ", format_reply(body)) + "\n")
+        self.out.flush()
+        return len(fresh)
+
+
+def _indent(prefix: str, text: str) -> str:
+    pad = " " * len(prefix)
+    lines = text.splitlines() or [""]
+    return "\n".join([prefix + lines[0], *(pad + line for line in lines[1:])])
+
+
+async def converse(options: SayOptions, lines: AsyncIterator[str], out: TextIO) -> int:
+    """Send every line as the guest and print the replies; returns how many were shown.
+
+    Raises:
+        SayError: hotelbot or the fake is unreachable, or hotelbot refused a webhook.
+    """
+    timeout = aiohttp.ClientTimeout(total=10.0, connect=2.0)
+    async with aiohttp.ClientSession(timeout=timeout) as http:
+        session = _Session(options=options, http=http, out=out, seen=set())
+        session.seen.update(_str(r.get("wamid")) for r in await session.sends())
+        shown = 0
+        async for raw in lines:
+            shown += session.show(await session.sends())  # late replies to the last line
+            try:
+                line = parse_line(raw, session.screen)
+            except SayError as exc:
+                out.write(f"  ({exc.detail})\n")
+                continue
+            if isinstance(line, Quit):
+                break
+            if isinstance(line, Help):
+                out.write(HELP + "\n")
+            elif line is not None:
+                await session.post(line)
+                got = await session.wait_replies(options.wait)
+                shown += got
+                if not got:
+                    out.write(f"  (no reply within {options.wait:g} s)\n")
+            out.flush()
+        return shown
+
+
+async def _stdin_lines(stdin: TextIO) -> AsyncIterator[str]:
+    """Lines from stdin; with a `you> ` prompt when it is a terminal."""
+    tty = stdin.isatty()
+    while True:
+        if tty:
+            try:
+                line = await asyncio.to_thread(input, "you> ")
+            except EOFError:
+                return
+        else:
+            line = await asyncio.to_thread(stdin.readline)
+            if not line:
+                return
+        yield line
+
+
+# --- command line ----------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    env = os.environ.get
+    parser = argparse.ArgumentParser(
+        prog="hotelbot say", description="Talk to a running hotelbot as a guest (demo).",
+        epilog=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("target", nargs="?", default=DEFAULT_DEPT, metavar="DEPT|PHONE_NUMBER_ID",
+                        help=f"department (or hotel:dept) or a raw phone_number_id "
+                        f"(default {DEFAULT_DEPT})")
+    parser.add_argument("--guest", default=DEFAULT_GUEST, help="the guest's phone (digits)")
+    parser.add_argument("--name", default="Demo Guest", help="the guest's profile name")
+    parser.add_argument("--url", default=f"http://127.0.0.1:{env('HOTELBOT_PORT', '8080')}/webhook",
+                        help="hotelbot's webhook URL")
+    parser.add_argument("--graph", default=f"http://127.0.0.1:{env('FAKE_GRAPH_PORT', '8090')}",
+                        help="the fake Graph API's base URL")
+    parser.add_argument("--app-secret", default=env("HOTELBOT_APP_SECRET", DEMO_APP_SECRET),
+                        help="the App Secret webhooks are signed with (default: the demo's)")
+    parser.add_argument("--config-dir", default=env("HOTELBOT_CONFIG_DIR", "config"),
+                        help="where department names are looked up")
+    parser.add_argument("--wait", type=float, default=3.0,
+                        help="seconds to wait for a reply (default 3)")
+    return parser
+
+
+def _options(args: argparse.Namespace) -> SayOptions:
+    guest = re.sub(r"[\s+()\-]", "", args.guest)
+    if not _GUEST.fullmatch(guest):
+        raise SayError("input", f"--guest must be a phone number (6-15 digits), not {args.guest!r}")
+    if args.wait <= 0:
+        raise SayError("input", "--wait must be positive")
+    numbers = {} if args.target.isdigit() else load_numbers(Path(args.config_dir))
+    number, label = resolve_number(args.target, numbers)
+    return SayOptions(phone_number_id=number, label=label, guest=guest, webhook_url=args.url,
+                      graph_url=args.graph, app_secret=args.app_secret, name=args.name,
+                      wait=args.wait)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`hotelbot say`: 0 when done, 1 when hotelbot/the fake failed, 2 on bad arguments."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or argparse's own usage error
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        options = _options(args)
+        if sys.stdin.isatty():
+            print(f"talking to {options.label} ({options.phone_number_id}) as "
+                  f"+{options.guest}; /help for taps, Ctrl-D to leave")
+        asyncio.run(converse(options, _stdin_lines(sys.stdin), sys.stdout))
+    except SayError as exc:
+        print(f"say: {exc.detail}", file=sys.stderr)
+        return 2 if exc.kind in ("input", "target") else 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
