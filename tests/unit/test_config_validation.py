@@ -1,0 +1,203 @@
+"""Each kind of bad configuration is reported with its file, YAML path, line and reason.
+
+Every case copies the shipped config into tmp_path and breaks one thing in one file.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from hotelbot.errors import FlowDefinitionError, Problem
+from hotelbot.flows.loader import check_config, load_catalog
+
+CONFIG = Path(__file__).resolve().parents[2] / "config"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    file: str
+    old: str  # text replaced (must occur in the file)
+    new: str
+    path: str  # expected YAML path of the problem
+    reason: str  # fragment of the expected reason
+    line_of: str  # expected line: the first one containing this ("^...": starting with it)
+
+
+CASES = [
+    Case("yaml_syntax", "flows/late_checkout.yaml", "title: Late checkout",
+         "title: [Late checkout", "", "invalid YAML", "start:"),
+    Case("unknown_key", "flows/late_checkout.yaml", "    request: late_checkout",
+         "    request: late_checkout\n    colour: blue", "steps.done.colour",
+         "unknown key 'colour'", "colour:"),
+    Case("wrong_type", "flows/late_checkout.yaml", "validate: {kind: time}",
+         "validate: {kind: time}\n    optional: maybe", "steps.checkout_time.optional",
+         "expected true or false", "optional: maybe"),
+    Case("bad_step_id", "flows/late_checkout.yaml", "  done:\n", "  Done!:\n",
+         "steps.Done!", "bad step id", "Done!:"),
+    Case("dangling_next", "flows/late_checkout.yaml", "    next: done", "    next: finish",
+         "steps.confirm.next", "unknown step 'finish'", "next: finish"),
+    Case("dangling_change", "flows/late_checkout.yaml", "change: checkout_time",
+         "change: checkout_tim", "steps.confirm.change", "unknown step 'checkout_tim'",
+         "change: checkout_tim"),
+    Case("bad_start", "flows/late_checkout.yaml", "start: checkout_time", "start: begin",
+         "start", "unknown step 'begin'", "start: begin"),
+    Case("unknown_flow_target", "flows/housekeeping_menu.yaml", "flow:housekeeping_request",
+         "flow:laundry", "steps.main.options[0].next", "unknown flow 'laundry'", "laundry"),
+    Case("unreachable", "flows/late_checkout.yaml", "    next: done", "    next: confirm",
+         "steps.done", "unreachable", "  done:"),
+    Case("no_way_out", "flows/late_checkout.yaml", "    save_as: checkout_time\n    next: confirm",
+         "    save_as: checkout_time", "steps.checkout_time", "needs 'next'", "checkout_time:"),
+    Case("disabled_end", "flows/late_checkout.yaml", "    request: late_checkout",
+         "    request: late_checkout\n    enabled: false", "steps.done.enabled",
+         "cannot be disabled", "enabled: false"),
+    Case("condition_var_never_collected", "flows/feedback.yaml", "{var: rating,",
+         "{var: stars,", "steps.rating.next[0].when", "'stars'", "var: stars"),
+    Case("branch_without_default", "flows/feedback.yaml", "      - default: comment\n", "",
+         "steps.rating.next", "default", "    next:"),
+    Case("bad_op", "flows/feedback.yaml", "op: le", "op: lte", "steps.rating.next[0].when.op",
+         "unknown op", "op: lte"),
+    Case("title_too_long", "flows/feedback.yaml", 'title: "Something else"',
+         'title: "Something else entirely, really"',
+         "steps.what_went_wrong.options[4].title", "at most 24", "Something else entirely"),
+    Case("button_title_over_20", "flows/housekeeping_menu.yaml", 'title: "Make a request"',
+         'title: "Make a housekeeping request"', "steps.main.options[0].title", "at most 20",
+         "Make a housekeeping"),
+    Case("description_too_long", "flows/front_desk_menu.yaml", "Tell us about your stay",
+         "Tell us about your stay " + "and more " * 8, "steps.main.options[3].description",
+         "at most 72", "and more"),
+    Case("duplicate_option_title", "flows/feedback.yaml", 'title: "Noise"',
+         'title: "service"', "steps.what_went_wrong.options[3].title", "duplicate title",
+         'title: "service"'),
+    Case("duplicate_option_id", "flows/feedback.yaml", "{id: noise,", "{id: service,",
+         "steps.what_went_wrong.options[3]", "duplicate id 'service'", 'title: "Noise"'),
+    Case("bad_validator_kind", "flows/late_checkout.yaml", "{kind: time}", "{kind: clock}",
+         "steps.checkout_time.validate.kind", "validator kind", "kind: clock"),
+    Case("unknown_variable", "hotels/demo_hotel.yaml", 'restaurant_hours: "from 7am to 11pm"',
+         'opening_hours: "from 7am to 11pm"',
+         "overrides.room_service_menu.steps.main.text", "unknown variable {restaurant_hours}",
+         "id: demo_hotel"),  # no overrides in the file: the line of the document
+    Case("missing_translation", "hotels/seaside_inn.yaml",
+         '        text: {pt: "Lamentamos. O que correu mal?"}\n', "",
+         "overrides.feedback.steps.what_went_wrong.text", "missing translation for 'pt'",
+         "      what_went_wrong:"),
+    Case("missing_words_for_language", "hotels/demo_hotel.yaml", "languages: [en]",
+         "languages: [en, it]", "strings.invalid_option", "missing translation for 'it'",
+         "id: demo_hotel"),
+    Case("bad_timezone", "hotels/demo_hotel.yaml", "Europe/London", "Europe/Londn",
+         "timezone", "unknown time zone", "timezone:"),
+    Case("bad_room_pattern", "hotels/demo_hotel.yaml", '"[0-9]{3}"', '"[0-9"', "room_pattern",
+         "not a valid regular expression", "room_pattern:"),
+    Case("bad_phone_number_id", "hotels/demo_hotel.yaml", '"100000000000003"', '"+44 20"',
+         "departments.housekeeping.phone_number_id", "digits only", "+44 20"),
+    Case("duplicate_phone_number_id", "hotels/seaside_inn.yaml", '"200000000000002"',
+         '"100000000000002"', "departments.room_service.phone_number_id",
+         "already used by hotel 'demo_hotel'", '"100000000000002"'),
+    Case("department_unknown_flow", "hotels/demo_hotel.yaml",
+         "flows: [housekeeping_request, feedback]", "flows: [laundry, feedback]",
+         "departments.housekeeping.flows", "unknown flow 'laundry'", "flows: [laundry"),
+    Case("flow_not_offered_by_department", "hotels/demo_hotel.yaml",
+         "flows: [room_service_order, feedback]", "flows: [room_service_order]",
+         "departments.room_service.flows", "leads to flow 'feedback'",
+         "flows: [room_service_order]"),
+    Case("override_unknown_flow", "hotels/seaside_inn.yaml", "  late_checkout:\n    title:",
+         "  late_checkin:\n    title:", "overrides.late_checkin", "unknown flow 'late_checkin'",
+         "  late_checkin:"),
+    Case("override_unknown_step", "hotels/seaside_inn.yaml", "      checkout_time:\n",
+         "      checkout_tim:\n", "overrides.late_checkout.steps.checkout_tim",
+         "unknown step 'checkout_tim'", "checkout_tim:"),
+    Case("override_unknown_option", "hotels/seaside_inn.yaml", "remove: [check_in, extend_stay]",
+         "remove: [check_in, extend]", "overrides.front_desk_menu.steps.main.options.remove[1]",
+         "unknown option 'extend'", "remove: [check_in, extend]"),
+    Case("override_added_option_too_long", "hotels/seaside_inn.yaml",
+         "title: {pt: Sardinhas assadas,", "title: {pt: Sardinhas assadas na brasa com salada,",
+         "overrides.room_service_order.steps.mains.options.add[0].title", "at most 24",
+         "Sardinhas assadas na brasa"),
+    Case("override_shrinks_menu_to_buttons", "hotels/seaside_inn.yaml",
+         "            - {id: toast, title: {pt: Torradas, en: Toast}, next: quantity, "
+         "set: {item: Torradas}}\n", "",
+         "overrides.room_service_order.steps.breakfast.options.edit.continental.title",
+         "21 characters in 'en', WhatsApp allows at most 20", "continental: {title:"),
+    Case("language_switch_to_disabled_language", "hotels/seaside_inn.yaml",
+         "set: {language: en}", "set: {language: fr}",
+         "overrides.front_desk_menu.steps.main.options.add[0].set", "'fr' is not one of",
+         "set: {language: fr}"),
+    Case("disabled_menu_step_in_override", "hotels/seaside_inn.yaml",
+         '        text: {pt: "Os nossos pratos:"}',
+         '        text: {pt: "Os nossos pratos:"}\n        enabled: false',
+         "overrides.room_service_order.steps.mains.enabled", "cannot be disabled",
+         "enabled: false"),
+    Case("unknown_string_override", "hotels/seaside_inn.yaml", "strings:\n  welcome:",
+         "strings:\n  welcom:", "strings.welcom", "unknown string 'welcom'", "welcom:"),
+    Case("hotel_id_mismatch", "hotels/demo_hotel.yaml", "id: demo_hotel", "id: demo",
+         "id", "must match the file name", "id: demo"),
+    Case("missing_required_string", "strings.yaml", "  spam:\n", "  spam_notice:\n", "strings",
+         "missing required string 'spam'", "^strings:"),
+    Case("string_button_too_long", "strings.yaml", 'confirm: {en: "Confirm",',
+         'confirm: {en: "Confirm this order now please",', "strings.confirm", "at most 20",
+         "Confirm this order"),
+]
+
+
+def _broken_copy(tmp_path: Path, case: Case) -> tuple[Path, int]:
+    config = tmp_path / "config"
+    shutil.copytree(CONFIG, config)
+    target = config / case.file
+    content = target.read_text(encoding="utf-8")
+    assert case.old in content, f"{case.name}: the text to break is not in {case.file}"
+    content = content.replace(case.old, case.new, 1)
+    target.write_text(content, encoding="utf-8")
+    lines = [i for i, line in enumerate(content.splitlines(), 1)
+             if (line.startswith(case.line_of[1:]) if case.line_of.startswith("^")
+                 else case.line_of in line)]
+    assert lines, f"{case.name}: no line contains {case.line_of!r}"
+    return config, lines[0]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bad_config_reports_file_path_line_and_reason(tmp_path: Path, case: Case) -> None:
+    config, line = _broken_copy(tmp_path, case)
+    problems = check_config(config)
+    matching = [p for p in problems if p.file == case.file and p.path == case.path
+                and case.reason in p.reason]
+    assert matching, "\n".join(str(p) for p in problems) or "no problem reported"
+    assert matching[0].line == line, str(matching[0])
+
+
+def test_load_catalog_raises_with_every_problem(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    shutil.copytree(CONFIG, config)
+    flow = config / "flows" / "late_checkout.yaml"
+    flow.write_text(flow.read_text().replace("next: done", "next: finish")
+                    .replace("change: checkout_time", "change: nowhere"))
+    hotel = config / "hotels" / "demo_hotel.yaml"
+    hotel.write_text(hotel.read_text().replace("Europe/London", "Mars/Olympus"))
+    with pytest.raises(FlowDefinitionError) as caught:
+        load_catalog(config)
+    reasons = [p.reason for p in caught.value.problems]
+    assert any("unknown step 'finish'" in r for r in reasons)
+    assert any("unknown step 'nowhere'" in r for r in reasons)
+    assert any("unknown time zone" in r for r in reasons)
+    assert all(isinstance(p, Problem) and p.line for p in caught.value.problems)
+
+
+def test_template_fault_is_reported_once_not_per_hotel(tmp_path: Path) -> None:
+    config, _ = _broken_copy(tmp_path, CASES[4])  # dangling_next in late_checkout
+    problems = [p for p in check_config(config) if "unknown step 'finish'" in p.reason]
+    assert [p.file for p in problems] == ["flows/late_checkout.yaml"]
+
+
+def test_missing_folders_and_empty_dir_are_problems(tmp_path: Path) -> None:
+    problems = check_config(tmp_path)
+    assert any(p.file == "strings.yaml" and "cannot read file" in p.reason for p in problems)
+    assert any("missing folder flows/" in p.reason for p in problems)
+    assert any("missing folder hotels/" in p.reason for p in problems)
+
+
+def test_problem_str_is_file_line_path_reason() -> None:
+    problem = Problem("hotels/x.yaml", "departments.a.name", "text is empty", 7)
+    assert str(problem) == "hotels/x.yaml:7: departments.a.name: text is empty"

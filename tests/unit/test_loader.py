@@ -1,0 +1,101 @@
+"""The shipped configuration loads, and the FlowSets carry every hotel's overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hotelbot.flows.loader import check_config, load_catalog
+from hotelbot.flows.model import Catalog, StepKind, ValidatorKind
+
+CONFIG = Path(__file__).resolve().parents[2] / "config"
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return load_catalog(CONFIG)
+
+
+def test_shipped_config_has_no_problem() -> None:
+    assert check_config(CONFIG) == []
+
+
+def test_numbers_map_to_hotel_and_department(catalog: Catalog) -> None:
+    assert catalog.numbers["100000000000002"] == ("demo_hotel", "room_service")
+    assert catalog.numbers["200000000000001"] == ("seaside_inn", "front_desk")
+    assert len(catalog.numbers) == 5
+
+
+def test_demo_hotel_runs_every_shipped_flow_as_written(catalog: Catalog) -> None:
+    demo = catalog.hotels["demo_hotel"]
+    assert demo.languages == ("en",) and demo.timezone == "Europe/London"
+    assert set(demo.flows) == {p.stem for p in (CONFIG / "flows").glob("*.yaml")}
+    order = demo.flows["room_service_order"]
+    assert order.start == "category"
+    assert [o.id for o in order.steps["category"].options] == [
+        "breakfast", "mains", "desserts", "drinks"]
+    quantity = order.steps["quantity"]
+    assert quantity.validator is not None and quantity.validator.kind is ValidatorKind.INTEGER
+    assert (quantity.validator.min, quantity.validator.max) == (1.0, 20.0)
+    done = order.steps["done"]
+    assert done.kind is StepKind.END and done.request == "order"
+    assert [(s.message_type, s.after_minutes) for s in done.schedule] == [
+        ("feedback_request", 120)]
+
+
+def test_feedback_branches_on_low_rating(catalog: Catalog) -> None:
+    rating = catalog.hotels["demo_hotel"].flows["feedback"].steps["rating"]
+    assert rating.next is not None and rating.next.default == "comment"
+    branch = rating.next.branches[0]
+    assert (branch.when.var, branch.when.op, branch.when.value, branch.to) == (
+        "rating", "le", 2, "what_went_wrong")
+
+
+def test_seaside_overrides_remove_add_and_reorder_options(catalog: Catalog) -> None:
+    order = catalog.hotels["seaside_inn"].flows["room_service_order"]
+    assert [o.id for o in order.steps["category"].options] == ["mains", "breakfast", "drinks"]
+    assert [o.id for o in order.steps["mains"].options] == [
+        "sardines", "cataplana", "club_sandwich", "caesar_salad", "pasta"]
+    sardines = order.steps["mains"].options[0]
+    assert sardines.title.by_lang == {"pt": "Sardinhas assadas", "en": "Grilled sardines"}
+    assert sardines.set == {"item": "Sardinhas assadas"}
+
+
+def test_seaside_disables_special_request_and_tightens_quantity(catalog: Catalog) -> None:
+    order = catalog.hotels["seaside_inn"].flows["room_service_order"]
+    assert order.steps["special_request"].enabled is False
+    validator = order.steps["quantity"].validator
+    assert validator is not None and validator.max == 10 and validator.min == 1
+    assert validator.error is not None and "1 a 10" in validator.error.by_lang["pt"]
+
+
+def test_seaside_texts_merge_portuguese_with_template_english(catalog: Catalog) -> None:
+    seaside = catalog.hotels["seaside_inn"]
+    assert seaside.default_language == "pt"
+    text = seaside.flows["feedback"].steps["rating"].text.by_lang
+    assert text["en"].startswith("How would you rate") and text["pt"].startswith("Como avalia")
+    assert seaside.strings["welcome"].by_lang["pt"].startswith("Olá!")
+    assert seaside.strings["cooloff"].by_lang["pt"].endswith("{minutes} minutos.")
+    assert seaside.variables["restaurant_hours"].by_lang["pt"] == "das 8h às 22h"
+
+
+def test_seaside_main_menu_switches_language(catalog: Catalog) -> None:
+    main = catalog.hotels["seaside_inn"].flows["front_desk_menu"].steps["main"]
+    assert [o.id for o in main.options] == ["late_checkout", "feedback", "english", "portugues"]
+    assert main.options[2].set == {"language": "en"}
+
+
+def test_words_are_normalized_merged_and_limited_to_enabled_languages(catalog: Catalog) -> None:
+    seaside = catalog.hotels["seaside_inn"]
+    assert set(seaside.words["back"]) == {"pt", "en"}
+    assert "inicio" in seaside.words["menu"]["pt"]  # "início" normalized
+    assert "main" in seaside.words["menu"]["en"]  # the hotel's extra word
+    assert "prefiro nao responder" in seaside.words["skip"]["pt"]
+    assert set(catalog.hotels["demo_hotel"].words["skip"]) == {"en"}
+
+
+def test_departments_list_their_main_flow_first(catalog: Catalog) -> None:
+    dept = catalog.hotels["demo_hotel"].departments["front_desk"]
+    assert dept.main_flow == "front_desk_menu"
+    assert dept.flows[0] == "front_desk_menu" and "check_in" in dept.flows
