@@ -40,7 +40,7 @@ def test_bad_config_prints_every_problem_and_exits_1(
     captured = capsys.readouterr()
     lines = captured.out.splitlines()
     assert "flows/late_checkout.yaml:15: steps.confirm.next: unknown step 'finish'" in lines[0]
-    assert any(line.startswith("hotels/demo_hotel.yaml:5: timezone: unknown time zone")
+    assert any(line.startswith("hotels/demo_hotel.yaml:4: timezone: unknown time zone")
                for line in lines)
     assert "problem(s)" in captured.err
 
