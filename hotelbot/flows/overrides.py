@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import cast
 
 from hotelbot.flows.model import Choice, Department, Flow, Option, Step, StepKind, Text, WordKind
 from hotelbot.flows.text import normalize
@@ -400,7 +399,7 @@ def _override_options(
     by_id = {o.id: o for o in step.options}
     okey = f"{key}.options.edit"
     for i, option_id in enumerate(items(src, raw.get("remove", []), join(path, "remove")) or []):
-        if by_id.pop(cast(str, option_id), None) is None:
+        if not isinstance(option_id, str) or by_id.pop(option_id, None) is None:
             src.fault(join(join(path, "remove"), i), f"unknown option {option_id!r}")
     for i, item in enumerate(items(src, raw.get("add", []), join(path, "add")) or []):
         apath = join(join(path, "add"), i)
