@@ -1,7 +1,8 @@
 """Scripted dialogues, kept as data (*.yaml beside this file), played against the real engine.
 
-A file names its hotel (`hotel: fixture` for tests/unit/fixtures.py, or `hotel: <id>` with
-`department: <id>` for the shipped config/) and holds `dialogues`, each a `script` of turns.
+A file names its hotel (`hotel: fixture` for tests/unit/fixtures.py, or `hotel: <id>` for the
+shipped config/, with `department: <id>` in the file or per dialogue) and holds `dialogues`,
+each a `script` of turns (and optionally `start: {language, remember}`).
 A turn is one action, plus an optional `expect`:
   say: "2"                 the guest types text
   tap: "flow.step:option"  the guest taps a button/row with that reply id
@@ -19,6 +20,7 @@ Every turn also checks that each message we send respects WhatsApp's limits.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,7 +46,8 @@ from hotelbot.flows.events import (
     TextReceived,
     UnsupportedReceived,
 )
-from hotelbot.flows.model import FlowSet
+from hotelbot.flows.loader import load_catalog
+from hotelbot.flows.model import Catalog, FlowSet
 
 HERE = Path(__file__).parent
 CONFIG = HERE.parents[2] / "config"
@@ -61,16 +64,19 @@ def _cases() -> list[Any]:
     return cases
 
 
-def _hotel(document: dict[str, Any]) -> tuple[FlowSet, str, str]:
+def _hotel(document: dict[str, Any], dialogue: dict[str, Any]) -> tuple[FlowSet, str, str]:
     if document["hotel"] == "fixture":
         return build_flow_set(), DEPT, NUMBER
-    loader = pytest.importorskip("hotelbot.flows.loader")
     if not (CONFIG / "hotels" / f"{document['hotel']}.yaml").exists():
         pytest.skip("shipped config not there yet")
-    catalog = loader.load_catalog(CONFIG)
-    flow_set = catalog.hotels[document["hotel"]]
-    department = flow_set.departments[document["department"]]
+    flow_set = _shipped_catalog().hotels[document["hotel"]]
+    department = flow_set.departments[dialogue.get("department", document.get("department"))]
     return flow_set, department.id, department.phone_number_id
+
+
+@functools.cache
+def _shipped_catalog() -> Catalog:
+    return load_catalog(CONFIG)
 
 
 class Player:
@@ -173,7 +179,7 @@ def _check_effects(effects: tuple[object, ...], expect: dict[str, Any], where: s
 
 @pytest.mark.parametrize(("document", "dialogue"), _cases())
 def test_dialogue(document: dict[str, Any], dialogue: dict[str, Any]) -> None:
-    flow_set, department, number = _hotel(document)
+    flow_set, department, number = _hotel(document, dialogue)
     start = dialogue.get("start", {})
     context = new_context(flow_set, guest_id="351910000000", phone_number_id=number,
                           department=department, language=start.get("language"),
