@@ -1,0 +1,158 @@
+"""The group-commit writer, through the Store API on real SQLite files."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from hotelbot.errors import StoreError, StoreOverloaded
+from hotelbot.store import DeliveryStatus, InboundMessage, StepCommit, open_store
+
+T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+HOTELS = {"pn1": "h1"}
+
+
+def inbound(n: int) -> InboundMessage:
+    return InboundMessage(
+        wamid=f"wamid.in{n}",
+        phone_number_id="pn1",
+        guest_id=f"g{n}",
+        kind="text",
+        payload={"text": {"body": f"hello {n}"}},
+        sent_at=T0 + timedelta(seconds=n),
+    )
+
+
+def status(n: int) -> DeliveryStatus:
+    return DeliveryStatus(wamid=f"wamid.out{n}", status="sent", at=T0, recipient_id="g1")
+
+
+def step(guest: str, seq: int | None) -> StepCommit:
+    return StepCommit(
+        phone_number_id="pn1",
+        guest_id=guest,
+        hotel_id="h1",
+        context={"v": 1, "current_step": "menu", "last_activity": T0.isoformat()},
+        guest_data={"room": "101"},
+        language="en",
+        inbound_seq=seq,
+        at=T0,
+    )
+
+
+def count(path: Path, table: str) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    finally:
+        conn.close()
+
+
+async def test_concurrent_submits_share_batches(tmp_path: Path) -> None:
+    async with open_store(tmp_path / "hotel.db") as store:
+        results = await asyncio.gather(
+            *(store.record_inbound([inbound(n)], at=T0, hotel_of=HOTELS) for n in range(100))
+        )
+        stats = store.statistics()
+    assert all(r[0] is not None for r in results)
+    assert sorted(r[0].seq for r in results if r[0] is not None) == list(range(1, 101))
+    assert stats.jobs_committed == 100
+    assert stats.max_batch_size > 1
+    assert stats.batches_committed < 100
+    assert stats.jobs_failed == 0 and stats.rollbacks == 0
+    assert count(tmp_path / "hotel.db", "inbound") == 100
+
+
+async def test_await_returns_only_after_the_commit(tmp_path: Path) -> None:
+    path = tmp_path / "hotel.db"
+    async with open_store(path) as store:
+        [recorded] = await store.record_inbound([inbound(1)], at=T0, hotel_of=HOTELS)
+        # another connection (another process, in effect) already sees the committed row
+        assert recorded is not None
+        assert count(path, "inbound") == 1
+
+
+async def test_overload_is_refused_at_once_and_nothing_of_it_recorded(tmp_path: Path) -> None:
+    path = tmp_path / "hotel.db"
+    async with open_store(path, max_pending=5) as store:
+        outcomes = await asyncio.gather(
+            *(store.record_statuses([status(n)]) for n in range(30)), return_exceptions=True
+        )
+        refused = [o for o in outcomes if isinstance(o, StoreOverloaded)]
+        accepted = [o for o in outcomes if o is None]
+        assert len(refused) + len(accepted) == 30
+        assert refused and len(accepted) >= 5
+        assert store.statistics().jobs_committed == len(accepted)
+        # once the queue drained, writes are accepted again
+        await store.record_statuses([status(99)])
+    assert count(path, "delivery_statuses") == len(accepted) + 1
+
+
+async def test_overload_is_a_store_error(tmp_path: Path) -> None:
+    assert issubclass(StoreOverloaded, StoreError)
+    with pytest.raises(StoreError, match="max_pending"):
+        async with open_store(tmp_path / "hotel.db", max_pending=0):
+            pass
+
+
+async def test_failing_job_fails_only_its_own_caller(tmp_path: Path) -> None:
+    path = tmp_path / "hotel.db"
+    async with open_store(path) as store:
+        recorded = await store.record_inbound(
+            [inbound(n) for n in range(10)], at=T0, hotel_of=HOTELS
+        )
+        seqs = [m.seq for m in recorded if m is not None]
+        commits = [step(f"g{n}", seq) for n, seq in enumerate(seqs)]
+        commits[4] = step("g4", 9_999)  # no such inbound: this step must fail alone
+        outcomes = await asyncio.gather(
+            *(store.commit_step(c) for c in commits), return_exceptions=True
+        )
+        stats = store.statistics()
+        assert isinstance(outcomes[4], StoreError)
+        assert all(o == () for i, o in enumerate(outcomes) if i != 4)
+        assert await store.load_context("pn1", "g4") is None
+        assert await store.load_context("pn1", "g3") is not None
+        pending = await store.pending_inbound()
+    assert [m.seq for m in pending] == [seqs[4]]
+    assert stats.rollbacks == 1 and stats.jobs_failed == 1
+    assert stats.jobs_committed == 1 + 9  # the record_inbound and nine steps
+
+
+async def test_close_commits_every_queued_write(tmp_path: Path) -> None:
+    path = tmp_path / "hotel.db"
+    async with open_store(path) as store:
+        tasks = [
+            asyncio.create_task(store.record_inbound([inbound(n)], at=T0, hotel_of=HOTELS))
+            for n in range(20)
+        ]
+        await asyncio.sleep(0)  # the tasks queue their jobs; the context exits right away
+    results = await asyncio.gather(*tasks)
+    assert all(r[0] is not None for r in results)
+    async with open_store(path) as store:
+        assert len(await store.pending_inbound()) == 20
+
+
+async def test_writes_after_close_are_refused(tmp_path: Path) -> None:
+    async with open_store(tmp_path / "hotel.db") as store:
+        pass
+    with pytest.raises(StoreError, match="closed"):
+        await store.record_statuses([status(1)])
+    with pytest.raises(StoreError):
+        await store.pending_outbound()
+
+
+async def test_cancelled_caller_does_not_stop_the_writer(tmp_path: Path) -> None:
+    path = tmp_path / "hotel.db"
+    async with open_store(path) as store:
+        task = asyncio.create_task(store.record_statuses([status(1)]))
+        await asyncio.sleep(0)  # queued
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await store.record_statuses([status(2)])
+        assert store.statistics().pending == 0
+    assert count(path, "delivery_statuses") == 2  # the cancelled caller's job still committed
