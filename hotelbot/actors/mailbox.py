@@ -1,9 +1,9 @@
 """The bounded mailbox of an actor: asyncio.Queue's semantics for one consumer, less memory.
 
 Owns: FIFO order, the bound (put_nowait raises MailboxFull, put waits for room in FIFO order
-among waiters) and waking the single consumer. Must never: allow two consumers, or allocate
-per-actor structures while idle beyond one deque (asyncio.Queue holds three deques and an
-Event, ~2.8 KB per idle actor; this holds one, ~0.7 KB).
+among waiters) and waking the single consumer. Must never: allow two consumers, or keep
+per-actor structures while idle (asyncio.Queue holds three deques and an Event, ~2.8 KB per
+idle actor; an idle Mailbox is one 64-byte object).
 """
 
 from __future__ import annotations
@@ -17,28 +17,34 @@ from hotelbot.errors import MailboxFull
 
 
 class Mailbox:
-    """A bounded FIFO with one consumer: asyncio.Queue's semantics, a third of its memory."""
+    """A bounded FIFO with one consumer: asyncio.Queue's semantics, a fraction of its memory.
+
+    The deques exist only while they hold something: an idle actor's mailbox is one small
+    object (an empty deque alone is ~0.7 KB).
+    """
 
     __slots__ = ("_getter", "_items", "_maxsize", "_putters")
 
     def __init__(self, maxsize: int) -> None:
         if maxsize < 1:
             raise ValueError("mailbox size must be at least 1")
-        self._items: deque[Envelope] = deque()
+        self._items: deque[Envelope] | None = None
         self._maxsize = maxsize
         self._getter: asyncio.Future[None] | None = None
         self._putters: deque[asyncio.Future[None]] | None = None
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._items) if self._items is not None else 0
 
     def full(self) -> bool:
-        return len(self._items) >= self._maxsize
+        return len(self) >= self._maxsize
 
     def put_nowait(self, item: Envelope) -> None:
         """Append `item`. Raises MailboxFull when the mailbox holds maxsize items."""
         if self.full():
             raise MailboxFull(f"mailbox full ({self._maxsize} messages)")
+        if self._items is None:
+            self._items = deque()
         self._items.append(item)
         getter = self._getter
         if getter is not None and not getter.done():
@@ -55,8 +61,9 @@ class Mailbox:
                 await putter
             except BaseException:
                 putter.cancel()
-                with suppress(ValueError):
-                    self._putters.remove(putter)
+                if self._putters is not None:
+                    with suppress(ValueError):
+                        self._putters.remove(putter)
                 if not self.full() and not putter.cancelled():
                     self._wake_putter()  # we were woken but leave: pass the turn on
                 raise
@@ -75,7 +82,12 @@ class Mailbox:
 
     def get_nowait(self) -> Envelope:
         """Take the oldest item. Raises IndexError when empty."""
-        item = self._items.popleft()
+        items = self._items
+        if not items:
+            raise IndexError("mailbox is empty")
+        item = items.popleft()
+        if not items:
+            self._items = None
         self._wake_putter()
         return item
 

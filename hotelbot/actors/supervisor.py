@@ -38,7 +38,6 @@ from collections import deque
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import partial
 from typing import Generic, TypeVar
 
 import structlog
@@ -69,12 +68,23 @@ class SupervisorStatistics:
 
 
 class _Child(Generic[K]):
-    __slots__ = ("factory", "key", "ref")
+    """One supervised key; its bound methods are the ref's hooks (no closures per child)."""
 
-    def __init__(self, key: K, factory: Callable[[], Actor], ref: ActorRef) -> None:
+    __slots__ = ("factory", "key", "ref", "supervisor")
+
+    def __init__(
+        self, supervisor: Supervisor[K], key: K, factory: Callable[[], Actor], ref: ActorRef
+    ) -> None:
+        self.supervisor = supervisor
         self.key = key
         self.factory = factory
         self.ref = ref
+
+    def failed(self, exc: Exception, message: object) -> None:
+        self.supervisor._child_failed(self, exc, message)
+
+    def done(self, _task: object) -> None:
+        self.supervisor._child_done(self)
 
 
 class _History:
@@ -132,9 +142,9 @@ class Supervisor(Generic[K]):
         actor = factory()
         after = previous.ref if previous is not None else None
         ref = actor.start(name=name, clock=self._clock, after=after)
-        child = _Child(key, factory, ref)
-        ref.failure_hook = partial(self._child_failed, child)
-        ref._add_done_callback(partial(self._child_done, child))
+        child = _Child(self, key, factory, ref)
+        ref.failure_hook = child.failed
+        ref._add_done_callback(child.done)
         self._children[key] = child
         return ref
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from hotelbot.actors import Actor, ActorRef, live_actors
+from hotelbot.actors import Actor, ActorRef, Mailbox, live_actors
+from hotelbot.actors.messages import Deliver
 from hotelbot.errors import ActorDeadError, MailboxFull
 from tests.fakes.clock import FakeClock
 
@@ -343,9 +347,83 @@ async def test_a_successor_starts_only_after_its_predecessor_stopped():
     second = RecorderActor()
     order: list[str] = []
     second_ref = second.start(after=first_ref)
-    first_ref._add_done_callback(lambda: order.append("first-done"))
+    first_ref._add_done_callback(lambda _task: order.append("first-done"))
     await second_ref.ask("new")
     order.append("second-answered")
     await stopping
     assert order == ["first-done", "second-answered"]
     assert first.events == ["started", "old", "stopped"]
+
+
+# -- the mailbox --------------------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=1, max_value=5), st.lists(st.booleans(), max_size=60))
+def test_mailbox_behaves_like_a_bounded_fifo(maxsize: int, ops: list[bool]):
+    mailbox = Mailbox(maxsize)
+    model: deque[Deliver] = deque()
+    for n, is_put in enumerate(ops):
+        if is_put:
+            item = Deliver(message=n)
+            if len(model) >= maxsize:
+                with pytest.raises(MailboxFull):
+                    mailbox.put_nowait(item)
+            else:
+                mailbox.put_nowait(item)
+                model.append(item)
+        elif model:
+            assert mailbox.get_nowait() is model.popleft()
+        else:
+            with pytest.raises(IndexError):
+                mailbox.get_nowait()
+        assert len(mailbox) == len(model)
+        assert mailbox.full() == (len(model) >= maxsize)
+
+
+async def test_mailbox_putters_wait_in_fifo_order_and_a_cancelled_one_passes_its_turn():
+    mailbox = Mailbox(1)
+    mailbox.put_nowait(Deliver(message="first"))
+    a = asyncio.create_task(mailbox.put(Deliver(message="a")))
+    b = asyncio.create_task(mailbox.put(Deliver(message="b")))
+    c = asyncio.create_task(mailbox.put(Deliver(message="c")))
+    await asyncio.sleep(0)
+    b.cancel()
+    taken = []
+    for _ in range(3):
+        envelope = await mailbox.get()
+        assert isinstance(envelope, Deliver)
+        taken.append(envelope.message)
+        await asyncio.sleep(0)
+    assert taken == ["first", "a", "c"]
+    assert a.done() and b.cancelled() and c.done()
+    assert len(mailbox) == 0
+
+
+async def test_mailbox_woken_putter_cancelled_before_it_runs_wakes_the_next():
+    mailbox = Mailbox(1)
+    mailbox.put_nowait(Deliver(message="first"))
+    a = asyncio.create_task(mailbox.put(Deliver(message="a")))
+    b = asyncio.create_task(mailbox.put(Deliver(message="b")))
+    await asyncio.sleep(0)
+    mailbox.get_nowait()  # wakes a ...
+    a.cancel()  # ... which is cancelled before it could put
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert a.cancelled()
+    assert b.done()
+    envelope = mailbox.get_nowait()
+    assert isinstance(envelope, Deliver) and envelope.message == "b"
+
+
+async def test_mailbox_last_putter_cancelled_after_being_woken_leaves_the_mailbox_usable():
+    mailbox = Mailbox(1)
+    mailbox.put_nowait(Deliver(message="first"))
+    only = asyncio.create_task(mailbox.put(Deliver(message="only")))
+    await asyncio.sleep(0)
+    mailbox.get_nowait()
+    only.cancel()
+    await asyncio.sleep(0)
+    assert only.cancelled()  # CancelledError, not an error from the putter bookkeeping
+    mailbox.put_nowait(Deliver(message="next"))
+    assert len(mailbox) == 1
