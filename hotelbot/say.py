@@ -45,6 +45,7 @@ __all__ = [
     "SendText",
     "converse",
     "format_reply",
+    "load_numbers",
     "main",
     "message_item",
     "parse_line",
@@ -54,6 +55,7 @@ __all__ = [
 ]
 
 DEFAULT_DEPT = "front_desk"
+DEFAULT_HOTEL = "demo_hotel"  # what a bare department name means when several hotels have it
 DEFAULT_GUEST = "34600000001"
 DEMO_APP_SECRET = "demo-app-secret"  # the demo's value (scripts/run), not a real secret
 DISPLAY_NUMBER = "15550783881"  # what Meta shows as the business number; cosmetic here
@@ -298,28 +300,31 @@ def _str(value: object) -> str:
 # --- which number (department) to talk to ----------------------------------------------------
 
 
-def resolve_number(target: str, numbers: Mapping[str, tuple[str, str]]) -> tuple[str, str]:
+def resolve_number(
+    target: str, numbers: Mapping[str, tuple[str, str]], hotel: str = DEFAULT_HOTEL
+) -> tuple[str, str]:
     """(phone_number_id, label) for a department name, `hotel:dept`, or a raw number id.
 
     Args:
         target: "room_service", "demo_hotel:room_service" or "100000000000002".
         numbers: phone_number_id -> (hotel_id, dept), as in Catalog.numbers.
+        hotel: the hotel a bare department name means when several hotels have it.
     Raises:
         SayError(kind="target"): no such department, or the name is ambiguous.
     """
     if target.isdigit():
         hotel_dept = numbers.get(target)
         return target, hotel_dept[1] if hotel_dept else target
-    hotel, _, dept = target.rpartition(":")
-    found = [
-        (number, d) for number, (h, d) in numbers.items() if d == dept and hotel in ("", h)
-    ]
+    named, _, dept = target.rpartition(":")
+    found = {n: h for n, (h, d) in numbers.items() if d == dept and named in ("", h)}
+    if len(found) > 1:
+        found = {n: h for n, h in found.items() if h == hotel}
+    if len(found) == 1:
+        return next(iter(found)), dept
     known = ", ".join(sorted(f"{h}:{d}" for h, d in numbers.values())) or "none"
     if not found:
         raise SayError("target", f"no department {target!r}; known: {known}")
-    if len(found) > 1:
-        raise SayError("target", f"{target!r} is in several hotels; use hotel:dept ({known})")
-    return found[0]
+    raise SayError("target", f"{target!r} is in several hotels; use hotel:dept ({known})")
 
 
 def load_numbers(config_dir: Path) -> dict[str, tuple[str, str]]:
@@ -492,6 +497,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("target", nargs="?", default=DEFAULT_DEPT, metavar="DEPT|PHONE_NUMBER_ID",
                         help=f"department (or hotel:dept) or a raw phone_number_id "
                         f"(default {DEFAULT_DEPT})")
+    parser.add_argument("--hotel", default=DEFAULT_HOTEL,
+                        help=f"the hotel a bare DEPT means if several have it ({DEFAULT_HOTEL})")
     parser.add_argument("--guest", default=DEFAULT_GUEST, help="the guest's phone (digits)")
     parser.add_argument("--name", default="Demo Guest", help="the guest's profile name")
     parser.add_argument("--url", default=f"http://127.0.0.1:{env('HOTELBOT_PORT', '8080')}/webhook",
@@ -514,7 +521,7 @@ def _options(args: argparse.Namespace) -> SayOptions:
     if args.wait <= 0:
         raise SayError("input", "--wait must be positive")
     numbers = {} if args.target.isdigit() else load_numbers(Path(args.config_dir))
-    number, label = resolve_number(args.target, numbers)
+    number, label = resolve_number(args.target, numbers, args.hotel)
     return SayOptions(phone_number_id=number, label=label, guest=guest, webhook_url=args.url,
                       graph_url=args.graph, app_secret=args.app_secret, name=args.name,
                       wait=args.wait)

@@ -11,6 +11,7 @@ import io
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -30,6 +31,7 @@ from hotelbot.say import (
     SendText,
     converse,
     format_reply,
+    load_numbers,
     main,
     message_item,
     parse_line,
@@ -230,12 +232,38 @@ def test_department_names_resolve_through_the_catalog_numbers() -> None:
     assert resolve_number("999", {}) == ("999", "999")
 
 
+def test_a_department_of_several_hotels_means_the_default_hotels() -> None:
+    assert resolve_number("room_service", NUMBERS) == ("100000000000002", "room_service")
+    assert resolve_number("room_service", NUMBERS, "other_hotel") == ("200000000000002",
+                                                                       "room_service")
+
+
 @pytest.mark.parametrize("target", ["spa", "room_service", "demo_hotel:spa"])
 def test_unknown_or_ambiguous_department_is_refused_listing_the_known_ones(target: str) -> None:
     with pytest.raises(SayError) as caught:
-        resolve_number(target, NUMBERS)
+        resolve_number(target, NUMBERS, hotel="third_hotel")
     assert caught.value.kind == "target"
     assert "demo_hotel:front_desk" in caught.value.detail
+
+
+def test_demo_departments_resolve_from_the_shipped_configuration() -> None:
+    numbers = load_numbers(Path(__file__).parents[2] / "config")
+    assert resolve_number("front_desk", numbers) == ("100000000000001", "front_desk")
+    assert resolve_number("room_service", numbers) == ("100000000000002", "room_service")
+    assert resolve_number("housekeeping", numbers) == ("100000000000003", "housekeeping")
+
+
+def test_an_unreadable_configuration_is_refused_naming_the_directory(tmp_path: Path) -> None:
+    with pytest.raises(SayError) as caught:
+        load_numbers(tmp_path / "missing")
+    assert caught.value.kind == "target" and str(tmp_path / "missing") in caught.value.detail
+
+
+def test_unknown_department_on_the_command_line_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["spa", "--config-dir", str(Path(__file__).parents[2] / "config")]) == 2
+    assert "no department 'spa'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv", [["123", "--guest", "abc"], ["123", "--wait", "0"],
