@@ -273,3 +273,34 @@ async def test_the_supervisor_rejects_a_bad_budget(clock):
         Supervisor(clock=clock, max_restarts=-1)
     with pytest.raises(ValueError):
         Supervisor(clock=clock, window_seconds=0)
+
+
+# -- the fake clock the budget window (and other actor tests) rely on ------------------------
+
+
+async def test_fake_clock_sleepers_wake_only_when_time_is_jumped_past_their_deadline():
+    clock = FakeClock()
+    start_wall, start_mono = clock.now(), clock.monotonic()
+    woke: list[str] = []
+
+    async def sleeper(name: str, seconds: float) -> None:
+        await clock.sleep(seconds)
+        woke.append(name)
+
+    tasks = [asyncio.create_task(sleeper("late", 10)), asyncio.create_task(sleeper("early", 5))]
+    await clock.wait_sleeping(2)
+    assert clock.next_deadline() == start_mono + 5
+    clock.jump(4.9)
+    await asyncio.sleep(0)
+    assert woke == []
+    clock.jump(0.1)
+    await asyncio.sleep(0)
+    assert woke == ["early"]
+    clock.jump(60)
+    await asyncio.gather(*tasks)
+    assert woke == ["early", "late"]
+    assert clock.monotonic() == start_mono + 65
+    assert (clock.now() - start_wall).total_seconds() == 65
+    assert clock.sleeping == 0
+    with pytest.raises(ValueError):
+        clock.jump(-1)
