@@ -123,14 +123,13 @@ class Store:
         ]
 
     async def mark_inbound_done(self, seq: int) -> None:
-        await self._update_one(
-            "inbound", seq, "UPDATE inbound SET state = 'done' WHERE seq = ?", (seq,)
-        )
+        sql = "UPDATE inbound SET state = 'done' WHERE seq = ?"
+        await self._update_one(f"inbound message with seq {seq}", sql, (seq,))
 
     async def park_inbound(self, seq: int, error: str) -> None:
         """Set a message aside (state parked) with the error that kept it failing."""
         sql = "UPDATE inbound SET state = 'parked', error = ? WHERE seq = ?"
-        await self._update_one("inbound", seq, sql, (error, seq))
+        await self._update_one(f"inbound message with seq {seq}", sql, (error, seq))
 
     async def bump_inbound_attempts(self, seq: int) -> int:
         """Count one more processing attempt; return the new count."""
@@ -213,7 +212,7 @@ class Store:
 
     async def mark_outbound_sent(self, id: int, wamid: str, at: datetime) -> None:
         sql = "UPDATE outbound SET state = 'sent', wamid = ?, sent_at = ? WHERE id = ?"
-        await self._update_one("outbound", id, sql, (wamid, encode_time(at), id))
+        await self._update_one(f"outbound with id {id}", sql, (wamid, encode_time(at), id))
 
     async def mark_outbound_failed(self, id: int, code: int, detail: str, at: datetime) -> None:
         """A permanent failure: keep Meta's error code and details."""
@@ -221,14 +220,15 @@ class Store:
             "UPDATE outbound SET state = 'failed', error_code = ?, error_detail = ?,"
             " failed_at = ? WHERE id = ?"
         )
-        await self._update_one("outbound", id, sql, (code, detail, encode_time(at), id))
+        await self._update_one(f"outbound with id {id}", sql, (code, detail, encode_time(at), id))
 
     async def reschedule_outbound(
         self, id: int, not_before: datetime, attempts: int, code: int
     ) -> None:
         """A retryable failure: stays pending, not to be sent before `not_before`."""
         sql = "UPDATE outbound SET not_before = ?, attempts = ?, error_code = ? WHERE id = ?"
-        await self._update_one("outbound", id, sql, (encode_time(not_before), attempts, code, id))
+        params = (encode_time(not_before), attempts, code, id)
+        await self._update_one(f"outbound with id {id}", sql, params)
 
     # --- requests --------------------------------------------------------------------------
 
@@ -260,7 +260,7 @@ class Store:
         """
         value = RequestStatus(status).value
         sql = "UPDATE requests SET status = ?, updated_at = coalesce(?, updated_at) WHERE id = ?"
-        await self._update_one("request", id, sql, (value, encode_optional_time(at), id))
+        await self._update_one(f"request with id {id}", sql, (value, encode_optional_time(at), id))
 
     # --- introspection ---------------------------------------------------------------------
 
@@ -272,10 +272,11 @@ class Store:
 
     # --- internals -------------------------------------------------------------------------
 
-    async def _update_one(self, what: str, key: int, sql: str, params: tuple[Any, ...]) -> None:
+    async def _update_one(self, row: str, sql: str, params: tuple[Any, ...]) -> None:
+        """Run an UPDATE of one row by key; a key that matches no row is the caller's error."""
         changed = await self._writer.submit(lambda c: c.execute(sql, params).rowcount)
         if changed != 1:
-            raise StoreError(f"no {what} with id {key}")
+            raise StoreError(f"no {row}")
 
     async def _fetchall(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         return await _read(conn=self._conn, fn=lambda c: c.execute(sql, params).fetchall())

@@ -1,0 +1,363 @@
+"""The Store API on real SQLite files: inbound, steps, outbox, statuses, requests, expiry."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from hotelbot.errors import StoreError
+from hotelbot.store import (
+    DeliveryStatus,
+    InboundMessage,
+    OutboundMessage,
+    Priority,
+    RequestRecord,
+    RequestStatus,
+    ScheduledMessage,
+    StepCommit,
+    Store,
+    open_store,
+)
+
+T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+HOTELS = {"pn1": "h1", "pn2": "h2"}
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    async with open_store(tmp_path / "hotel.db") as opened:
+        yield opened
+
+
+def inbound(wamid: str, *, guest: str = "g1", number: str = "pn1", **kw: object) -> InboundMessage:
+    return InboundMessage(
+        wamid=wamid,
+        phone_number_id=number,
+        guest_id=guest,
+        kind="text",
+        payload={"text": {"body": "hi"}},
+        sent_at=kw.pop("sent_at", T0),  # type: ignore[arg-type]
+        profile_name=kw.pop("profile_name", None),  # type: ignore[arg-type]
+    )
+
+
+def reply(text: str, priority: Priority = Priority.REPLY) -> OutboundMessage:
+    body = {"type": "text", "text": {"body": text}}
+    return OutboundMessage(phone_number_id="pn1", guest_id="g1", body=body, priority=priority)
+
+
+def request(kind: str = "order", hotel: str = "h1") -> RequestRecord:
+    return RequestRecord(
+        hotel_id=hotel,
+        department="room_service",
+        guest_id="g1",
+        flow_id="room_service",
+        kind=kind,
+        data={"dish": "soup", "qty": 2},
+    )
+
+
+def commit(seq: int | None, **kw: object) -> StepCommit:
+    fields: dict[str, object] = {
+        "phone_number_id": "pn1",
+        "guest_id": "g1",
+        "hotel_id": "h1",
+        "context": {"v": 1, "current_step": "menu", "last_activity": T0.isoformat()},
+        "guest_data": {"room": "101"},
+        "language": "de",
+        "inbound_seq": seq,
+        "at": T0,
+    }
+    fields.update(kw)
+    return StepCommit(**fields)  # type: ignore[arg-type]
+
+
+async def record_one(store: Store, wamid: str = "wamid.a") -> int:
+    [message] = await store.record_inbound([inbound(wamid)], at=T0, hotel_of=HOTELS)
+    assert message is not None
+    return message.seq
+
+
+# --- inbound ---------------------------------------------------------------------------------
+
+
+async def test_same_wamid_twice_is_recorded_once(store: Store) -> None:
+    first = await store.record_inbound([inbound("wamid.a")], at=T0, hotel_of=HOTELS)
+    second = await store.record_inbound([inbound("wamid.a")], at=T0, hotel_of=HOTELS)
+    assert first[0] is not None and first[0].seq > 0
+    assert second == [None]
+    both = await store.record_inbound(
+        [inbound("wamid.b"), inbound("wamid.b"), inbound("wamid.a")], at=T0, hotel_of=HOTELS
+    )
+    assert both[0] is not None and both[1:] == [None, None]
+
+
+async def test_dedupe_survives_a_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "hotel.db"
+    async with open_store(path) as store:
+        [kept] = await store.record_inbound([inbound("wamid.a")], at=T0, hotel_of=HOTELS)
+    async with open_store(path) as store:
+        assert await store.record_inbound([inbound("wamid.a")], at=T0, hotel_of=HOTELS) == [None]
+        [again] = await store.pending_inbound()
+    assert again == kept  # every field, payload and seq included
+
+
+async def test_inbound_moves_the_guest_window_forward_only(store: Store) -> None:
+    later, earlier = T0 + timedelta(hours=2), T0 + timedelta(hours=1)
+    await store.record_inbound(
+        [inbound("w1", sent_at=later, profile_name="Ana")], at=later, hotel_of=HOTELS
+    )
+    await store.record_inbound([inbound("w2", sent_at=earlier)], at=later, hotel_of=HOTELS)
+    guest = await store.load_guest("h1", "g1")
+    assert guest is not None
+    assert guest.last_inbound_at == later  # the older message did not move it back
+    assert guest.profile_name == "Ana"  # a message without a name keeps the known one
+    assert guest.data == {} and guest.language is None
+
+
+async def test_inbound_to_an_unknown_number_is_recorded_without_a_guest(store: Store) -> None:
+    [message] = await store.record_inbound([inbound("w1", number="pn9")], at=T0, hotel_of=HOTELS)
+    assert message is not None
+    assert await store.load_guest("h1", "g1") is None
+    assert [m.wamid for m in await store.pending_inbound()] == ["w1"]
+
+
+async def test_empty_deliveries_write_nothing(store: Store) -> None:
+    assert await store.record_inbound([], at=T0, hotel_of=HOTELS) == []
+    await store.record_statuses([])
+    assert store.statistics().jobs_committed == 0
+
+
+async def test_inbound_lifecycle_done_parked_attempts(store: Store) -> None:
+    a, b, c = [await record_one(store, w) for w in ("wa", "wb", "wc")]
+    assert [m.seq for m in await store.pending_inbound()] == [a, b, c]
+    await store.mark_inbound_done(a)
+    assert await store.bump_inbound_attempts(b) == 1
+    assert await store.bump_inbound_attempts(b) == 2
+    await store.park_inbound(b, "KeyError: 'menu'")
+    assert [m.seq for m in await store.pending_inbound()] == [c]
+    rows = await store._fetchall("SELECT state, error, attempts FROM inbound WHERE seq = ?", (b,))
+    assert rows == [("parked", "KeyError: 'menu'", 2)]
+
+
+@pytest.mark.parametrize("call", ["mark_inbound_done", "bump_inbound_attempts"])
+async def test_unknown_inbound_seq_is_an_error(store: Store, call: str) -> None:
+    with pytest.raises(StoreError, match="seq 42"):
+        await getattr(store, call)(42)
+
+
+# --- commit_step -----------------------------------------------------------------------------
+
+
+async def test_commit_step_writes_everything_together(store: Store) -> None:
+    seq = await record_one(store)
+    scheduled = ScheduledMessage(
+        hotel_id="h1",
+        phone_number_id="pn1",
+        guest_id="g1",
+        message_type="feedback",
+        scheduled_at=T0 + timedelta(hours=2),
+        data={"department": "room_service"},
+    )
+    step = commit(
+        seq,
+        outbound=(reply("one"), reply("two")),
+        requests=(request(),),
+        scheduled=(scheduled,),
+    )
+    rows = await store.commit_step(step)
+    assert [r.body["text"] for r in rows] == [{"body": "one"}, {"body": "two"}]
+    assert rows[0].id > 0 and rows[1].id == rows[0].id + 1
+    assert await store.load_context("pn1", "g1") == step.context
+    guest = await store.load_guest("h1", "g1")
+    assert guest is not None and guest.data == {"room": "101"} and guest.language == "de"
+    assert guest.last_inbound_at == T0  # set by the inbound, kept by the step
+    assert await store.pending_inbound() == []
+    assert await store.pending_outbound() == list(rows)
+    [req] = await store.list_requests("h1")
+    assert (req.kind, req.data, req.status, req.created_at) == (
+        "order",
+        {"dish": "soup", "qty": 2},
+        RequestStatus.NEW,
+        T0,
+    )
+    sql = "SELECT message_type, scheduled_at, status FROM scheduled_messages"
+    due = await store._fetchall(sql, ())
+    assert due == [("feedback", "2025-03-01T11:00:00.000000+00:00", "pending")]
+
+
+async def test_commit_step_replaces_the_snapshot(store: Store) -> None:
+    await store.commit_step(commit(None))
+    newer = {"v": 1, "current_step": "order_qty", "last_activity": T0.isoformat()}
+    await store.commit_step(commit(None, context=newer, guest_data={"room": "202"}))
+    assert await store.load_context("pn1", "g1") == newer
+    guest = await store.load_guest("h1", "g1")
+    assert guest is not None and guest.data == {"room": "202"}
+
+
+async def test_failing_step_leaves_no_part_of_itself(store: Store) -> None:
+    seq = await record_one(store)
+    bad = ScheduledMessage(
+        hotel_id="h1",
+        phone_number_id="pn1",
+        guest_id="g1",
+        message_type="feedback",
+        scheduled_at=T0,
+        status="bogus",  # refused by the table's CHECK, after the other rows were written
+    )
+    step = commit(seq, outbound=(reply("one"),), requests=(request(),), scheduled=(bad,))
+    with pytest.raises(StoreError, match="CHECK"):
+        await store.commit_step(step)
+    assert await store.load_context("pn1", "g1") is None
+    assert await store.pending_outbound() == []
+    assert await store.list_requests("h1") == []
+    assert [m.seq for m in await store.pending_inbound()] == [seq]  # not marked done
+    guest = await store.load_guest("h1", "g1")
+    assert guest is not None and guest.data == {}  # the guest upsert was rolled back too
+
+
+async def test_step_for_an_unknown_inbound_is_refused_whole(store: Store) -> None:
+    with pytest.raises(StoreError, match="seq 77"):
+        await store.commit_step(commit(77, outbound=(reply("x"),)))
+    assert await store.load_context("pn1", "g1") is None
+    assert await store.pending_outbound() == []
+
+
+async def test_naive_time_is_refused_before_writing(store: Store) -> None:
+    with pytest.raises(StoreError, match="naive"):
+        await store.commit_step(commit(None, at=datetime(2025, 3, 1, 9, 0)))
+    assert store.statistics().jobs_committed == 0
+
+
+# --- outbox ----------------------------------------------------------------------------------
+
+
+async def test_outbox_pending_order_and_state_changes(store: Store) -> None:
+    rows = await store.commit_step(
+        commit(
+            None,
+            outbound=(
+                reply("promo", Priority.BROADCAST),
+                reply("hello"),
+                reply("reminder", Priority.SCHEDULED),
+                reply("menu"),
+            ),
+        )
+    )
+    promo, hello, reminder, menu = rows
+    assert [r.id for r in await store.pending_outbound()] == [
+        hello.id,
+        menu.id,
+        reminder.id,
+        promo.id,
+    ]
+    await store.mark_outbound_sent(hello.id, "wamid.out1", T0)
+    await store.mark_outbound_failed(promo.id, 131026, "undeliverable", T0)
+    retry_at = T0 + timedelta(seconds=30)
+    await store.reschedule_outbound(menu.id, retry_at, 2, 131056)
+    pending = await store.pending_outbound()
+    assert [r.id for r in pending] == [menu.id, reminder.id]
+    assert (pending[0].attempts, pending[0].not_before) == (2, retry_at)
+    states = await store._fetchall("SELECT id, state, wamid, error_code FROM outbound", ())
+    assert set(states) >= {
+        (hello.id, "sent", "wamid.out1", None),
+        (promo.id, "failed", None, 131026),
+    }
+
+
+async def test_marking_an_unknown_outbound_row_is_an_error(store: Store) -> None:
+    with pytest.raises(StoreError, match="outbound with id 5"):
+        await store.mark_outbound_sent(5, "wamid.x", T0)
+
+
+async def test_crash_recovery_reads_after_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "hotel.db"
+    async with open_store(path) as store:
+        done = await record_one(store, "w1")
+        waiting = await record_one(store, "w2")
+        rows = await store.commit_step(commit(done, outbound=(reply("a"), reply("b"))))
+        await store.mark_outbound_sent(rows[0].id, "wamid.out", T0)
+    async with open_store(path) as store:
+        assert [m.seq for m in await store.pending_inbound()] == [waiting]
+        assert await store.pending_outbound() == [rows[1]]
+
+
+# --- statuses --------------------------------------------------------------------------------
+
+
+def status(name: str, wamid: str = "wamid.out1", minute: int = 0) -> DeliveryStatus:
+    return DeliveryStatus(
+        wamid=wamid, status=name, at=T0 + timedelta(minutes=minute), recipient_id="g1"
+    )
+
+
+async def test_statuses_never_regress(store: Store) -> None:
+    assert await store.latest_status("wamid.out1") is None
+    await store.record_statuses([status("read", minute=2)])
+    await store.record_statuses([status("delivered", minute=1), status("sent")])
+    assert await store.latest_status("wamid.out1") == "read"
+    await store.record_statuses([status("failed", "wamid.out2"), status("sent", "wamid.out2")])
+    assert await store.latest_status("wamid.out2") == "failed"
+
+
+async def test_repeated_status_keeps_the_first(store: Store) -> None:
+    await store.record_statuses([status("delivered", minute=1)])
+    await store.record_statuses([status("delivered", minute=9)])
+    rows = await store._fetchall("SELECT status, at FROM delivery_statuses", ())
+    assert rows == [("delivered", "2025-03-01T09:01:00.000000+00:00")]
+
+
+# --- requests --------------------------------------------------------------------------------
+
+
+async def test_requests_listing_by_hotel_status_and_limit(store: Store) -> None:
+    await store.commit_step(
+        commit(None, requests=(request("a"), request("b"), request("c"), request("x", "h2")))
+    )
+    listed = await store.list_requests("h1")
+    assert [r.kind for r in listed] == ["c", "b", "a"]  # newest first; h2's not visible
+    await store.set_request_status(listed[1].id, RequestStatus.DONE, at=T0)
+    await store.set_request_status(listed[0].id, "acknowledged")
+    assert [r.kind for r in await store.list_requests("h1", RequestStatus.NEW)] == ["a"]
+    assert [r.kind for r in await store.list_requests("h1", "done")] == ["b"]
+    assert [r.kind for r in await store.list_requests("h1", limit=2)] == ["c", "b"]
+    assert [r.kind for r in await store.list_requests("h2")] == ["x"]
+
+
+async def test_bad_request_queries_are_refused(store: Store) -> None:
+    with pytest.raises(ValueError):
+        await store.list_requests("h1", "lost")
+    with pytest.raises(ValueError, match="limit"):
+        await store.list_requests("h1", limit=0)
+    with pytest.raises(ValueError):
+        await store.set_request_status(1, "lost")
+    with pytest.raises(StoreError, match="request with id 1"):
+        await store.set_request_status(1, RequestStatus.DONE)
+
+
+# --- expiry ----------------------------------------------------------------------------------
+
+
+async def test_expiry_deletes_only_idle_conversations(store: Store) -> None:
+    def context(at: datetime) -> dict[str, object]:
+        return {"v": 1, "last_activity": at.isoformat()}
+
+    await store.commit_step(commit(None, guest_id="old", context=context(T0)))
+    recent = T0 + timedelta(hours=3)
+    await store.commit_step(commit(None, guest_id="new", context=context(recent)))
+    await store.commit_step(commit(None, guest_id="nolast", context={"v": 1}, at=recent))
+    assert await store.expire_contexts(T0 + timedelta(hours=1)) == 1
+    assert await store.load_context("pn1", "old") is None
+    assert await store.load_context("pn1", "new") is not None
+    assert await store.load_context("pn1", "nolast") is not None  # its commit time counts
+    assert await store.expire_contexts(T0 + timedelta(hours=4)) == 2
+
+
+async def test_statistics_count_committed_jobs(store: Store) -> None:
+    await record_one(store)
+    stats = store.statistics()
+    assert (stats.jobs_committed, stats.batches_committed, stats.pending) == (1, 1, 0)
+
