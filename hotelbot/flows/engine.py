@@ -183,6 +183,8 @@ class _Turn:
     # -- dispatch ---------------------------------------------------------------------------
 
     def handle(self, ctx: Context, event: Event) -> Outcome:
+        if ctx.language not in self.fs.languages:  # the hotel dropped it since (reload)
+            ctx = ctx.evolve(language=self.fs.default_language)
         if ctx.cooloff_until is not None:
             if self.now < _aware(ctx.cooloff_until):
                 return Outcome(context=ctx, effects=(Silence(reason=SilenceReason.COOLOFF),))

@@ -151,3 +151,8 @@ def test_dates_resolve_in_the_hotel_timezone() -> None:
     ctx = at("late.day").evolve(last_activity=late_evening_utc)
     out = run(ctx, TextReceived(text="today"), tokyo, now=late_evening_utc)
     assert out.context.step_data["day"] == "2027-01-01"
+
+
+def test_a_language_the_hotel_no_longer_enables_falls_back_to_the_default() -> None:
+    out = run(at("order.category", language="fr"), TextReceived(text="food"))
+    assert out.context.language == "en" and "Which dish?" in text_of(out)
