@@ -22,7 +22,7 @@ Times are stored as fixed-width UTC ISO 8601 text (codec.py); JSON columns are o
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -279,10 +279,13 @@ class Store:
             raise StoreError(f"no {row}")
 
     async def _fetchall(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
-        return await _read(conn=self._conn, fn=lambda c: c.execute(sql, params).fetchall())
+        def fetch(conn: sqlite3.Connection) -> list[Any]:
+            return conn.execute(sql, params).fetchall()
+
+        return await _read(self._conn, fetch)
 
 
-async def _read(conn: aiosqlite.Connection, fn: Any) -> Any:
+async def _read(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
     """Run a read (or the open/close steps) on the connection thread; wrap sqlite3 errors."""
     try:
         return await on_thread(conn, fn)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -62,11 +62,12 @@ async def on_thread(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection
     Raises:
         StoreError: the connection is closed.
     """
+    execute = cast(Callable[[Callable[[], T]], Awaitable[T]], conn._execute)
     try:
-        result = await conn._execute(lambda: fn(conn._conn))
+        result = await execute(lambda: fn(conn._conn))
     except ValueError as exc:  # aiosqlite: "Connection closed" / "no active connection"
         raise StoreError(f"store connection unavailable: {exc}") from exc
-    return cast(T, result)
+    return result
 
 
 class Writer:
