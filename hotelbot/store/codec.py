@@ -228,14 +228,14 @@ def prepare_step(commit: StepCommit) -> PreparedStep:
             last_activity,
         ),
         guest=(commit.hotel_id, commit.guest_id, encode_json(commit.guest_data), commit.language),
-        outbound=tuple(_outbound_params(o, at) for o in commit.outbound),
+        outbound=tuple(outbound_params(o, at) for o in commit.outbound),
         requests=tuple(_request_params(r, at) for r in commit.requests),
         scheduled=tuple(_scheduled_params(s, at) for s in commit.scheduled),
         inbound_seq=commit.inbound_seq,
     )
 
 
-def _outbound_params(message: OutboundMessage, at: str | None) -> tuple[object, ...]:
+def outbound_params(message: OutboundMessage, at: str | None) -> tuple[object, ...]:
     return (
         message.phone_number_id,
         message.guest_id,

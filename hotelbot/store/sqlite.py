@@ -126,10 +126,34 @@ class Store:
         sql = "UPDATE inbound SET state = 'done' WHERE seq = ?"
         await self._update_one(f"inbound message with seq {seq}", sql, (seq,))
 
-    async def park_inbound(self, seq: int, error: str) -> None:
-        """Set a message aside (state parked) with the error that kept it failing."""
-        sql = "UPDATE inbound SET state = 'parked', error = ? WHERE seq = ?"
-        await self._update_one(f"inbound message with seq {seq}", sql, (error, seq))
+    async def park_inbound(
+        self,
+        seq: int,
+        error: str,
+        reply: OutboundMessage | None = None,
+        *,
+        at: datetime | None = None,
+    ) -> tuple[OutboundMessage, ...]:
+        """Set a message aside (state parked) with the error that kept it failing.
+
+        Args:
+            reply: an outbound row (an apology to the guest) committed in the same transaction.
+            at: the reply's created_at.
+        Returns:
+            The reply with its store id, or () without one.
+        Raises:
+            StoreError: no inbound message has this seq (and no reply was written).
+        """
+        row = None if reply is None else codec.outbound_params(reply, encode_optional_time(at))
+
+        def park(conn: sqlite3.Connection) -> int | None:
+            changed = conn.execute(_PARK_INBOUND, (error, seq)).rowcount
+            if changed != 1:
+                raise StoreError(f"no inbound message with seq {seq}")
+            return None if row is None else _lastrowid(conn.execute(_INSERT_OUTBOUND, row))
+
+        reply_id = await self._writer.submit(park)
+        return () if reply is None or reply_id is None else (replace(reply, id=reply_id),)
 
     async def bump_inbound_attempts(self, seq: int) -> int:
         """Count one more processing attempt; return the new count."""
@@ -300,6 +324,7 @@ _INSERT_INBOUND = (
     " profile_name, sent_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 # Text comparison is time order: timestamps are fixed-width UTC (codec.py).
+_PARK_INBOUND = "UPDATE inbound SET state = 'parked', error = ? WHERE seq = ?"
 _TOUCH_GUEST = (
     "INSERT INTO guests (hotel_id, guest_id, profile_name, last_inbound_at) VALUES (?, ?, ?, ?)"
     " ON CONFLICT (hotel_id, guest_id) DO UPDATE SET"

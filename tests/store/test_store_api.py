@@ -143,10 +143,22 @@ async def test_inbound_lifecycle_done_parked_attempts(store: Store) -> None:
     assert rows == [("parked", "KeyError: 'menu'", 2)]
 
 
-@pytest.mark.parametrize("call", ["mark_inbound_done", "bump_inbound_attempts"])
+async def test_parking_with_an_apology_commits_both_or_neither(store: Store) -> None:
+    seq = await record_one(store)
+    [apology] = await store.park_inbound(seq, "boom", reply("sorry"), at=T0)
+    assert apology.id > 0 and apology.body == reply("sorry").body
+    assert await store.pending_outbound() == [apology]
+    assert await store.pending_inbound() == []
+    with pytest.raises(StoreError, match="seq 404"):
+        await store.park_inbound(404, "boom", reply("sorry again"))
+    assert await store.pending_outbound() == [apology]  # the second apology was rolled back
+    assert await store.park_inbound(seq, "again") == ()
+
+
+@pytest.mark.parametrize("call", ["mark_inbound_done", "bump_inbound_attempts", "park_inbound"])
 async def test_unknown_inbound_seq_is_an_error(store: Store, call: str) -> None:
     with pytest.raises(StoreError, match="seq 42"):
-        await getattr(store, call)(42)
+        await getattr(store, call)(*((42, "error") if call == "park_inbound" else (42,)))
 
 
 # --- commit_step -----------------------------------------------------------------------------
