@@ -435,7 +435,8 @@ class _Session:
 def _indent(prefix: str, text: str) -> str:
     pad = " " * len(prefix)
     lines = text.splitlines() or [""]
-    return "\n".join([prefix + lines[0], *(pad + line for line in lines[1:])])
+    rest = [(pad + line).rstrip() for line in lines[1:]]
+    return "\n".join([prefix + lines[0], *rest])
 
 
 async def converse(options: SayOptions, lines: AsyncIterator[str], out: TextIO) -> int:

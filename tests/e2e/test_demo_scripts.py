@@ -260,7 +260,7 @@ def test_an_unreadable_configuration_is_refused_naming_the_directory(tmp_path: P
 
 
 def test_unknown_department_on_the_command_line_exits_2(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert main(["spa", "--config-dir", str(Path(__file__).parents[2] / "config")]) == 2
     assert "no department 'spa'" in capsys.readouterr().err
