@@ -69,6 +69,7 @@ async def open_store(
     """
     if max_pending < 1:
         raise StoreError(f"max_pending must be at least 1, not {max_pending}")
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         conn = await aiosqlite.connect(path, isolation_level=None)

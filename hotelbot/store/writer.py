@@ -90,6 +90,7 @@ class Writer:
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="store-writer")
+        self._task.add_done_callback(_log_death)
 
     async def submit(self, job: Callable[[sqlite3.Connection], T]) -> T:
         """Queue `job`; return its result once its transaction has committed.
@@ -111,6 +112,8 @@ class Writer:
         if self._task is None or self._closing:
             return
         self._closing = True
+        if self._task.done():  # it died (and failed its queue already)
+            return
         self._queue.put_nowait(_STOP)
         await self._task
 
@@ -186,6 +189,14 @@ class Writer:
         else:
             self._rollbacks += 1
             log.warning("store_batch_rolled_back", jobs=len(outcomes), failed=failed)
+
+
+def _log_death(task: asyncio.Task[None]) -> None:
+    """The writer ending other than by close() is fatal for the store: say so loudly."""
+    if task.cancelled():
+        log.error("store_writer_cancelled")
+    elif task.exception() is not None:
+        log.error("store_writer_died", error=repr(task.exception()))
 
 
 def _item(entry: object) -> tuple[Job, asyncio.Future[Any]]:

@@ -156,3 +156,14 @@ async def test_cancelled_caller_does_not_stop_the_writer(tmp_path: Path) -> None
         await store.record_statuses([status(2)])
         assert store.statistics().pending == 0
     assert count(path, "delivery_statuses") == 2  # the cancelled caller's job still committed
+
+
+async def test_a_dead_writer_fails_callers_instead_of_hanging(tmp_path: Path) -> None:
+    async with open_store(tmp_path / "hotel.db") as store:
+        writer_task = store._writer._task
+        assert writer_task is not None
+        writer_task.cancel()
+        await asyncio.sleep(0)
+        with pytest.raises(StoreError, match="closed"):
+            await store.record_statuses([status(1)])
+        assert await store.pending_outbound() == []  # reads still work
