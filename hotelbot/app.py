@@ -31,6 +31,7 @@ from hotelbot.flows.model import Catalog
 from hotelbot.scheduler.sender import DirectSender
 from hotelbot.store import Store, open_store
 from hotelbot.whatsapp.client import GraphClient, open_graph_client
+from hotelbot.whatsapp.payloads import event_for
 from hotelbot.whatsapp.webhook import WebhookHandler
 
 log = structlog.get_logger(__name__)
@@ -111,7 +112,7 @@ async def _router_ctx(app: web.Application) -> AsyncIterator[None]:
         clock=clock,
         catalog=app[CATALOG].get,
     )
-    router = Router(deps, store)
+    router = Router(deps, store, event_for)
     app[ROUTER] = router
     app[WEBHOOK] = WebhookHandler(
         app_secret=app[SETTINGS].app_secret,

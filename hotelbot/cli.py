@@ -44,9 +44,61 @@ def _run_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "serve", help="serve the WhatsApp webhook",
+        description="Settings come from HOTELBOT_* environment variables; flags override them.")
+    parser.add_argument("--host", default=None, help="listen address (HOTELBOT_HOST)")
+    parser.add_argument("--port", default=None, help="listen port (HOTELBOT_PORT)")
+    parser.add_argument("--config-dir", default=None, help="HOTELBOT_CONFIG_DIR")
+    parser.add_argument("--data-dir", default=None, help="HOTELBOT_DATA_DIR")
+    parser.add_argument("--graph-url", default=None, help="HOTELBOT_GRAPH_URL")
+    parser.add_argument("--log-level", default=None, help="HOTELBOT_LOG_LEVEL")
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from hotelbot.config import Settings
+    from hotelbot.errors import ConfigError, FlowDefinitionError
+    from hotelbot.log import configure_logging
+    from hotelbot.server import run
+
+    overrides = {
+        "host": args.host, "port": args.port, "config_dir": args.config_dir,
+        "data_dir": args.data_dir, "graph_url": args.graph_url, "log_level": args.log_level,
+    }
+    try:
+        settings = Settings.from_env(os.environ, **overrides)
+    except ConfigError as exc:
+        print(f"hotelbot serve: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(level=settings.log_level)
+    try:
+        run(settings)
+    except FlowDefinitionError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"hotelbot serve: {len(exc.problems)} configuration problem(s)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _add_say(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "say", help="talk to a running hotelbot as a guest (demo)", add_help=False)
+    parser.add_argument("rest", nargs=argparse.REMAINDER)
+
+
+def _run_say(args: argparse.Namespace) -> int:
+    from hotelbot.say import main as say_main
+
+    return say_main(list(args.rest))
+
+
 Adder = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 SUBCOMMANDS: dict[str, tuple[Adder, Callable[[argparse.Namespace], int]]] = {
     "check-config": (_add_check_config, _run_check_config),
+    "serve": (_add_serve, _run_serve),
+    "say": (_add_say, _run_say),
 }
 
 

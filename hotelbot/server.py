@@ -51,3 +51,13 @@ def _reload(app: web.Application) -> None:
         app[CATALOG].reload()
     except FlowDefinitionError as exc:
         log.error("config_reload_refused", problems=[str(p) for p in exc.problems])
+
+
+def run(settings: Settings) -> None:
+    """Run `serve` on uvloop (the standard loop where uvloop is not available)."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on every supported OS
+        asyncio.run(serve(settings))
+        return
+    uvloop.run(serve(settings))

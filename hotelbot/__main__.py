@@ -1,0 +1,5 @@
+"""`python -m hotelbot`: the same as the `hotelbot` command."""
+
+from hotelbot.cli import main
+
+raise SystemExit(main())

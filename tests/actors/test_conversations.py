@@ -1,0 +1,245 @@
+"""Conversation actors and the router on a real SQLite store (issue 3)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from hotelbot.actors.router import RouterSettings
+from hotelbot.errors import StoreError
+from hotelbot.flows.context import Context
+from hotelbot.store import Store
+from hotelbot.store.records import StepCommit
+from tests.actors.harness import (
+    FRONT_DESK,
+    ROOM_SERVICE,
+    SEASIDE_FRONT_DESK,
+    RecordingTransport,
+    expected_replies,
+    open_harness,
+)
+from tests.fakes.clock import FakeClock
+
+GUEST = "34600000001"
+
+
+async def test_replies_follow_message_order_within_a_conversation(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    texts = ["hi", "1", "Maria Lopez", "AB1234", "3pm", "skip", "back", "skip", "yes"]
+    async with open_harness(tmp_path / "hb.sqlite3", clock) as h:
+        for text in texts:  # delivered back to back: the mailbox keeps them in order
+            await h.say(FRONT_DESK, GUEST, text)
+        await h.settle()
+        assert h.transport.texts_to(GUEST) == expected_replies(
+            h.catalog, FRONT_DESK, GUEST, texts, clock
+        )
+        assert await h.store.pending_inbound() == []
+
+
+async def test_many_conversations_run_in_parallel(tmp_path: Path, clock: FakeClock) -> None:
+    guests = [f"3460000{n:04d}" for n in range(40)]
+    texts = ["hello", "1", "Guest Name", "REF12345"]
+    async with open_harness(tmp_path / "hb.sqlite3", clock) as h:
+        for text in texts:
+            await asyncio.gather(*(h.say(FRONT_DESK, g, text) for g in guests))
+        await h.settle()
+        assert h.router.statistics().active == len(guests)
+        want = expected_replies(h.catalog, FRONT_DESK, guests[0], texts, clock)
+        for guest in guests:
+            assert h.transport.texts_to(guest) == want
+        assert h.store.statistics().max_batch_size > 1  # concurrent steps shared commits
+
+
+async def test_passivated_conversation_resumes_at_the_exact_step(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    async with open_harness(tmp_path / "hb.sqlite3", clock) as h:
+        for text in ["hi", "1", "Maria Lopez"]:
+            await h.say(FRONT_DESK, GUEST, text)
+        await h.settle()
+        clock.jump(301)
+        assert await h.router.passivate_idle() == 1
+        assert h.router.statistics().active == 0
+        await h.say(FRONT_DESK, GUEST, "AB1234")
+        await h.settle()
+        context = await h.router.ask_context(FRONT_DESK, GUEST)
+        assert isinstance(context, Context)
+        assert context.current_step == "arrival_time"
+        assert context.step_data["booking_reference"] == "AB1234"
+        assert "arrive" in h.transport.texts_to(GUEST)[-1]
+
+
+async def test_crash_before_commit_replays_exactly_one_step(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    db = tmp_path / "hb.sqlite3"
+    async with open_harness(db, clock) as h:
+        await h.record(FRONT_DESK, GUEST, "hi")  # acknowledged, then the process died
+        assert h.transport.sent == []
+    async with open_harness(db, clock) as h:  # restart: replay
+        await h.settle()
+        assert len(h.transport.texts_to(GUEST)) == 1
+        assert await h.store.pending_inbound() == []
+    async with open_harness(db, clock) as h:  # and never again
+        await h.settle()
+        assert h.transport.sent == []
+
+
+class _LostTransport(RecordingTransport):
+    """The process dies after the commit, before anything reaches the Graph API."""
+
+    async def send(self, phone_number_id: str, guest_id: str, body: Any) -> str:
+        await asyncio.Event().wait()  # never returns: cancelled at shutdown
+        raise AssertionError("unreachable")
+
+
+async def test_crash_after_commit_before_send_sends_exactly_one_reply(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    db = tmp_path / "hb.sqlite3"
+    async with open_harness(db, clock, transport=_LostTransport()) as h:
+        await h.say(FRONT_DESK, GUEST, "hi")
+        await h.router.wait_idle()
+        assert len(await h.store.pending_outbound()) == 1
+    async with open_harness(db, clock) as h:
+        await h.settle()
+        assert len(h.transport.texts_to(GUEST)) == 1  # the committed reply, once
+        assert await h.store.pending_outbound() == []
+        context = await h.store.load_context(FRONT_DESK, GUEST)
+        assert context is not None and context["current_flow"] == "front_desk_menu"
+    async with open_harness(db, clock) as h:
+        await h.settle()
+        assert h.transport.sent == []
+
+
+class _FlakyStore:
+    """The real store, with commit_step failing for the next `failures` calls."""
+
+    def __init__(self, store: Store, failures: int) -> None:
+        self._store = store
+        self.failures = failures
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def commit_step(self, commit: StepCommit) -> Any:
+        if self.failures > 0:
+            self.failures -= 1
+            raise StoreError("disk I/O error (injected)")
+        return await self._store.commit_step(commit)
+
+
+async def test_failed_step_restarts_actor_parks_message_and_apologizes(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    flaky: list[_FlakyStore] = []
+
+    def wrap(store: Store) -> Any:
+        flaky.append(_FlakyStore(store, failures=1))
+        return flaky[0]
+
+    async with open_harness(tmp_path / "hb.sqlite3", clock, wrap_store=wrap) as h:
+        await h.say(FRONT_DESK, GUEST, "hi")
+        await h.settle()
+        texts = h.transport.texts_to(GUEST)
+        assert len(texts) == 1 and "went wrong" in texts[0].lower()
+        assert h.router.statistics().parked == 1
+        rows = await h.store._store._fetchall(  # type: ignore[attr-defined]
+            "SELECT state, error FROM inbound", ()
+        )
+        assert rows[0][0] == "parked" and "injected" in rows[0][1]
+        await h.say(FRONT_DESK, GUEST, "hi")  # the restarted actor works
+        await h.settle()
+        assert len(h.transport.texts_to(GUEST)) == 2
+        assert "went wrong" not in h.transport.texts_to(GUEST)[1].lower()
+
+
+async def test_conversation_failing_past_the_budget_is_parked_without_hurting_others(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    def wrap(store: Store) -> Any:
+        return _FlakyStore(store, failures=10)
+
+    settings = RouterSettings(max_restarts=2, sweep_every=1e9)
+    async with open_harness(tmp_path / "hb.sqlite3", clock, wrap_store=wrap,
+                            settings=settings) as h:
+        for n in range(4):
+            await h.say(FRONT_DESK, GUEST, f"hi {n}")
+        await h.settle()
+        assert h.router.statistics().parked == 4
+        assert await h.store.pending_inbound() == []
+        h.store.failures = 0  # type: ignore[attr-defined]
+        await h.say(FRONT_DESK, "34600000002", "hi")
+        await h.settle()
+        assert len(h.transport.texts_to("34600000002")) == 1
+
+
+async def test_expired_context_lands_at_main_menu_and_is_cleaned_up(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    async with open_harness(tmp_path / "hb.sqlite3", clock) as h:
+        for text in ["hi", "1"]:
+            await h.say(FRONT_DESK, GUEST, text)
+        await h.settle()
+        clock.jump(61 * 60)
+        await h.say(FRONT_DESK, GUEST, "Maria")
+        await h.settle()
+        context = await h.router.ask_context(FRONT_DESK, GUEST)
+        assert isinstance(context, Context)
+        assert context.current_flow == "front_desk_menu"
+        assert "expired" in h.transport.texts_to(GUEST)[-1].lower()
+        clock.jump(25 * 3600)
+        assert await h.router.expire_stale() == 1
+        assert await h.store.load_context(FRONT_DESK, GUEST) is None
+
+
+async def test_guest_data_is_shared_by_departments_and_not_by_hotels(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    async with open_harness(tmp_path / "hb.sqlite3", clock) as h:
+        for text in ["hi", "1", "Maria Lopez"]:
+            await h.say(FRONT_DESK, GUEST, text)
+        await h.settle()
+        await h.say(ROOM_SERVICE, GUEST, "hi")
+        await h.say(SEASIDE_FRONT_DESK, GUEST, "hi")
+        await h.settle()
+        room_service = await h.router.ask_context(ROOM_SERVICE, GUEST)
+        seaside = await h.router.ask_context(SEASIDE_FRONT_DESK, GUEST)
+        assert isinstance(room_service, Context) and isinstance(seaside, Context)
+        assert room_service.accumulated_data.get("guest_name") == "Maria Lopez"
+        assert "guest_name" not in seaside.accumulated_data
+        demo = await h.store.load_guest("demo_hotel", GUEST)
+        other = await h.store.load_guest("seaside_inn", GUEST)
+        assert demo is not None and demo.data["guest_name"] == "Maria Lopez"
+        assert other is None or "guest_name" not in other.data
+
+
+async def test_flooding_guest_gets_one_notice_and_never_slows_others(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    flooder, calm = "34600000009", "34600000010"
+    settings = RouterSettings(sweep_every=1e9)
+    async with open_harness(tmp_path / "hb.sqlite3", clock, settings=settings) as h:
+        for _ in range(30):
+            await h.say(FRONT_DESK, flooder, "menu")
+        await h.say(FRONT_DESK, calm, "hi")
+        await h.settle()
+        flood = h.transport.texts_to(flooder)
+        burst = settings.rate_limit.burst
+        assert len(flood) == burst + 1  # burst answered, then one notice
+        assert h.router.statistics().limited == 30 - burst
+        assert len(h.transport.texts_to(calm)) == 1
+        assert await h.store.pending_inbound() == []  # the excess is recorded, done
+
+
+async def test_unknown_number_is_parked_and_nothing_is_sent(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    async with open_harness(tmp_path / "hb.sqlite3", clock) as h:
+        await h.say("999999999999999", GUEST, "hi")
+        await h.settle()
+        assert h.transport.sent == []
+        assert h.router.statistics().unknown_number == 1
+        assert await h.store.pending_inbound() == []
