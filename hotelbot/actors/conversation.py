@@ -82,6 +82,7 @@ class ConversationDeps:
     guests: GuestBook
     clock: Clock
     catalog: Callable[[], Catalog]
+    on_handled: Callable[[], None] = lambda: None  # an Inbound finished (or failed)
 
 
 class ConversationActor(Actor):
@@ -103,7 +104,10 @@ class ConversationActor(Actor):
 
     async def receive(self, message: object) -> object:
         if isinstance(message, Inbound):
-            await self._on_inbound(message)
+            try:
+                await self._on_inbound(message)
+            finally:
+                self._deps.on_handled()
             return None
         if isinstance(message, GetContext):
             return self._context

@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import traceback
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -98,8 +98,11 @@ class Router:
         to_event: Callable[[InboundMessage], Event],
         settings: RouterSettings | None = None,
     ) -> None:
-        self._deps = deps
+        self._deps = replace(deps, on_handled=self._handled)
         self._store = store
+        self._in_flight = 0  # delivered, not yet handled
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._to_event = to_event
         self._settings = settings or RouterSettings()
         self._supervisor: Supervisor[Key] = Supervisor(
@@ -151,6 +154,14 @@ class Router:
             log.warning("deliver_deferred", guest=message.guest_id, reason=type(exc).__name__)
             return
         self._delivered += 1
+        self._in_flight += 1
+        self._idle.clear()
+
+    def _handled(self) -> None:
+        self._in_flight -= 1
+        if self._in_flight <= 0:
+            self._in_flight = 0
+            self._idle.set()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -177,11 +188,10 @@ class Router:
 
     async def wait_idle(self) -> None:
         """Wait until every mailbox is empty and side tasks are done (tests, shutdown)."""
-        while True:
-            busy = [k for k in self._supervisor.keys() if self._queued(k)]  # noqa: SIM118
-            if not busy and not self._tasks:
-                return
-            await asyncio.sleep(0.005)
+        while not self._idle.is_set() or self._tasks:
+            await self._idle.wait()
+            if self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     def statistics(self) -> RouterStatistics:
         return RouterStatistics(
@@ -254,6 +264,8 @@ class Router:
     ) -> None:
         if not isinstance(message, Inbound):
             return
+        if isinstance(exc, ActorDeadError):  # dropped from an aborted mailbox: never handled
+            self._handled()
         self._parked += 1
         error = "".join(traceback.format_exception(exc))
         apologize = not isinstance(exc, ActorDeadError) and not message.limited

@@ -1,0 +1,139 @@
+"""The real hotelbot app on loopback, talking to the fake Graph API on loopback.
+
+`hotel` starts both: the fake Graph API (checking every payload, posting signed status
+webhooks back) and hotelbot's aiohttp app on its own port, SQLite in tmp_path, the shipped
+config. Guests are played by signed webhook POSTs, exactly as Meta sends them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer, unused_port
+
+from hotelbot.app import ROUTER, SENDER, STORE, create_app
+from hotelbot.config import Settings
+from hotelbot.say import SendText, message_item, webhook_body
+from hotelbot.store import Store
+from hotelbot.whatsapp.payloads import sign
+from tests.fakes.graph import FAKE_GRAPH, FakeGraph, RecordedSend, create_fake_graph
+
+CONFIG = Path(__file__).resolve().parents[2] / "config"
+APP_SECRET = "test-app-secret"
+VERIFY_TOKEN = "test-verify-token"
+ACCESS_TOKEN = "test-access-token"
+FRONT_DESK = "100000000000001"
+ROOM_SERVICE = "100000000000002"
+HOUSEKEEPING = "100000000000003"
+SEASIDE_FRONT_DESK = "200000000000001"
+SEASIDE_ROOM_SERVICE = "200000000000002"
+
+_ids = itertools.count(1)
+
+
+def new_wamid() -> str:
+    return f"wamid.TEST{next(_ids):08d}"
+
+
+def text_item(guest: str, text: str, wamid: str | None = None) -> dict[str, object]:
+    return message_item(SendText(text=text), guest=guest, wamid=wamid or new_wamid(),
+                        now=int(time.time()))
+
+
+def envelope(number: str, guest: str, items: list[Mapping[str, object]]) -> bytes:
+    """A webhook POST body carrying `items` (messages) from `guest` to `number`."""
+    body = orjson.loads(webhook_body(number, guest, items[0]))
+    body["entry"][0]["changes"][0]["value"]["messages"] = list(items)
+    return orjson.dumps(body)
+
+
+def body_text(body: Mapping[str, Any]) -> str:
+    if body["type"] == "text":
+        return str(body["text"]["body"])
+    if body["type"] == "interactive":
+        return str(body["interactive"]["body"]["text"])
+    return ""
+
+
+@dataclass
+class Hotel:
+    client: TestClient[web.Request, web.Application]
+    fake: FakeGraph
+    app: web.Application
+
+    @property
+    def store(self) -> Store:
+        return self.app[STORE]
+
+    async def post(self, raw: bytes, *, signature: str | None = "sign") -> int:
+        headers = {"Content-Type": "application/json"}
+        if signature == "sign":
+            headers["X-Hub-Signature-256"] = sign(raw, APP_SECRET.encode())
+        elif signature is not None:
+            headers["X-Hub-Signature-256"] = signature
+        async with self.client.post("/webhook", data=raw, headers=headers) as response:
+            await response.read()
+            return response.status
+
+    async def send_items(self, number: str, guest: str, items: list[Mapping[str, object]]) -> int:
+        return await self.post(envelope(number, guest, items))
+
+    async def say(self, number: str, guest: str, text: str) -> list[RecordedSend]:
+        """Send one text and return the replies it produced (all of them, settled)."""
+        before = len(self.fake.sent_to(guest))
+        assert await self.send_items(number, guest, [text_item(guest, text)]) == 200
+        await self.settle()
+        return self.fake.sent_to(guest)[before:]
+
+    async def settle(self) -> None:
+        await self.app[ROUTER].wait_idle()
+        await self.app[SENDER].wait_idle()
+
+
+def settings_for(data_dir: Path, graph_url: str) -> Settings:
+    return Settings(
+        app_secret=APP_SECRET, verify_token=VERIFY_TOKEN, access_token=ACCESS_TOKEN,
+        graph_url=graph_url, config_dir=CONFIG, data_dir=data_dir,
+    )
+
+
+HotelFactory = Callable[..., Awaitable[Hotel]]
+
+
+@pytest.fixture
+async def start_hotel(tmp_path: Path) -> AsyncIterator[HotelFactory]:
+    """Start (or restart, on the same data dir) hotelbot and a fake Graph API."""
+    started: list[tuple[TestClient[web.Request, web.Application], TestServer]] = []
+
+    async def start(*, statuses: tuple[str, ...] = ()) -> Hotel:
+        port = unused_port()
+        graph_app = create_fake_graph(
+            access_token=ACCESS_TOKEN, webhook_url=f"http://127.0.0.1:{port}/webhook",
+            app_secret=APP_SECRET, statuses=statuses,
+        )
+        graph = TestServer(graph_app, host="127.0.0.1")
+        await graph.start_server()
+        graph_url = str(graph.make_url("")).rstrip("/")
+        app = create_app(settings_for(tmp_path / "var", graph_url))
+        client = TestClient(TestServer(app, host="127.0.0.1", port=port))
+        await client.start_server()
+        started.append((client, graph))
+        return Hotel(client=client, fake=graph_app[FAKE_GRAPH], app=app)
+
+    yield start
+    for client, graph in reversed(started):
+        await client.close()
+        await graph.close()
+
+
+@pytest.fixture
+async def hotel(start_hotel: HotelFactory) -> Hotel:
+    return await start_hotel()

@@ -1,0 +1,202 @@
+"""The webhook through a real aiohttp server, replies checked at the fake Graph API (issue 4)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+
+from hotelbot.app import ROUTER
+from tests.http.conftest import (
+    FRONT_DESK,
+    ROOM_SERVICE,
+    VERIFY_TOKEN,
+    Hotel,
+    HotelFactory,
+    body_text,
+    envelope,
+    new_wamid,
+    text_item,
+)
+
+GUEST = "34600000001"
+
+
+async def test_verify_handshake_echoes_the_challenge(hotel: Hotel) -> None:
+    params = {"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN,
+              "hub.challenge": "1158201444"}
+    async with hotel.client.get("/webhook", params=params) as response:
+        assert response.status == 200
+        assert await response.text() == "1158201444"
+
+
+async def test_verify_with_a_wrong_token_is_forbidden(hotel: Hotel) -> None:
+    params = {"hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": "1"}
+    async with hotel.client.get("/webhook", params=params) as response:
+        assert response.status == 403
+
+
+async def test_verify_without_subscribe_mode_is_a_bad_request(hotel: Hotel) -> None:
+    async with hotel.client.get("/webhook", params={"hub.challenge": "1"}) as response:
+        assert response.status == 400
+
+
+async def test_signed_message_is_acknowledged_and_answered(hotel: Hotel) -> None:
+    replies = await hotel.say(FRONT_DESK, GUEST, "hello")
+    assert len(replies) == 1
+    assert replies[0].phone_number_id == FRONT_DESK
+    assert replies[0].body["to"] == f"+{GUEST}"
+    assert "help" in body_text(replies[0].body).lower()
+
+
+async def test_missing_forged_and_tampered_signatures_are_refused(hotel: Hotel) -> None:
+    raw = envelope(FRONT_DESK, GUEST, [text_item(GUEST, "hi")])
+    assert await hotel.post(raw, signature=None) == 401
+    assert await hotel.post(raw, signature="sha256=" + "0" * 64) == 401
+    assert await hotel.post(raw, signature="sha1=abc") == 401
+    from hotelbot.whatsapp.payloads import sign
+
+    good = sign(raw, b"test-app-secret")
+    tampered = raw.replace(b"hi", b"ho")
+    assert await hotel.post(tampered, signature=good) == 401
+    await hotel.settle()
+    assert hotel.fake.sends == []
+    assert await hotel.store.pending_inbound() == []
+
+
+async def test_oversize_body_is_refused_with_413(hotel: Hotel) -> None:
+    huge = b"{" + b" " * (4 * 1024 * 1024) + b"}"
+    assert await hotel.post(huge) == 413
+
+
+async def test_malformed_json_and_unexpected_shapes_are_400_with_nothing_recorded(
+    hotel: Hotel,
+) -> None:
+    assert await hotel.post(b"{not json") == 400
+    assert await hotel.post(b'{"object": "page", "entry": []}') == 400
+    good = orjson.loads(envelope(FRONT_DESK, GUEST, [text_item(GUEST, "hi")]))
+    bad_second = dict(good)
+    bad_second["entry"] = [*good["entry"], {"id": "1", "changes": "oops"}]
+    assert await hotel.post(orjson.dumps(bad_second)) == 400
+    await hotel.settle()
+    assert hotel.fake.sends == []
+    rows = await hotel.store._fetchall("SELECT count(*) FROM inbound", ())  # type: ignore[attr-defined]
+    assert rows[0][0] == 0
+
+
+async def test_button_list_and_template_replies_drive_the_flow(hotel: Hotel) -> None:
+    await hotel.say(FRONT_DESK, GUEST, "hi")
+    menu = hotel.fake.sent_to(GUEST)[-1].body
+    assert menu["type"] == "interactive" and menu["interactive"]["type"] == "list"
+    row = menu["interactive"]["action"]["sections"][0]["rows"][0]
+    tap = {"from": GUEST, "id": new_wamid(), "timestamp": "1760000060", "type": "interactive",
+           "interactive": {"type": "list_reply", "list_reply": {"id": row["id"],
+                                                               "title": row["title"]}}}
+    assert await hotel.send_items(FRONT_DESK, GUEST, [tap]) == 200
+    await hotel.settle()
+    assert "name" in body_text(hotel.fake.sent_to(GUEST)[-1].body).lower()
+    template = {"from": GUEST, "id": new_wamid(), "timestamp": "1760000120", "type": "button",
+                "button": {"payload": "flow:feedback", "text": "Leave feedback"}}
+    assert await hotel.send_items(FRONT_DESK, GUEST, [template]) == 200
+    await hotel.settle()
+    last = hotel.fake.sent_to(GUEST)[-1].body
+    assert "rate" in body_text(last).lower() or "stay" in body_text(last).lower()
+
+
+async def test_button_reply_is_accepted(hotel: Hotel) -> None:
+    for text in ["hi", "1", "Maria Lopez", "AB1234", "3pm", "skip"]:
+        await hotel.say(FRONT_DESK, GUEST, text)
+    confirm = hotel.fake.sent_to(GUEST)[-1].body
+    assert confirm["interactive"]["type"] == "button"
+    yes = confirm["interactive"]["action"]["buttons"][0]["reply"]
+    tap = {"from": GUEST, "id": new_wamid(), "timestamp": "1760000060", "type": "interactive",
+           "interactive": {"type": "button_reply", "button_reply": yes}}
+    assert await hotel.send_items(FRONT_DESK, GUEST, [tap]) == 200
+    await hotel.settle()
+    assert "checked in" in body_text(hotel.fake.sent_to(GUEST)[-1].body).lower()
+    requests = await hotel.store.list_requests("demo_hotel")
+    assert [r.kind for r in requests] == ["check_in"]
+    assert requests[0].data["guest_name"] == "Maria Lopez"
+
+
+async def test_media_and_other_types_get_a_friendly_reply(hotel: Hotel) -> None:
+    kinds = {
+        "image": {"image": {"id": "1", "mime_type": "image/jpeg"}},
+        "audio": {"audio": {"id": "2", "mime_type": "audio/ogg"}},
+        "location": {"location": {"latitude": 1.0, "longitude": 2.0}},
+        "sticker": {"sticker": {"id": "3"}},
+        "reaction": {"reaction": {"message_id": "wamid.x", "emoji": "👍"}},
+        "contacts": {"contacts": [{"name": {"formatted_name": "A"}}]},
+    }
+    await hotel.say(FRONT_DESK, GUEST, "hi")
+    for kind, content in kinds.items():
+        item = {"from": GUEST, "id": new_wamid(), "timestamp": "1760000000", "type": kind,
+                **content}
+        before = len(hotel.fake.sent_to(GUEST))
+        assert await hotel.send_items(FRONT_DESK, GUEST, [item]) == 200
+        await hotel.settle()
+        replies = hotel.fake.sent_to(GUEST)[before:]
+        assert len(replies) == 1, kind
+        assert "menu" in body_text(replies[0].body).lower(), kind
+
+
+async def test_several_messages_in_one_post_are_all_handled(hotel: Hotel) -> None:
+    guests = ["34600000011", "34600000012", "34600000013"]
+    raw = orjson.loads(envelope(FRONT_DESK, guests[0], [text_item(guests[0], "hi")]))
+    value = raw["entry"][0]["changes"][0]["value"]
+    value["contacts"] = [{"profile": {"name": "G"}, "wa_id": g} for g in guests]
+    value["messages"] = [text_item(g, "hi") for g in guests]
+    second = orjson.loads(envelope(ROOM_SERVICE, GUEST, [text_item(GUEST, "hi")]))
+    raw["entry"].append(second["entry"][0])
+    assert await hotel.post(orjson.dumps(raw)) == 200
+    await hotel.settle()
+    for guest in [*guests, GUEST]:
+        assert len(hotel.fake.sent_to(guest)) == 1
+
+
+async def test_duplicate_delivery_gets_one_reply(hotel: Hotel) -> None:
+    raw = envelope(FRONT_DESK, GUEST, [text_item(GUEST, "hi", wamid="wamid.DUP1")])
+    assert await hotel.post(raw) == 200
+    assert await hotel.post(raw) == 200
+    await hotel.settle()
+    assert len(hotel.fake.sent_to(GUEST)) == 1
+
+
+async def test_statuses_are_stored_in_order(start_hotel: HotelFactory) -> None:
+    hotel = await start_hotel(statuses=("sent", "delivered", "read"))
+    replies = await hotel.say(FRONT_DESK, GUEST, "hi")
+    await hotel.fake.wait_webhooks(3)
+    await asyncio.sleep(0.05)
+    assert await hotel.store.latest_status(replies[0].wamid) == "read"
+
+
+async def test_unknown_phone_number_id_is_acknowledged_and_dropped(hotel: Hotel) -> None:
+    raw = envelope("999999999999999", GUEST, [text_item(GUEST, "hi")])
+    assert await hotel.post(raw) == 200
+    await hotel.settle()
+    assert hotel.fake.sends == []
+    assert hotel.app[ROUTER].statistics().unknown_number == 1
+
+
+async def test_health_and_readiness(hotel: Hotel) -> None:
+    async with hotel.client.get("/healthz") as response:
+        assert response.status == 200
+    async with hotel.client.get("/readyz") as response:
+        assert response.status == 200
+        assert (await response.json())["ready"] is True
+
+
+async def test_graceful_shutdown_loses_nothing(start_hotel: HotelFactory) -> None:
+    hotel = await start_hotel()
+    guests = [f"3460000{n:04d}" for n in range(30)]
+    statuses = await asyncio.gather(
+        *(hotel.send_items(FRONT_DESK, g, [text_item(g, "hi")]) for g in guests)
+    )
+    assert set(statuses) == {200}
+    await hotel.client.close()  # SIGTERM path: sites stop, router drains, store flushes
+    again = await start_hotel()  # same data dir: replays whatever was not finished
+    await again.settle()
+    answered = {s.to for s in hotel.fake.sends} | {s.to for s in again.fake.sends}
+    assert answered == set(guests)
+    assert await again.store.pending_inbound() == []
+    assert await again.store.pending_outbound() == []
