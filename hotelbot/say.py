@@ -22,6 +22,7 @@ import os
 import re
 import secrets
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -472,18 +473,32 @@ async def converse(options: SayOptions, lines: AsyncIterator[str], out: TextIO) 
 
 
 async def _stdin_lines(stdin: TextIO) -> AsyncIterator[str]:
-    """Lines from stdin; with a `you> ` prompt when it is a terminal."""
+    """Lines from stdin, with a `you> ` prompt on a terminal, each read when asked for.
+
+    A daemon thread reads (not the loop's executor, which asyncio.run would wait for on
+    Ctrl-C while `input()` still blocks).
+    """
+    loop = asyncio.get_running_loop()
+    lines: asyncio.Queue[str | None] = asyncio.Queue()
+    asked = threading.Semaphore(0)
     tty = stdin.isatty()
-    while True:
-        if tty:
+
+    def read() -> None:
+        line: str | None = ""
+        while line is not None:
+            asked.acquire()
             try:
-                line = await asyncio.to_thread(input, "you> ")
+                line = input("you> ") + "\n" if tty else (stdin.readline() or None)
             except EOFError:
-                return
-        else:
-            line = await asyncio.to_thread(stdin.readline)
-            if not line:
-                return
+                line = None
+            loop.call_soon_threadsafe(lines.put_nowait, line)
+
+    threading.Thread(target=read, name="say-stdin", daemon=True).start()
+    while True:
+        asked.release()
+        line = await lines.get()
+        if line is None:
+            return
         yield line
 
 
