@@ -50,6 +50,7 @@ __all__ = [
     "main",
     "message_item",
     "parse_line",
+    "read_lines",
     "resolve_number",
     "screen_of",
     "webhook_body",
@@ -472,7 +473,7 @@ async def converse(options: SayOptions, lines: AsyncIterator[str], out: TextIO) 
         return shown
 
 
-async def _stdin_lines(stdin: TextIO) -> AsyncIterator[str]:
+async def read_lines(stdin: TextIO) -> AsyncIterator[str]:
     """Lines from stdin, with a `you> ` prompt on a terminal, each read when asked for.
 
     A daemon thread reads (not the loop's executor, which asyncio.run would wait for on
@@ -554,7 +555,7 @@ def main(argv: list[str] | None = None) -> int:
         if sys.stdin.isatty():
             print(f"talking to {options.label} ({options.phone_number_id}) as "
                   f"+{options.guest}; /help for taps, Ctrl-D to leave")
-        asyncio.run(converse(options, _stdin_lines(sys.stdin), sys.stdout))
+        asyncio.run(converse(options, read_lines(sys.stdin), sys.stdout))
     except SayError as exc:
         print(f"say: {exc.detail}", file=sys.stderr)
         return 2 if exc.kind in ("input", "target") else 1

@@ -7,6 +7,8 @@ ephemeral 127.0.0.1 ports.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import io
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -35,6 +37,7 @@ from hotelbot.say import (
     main,
     message_item,
     parse_line,
+    read_lines,
     resolve_number,
     screen_of,
     webhook_body,
@@ -282,6 +285,8 @@ class Receiver:
 
     graph_url: str = ""
     status: int = 200
+    delay: float = 0.0  # answer the webhook at once, reply through the fake this much later
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
     events: list[Event] = field(default_factory=list)
 
     async def handle(self, request: web.Request) -> web.Response:
@@ -296,16 +301,27 @@ class Receiver:
         reply: Mapping[str, object] = BUTTONS if isinstance(event, TextReceived) else {
             "type": "text", "text": {"body": f"You chose {getattr(event, 'title', '?')}"}}
         url = f"{self.graph_url}/v25.0/{message.phone_number_id}/messages"
-        async with aiohttp.ClientSession() as session, session.post(
-            url, json=envelope(message.guest_id, reply)
-        ) as answer:
-            assert answer.status == 200, await answer.text()
+        task = asyncio.create_task(self.reply(url, envelope(message.guest_id, reply)))
+        self.tasks.add(task)
+        if not self.delay:
+            await task
         return web.Response(text="ok")
 
+    async def reply(self, url: str, body: Mapping[str, object]) -> None:
+        await asyncio.sleep(self.delay)
+        async with aiohttp.ClientSession() as session, session.post(url, json=body) as answer:
+            assert answer.status == 200, await answer.text()
 
-async def lines(*typed: str) -> AsyncIterator[str]:
+
+async def lines(*typed: str, pause: float = 0.0) -> AsyncIterator[str]:
     for line in typed:
         yield line + "\n"
+        await asyncio.sleep(pause)
+
+
+async def test_read_lines_yields_every_line_of_a_pipe_then_stops() -> None:
+    got = [line async for line in read_lines(io.StringIO("hi\n\n#2\nlast"))]
+    assert got == ["hi\n", "\n", "#2\n", "last"]
 
 
 def options(receiver: TestServer, graph: TestServer, secret: str = SECRET) -> SayOptions:
@@ -372,3 +388,16 @@ async def test_say_reports_a_server_that_is_not_running(
     with pytest.raises(SayError) as caught:
         await converse(dead, lines("hi"), io.StringIO())
     assert caught.value.kind == "unreachable" and "scripts/run" in caught.value.detail
+
+
+async def test_a_late_reply_is_printed_before_the_next_line_is_handled(
+    servers: tuple[Receiver, TestServer, TestServer],
+) -> None:
+    receiver, hotel, graph = servers
+    receiver.delay = 0.3
+    out = io.StringIO()
+    quick = dataclasses.replace(options(hotel, graph), wait=0.1)
+    assert await converse(quick, lines("hi", "/help", pause=0.6), out) == 1
+    printed = out.getvalue()
+    assert "(no reply within 0.1 s)" in printed
+    assert printed.index("room_service> *Housekeeping*") < printed.index("#N ")
