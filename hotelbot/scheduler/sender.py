@@ -105,9 +105,14 @@ class DirectSender:
         """Wait until every submitted row reached a final state or a retry wait."""
         await self._idle.wait()
 
-    async def close(self) -> None:
-        """Stop all lanes. Rows not yet sent stay pending in the store."""
+    async def close(self, grace: float = 5.0) -> None:
+        """Stop taking rows; give the lanes `grace` seconds to finish, then cancel them.
+
+        Rows not sent by then stay pending in the store (sent at the next start).
+        """
         self._closed = True
+        if self._tasks:
+            await asyncio.wait(list(self._tasks.values()), timeout=grace)
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()

@@ -126,4 +126,4 @@ async def open_harness(
             yield Harness(store, router, sender, transport, clock, catalog)
         finally:
             await router.stop()
-            await sender.close()
+            await sender.close(grace=0.2)
