@@ -382,7 +382,7 @@ class _Session:
             async with self.http.post(url, data=raw, headers=headers) as response:
                 status, text = response.status, await response.text()
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise SayError("unreachable", f"hotelbot is not answering at {url} ({exc!r}); "
+            raise SayError("unreachable", f"hotelbot is not answering at {url} ({_why(exc)}); "
                            "is scripts/run running?") from None
         if status in (401, 403):
             raise SayError("refused", f"hotelbot refused the signature ({status}): pass the "
@@ -399,7 +399,7 @@ class _Session:
                     raise SayError("graph", f"the fake Graph API answered {response.status}")
                 records: object = orjson.loads(await response.read())
         except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
-            raise SayError("graph", f"the fake Graph API is not answering at {url} ({exc!r}); "
+            raise SayError("graph", f"the fake Graph API is not answering at {url} ({_why(exc)}); "
                            "is scripts/run running?") from None
         return [r for r in _objs(records)
                 if r.get("phone_number_id") == self.options.phone_number_id]
@@ -432,6 +432,10 @@ class _Session:
             self.out.write(_indent(f"{self.options.label}> ", format_reply(body)) + "\n")
         self.out.flush()
         return len(fresh)
+
+
+def _why(exc: Exception) -> str:
+    return str(exc) or type(exc).__name__
 
 
 def _indent(prefix: str, text: str) -> str:
