@@ -104,11 +104,14 @@ SUBCOMMANDS: dict[str, tuple[Adder, Callable[[argparse.Namespace], int]]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `hotelbot` command; returns the exit code."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["say"]:  # say parses its own flags (--guest, --help, ...)
+        return _run_say(argparse.Namespace(rest=args_list[1:]))
     parser = argparse.ArgumentParser(prog="hotelbot", description="WhatsApp hotel front desk")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add, _run in SUBCOMMANDS.values():
         add(subparsers)
-    args = parser.parse_args(argv)
+    args = parser.parse_args(args_list)
     return SUBCOMMANDS[args.command][1](args)
 
 

@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestServer, unused_port
 from hotelbot.store import open_store
 from hotelbot.whatsapp.payloads import sign
 from tests.fakes.graph import FAKE_GRAPH, create_fake_graph
-from tests.http.conftest import FRONT_DESK, envelope, text_item
+from tests.fakes.hotel import FRONT_DESK, envelope, text_item
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ import asyncio
 import orjson
 
 from hotelbot.app import ROUTER
-from tests.http.conftest import (
+from tests.fakes.hotel import (
     FRONT_DESK,
     ROOM_SERVICE,
     VERIFY_TOKEN,
