@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -52,7 +53,7 @@ async def test_missing_secret_stops_start_up_with_a_clear_message(tmp_path: Path
 
 async def test_bad_configuration_stops_start_up_with_file_and_reason(tmp_path: Path) -> None:
     config = tmp_path / "config"
-    os.system(f"cp -r {ROOT / 'config'} {config}")  # noqa: S605 - a test copying fixtures
+    shutil.copytree(ROOT / "config", config)
     hotel = config / "hotels" / "demo_hotel.yaml"
     hotel.write_text(hotel.read_text().replace("main_flow: front_desk_menu", "main_flow: nope"))
     env = _env(tmp_path, unused_port(), "http://127.0.0.1:9", HOTELBOT_CONFIG_DIR=str(config))
