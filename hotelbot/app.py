@@ -84,7 +84,8 @@ async def _catalog_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
-    async with open_store(app[SETTINGS].database_path) as store:
+    settings = app[SETTINGS]
+    async with open_store(settings.database_path, max_pending=settings.max_pending_writes) as store:
         app[STORE] = store
         yield
 

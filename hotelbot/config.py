@@ -17,6 +17,7 @@ silently (every fault is a SettingError naming the variable).
     HOTELBOT_LOG_LEVEL        log_level        info
     HOTELBOT_MAX_BODY_BYTES   max_body_bytes   3.25 MiB (Meta posts webhooks of up to 3 MB)
     HOTELBOT_ADMIN_SOCKET     admin_socket     <data_dir>/admin.sock
+    HOTELBOT_MAX_PENDING_WRITES max_pending_writes 10000 (past it the webhook answers 503)
 
 An empty variable counts as unset. Overrides are keyword arguments named like the fields
 (`port=9000`, `data_dir="/srv/var"`), typed or as strings; None means "not given".
@@ -72,6 +73,7 @@ class Settings:
     log_level: str = "info"
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     admin_socket: Path = DEFAULT_DATA_DIR / ADMIN_SOCKET_NAME  # from_env: <data_dir>/admin.sock
+    max_pending_writes: int = 10_000  # writes queued for the store before 503s
 
     @property
     def database_path(self) -> Path:
@@ -196,4 +198,5 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "log_level": _level,
     "max_body_bytes": _positive_int,
     "admin_socket": Path,
+    "max_pending_writes": _positive_int,
 }

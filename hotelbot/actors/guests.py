@@ -41,6 +41,10 @@ class GuestBook:
             self.put(record)
         return self._cache[key]
 
+    def peek(self, hotel_id: str, guest_id: str) -> GuestRecord | None:
+        """The cached record, if any (never loads)."""
+        return self._cache.get((hotel_id, guest_id))
+
     def put(self, record: GuestRecord) -> None:
         key = (record.hotel_id, record.guest_id)
         self._cache[key] = record

@@ -282,7 +282,9 @@ class Router:
         if route is None:
             return None
         flow_set = self._deps.catalog().hotels[route[0]]
-        text = flow_set.strings["error"].get(flow_set.default_language, "en")
+        guest = self._deps.guests.peek(route[0], key[1])
+        language = guest.language if guest and guest.language else flow_set.default_language
+        text = flow_set.strings["error"].get(language, flow_set.default_language)
         body = {"type": "text", "text": {"body": text, "preview_url": False}}
         return OutboundMessage(
             phone_number_id=key[0], guest_id=key[1], body=body, priority=Priority.REPLY

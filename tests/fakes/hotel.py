@@ -98,10 +98,10 @@ class Hotel:
         await self.app[SENDER].wait_idle()
 
 
-def settings_for(data_dir: Path, graph_url: str) -> Settings:
+def settings_for(data_dir: Path, graph_url: str, **overrides: Any) -> Settings:
     return Settings(
         app_secret=APP_SECRET, verify_token=VERIFY_TOKEN, access_token=ACCESS_TOKEN,
-        graph_url=graph_url, config_dir=CONFIG, data_dir=data_dir,
+        graph_url=graph_url, config_dir=CONFIG, data_dir=data_dir, **overrides,
     )
 
 
@@ -113,7 +113,7 @@ async def start_hotel(tmp_path: Path) -> AsyncIterator[HotelFactory]:
     """Start (or restart, on the same data dir) hotelbot and a fake Graph API."""
     started: list[tuple[TestClient[web.Request, web.Application], TestServer]] = []
 
-    async def start(*, statuses: tuple[str, ...] = ()) -> Hotel:
+    async def start(*, statuses: tuple[str, ...] = (), **overrides: Any) -> Hotel:
         port = unused_port()
         graph_app = create_fake_graph(
             access_token=ACCESS_TOKEN, webhook_url=f"http://127.0.0.1:{port}/webhook",
@@ -122,7 +122,7 @@ async def start_hotel(tmp_path: Path) -> AsyncIterator[HotelFactory]:
         graph = TestServer(graph_app, host="127.0.0.1")
         await graph.start_server()
         graph_url = str(graph.make_url("")).rstrip("/")
-        app = create_app(settings_for(tmp_path / "var", graph_url))
+        app = create_app(settings_for(tmp_path / "var", graph_url, **overrides))
         client = TestClient(TestServer(app, host="127.0.0.1", port=port))
         await client.start_server()
         started.append((client, graph))

@@ -200,3 +200,35 @@ async def test_graceful_shutdown_loses_nothing(start_hotel: HotelFactory) -> Non
     assert answered == set(guests)
     assert await again.store.pending_inbound() == []
     assert await again.store.pending_outbound() == []
+
+
+async def test_overload_answers_503_before_recording_and_a_retry_is_answered_once(
+    start_hotel: HotelFactory,
+) -> None:
+    hotel = await start_hotel(max_pending_writes=1)
+    guests = [f"3461000{n:04d}" for n in range(60)]
+    bodies = {g: envelope(FRONT_DESK, g, [text_item(g, "hi")]) for g in guests}
+    statuses = dict(zip(guests, await asyncio.gather(*(hotel.post(bodies[g]) for g in guests)),
+                        strict=True))
+    assert set(statuses.values()) <= {200, 503}
+    assert 503 in statuses.values()  # the writer's bound was hit
+    await hotel.settle()
+    refused = [g for g, status in statuses.items() if status == 503]
+    assert not any(hotel.fake.sent_to(g) for g in refused)  # nothing half-applied
+    for guest in refused:  # Meta retries (one at a time now: the writer keeps up)
+        assert await hotel.post(bodies[guest]) == 200
+    await hotel.settle()
+    assert all(len(hotel.fake.sent_to(g)) == 1 for g in guests)
+
+
+async def test_guest_known_only_by_user_id_is_answered_by_user_id(hotel: Hotel) -> None:
+    user_id = "US.13491208655302741918"
+    raw = orjson.loads(envelope(FRONT_DESK, "0", [text_item("0", "hi")]))
+    value = raw["entry"][0]["changes"][0]["value"]
+    value["contacts"] = [{"profile": {"name": "Maria"}, "user_id": user_id}]
+    del value["messages"][0]["from"]
+    value["messages"][0]["from_user_id"] = user_id
+    assert await hotel.post(orjson.dumps(raw)) == 200
+    await hotel.settle()
+    [reply] = hotel.fake.sends
+    assert reply.body.get("recipient") == user_id and "to" not in reply.body
