@@ -3,6 +3,7 @@
 Owns: every conversation rule of DESIGN.md, in the order below. Must never raise for any event
 on any context (a context left dangling by a config reload lands at the main menu), do I/O,
 read the clock (time arrives as `now`), use asyncio or log: the actor logs the effects.
+Where a move lands (step lookups, the stack, disabled steps) is hotelbot.flows.navigation's.
 
 Rules, in the order they are applied:
   1. Cooloff. Before `cooloff_until`: no reply at all, `(Silence(COOLOFF),)`, only
@@ -38,15 +39,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from hotelbot.flows.conditions import holds
 from hotelbot.flows.context import Context
-from hotelbot.flows.effects import (
-    CreateRequest,
-    Effect,
-    ScheduleMessage,
-    Silence,
-    SilenceReason,
-)
+from hotelbot.flows.effects import CreateRequest, Effect, ScheduleMessage, Silence, SilenceReason
 from hotelbot.flows.events import (
     Event,
     FlowRequested,
@@ -55,16 +49,9 @@ from hotelbot.flows.events import (
     TextReceived,
     UnsupportedReceived,
 )
-from hotelbot.flows.model import (
-    FLOW_PREFIX,
-    Department,
-    Flow,
-    FlowSet,
-    Next,
-    Step,
-    StepKind,
-    WordKind,
-)
+from hotelbot.flows.model import FLOW_PREFIX, Flow, FlowSet, Step, StepKind, WordKind
+from hotelbot.flows.navigation import Navigator, Position, choose, collected, stack_to
+from hotelbot.flows.navigation import idle as _idle
 from hotelbot.flows.render import (
     entry_titles,
     join,
@@ -77,7 +64,7 @@ from hotelbot.flows.render import (
 )
 from hotelbot.flows.text import normalize
 from hotelbot.flows.validators import Accepted, Locale, match_choice, parse_answer
-from hotelbot.typedefs import Dept, FlowId, JSONScalar, StepId
+from hotelbot.typedefs import FlowId, JSONScalar
 
 __all__ = ["Outcome", "new_context", "step"]
 
@@ -93,17 +80,6 @@ class Outcome:
     effects: tuple[Effect, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class _Position:
-    flow: Flow
-    step: Step
-
-    @property
-    def ref(self) -> str:
-        return f"{self.flow.id}.{self.step.id}"
-
-
-_MAX_STACK = 50
 _WORD_ORDER: tuple[WordKind, ...] = ("menu", "back", "skip")
 
 
@@ -148,36 +124,14 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _push(stack: tuple[str, ...], ref: str) -> tuple[str, ...]:
-    return (*stack, ref)[-_MAX_STACK:]
-
-
-def _collected(ctx: Context) -> dict[str, JSONScalar]:
-    return {**ctx.accumulated_data, **ctx.step_data}
-
-
-def _choose(next_: Next | None, ctx: Context) -> str | None:
-    if next_ is None:
-        return None
-    data = _collected(ctx)
-    return next(
-        (branch.to for branch in next_.branches if holds(branch.when, data)), next_.default
-    )
-
-
-def _idle(ctx: Context) -> Context:
-    return ctx.evolve(
-        current_flow=None, current_step=None, step_data={}, navigation_stack=(), error_count=0
-    )
-
-
 class _Turn:
     """One event's worth of rule application; holds what every rule needs."""
 
-    __slots__ = ("fs", "now")
+    __slots__ = ("fs", "nav", "now")
 
     def __init__(self, flow_set: FlowSet, now: datetime) -> None:
         self.fs = flow_set
+        self.nav = Navigator(flow_set)
         self.now = now
 
     # -- dispatch ---------------------------------------------------------------------------
@@ -191,7 +145,7 @@ class _Turn:
             ctx = ctx.evolve(cooloff_until=None, error_count=0)
         requested = _requested_flow(event)
         if requested is not None:
-            if self.offered(ctx, requested):
+            if self.nav.offered(ctx, requested):
                 return self.start_requested(ctx, requested)
             event = UnsupportedReceived(kind="flow")
         if isinstance(event, TemplateButtonPressed):
@@ -200,7 +154,7 @@ class _Turn:
             return self.idle(ctx, event)
         if self.expired(ctx):
             return self.main_menu(ctx, self.say("expired", ctx))
-        here = self.position(ctx)
+        here = self.nav.position(ctx)
         if here is None:
             return self.main_menu(ctx, self.say("error", ctx))
         if isinstance(event, UnsupportedReceived):
@@ -212,7 +166,7 @@ class _Turn:
         return self.show(ctx, here)
 
     def idle(self, ctx: Context, event: Event) -> Outcome:
-        main = self.main_start(ctx)
+        main = self.nav.main_start(ctx)
         if isinstance(event, OptionChosen) and main is not None:
             ref, _, key = event.reply_id.rpartition(":")
             if ref == main.ref:
@@ -228,40 +182,7 @@ class _Turn:
         limit = timedelta(minutes=self.fs.policy.timeout_minutes)
         return self.now - _aware(ctx.last_activity) > limit
 
-    # -- lookups ------------------------------------------------------------------------------
-
-    def department(self, ctx: Context) -> Department | None:
-        return self.fs.departments.get(Dept(ctx.department))
-
-    def offered(self, ctx: Context, flow_id: str) -> bool:
-        dept = self.department(ctx)
-        return (
-            dept is not None
-            and FlowId(flow_id) in self.fs.flows
-            and (flow_id in dept.flows or flow_id == dept.main_flow)
-        )
-
-    def lookup(self, ctx: Context, ref: str) -> _Position | None:
-        """The enabled, non-end step a StepRef names, if the department still offers it."""
-        flow_id, _, step_id = ref.partition(".")
-        if not self.offered(ctx, flow_id):
-            return None
-        flow = self.fs.flows[FlowId(flow_id)]
-        found = flow.steps.get(StepId(step_id))
-        if found is None or not found.enabled or found.kind is StepKind.END:
-            return None
-        return _Position(flow, found)
-
-    def position(self, ctx: Context) -> _Position | None:
-        if ctx.current_flow is None or ctx.current_step is None:
-            return None
-        return self.lookup(ctx, f"{ctx.current_flow}.{ctx.current_step}")
-
-    def main_start(self, ctx: Context) -> _Position | None:
-        dept = self.department(ctx)
-        if dept is None or dept.main_flow not in self.fs.flows:
-            return None
-        return self.lookup(ctx, f"{dept.main_flow}.{self.fs.flows[dept.main_flow].start}")
+    # -- wording ------------------------------------------------------------------------------
 
     def say(self, key: str, ctx: Context, **extra: str) -> str:
         """A system string in the guest's language, its {variables} filled."""
@@ -279,7 +200,7 @@ class _Turn:
 
     def main_menu(self, ctx: Context, notice: str = "") -> Outcome:
         """The department's main menu: step data, stack and error count cleared."""
-        dept = self.department(ctx)
+        dept = self.nav.department(ctx)
         if dept is None or dept.main_flow not in self.fs.flows:
             return self.halt(ctx, notice)
         start = self.fs.flows[dept.main_flow].start
@@ -294,34 +215,17 @@ class _Turn:
         self, ctx: Context, flow_id: str, step_id: str, notice: str = "", *, fallback: bool = True
     ) -> Outcome:
         """Arrive at a step (the stack already updated), passing through disabled steps."""
-        seen: set[tuple[str, str]] = set()
-        while True:
-            flow = self.fs.flows.get(FlowId(flow_id))
-            target = flow.steps.get(StepId(step_id)) if flow is not None else None
-            if flow is None or target is None or (flow_id, step_id) in seen:
-                break
-            seen.add((flow_id, step_id))
-            if target.enabled:
-                ctx = ctx.evolve(current_flow=flow_id, current_step=step_id)
-                if target.kind is StepKind.END:
-                    return self.finish(ctx, flow, target, notice)
-                return self.show(ctx, _Position(flow, target), notice)
-            following = _choose(target.next, ctx)
-            if following is None:
-                break
-            if following.startswith(FLOW_PREFIX):
-                flow_id = following.removeprefix(FLOW_PREFIX)
-                if not self.offered(ctx, flow_id):
-                    break
-                step_id = self.fs.flows[FlowId(flow_id)].start
-                ctx = ctx.evolve(step_data={})
-            else:
-                step_id = following
-        if fallback:
-            return self.main_menu(ctx, self.say("error", ctx))
-        return self.halt(ctx, notice)
+        landing = self.nav.land(ctx, flow_id, step_id)
+        ctx, at = landing.context, landing.at
+        if at is None:
+            if fallback:
+                return self.main_menu(ctx, self.say("error", ctx))
+            return self.halt(ctx, notice)
+        if at.step.kind is StepKind.END:
+            return self.finish(ctx, at.flow, at.step, notice)
+        return self.show(ctx, at, notice)
 
-    def show(self, ctx: Context, here: _Position, notice: str = "") -> Outcome:
+    def show(self, ctx: Context, here: Position, notice: str = "") -> Outcome:
         message = render_step(self.fs, ctx, here.flow, here.step, notice)
         return Outcome(context=ctx, effects=(message,))
 
@@ -330,7 +234,7 @@ class _Turn:
         text = end.text.get(ctx.language, self.fs.default_language)
         closing = substitute(text, variables(self.fs, ctx, flow))
         effects: list[Effect] = [text_message(join(notice, closing))]
-        data = _collected(ctx)
+        data = collected(ctx)
         if end.request:
             effects.append(
                 CreateRequest(kind=end.request, flow_id=flow.id, department=ctx.department,
@@ -343,46 +247,37 @@ class _Turn:
         )
         return Outcome(context=_idle(ctx), effects=tuple(effects))
 
-    def goto(self, ctx: Context, here: _Position, target: str | None) -> Outcome:
+    def goto(self, ctx: Context, here: Position, target: str | None) -> Outcome:
         """Leave `here` for a Next target: a step of the same flow or "flow:<id>"."""
         if target is None:
             return self.main_menu(ctx, self.say("error", ctx))
         stack = ctx.navigation_stack
         if target.startswith(FLOW_PREFIX):
             flow_id = target.removeprefix(FLOW_PREFIX)
-            if not self.offered(ctx, flow_id):
+            if not self.nav.offered(ctx, flow_id):
                 return self.main_menu(ctx, self.say("error", ctx))
             start = self.fs.flows[FlowId(flow_id)].start
-            ctx = ctx.evolve(navigation_stack=self.stack_to(stack, here, f"{flow_id}.{start}"),
+            ctx = ctx.evolve(navigation_stack=stack_to(stack, here, f"{flow_id}.{start}"),
                              step_data={})
             return self.enter(ctx, flow_id, start)
-        ctx = ctx.evolve(navigation_stack=self.stack_to(stack, here, f"{here.flow.id}.{target}"))
+        ctx = ctx.evolve(navigation_stack=stack_to(stack, here, f"{here.flow.id}.{target}"))
         return self.enter(ctx, here.flow.id, target)
 
-    @staticmethod
-    def stack_to(stack: tuple[str, ...], here: _Position, ref: str) -> tuple[str, ...]:
-        """Browser-like: going to a step already on the stack pops back to it."""
-        if ref == here.ref:
-            return stack
-        if ref in stack:
-            return stack[: stack.index(ref)]
-        return _push(stack, here.ref)
-
     def start_requested(self, ctx: Context, flow_id: str) -> Outcome:
-        main = self.main_start(ctx)
+        main = self.nav.main_start(ctx)
         stack = (main.ref,) if main is not None and main.flow.id != flow_id else ()
         ctx = _idle(ctx).evolve(navigation_stack=stack)
         return self.enter(ctx, flow_id, self.fs.flows[FlowId(flow_id)].start)
 
     # -- answering ----------------------------------------------------------------------------
 
-    def tap(self, ctx: Context, here: _Position, reply_id: str) -> Outcome:
+    def tap(self, ctx: Context, here: Position, reply_id: str) -> Outcome:
         ref, sep, key = reply_id.rpartition(":")
         picked: Outcome | None = None
         if sep and ref == here.ref:
             picked = self.pick_key(ctx, here, key)
         elif sep and ref in ctx.navigation_stack:
-            earlier = self.lookup(ctx, ref)
+            earlier = self.nav.lookup(ctx, ref)
             if earlier is not None:
                 stack = ctx.navigation_stack[: ctx.navigation_stack.index(ref)]
                 moved = ctx.evolve(current_flow=earlier.flow.id, current_step=earlier.step.id,
@@ -392,21 +287,21 @@ class _Turn:
             return picked
         return self.invalid(ctx, here, self.say("invalid_option", ctx))
 
-    def pick_key(self, ctx: Context, here: _Position, key: str) -> Outcome | None:
+    def pick_key(self, ctx: Context, here: Position, key: str) -> Outcome | None:
         keys = [entry.key for entry in step_entries(self.fs, here.step)]
         return self.pick(ctx, here, keys.index(key)) if key in keys else None
 
-    def pick(self, ctx: Context, here: _Position, index: int) -> Outcome:
+    def pick(self, ctx: Context, here: Position, index: int) -> Outcome:
         """Apply the index-th entry of a menu, confirm or choice/rating step."""
         ctx = ctx.evolve(error_count=0)
         current = here.step
         if current.kind is StepKind.MENU:
             option = current.options[index]
             ctx = self.apply_set(ctx, option.set)
-            return self.goto(ctx, here, _choose(option.next, ctx))
+            return self.goto(ctx, here, choose(option.next, ctx))
         if current.kind is StepKind.CONFIRM:
             if index == 0:
-                return self.goto(ctx, here, _choose(current.next, ctx))
+                return self.goto(ctx, here, choose(current.next, ctx))
             return self.goto(ctx, here, current.change or here.flow.start)
         entry = step_entries(self.fs, current)[index]
         value: JSONScalar = int(entry.key) if entry.key.lstrip("-").isdigit() else entry.key
@@ -422,16 +317,16 @@ class _Turn:
                 data[key] = value
         return ctx.evolve(step_data=data)
 
-    def accept(self, ctx: Context, here: _Position, value: JSONScalar) -> Outcome:
+    def accept(self, ctx: Context, here: Position, value: JSONScalar) -> Outcome:
         """A valid input answer: save it (and remember it), then move on."""
         current = here.step
         data = {**ctx.step_data, current.save_as or current.id: value}
         ctx = ctx.evolve(step_data=data, error_count=0)
         if current.remember:
             ctx = ctx.evolve(accumulated_data={**ctx.accumulated_data, current.remember: value})
-        return self.goto(ctx, here, _choose(current.next, ctx))
+        return self.goto(ctx, here, choose(current.next, ctx))
 
-    def text(self, ctx: Context, here: _Position, text: str) -> Outcome:
+    def text(self, ctx: Context, here: Position, text: str) -> Outcome:
         kind = self.word(text)
         if kind == "menu":
             return self.main_menu(ctx)
@@ -459,7 +354,7 @@ class _Turn:
             wording = self.say(f"invalid_{answer.kind.value}", ctx)
         return self.invalid(ctx, here, wording)
 
-    def match_entry(self, ctx: Context, here: _Position, text: str) -> int | None:
+    def match_entry(self, ctx: Context, here: Position, text: str) -> int | None:
         values = variables(self.fs, ctx, here.flow)
         entries = step_entries(self.fs, here.step)
         index = match_choice([entry_titles(e, values) for e in entries], text)
@@ -468,30 +363,30 @@ class _Turn:
             index = 0 if norm in _YES else 1 if norm in _NO else None
         return index
 
-    def back(self, ctx: Context, here: _Position) -> Outcome:
+    def back(self, ctx: Context, here: Position) -> Outcome:
         stack = ctx.navigation_stack
         while stack:
             top, stack = stack[-1], stack[:-1]
-            earlier = self.lookup(ctx, top)
+            earlier = self.nav.lookup(ctx, top)
             if earlier is not None:
                 moved = ctx.evolve(current_flow=earlier.flow.id, current_step=earlier.step.id,
                                    navigation_stack=stack, error_count=0)
                 return self.show(moved, earlier)
-        main = self.main_start(ctx)
+        main = self.nav.main_start(ctx)
         if main is not None and main.ref == here.ref:
             ctx = ctx.evolve(navigation_stack=(), error_count=0)
             return self.show(ctx, here, self.say("back_at_start", ctx))
         return self.main_menu(ctx)
 
-    def skip(self, ctx: Context, here: _Position) -> Outcome:
+    def skip(self, ctx: Context, here: Position) -> Outcome:
         current = here.step
         if not current.optional or current.next is None:
             return self.invalid(ctx, here, self.say("skip_not_allowed", ctx))
         data = {k: v for k, v in ctx.step_data.items() if k != (current.save_as or current.id)}
         ctx = ctx.evolve(step_data=data, error_count=0)
-        return self.goto(ctx, here, _choose(current.next, ctx))
+        return self.goto(ctx, here, choose(current.next, ctx))
 
-    def invalid(self, ctx: Context, here: _Position, wording: str) -> Outcome:
+    def invalid(self, ctx: Context, here: Position, wording: str) -> Outcome:
         """Count an invalid answer: re-ask with `wording` on top, or start the cooloff."""
         count = ctx.error_count + 1
         policy = self.fs.policy

@@ -1,0 +1,149 @@
+"""Navigation: where a conversation stands and where a move lands. Pure.
+
+Owns: resolving step references ("<flow>.<step>") against what the department still offers,
+choosing among Next branches, the browser-like navigation stack, and walking through disabled
+steps to the step a move really arrives at (rule 10 of hotelbot.flows.engine).
+Must never: decide wording or produce effects (the engine does), raise for a dangling
+reference (a reload may remove anything: the answer is None), do I/O, read the clock or log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hotelbot.flows.conditions import holds
+from hotelbot.flows.context import Context
+from hotelbot.flows.model import FLOW_PREFIX, Department, Flow, FlowSet, Next, Step, StepKind
+from hotelbot.typedefs import Dept, FlowId, JSONScalar, StepId
+
+__all__ = ["Landing", "Navigator", "Position", "choose", "collected", "idle", "stack_to"]
+
+_MAX_STACK = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A step of a flow the guest is (or may be) at."""
+
+    flow: Flow
+    step: Step
+
+    @property
+    def ref(self) -> str:
+        """The StepRef "<flow>.<step>" that the navigation stack and reply ids use."""
+        return f"{self.flow.id}.{self.step.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Landing:
+    """Where a move arrived: the context (current step set) and the step, None if nowhere."""
+
+    context: Context
+    at: Position | None
+
+
+def collected(ctx: Context) -> dict[str, JSONScalar]:
+    """Everything known about the guest: accumulated data overlaid by this flow's answers."""
+    return {**ctx.accumulated_data, **ctx.step_data}
+
+
+def choose(next_: Next | None, ctx: Context) -> str | None:
+    """The target of the first branch whose condition holds, else the default."""
+    if next_ is None:
+        return None
+    data = collected(ctx)
+    return next(
+        (branch.to for branch in next_.branches if holds(branch.when, data)), next_.default
+    )
+
+
+def idle(ctx: Context) -> Context:
+    """The context with no current flow: step data, stack and error count cleared."""
+    return ctx.evolve(
+        current_flow=None, current_step=None, step_data={}, navigation_stack=(), error_count=0
+    )
+
+
+def stack_to(stack: tuple[str, ...], here: Position, ref: str) -> tuple[str, ...]:
+    """Browser-like: going to a step already on the stack pops back to it."""
+    if ref == here.ref:
+        return stack
+    if ref in stack:
+        return stack[: stack.index(ref)]
+    return (*stack, here.ref)[-_MAX_STACK:]
+
+
+class Navigator:
+    """Lookups of steps and departments in one hotel's flow set."""
+
+    __slots__ = ("fs",)
+
+    def __init__(self, flow_set: FlowSet) -> None:
+        self.fs = flow_set
+
+    def department(self, ctx: Context) -> Department | None:
+        """The guest's department, if the hotel still has it."""
+        return self.fs.departments.get(Dept(ctx.department))
+
+    def offered(self, ctx: Context, flow_id: str) -> bool:
+        """Whether the flow exists and the guest's department offers it."""
+        dept = self.department(ctx)
+        return (
+            dept is not None
+            and FlowId(flow_id) in self.fs.flows
+            and (flow_id in dept.flows or flow_id == dept.main_flow)
+        )
+
+    def lookup(self, ctx: Context, ref: str) -> Position | None:
+        """The enabled, non-end step a StepRef names, if the department still offers it."""
+        flow_id, _, step_id = ref.partition(".")
+        if not self.offered(ctx, flow_id):
+            return None
+        flow = self.fs.flows[FlowId(flow_id)]
+        found = flow.steps.get(StepId(step_id))
+        if found is None or not found.enabled or found.kind is StepKind.END:
+            return None
+        return Position(flow, found)
+
+    def position(self, ctx: Context) -> Position | None:
+        """The step the context is at, if it is still a valid place to be."""
+        if ctx.current_flow is None or ctx.current_step is None:
+            return None
+        return self.lookup(ctx, f"{ctx.current_flow}.{ctx.current_step}")
+
+    def main_start(self, ctx: Context) -> Position | None:
+        """The first step of the department's main menu flow."""
+        dept = self.department(ctx)
+        if dept is None or dept.main_flow not in self.fs.flows:
+            return None
+        return self.lookup(ctx, f"{dept.main_flow}.{self.fs.flows[dept.main_flow].start}")
+
+    def land(self, ctx: Context, flow_id: str, step_id: str) -> Landing:
+        """Arrive at a step (the stack already updated), passing through disabled steps.
+
+        Returns:
+            The enabled step arrived at (possibly an end step) with the context's current
+            flow and step set; `at` is None for a missing step, an unoffered flow or a loop
+            of disabled steps.
+        """
+        seen: set[tuple[str, str]] = set()
+        while True:
+            flow = self.fs.flows.get(FlowId(flow_id))
+            target = flow.steps.get(StepId(step_id)) if flow is not None else None
+            if flow is None or target is None or (flow_id, step_id) in seen:
+                return Landing(context=ctx, at=None)
+            seen.add((flow_id, step_id))
+            if target.enabled:
+                ctx = ctx.evolve(current_flow=flow_id, current_step=step_id)
+                return Landing(context=ctx, at=Position(flow, target))
+            following = choose(target.next, ctx)
+            if following is None:
+                return Landing(context=ctx, at=None)
+            if following.startswith(FLOW_PREFIX):
+                flow_id = following.removeprefix(FLOW_PREFIX)
+                if not self.offered(ctx, flow_id):
+                    return Landing(context=ctx, at=None)
+                step_id = self.fs.flows[FlowId(flow_id)].start
+                ctx = ctx.evolve(step_data={})
+            else:
+                step_id = following
