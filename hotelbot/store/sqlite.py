@@ -117,7 +117,7 @@ class Store:
             return []
         received_at = encode_time(at)
         params = [codec.inbound_params(m, received_at, hotel_of) for m in messages]
-        seqs = await self._writer.submit(lambda c: _insert_inbound(c, params))
+        seqs = await self._writer.submit(lambda c: _insert_inbound(c, params), admit=True)
         return [
             None if seq is None else replace(m, seq=seq)
             for m, seq in zip(messages, seqs, strict=True)
@@ -176,7 +176,9 @@ class Store:
         if not statuses:
             return
         params = [codec.status_params(s) for s in statuses]
-        await self._writer.submit(lambda c: c.executemany(_INSERT_STATUS, params).rowcount)
+        await self._writer.submit(
+            lambda c: c.executemany(_INSERT_STATUS, params).rowcount, admit=True
+        )
 
     async def latest_status(self, wamid: str) -> str | None:
         """The furthest status of a sent message (sent < delivered < read; failed is final)."""

@@ -14,8 +14,12 @@ and never hold SQL of its own beyond transaction control: jobs bring their SQL.
                 ◀── futures resolved (result or exception) after COMMIT
 
 Batches form naturally: while one batch is on the connection thread, new jobs queue up and
-become the next batch. When more than `max_pending` jobs wait, `submit` raises StoreOverloaded
-at once, before anything is queued (the webhook answers 503 and Meta retries).
+become the next batch. Admission control applies to NEW work only: a job submitted with
+`admit=True` (recording a webhook's messages and statuses) raises StoreOverloaded at once,
+before anything is queued, when more than `max_pending` jobs wait (the webhook answers 503 and
+Meta retries). Work already admitted (a step's commit, an outbox update, a park) is always
+queued: refusing it would strand an acknowledged message, and its volume is bounded by what
+was admitted.
 
 A job is a plain function of the sqlite3.Connection, run on aiosqlite's thread; it must only run
 SQL (its inputs are encoded beforehand) and may run twice (once in the batch, once alone).
@@ -92,16 +96,20 @@ class Writer:
         self._task = asyncio.create_task(self._run(), name="store-writer")
         self._task.add_done_callback(_log_death)
 
-    async def submit(self, job: Callable[[sqlite3.Connection], T]) -> T:
+    async def submit(self, job: Callable[[sqlite3.Connection], T], *, admit: bool = False) -> T:
         """Queue `job`; return its result once its transaction has committed.
 
+        Args:
+            job: runs on the connection thread, inside the batch's transaction.
+            admit: new work from outside (a webhook): refused when the queue is past its bound.
+
         Raises:
-            StoreOverloaded: more than max_pending jobs are already waiting.
+            StoreOverloaded: `admit` and more than max_pending jobs are already waiting.
             StoreError: the store is closed, or the job's SQL failed (sqlite3.Error wrapped).
         """
         if self._closing or self._task is None or self._task.done():
             raise StoreError("store is closed: the writer accepts no more jobs")
-        if self._queue.qsize() >= self._max_pending:
+        if admit and self._queue.qsize() >= self._max_pending:
             raise StoreOverloaded(f"store writer has {self._max_pending} jobs waiting")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((job, future))

@@ -167,3 +167,14 @@ async def test_a_dead_writer_fails_callers_instead_of_hanging(tmp_path: Path) ->
         with pytest.raises(StoreError, match="closed"):
             await store.record_statuses([status(1)])
         assert await store.pending_outbound() == []  # reads still work
+
+
+async def test_admitted_work_is_never_refused_past_the_bound(tmp_path: Path) -> None:
+    async with open_store(tmp_path / "hotel.db", max_pending=1) as store:
+        recorded = await store.record_inbound(
+            [inbound(n) for n in range(20)], at=T0, hotel_of=HOTELS
+        )
+        commits = [step(f"g{n}", m.seq) for n, m in enumerate(recorded) if m is not None]
+        outcomes = await asyncio.gather(*(store.commit_step(c) for c in commits))
+        assert outcomes == [()] * 20  # steps of acknowledged messages always commit
+        assert await store.pending_inbound() == []
