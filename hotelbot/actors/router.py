@@ -299,4 +299,10 @@ class Router:
     def _background(self, coro: Coroutine[Any, Any, object]) -> None:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._side_task_done)
+
+    def _side_task_done(self, task: asyncio.Task[object]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # The message stays `received` on disk: replayed at the next start.
+            log.error("router_side_task_failed", error=repr(task.exception()))
