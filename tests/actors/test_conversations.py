@@ -243,3 +243,24 @@ async def test_unknown_number_is_parked_and_nothing_is_sent(
         assert h.transport.sent == []
         assert h.router.statistics().unknown_number == 1
         assert await h.store.pending_inbound() == []
+
+
+async def test_the_sweeper_passivates_and_cleans_up_on_its_schedule(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    settings = RouterSettings(sweep_every=30.0, passivate_after=300.0)
+    async with open_harness(tmp_path / "hb.sqlite3", clock, settings=settings) as h:
+        await h.say(FRONT_DESK, GUEST, "hi")
+        await h.settle()
+        await clock.wait_sleeping(1)  # the sweeper waits for its next round
+        clock.jump(30)
+        await clock.wait_sleeping(1)
+        assert h.router.statistics().active == 1  # not idle long enough yet
+        clock.jump(300)
+        await clock.wait_sleeping(1)
+        for _ in range(100):  # let the round finish its store calls
+            if h.router.statistics().active == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert h.router.statistics().active == 0
+        assert h.router.statistics().passivated == 1
