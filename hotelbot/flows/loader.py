@@ -42,15 +42,9 @@ from hotelbot.flows.overrides import (
     parse_hotel,
     parse_strings,
 )
+from hotelbot.flows.source import ID_PATTERN, Source, parent_path, read_source
 from hotelbot.flows.text import normalize
-from hotelbot.flows.validate import (
-    ID_PATTERN,
-    FlowDoc,
-    Source,
-    parent_path,
-    parse_flow,
-    read_source,
-)
+from hotelbot.flows.validate import FlowDoc, parse_flow
 from hotelbot.typedefs import Dept, FlowId, HotelId, Lang, WaNumberId
 
 BUILTIN_VARIABLES = frozenset({"hotel_name", "guest_name", "room", "department", "minutes"})

@@ -21,9 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from hotelbot.flows.model import Choice, Department, Flow, Option, Step, StepKind, Text, WordKind
-from hotelbot.flows.text import normalize
-from hotelbot.flows.validate import (
-    FlowDoc,
+from hotelbot.flows.source import (
     Source,
     boolean,
     ident,
@@ -33,10 +31,11 @@ from hotelbot.flows.validate import (
     lang,
     mapping,
     number,
-    parse_option,
     string,
     text,
 )
+from hotelbot.flows.text import normalize
+from hotelbot.flows.validate import FlowDoc, parse_option
 from hotelbot.typedefs import Dept, FlowId, StepId, WaNumberId
 
 REQUIRED_STRINGS = (
