@@ -22,6 +22,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hotelbot.errors import FlowDefinitionError, Problem
+from hotelbot.flows.hotel import (
+    HotelDoc,
+    Origins,
+    StringsDoc,
+    normalized_words,
+    parse_hotel,
+    parse_strings,
+)
 from hotelbot.flows.model import (
     FLOW_PREFIX,
     Catalog,
@@ -33,15 +41,7 @@ from hotelbot.flows.model import (
     StepKind,
     Text,
 )
-from hotelbot.flows.overrides import (
-    HotelDoc,
-    Origins,
-    StringsDoc,
-    apply_overrides,
-    normalized_words,
-    parse_hotel,
-    parse_strings,
-)
+from hotelbot.flows.overrides import apply_overrides
 from hotelbot.flows.source import ID_PATTERN, Source, parent_path, read_source
 from hotelbot.flows.text import normalize
 from hotelbot.flows.validate import FlowDoc, parse_flow

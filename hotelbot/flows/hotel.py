@@ -1,0 +1,249 @@
+"""Hotel files and shared strings: config/strings.yaml and config/hotels/<id>.yaml, parsed.
+
+Owns: parsing config/strings.yaml (system texts, global words) and config/hotels/<id>.yaml
+(departments, numbers, languages, variables, string and word overrides) into StringsDoc and
+HotelDoc, the per-language text merge, and the origins of what a hotel file defines. A
+hotel's `overrides` section stays raw here: hotelbot/flows/overrides.py applies it. Every
+fault is recorded on the file's Source with its YAML path. Must never do I/O, import asyncio,
+read the clock or log.
+
+Origins: a logical key names each part of a hotel's configuration ("room_service_order.steps.
+category.options.edit.kids.title", "$strings.welcome", "$hotel.departments.front_desk");
+`origins` maps the longest known prefix of a key to (file, YAML path) so a problem found later
+is reported where the operator wrote (or must write) the text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from hotelbot.flows.model import Department, Text, WordKind
+from hotelbot.flows.source import Source, ident, items, join, lang, mapping, string, text
+from hotelbot.flows.text import normalize
+from hotelbot.typedefs import Dept, FlowId, WaNumberId
+
+__all__ = [
+    "DEFAULT_ROOM_PATTERN", "REQUIRED_STRINGS", "WORD_KINDS", "HotelDoc", "Origins",
+    "StringsDoc", "Words", "merge_text", "normalized_words", "parse_hotel", "parse_strings",
+    "parse_words",
+]
+
+REQUIRED_STRINGS = (
+    "invalid_option", "invalid_text", "invalid_integer", "invalid_number", "invalid_date",
+    "invalid_time", "invalid_room", "invalid_phone", "invalid_email", "invalid_rating",
+    "invalid_choice", "cooloff", "expired", "skip_not_allowed", "back_at_start", "unsupported",
+    "confirm", "change", "menu_button", "numbered_hint", "skip_hint", "error", "spam", "welcome",
+)
+WORD_KINDS: tuple[WordKind, ...] = ("back", "menu", "skip")
+DEFAULT_ROOM_PATTERN = r"[0-9]{1,4}[A-Za-z]?"
+_PHONE_NUMBER_ID = re.compile(r"^[0-9]{5,20}$")
+_HOTEL_KEYS = frozenset({"id", "name", "timezone", "languages", "room_pattern", "variables",
+                         "departments", "strings", "words", "overrides"})
+
+Origins = dict[str, tuple[str, str]]
+Words = Mapping[WordKind, Mapping[str, tuple[str, ...]]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StringsDoc:
+    """config/strings.yaml: system texts and global words, for every hotel."""
+
+    strings: Mapping[str, Text]
+    words: Words
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HotelDoc:
+    """A hotel file, parsed; `overrides` is still raw (applied by `apply_overrides`)."""
+
+    id: str
+    name: str
+    timezone: str
+    languages: tuple[str, ...]
+    room_pattern: str
+    variables: Mapping[str, Text]
+    departments: Mapping[Dept, Department]
+    strings: Mapping[str, Text]  # shared strings with this hotel's overrides merged in
+    words: Words  # shared words plus this hotel's extra words (not yet normalized)
+    overrides: Mapping[str, object]
+    origins: Origins
+
+
+def merge_text(base: Text | None, extra: Text) -> Text:
+    """Per-language merge: the override's languages replace the base's, others stay."""
+    return Text({**(base.by_lang if base else {}), **extra.by_lang})
+
+
+def parse_strings(src: Source) -> StringsDoc:
+    """config/strings.yaml -> StringsDoc (plain strings are English)."""
+    raw = mapping(src, src.data, "", allowed={"strings", "words"}, required=("strings", "words"),
+                  what="strings.yaml") or {}
+    found: dict[str, Text] = {}
+    table = raw.get("strings")
+    if isinstance(table, dict):
+        for key, value in table.items():
+            path = join("strings", key)
+            if ident(src, key, path, "string key") is not None:
+                body = text(src, value, path, "en")
+                if body is not None:
+                    found[key] = body
+        for key in REQUIRED_STRINGS:
+            if key not in table:
+                src.fault("strings", f"missing required string '{key}'")
+    elif "strings" in raw:
+        src.fault("strings", "expected a mapping of key -> text")
+    words = parse_words(src, raw.get("words", {}), "words")
+    return StringsDoc(strings=found, words=words)
+
+
+def parse_words(src: Source, value: object, path: str) -> Words:
+    """`back|menu|skip -> lang -> [words]`."""
+    raw = mapping(src, value, path, allowed=set(WORD_KINDS), what="words") or {}
+    found: dict[WordKind, dict[str, tuple[str, ...]]] = {}
+    for kind in WORD_KINDS:
+        per_lang = raw.get(kind, {})
+        kpath = join(path, kind)
+        if not isinstance(per_lang, dict):
+            src.fault(kpath, "expected a mapping of language -> list of words")
+            continue
+        for code, listed in per_lang.items():
+            lpath = join(kpath, code)
+            listed_items = items(src, listed, lpath) if lang(src, code, lpath) else None
+            if listed_items is not None:
+                words = [string(src, w, join(lpath, i)) for i, w in enumerate(listed_items)]
+                found.setdefault(kind, {})[code] = tuple(w for w in words if w is not None)
+    return found
+
+
+def parse_hotel(src: Source, hotel_id: str, shared: StringsDoc) -> HotelDoc | None:
+    """A hotel file -> HotelDoc; None when it is too broken to check further."""
+    raw = mapping(src, src.data, "", allowed=_HOTEL_KEYS, what="a hotel",
+                  required=("id", "name", "timezone", "languages", "departments"))
+    if raw is None:
+        return None
+    if "id" in raw and raw["id"] != hotel_id:
+        src.fault("id", f"hotel id {raw['id']!r} must match the file name '{hotel_id}'")
+    languages = _languages(src, raw.get("languages"))
+    name = string(src, raw.get("name"), "name") if "name" in raw else None
+    timezone = string(src, raw.get("timezone"), "timezone") if "timezone" in raw else None
+    room_pattern = _room_pattern(src, raw.get("room_pattern", DEFAULT_ROOM_PATTERN))
+    if not languages or name is None or timezone is None or room_pattern is None:
+        return None
+    dlang = languages[0]
+    origins: Origins = {"$hotel": (src.file, "")}
+    strings = _hotel_strings(src, raw.get("strings", {}), dlang, shared, origins)
+    extra_words = parse_words(src, raw.get("words", {}), "words")
+    words = {k: {**shared.words.get(k, {})} for k in WORD_KINDS}
+    for kind, per_lang in extra_words.items():
+        for code, listed in per_lang.items():
+            words[kind][code] = words[kind].get(code, ()) + listed
+    overrides = raw.get("overrides", {})
+    if not isinstance(overrides, dict):
+        src.fault("overrides", "expected a mapping of flow id -> overrides")
+        overrides = {}
+    return HotelDoc(
+        id=hotel_id, name=name, timezone=timezone, languages=languages,
+        room_pattern=room_pattern, variables=_variables(src, raw.get("variables", {}), dlang),
+        departments=_departments(src, raw.get("departments"), dlang),
+        strings=strings, words=words, overrides=overrides, origins=origins,
+    )
+
+
+def normalized_words(words: Words, languages: tuple[str, ...]) -> dict[WordKind, dict[str,
+                                                                                 frozenset[str]]]:
+    """Words of the enabled languages only, normalized like guest text."""
+    return {kind: {code: frozenset(normalize(w) for w in listed)
+                   for code, listed in words.get(kind, {}).items() if code in languages}
+            for kind in WORD_KINDS}
+
+
+def _languages(src: Source, value: object) -> tuple[str, ...]:
+    listed = items(src, value, "languages") or []
+    found = [lang(src, code, join("languages", i)) for i, code in enumerate(listed)]
+    codes = tuple(c for c in found if c is not None)
+    if len(set(codes)) != len(codes):
+        src.fault("languages", "a language is listed twice")
+    if not listed and value is not None:
+        src.fault("languages", "list at least one language (the first is the default)")
+    return tuple(dict.fromkeys(codes)) if len(codes) == len(listed) else ()
+
+
+def _room_pattern(src: Source, value: object) -> str | None:
+    pattern = string(src, value, "room_pattern")
+    if pattern is None:
+        return None
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        src.fault("room_pattern", f"not a valid regular expression: {exc}")
+        return None
+    return pattern
+
+
+def _variables(src: Source, value: object, dlang: str) -> dict[str, Text]:
+    if not isinstance(value, dict):
+        src.fault("variables", "expected a mapping of name -> text")
+        return {}
+    found: dict[str, Text] = {}
+    for name, raw in value.items():
+        path = join("variables", name)
+        if ident(src, name, path, "variable name") is not None:
+            body = text(src, raw, path, dlang)
+            if body is not None:
+                found[name] = body
+    return found
+
+
+def _hotel_strings(
+    src: Source, value: object, dlang: str, shared: StringsDoc, origins: Origins
+) -> dict[str, Text]:
+    found = dict(shared.strings)
+    for key in found:
+        origins[f"$strings.{key}"] = ("strings.yaml", f"strings.{key}")
+    if not isinstance(value, dict):
+        src.fault("strings", "expected a mapping of string key -> text")
+        return found
+    for key, raw in value.items():
+        path = join("strings", key)
+        if key not in shared.strings:
+            src.fault(path, f"unknown string '{key}' (not in strings.yaml)")
+            continue
+        body = text(src, raw, path, dlang)
+        if body is not None:
+            found[key] = merge_text(found[key], body)
+            origins[f"$strings.{key}"] = (src.file, path)
+    return found
+
+
+def _departments(src: Source, value: object, dlang: str) -> dict[Dept, Department]:
+    if not isinstance(value, dict) or not value:
+        src.fault("departments", "expected a non-empty mapping of department id -> department")
+        return {}
+    found: dict[Dept, Department] = {}
+    for dept_id, raw_dept in value.items():
+        path = join("departments", dept_id)
+        raw = mapping(src, raw_dept, path, allowed={"phone_number_id", "name", "main_flow",
+                      "flows"}, required=("phone_number_id", "name", "main_flow"),
+                      what="a department")
+        if raw is None or ident(src, dept_id, path, "department id") is None:
+            continue
+        number_id = raw.get("phone_number_id")
+        number_id = str(number_id) if isinstance(number_id, int) else number_id
+        if not isinstance(number_id, str) or not _PHONE_NUMBER_ID.match(number_id):
+            src.fault(join(path, "phone_number_id"), "expected the number's phone_number_id "
+                      "(digits only, from Meta's WhatsApp Manager)")
+            number_id = None
+        name = text(src, raw["name"], join(path, "name"), dlang) if "name" in raw else None
+        main = ident(src, raw.get("main_flow"), join(path, "main_flow"), "flow id")
+        listed = items(src, raw.get("flows", []), join(path, "flows")) or []
+        flows = [ident(src, f, join(join(path, "flows"), i), "flow id")
+                 for i, f in enumerate(listed)]
+        if number_id is None or name is None or main is None:
+            continue
+        ids = tuple(FlowId(f) for f in dict.fromkeys([main, *flows]) if f is not None)
+        found[Dept(dept_id)] = Department(
+            id=Dept(dept_id), phone_number_id=WaNumberId(number_id), name=name,
+            main_flow=FlowId(main), flows=ids)
+    return found
