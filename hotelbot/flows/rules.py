@@ -1,0 +1,243 @@
+"""Flow rules: what one flow must satisfy, checked the same way for a template and for a
+hotel's overridden copy. Pure.
+
+Owns: dangling step and flow targets, steps with no way out, disabled steps that cannot be
+skipped (or skip to each other in a loop), unreachable steps (templates only), conditions over
+data the flow never collects, WhatsApp size limits of every text, missing translations and
+unknown `{variables}` (hotels only), duplicate options and over-long reply ids. Returns issues
+as (logical key, reason); hotelbot/flows/loader.py maps each key to its file, YAML path and
+line. Must never raise for a broken flow, do I/O, import asyncio, read the clock or log.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from hotelbot.flows.model import FLOW_PREFIX, Condition, Flow, Next, Step, StepKind, Text
+from hotelbot.flows.text import normalize
+from hotelbot.typedefs import StepId
+
+__all__ = [
+    "BODY_MAX", "BUILTIN_VARIABLES", "BUTTON_TITLE_MAX", "DESCRIPTION_MAX", "GUEST_KEYS",
+    "HEADER_MAX", "REPLY_ID_MAX", "ROW_TITLE_MAX", "Issue", "Scope", "check_flow", "text_faults",
+]
+
+BUILTIN_VARIABLES = frozenset({"hotel_name", "guest_name", "room", "department", "minutes"})
+GUEST_KEYS = frozenset({"guest_name", "room", "language"})
+# WhatsApp Cloud API limits of interactive messages, in characters.
+BODY_MAX, HEADER_MAX, DESCRIPTION_MAX, ROW_TITLE_MAX, BUTTON_TITLE_MAX = 1024, 60, 72, 24, 20
+REPLY_ID_MAX = 200
+_VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+Issue = tuple[str, str]  # (logical key, reason)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scope:
+    """What a flow may refer to: known flows and, for a hotel, its languages and variables."""
+
+    flows: frozenset[str]  # every flow template id in the configuration
+    remembered: frozenset[str]  # guest-level keys any flow of the scope remembers
+    languages: tuple[str, ...] = ()  # empty: checking a template on its own
+    variables: frozenset[str] = frozenset()
+
+
+def check_flow(flow: Flow, declared: frozenset[str], scope: Scope) -> list[Issue]:
+    """Targets, exits, disabled steps, conditions, texts and options of one flow."""
+    issues: list[Issue] = []
+    if flow.start not in declared:
+        issues.append((f"{flow.id}.start", f"unknown step '{flow.start}'"))
+    known = _collected(flow) | scope.remembered | GUEST_KEYS
+    variables = scope.variables | known if scope.languages else None
+    issues += [(f"{flow.id}.title", r)
+               for r in text_faults(flow.title, HEADER_MAX, scope.languages, variables)]
+    reachable = _reachable(flow)
+    for step in flow.steps.values():
+        if scope.languages and step.id not in reachable:
+            continue  # a hotel's overrides cut this step off: it is never shown
+        key = f"{flow.id}.steps.{step.id}"
+        issues += _check_exits(step, key)
+        for where, goal in _step_targets(step, key):
+            issues += _check_target(where, goal, flow.id, declared, scope)
+        for where, cond in _step_conditions(step, key):
+            issues += [(where, f"condition over '{var}', which this flow never collects "
+                        "(save_as, remember or an option's set)")
+                       for var in _condition_vars(cond) if var not in known]
+        for where, body, limit in _step_texts(step, key):
+            issues += [(where, r) for r in text_faults(body, limit, scope.languages, variables)]
+        issues += _check_options(flow.id, step, key)
+    # A step a hotel's overrides cut off (a removed category) is intended: only templates
+    # must have every step reachable.
+    return issues + _disabled_loops(flow) + ([] if scope.languages else
+                                             _unreachable(flow, reachable))
+
+
+def _collected(flow: Flow) -> frozenset[str]:
+    names: set[str] = set()
+    for step in flow.steps.values():
+        names.update(n for n in (step.save_as, step.remember) if n)
+        for option in step.options:
+            names.update(option.set)
+    return frozenset(names)
+
+
+def _check_exits(step: Step, key: str) -> list[Issue]:
+    issues: list[Issue] = []
+    if step.kind in (StepKind.INPUT, StepKind.CONFIRM) and step.next is None:
+        issues.append((key, f"a {step.kind} step needs 'next': the guest would be stuck here"))
+    if step.kind is StepKind.MENU and not step.options:
+        issues.append((f"{key}.options", "a menu needs at least one option"))
+    if not step.enabled and step.kind in (StepKind.MENU, StepKind.END):
+        issues.append((f"{key}.enabled", f"a {step.kind} step cannot be disabled: it has no "
+                       "next to skip to"))
+    return issues
+
+
+def _next_targets(nxt: Next | None, key: str) -> list[tuple[str, str]]:
+    if nxt is None:
+        return []
+    if not nxt.branches:
+        return [(key, nxt.default)] if nxt.default else []
+    found = [(f"{key}[{i}].to", b.to) for i, b in enumerate(nxt.branches)]
+    if nxt.default:
+        found.append((f"{key}[{len(nxt.branches)}].default", nxt.default))
+    return found
+
+
+def _step_targets(step: Step, key: str) -> list[tuple[str, str]]:
+    found = _next_targets(step.next, f"{key}.next")
+    for option in step.options:
+        found += _next_targets(option.next, f"{key}.options.edit.{option.id}.next")
+    if step.change:
+        found.append((f"{key}.change", step.change))
+    return found
+
+
+def _check_target(
+    where: str, goal: str, flow_id: str, declared: frozenset[str], scope: Scope
+) -> list[Issue]:
+    if goal.startswith(FLOW_PREFIX):
+        if where.endswith(".change"):
+            return [(where, "change must name a step of this flow")]
+        if goal[len(FLOW_PREFIX):] not in scope.flows:
+            return [(where, f"unknown flow '{goal[len(FLOW_PREFIX):]}'")]
+        return []
+    if goal not in declared:
+        return [(where, f"unknown step '{goal}' in flow '{flow_id}'")]
+    return []
+
+
+def _step_conditions(step: Step, key: str) -> Iterator[tuple[str, Condition]]:
+    nexts = [(f"{key}.next", step.next)] + [
+        (f"{key}.options.edit.{o.id}.next", o.next) for o in step.options]
+    for where, nxt in nexts:
+        for i, branch in enumerate(nxt.branches if nxt else ()):
+            yield f"{where}[{i}].when", branch.when
+
+
+def _condition_vars(cond: Condition) -> Iterator[str]:
+    if cond.var:
+        yield cond.var
+    for part in (*cond.all, *cond.any):
+        yield from _condition_vars(part)
+
+
+def _step_texts(step: Step, key: str) -> Iterator[tuple[str, Text, int]]:
+    yield f"{key}.text", step.text, BODY_MAX
+    for name, limit in (("header", HEADER_MAX), ("footer", HEADER_MAX),
+                        ("button", BUTTON_TITLE_MAX)):
+        body = getattr(step, name)
+        if body is not None:
+            yield f"{key}.{name}", body, limit
+    validator = step.validator
+    if validator is not None and validator.error is not None:
+        yield f"{key}.validate.error", validator.error, BODY_MAX
+    title_max = BUTTON_TITLE_MAX if len(step.options) <= 3 else ROW_TITLE_MAX
+    for option in step.options:
+        okey = f"{key}.options.edit.{option.id}"
+        yield f"{okey}.title", option.title, title_max
+        if option.description is not None:
+            yield f"{okey}.description", option.description, DESCRIPTION_MAX
+    choices = validator.choices if validator is not None else ()
+    choice_max = BUTTON_TITLE_MAX if len(choices) <= 3 else ROW_TITLE_MAX
+    for choice in choices:
+        yield f"{key}.validate.choices.{choice.id}.title", choice.title, choice_max
+
+
+def text_faults(
+    body: Text, limit: int, languages: tuple[str, ...], variables: frozenset[str] | None
+) -> list[str]:
+    """Too long in a language, missing an enabled language, or an unknown {variable}."""
+    faults = [f"{len(s)} characters in '{code}', WhatsApp allows at most {limit}"
+              for code, s in body.by_lang.items() if len(s) > limit]
+    faults += [f"missing translation for '{code}'" for code in languages
+               if code not in body.by_lang]
+    if variables is not None:
+        names = {m for s in body.by_lang.values() for m in _VARIABLE.findall(s)}
+        faults += [f"unknown variable {{{name}}} (not a hotel variable, a builtin or a value "
+                   "this flow collects)" for name in sorted(names - variables)]
+    return faults
+
+
+def _check_options(flow_id: str, step: Step, key: str) -> list[Issue]:
+    """Duplicate ids or titles (per language) and reply ids too long for WhatsApp."""
+    entries: list[tuple[str, Text]] = [(o.id, o.title) for o in step.options]
+    okey = f"{key}.options.edit"
+    if step.validator is not None and step.validator.choices:
+        entries = [(c.id, c.title) for c in step.validator.choices]
+        okey = f"{key}.validate.choices"
+    issues: list[Issue] = []
+    seen_ids: set[str] = set()
+    seen_titles: set[tuple[str, str]] = set()
+    for entry_id, title in entries:
+        if entry_id in seen_ids:
+            issues.append((f"{okey}.{entry_id}", f"duplicate id '{entry_id}' in this step"))
+        seen_ids.add(entry_id)
+        for code, body in title.by_lang.items():
+            if (code, normalize(body)) in seen_titles:
+                issues.append((f"{okey}.{entry_id}.title", f"duplicate title {body!r} in "
+                               f"'{code}' in this step"))
+            seen_titles.add((code, normalize(body)))
+        if len(f"{flow_id}.{step.id}:{entry_id}") > REPLY_ID_MAX:
+            issues.append((f"{okey}.{entry_id}", f"reply id longer than {REPLY_ID_MAX} chars"))
+    return issues
+
+
+def _reachable(flow: Flow) -> set[str]:
+    """Step ids reachable from the start through every option, next, branch and change."""
+    seen: set[str] = set()
+    todo = [str(flow.start)]
+    while todo:
+        step_id = todo.pop()
+        if step_id in seen or step_id not in flow.steps:
+            continue
+        seen.add(step_id)
+        todo += [g for _, g in _step_targets(flow.steps[StepId(step_id)], "") if g not in seen]
+    return seen
+
+
+def _unreachable(flow: Flow, reachable: set[str]) -> list[Issue]:
+    return [(f"{flow.id}.steps.{sid}", "unreachable: no option, next or change leads here "
+             "from the start step") for sid in flow.steps if sid not in reachable]
+
+
+def _disabled_loops(flow: Flow) -> list[Issue]:
+    """Disabled steps whose skips lead back to themselves (the guest would never land)."""
+    disabled = {sid for sid, s in flow.steps.items() if not s.enabled}
+    issues: list[Issue] = []
+    for start in sorted(disabled):
+        todo = [g for _, g in _next_targets(flow.steps[start].next, "") if g in disabled]
+        seen: set[str] = set()
+        while todo:
+            sid = todo.pop()
+            if sid == start:
+                issues.append((f"{flow.id}.steps.{start}.enabled", "disabled steps skip to "
+                               "each other in a loop"))
+                break
+            if sid not in seen:
+                seen.add(sid)
+                following = _next_targets(flow.steps[StepId(sid)].next, "")
+                todo += [g for _, g in following if g in disabled]
+    return issues
