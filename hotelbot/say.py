@@ -10,6 +10,9 @@ Typing a tap: `#2` taps the 2nd button or row of the last menu shown (after a nu
 menu it sends "2", which the engine accepts anyway); `/tap <reply-id>` taps an id verbatim;
 a line starting with a backslash is sent as literal text (`\\#2`). `/help`, `/quit`.
 
+The pure half (line parsing, webhook shapes, reply rendering, SayError) is hotelbot/screen.py;
+its names are re-exported here. This module signs, sends, polls, reads stdin and parses flags.
+
 Must never: talk to the real Graph API (the replies come from the fake's test-only route),
 print the app secret, or run anything at import.
 """
@@ -27,19 +30,42 @@ import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TextIO
+from typing import TextIO
 
 import aiohttp
 import orjson
 
-from hotelbot.errors import FlowDefinitionError, HotelbotError
+from hotelbot.errors import FlowDefinitionError
+from hotelbot.screen import (
+    DISPLAY_NUMBER,
+    Choice,
+    Help,
+    Line,
+    Quit,
+    SayError,
+    SayErrorKind,
+    Screen,
+    SendTap,
+    SendText,
+    format_reply,
+    message_item,
+    obj_of,
+    objs_of,
+    parse_line,
+    screen_of,
+    str_of,
+    webhook_body,
+)
 from hotelbot.whatsapp.payloads import sign
 
 __all__ = [
+    "DISPLAY_NUMBER",
     "Choice",
     "Help",
+    "Line",
     "Quit",
     "SayError",
+    "SayErrorKind",
     "SayOptions",
     "Screen",
     "SendTap",
@@ -60,244 +86,13 @@ DEFAULT_DEPT = "front_desk"
 DEFAULT_HOTEL = "demo_hotel"  # what a bare department name means when several hotels have it
 DEFAULT_GUEST = "34600000001"
 DEMO_APP_SECRET = "demo-app-secret"  # the demo's value (scripts/run), not a real secret
-DISPLAY_NUMBER = "15550783881"  # what Meta shows as the business number; cosmetic here
 HELP = """\
 Type what a guest would type; the bot's replies are printed below your line.
   #N              tap button/row N of the last menu shown (typing N works too)
   /tap REPLY-ID   tap a button/row by its reply id
   \\TEXT           send TEXT literally (e.g. \\#1)
   /help, /quit    this help; leave (Ctrl-D works too)"""
-_TAP_NUMBER = re.compile(r"#\s*([0-9]{1,3})")
 _GUEST = re.compile(r"[0-9]{6,15}")
-
-SayErrorKind = Literal["input", "target", "unreachable", "refused", "graph"]
-
-
-class SayError(HotelbotError):
-    """`say` cannot go on: `kind` says why (for branching), `detail` what to do (for people)."""
-
-    def __init__(self, kind: SayErrorKind, detail: str) -> None:
-        self.kind: SayErrorKind = kind
-        self.detail = detail
-        super().__init__(detail)
-
-
-# --- what a line means -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Choice:
-    """One tappable button or list row, as the bot sent it."""
-
-    reply_id: str
-    title: str
-    description: str = ""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Screen:
-    """The last interactive message shown to the guest: what `#N` taps."""
-
-    kind: Literal["button", "list"]
-    choices: tuple[Choice, ...]
-    wamid: str = ""  # the message carrying the choices (the tap's `context.id`)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SendText:
-    text: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SendTap:
-    kind: Literal["button", "list"]
-    choice: Choice
-    context_wamid: str = ""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Help:
-    pass
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Quit:
-    pass
-
-
-Line = SendText | SendTap | Help | Quit
-
-
-def parse_line(line: str, screen: Screen | None) -> Line | None:
-    """What a typed line asks for; None for a blank line.
-
-    Raises:
-        SayError(kind="input"): `#N` names no option on screen, or an unknown /command.
-    """
-    text = line.strip()
-    if not text:
-        return None
-    if text.startswith("\\"):
-        return SendText(text=text[1:])
-    if match := _TAP_NUMBER.fullmatch(text):
-        return _tap_number(int(match.group(1)), screen)
-    if not text.startswith("/"):
-        return SendText(text=text)
-    command, _, arg = text.partition(" ")
-    arg = arg.strip()
-    if command in ("/help", "/?"):
-        return Help()
-    if command in ("/quit", "/exit"):
-        return Quit()
-    if command == "/tap" and arg.isdigit():
-        return _tap_number(int(arg), screen)
-    if command == "/tap" and arg:
-        return _tap_id(arg, screen)
-    raise SayError("input", f"unknown command {command!r}: try /help (\\{text} sends it as text)")
-
-
-def _tap_number(number: int, screen: Screen | None) -> Line:
-    if screen is None:
-        return SendText(text=str(number))  # a numbered text menu: the engine takes numbers
-    if not 1 <= number <= len(screen.choices):
-        raise SayError("input", f"no option {number} on screen (1-{len(screen.choices)})")
-    choice = screen.choices[number - 1]
-    return SendTap(kind=screen.kind, choice=choice, context_wamid=screen.wamid)
-
-
-def _tap_id(reply_id: str, screen: Screen | None) -> SendTap:
-    if screen is not None:
-        for choice in screen.choices:
-            if choice.reply_id == reply_id:
-                return SendTap(kind=screen.kind, choice=choice, context_wamid=screen.wamid)
-    return SendTap(kind="button", choice=Choice(reply_id=reply_id, title=reply_id))
-
-
-# --- the webhook Meta would send (whatsapp-cloud-api.md 1.3-1.5) -----------------------------
-
-
-def message_item(
-    line: SendText | SendTap, *, guest: str, wamid: str, now: int
-) -> dict[str, object]:
-    """The `messages[]` item for one text or tap from `guest`."""
-    item: dict[str, object] = {"from": guest, "id": wamid, "timestamp": str(now)}
-    if isinstance(line, SendText):
-        item.update(type="text", text={"body": line.text})
-        return item
-    reply: dict[str, str] = {"id": line.choice.reply_id, "title": line.choice.title}
-    if line.kind == "list" and line.choice.description:
-        reply["description"] = line.choice.description
-    reply_type = "button_reply" if line.kind == "button" else "list_reply"
-    if line.context_wamid:
-        item["context"] = {"from": DISPLAY_NUMBER, "id": line.context_wamid}
-    item.update(type="interactive", interactive={"type": reply_type, reply_type: reply})
-    return item
-
-
-def webhook_body(
-    phone_number_id: str, guest: str, item: Mapping[str, object], name: str = "Demo Guest"
-) -> bytes:
-    """The raw POST body of a webhook carrying one message from `guest` to the number."""
-    value = {
-        "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": DISPLAY_NUMBER, "phone_number_id": phone_number_id},
-        "contacts": [{"profile": {"name": name}, "wa_id": guest}],
-        "messages": [item],
-    }
-    change = {"field": "messages", "value": value}
-    return orjson.dumps(
-        {"object": "whatsapp_business_account", "entry": [{"id": "0", "changes": [change]}]}
-    )
-
-
-# --- how a reply reads (whatsapp-cloud-api.md 4.2-4.5) ---------------------------------------
-
-
-def format_reply(body: Mapping[str, object]) -> str:
-    """A sent message body as a person would read it on the phone, in plain lines."""
-    kind = body.get("type")
-    if kind == "text":
-        return _str(_obj(body.get("text")).get("body"))
-    if kind == "interactive":
-        return _format_interactive(_obj(body.get("interactive")))
-    if kind == "template":
-        template = _obj(body.get("template"))
-        language = _str(_obj(template.get("language")).get("code"))
-        return f"[template {_str(template.get('name'))} ({language})]"
-    return f"[{kind} message]"
-
-
-def _format_interactive(interactive: Mapping[str, object]) -> str:
-    lines: list[str] = []
-    if header := _str(_obj(interactive.get("header")).get("text")):
-        lines.append(f"*{header}*")
-    lines.append(_str(_obj(interactive.get("body")).get("text")))
-    action = _obj(interactive.get("action"))
-    kind = interactive.get("type")
-    choices = _choices(interactive)
-    if kind == "button":
-        lines.append("  ".join(f"[{i}] {c.title}" for i, c in enumerate(choices, 1)))
-    elif kind == "list":
-        lines.append(f"≡ {_str(action.get('button'))}")
-        lines.extend(_list_rows(action))
-    else:
-        lines.append(f"[interactive {kind}]")
-    if footer := _str(_obj(interactive.get("footer")).get("text")):
-        lines.append(f"_{footer}_")
-    return "\n".join(lines)
-
-
-def _list_rows(action: Mapping[str, object]) -> list[str]:
-    lines: list[str] = []
-    number = 0
-    for section in _objs(action.get("sections")):
-        if title := _str(section.get("title")):
-            lines.append(f"{title}:")
-        for row in _objs(section.get("rows")):
-            number += 1
-            description = _str(row.get("description"))
-            suffix = f" — {description}" if description else ""
-            lines.append(f"{number}. {_str(row.get('title'))}{suffix}")
-    return lines
-
-
-def screen_of(body: Mapping[str, object], wamid: str = "") -> Screen | None:
-    """What `#N` taps after this message: its buttons or rows; None for anything else."""
-    if body.get("type") != "interactive":
-        return None
-    interactive = _obj(body.get("interactive"))
-    kind = interactive.get("type")
-    choices = _choices(interactive)
-    if kind not in ("button", "list") or not choices:
-        return None
-    return Screen(kind="button" if kind == "button" else "list", choices=choices, wamid=wamid)
-
-
-def _choices(interactive: Mapping[str, object]) -> tuple[Choice, ...]:
-    action = _obj(interactive.get("action"))
-    if interactive.get("type") == "button":
-        replies = [_obj(b.get("reply")) for b in _objs(action.get("buttons"))]
-        return tuple(Choice(reply_id=_str(r.get("id")), title=_str(r.get("title")))
-                     for r in replies)
-    rows = [row for section in _objs(action.get("sections")) for row in _objs(section.get("rows"))]
-    return tuple(
-        Choice(reply_id=_str(r.get("id")), title=_str(r.get("title")),
-               description=_str(r.get("description")))
-        for r in rows
-    )
-
-
-def _obj(value: object) -> Mapping[str, object]:
-    return value if isinstance(value, dict) else {}
-
-
-def _objs(value: object) -> list[Mapping[str, object]]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
-def _str(value: object) -> str:
-    return value if isinstance(value, str) else ""
-
 
 # --- which number (department) to talk to ----------------------------------------------------
 
@@ -401,7 +196,7 @@ class _Session:
         except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
             raise SayError("graph", f"the fake Graph API is not answering at {url} ({_why(exc)}); "
                            "is scripts/run running?") from None
-        return [r for r in _objs(records)
+        return [r for r in objs_of(records)
                 if r.get("phone_number_id") == self.options.phone_number_id]
 
     async def wait_replies(self, wait: float) -> int:
@@ -422,11 +217,11 @@ class _Session:
             await asyncio.sleep(0.05)
 
     def show(self, records: Sequence[Mapping[str, object]]) -> int:
-        fresh = [r for r in records if _str(r.get("wamid")) not in self.seen]
+        fresh = [r for r in records if str_of(r.get("wamid")) not in self.seen]
         for record in fresh:
-            wamid = _str(record.get("wamid"))
+            wamid = str_of(record.get("wamid"))
             self.seen.add(wamid)
-            body = _obj(record.get("body"))
+            body = obj_of(record.get("body"))
             self.screen = screen_of(body, wamid) or (
                 None if body.get("type") in ("text", "interactive") else self.screen)
             self.out.write(_indent(f"{self.options.label}> ", format_reply(body)) + "\n")
@@ -454,7 +249,7 @@ async def converse(options: SayOptions, lines: AsyncIterator[str], out: TextIO) 
     timeout = aiohttp.ClientTimeout(total=10.0, connect=2.0)
     async with aiohttp.ClientSession(timeout=timeout) as http:
         session = _Session(options=options, http=http, out=out, seen=set())
-        session.seen.update(_str(r.get("wamid")) for r in await session.sends())
+        session.seen.update(str_of(r.get("wamid")) for r in await session.sends())
         shown = 0
         async for raw in lines:
             shown += session.show(await session.sends())  # late replies to the last line
