@@ -1,0 +1,83 @@
+"""Smoke tests of the benchmarks: each runs in its tiniest mode, completes and reports numbers.
+
+No timing is asserted (speed targets live in BENCHMARKS.md, never in tests): only that every
+message was answered, the numbers are there and positive, and the section was written.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from benchmarks.report import percentile, table, update_section
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(module: str, *args: str, tmp_path: Path) -> tuple[object, str]:
+    out, md = tmp_path / "out.json", tmp_path / "BENCH.md"
+    done = subprocess.run(
+        [sys.executable, "-m", f"benchmarks.{module}", *args, "--json", str(out),
+         "--output", str(md)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return orjson.loads(out.read_bytes()), md.read_text(encoding="utf-8")
+
+
+def test_throughput_tiny_run_answers_every_message(tmp_path: Path) -> None:
+    data, md = _run("throughput", "--guests", "20", "--messages", "2", "--concurrency", "4",
+                    "--repeat", "1", tmp_path=tmp_path)
+    results = data["results"]  # type: ignore[index]
+    assert {r["kind"] for r in results} == {"minimal", "hotelbot"}
+    for r in results:
+        assert r["messages"] == 40 and r["errors"] == 0 and r["unmatched"] == 0
+        assert r["replies"] >= 40 and r["complete"]
+        assert r["rate"] > 0 and r["server_cpu_us"] > 0 and r["e2e_p99"] >= r["e2e_p50"] > 0
+    assert data["summary"]["rate_ratio"] > 0  # type: ignore[index]
+    assert "<!-- bench:throughput:start -->" in md and "msgs/s" in md
+
+
+def test_latency_tiny_run_reports_percentiles(tmp_path: Path) -> None:
+    data, md = _run("latency", "--rate", "200", "--seconds", "0.25", tmp_path=tmp_path)
+    assert [r["kind"] for r in data] == ["minimal", "hotelbot"]  # type: ignore[union-attr]
+    for r in data:  # type: ignore[union-attr]
+        assert r["messages"] == 50 and r["errors"] == 0 and r["unmatched"] == 0
+        assert r["ack_max"] >= r["ack_p99"] >= r["ack_p50"] > 0
+    assert "<!-- bench:latency:end -->" in md and "target 5 ms" in md
+
+
+def test_memory_tiny_run_keeps_every_conversation_alive(tmp_path: Path) -> None:
+    data, md = _run("memory", "--conversations", "300", "--trace-conversations", "100",
+                    tmp_path=tmp_path)
+    rss, heap = data["rss"], data["heap"]  # type: ignore[index]
+    assert rss["active"] == 300 + 500 and heap["active"] == 100 + 500
+    assert rss["sent"] >= 300 and heap["heap_delta"] > 0 and heap["sites"]
+    assert "KiB / conversation" in md
+
+
+def test_update_section_replaces_only_its_own_block(tmp_path: Path) -> None:
+    path = tmp_path / "B.md"
+    path.write_text("# Title\n\nkept by hand\n", encoding="utf-8")
+    update_section(path, "alpha", "one")
+    update_section(path, "beta", "two")
+    update_section(path, "alpha", "three")
+    text = path.read_text(encoding="utf-8")
+    assert "kept by hand" in text and "three" in text and "two" in text and "one" not in text
+    assert text.index("alpha") < text.index("beta")
+    with pytest.raises(ValueError):
+        update_section(path, "Bad Name", "x")
+
+
+def test_percentile_and_table() -> None:
+    assert percentile([3.0, 1.0, 2.0, 4.0], 50) == 2.0
+    assert percentile([3.0, 1.0, 2.0, 4.0], 99) == 4.0
+    with pytest.raises(ValueError):
+        percentile([1.0], 101)
+    assert table(["a", "b"], [[1, 22]]).splitlines()[2] == "| 1 | 22 |"
+    with pytest.raises(ValueError):
+        table(["a"], [[1, 2]])
