@@ -17,6 +17,7 @@ Redaction by key name (case-insensitive):
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from collections.abc import Callable, Mapping, MutableMapping
@@ -78,13 +79,25 @@ def _redact_value(value: object) -> object:
     return value
 
 
+_KEEP, _MASK, _DROP = 0, 1, 2
+
+
+@functools.lru_cache(maxsize=4096)
+def _policy(key: str) -> int:
+    """What to do with a key (cached: log lines reuse a few hundred key names)."""
+    name = key.lower()
+    if _should_drop(name):
+        return _DROP
+    return _MASK if _should_mask(name) else _KEEP
+
+
 def _redact_mapping(mapping: Mapping[Any, Any]) -> dict[Any, Any]:
     clean: dict[Any, Any] = {}
     for key, value in mapping.items():
-        name = str(key).lower()
-        if _should_drop(name):
+        policy = _policy(str(key))
+        if policy == _DROP:
             continue
-        if _should_mask(name) and value is not None:
+        if policy == _MASK and value is not None:
             clean[key] = _mask_value(value)
         else:
             clean[key] = _redact_value(value)
