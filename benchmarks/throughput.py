@@ -114,7 +114,7 @@ async def run_path(kind: str, run: int, opts: Options) -> tuple[PathResult, str]
     return result, profile_text
 
 
-def _profile_text(path: Path, top: int = 20) -> str:
+def _profile_text(path: Path, top: int = 45) -> str:
     if not path.exists():
         return "(no profile written)"
     views = []

@@ -145,7 +145,9 @@ class ConversationActor(Actor):
         context = context.evolve(accumulated_data=guest.data)
         now = self._deps.clock.now()
         outcome = step(flow_set, context, message.event, now)
-        await self._commit(outcome, message.seq, now)
+        after = outcome.context
+        changed = after.accumulated_data != guest.data or after.language != guest.language
+        await self._commit(outcome, message.seq, now, guest_changed=changed)
 
     async def _on_limited(self, flow_set: FlowSet, context: Context, message: Inbound) -> None:
         """Past the rate limit: record, do not answer; one notice per flood."""
@@ -155,9 +157,12 @@ class ConversationActor(Actor):
         now = self._deps.clock.now()
         text = flow_set.strings["spam"].get(context.language, flow_set.default_language)
         notice = SendMessage(body={"type": "text", "text": {"body": text, "preview_url": False}})
-        await self._commit(Outcome(context=context, effects=(notice,)), message.seq, now)
+        outcome = Outcome(context=context, effects=(notice,))
+        await self._commit(outcome, message.seq, now, guest_changed=False)
 
-    async def _commit(self, outcome: Outcome, seq: int, now: datetime) -> None:
+    async def _commit(
+        self, outcome: Outcome, seq: int, now: datetime, *, guest_changed: bool = True
+    ) -> None:
         context = outcome.context
         commit = StepCommit(
             phone_number_id=self.phone_number_id,
@@ -171,6 +176,7 @@ class ConversationActor(Actor):
             requests=tuple(self._requests(outcome, now)),
             scheduled=tuple(self._scheduled(outcome, now)),
             at=now,
+            guest_changed=guest_changed,
         )
         rows = await self._deps.store.commit_step(commit)
         self._context = context

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -43,7 +43,8 @@ class Transport(Protocol):
 
 
 class OutboxStore(Protocol):
-    async def mark_outbound_sent(self, id: int, wamid: str, at: datetime) -> None: ...
+    async def mark_outbound_sent_many(self, sent: Sequence[tuple[int, str, datetime]]) -> None:
+        ...
 
     async def mark_outbound_failed(self, id: int, code: int, detail: str, at: datetime) -> None: ...
 
@@ -88,6 +89,10 @@ class DirectSender:
         self._idle = asyncio.Event()
         self._idle.set()
         self._closed = False
+        # "sent" marks are written in batches by one flusher task: one store job for all the
+        # sends that completed while the previous batch was being committed.
+        self._marks: list[tuple[int, str, datetime]] = []
+        self._flusher: asyncio.Task[None] | None = None
         self._sent = self._failed = self._retried = 0
 
     def submit(self, rows: Iterable[OutboundMessage]) -> None:
@@ -102,7 +107,7 @@ class DirectSender:
                 self._tasks[lane] = asyncio.create_task(self._run_lane(lane), name="send-lane")
 
     async def wait_idle(self) -> None:
-        """Wait until every submitted row reached a final state or a retry wait."""
+        """Wait until every submitted row reached a final state (recorded) or a retry wait."""
         await self._idle.wait()
 
     async def close(self, grace: float = 5.0) -> None:
@@ -117,6 +122,8 @@ class DirectSender:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self._flusher is not None:  # the marks of what was sent are kept
+            await asyncio.gather(self._flusher, return_exceptions=True)
 
     def statistics(self) -> SenderStatistics:
         return SenderStatistics(
@@ -137,8 +144,29 @@ class DirectSender:
             if not queue:
                 self._queues.pop(lane, None)
             self._tasks.pop(lane, None)
-            if not self._tasks:
-                self._idle.set()
+            self._update_idle()
+
+    def _update_idle(self) -> None:
+        if not self._tasks and self._flusher is None:
+            self._idle.set()
+
+    def _mark_sent(self, row_id: int, wamid: str) -> None:
+        self._marks.append((row_id, wamid, self._clock.now()))
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush_marks(), name="send-marks")
+
+    async def _flush_marks(self) -> None:
+        try:
+            while self._marks:
+                batch, self._marks = self._marks, []
+                try:
+                    await self._store.mark_outbound_sent_many(batch)
+                except Exception:
+                    # Still `pending` on disk: sent again after a restart (at-least-once).
+                    log.exception("send_marks_failed", rows=len(batch))
+        finally:
+            self._flusher = None
+            self._update_idle()
 
     async def _deliver(self, row: OutboundMessage) -> None:
         attempts = row.attempts
@@ -160,7 +188,7 @@ class DirectSender:
                 await self._clock.sleep(delay)
                 continue
             self._sent += 1
-            await self._store.mark_outbound_sent(row.id, wamid, self._clock.now())
+            self._mark_sent(row.id, wamid)
             log.info("message_sent", outbound=row.id, guest=row.guest_id, attempts=attempts)
             return
 

@@ -115,7 +115,7 @@ class PreparedStep:
     """A StepCommit encoded into statement parameters, ready for one transaction."""
 
     conversation: tuple[object, ...]
-    guest: tuple[object, ...]
+    guest: tuple[object, ...] | None  # None: the guest row is left as it is
     outbound: tuple[tuple[object, ...], ...]
     requests: tuple[tuple[object, ...], ...]
     scheduled: tuple[tuple[object, ...], ...]
@@ -227,7 +227,11 @@ def prepare_step(commit: StepCommit) -> PreparedStep:
             at,
             last_activity,
         ),
-        guest=(commit.hotel_id, commit.guest_id, encode_json(commit.guest_data), commit.language),
+        guest=(
+            (commit.hotel_id, commit.guest_id, encode_json(commit.guest_data), commit.language)
+            if commit.guest_changed
+            else None
+        ),
         outbound=tuple(outbound_params(o, at) for o in commit.outbound),
         requests=tuple(_request_params(r, at) for r in commit.requests),
         scheduled=tuple(_scheduled_params(s, at) for s in commit.scheduled),

@@ -117,7 +117,8 @@ class StepCommit:
     """Everything one engine step changes, committed in ONE transaction (the outbox rule).
 
     `context` is the snapshot dict (Context.to_dict()); `guest_data` replaces the guest's data.
-    `inbound_seq` (when not None) is marked done in the same transaction.
+    `inbound_seq` (when not None) is marked done in the same transaction. `guest_changed`
+    False skips the guest upsert (most steps leave the guest's data and language alone).
     """
 
     phone_number_id: str
@@ -131,3 +132,4 @@ class StepCommit:
     requests: tuple[RequestRecord, ...] = ()
     scheduled: tuple[ScheduledMessage, ...] = ()
     at: datetime | None = None
+    guest_changed: bool = True

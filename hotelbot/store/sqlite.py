@@ -241,6 +241,14 @@ class Store:
         sql = "UPDATE outbound SET state = 'sent', wamid = ?, sent_at = ? WHERE id = ?"
         await self._update_one(f"outbound with id {id}", sql, (wamid, encode_time(at), id))
 
+    async def mark_outbound_sent_many(self, sent: Sequence[tuple[int, str, datetime]]) -> None:
+        """Mark several rows sent (id, wamid, at) in one write: the sender batches its marks."""
+        if not sent:
+            return
+        sql = "UPDATE outbound SET state = 'sent', wamid = ?, sent_at = ? WHERE id = ?"
+        params = [(wamid, encode_time(at), id) for id, wamid, at in sent]
+        await self._writer.submit(lambda c: c.executemany(sql, params).rowcount)
+
     async def mark_outbound_failed(self, id: int, code: int, detail: str, at: datetime) -> None:
         """A permanent failure: keep Meta's error code and details."""
         sql = (
@@ -379,7 +387,8 @@ def _insert_inbound(conn: sqlite3.Connection, params: Sequence[InboundParams]) -
 
 def _write_step(conn: sqlite3.Connection, step: PreparedStep) -> list[int]:
     conn.execute(_UPSERT_CONVERSATION, step.conversation)
-    conn.execute(_UPSERT_GUEST_DATA, step.guest)
+    if step.guest is not None:
+        conn.execute(_UPSERT_GUEST_DATA, step.guest)
     ids = [_lastrowid(conn.execute(_INSERT_OUTBOUND, row)) for row in step.outbound]
     conn.executemany(_INSERT_REQUEST, step.requests)
     conn.executemany(_INSERT_SCHEDULED, step.scheduled)

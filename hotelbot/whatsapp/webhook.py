@@ -97,7 +97,8 @@ class WebhookHandler:
             if message is not None:
                 fresh += 1
                 self._router.deliver(message, event_for(message))
-        log.info(
+        # debug: the canonical info lines are one per step (step_committed) and per send.
+        log.debug(
             "webhook_received",
             messages=len(parsed.messages),
             new=fresh,

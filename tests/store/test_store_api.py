@@ -373,3 +373,20 @@ async def test_statistics_count_committed_jobs(store: Store) -> None:
     stats = store.statistics()
     assert (stats.jobs_committed, stats.batches_committed, stats.pending) == (1, 1, 0)
 
+
+
+async def test_step_that_leaves_the_guest_alone_keeps_the_guest_row(store: Store) -> None:
+    first = commit(await record_one(store, "wamid.g1"))
+    await store.commit_step(first)
+    before = await store.load_guest("h1", "g1")
+    unchanged = commit(await record_one(store, "wamid.g2"), guest_data={"room": "999"},
+                       language="xx", guest_changed=False)
+    await store.commit_step(unchanged)
+    assert await store.load_guest("h1", "g1") == before
+
+
+async def test_sent_marks_are_written_in_one_batch(store: Store) -> None:
+    rows = await store.commit_step(commit(None, outbound=(reply("a"), reply("b"))))
+    marks = [(rows[0].id, "wamid.x", T0), (rows[1].id, "wamid.y", T0)]
+    await store.mark_outbound_sent_many(marks)
+    assert await store.pending_outbound() == []
