@@ -82,7 +82,7 @@ class ConversationDeps:
     guests: GuestBook
     clock: Clock
     catalog: Callable[[], Catalog]
-    on_handled: Callable[[], None] = lambda: None  # an Inbound finished (or failed)
+    on_handled: Callable[[int], None] = lambda seq: None  # Inbound `seq` finished or failed
 
 
 class ConversationActor(Actor):
@@ -107,7 +107,7 @@ class ConversationActor(Actor):
             try:
                 await self._on_inbound(message)
             finally:
-                self._deps.on_handled()
+                self._deps.on_handled(message.seq)
             return None
         if isinstance(message, GetContext):
             return self._context

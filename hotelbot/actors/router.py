@@ -23,6 +23,8 @@ Lifecycle of a conversation actor:
 
 Recovery at start: every inbound row still `received` is replayed in arrival order (its
 attempts counted first: one that already crashed the process max_replays times is parked).
+While running, the sweep hands over again any row that stayed `received` with no actor
+holding it for two sweeps in a row (a full mailbox, an actor that was stopping).
 """
 
 from __future__ import annotations
@@ -100,7 +102,8 @@ class Router:
     ) -> None:
         self._deps = replace(deps, on_handled=self._handled)
         self._store = store
-        self._in_flight = 0  # delivered, not yet handled
+        self._in_flight: set[int] = set()  # seqs delivered to an actor, not yet handled
+        self._suspects: set[int] = set()  # pending, not in flight at the last sweep
         self._idle = asyncio.Event()
         self._idle.set()
         self._to_event = to_event
@@ -154,13 +157,12 @@ class Router:
             log.warning("deliver_deferred", guest=message.guest_id, reason=type(exc).__name__)
             return
         self._delivered += 1
-        self._in_flight += 1
+        self._in_flight.add(message.seq)
         self._idle.clear()
 
-    def _handled(self) -> None:
-        self._in_flight -= 1
-        if self._in_flight <= 0:
-            self._in_flight = 0
+    def _handled(self, seq: int) -> None:
+        self._in_flight.discard(seq)
+        if not self._in_flight:
             self._idle.set()
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -234,17 +236,38 @@ class Router:
         before = self._deps.clock.now() - self._settings.context_retention
         return await self._store.expire_contexts(before)
 
+    async def redeliver_stranded(self) -> int:
+        """Hand over again what is recorded but neither processed nor with an actor.
+
+        A message can be stranded when its actor's mailbox was full or the actor was stopping
+        at the moment it arrived. To never race the webhook (which delivers right after its
+        write commits), a message is redelivered only if it was already pending and not in
+        flight at the previous sweep too.
+        """
+        pending = {m.seq: m for m in await self._store.pending_inbound()}
+        stranded = {seq for seq in pending if seq not in self._in_flight}
+        again = sorted(stranded & self._suspects)
+        self._suspects = stranded - set(again)
+        for seq in again:
+            message = pending[seq]
+            self.deliver(message, self._to_event(message), limit=False)
+        if again:
+            log.warning("stranded_redelivered", count=len(again))
+        return len(again)
+
     async def _sweep_forever(self) -> None:
         while True:
             await self._deps.clock.sleep(self._settings.sweep_every)
             try:
                 passivated = await self.passivate_idle()
                 expired = await self.expire_stale()
+                redelivered = await self.redeliver_stranded()
             except Exception:
                 log.exception("router_sweep_failed")
                 continue
-            if passivated or expired:
-                log.info("router_swept", passivated=passivated, expired=expired)
+            if passivated or expired or redelivered:
+                log.info("router_swept", passivated=passivated, expired=expired,
+                         redelivered=redelivered)
 
     # -- supervision -------------------------------------------------------------------------
 
@@ -265,7 +288,7 @@ class Router:
         if not isinstance(message, Inbound):
             return
         if isinstance(exc, ActorDeadError):  # dropped from an aborted mailbox: never handled
-            self._handled()
+            self._handled(message.seq)
         self._parked += 1
         error = "".join(traceback.format_exception(exc))
         apologize = not isinstance(exc, ActorDeadError) and not message.limited

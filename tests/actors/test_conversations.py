@@ -264,3 +264,20 @@ async def test_the_sweeper_passivates_and_cleans_up_on_its_schedule(
             await asyncio.sleep(0.01)
         assert h.router.statistics().active == 0
         assert h.router.statistics().passivated == 1
+
+
+async def test_message_stranded_by_a_full_mailbox_is_redelivered_by_the_sweep(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    settings = RouterSettings(mailbox_size=1, sweep_every=1e9)
+    async with open_harness(tmp_path / "hb.sqlite3", clock, settings=settings) as h:
+        for text in ["hi", "menu", "menu", "menu"]:
+            await h.say(FRONT_DESK, GUEST, text)  # back to back: the mailbox holds one
+        await h.settle()
+        stranded = len(await h.store.pending_inbound())
+        assert stranded >= 1
+        assert await h.router.redeliver_stranded() == 0  # first sighting: only suspected
+        assert await h.router.redeliver_stranded() == stranded
+        await h.settle()
+        assert await h.store.pending_inbound() == []
+        assert len(h.transport.texts_to(GUEST)) == 4  # every message answered once
