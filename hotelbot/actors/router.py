@@ -66,6 +66,8 @@ class RouterStore(ConversationStore, Protocol):
 
     async def expire_contexts(self, idle_before: datetime) -> int: ...
 
+    async def purge_inbound(self, received_before: datetime) -> int: ...
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RouterSettings:
@@ -73,6 +75,9 @@ class RouterSettings:
     passivate_after: float = 300.0  # seconds idle before an actor is dropped from memory
     sweep_every: float = 30.0  # seconds between passivation sweeps
     context_retention: timedelta = timedelta(hours=24)  # idle contexts older are deleted
+    # Meta redelivers for up to 7 days: processed messages are kept a day longer (dedupe).
+    inbound_retention: timedelta = timedelta(days=8)
+    purge_every: float = 3600.0  # seconds between purges of old processed messages
     max_restarts: int = 3  # per conversation within restart_window
     restart_window: float = 60.0
     max_replays: int = 3  # a message replayed at start more often than this is parked
@@ -104,6 +109,7 @@ class Router:
         self._store = store
         self._in_flight: set[int] = set()  # seqs delivered to an actor, not yet handled
         self._suspects: set[int] = set()  # pending, not in flight at the last sweep
+        self._next_purge = 0.0  # monotonic time of the next inbound purge
         self._idle = asyncio.Event()
         self._idle.set()
         self._to_event = to_event
@@ -232,9 +238,13 @@ class Router:
         return len(idle)
 
     async def expire_stale(self) -> int:
-        """Delete contexts idle past the retention (the timeout itself is the engine's)."""
-        before = self._deps.clock.now() - self._settings.context_retention
-        return await self._store.expire_contexts(before)
+        """Delete contexts idle past the retention (the timeout itself is the engine's), and,
+        at most every purge_every seconds, processed messages past the dedupe window."""
+        now = self._deps.clock.now()
+        if self._deps.clock.monotonic() >= self._next_purge:
+            self._next_purge = self._deps.clock.monotonic() + self._settings.purge_every
+            await self._store.purge_inbound(now - self._settings.inbound_retention)
+        return await self._store.expire_contexts(now - self._settings.context_retention)
 
     async def redeliver_stranded(self) -> int:
         """Hand over again what is recorded but neither processed nor with an actor.

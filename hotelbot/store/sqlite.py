@@ -227,6 +227,25 @@ class Store:
         log.info("contexts_expired", deleted=deleted)
         return deleted
 
+    async def purge_inbound(self, received_before: datetime) -> int:
+        """Delete processed inbound rows (state done) received before `received_before`.
+
+        The wamid dedupe needs them only as long as Meta may redeliver (up to 7 days,
+        whatsapp-cloud-api.md section 3); parked rows are kept for inspection. seq grows with
+        received_at, so the subquery walks only the old rows it is about to delete: cheap
+        when run regularly, no extra index on the hot insert.
+        """
+        cutoff = encode_time(received_before)
+        sql = (
+            "DELETE FROM inbound WHERE state = 'done' AND seq < COALESCE("
+            "(SELECT seq FROM inbound WHERE received_at >= ? ORDER BY seq LIMIT 1),"
+            " (SELECT COALESCE(max(seq), 0) + 1 FROM inbound))"
+        )
+        deleted: int = await self._writer.submit(lambda c: c.execute(sql, (cutoff,)).rowcount)
+        if deleted:
+            log.info("inbound_purged", deleted=deleted)
+        return deleted
+
     # --- outbound --------------------------------------------------------------------------
 
     async def pending_outbound(self) -> list[OutboundMessage]:

@@ -390,3 +390,27 @@ async def test_sent_marks_are_written_in_one_batch(store: Store) -> None:
     marks = [(rows[0].id, "wamid.x", T0), (rows[1].id, "wamid.y", T0)]
     await store.mark_outbound_sent_many(marks)
     assert await store.pending_outbound() == []
+
+
+async def test_purge_drops_only_old_processed_messages(store: Store) -> None:
+    old_done = await record_one(store, "wamid.old1")
+    old_parked = await record_one(store, "wamid.old2")
+    await store.mark_inbound_done(old_done)
+    await store.park_inbound(old_parked, "kept for inspection")
+    [fresh] = await store.record_inbound([inbound("wamid.new")], at=T0 + timedelta(days=9),
+                                         hotel_of=HOTELS)
+    assert fresh is not None
+    await store.mark_inbound_done(fresh.seq)
+    assert await store.purge_inbound(T0 + timedelta(days=1)) == 1
+    # the purged wamid could be recorded again; the kept ones still deduplicate
+    again = await store.record_inbound([inbound("wamid.old2"), inbound("wamid.new")],
+                                       at=T0 + timedelta(days=9), hotel_of=HOTELS)
+    assert again == [None, None]
+    assert await store.purge_inbound(T0 + timedelta(days=30)) == 1  # the newer done row
+
+
+async def test_purge_with_nothing_newer_than_the_cutoff(store: Store) -> None:
+    seq = await record_one(store, "wamid.only")
+    await store.mark_inbound_done(seq)
+    assert await store.purge_inbound(T0 + timedelta(days=1)) == 1
+    assert await store.purge_inbound(T0 + timedelta(days=1)) == 0
