@@ -24,6 +24,7 @@ from hotelbot.store import Store, open_store
 from hotelbot.store.records import InboundMessage
 from hotelbot.whatsapp.payloads import event_for
 from tests.fakes.clock import FakeClock
+from tests.fakes.hotel import body_text
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 FRONT_DESK = "100000000000001"
@@ -46,13 +47,6 @@ class RecordingTransport:
 
     def texts_to(self, guest_id: str) -> list[str]:
         return [body_text(body) for _n, g, body in self.sent if g == guest_id]
-
-
-def body_text(body: Mapping[str, object]) -> str:
-    """The main text a guest reads in a rendered message body."""
-    if body.get("type") == "text":
-        return str(body["text"]["body"])  # type: ignore[index]
-    return str(body["interactive"]["body"]["text"])  # type: ignore[index]
 
 
 def inbound(number: str, guest: str, text: str, clock: FakeClock) -> InboundMessage:
