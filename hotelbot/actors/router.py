@@ -38,6 +38,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from hotelbot.actors.base import ActorRef
 from hotelbot.actors.conversation import (
     ConversationActor,
     ConversationDeps,
@@ -121,6 +122,7 @@ class Router:
             on_decision=self._on_decision,
             name="conversations",
         )
+        self._hotel_of: tuple[object, Mapping[str, str]] = (None, {})
         self._buckets: dict[Key, TokenBucket] = {}
         self._last_used: dict[Key, float] = {}
         self._tasks: set[asyncio.Task[object]] = set()
@@ -132,7 +134,11 @@ class Router:
 
     def hotel_of(self) -> Mapping[str, str]:
         """phone_number_id -> hotel_id for every configured department number."""
-        return {number: hotel for number, (hotel, _dept) in self._deps.catalog().numbers.items()}
+        catalog = self._deps.catalog()
+        if self._hotel_of[0] is not catalog:  # rebuilt only when the configuration changes
+            numbers = catalog.numbers.items()
+            self._hotel_of = (catalog, {number: hotel for number, (hotel, _d) in numbers})
+        return self._hotel_of[1]
 
     def deliver(self, message: InboundMessage, event: Event, *, limit: bool = True) -> None:
         """Hand a recorded message to its conversation (never blocks, never raises)."""
@@ -153,13 +159,13 @@ class Router:
                 limited, notify = True, not bucket.noticed
                 bucket.noticed = True
                 self._limited += 1
-        ref = self._supervisor.get(key) or self._spawn(key, route)
         self._last_used[key] = now
         inbound = Inbound(seq=message.seq, event=event, limited=limited, notify_limit=notify)
         try:
+            ref = self._supervisor.get(key) or self._spawn(key, route)
             ref.tell_nowait(inbound)
         except (MailboxFull, ActorDeadError) as exc:
-            # Still `received` on disk: replayed at the next start.
+            # Still `received` on disk: the sweep hands it over again (or the next start).
             log.warning("deliver_deferred", guest=message.guest_id, reason=type(exc).__name__)
             return
         self._delivered += 1
@@ -281,7 +287,7 @@ class Router:
 
     # -- supervision -------------------------------------------------------------------------
 
-    def _spawn(self, key: Key, route: tuple[str, str]) -> Any:
+    def _spawn(self, key: Key, route: tuple[str, str]) -> ActorRef:
         hotel_id, dept = route
 
         def factory() -> ConversationActor:
