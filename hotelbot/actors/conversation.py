@@ -32,6 +32,7 @@ from hotelbot.flows.effects import CreateRequest, ScheduleMessage, SendMessage, 
 from hotelbot.flows.engine import Outcome, new_context, step
 from hotelbot.flows.events import Event
 from hotelbot.flows.model import Catalog, FlowSet
+from hotelbot.flows.render import text_message
 from hotelbot.store.records import (
     GuestRecord,
     OutboundMessage,
@@ -141,8 +142,10 @@ class ConversationActor(Actor):
         if message.limited:
             await self._on_limited(flow_set, context, message)
             return
-        # A hotel's departments share guest data: take the newest before the step.
-        context = context.evolve(accumulated_data=guest.data)
+        # A hotel's departments share the guest's data and language: take the newest.
+        context = context.evolve(
+            accumulated_data=guest.data, language=guest.language or context.language
+        )
         now = self._deps.clock.now()
         outcome = step(flow_set, context, message.event, now)
         after = outcome.context
@@ -156,8 +159,7 @@ class ConversationActor(Actor):
             return
         now = self._deps.clock.now()
         text = flow_set.strings["spam"].get(context.language, flow_set.default_language)
-        notice = SendMessage(body={"type": "text", "text": {"body": text, "preview_url": False}})
-        outcome = Outcome(context=context, effects=(notice,))
+        outcome = Outcome(context=context, effects=(text_message(text),))
         await self._commit(outcome, message.seq, now, guest_changed=False)
 
     async def _commit(

@@ -49,6 +49,7 @@ from hotelbot.actors.ratelimit import RateLimit, TokenBucket
 from hotelbot.actors.supervisor import Supervisor, SupervisorDecision
 from hotelbot.errors import ActorDeadError, MailboxFull
 from hotelbot.flows.events import Event
+from hotelbot.flows.render import text_message
 from hotelbot.store.records import InboundMessage, OutboundMessage, Priority
 
 log = structlog.get_logger(__name__)
@@ -324,9 +325,9 @@ class Router:
         guest = self._deps.guests.peek(route[0], key[1])
         language = guest.language if guest and guest.language else flow_set.default_language
         text = flow_set.strings["error"].get(language, flow_set.default_language)
-        body = {"type": "text", "text": {"body": text, "preview_url": False}}
         return OutboundMessage(
-            phone_number_id=key[0], guest_id=key[1], body=body, priority=Priority.REPLY
+            phone_number_id=key[0], guest_id=key[1], body=text_message(text).body,
+            priority=Priority.REPLY,
         )
 
     # -- helpers -------------------------------------------------------------------------------

@@ -281,3 +281,21 @@ async def test_message_stranded_by_a_full_mailbox_is_redelivered_by_the_sweep(
         await h.settle()
         assert await h.store.pending_inbound() == []
         assert len(h.transport.texts_to(GUEST)) == 4  # every message answered once
+
+
+async def test_language_chosen_at_one_department_is_used_by_the_others(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    seaside_room_service = "200000000000002"
+    async with open_harness(tmp_path / "hb.sqlite3", clock) as h:
+        await h.say(seaside_room_service, GUEST, "olá")  # Portuguese, the hotel's default
+        await h.say(SEASIDE_FRONT_DESK, GUEST, "olá")
+        await h.settle()
+        await h.say(SEASIDE_FRONT_DESK, GUEST, "English")  # the language option
+        await h.settle()
+        await h.say(seaside_room_service, GUEST, "menu")
+        await h.settle()
+        context = await h.router.ask_context(seaside_room_service, GUEST)
+        assert isinstance(context, Context) and context.language == "en"
+        guest = await h.store.load_guest("seaside_inn", GUEST)
+        assert guest is not None and guest.language == "en"
