@@ -6,6 +6,7 @@ order and stopped in the reverse one:
 
     catalog (config validated) -> store (migrations, writer) -> Graph client -> sender
       -> router (+ recovery: unsent outbox rows re-sent, unprocessed inbound replayed)
+      -> admin socket (local Unix socket, 0600: stats, requests, context, reload)
 
 On SIGTERM aiohttp stops accepting first; then the router drains every mailbox (each
 step commits), the sender finishes what is in flight (the rest stays pending on disk), the
@@ -16,6 +17,7 @@ Must never do work at import time.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import fields
 from pathlib import Path
 
 import structlog
@@ -24,8 +26,9 @@ from aiohttp import web
 from hotelbot.actors.conversation import ConversationDeps
 from hotelbot.actors.guests import GuestBook
 from hotelbot.actors.router import Router
+from hotelbot.admin import AdminCommands, AdminServer, AdminTargets, open_admin_server
 from hotelbot.clock import Clock, SystemClock
-from hotelbot.config import Settings
+from hotelbot.config import ADMIN_SOCKET_NAME, Settings
 from hotelbot.flows.loader import load_catalog
 from hotelbot.flows.model import Catalog
 from hotelbot.scheduler.sender import DirectSender
@@ -62,6 +65,7 @@ GRAPH = web.AppKey("graph", GraphClient)
 SENDER = web.AppKey("sender", DirectSender)
 ROUTER = web.AppKey("router", Router)
 WEBHOOK = web.AppKey("webhook", WebhookHandler)
+ADMIN = web.AppKey("admin", AdminServer)
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
@@ -69,7 +73,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()
-    app.cleanup_ctx.extend([_catalog_ctx, _store_ctx, _graph_ctx, _sender_ctx, _router_ctx])
+    app.cleanup_ctx.extend([_catalog_ctx, _store_ctx, _graph_ctx, _sender_ctx, _router_ctx,
+                             _admin_ctx])
     app.router.add_get("/webhook", _verify)
     app.router.add_post("/webhook", _receive)
     app.router.add_get("/healthz", _healthz)
@@ -128,6 +133,26 @@ async def _router_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await router.stop()
+
+
+async def _admin_ctx(app: web.Application) -> AsyncIterator[None]:
+    targets = AdminTargets(
+        router=app[ROUTER], store=app[STORE], sender=app[SENDER], graph=app[GRAPH],
+        config=app[CATALOG], now=app[CLOCK].now,
+    )
+    path = _admin_socket(app[SETTINGS])
+    async with open_admin_server(path, AdminCommands(targets)) as server:
+        app[ADMIN] = server
+        yield
+
+
+def _admin_socket(settings: Settings) -> Path:
+    """settings.admin_socket; a Settings built in code (not from_env) that left it at the
+    field default keeps the documented default <data_dir>/admin.sock (config.py)."""
+    default = next(f.default for f in fields(Settings) if f.name == "admin_socket")
+    if settings.admin_socket == default:
+        return settings.data_dir / ADMIN_SOCKET_NAME
+    return settings.admin_socket
 
 
 async def _verify(request: web.Request) -> web.Response:

@@ -94,11 +94,75 @@ def _run_say(args: argparse.Namespace) -> int:
     return say_main(list(args.rest))
 
 
+ADMIN_ACTIONS = "stats|requests HOTEL [--status S]|ack ID|done ID|cancel ID|context NUMBER GUEST|" \
+    "reload|help|raw JSON"
+
+
+def _add_admin(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "admin", help="ask the running hotelbot through its local admin socket",
+        description="Talk to a running `hotelbot serve` over its admin socket (mode 0600). "
+        f"Actions: {ADMIN_ACTIONS}.")
+    parser.add_argument("--socket", type=Path, default=None,
+                        help="socket path (default: $HOTELBOT_ADMIN_SOCKET or "
+                        "<$HOTELBOT_DATA_DIR or var>/admin.sock)")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("stats", help="statistics of the router, store, sender, Graph client")
+    requests = actions.add_parser("requests", help="a hotel's requests, newest first")
+    requests.add_argument("hotel")
+    requests.add_argument("--status", choices=("new", "acknowledged", "done", "cancelled"))
+    requests.add_argument("--limit", type=int, default=50)
+    requests.add_argument("--full", action="store_true", help="show full guest numbers")
+    for action, done in (("ack", "acknowledged"), ("done", "done"), ("cancel", "cancelled")):
+        actions.add_parser(action, help=f"mark a request {done}").add_argument("id", type=int)
+    context = actions.add_parser("context", help="a conversation's context")
+    context.add_argument("number", help="the department's phone_number_id")
+    context.add_argument("guest", help="the guest's WhatsApp id (phone number)")
+    actions.add_parser("reload", help="reload the configuration (a bad one is refused)")
+    actions.add_parser("help", help="the socket's commands")
+    actions.add_parser("raw", help="send one JSON request, print the JSON reply") \
+        .add_argument("json")
+
+
+def _admin_request(args: argparse.Namespace) -> dict[str, object]:
+    """The socket request of an `admin` action. Raises ValueError for a bad `raw` JSON."""
+    from hotelbot.admin.client import parse_raw
+
+    statuses = {"ack": "acknowledged", "done": "done", "cancel": "cancelled"}
+    if args.action in statuses:
+        return {"cmd": "request_status", "id": args.id, "status": statuses[args.action]}
+    if args.action == "requests":
+        request: dict[str, object] = {"cmd": "requests", "hotel": args.hotel, "limit": args.limit,
+                                      "full": args.full}
+        return request if args.status is None else {**request, "status": args.status}
+    if args.action == "context":
+        return {"cmd": "context", "phone_number_id": args.number, "guest": args.guest}
+    if args.action == "raw":
+        return parse_raw(args.json)
+    return {"cmd": args.action}
+
+
+def _run_admin(args: argparse.Namespace) -> int:
+    from hotelbot.admin.client import run
+    from hotelbot.config import Settings
+    from hotelbot.errors import ConfigError
+
+    try:
+        request = _admin_request(args)
+        socket_path: Path = args.socket or Settings.from_env(
+            os.environ, require_secrets=False).admin_socket
+    except (ValueError, ConfigError) as exc:
+        print(f"hotelbot admin: {exc}", file=sys.stderr)
+        return 2
+    return run(socket_path, request, out=sys.stdout, err=sys.stderr, raw=args.action == "raw")
+
+
 Adder = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 SUBCOMMANDS: dict[str, tuple[Adder, Callable[[argparse.Namespace], int]]] = {
     "check-config": (_add_check_config, _run_check_config),
     "serve": (_add_serve, _run_serve),
     "say": (_add_say, _run_say),
+    "admin": (_add_admin, _run_admin),
 }
 
 

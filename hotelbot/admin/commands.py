@@ -1,0 +1,279 @@
+"""The admin command table: one JSON request object in, one JSON reply object out.
+
+Owns: the commands of the local admin socket (`COMMANDS`), the validation of their
+arguments, and turning the app's objects (statistics dataclasses, request records, context
+snapshots) into plain JSON data. Every reply has `ok`; a refusal is
+`{"ok": false, "error": "..."}` and never an exception (CommandError is caught here).
+
+    {"cmd": "help"}                                      the commands and what they do
+    {"cmd": "stats"}                                     router, store, sender, graph statistics
+    {"cmd": "requests", "hotel": H, "status"?: S, "limit"?: N, "full"?: bool}
+    {"cmd": "request_status", "id": N, "status": "acknowledged"|"done"|"cancelled"}
+    {"cmd": "context", "phone_number_id": P, "guest": G}  in memory if active, else stored
+    {"cmd": "reload"}                                    reload the configuration
+
+Must never: block the event loop on configuration loading (it runs in a thread), show a
+guest's full phone number unless asked (`"full": true`), log a request's data, or change
+anything but a request's status and the configuration in force.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from enum import Enum
+from pathlib import PurePath
+from typing import Any, Protocol
+
+import structlog
+
+from hotelbot.errors import FlowDefinitionError, HotelbotError, StoreError
+from hotelbot.flows.context import Context
+from hotelbot.flows.model import Catalog
+from hotelbot.store import RequestRecord, RequestStatus
+
+log = structlog.get_logger(__name__)
+
+Reply = dict[str, object]
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 50
+ASK_TIMEOUT = 5.0  # seconds to wait for a busy conversation before reading its snapshot
+STAFF_STATUSES = (RequestStatus.ACKNOWLEDGED, RequestStatus.DONE, RequestStatus.CANCELLED)
+
+
+class CommandError(HotelbotError):
+    """A request the admin socket refuses; `reason` is shown to the operator."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class HasStatistics(Protocol):
+    def statistics(self) -> object: ...
+
+
+class AdminRouter(HasStatistics, Protocol):
+    async def ask_context(self, phone_number_id: str, guest_id: str) -> object: ...
+
+
+class AdminStore(HasStatistics, Protocol):
+    async def list_requests(
+        self, hotel_id: str, status: RequestStatus | str | None = None, limit: int = 100
+    ) -> list[RequestRecord]: ...
+
+    async def set_request_status(
+        self, id: int, status: RequestStatus | str, *, at: datetime | None = None
+    ) -> None: ...
+
+    async def load_context(
+        self, phone_number_id: str, guest_id: str
+    ) -> dict[str, object] | None: ...
+
+
+class AdminConfig(Protocol):
+    """The configuration in force (app.CatalogHolder)."""
+
+    def get(self) -> Catalog: ...
+
+    def reload(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AdminTargets:
+    """The app's objects the commands read and act on."""
+
+    router: AdminRouter
+    store: AdminStore
+    sender: HasStatistics
+    graph: HasStatistics
+    config: AdminConfig
+    now: Callable[[], datetime]
+
+
+Command = Callable[[AdminTargets, Mapping[str, object]], Awaitable[Reply]]
+
+
+class AdminCommands:
+    """The handler of the admin server: `await commands(request) -> reply`."""
+
+    def __init__(self, targets: AdminTargets) -> None:
+        self._targets = targets
+
+    async def __call__(self, request: Mapping[str, object]) -> Reply:
+        """Run one request. Never raises for bad input: the reply says what was wrong."""
+        name = request.get("cmd")
+        entry = COMMANDS.get(name) if isinstance(name, str) else None
+        if entry is None:
+            known = ", ".join(sorted(COMMANDS))
+            return _refuse(f"unknown command {name!r}; known commands: {known}")
+        try:
+            reply = await entry[0](self._targets, request)
+        except CommandError as exc:
+            return _refuse(exc.reason)
+        log.info("admin_command", cmd=name, ok=reply.get("ok", True))
+        return {"ok": True, **reply}  # a command may answer ok=false with more than an error
+
+
+# --- the commands ----------------------------------------------------------------------------
+
+
+async def _help(targets: AdminTargets, request: Mapping[str, object]) -> Reply:
+    return {"commands": {name: doc for name, (_fn, doc) in sorted(COMMANDS.items())}}
+
+
+async def _stats(targets: AdminTargets, request: Mapping[str, object]) -> Reply:
+    parts = {
+        "router": targets.router, "store": targets.store,
+        "sender": targets.sender, "graph": targets.graph,
+    }
+    return {"stats": {name: jsonable(obj.statistics()) for name, obj in parts.items()}}
+
+
+async def _requests(targets: AdminTargets, request: Mapping[str, object]) -> Reply:
+    hotel = _text(request, "hotel")
+    hotels = targets.config.get().hotels
+    if hotel not in hotels:
+        raise CommandError(f"unknown hotel {hotel!r}; known hotels: {', '.join(sorted(hotels))}")
+    status = _optional_status(request.get("status"), tuple(RequestStatus))
+    limit = _limit(request.get("limit", DEFAULT_LIMIT))
+    full = request.get("full", False)
+    if not isinstance(full, bool):
+        raise CommandError("'full' must be true or false")
+    rows = await targets.store.list_requests(hotel, status, limit)
+    return {"hotel": hotel, "requests": [request_row(r, full=full) for r in rows]}
+
+
+async def _request_status(targets: AdminTargets, request: Mapping[str, object]) -> Reply:
+    id_ = request.get("id")
+    if not isinstance(id_, int) or isinstance(id_, bool) or id_ < 1:
+        raise CommandError("'id' must be a positive integer (a request id)")
+    status = _optional_status(request.get("status"), STAFF_STATUSES)
+    if status is None:
+        raise CommandError(f"'status' is required: one of {_names(STAFF_STATUSES)}")
+    try:
+        await targets.store.set_request_status(id_, status, at=targets.now())
+    except StoreError as exc:  # no request with this id
+        raise CommandError(str(exc)) from None
+    return {"id": id_, "status": status.value}
+
+
+async def _context(targets: AdminTargets, request: Mapping[str, object]) -> Reply:
+    number, guest = _text(request, "phone_number_id"), _text(request, "guest")
+    try:
+        active = await asyncio.wait_for(targets.router.ask_context(number, guest), ASK_TIMEOUT)
+    except (TimeoutError, HotelbotError):  # busy, or stopping: its snapshot is the truth
+        active = None
+    if isinstance(active, Context):
+        return {"source": "memory", "context": jsonable(active.to_dict())}
+    stored = await targets.store.load_context(number, guest)
+    if stored is None:
+        raise CommandError("no conversation between this number and this guest")
+    return {"source": "store", "context": jsonable(stored)}
+
+
+async def _reload(targets: AdminTargets, request: Mapping[str, object]) -> Reply:
+    try:
+        await asyncio.to_thread(targets.config.reload)
+    except FlowDefinitionError as exc:
+        log.warning("admin_reload_refused", problems=len(exc.problems))
+        return {
+            "ok": False,
+            "error": f"configuration refused ({len(exc.problems)} problem(s)); "
+            "the previous configuration stays in force",
+            "problems": [str(p) for p in exc.problems],
+        }
+    return {"hotels": sorted(targets.config.get().hotels)}
+
+
+COMMANDS: dict[str, tuple[Command, str]] = {
+    "help": (_help, "list the commands"),
+    "stats": (_stats, "statistics of the router, the store, the sender and the Graph client"),
+    "requests": (_requests, "a hotel's requests, newest first: hotel, status?, limit?, full?"),
+    "request_status": (_request_status, "set a request's status: id, status "
+                       "(acknowledged, done or cancelled)"),
+    "context": (_context, "a conversation's context: phone_number_id, guest"),
+    "reload": (_reload, "reload and validate the configuration; a bad one is refused"),
+}
+
+
+# --- conversions ------------------------------------------------------------------------------
+
+
+def request_row(record: RequestRecord, *, full: bool = False) -> Reply:
+    """A request as the admin socket shows it: the guest masked unless `full`."""
+    return {
+        "id": record.id,
+        "department": record.department,
+        "guest": record.guest_id if full else mask_guest(record.guest_id),
+        "kind": record.kind,
+        "flow": record.flow_id,
+        "data": jsonable(record.data),
+        "status": record.status.value,
+        "created_at": jsonable(record.created_at),
+    }
+
+
+def mask_guest(guest_id: str) -> str:
+    """Only the last 4 characters of a guest's id (a phone number) are shown."""
+    return "*" * max(len(guest_id) - 4, 0) + guest_id[-4:]
+
+
+def jsonable(value: object) -> Any:
+    """Plain JSON data from statistics dataclasses, records and snapshots.
+
+    Dataclasses become dicts, datetimes ISO 8601 text, timedeltas seconds, enums their value.
+    Raises:
+        TypeError: a value with no JSON form.
+    """
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Enum):
+        return jsonable(value.value)
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    raise TypeError(f"no JSON form for {type(value).__name__}")
+
+
+def _refuse(reason: str) -> Reply:
+    return {"ok": False, "error": reason}
+
+
+def _text(request: Mapping[str, object], key: str) -> str:
+    value = request.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise CommandError(f"{key!r} is required (a non-empty string)")
+    return value.strip()
+
+
+def _optional_status(
+    value: object, allowed: tuple[RequestStatus, ...]
+) -> RequestStatus | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and value in {s.value for s in allowed}:
+        return RequestStatus(value)
+    raise CommandError(f"'status' must be one of {_names(allowed)}, not {value!r}")
+
+
+def _limit(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIMIT:
+        raise CommandError(f"'limit' must be an integer from 1 to {MAX_LIMIT}")
+    return value
+
+
+def _names(statuses: tuple[RequestStatus, ...]) -> str:
+    return ", ".join(s.value for s in statuses)

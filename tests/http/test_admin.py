@@ -1,0 +1,353 @@
+"""The admin socket against the real app: a guest checks in, staff look and act over the socket.
+
+The app runs on loopback with the shipped config (tests/fakes/hotel.py), its admin socket in
+a short private directory under /tmp (AF_UNIX paths are limited to ~107 bytes). Requests are
+JSON lines on a real Unix socket; the CLI client runs in-process (in a thread, since it
+blocks) against the same socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import stat
+import tempfile
+from collections.abc import AsyncIterator, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import structlog
+
+from hotelbot import cli
+from hotelbot.admin import AdminSocketError, open_admin_server
+from hotelbot.app import ADMIN, CATALOG
+from hotelbot.store import RequestStatus
+from tests.fakes.hotel import CONFIG, FRONT_DESK, Hotel, HotelFactory
+
+GUEST = "34600111222"
+CHECK_IN = ["Hello", "1", "Ana Lopez", "AB1234", "around 3pm", "skip", "yes"]
+
+
+@pytest.fixture
+def sock_dir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="hb"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    target = tmp_path / "config"
+    shutil.copytree(CONFIG, target)
+    return target
+
+
+@pytest.fixture
+async def admin_hotel(start_hotel: HotelFactory, sock_dir: Path) -> Hotel:
+    return await start_hotel(admin_socket=sock_dir / "a.sock")
+
+
+class Conn:
+    """One admin connection: write a line, read a line."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    async def line(self, raw: bytes) -> dict[str, Any]:
+        self.writer.write(raw + b"\n")
+        await self.writer.drain()
+        reply = await asyncio.wait_for(self.reader.readline(), 10)
+        decoded = orjson.loads(reply)
+        assert isinstance(decoded, dict)
+        return decoded
+
+    async def ask(self, request: Mapping[str, object]) -> dict[str, Any]:
+        return await self.line(orjson.dumps(request))
+
+
+@pytest.fixture
+async def conn(admin_hotel: Hotel) -> AsyncIterator[Conn]:
+    reader, writer = await asyncio.open_unix_connection(str(admin_hotel.app[ADMIN].path))
+    yield Conn(reader, writer)
+    writer.close()
+
+
+async def _check_in(hotel: Hotel) -> None:
+    for text in CHECK_IN:
+        await hotel.say(FRONT_DESK, GUEST, text)
+
+
+@pytest.fixture
+def logs() -> Iterator[list[dict[str, Any]]]:
+    """The server's log events, captured (so stdout holds only what the CLI printed)."""
+    with structlog.testing.capture_logs() as captured:
+        yield captured
+
+
+async def _admin_cli(*argv: str) -> int:
+    return await asyncio.to_thread(cli.main, ["admin", *argv])
+
+
+# --- the socket file ---------------------------------------------------------------------
+
+
+async def test_socket_file_is_private_and_removed_on_shutdown(
+    start_hotel: HotelFactory, sock_dir: Path
+) -> None:
+    path = sock_dir / "a.sock"
+    hotel = await start_hotel(admin_socket=path)
+    mode = path.lstat().st_mode
+    assert stat.S_ISSOCK(mode)
+    assert stat.S_IMODE(mode) == 0o600
+    await hotel.client.close()
+    assert not path.exists()
+
+
+async def test_default_socket_lives_in_the_data_dir(hotel: Hotel, tmp_path: Path) -> None:
+    assert hotel.app[ADMIN].path == tmp_path / "var" / "admin.sock"
+
+
+async def test_stale_socket_is_replaced_and_a_live_one_refused(sock_dir: Path) -> None:
+    path = sock_dir / "s.sock"
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dead.bind(str(path))
+    dead.close()  # the file stays, nobody listens: a crashed process's socket
+
+    async def echo(request: Mapping[str, object]) -> Mapping[str, object]:
+        return {"ok": True, "echo": request}
+
+    async with open_admin_server(path, echo):
+        with pytest.raises(AdminSocketError) as caught:
+            async with open_admin_server(path, echo):
+                pass
+        assert "another process" in caught.value.reason
+        assert path.exists()  # the live server's socket was left alone
+        reader, writer = await asyncio.open_unix_connection(str(path))
+        writer.write(b'{"cmd": "x"}\n')
+        assert orjson.loads(await reader.readline()) == {"ok": True, "echo": {"cmd": "x"}}
+        writer.close()
+    assert not path.exists()
+
+
+async def test_a_regular_file_in_the_way_is_never_deleted(sock_dir: Path) -> None:
+    path = sock_dir / "notes.txt"
+    path.write_text("keep me")
+
+    async def never(request: Mapping[str, object]) -> Mapping[str, object]:
+        raise AssertionError("not reached")
+
+    with pytest.raises(AdminSocketError, match="not a socket"):
+        async with open_admin_server(path, never):
+            pass
+    assert path.read_text() == "keep me"
+
+
+async def test_too_long_a_path_is_refused_with_the_reason(sock_dir: Path) -> None:
+    async def never(request: Mapping[str, object]) -> Mapping[str, object]:
+        raise AssertionError("not reached")
+
+    with pytest.raises(AdminSocketError, match="AF_UNIX"):
+        async with open_admin_server(sock_dir / ("x" * 120), never):
+            pass
+
+
+# --- framing -----------------------------------------------------------------------------
+
+
+async def test_malformed_json_is_refused_and_the_connection_stays_usable(conn: Conn) -> None:
+    bad = await conn.line(b'{"cmd": "stats"')
+    assert bad["ok"] is False and "malformed JSON" in bad["error"]
+    not_object = await conn.line(b'["stats"]')
+    assert not_object["ok"] is False and "JSON object" in not_object["error"]
+    unknown = await conn.ask({"cmd": "explode"})
+    assert unknown["ok"] is False and "explode" in unknown["error"] and "stats" in unknown["error"]
+    assert (await conn.ask({"cmd": "stats"}))["ok"] is True
+
+
+async def test_a_too_long_line_is_refused_and_the_server_keeps_serving(
+    admin_hotel: Hotel, conn: Conn
+) -> None:
+    reply = await conn.line(b'{"cmd": "' + b"x" * (70 * 1024) + b'"}')
+    assert reply["ok"] is False and "longer than" in reply["error"]
+    reader, writer = await asyncio.open_unix_connection(str(admin_hotel.app[ADMIN].path))
+    assert (await Conn(reader, writer).ask({"cmd": "help"}))["ok"] is True
+    writer.close()
+    assert admin_hotel.app[ADMIN].statistics().refused == 1
+
+
+async def test_help_lists_every_command(conn: Conn) -> None:
+    reply = await conn.ask({"cmd": "help"})
+    assert set(reply["commands"]) == {
+        "help", "stats", "requests", "request_status", "context", "reload"}
+
+
+# --- the commands, after a real check-in --------------------------------------------------
+
+
+async def test_stats_count_the_conversation(admin_hotel: Hotel, conn: Conn) -> None:
+    await _check_in(admin_hotel)
+    stats = (await conn.ask({"cmd": "stats"}))["stats"]
+    assert set(stats) == {"router", "store", "sender", "graph"}
+    assert stats["router"]["delivered"] == len(CHECK_IN)
+    assert stats["router"]["active"] == 1
+    assert stats["sender"]["sent"] == len(admin_hotel.fake.sent_to(GUEST)) >= len(CHECK_IN)
+    assert stats["graph"]["sent"] == stats["sender"]["sent"]
+    assert stats["store"]["jobs_committed"] > 0
+
+
+async def test_requests_list_the_check_in_with_its_data_guest_masked(
+    admin_hotel: Hotel, conn: Conn
+) -> None:
+    await _check_in(admin_hotel)
+    reply = await conn.ask({"cmd": "requests", "hotel": "demo_hotel"})
+    [row] = reply["requests"]
+    assert row["kind"] == "check_in" and row["department"] == "front_desk"
+    assert row["status"] == "new" and row["flow"] == "check_in"
+    assert row["data"]["guest_name"] == "Ana Lopez"
+    assert row["data"]["booking_reference"] == "AB1234"
+    assert row["data"]["arrival_time"] == "15:00"
+    assert row["guest"] == "*******1222" and GUEST not in orjson.dumps(reply).decode()
+    assert row["created_at"].startswith("20")
+    full = await conn.ask({"cmd": "requests", "hotel": "demo_hotel", "full": True})
+    assert full["requests"][0]["guest"] == GUEST
+    other = await conn.ask({"cmd": "requests", "hotel": "demo_hotel", "status": "done"})
+    assert other["requests"] == []
+
+
+@pytest.mark.parametrize(("request_", "reason"), [
+    ({"cmd": "requests"}, "'hotel' is required"),
+    ({"cmd": "requests", "hotel": "ritz"}, "unknown hotel 'ritz'"),
+    ({"cmd": "requests", "hotel": "demo_hotel", "status": "lost"}, "'status' must be"),
+    ({"cmd": "requests", "hotel": "demo_hotel", "limit": 0}, "'limit'"),
+    ({"cmd": "requests", "hotel": "demo_hotel", "full": "yes"}, "'full'"),
+    ({"cmd": "request_status", "id": "3", "status": "done"}, "'id'"),
+    ({"cmd": "request_status", "id": 3, "status": "new"}, "'status' must be"),
+    ({"cmd": "request_status", "id": 3}, "'status' is required"),
+    ({"cmd": "request_status", "id": 999, "status": "done"}, "no request with id 999"),
+    ({"cmd": "context", "phone_number_id": FRONT_DESK}, "'guest' is required"),
+    ({"cmd": "context", "phone_number_id": FRONT_DESK, "guest": "111"}, "no conversation"),
+])
+async def test_bad_arguments_are_refused_with_the_reason(
+    conn: Conn, request_: dict[str, object], reason: str
+) -> None:
+    reply = await conn.ask(request_)
+    assert reply["ok"] is False
+    assert reason in reply["error"]
+
+
+async def test_ack_changes_the_request_status(admin_hotel: Hotel, conn: Conn) -> None:
+    await _check_in(admin_hotel)
+    [row] = (await conn.ask({"cmd": "requests", "hotel": "demo_hotel"}))["requests"]
+    reply = await conn.ask({"cmd": "request_status", "id": row["id"], "status": "acknowledged"})
+    assert reply == {"ok": True, "id": row["id"], "status": "acknowledged"}
+    [stored] = await admin_hotel.store.list_requests("demo_hotel")
+    assert stored.status is RequestStatus.ACKNOWLEDGED
+
+
+async def test_context_shows_the_step_in_memory_then_from_the_snapshot(
+    admin_hotel: Hotel, conn: Conn, start_hotel: HotelFactory, sock_dir: Path
+) -> None:
+    for text in CHECK_IN[:3]:
+        await admin_hotel.say(FRONT_DESK, GUEST, text)
+    ask = {"cmd": "context", "phone_number_id": FRONT_DESK, "guest": GUEST}
+    live = await conn.ask(ask)
+    assert live["source"] == "memory"
+    assert live["context"]["current_flow"] == "check_in"
+    assert live["context"]["current_step"] == "booking_reference"
+    assert live["context"]["step_data"]["guest_name"] == "Ana Lopez"
+    await admin_hotel.client.close()  # no actor in memory after a restart: the snapshot
+    again = await start_hotel(admin_socket=sock_dir / "a.sock")
+    reader, writer = await asyncio.open_unix_connection(str(again.app[ADMIN].path))
+    stored = await Conn(reader, writer).ask(ask)
+    writer.close()
+    assert stored["source"] == "store"
+    assert stored["context"]["current_step"] == "booking_reference"
+    assert stored["context"]["step_data"]["guest_name"] == "Ana Lopez"
+
+
+async def test_reload_refuses_a_broken_config_and_the_old_one_keeps_working(
+    admin_hotel: Hotel, conn: Conn, config_dir: Path
+) -> None:
+    admin_hotel.app[CATALOG].config_dir = config_dir  # a copy this test may break
+    assert (await conn.ask({"cmd": "reload"})) == {"ok": True, "hotels": ["demo_hotel",
+                                                                       "seaside_inn"]}
+    hotel_file = config_dir / "hotels" / "demo_hotel.yaml"
+    hotel_file.write_text(
+        hotel_file.read_text().replace("main_flow: front_desk_menu", "main_flow: nope"))
+    before = admin_hotel.app[CATALOG].get()
+    reply = await conn.ask({"cmd": "reload"})
+    assert reply["ok"] is False and "previous configuration" in reply["error"]
+    assert any("demo_hotel.yaml" in p and "nope" in p for p in reply["problems"])
+    assert admin_hotel.app[CATALOG].get() is before
+    replies = await admin_hotel.say(FRONT_DESK, GUEST, "Hello")
+    assert replies and "How can we help you today?" in orjson.dumps(replies[0].body).decode()
+
+
+# --- the CLI client ------------------------------------------------------------------------
+
+
+async def test_cli_prints_requests_as_a_table_and_acks(
+    admin_hotel: Hotel, sock_dir: Path, capsys: pytest.CaptureFixture[str],
+    logs: list[dict[str, Any]],
+) -> None:
+    await _check_in(admin_hotel)
+    sock = str(sock_dir / "a.sock")
+    assert await _admin_cli("--socket", sock, "requests", "demo_hotel") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:6] == ["ID", "TIME", "DEPARTMENT", "KIND", "STATUS", "DATA"]
+    cells = lines[1].split()
+    request_id = cells[0]
+    assert cells[3:6] == ["front_desk", "check_in", "new"]
+    assert "guest_name=Ana Lopez" in lines[1]
+    assert await _admin_cli("--socket", sock, "ack", request_id) == 0
+    assert capsys.readouterr().out.strip() == f"request {request_id}: acknowledged"
+    assert await _admin_cli("--socket", sock, "requests", "demo_hotel", "--status", "new") == 0
+    assert capsys.readouterr().out.strip() == "no requests"
+    commands = [e for e in logs if e["event"] == "admin_command"]
+    assert [e["cmd"] for e in commands] == ["requests", "request_status", "requests"]
+    assert "Ana Lopez" not in repr(commands) and GUEST not in repr(commands)
+
+
+async def test_cli_stats_context_and_raw(
+    admin_hotel: Hotel, sock_dir: Path, capsys: pytest.CaptureFixture[str],
+    logs: list[dict[str, Any]],
+) -> None:
+    await admin_hotel.say(FRONT_DESK, GUEST, "Hello")
+    sock = str(sock_dir / "a.sock")
+    assert await _admin_cli("--socket", sock, "stats") == 0
+    out = capsys.readouterr().out
+    assert "router\n" in out and "delivered" in out and "graph\n" in out
+    assert await _admin_cli("--socket", sock, "context", FRONT_DESK, GUEST) == 0
+    out = capsys.readouterr().out
+    assert "active, in memory" in out and "front_desk_menu" in out
+    assert await _admin_cli("--socket", sock, "raw", '{"cmd": "help"}') == 0
+    assert orjson.loads(capsys.readouterr().out)["ok"] is True
+
+
+async def test_cli_fails_clearly_on_refusal_missing_socket_and_bad_raw(
+    admin_hotel: Hotel, sock_dir: Path, capsys: pytest.CaptureFixture[str],
+    logs: list[dict[str, Any]],
+) -> None:
+    sock = str(sock_dir / "a.sock")
+    assert await _admin_cli("--socket", sock, "done", "4242") == 1
+    assert "no request with id 4242" in capsys.readouterr().err
+    assert await _admin_cli("--socket", str(sock_dir / "none.sock"), "stats") == 2
+    assert "no such socket" in capsys.readouterr().err
+    assert await _admin_cli("--socket", sock, "raw", "[1, 2") == 2
+    assert "not JSON" in capsys.readouterr().err
+
+
+async def test_cli_default_socket_comes_from_the_environment(
+    admin_hotel: Hotel, sock_dir: Path, capsys: pytest.CaptureFixture[str],
+    logs: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HOTELBOT_ADMIN_SOCKET", str(sock_dir / "a.sock"))
+    assert await _admin_cli("help") == 0
+    assert "request_status" in capsys.readouterr().out
+    monkeypatch.delenv("HOTELBOT_ADMIN_SOCKET")
+    monkeypatch.setenv("HOTELBOT_DATA_DIR", str(sock_dir / "elsewhere"))
+    assert await _admin_cli("stats") == 2
+    assert str(sock_dir / "elsewhere" / "admin.sock") in capsys.readouterr().err
