@@ -17,7 +17,6 @@ Must never do work at import time.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import fields
 from pathlib import Path
 
 import structlog
@@ -28,7 +27,7 @@ from hotelbot.actors.guests import GuestBook
 from hotelbot.actors.router import Router
 from hotelbot.admin import AdminCommands, AdminServer, AdminTargets, open_admin_server
 from hotelbot.clock import Clock, SystemClock
-from hotelbot.config import ADMIN_SOCKET_NAME, Settings
+from hotelbot.config import Settings
 from hotelbot.flows.loader import load_catalog
 from hotelbot.flows.model import Catalog
 from hotelbot.scheduler.sender import DirectSender
@@ -140,19 +139,10 @@ async def _admin_ctx(app: web.Application) -> AsyncIterator[None]:
         router=app[ROUTER], store=app[STORE], sender=app[SENDER], graph=app[GRAPH],
         config=app[CATALOG], now=app[CLOCK].now,
     )
-    path = _admin_socket(app[SETTINGS])
+    path = app[SETTINGS].admin_socket
     async with open_admin_server(path, AdminCommands(targets)) as server:
         app[ADMIN] = server
         yield
-
-
-def _admin_socket(settings: Settings) -> Path:
-    """settings.admin_socket; a Settings built in code (not from_env) that left it at the
-    field default keeps the documented default <data_dir>/admin.sock (config.py)."""
-    default = next(f.default for f in fields(Settings) if f.name == "admin_socket")
-    if settings.admin_socket == default:
-        return settings.data_dir / ADMIN_SOCKET_NAME
-    return settings.admin_socket
 
 
 async def _verify(request: web.Request) -> web.Response:

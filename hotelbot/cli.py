@@ -58,7 +58,7 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def _run_serve(args: argparse.Namespace) -> int:
     from hotelbot.config import Settings
-    from hotelbot.errors import ConfigError, FlowDefinitionError
+    from hotelbot.errors import ConfigError, FlowDefinitionError, HotelbotError
     from hotelbot.log import configure_logging
     from hotelbot.server import run
 
@@ -78,6 +78,9 @@ def _run_serve(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         print(f"hotelbot serve: {len(exc.problems)} configuration problem(s)", file=sys.stderr)
+        return 1
+    except HotelbotError as exc:  # the store, the admin socket, ...: say what, not a traceback
+        print(f"hotelbot serve: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     return 0
 

@@ -72,8 +72,12 @@ class Settings:
     port: int = 8080
     log_level: str = "info"
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    admin_socket: Path = DEFAULT_DATA_DIR / ADMIN_SOCKET_NAME  # from_env: <data_dir>/admin.sock
+    admin_socket: Path = Path()  # unset: <data_dir>/admin.sock (filled in by __post_init__)
     max_pending_writes: int = 10_000  # writes queued for the store before 503s
+
+    def __post_init__(self) -> None:
+        if self.admin_socket == Path():
+            object.__setattr__(self, "admin_socket", self.data_dir / ADMIN_SOCKET_NAME)
 
     @property
     def database_path(self) -> Path:
@@ -115,10 +119,6 @@ class Settings:
                 if require_secrets:
                     raise SettingError(env_name(name), "required but not set")
                 values[name] = ""
-        if "admin_socket" not in values:
-            data_dir = values.get("data_dir")
-            base = data_dir if isinstance(data_dir, Path) else DEFAULT_DATA_DIR
-            values["admin_socket"] = base / ADMIN_SOCKET_NAME
         return cls(**values)  # type: ignore[arg-type]
 
 

@@ -25,7 +25,11 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     """Serve until SIGTERM/SIGINT, then shut down gracefully (nothing acknowledged is lost)."""
     app = create_app(settings)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
-    await runner.setup()  # runs the cleanup contexts: config, store, client, router
+    try:
+        await runner.setup()  # runs the cleanup contexts: config, store, client, router, admin
+    except BaseException:
+        await app.cleanup()  # unwind the contexts that did start (the store flushes, closes)
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -105,3 +105,27 @@ async def test_sigterm_drains_and_loses_nothing(tmp_path: Path) -> None:
         pending = {row.guest_id for row in await store.pending_outbound()}
     answered = {send.to for send in graph_app[FAKE_GRAPH].sends}
     assert answered | pending == set(guests)  # every guest answered, or the answer is on disk
+
+
+async def test_second_server_on_the_same_data_dir_stops_with_a_clear_message(
+    tmp_path: Path,
+) -> None:
+    import tempfile
+
+    sock_dir = Path(tempfile.mkdtemp(prefix="hb"))  # AF_UNIX paths are short
+    extra = {"HOTELBOT_ADMIN_SOCKET": str(sock_dir / "a.sock")}
+    first = await _run(_env(tmp_path, unused_port(), "http://127.0.0.1:9", **extra))
+    try:
+        for _ in range(200):  # bounded wait for the first server's socket
+            if (sock_dir / "a.sock").exists():
+                break
+            await asyncio.sleep(0.05)
+        second = await _run(_env(tmp_path, unused_port(), "http://127.0.0.1:9", **extra))
+        _out, err = await asyncio.wait_for(second.communicate(), timeout=30)
+        assert second.returncode == 1
+        assert b"AdminSocketError" in err and b"Traceback" not in err
+    finally:
+        first.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(first.wait(), timeout=30)
+        shutil.rmtree(sock_dir, ignore_errors=True)
+    assert first.returncode == 0

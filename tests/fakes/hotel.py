@@ -99,10 +99,11 @@ class Hotel:
 
 
 def settings_for(data_dir: Path, graph_url: str, **overrides: Any) -> Settings:
-    return Settings(
-        app_secret=APP_SECRET, verify_token=VERIFY_TOKEN, access_token=ACCESS_TOKEN,
-        graph_url=graph_url, config_dir=CONFIG, data_dir=data_dir, **overrides,
-    )
+    values: dict[str, Any] = {
+        "app_secret": APP_SECRET, "verify_token": VERIFY_TOKEN, "access_token": ACCESS_TOKEN,
+        "graph_url": graph_url, "config_dir": CONFIG, "data_dir": data_dir,
+    }
+    return Settings(**{**values, **overrides})
 
 
 HotelFactory = Callable[..., Awaitable[Hotel]]
