@@ -37,7 +37,8 @@ def test_throughput_tiny_run_answers_every_message(tmp_path: Path) -> None:
     for r in results:
         assert r["messages"] == 40 and r["errors"] == 0 and r["unmatched"] == 0
         assert r["replies"] >= 40 and r["complete"]
-        assert r["rate"] > 0 and r["server_cpu_us"] > 0 and r["e2e_p99"] >= r["e2e_p50"] > 0
+        # CPU comes from /proc in 10 ms ticks: a tiny run of the minimal path may read 0
+        assert r["rate"] > 0 and r["server_cpu_us"] >= 0 and r["e2e_p99"] >= r["e2e_p50"] > 0
     assert data["summary"]["rate_ratio"] > 0  # type: ignore[index]
     assert "<!-- bench:throughput:start -->" in md and "msgs/s" in md
 
