@@ -158,6 +158,12 @@ async def _healthz(request: web.Request) -> web.Response:
 
 
 async def _readyz(request: web.Request) -> web.Response:
+    """Ready when the configuration is loaded, the store takes writes and the router runs."""
     app = request.app
-    ready = WEBHOOK in app and CATALOG in app and STORE in app
-    return web.json_response({"ready": ready}, status=200 if ready else 503)
+    checks = {
+        "config": CATALOG in app,
+        "store": STORE in app and app[STORE].writable,
+        "router": ROUTER in app and app[ROUTER].accepting,
+    }
+    ready = all(checks.values())
+    return web.json_response({"ready": ready, **checks}, status=200 if ready else 503)

@@ -124,6 +124,7 @@ class Router:
             name="conversations",
         )
         self._hotel_of: tuple[object, Mapping[str, str]] = (None, {})
+        self.accepting = False  # True between start() and stop(): /readyz
         self._buckets: dict[Key, TokenBucket] = {}
         self._last_used: dict[Key, float] = {}
         self._tasks: set[asyncio.Task[object]] = set()
@@ -191,9 +192,11 @@ class Router:
             self._replayed += 1
             self.deliver(message, self._to_event(message), limit=False)
         self._sweeper = asyncio.create_task(self._sweep_forever(), name="router-sweep")
+        self.accepting = True
 
     async def stop(self) -> None:
         """Stop the sweep, drain every conversation (each step commits), finish side tasks."""
+        self.accepting = False
         if self._sweeper is not None:
             self._sweeper.cancel()
             await asyncio.gather(self._sweeper, return_exceptions=True)

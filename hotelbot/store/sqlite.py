@@ -321,6 +321,11 @@ class Store:
     def schema_version(self) -> int:
         return self._version
 
+    @property
+    def writable(self) -> bool:
+        """True while the writer takes jobs (for /readyz)."""
+        return self._writer.accepting
+
     def statistics(self) -> StoreStatistics:
         return self._writer.statistics()
 

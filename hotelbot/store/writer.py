@@ -115,6 +115,11 @@ class Writer:
         self._queue.put_nowait((job, future))
         return cast(T, await future)
 
+    @property
+    def accepting(self) -> bool:
+        """True while jobs are taken (started, not closing, the task alive)."""
+        return not self._closing and self._task is not None and not self._task.done()
+
     async def close(self) -> None:
         """Refuse new jobs, commit every queued one, then stop the task."""
         if self._task is None or self._closing:

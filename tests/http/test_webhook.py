@@ -186,6 +186,16 @@ async def test_health_and_readiness(hotel: Hotel) -> None:
         assert (await response.json())["ready"] is True
 
 
+async def test_not_ready_once_the_router_stops(hotel: Hotel) -> None:
+    await hotel.app[ROUTER].stop()  # what shutdown does first
+    async with hotel.client.get("/readyz") as response:
+        assert response.status == 503
+        body = await response.json()
+        assert body["router"] is False and body["store"] is True
+    async with hotel.client.get("/healthz") as response:
+        assert response.status == 200  # alive, just not taking traffic
+
+
 async def test_graceful_shutdown_loses_nothing(start_hotel: HotelFactory) -> None:
     hotel = await start_hotel()
     guests = [f"3460000{n:04d}" for n in range(30)]
