@@ -131,13 +131,27 @@ def variables(flow_set: FlowSet, context: Context, flow: Flow | None) -> dict[st
     return values
 
 
-def _collected_names(flow: Flow) -> set[str]:
+# Memo of _collected_names, keyed by id(flow) and holding the flow itself, so an id can never
+# be reused while cached (flows are immutable; a reload brings new ones). Pure: no I/O.
+_NAMES: dict[int, tuple[Flow, frozenset[str]]] = {}
+_NAMES_MAX = 1024
+
+
+def _collected_names(flow: Flow) -> frozenset[str]:
+    """Every name a flow collects (save_as, remember, option `set` keys), memoized per flow:
+    it ran on every rendered message, ~15 % of a step's CPU."""
+    hit = _NAMES.get(id(flow))
+    if hit is not None and hit[0] is flow:
+        return hit[1]
     names: set[str] = set()
     for step in flow.steps.values():
         names.update(n for n in (step.save_as, step.remember) if n)
         for option in step.options:
             names.update(option.set)
-    return names
+    if len(_NAMES) >= _NAMES_MAX:
+        _NAMES.clear()
+    _NAMES[id(flow)] = (flow, frozenset(names))
+    return _NAMES[id(flow)][1]
 
 
 def substitute(template: str, values: Mapping[str, str]) -> str:
