@@ -49,7 +49,7 @@ from hotelbot.flows.events import (
     TextReceived,
     UnsupportedReceived,
 )
-from hotelbot.flows.model import FLOW_PREFIX, Flow, FlowSet, Step, StepKind, WordKind
+from hotelbot.flows.model import FLOW_PREFIX, Flow, FlowSet, Step, StepKind, Text, WordKind
 from hotelbot.flows.navigation import Navigator, Position, choose, collected, stack_to
 from hotelbot.flows.navigation import idle as _idle
 from hotelbot.flows.render import (
@@ -307,14 +307,14 @@ class _Turn:
         value: JSONScalar = int(entry.key) if entry.key.lstrip("-").isdigit() else entry.key
         return self.accept(ctx, here, value)
 
-    def apply_set(self, ctx: Context, values: Mapping[str, JSONScalar]) -> Context:
-        data = dict(ctx.step_data)
-        for key, value in values.items():
-            if key == "language":
-                if isinstance(value, str) and value in self.fs.languages:
-                    ctx = ctx.evolve(language=value)
-            else:
-                data[key] = value
+    def apply_set(self, ctx: Context, values: Mapping[str, JSONScalar | Text]) -> Context:
+        """Save an option's data; a Text in the guest's language (set by `language` first)."""
+        code = values.get("language")
+        if isinstance(code, str) and code in self.fs.languages:
+            ctx = ctx.evolve(language=code)
+        data = {**ctx.step_data, **{
+            key: value.get(ctx.language, self.fs.default_language) if isinstance(value, Text)
+            else value for key, value in values.items() if key != "language"}}
         return ctx.evolve(step_data=data)
 
     def accept(self, ctx: Context, here: Position, value: JSONScalar) -> Outcome:

@@ -130,7 +130,8 @@ class Option:
     title: Text  # <= 24 chars (list row) / 20 chars (button) in every language
     description: Text | None = None  # <= 72 chars
     next: Next
-    set: Mapping[str, JSONScalar] = field(default_factory=dict)  # data saved when chosen
+    # Data saved when chosen: a plain value, or a Text saved in the guest's language.
+    set: Mapping[str, JSONScalar | Text] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -2,7 +2,8 @@
 
 Owns: applying the `overrides` section of a parsed hotel file (hotelbot/flows/hotel.py) to the
 flow templates: texts merged per language, steps enabled/disabled, validator settings, choice
-titles, options removed/added/edited/reordered, with the origin of every overridden part.
+titles, options removed/added/edited/reordered (an edit's `set` value with per-language
+values merges per language), with the origin of every overridden part.
 Every fault is recorded on the hotel file's Source with its YAML path. Must never do I/O,
 import asyncio, read the clock or log. Cross-file rules (reachability, limits, translations)
 are checked afterwards on the result by hotelbot/flows/rules.py and loader.py.
@@ -15,8 +16,18 @@ from dataclasses import replace
 
 from hotelbot.flows.hotel import HotelDoc, Origins, merge_text
 from hotelbot.flows.model import Choice, Flow, Option, Step, StepKind, Text
-from hotelbot.flows.source import Source, boolean, integer, items, join, mapping, number, text
-from hotelbot.flows.validate import FlowDoc, parse_option
+from hotelbot.flows.source import (
+    Source,
+    boolean,
+    integer,
+    items,
+    join,
+    kind_of,
+    mapping,
+    number,
+    text,
+)
+from hotelbot.flows.validate import TEMPLATE_LANG, FlowDoc, parse_option, parse_set
 from hotelbot.typedefs import FlowId, StepId
 
 __all__ = ["apply_overrides"]
@@ -180,11 +191,11 @@ def _edit_options(
     origins: Origins, okey: str,
 ) -> None:
     if not isinstance(value, dict):
-        src.fault(path, "expected a mapping of option id -> {title, description}")
+        src.fault(path, "expected a mapping of option id -> {title, description, set}")
         return
     for option_id, raw_edit in value.items():
         epath = join(path, option_id)
-        edit = mapping(src, raw_edit, epath, allowed={"title", "description"},
+        edit = mapping(src, raw_edit, epath, allowed={"title", "description", "set"},
                        what="an option edit")
         if option_id not in by_id:
             src.fault(epath, f"unknown option '{option_id}'")
@@ -194,6 +205,11 @@ def _edit_options(
                                                         dlang)):
                 by_id[option_id] = _edited(by_id[option_id], name, extra)
                 origins[f"{okey}.{option_id}.{name}"] = (src.file, join(epath, name))
+        if edit and "set" in edit:
+            spath = join(epath, "set")
+            by_id[option_id] = _edited_set(src, by_id[option_id], edit["set"], spath)
+            origins.update({f"{okey}.{option_id}.set.{name}": (src.file, join(spath, name))
+                            for name in (edit["set"] if isinstance(edit["set"], dict) else ())})
 
 
 def _edited(option: Option, name: str, extra: Text) -> Option:
@@ -201,6 +217,22 @@ def _edited(option: Option, name: str, extra: Text) -> Option:
     if name == "title":
         return replace(option, title=merge_text(option.title, extra))
     return replace(option, description=merge_text(option.description, extra))
+
+
+def _edited_set(src: Source, option: Option, value: object, path: str) -> Option:
+    """The option with `set` edited: a per-language value merges per language with the
+    template's (a plain template string counts as English text); a plain value replaces."""
+    data = dict(option.set)
+    for name, found in parse_set(src, value, path).items():
+        old = data.get(name)
+        if not isinstance(found, Text) or old is None or isinstance(old, Text):
+            data[name] = merge_text(old, found) if isinstance(found, Text) else found
+        elif isinstance(old, str):
+            data[name] = merge_text(Text.of(old, TEMPLATE_LANG), found)
+        else:
+            src.fault(join(path, name), f"'{name}' is {kind_of(old)} in the template: only "
+                      "a text can have per-language values")
+    return replace(option, set=data)
 
 
 def _ordered(

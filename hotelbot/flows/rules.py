@@ -3,10 +3,11 @@ hotel's overridden copy. Pure.
 
 Owns: dangling step and flow targets, steps with no way out, disabled steps that cannot be
 skipped (or skip to each other in a loop), unreachable steps (templates only), conditions over
-data the flow never collects, WhatsApp size limits of every text, missing translations and
-unknown `{variables}` (hotels only), duplicate options and over-long reply ids. Returns issues
-as (logical key, reason); hotelbot/flows/loader.py maps each key to its file, YAML path and
-line. Must never raise for a broken flow, do I/O, import asyncio, read the clock or log.
+data the flow never collects, WhatsApp size limits of every text, missing translations (of
+texts and of per-language option `set` values) and unknown `{variables}` (hotels only),
+duplicate options and over-long reply ids. Returns issues as (logical key, reason);
+hotelbot/flows/loader.py maps each key to its file, YAML path and line. Must never raise for
+a broken flow, do I/O, import asyncio, read the clock or log.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ def check_flow(flow: Flow, declared: frozenset[str], scope: Scope) -> list[Issue
         for where, body, limit in _step_texts(step, key):
             issues += [(where, r) for r in text_faults(body, limit, scope.languages, variables)]
         issues += _check_options(flow.id, step, key)
+        issues += _set_faults(step, key, scope.languages)
     # A step a hotel's overrides cut off (a removed category) is intended: only templates
     # must have every step reachable.
     return issues + _disabled_loops(flow) + ([] if scope.languages else
@@ -164,6 +166,15 @@ def _step_texts(step: Step, key: str) -> Iterator[tuple[str, Text, int]]:
     choice_max = BUTTON_TITLE_MAX if len(choices) <= 3 else ROW_TITLE_MAX
     for choice in choices:
         yield f"{key}.validate.choices.{choice.id}.title", choice.title, choice_max
+
+
+def _set_faults(step: Step, key: str, languages: tuple[str, ...]) -> list[Issue]:
+    """Per-language `set` values: too long, or missing an enabled language. Their {braces}
+    are saved as written (values are substituted in one pass), so they name no variable."""
+    return [(f"{key}.options.edit.{option.id}.set.{name}", reason)
+            for option in step.options for name, value in option.set.items()
+            if isinstance(value, Text)
+            for reason in text_faults(value, BODY_MAX, languages, None)]
 
 
 def text_faults(

@@ -22,8 +22,8 @@ from hotelbot.typedefs import JSONScalar
 
 __all__ = [
     "ID_PATTERN", "LANG_PATTERN", "Source", "boolean", "ident", "integer", "items", "join",
-    "kind_of", "lang", "mapping", "number", "parent_path", "read_source", "scalar", "string",
-    "target", "text",
+    "kind_of", "lang", "mapping", "number", "parent_path", "read_source", "scalar",
+    "scalar_or_text", "string", "target", "text",
 ]
 
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -210,6 +210,13 @@ def scalar(src: Source, value: object, path: str) -> JSONScalar | None:
         return value
     src.fault(path, f"expected a plain value (string, number, true/false), got {kind_of(value)}")
     return None
+
+
+def scalar_or_text(src: Source, value: object, path: str) -> JSONScalar | Text:
+    """A plain value as it is, or a mapping language -> string as a Text."""
+    if isinstance(value, dict):
+        return text(src, value, path, "")
+    return scalar(src, value, path)
 
 
 def text(src: Source, value: object, path: str, default_lang: str) -> Text | None:

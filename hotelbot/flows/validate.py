@@ -42,6 +42,7 @@ from hotelbot.flows.source import (
     parent_path,
     read_source,
     scalar,
+    scalar_or_text,
     target,
     text,
 )
@@ -238,15 +239,18 @@ def parse_option(src: Source, value: object, path: str, dlang: str) -> Option | 
     return Option(id=option_id, title=title, description=description, next=nxt, set=data)
 
 
-def parse_set(src: Source, value: object, path: str) -> dict[str, JSONScalar]:
+def parse_set(src: Source, value: object, path: str) -> dict[str, JSONScalar | Text]:
+    """`{name: value}`: a plain value (kept as written), or `{language: string}` (a Text)."""
     if not isinstance(value, dict):
         src.fault(path, f"expected a mapping of name -> value, got {kind_of(value)}")
         return {}
-    data: dict[str, JSONScalar] = {}
+    data: dict[str, JSONScalar | Text] = {}
     for name, raw in value.items():
         sub = join(path, name)
-        if ident(src, name, sub, "variable name") is not None:
-            data[name] = scalar(src, raw, sub)
+        if name == "language" and isinstance(raw, dict):
+            src.fault(sub, "'language' takes one language code, not per-language values")
+        elif ident(src, name, sub, "variable name") is not None:
+            data[name] = scalar_or_text(src, raw, sub)
     return data
 
 
