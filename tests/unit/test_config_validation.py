@@ -119,13 +119,30 @@ CASES = [
          "Sardinhas assadas na brasa"),
     Case("override_shrinks_menu_to_buttons", "hotels/seaside_inn.yaml",
          "            - {id: toast, title: {pt: Torradas, en: Toast}, next: quantity, "
-         "set: {item: Torradas}}\n", "",
+         "set: {item: {pt: Torradas, en: Toast}}}\n", "",
          "overrides.room_service_order.steps.breakfast.options.edit.continental.title",
          "21 characters in 'en', WhatsApp allows at most 20", "continental: {title:"),
     Case("language_switch_to_disabled_language", "hotels/seaside_inn.yaml",
          "set: {language: en}", "set: {language: fr}",
          "overrides.front_desk_menu.steps.main.options.add[0].set", "'fr' is not one of",
          "set: {language: fr}"),
+    Case("added_option_set_missing_translation", "hotels/seaside_inn.yaml",
+         "set: {item: {pt: Torradas, en: Toast}}", "set: {item: {en: Toast}}",
+         "overrides.room_service_order.steps.breakfast.options.add[1].set.item",
+         "missing translation for 'pt'", "id: toast"),
+    Case("edited_set_missing_translation", "hotels/seaside_inn.yaml",
+         "{title: {pt: Café}, set: {item: {pt: Café}}}",
+         "{title: {pt: Café}, set: {item: {en: Coffee, es: Café}}}",
+         "overrides.room_service_order.steps.drinks.options.edit.coffee.set.item",
+         "missing translation for 'pt'", "coffee: {title:"),
+    Case("language_set_per_language", "hotels/seaside_inn.yaml",
+         "set: {language: en}", "set: {language: {en: en, pt: en}}",
+         "overrides.front_desk_menu.steps.main.options.add[0].set.language",
+         "'language' takes one language code", "set: {language: {en:"),
+    Case("edited_set_value_not_plain", "hotels/seaside_inn.yaml",
+         "set: {item: {pt: Chá}}", "set: {item: {pt: Chá}, cups: {pt: dois}, item2: [1]}",
+         "overrides.room_service_order.steps.drinks.options.edit.tea.set.item2",
+         "expected a plain value", "cups: {pt: dois}"),
     Case("disabled_menu_step_in_override", "hotels/seaside_inn.yaml",
          '        text: {pt: "Os nossos pratos:"}',
          '        text: {pt: "Os nossos pratos:"}\n        enabled: false',
@@ -201,3 +218,46 @@ def test_missing_folders_and_empty_dir_are_problems(tmp_path: Path) -> None:
 def test_problem_str_is_file_line_path_reason() -> None:
     problem = Problem("hotels/x.yaml", "departments.a.name", "text is empty", 7)
     assert str(problem) == "hotels/x.yaml:7: departments.a.name: text is empty"
+
+
+def _edit(config: Path, rel: str, old: str, new: str) -> list[str]:
+    """Replace `old` (must occur) in one file of a copied config; returns the new lines."""
+    target = config / rel
+    content = target.read_text(encoding="utf-8")
+    assert old in content, f"{old!r} not in {rel}"
+    content = content.replace(old, new, 1)
+    target.write_text(content, encoding="utf-8")
+    return content.splitlines()
+
+
+def _line_of(lines: list[str], fragment: str) -> int:
+    return next(i for i, line in enumerate(lines, 1) if fragment in line)
+
+
+def test_template_set_missing_a_hotel_language_is_reported_in_the_hotel(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    shutil.copytree(CONFIG, config)
+    _edit(config, "flows/room_service_order.yaml", 'set: {item: "Coffee"}',
+          "set: {item: {en: Coffee}}")
+    lines = _edit(config, "hotels/seaside_inn.yaml", "coffee: {title: {pt: Café}, set: {item: "
+                  "{pt: Café}}}", "coffee: {title: {pt: Café}}")
+    problems = check_config(config)
+    assert [(p.file, p.path, p.reason, p.line) for p in problems] == [(
+        "hotels/seaside_inn.yaml",
+        "overrides.room_service_order.steps.drinks.options.edit.coffee.set.item",
+        "missing translation for 'pt'", _line_of(lines, "coffee: {title:"))]
+
+
+def test_per_language_edit_of_a_non_text_set_value_is_a_problem(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    shutil.copytree(CONFIG, config)
+    _edit(config, "flows/room_service_order.yaml", 'set: {item: "Tea"}',
+          'set: {item: "Tea", cups: 1}')
+    lines = _edit(config, "hotels/seaside_inn.yaml", "set: {item: {pt: Chá}}",
+                  "set: {item: {pt: Chá}, cups: {pt: uma}}")
+    problems = check_config(config)
+    assert [(p.file, p.path, p.line) for p in problems] == [(
+        "hotels/seaside_inn.yaml",
+        "overrides.room_service_order.steps.drinks.options.edit.tea.set.cups",
+        _line_of(lines, "cups: {pt: uma}"))]
+    assert "'cups' is int in the template" in problems[0].reason

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from hotelbot.flows.loader import check_config, load_catalog
-from hotelbot.flows.model import Catalog, StepKind, ValidatorKind
+from hotelbot.flows.model import Catalog, StepKind, Text, ValidatorKind
+from hotelbot.flows.validate import Source, parse_option
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 
@@ -59,7 +60,51 @@ def test_seaside_overrides_remove_add_and_reorder_options(catalog: Catalog) -> N
         "sardines", "cataplana", "club_sandwich", "caesar_salad", "pasta"]
     sardines = order.steps["mains"].options[0]
     assert sardines.title.by_lang == {"pt": "Sardinhas assadas", "en": "Grilled sardines"}
-    assert sardines.set == {"item": "Sardinhas assadas"}
+    assert sardines.set == {"item": Text({"pt": "Sardinhas assadas", "en": "Grilled sardines"})}
+
+
+def test_seaside_edit_merges_portuguese_item_names_with_the_template_english(
+    catalog: Catalog,
+) -> None:
+    drinks = catalog.hotels["seaside_inn"].flows["room_service_order"].steps["drinks"]
+    coffee = drinks.options[0]
+    assert coffee.id == "coffee" and coffee.set == {"item": Text({"en": "Coffee", "pt": "Café"})}
+    assert coffee.title.by_lang == {"en": "Coffee", "pt": "Café"}
+    demo = catalog.hotels["demo_hotel"].flows["room_service_order"].steps["drinks"]
+    assert demo.options[0].set == {"item": "Coffee"}  # a template's plain string stays plain
+
+
+def test_every_item_seaside_serves_has_its_portuguese_name(catalog: Catalog) -> None:
+    order = catalog.hotels["seaside_inn"].flows["room_service_order"]
+    items = [o.set["item"] for s in ("breakfast", "mains", "drinks")
+             for o in order.steps[s].options]
+    assert len(items) == 13  # 4 breakfasts, 5 mains, 4 drinks
+    assert all(isinstance(i, Text) and set(i.by_lang) == {"pt", "en"} for i in items), items
+
+
+def test_per_language_set_values_parse_and_plain_ones_stay_plain() -> None:
+    src = Source(file="flows/x.yaml")
+    option = parse_option(src, {"id": "tea", "title": "Tea", "next": "quantity", "set": {
+        "item": {"en": "Tea", "pt": "Chá"}, "size": "large", "cups": 2, "language": "pt"}},
+        "steps.drinks.options[0]", "en")
+    assert src.problems == []
+    assert option is not None and option.set == {
+        "item": Text({"en": "Tea", "pt": "Chá"}), "size": "large", "cups": 2, "language": "pt"}
+
+
+@pytest.mark.parametrize(("value", "path", "reason"), [
+    ({"language": {"en": "en"}}, "o.set.language", "'language' takes one language code"),
+    ({"item": {"english": "Tea"}}, "o.set.item.english", "bad language code"),
+    ({"item": {"en": ""}}, "o.set.item.en", "expected a non-empty string"),
+    ({"item": {}}, "o.set.item", "expected a text"),
+    ({"item": ["Tea"]}, "o.set.item", "expected a plain value"),
+])
+def test_bad_set_values_are_problems_at_their_path(
+    value: dict[str, object], path: str, reason: str
+) -> None:
+    src = Source(file="flows/x.yaml")
+    parse_option(src, {"id": "tea", "title": "Tea", "next": "q", "set": value}, "o", "en")
+    assert [(p.path, reason in p.reason) for p in src.problems] == [(path, True)], src.problems
 
 
 def test_seaside_disables_special_request_and_tightens_quantity(catalog: Catalog) -> None:
