@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -144,3 +145,18 @@ def test_departments_list_their_main_flow_first(catalog: Catalog) -> None:
     dept = catalog.hotels["demo_hotel"].departments["front_desk"]
     assert dept.main_flow == "front_desk_menu"
     assert dept.flows[0] == "front_desk_menu" and "check_in" in dept.flows
+
+
+def test_edit_merges_per_language_set_values_and_plain_values_replace(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    shutil.copytree(CONFIG, config)
+    flow = config / "flows" / "room_service_order.yaml"
+    flow.write_text(flow.read_text(encoding="utf-8").replace(
+        'set: {item: "Coffee"}', "set: {item: {en: Coffee, pt: Cafezinho}, size: cup}"),
+        encoding="utf-8")
+    hotel = config / "hotels" / "seaside_inn.yaml"
+    hotel.write_text(hotel.read_text(encoding="utf-8").replace(
+        "set: {item: {pt: Café}}", "set: {item: {pt: Café}, size: chávena}"), encoding="utf-8")
+    seaside = load_catalog(config).hotels["seaside_inn"]
+    coffee = seaside.flows["room_service_order"].steps["drinks"].options[0]
+    assert coffee.set == {"item": Text({"en": "Coffee", "pt": "Café"}), "size": "chávena"}
