@@ -92,6 +92,9 @@ class WebhookHandler:
         except StoreOverloaded:
             log.warning("webhook_overloaded", messages=len(parsed.messages))
             return web.Response(status=503, text="overloaded, retry later")
+        for error in parsed.errors:  # Meta's system errors (e.g. 130429): nothing to replay
+            log.warning("whatsapp_reported_error", number=error.phone_number_id,
+                        code=error.code, title=error.title)
         fresh = 0
         for message in recorded:
             if message is not None:

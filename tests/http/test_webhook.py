@@ -247,3 +247,17 @@ async def test_guest_known_only_by_user_id_is_answered_by_user_id(hotel: Hotel) 
     await hotel.settle()
     [reply] = hotel.fake.sends
     assert reply.body.get("recipient") == user_id and "to" not in reply.body
+
+
+async def test_system_errors_in_a_webhook_are_logged_and_acknowledged(hotel: Hotel) -> None:
+    from structlog.testing import capture_logs
+
+    raw = orjson.loads(envelope(FRONT_DESK, GUEST, [text_item(GUEST, "hi")]))
+    value = raw["entry"][0]["changes"][0]["value"]
+    del value["messages"], value["contacts"]
+    value["errors"] = [{"code": 130429, "title": "Rate limit hit", "message": "Rate limit hit",
+                        "error_data": {"details": "Message failed to send"}}]
+    with capture_logs() as logs:
+        assert await hotel.post(orjson.dumps(raw)) == 200
+    reported = [e for e in logs if e["event"] == "whatsapp_reported_error"]
+    assert reported and reported[0]["code"] == 130429
