@@ -98,7 +98,7 @@ def _run_say(args: argparse.Namespace) -> int:
 
 
 ADMIN_ACTIONS = "stats|requests HOTEL [--status S]|ack ID|done ID|cancel ID|context NUMBER GUEST|" \
-    "reload|help|raw JSON"
+    "parked|replay SEQ|reload|help|raw JSON"
 
 
 def _add_admin(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -121,6 +121,8 @@ def _add_admin(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     context = actions.add_parser("context", help="a conversation's context")
     context.add_argument("number", help="the department's phone_number_id")
     context.add_argument("guest", help="the guest's WhatsApp id (phone number)")
+    actions.add_parser("parked", help="messages set aside after failing")
+    actions.add_parser("replay", help="retry a parked message").add_argument("seq", type=int)
     actions.add_parser("reload", help="reload the configuration (a bad one is refused)")
     actions.add_parser("help", help="the socket's commands")
     actions.add_parser("raw", help="send one JSON request, print the JSON reply") \
@@ -140,6 +142,8 @@ def _admin_request(args: argparse.Namespace) -> dict[str, object]:
         return request if args.status is None else {**request, "status": args.status}
     if args.action == "context":
         return {"cmd": "context", "phone_number_id": args.number, "guest": args.guest}
+    if args.action == "replay":
+        return {"cmd": "replay", "seq": args.seq}
     if args.action == "raw":
         return parse_raw(args.json)
     return {"cmd": args.action}

@@ -174,6 +174,10 @@ class Router:
         self._in_flight.add(message.seq)
         self._idle.clear()
 
+    def redeliver(self, message: InboundMessage) -> None:
+        """Hand over a recorded message again (a replay an operator asked for): no rate limit."""
+        self.deliver(message, self._to_event(message), limit=False)
+
     def _handled(self, seq: int) -> None:
         self._in_flight.discard(seq)
         if not self._in_flight:
@@ -269,8 +273,7 @@ class Router:
         again = sorted(stranded & self._suspects)
         self._suspects = stranded - set(again)
         for seq in again:
-            message = pending[seq]
-            self.deliver(message, self._to_event(message), limit=False)
+            self.redeliver(pending[seq])
         if again:
             log.warning("stranded_redelivered", count=len(again))
         return len(again)

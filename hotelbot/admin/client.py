@@ -123,6 +123,14 @@ def format_reply(cmd: str, reply: Mapping[str, Any]) -> str:
         return f"request {reply['id']}: {reply['status']}"
     if cmd == "context":
         return format_context(reply["source"], reply["context"])
+    if cmd == "parked":
+        rows = reply["parked"]
+        return "\n".join(
+            f"{r['seq']:>6}  {r['sent_at'][:19]}  {r['phone_number_id']}  {r['guest']}  "
+            f"{r['kind']:<12} {r['error']}" for r in rows
+        ) or "no parked messages"
+    if cmd == "replay":
+        return f"message {reply['seq']} handed to its conversation again"
     if cmd == "reload":
         return f"configuration reloaded: {', '.join(reply['hotels'])}"
     if cmd == "help":

@@ -33,7 +33,7 @@ import structlog
 from hotelbot.errors import FlowDefinitionError, HotelbotError, StoreError
 from hotelbot.flows.context import Context
 from hotelbot.flows.model import Catalog
-from hotelbot.store import RequestRecord, RequestStatus
+from hotelbot.store import InboundMessage, RequestRecord, RequestStatus
 
 log = structlog.get_logger(__name__)
 
@@ -59,6 +59,8 @@ class HasStatistics(Protocol):
 class AdminRouter(HasStatistics, Protocol):
     async def ask_context(self, phone_number_id: str, guest_id: str) -> object: ...
 
+    def redeliver(self, message: InboundMessage) -> None: ...
+
 
 class AdminStore(HasStatistics, Protocol):
     async def list_requests(
@@ -72,6 +74,10 @@ class AdminStore(HasStatistics, Protocol):
     async def load_context(
         self, phone_number_id: str, guest_id: str
     ) -> dict[str, object] | None: ...
+
+    async def list_parked(self, limit: int = 50) -> list[tuple[InboundMessage, str]]: ...
+
+    async def unpark_inbound(self, seq: int) -> InboundMessage: ...
 
 
 class AdminConfig(Protocol):
@@ -189,6 +195,29 @@ async def _reload(targets: AdminTargets, request: Mapping[str, object]) -> Reply
     return {"hotels": sorted(targets.config.get().hotels)}
 
 
+async def _parked(targets: AdminTargets, request: Mapping[str, object]) -> Reply:
+    limit = _limit(request.get("limit", DEFAULT_LIMIT))
+    rows = await targets.store.list_parked(limit)
+    return {"parked": [
+        {"seq": m.seq, "sent_at": m.sent_at.isoformat(), "phone_number_id": m.phone_number_id,
+         "guest": mask_guest(m.guest_id), "kind": m.kind,
+         "error": error.strip().splitlines()[-1] if error.strip() else ""}
+        for m, error in rows
+    ]}
+
+
+async def _replay(targets: AdminTargets, request: Mapping[str, object]) -> Reply:
+    seq = request.get("seq")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+        raise CommandError("'seq' must be a positive integer (a parked message's seq)")
+    try:
+        message = await targets.store.unpark_inbound(seq)
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+    targets.router.redeliver(message)
+    return {"seq": seq, "replayed": True}
+
+
 COMMANDS: dict[str, tuple[Command, str]] = {
     "help": (_help, "list the commands"),
     "stats": (_stats, "statistics of the router, the store, the sender and the Graph client"),
@@ -197,6 +226,8 @@ COMMANDS: dict[str, tuple[Command, str]] = {
                        "(acknowledged, done or cancelled)"),
     "context": (_context, "a conversation's context: phone_number_id, guest"),
     "reload": (_reload, "reload and validate the configuration; a bad one is refused"),
+    "parked": (_parked, "messages set aside after failing, newest first: limit?"),
+    "replay": (_replay, "hand a parked message to its conversation again: seq"),
 }
 
 

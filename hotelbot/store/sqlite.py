@@ -127,6 +127,30 @@ class Store:
         sql = "UPDATE inbound SET state = 'done' WHERE seq = ?"
         await self._update_one(f"inbound message with seq {seq}", sql, (seq,))
 
+    async def list_parked(self, limit: int = 50) -> list[tuple[InboundMessage, str]]:
+        """Parked messages (newest first) with the error that set each aside."""
+        sql = (
+            f"SELECT {codec.INBOUND_COLUMNS}, error FROM inbound WHERE state = 'parked' "
+            "ORDER BY seq DESC LIMIT ?"
+        )
+        rows = await self._fetchall(sql, (limit,))
+        return [(codec.inbound_from_row(row[:-1]), row[-1] or "") for row in rows]
+
+    async def unpark_inbound(self, seq: int) -> InboundMessage:
+        """Put a parked message back to `received` (attempts reset) for another try.
+
+        Raises:
+            StoreError: no parked message has this seq.
+        """
+        sql = (
+            "UPDATE inbound SET state = 'received', attempts = 0, error = NULL "
+            f"WHERE seq = ? AND state = 'parked' RETURNING {codec.INBOUND_COLUMNS}"
+        )
+        row = await self._writer.submit(lambda c: c.execute(sql, (seq,)).fetchone())
+        if row is None:
+            raise StoreError(f"no parked inbound message with seq {seq}")
+        return codec.inbound_from_row(row)
+
     async def park_inbound(
         self,
         seq: int,

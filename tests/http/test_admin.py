@@ -181,7 +181,7 @@ async def test_a_too_long_line_is_refused_and_the_server_keeps_serving(
 async def test_help_lists_every_command(conn: Conn) -> None:
     reply = await conn.ask({"cmd": "help"})
     assert set(reply["commands"]) == {
-        "help", "stats", "requests", "request_status", "context", "reload"}
+        "help", "stats", "requests", "request_status", "context", "reload", "parked", "replay"}
 
 
 # --- the commands, after a real check-in --------------------------------------------------
@@ -351,3 +351,38 @@ async def test_cli_default_socket_comes_from_the_environment(
     monkeypatch.setenv("HOTELBOT_DATA_DIR", str(sock_dir / "elsewhere"))
     assert await _admin_cli("stats") == 2
     assert str(sock_dir / "elsewhere" / "admin.sock") in capsys.readouterr().err
+
+
+async def test_a_parked_message_is_listed_and_replayed_once(
+    admin_hotel: Hotel, conn: Conn
+) -> None:
+    from hotelbot.app import ROUTER
+    from hotelbot.whatsapp.payloads import parse_webhook
+    from tests.fakes.hotel import envelope, text_item
+
+    guest = "34600000077"
+    [message] = parse_webhook(envelope(FRONT_DESK, guest, [text_item(guest, "hi")])).messages
+    [recorded] = await admin_hotel.store.record_inbound(
+        [message], at=message.sent_at, hotel_of=admin_hotel.app[ROUTER].hotel_of())
+    assert recorded is not None
+    await admin_hotel.store.park_inbound(recorded.seq, "Traceback...\nStoreError: injected")
+    listed = await conn.ask({"cmd": "parked"})
+    assert [(r["seq"], r["error"]) for r in listed["parked"]] == [
+        (recorded.seq, "StoreError: injected")]
+    assert listed["parked"][0]["guest"].endswith("0077") and guest not in str(listed)
+    assert (await conn.ask({"cmd": "replay", "seq": recorded.seq}))["ok"] is True
+    await admin_hotel.settle()
+    assert len(admin_hotel.fake.sent_to(guest)) == 1  # the guest is answered now
+    again = await conn.ask({"cmd": "replay", "seq": recorded.seq})
+    assert again["ok"] is False and "no parked" in again["error"]
+    assert (await conn.ask({"cmd": "parked"}))["parked"] == []
+
+
+async def test_cli_parked_and_replay(
+    admin_hotel: Hotel, sock_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sock = str(sock_dir / "a.sock")
+    assert await _admin_cli("--socket", sock, "parked") == 0
+    assert "no parked messages" in capsys.readouterr().out
+    assert await _admin_cli("--socket", sock, "replay", "999") == 1
+    assert "no parked inbound message with seq 999" in capsys.readouterr().err
