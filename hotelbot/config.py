@@ -133,9 +133,9 @@ def _collect(env: Mapping[str, str], overrides: Mapping[str, object]) -> dict[st
         value = env.get(env_name(name), "").strip()
         if value:
             raw[name] = value
-    for name, value in overrides.items():
-        if value is not None and str(value).strip():
-            raw[name] = str(value).strip()
+    for name, given in overrides.items():
+        if given is not None and str(given).strip():
+            raw[name] = str(given).strip()
     return raw
 
 

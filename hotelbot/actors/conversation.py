@@ -41,7 +41,7 @@ from hotelbot.store.records import (
     ScheduledMessage,
     StepCommit,
 )
-from hotelbot.typedefs import JSONScalar
+from hotelbot.typedefs import HotelId, JSONScalar
 
 log = structlog.get_logger(__name__)
 
@@ -115,7 +115,7 @@ class ConversationActor(Actor):
         raise TypeError(f"unexpected message {type(message).__name__}")
 
     def _flow_set(self) -> FlowSet:
-        return self._deps.catalog().hotels[self.hotel_id]
+        return self._deps.catalog().hotels[HotelId(self.hotel_id)]
 
     async def _restore(self, flow_set: FlowSet, guest: GuestRecord) -> Context:
         if self._context is not None:

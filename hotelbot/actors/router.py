@@ -51,6 +51,7 @@ from hotelbot.errors import ActorDeadError, MailboxFull
 from hotelbot.flows.events import Event
 from hotelbot.flows.render import text_message
 from hotelbot.store.records import InboundMessage, OutboundMessage, Priority
+from hotelbot.typedefs import WaNumberId
 
 log = structlog.get_logger(__name__)
 
@@ -144,7 +145,7 @@ class Router:
 
     def deliver(self, message: InboundMessage, event: Event, *, limit: bool = True) -> None:
         """Hand a recorded message to its conversation (never blocks, never raises)."""
-        route = self._deps.catalog().numbers.get(message.phone_number_id)
+        route = self._deps.catalog().numbers.get(WaNumberId(message.phone_number_id))
         if route is None:
             self._unknown += 1
             log.warning("unknown_phone_number_id", number=message.phone_number_id)
@@ -324,7 +325,7 @@ class Router:
         self._deps.sender.submit(rows)
 
     def _apology(self, key: Key) -> OutboundMessage | None:
-        route = self._deps.catalog().numbers.get(key[0])
+        route = self._deps.catalog().numbers.get(WaNumberId(key[0]))
         if route is None:
             return None
         flow_set = self._deps.catalog().hotels[route[0]]

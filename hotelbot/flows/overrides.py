@@ -225,8 +225,10 @@ def _edited_set(src: Source, option: Option, value: object, path: str) -> Option
     data = dict(option.set)
     for name, found in parse_set(src, value, path).items():
         old = data.get(name)
-        if not isinstance(found, Text) or old is None or isinstance(old, Text):
-            data[name] = merge_text(old, found) if isinstance(found, Text) else found
+        if not isinstance(found, Text):
+            data[name] = found
+        elif old is None or isinstance(old, Text):
+            data[name] = merge_text(old, found)
         elif isinstance(old, str):
             data[name] = merge_text(Text.of(old, TEMPLATE_LANG), found)
         else:
