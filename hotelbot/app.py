@@ -125,6 +125,8 @@ async def _router_ctx(app: web.Application) -> AsyncIterator[None]:
         store=store,
         router=router,
         now=clock.now,
+        monotonic=clock.monotonic,
+        body_timeout=app[SETTINGS].body_timeout,
     )
     app[SENDER].submit(await store.pending_outbound())
     await router.start()

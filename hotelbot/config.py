@@ -18,6 +18,18 @@ silently (every fault is a SettingError naming the variable).
     HOTELBOT_MAX_BODY_BYTES   max_body_bytes   3.25 MiB (Meta posts webhooks of up to 3 MB)
     HOTELBOT_ADMIN_SOCKET     admin_socket     <data_dir>/admin.sock
     HOTELBOT_MAX_PENDING_WRITES max_pending_writes 10000 (past it the webhook answers 503)
+    HOTELBOT_BODY_TIMEOUT     body_timeout     10 s to receive a request body once its head arrived
+    HOTELBOT_IDLE_TIMEOUT     idle_timeout     15 s: a connection with no complete request head
+                                               this long after it opened or after its last
+                                               response is closed (idle keep-alive, slow heads)
+    HOTELBOT_MAX_CONNECTIONS  max_connections  512 open client connections; past it new ones
+                                               get a 503 and are closed (fd limit is often 1024)
+
+Why these numbers (issue 14): Meta sends a whole webhook POST (at most ~3 MB) at once from its
+data centres, in well under a second; 10 s is generous for that and short for a client that
+trickles a body at 1 byte/s. An idle keep-alive connection costs a file descriptor; 15 s lets
+Meta reuse one between bursts. 512 connections keeps half of a common 1024 descriptor limit
+for the database, the Graph API client's pool and the admin socket.
 
 An empty variable counts as unset. Overrides are keyword arguments named like the fields
 (`port=9000`, `data_dir="/srv/var"`), typed or as strings; None means "not given".
@@ -74,6 +86,9 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     admin_socket: Path = Path()  # unset: <data_dir>/admin.sock (filled in by __post_init__)
     max_pending_writes: int = 10_000  # writes queued for the store before 503s
+    body_timeout: float = 10.0
+    idle_timeout: float = 15.0
+    max_connections: int = 512
 
     def __post_init__(self) -> None:
         if self.admin_socket == Path():
@@ -163,6 +178,16 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"not a number of seconds: {value!r}") from None
+    if not 0 < number <= 3600:
+        raise ValueError(f"must be more than 0 and at most 3600 seconds, got {value}")
+    return number
+
+
 def _url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -199,4 +224,7 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "max_body_bytes": _positive_int,
     "admin_socket": Path,
     "max_pending_writes": _positive_int,
+    "body_timeout": _seconds,
+    "idle_timeout": _seconds,
+    "max_connections": _positive_int,
 }

@@ -169,3 +169,30 @@ def configure_logging(
         logger_factory=factory,
         cache_logger_on_first_use=cache if cache is not None else "pytest" not in sys.modules,
     )
+
+
+class Throttle:
+    """At most one line per key per `period` seconds: repeated identical warnings from one
+    client address (disconnects, timeouts, bad signatures) must not flood the log (issue 14).
+
+    `allow(key, now)` returns None to drop the line, or the number of lines dropped for that
+    key since the last one it allowed (log it as `suppressed=`). Keys are bounded: past
+    `max_keys` the oldest are forgotten, so a flood of addresses cannot grow memory.
+    """
+
+    def __init__(self, period: float = 60.0, max_keys: int = 4096) -> None:
+        self._period = period
+        self._max_keys = max_keys
+        self._last: dict[str, tuple[float, int]] = {}  # key -> (allowed at, dropped since)
+
+    def allow(self, key: str, now: float) -> int | None:
+        seen = self._last.get(key)
+        if seen is not None and now - seen[0] < self._period:
+            self._last[key] = (seen[0], seen[1] + 1)
+            return None
+        self._last.pop(key, None)
+        if len(self._last) >= self._max_keys:
+            for oldest in list(self._last)[: self._max_keys // 4]:
+                del self._last[oldest]
+        self._last[key] = (now, 0)
+        return 0 if seen is None else seen[1]

@@ -21,11 +21,13 @@ import orjson
 
 from hotelbot.errors import StoreError
 from hotelbot.store.records import (
+    REJECTED_KIND,
     DeliveryStatus,
     GuestRecord,
     InboundMessage,
     OutboundMessage,
     Priority,
+    RejectedPart,
     RequestRecord,
     RequestStatus,
     ScheduledMessage,
@@ -108,6 +110,9 @@ REQUEST_COLUMNS = "id, hotel_id, department, guest_id, flow_id, kind, data, stat
 
 Row = Sequence[Any]
 InboundParams = tuple[tuple[object, ...], tuple[object, ...] | None]
+# A guest's message is at most 4096 characters of text (or a short interactive reply); a
+# part 32 times that is not a guest writing: it is parked, not stored as a conversation input.
+MAX_PAYLOAD_BYTES = 128 * 1024
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -125,14 +130,21 @@ class PreparedStep:
 def inbound_params(
     message: InboundMessage, received_at: str, hotel_of: Mapping[str, str]
 ) -> InboundParams:
-    """(inbound row, guest touch or None when the number belongs to no known hotel)."""
+    """(inbound row, guest touch or None when the number belongs to no known hotel).
+
+    Raises:
+        StoreError: the payload cannot be written as JSON or is over MAX_PAYLOAD_BYTES.
+    """
     sent_at = encode_time(message.sent_at)
+    payload = encode_json(message.payload)
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise StoreError(f"payload of {len(payload)} bytes is over {MAX_PAYLOAD_BYTES}")
     row = (
         message.wamid,
         message.phone_number_id,
         message.guest_id,
         message.kind,
-        encode_json(message.payload),
+        payload,
         message.profile_name,
         sent_at,
         received_at,
@@ -142,6 +154,21 @@ def inbound_params(
     if hotel_id is None:
         return row, None
     return row, (hotel_id, message.guest_id, message.profile_name, sent_at)
+
+
+def rejected_params(part: RejectedPart, received_at: str) -> tuple[object, ...]:
+    """The parked inbound row of a RejectedPart (its payload: where, why and a preview)."""
+    payload = {"where": part.where, "reason": part.reason, "preview": part.preview}
+    return (
+        part.key,
+        part.phone_number_id,
+        part.guest_id,
+        REJECTED_KIND,
+        encode_json(payload),
+        received_at,
+        received_at,
+        part.reason[:1000],
+    )
 
 
 def inbound_from_row(row: Row) -> InboundMessage:

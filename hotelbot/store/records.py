@@ -54,6 +54,37 @@ class InboundMessage:
     seq: int = 0  # store-assigned arrival order (0 before it is recorded)
 
 
+REJECTED_KIND = "rejected"  # the inbound `kind` of a RejectedPart's row: parked, never replayed
+REJECTED_PREFIX = "!rejected."  # keys made up for parts without a valid id ("!" is in no wamid)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RejectedPart:
+    """A part of a signed webhook POST that could not be read or stored as documented.
+
+    It is recorded (inbound row, kind "rejected", state parked, `reason` as the error) so
+    staff can see it, and never reaches a conversation. `key` is its dedupe key: the part's
+    own message id when it had a valid one, else a key derived from the body's digest and
+    `where`, so Meta's retry of the same body is recognised. `preview` is bounded text.
+    """
+
+    key: str
+    where: str
+    reason: str
+    phone_number_id: str = ""
+    guest_id: str = ""
+    preview: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordedWebhook:
+    """What one webhook POST left in the store."""
+
+    fresh: tuple[InboundMessage, ...]  # new messages, with their seq, in payload order
+    parked: tuple[RejectedPart, ...]  # newly parked parts (a retried body's are not repeated)
+    duplicates: int  # messages seen before (acknowledged, not processed again)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeliveryStatus:
     wamid: str  # id of the message we sent

@@ -36,10 +36,14 @@ from hotelbot.errors import StoreError
 from hotelbot.store import codec
 from hotelbot.store.codec import InboundParams, PreparedStep, encode_optional_time, encode_time
 from hotelbot.store.records import (
+    REJECTED_KIND,
+    REJECTED_PREFIX,
     DeliveryStatus,
     GuestRecord,
     InboundMessage,
     OutboundMessage,
+    RecordedWebhook,
+    RejectedPart,
     RequestRecord,
     RequestStatus,
     StepCommit,
@@ -123,6 +127,63 @@ class Store:
             for m, seq in zip(messages, seqs, strict=True)
         ]
 
+    async def record_webhook(
+        self,
+        messages: Sequence[InboundMessage],
+        statuses: Sequence[DeliveryStatus],
+        rejected: Sequence[RejectedPart],
+        *,
+        at: datetime,
+        hotel_of: Mapping[str, str],
+    ) -> RecordedWebhook:
+        """Record everything one webhook POST carried in ONE transaction (issue 14).
+
+        Messages are deduplicated by wamid (and touch their guest, as `record_inbound`);
+        statuses are recorded; rejected parts, and any message or status that cannot be
+        stored as given (not JSON-writable, over MAX_PAYLOAD_BYTES), are recorded parked
+        with their reason. One bad part never costs the others; either all of it commits
+        or none of it does.
+
+        Raises:
+            StoreOverloaded: the writer's queue is full (answer 503, nothing written).
+            StoreError: the database failed (nothing written).
+        """
+        received_at = encode_time(at)
+        kept: list[InboundMessage] = []
+        inbound: list[InboundParams] = []
+        parked = list(rejected)
+        for message in messages:
+            try:
+                inbound.append(codec.inbound_params(message, received_at, hotel_of))
+            except StoreError as exc:
+                parked.append(_unstorable(message.wamid, "message", exc, message))
+                continue
+            kept.append(message)
+        status_rows: list[tuple[object, ...]] = []
+        for status in statuses:
+            try:
+                status_rows.append(codec.status_params(status))
+            except StoreError as exc:
+                parked.append(_unstorable(f"{REJECTED_PREFIX}status.{status.wamid}.{status.status}",
+                                          "status", exc))
+        parked_rows = [codec.rejected_params(part, received_at) for part in parked]
+        if not (inbound or status_rows or parked_rows):
+            return RecordedWebhook(fresh=(), parked=(), duplicates=0)
+
+        def record(conn: sqlite3.Connection) -> tuple[list[int | None], list[bool]]:
+            seqs = _insert_inbound(conn, inbound)
+            conn.executemany(_INSERT_STATUS, status_rows)
+            new = [conn.execute(_INSERT_REJECTED, row).rowcount == 1 for row in parked_rows]
+            return seqs, new
+
+        seqs, new_parked = await self._writer.submit(record, admit=True)
+        fresh = tuple(replace(m, seq=s) for m, s in zip(kept, seqs, strict=True) if s is not None)
+        return RecordedWebhook(
+            fresh=fresh,
+            parked=tuple(p for p, new in zip(parked, new_parked, strict=True) if new),
+            duplicates=len(kept) - len(fresh),
+        )
+
     async def mark_inbound_done(self, seq: int) -> None:
         sql = "UPDATE inbound SET state = 'done' WHERE seq = ?"
         await self._update_one(f"inbound message with seq {seq}", sql, (seq,))
@@ -140,14 +201,21 @@ class Store:
         """Put a parked message back to `received` (attempts reset) for another try.
 
         Raises:
-            StoreError: no parked message has this seq.
+            StoreError: no parked message has this seq, or it is a part rejected at the
+                webhook (it never was a readable message: there is nothing to replay).
         """
         sql = (
             "UPDATE inbound SET state = 'received', attempts = 0, error = NULL "
-            f"WHERE seq = ? AND state = 'parked' RETURNING {codec.INBOUND_COLUMNS}"
+            f"WHERE seq = ? AND state = 'parked' AND kind != '{REJECTED_KIND}'"
+            f" RETURNING {codec.INBOUND_COLUMNS}"
         )
         row = await self._writer.submit(lambda c: c.execute(sql, (seq,)).fetchone())
         if row is None:
+            rejected = await self._fetchall(
+                "SELECT 1 FROM inbound WHERE seq = ? AND kind = ?", (seq, REJECTED_KIND)
+            )
+            if rejected:
+                raise StoreError(f"inbound {seq} was rejected at the webhook: nothing to replay")
             raise StoreError(f"no parked inbound message with seq {seq}")
         return codec.inbound_from_row(row)
 
@@ -382,6 +450,10 @@ _INSERT_INBOUND = (
     "INSERT OR IGNORE INTO inbound (wamid, phone_number_id, guest_id, kind, payload,"
     " profile_name, sent_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_INSERT_REJECTED = (
+    "INSERT OR IGNORE INTO inbound (wamid, phone_number_id, guest_id, kind, payload,"
+    " sent_at, received_at, state, error) VALUES (?, ?, ?, ?, ?, ?, ?, 'parked', ?)"
+)
 # Text comparison is time order: timestamps are fixed-width UTC (codec.py).
 _PARK_INBOUND = "UPDATE inbound SET state = 'parked', error = ? WHERE seq = ?"
 _TOUCH_GUEST = (
@@ -447,6 +519,18 @@ def _write_step(conn: sqlite3.Connection, step: PreparedStep) -> list[int]:
         if marked != 1:
             raise StoreError(f"no inbound message with seq {step.inbound_seq}")
     return ids
+
+
+def _unstorable(
+    key: str, what: str, exc: StoreError, message: InboundMessage | None = None
+) -> RejectedPart:
+    return RejectedPart(
+        key=key,
+        where=what,
+        reason=f"{what} cannot be stored: {exc}",
+        phone_number_id=message.phone_number_id if message else "",
+        guest_id=message.guest_id if message else "",
+    )
 
 
 def _lastrowid(cursor: sqlite3.Cursor) -> int:

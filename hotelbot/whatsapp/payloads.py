@@ -6,8 +6,19 @@ engine's Event, and building the send envelope and the mark-as-read body (sectio
 `check_message` (the documented limits of outgoing bodies) lives in limits.py and is
 re-exported here.
 
-Must never: do I/O, import asyncio or aiohttp, log, re-serialize JSON before hashing, or
-return half a webhook (everything is parsed first; any fault raises PayloadError).
+Must never: do I/O, import asyncio or aiohttp, log, re-serialize JSON before hashing, or let
+one bad part of a POST cost the others (issue 14). A body that is not JSON or not a WhatsApp
+webhook at all raises PayloadError (400); below that, every entry, change, message, status and
+error is read on its own, and a part that does not have its documented shape (ids included,
+see IDENTIFIERS) or nests deeper than MAX_PART_DEPTH becomes a RejectedPart, recorded and parked
+for staff with its reason, never handed to a conversation.
+
+IDENTIFIERS (checked at the edge; anything else is a RejectedPart):
+    wa_id, from, recipient_id     1-15 digits (an E.164 number without "+")
+    user_id, from_user_id         business-scoped user id: 2 capital letters, ".", 1-64 letters
+                                  or digits (e.g. US.13491208655302741918)
+    phone_number_id               1-20 digits (Meta's id of a department number)
+    message and status ids        1-256 characters of [A-Za-z0-9._:=+/-] ("wamid.<base64>")
 """
 
 from __future__ import annotations
@@ -15,9 +26,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 
 import orjson
 
@@ -29,12 +41,15 @@ from hotelbot.flows.events import (
     TextReceived,
     UnsupportedReceived,
 )
-from hotelbot.store.records import DeliveryStatus, InboundMessage
+from hotelbot.store.records import REJECTED_PREFIX, DeliveryStatus, InboundMessage, RejectedPart
 from hotelbot.whatsapp.limits import check_message
 
 __all__ = [
     "ENVELOPE_KEYS",
+    "MAX_PART_DEPTH",
+    "REJECTED_PREFIX",
     "ParsedWebhook",
+    "RejectedPart",
     "WebhookError",
     "check_message",
     "envelope",
@@ -49,6 +64,14 @@ ENVELOPE_KEYS = frozenset({"messaging_product", "recipient_type", "to", "recipie
 _SIGNATURE = re.compile(r"sha256=([0-9a-fA-F]{64})")
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _PHONE_ID = re.compile(r"\+?[0-9]{1,20}")
+WA_ID = re.compile(r"[0-9]{1,15}")
+USER_ID = re.compile(r"[A-Z]{2}\.[0-9A-Za-z]{1,64}")
+NUMBER_ID = re.compile(r"[0-9]{1,20}")
+MESSAGE_ID = re.compile(r"[0-9A-Za-z._:=+/-]{1,256}")
+# Meta's payloads nest 6 levels at most (an interactive reply inside a message inside a value);
+# past this a part is refused at parse time, well before orjson's encoder gives up (~254).
+MAX_PART_DEPTH = 32
+_PREVIEW_CHARS = 600
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,6 +91,7 @@ class ParsedWebhook:
     messages: tuple[InboundMessage, ...] = ()
     statuses: tuple[DeliveryStatus, ...] = ()
     errors: tuple[WebhookError, ...] = ()
+    rejected: tuple[RejectedPart, ...] = ()
 
 
 # --- signature (section 2) -------------------------------------------------------------------
@@ -105,38 +129,82 @@ def sign(raw: bytes, app_secret: bytes) -> str:
 def parse_webhook(raw: bytes) -> ParsedWebhook:
     """Parse one webhook POST body; every entry, change, message and status is read.
 
-    Changes whose `field` is not "messages" are skipped; unknown keys are ignored.
+    Changes whose `field` is not "messages" are skipped; unknown keys are ignored. A part
+    that is not the documented shape is returned in `rejected` (with where and why), and
+    the parts around it are parsed as usual.
 
     Raises:
-        PayloadError: the body is not JSON or not the documented shape (`reason` says where).
+        PayloadError: the body is not JSON, not an object, not a WhatsApp Business Account
+            webhook, or has no `entry` list: nothing in it can be read (answer 400).
     """
     try:
         doc: object = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise PayloadError("body is not valid JSON") from None
+        raise PayloadError("body is not valid JSON (or nests deeper than 1024)") from None
     root = _obj(doc, "body")
     if root.get("object") != "whatsapp_business_account":
         raise PayloadError("object: expected 'whatsapp_business_account'")
-    out = _Collected()
-    for i, entry in enumerate(_list(root.get("entry"), "entry")):
-        where = f"entry[{i}]"
-        changes = _list(_obj(entry, where).get("changes"), f"{where}.changes")
-        for j, change in enumerate(changes):
-            cwhere = f"{where}.changes[{j}]"
-            body = _obj(change, cwhere)
-            if _str(body.get("field"), f"{cwhere}.field") != "messages":
-                continue
-            _parse_value(_obj(body.get("value"), f"{cwhere}.value"), f"{cwhere}.value", out)
+    entries = _list(root.get("entry"), "entry")
+    out = _Collected(body_digest=hashlib.sha256(raw).hexdigest()[:32])
+    for i, entry in enumerate(entries):
+        out.guard(f"entry[{i}]", entry, _parse_entry)
     return ParsedWebhook(
-        messages=tuple(out.messages), statuses=tuple(out.statuses), errors=tuple(out.errors)
+        messages=tuple(out.messages),
+        statuses=tuple(out.statuses),
+        errors=tuple(out.errors),
+        rejected=tuple(out.rejected),
     )
 
 
 @dataclass(slots=True)
 class _Collected:
+    body_digest: str
+    number: str = ""  # the phone_number_id of the value being read ("" when unknown)
     messages: list[InboundMessage] = field(default_factory=list)
     statuses: list[DeliveryStatus] = field(default_factory=list)
     errors: list[WebhookError] = field(default_factory=list)
+    rejected: list[RejectedPart] = field(default_factory=list)
+
+    def guard(
+        self, where: str, part: object, parse: Callable[[object, str, _Collected], None]
+    ) -> None:
+        """Parse one part; a PayloadError turns it into a RejectedPart (the rest goes on)."""
+        try:
+            parse(part, where, self)
+        except PayloadError as exc:
+            self.reject(where, part, exc.reason)
+
+    def reject(self, where: str, part: object, reason: str) -> None:
+        fields = part if isinstance(part, dict) else {}
+        own_id = _valid(MESSAGE_ID, fields.get("id"))
+        is_message = where.rsplit(".", 1)[-1].startswith("messages[")
+        self.rejected.append(
+            RejectedPart(
+                key=own_id if own_id and is_message
+                else f"{REJECTED_PREFIX}{self.body_digest}.{where}",
+                where=where,
+                reason=reason,
+                phone_number_id=self.number,
+                guest_id=_valid(WA_ID, fields.get("from")),
+                preview=preview(part),
+            )
+        )
+
+
+def _parse_entry(entry: object, where: str, out: _Collected) -> None:
+    out.number = ""
+    changes = _list(_obj(entry, where).get("changes"), f"{where}.changes")
+    for j, change in enumerate(changes):
+        out.guard(f"{where}.changes[{j}]", change, _parse_change)
+
+
+def _parse_change(change: object, where: str, out: _Collected) -> None:
+    out.number = ""
+    body = _obj(change, where)
+    if _str(body.get("field"), f"{where}.field") != "messages":
+        return
+    value = _obj(body.get("value"), f"{where}.value")
+    _parse_value(value, f"{where}.value", out)
 
 
 def _parse_value(value: Mapping[str, object], where: str, out: _Collected) -> None:
@@ -144,48 +212,61 @@ def _parse_value(value: Mapping[str, object], where: str, out: _Collected) -> No
     statuses = _opt_list(value.get("statuses"), f"{where}.statuses")
     errors = _opt_list(value.get("errors"), f"{where}.errors")
     metadata = value.get("metadata")
-    number = ""
+    out.number = ""
     if messages or statuses or metadata is not None:
         meta = _obj(metadata, f"{where}.metadata")
         number = _str(meta.get("phone_number_id"), f"{where}.metadata.phone_number_id")
-    contacts = [
-        _obj(c, f"{where}.contacts[{k}]")
-        for k, c in enumerate(_opt_list(value.get("contacts"), f"{where}.contacts"))
+        _shape(NUMBER_ID, number, f"{where}.metadata.phone_number_id", "1-20 digits")
+        out.number = number
+    contacts: list[Mapping[str, object]] = [
+        c for c in _opt_list(value.get("contacts"), f"{where}.contacts") if isinstance(c, dict)
     ]
     for k, item in enumerate(messages):
-        out.messages.append(_message(item, number, contacts, f"{where}.messages[{k}]"))
+        out.guard(f"{where}.messages[{k}]", item, partial(_message, contacts=contacts))
     for k, item in enumerate(statuses):
-        out.statuses.append(_status(item, f"{where}.statuses[{k}]"))
+        out.guard(f"{where}.statuses[{k}]", item, _status)
     for k, item in enumerate(errors):
-        out.errors.append(_system_error(item, number, f"{where}.errors[{k}]"))
+        out.guard(f"{where}.errors[{k}]", item, _system_error)
 
 
 def _message(
-    item: object, number: str, contacts: list[Mapping[str, object]], where: str
-) -> InboundMessage:
-    msg = _obj(item, where)
+    item: object, where: str, out: _Collected, *, contacts: list[Mapping[str, object]]
+) -> None:
+    msg = _leaf(item, where)
+    wamid = _str(msg.get("id"), f"{where}.id")
+    _shape(MESSAGE_ID, wamid, f"{where}.id", "a message id (1-256 of A-Z a-z 0-9 . _ : = + / -)")
     sender = _opt_str(msg.get("from"), f"{where}.from")
     user_id = _opt_str(msg.get("from_user_id"), f"{where}.from_user_id")
     contact = _contact_for(sender, user_id, contacts)
-    guest = (
-        sender
-        or _opt_str(contact.get("wa_id"), "contacts[].wa_id")
-        or user_id
-        or _opt_str(contact.get("user_id"), "contacts[].user_id")
-    )
-    if not guest:
-        raise PayloadError(f"{where}: no sender (from, from_user_id, wa_id or user_id)")
+    guest = _guest_id(sender, user_id, contact, where)
     profile = contact.get("profile")
     name = profile.get("name") if isinstance(profile, dict) else None
-    return InboundMessage(
-        wamid=_str(msg.get("id"), f"{where}.id"),
-        phone_number_id=number,
-        guest_id=guest,
-        kind=_str(msg.get("type"), f"{where}.type"),
-        payload=msg,
-        sent_at=_timestamp(msg.get("timestamp"), f"{where}.timestamp"),
-        profile_name=name if isinstance(name, str) and name else None,
+    out.messages.append(
+        InboundMessage(
+            wamid=wamid,
+            phone_number_id=out.number,
+            guest_id=guest,
+            kind=_str(msg.get("type"), f"{where}.type"),
+            payload=msg,
+            sent_at=_timestamp(msg.get("timestamp"), f"{where}.timestamp"),
+            profile_name=name[:256] if isinstance(name, str) and name else None,
+        )
     )
+
+
+def _guest_id(
+    sender: str | None, user_id: str | None, contact: Mapping[str, object], where: str
+) -> str:
+    """The guest: the phone wa_id when there is one, else the business-scoped user id."""
+    if sender:
+        return _shape(WA_ID, sender, f"{where}.from", "a WhatsApp id (1-15 digits)")
+    wa_id = _opt_str(contact.get("wa_id"), "contacts[].wa_id")
+    if wa_id:
+        return _shape(WA_ID, wa_id, "contacts[].wa_id", "a WhatsApp id (1-15 digits)")
+    user = user_id or _opt_str(contact.get("user_id"), "contacts[].user_id")
+    if user:
+        return _shape(USER_ID, user, f"{where}.from_user_id", "a business-scoped user id")
+    raise PayloadError(f"{where}: no sender (from, from_user_id, wa_id or user_id)")
 
 
 def _contact_for(
@@ -202,41 +283,104 @@ def _contact_for(
     return {}
 
 
-def _status(item: object, where: str) -> DeliveryStatus:
-    status = _obj(item, where)
-    recipient = _opt_str(status.get("recipient_id"), f"{where}.recipient_id") or _opt_str(
-        status.get("recipient_user_id"), f"{where}.recipient_user_id"
-    )
-    if not recipient:
-        raise PayloadError(f"{where}: no recipient_id")
+def _status(item: object, where: str, out: _Collected) -> None:
+    status = _leaf(item, where)
+    wamid = _str(status.get("id"), f"{where}.id")
+    _shape(MESSAGE_ID, wamid, f"{where}.id", "a message id")
+    recipient = _opt_str(status.get("recipient_id"), f"{where}.recipient_id")
+    if recipient:
+        _shape(WA_ID, recipient, f"{where}.recipient_id", "a WhatsApp id (1-15 digits)")
+    else:
+        recipient = _opt_str(status.get("recipient_user_id"), f"{where}.recipient_user_id")
+        if not recipient:
+            raise PayloadError(f"{where}: no recipient_id")
+        _shape(USER_ID, recipient, f"{where}.recipient_user_id", "a business-scoped user id")
     error_code: int | None = None
     errors = _opt_list(status.get("errors"), f"{where}.errors")
     if errors:
         error_code = _opt_int(_obj(errors[0], f"{where}.errors[0]").get("code"), where)
-    return DeliveryStatus(
-        wamid=_str(status.get("id"), f"{where}.id"),
-        status=_str(status.get("status"), f"{where}.status"),
-        at=_timestamp(status.get("timestamp"), f"{where}.timestamp"),
-        recipient_id=recipient,
-        error_code=error_code,
-        payload=status,
+    state = _str(status.get("status"), f"{where}.status")
+    if len(state) > 32:
+        raise PayloadError(f"{where}.status: longer than 32 characters")
+    out.statuses.append(
+        DeliveryStatus(
+            wamid=wamid,
+            status=state,
+            at=_timestamp(status.get("timestamp"), f"{where}.timestamp"),
+            recipient_id=recipient,
+            error_code=error_code,
+            payload=status,
+        )
     )
 
 
-def _system_error(item: object, number: str, where: str) -> WebhookError:
-    error = _obj(item, where)
+def _system_error(item: object, where: str, out: _Collected) -> None:
+    error = _leaf(item, where)
     code = _opt_int(error.get("code"), f"{where}.code")
     if code is None:
         raise PayloadError(f"{where}.code: expected an integer")
     data = error.get("error_data")
     details = data.get("details") if isinstance(data, dict) else None
     title = error.get("title")
-    return WebhookError(
-        phone_number_id=number,
-        code=code,
-        title=title if isinstance(title, str) else "",
-        details=details if isinstance(details, str) else "",
+    out.errors.append(
+        WebhookError(
+            phone_number_id=out.number,
+            code=code,
+            title=title[:200] if isinstance(title, str) else "",
+            details=details[:500] if isinstance(details, str) else "",
+        )
     )
+
+
+def preview(part: object, limit: int = _PREVIEW_CHARS) -> str:
+    """A bounded JSON rendering of any parsed part (deep nesting cut at 8 levels), for staff."""
+    text = orjson.dumps(_cut(part, 8)).decode()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _cut(value: object, depth: int) -> object:
+    if isinstance(value, dict):
+        if depth <= 0:
+            return "{…}"
+        return {str(k)[:100]: _cut(v, depth - 1) for k, v in list(value.items())[:50]}
+    if isinstance(value, list):
+        return "[…]" if depth <= 0 else [_cut(v, depth - 1) for v in value[:50]]
+    if isinstance(value, str):
+        return value[:200]
+    return value
+
+
+def _leaf(item: object, where: str) -> Mapping[str, object]:
+    """A message, status or error object: the parts that are stored, so depth is bounded."""
+    part = _obj(item, where)
+    if _deeper_than(part, MAX_PART_DEPTH):
+        raise PayloadError(f"{where}: nested deeper than {MAX_PART_DEPTH} levels")
+    return part
+
+
+def _deeper_than(value: object, limit: int) -> bool:
+    """True when `value` nests more than `limit` containers deep (iterative: no recursion)."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children: Iterable[object] = node.values() if isinstance(node, dict) else (
+            node if isinstance(node, list) else ()
+        )
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return False
+
+
+def _valid(pattern: re.Pattern[str], value: object) -> str:
+    """`value` when it is a string of this shape, else ""."""
+    return value if isinstance(value, str) and pattern.fullmatch(value) else ""
+
+
+def _shape(pattern: re.Pattern[str], value: str, where: str, shape: str) -> str:
+    if pattern.fullmatch(value) is None:
+        raise PayloadError(f"{where}: not {shape}")
+    return value
 
 
 # --- shape helpers ---------------------------------------------------------------------------

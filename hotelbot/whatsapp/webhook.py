@@ -1,11 +1,17 @@
 """The aiohttp handlers of the WhatsApp webhook: GET verify, POST receive.
 
 Owns: the HTTP edge's rules (whatsapp-cloud-api.md sections 1-3). POST order, always:
-size limit (413) -> signature over the raw bytes (401, before any parsing) -> parse (400,
-nothing half-applied) -> ONE durable write of every message and status (dedupe by wamid;
-503 when the store is overloaded, so Meta retries) -> hand new messages to the router -> 200.
-Must never: answer 200 before the messages are durably recorded, process a repeated wamid
-twice, re-serialize JSON before hashing, or log a message body or a full phone number.
+Content-Encoding other than identity (415, before reading a byte: Meta never compresses, and
+inflating before authenticating lets anyone send a compression bomb) -> size limit (413) and
+body deadline (408) -> signature over the raw bytes (401, before any parsing) -> parse (400
+only when nothing in it is readable) -> ONE durable write of every message, status and
+rejected part (dedupe by wamid; a part that cannot be read or stored is recorded parked with
+its reason, the rest goes on; 503 when the store is overloaded or failing, so Meta retries,
+nothing half-applied) -> hand new messages to the router -> 200.
+Must never: answer 200 before the messages are durably recorded, let one bad part of a POST
+fail the others (issue 14), process a repeated wamid twice, re-serialize JSON before hashing,
+or log a message body or a full phone number. Client misbehaviour (disconnects, timeouts,
+bad signatures) is one warning line without a traceback, throttled per address.
 """
 
 from __future__ import annotations
@@ -17,22 +23,27 @@ from datetime import datetime
 from typing import Protocol
 
 import structlog
-from aiohttp import web
+from aiohttp import ClientPayloadError, web
 
-from hotelbot.errors import PayloadError, StoreOverloaded
+from hotelbot.errors import PayloadError, StoreError, StoreOverloaded
 from hotelbot.flows.events import Event
-from hotelbot.store.records import DeliveryStatus, InboundMessage
+from hotelbot.log import Throttle
+from hotelbot.store.records import DeliveryStatus, InboundMessage, RecordedWebhook, RejectedPart
 from hotelbot.whatsapp.payloads import event_for, parse_webhook, verify_signature
 
 log = structlog.get_logger(__name__)
 
 
 class InboundStore(Protocol):
-    async def record_inbound(
-        self, messages: Sequence[InboundMessage], *, at: datetime, hotel_of: Mapping[str, str]
-    ) -> list[InboundMessage | None]: ...
-
-    async def record_statuses(self, statuses: Sequence[DeliveryStatus]) -> None: ...
+    async def record_webhook(
+        self,
+        messages: Sequence[InboundMessage],
+        statuses: Sequence[DeliveryStatus],
+        rejected: Sequence[RejectedPart],
+        *,
+        at: datetime,
+        hotel_of: Mapping[str, str],
+    ) -> RecordedWebhook: ...
 
 
 class Deliverer(Protocol):
@@ -52,12 +63,17 @@ class WebhookHandler:
         store: InboundStore,
         router: Deliverer,
         now: Callable[[], datetime],
+        monotonic: Callable[[], float],
+        body_timeout: float = 10.0,
     ) -> None:
         self._secret = app_secret.encode()
         self._verify_token = verify_token
         self._store = store
         self._router = router
         self._now = now
+        self._monotonic = monotonic
+        self._body_timeout = body_timeout
+        self._throttle = Throttle()
 
     async def verify(self, request: web.Request) -> web.Response:
         """Meta's subscription handshake: echo hub.challenge when the token matches."""
@@ -73,9 +89,15 @@ class WebhookHandler:
 
     async def receive(self, request: web.Request) -> web.Response:
         """Durably record a webhook delivery, then acknowledge it."""
-        raw = await request.read()  # 413 past the app's client_max_size
+        encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            self._client_warning(request, "webhook_encoding_refused", encoding=encoding[:40])
+            return web.Response(status=415, text="Content-Encoding must be identity")
+        raw = await self._read_body(request)
+        if isinstance(raw, web.Response):
+            return raw
         if not verify_signature(raw, request.headers.get("X-Hub-Signature-256"), self._secret):
-            log.warning("webhook_signature_invalid", size=len(raw))
+            self._client_warning(request, "webhook_signature_invalid", size=len(raw))
             return web.Response(status=401, text="invalid signature")
         try:
             parsed = parse_webhook(raw)
@@ -83,31 +105,53 @@ class WebhookHandler:
             log.warning("webhook_malformed", reason=exc.reason)
             return web.Response(status=400, text=f"malformed webhook: {exc.reason}")
         try:
-            recorded, _ = await asyncio.gather(
-                self._store.record_inbound(
-                    parsed.messages, at=self._now(), hotel_of=self._router.hotel_of()
-                ),
-                self._store.record_statuses(parsed.statuses),
+            recorded = await self._store.record_webhook(
+                parsed.messages, parsed.statuses, parsed.rejected,
+                at=self._now(), hotel_of=self._router.hotel_of(),
             )
         except StoreOverloaded:
             log.warning("webhook_overloaded", messages=len(parsed.messages))
             return web.Response(status=503, text="overloaded, retry later")
+        except StoreError as exc:  # nothing was written: Meta retries the whole POST
+            log.error("webhook_store_failed", error=str(exc))
+            return web.Response(status=503, text="store unavailable, retry later")
         for error in parsed.errors:  # Meta's system errors (e.g. 130429): nothing to replay
             log.warning("whatsapp_reported_error", number=error.phone_number_id,
                         code=error.code, title=error.title)
-        fresh = 0
-        for message in recorded:
-            if message is not None:
-                fresh += 1
-                self._router.deliver(message, event_for(message))
+        for part in recorded.parked:
+            log.warning("webhook_part_parked", number=part.phone_number_id, where=part.where,
+                        reason=part.reason)
+        for message in recorded.fresh:
+            self._router.deliver(message, event_for(message))
         # debug: the canonical info lines are one per step (step_committed) and per send.
         log.debug(
             "webhook_received",
             messages=len(parsed.messages),
-            new=fresh,
+            new=len(recorded.fresh),
+            parked=len(recorded.parked),
             statuses=len(parsed.statuses),
         )
         return web.Response(text="ok")
+
+    async def _read_body(self, request: web.Request) -> bytes | web.Response:
+        """The whole body within the deadline; a response when it could not be read."""
+        try:
+            async with asyncio.timeout(self._body_timeout):
+                return await request.read()  # 413 past the app's client_max_size
+        except TimeoutError:
+            self._client_warning(request, "webhook_body_timeout", seconds=self._body_timeout)
+            return web.Response(status=408, text="request body too slow",
+                                headers={"Connection": "close"})
+        except (ConnectionError, ClientPayloadError) as exc:
+            self._client_warning(request, "webhook_client_disconnected", error=type(exc).__name__)
+            return web.Response(status=400, text="request body incomplete")
+
+    def _client_warning(self, request: web.Request, event: str, **fields: object) -> None:
+        """One line without a traceback, at most one a minute per (event, address)."""
+        address = request.remote or "unknown"
+        suppressed = self._throttle.allow(f"{event} {address}", self._monotonic())
+        if suppressed is not None:
+            log.warning(event, client=address, suppressed=suppressed, **fields)
 
 
 def _same(given: str, expected: str) -> bool:

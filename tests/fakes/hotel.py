@@ -22,6 +22,7 @@ from aiohttp.test_utils import TestClient, TestServer, unused_port
 from hotelbot.app import ROUTER, SENDER, STORE, create_app
 from hotelbot.config import Settings
 from hotelbot.say import SendText, message_item, webhook_body
+from hotelbot.server import runner_options
 from hotelbot.store import Store
 from hotelbot.whatsapp.payloads import sign
 from tests.fakes.graph import FAKE_GRAPH, FakeGraph, RecordedSend, create_fake_graph
@@ -123,8 +124,10 @@ async def start_hotel(tmp_path: Path) -> AsyncIterator[HotelFactory]:
         graph = TestServer(graph_app, host="127.0.0.1")
         await graph.start_server()
         graph_url = str(graph.make_url("")).rstrip("/")
-        app = create_app(settings_for(tmp_path / "var", graph_url, **overrides))
-        client = TestClient(TestServer(app, host="127.0.0.1", port=port))
+        settings = settings_for(tmp_path / "var", graph_url, **overrides)
+        app = create_app(settings)
+        server = TestServer(app, host="127.0.0.1", port=port, **runner_options(settings))
+        client = TestClient(server)
         await client.start_server()
         started.append((client, graph))
         return Hotel(client=client, fake=graph_app[FAKE_GRAPH], app=app)

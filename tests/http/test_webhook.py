@@ -69,19 +69,25 @@ async def test_oversize_body_is_refused_with_413(hotel: Hotel) -> None:
     assert await hotel.post(huge) == 413
 
 
-async def test_malformed_json_and_unexpected_shapes_are_400_with_nothing_recorded(
-    hotel: Hotel,
-) -> None:
+async def test_an_unreadable_body_is_400_with_nothing_recorded(hotel: Hotel) -> None:
     assert await hotel.post(b"{not json") == 400
     assert await hotel.post(b'{"object": "page", "entry": []}') == 400
-    good = orjson.loads(envelope(FRONT_DESK, GUEST, [text_item(GUEST, "hi")]))
-    bad_second = dict(good)
-    bad_second["entry"] = [*good["entry"], {"id": "1", "changes": "oops"}]
-    assert await hotel.post(orjson.dumps(bad_second)) == 400
+    assert await hotel.post(b'{"object": "whatsapp_business_account", "entry": {}}') == 400
     await hotel.settle()
     assert hotel.fake.sends == []
-    rows = await hotel.store._fetchall("SELECT count(*) FROM inbound", ())  # type: ignore[attr-defined]
-    assert rows[0][0] == 0
+    assert await hotel.store.list_parked() == []
+
+
+async def test_a_bad_entry_beside_a_good_one_is_parked_and_the_good_one_answered(
+    hotel: Hotel,
+) -> None:
+    good = orjson.loads(envelope(FRONT_DESK, GUEST, [text_item(GUEST, "hi")]))
+    good["entry"] = [*good["entry"], {"id": "1", "changes": "oops"}]
+    assert await hotel.post(orjson.dumps(good)) == 200
+    await hotel.settle()
+    assert len(hotel.fake.sent_to(GUEST)) == 1
+    [(parked, reason)] = await hotel.store.list_parked()
+    assert reason == "entry[1].changes: expected a list" and parked.phone_number_id == ""
 
 
 async def test_button_list_and_template_replies_drive_the_flow(hotel: Hotel) -> None:
