@@ -9,7 +9,9 @@ limit 131056, exponential with jitter otherwise); the final state of every row i
 Must never: send a row that is not committed (callers submit what `commit_step` returned),
 block its caller (`submit` is sync), or lose a row: a row whose lane is cancelled at
 shutdown stays `pending` in the store and is sent again at the next start
-(`Store.pending_outbound`).
+(`Store.pending_outbound`). A row that fails for a reason that is not Meta's (a body the
+envelope refuses, a bug) is marked failed with that reason (code INTERNAL_FAILURE) and the
+rows behind it go on (issue 14): nothing wedges a lane, no task dies unlogged.
 
 This is the direct sender the actors issue asks for; the per-number pacer (token buckets,
 priorities) replaces the lane scheduling behind the same `submit` interface.
@@ -34,6 +36,7 @@ from hotelbot.store.records import OutboundMessage
 log = structlog.get_logger(__name__)
 
 PAIR_RATE_LIMIT = 131056
+INTERNAL_FAILURE = -1  # error_code of a row that failed inside hotelbot, before Meta saw it
 
 
 class Transport(Protocol):
@@ -138,7 +141,11 @@ class DirectSender:
         queue = self._queues[lane]
         try:
             while queue:
-                await self._deliver(queue[0])
+                row = queue[0]
+                try:
+                    await self._deliver(row)
+                except Exception as exc:  # a row's fault must not wedge its lane (issue 14)
+                    await self._fail_internal(row, exc)
                 queue.popleft()
         finally:
             if not queue:
@@ -198,6 +205,19 @@ class DirectSender:
         log.warning(
             "send_failed", outbound=row.id, guest=row.guest_id, code=exc.code, attempts=attempts
         )
+
+    async def _fail_internal(self, row: OutboundMessage, exc: Exception) -> None:
+        """Record a failure that is not Meta's (a body the envelope refuses, a bug)."""
+        self._failed += 1
+        detail = f"hotelbot: {type(exc).__name__}: {exc}"[:500]
+        log.error("send_failed_internal", outbound=row.id, guest=row.guest_id,
+                  error=type(exc).__name__, exc_info=exc)
+        try:
+            await self._store.mark_outbound_failed(
+                row.id, INTERNAL_FAILURE, detail, self._clock.now()
+            )
+        except Exception:
+            log.exception("send_fail_mark_failed", outbound=row.id)
 
     def _backoff(self, exc: GraphAPIError, attempts: int) -> float:
         """Seconds to wait before attempt `attempts + 1` (whatsapp-cloud-api.md section 6)."""

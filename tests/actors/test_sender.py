@@ -127,3 +127,31 @@ async def test_close_leaves_unsent_rows_pending_for_the_next_start(
     await asyncio.wait_for(rig.sender.close(grace=0.05), timeout=2)
     pending = await rig.store.pending_outbound()
     assert [p.id for p in pending] == [rows[0].id]
+
+
+async def test_a_row_that_fails_inside_hotelbot_is_marked_failed_and_the_lane_goes_on(
+    rig: Rig,
+) -> None:
+    guest = "919800000001 "  # a guest id the envelope refuses (surrounding space)
+    bad = OutboundMessage(phone_number_id=NUMBER, guest_id=guest,
+                          body={"type": "text", "text": {"body": "never", "preview_url": False}})
+    second = OutboundMessage(phone_number_id=NUMBER, guest_id=guest,
+                             body={"type": "text", "text": {"body": "also", "preview_url": False}})
+    rows = await rig.commit("34600000006", "before")
+    stored = await rig.store.commit_step(StepCommit(
+        phone_number_id=NUMBER, guest_id=guest, hotel_id="demo_hotel",
+        context={}, guest_data={}, language="en", inbound_seq=None,
+        outbound=(bad, second), at=rig.clock.now(),
+    ))
+    rig.sender.submit(stored)  # both rows in one lane: the first one's fault must not wedge it
+    rig.sender.submit(rows)
+    await rig.sender.wait_idle()
+    failed = await rig.store._fetchall(  # type: ignore[attr-defined]
+        "SELECT state, error_code, error_detail FROM outbound WHERE guest_id = ? ORDER BY id",
+        (guest,),
+    )
+    assert [(r[0], r[1]) for r in failed] == [("failed", -1), ("failed", -1)]
+    assert "guest id must be" in failed[0][2]
+    assert rig.texts("34600000006") == ["before"]
+    assert rig.sender.statistics().failed == 2
+    assert rig.sender.statistics().lanes == 0

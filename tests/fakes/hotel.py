@@ -126,7 +126,8 @@ async def start_hotel(tmp_path: Path) -> AsyncIterator[HotelFactory]:
         graph_url = str(graph.make_url("")).rstrip("/")
         settings = settings_for(tmp_path / "var", graph_url, **overrides)
         app = create_app(settings)
-        server = TestServer(app, host="127.0.0.1", port=port, **runner_options(settings))
+        server = TestServer(app, host="127.0.0.1", port=port)
+        await server.start_server(**runner_options(settings))  # the listener options of serve
         client = TestClient(server)
         await client.start_server()
         started.append((client, graph))

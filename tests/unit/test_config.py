@@ -109,6 +109,11 @@ def test_a_bad_port_override_names_the_port_variable():
         ("HOTELBOT_LOG_LEVEL", "loud"),
         ("HOTELBOT_MAX_BODY_BYTES", "0"),
         ("HOTELBOT_MAX_BODY_BYTES", "lots"),
+        ("HOTELBOT_BODY_TIMEOUT", "0"),
+        ("HOTELBOT_BODY_TIMEOUT", "soon"),
+        ("HOTELBOT_IDLE_TIMEOUT", "-1"),
+        ("HOTELBOT_IDLE_TIMEOUT", "86400"),
+        ("HOTELBOT_MAX_CONNECTIONS", "0"),
     ],
 )
 def test_invalid_values_name_their_variable(variable: str, value: str):
@@ -135,3 +140,11 @@ def test_settings_are_frozen():
     settings = Settings.from_env(SECRETS)
     with pytest.raises(AttributeError):
         settings.port = 1  # type: ignore[misc]
+
+
+def test_client_limits_have_defaults_and_are_read_from_the_environment():
+    default = Settings.from_env(SECRETS)
+    assert (default.body_timeout, default.idle_timeout, default.max_connections) == (10, 15, 512)
+    tuned = Settings.from_env({**SECRETS, "HOTELBOT_BODY_TIMEOUT": "2.5",
+                               "HOTELBOT_IDLE_TIMEOUT": "30", "HOTELBOT_MAX_CONNECTIONS": "64"})
+    assert (tuned.body_timeout, tuned.idle_timeout, tuned.max_connections) == (2.5, 30, 64)

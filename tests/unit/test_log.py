@@ -160,3 +160,25 @@ def test_json_is_chosen_when_the_stream_is_not_a_tty():
 def test_unknown_level_is_a_config_error():
     with pytest.raises(ConfigError):
         configure_logging(level="loud", stream=binary_stream())
+
+
+def test_throttle_allows_one_line_per_key_per_period_and_counts_the_rest():
+    from hotelbot.log import Throttle
+
+    throttle = Throttle(period=60.0)
+    assert throttle.allow("disconnect 10.0.0.1", 0.0) == 0
+    assert throttle.allow("disconnect 10.0.0.1", 1.0) is None
+    assert throttle.allow("disconnect 10.0.0.1", 59.0) is None
+    assert throttle.allow("disconnect 10.0.0.2", 2.0) == 0  # another address: its own line
+    assert throttle.allow("disconnect 10.0.0.1", 61.0) == 2  # two were dropped meanwhile
+    assert throttle.allow("disconnect 10.0.0.1", 62.0) is None
+
+
+def test_throttle_forgets_old_keys_past_its_bound():
+    from hotelbot.log import Throttle
+
+    throttle = Throttle(period=60.0, max_keys=8)
+    for n in range(100):
+        throttle.allow(f"k{n}", 0.0)
+    assert len(throttle._last) <= 8
+    assert throttle.allow("k99", 1.0) is None  # the newest are kept

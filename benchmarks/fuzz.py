@@ -1,0 +1,128 @@
+"""Fuzz the webhook of a real `hotelbot serve` process with tens of thousands of hostile bodies.
+
+Owns: `scripts/bench fuzz [--bodies N] [--seed S] [--write]`: signed bodies from
+tests/fuzz_bodies.py (valid envelopes, random structural mutations), forged ones (bad
+signature), and gzip bombs, sent by a few concurrent clients to the server in its own
+process; after every 50 bodies an ordinary guest writes, and every one of them must be
+answered. Reports the status counts, 5xx (must be 0), guests answered, time, and the server's
+RSS before and after. Issue 14's property, at a scale the test suite cannot afford.
+Must never: send anywhere but 127.0.0.1, or wait without a bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import random
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import aiohttp
+import uvloop
+
+from benchmarks.load import open_fake_graph, open_session, wait_replies
+from benchmarks.process import open_server
+from benchmarks.report import BENCHMARKS_MD, emit, table
+from benchmarks.server import APP_SECRET
+from hotelbot.whatsapp.payloads import sign
+from tests.fakes.hotel import FRONT_DESK, envelope, text_item
+from tests.fuzz_bodies import hostile_body
+
+GUEST_EVERY = 50
+CONCURRENCY = 4
+BOMB = gzip.compress(b"\0" * (256 * 1024 * 1024))  # 256 MiB of zeros in ~256 KB
+
+
+async def _post(session: aiohttp.ClientSession, url: str, raw: bytes,
+                headers: dict[str, str]) -> int:
+    try:
+        async with session.post(url, data=raw, headers=headers) as response:
+            await response.read()
+            return response.status
+    except aiohttp.ClientError as exc:
+        return -len(type(exc).__name__)  # connection-level outcome (e.g. closed after 413)
+
+
+def _signed(raw: bytes) -> dict[str, str]:
+    return {"Content-Type": "application/json",
+            "X-Hub-Signature-256": sign(raw, APP_SECRET.encode())}
+
+
+async def _worker(session: aiohttp.ClientSession, url: str, jobs: asyncio.Queue[int],
+                  rng_seed: int, statuses: Counter[str], guests: list[str]) -> None:
+    while True:
+        try:
+            n = jobs.get_nowait()
+        except asyncio.QueueEmpty:
+            return
+        rng = random.Random(rng_seed * 1_000_003 + n)
+        kind = rng.random()
+        if kind < 0.05:
+            raw, label = hostile_body(rng, FRONT_DESK), "forged"
+            headers = {"X-Hub-Signature-256": "sha256=" + "0" * 64}
+        elif kind < 0.06:
+            raw, headers = BOMB, {**_signed(BOMB), "Content-Encoding": "gzip"}
+            label = "gzip"
+        else:
+            raw = hostile_body(rng, FRONT_DESK)
+            headers, label = _signed(raw), "signed"
+        status = await _post(session, url, raw, headers)
+        statuses[f"{label} {status}"] += 1
+        if n % GUEST_EVERY == 0:
+            guest = f"3469{n:07d}"
+            ok = envelope(FRONT_DESK, guest, [text_item(guest, "menu")])
+            statuses[f"guest {await _post(session, url, ok, _signed(ok))}"] += 1
+            guests.append(guest)
+
+
+async def run(bodies: int, seed: int) -> str:
+    statuses: Counter[str] = Counter()
+    guests: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="hotelbot-fuzz-") as tmp:
+        async with open_fake_graph() as (fake, graph_url), open_server(
+            "hotelbot", graph_url=graph_url, data_dir=Path(tmp), cpu=None, log_level="warning"
+        ) as server, open_session(CONCURRENCY) as session:
+            rss_before = server.rss_bytes()
+            jobs: asyncio.Queue[int] = asyncio.Queue()
+            for n in range(bodies):
+                jobs.put_nowait(n)
+            started = time.monotonic()
+            await asyncio.gather(*(_worker(session, server.url, jobs, seed, statuses, guests)
+                                   for _ in range(CONCURRENCY)))
+            elapsed = time.monotonic() - started
+            await wait_replies(fake, len(guests), limit=60.0)
+            answered = sum(1 for g in guests if fake.sent_to(g))
+            rss_after = server.rss_bytes()
+    server_errors = sum(c for k, c in statuses.items() if k.split()[1].startswith("5"))
+    rows = [[key, count] for key, count in sorted(statuses.items())]
+    return (
+        f"{bodies} bodies (seed {seed}, {CONCURRENCY} clients) in {elapsed:.1f} s; "
+        f"5xx: **{server_errors}**; ordinary guests answered: **{answered}/{len(guests)}**; "
+        f"server RSS {rss_before / 2**20:.0f} → {rss_after / 2**20:.0f} MiB.\n\n"
+        + table(["kind and status", "count"], rows)
+        + "\n\nA negative status is a connection-level outcome (the server closed the"
+        " connection, e.g. after refusing an oversized body).\n"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="scripts/bench fuzz")
+    parser.add_argument("--bodies", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=14)
+    parser.add_argument("--quick", action="store_true", help="200 bodies (a smoke run)")
+    parser.add_argument("--write", action="store_true", help=f"update {BENCHMARKS_MD.name}")
+    args = parser.parse_args(argv)
+    bodies = 200 if args.quick else args.bodies
+    body = uvloop.run(run(bodies, args.seed))
+    emit("fuzz", argv, body, BENCHMARKS_MD if args.write else None)
+    return 0 if "5xx: **0**" in body else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
