@@ -61,6 +61,14 @@ def test_memory_tiny_run_keeps_every_conversation_alive(tmp_path: Path) -> None:
     assert "KiB / conversation" in md
 
 
+def test_fuzz_tiny_run_has_no_5xx_and_answers_every_guest(tmp_path: Path) -> None:
+    data, md = _run("fuzz", "--bodies", "120", tmp_path=tmp_path)
+    assert data["bodies"] == 120 and data["server_errors"] == 0  # type: ignore[index]
+    assert data["guests"] == data["answered"] == 3  # type: ignore[index]
+    assert sum(data["statuses"].values()) == 123  # type: ignore[index]
+    assert "<!-- bench:fuzz:start -->" in md and "5xx: **0**" in md
+
+
 def test_update_section_replaces_only_its_own_block(tmp_path: Path) -> None:
     path = tmp_path / "B.md"
     path.write_text("# Title\n\nkept by hand\n", encoding="utf-8")
