@@ -27,10 +27,10 @@ from hotelbot.actors.guests import GuestBook
 from hotelbot.actors.router import Router
 from hotelbot.admin import AdminCommands, AdminServer, AdminTargets, open_admin_server
 from hotelbot.clock import Clock, SystemClock
-from hotelbot.config import Settings
 from hotelbot.flows.loader import load_catalog
 from hotelbot.flows.model import Catalog
 from hotelbot.scheduler.sender import DirectSender
+from hotelbot.settings import Settings
 from hotelbot.store import Store, open_store
 from hotelbot.whatsapp.client import GraphClient, open_graph_client
 from hotelbot.whatsapp.payloads import event_for

@@ -57,10 +57,10 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _run_serve(args: argparse.Namespace) -> int:
-    from hotelbot.config import Settings
     from hotelbot.errors import ConfigError, FlowDefinitionError, HotelbotError
     from hotelbot.log import configure_logging
     from hotelbot.server import run
+    from hotelbot.settings import Settings
 
     overrides = {
         "host": args.host, "port": args.port, "config_dir": args.config_dir,
@@ -151,8 +151,8 @@ def _admin_request(args: argparse.Namespace) -> dict[str, object]:
 
 def _run_admin(args: argparse.Namespace) -> int:
     from hotelbot.admin.client import run
-    from hotelbot.config import Settings
     from hotelbot.errors import ConfigError
+    from hotelbot.settings import Settings
 
     try:
         request = _admin_request(args)

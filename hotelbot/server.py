@@ -15,8 +15,8 @@ import structlog
 from aiohttp import web
 
 from hotelbot.app import CATALOG, create_app
-from hotelbot.config import Settings
 from hotelbot.errors import FlowDefinitionError
+from hotelbot.settings import Settings
 
 log = structlog.get_logger(__name__)
 
