@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from hotelbot.flows.loader import check_config, load_catalog
+from hotelbot.config import check_config, load_hotels
 
 CONFIG_DIR_ENV = "HOTELBOT_CONFIG_DIR"
 
@@ -35,11 +35,10 @@ def _run_check_config(args: argparse.Namespace) -> int:
             print(problem)
         print(f"{len(problems)} problem(s) in {config_dir}", file=sys.stderr)
         return 1
-    catalog = load_catalog(config_dir)
-    hotels = catalog.hotels.values()
+    hotels = load_hotels(config_dir).hotels.values()
     departments = sum(len(h.departments) for h in hotels)
     flows = len({f for h in hotels for f in h.flows})
-    print(f"ok: {len(catalog.hotels)} hotels, {departments} departments, {flows} flows "
+    print(f"ok: {len(hotels)} hotels, {departments} departments, {flows} flows "
           f"in {config_dir}")
     return 0
 

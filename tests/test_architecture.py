@@ -17,13 +17,17 @@ MODULES = sorted(
     if p.name != "__main__.py"
 )
 PURE = ["hotelbot/flows", "hotelbot/whatsapp/payloads.py", "hotelbot/whatsapp/limits.py",
-        "hotelbot/whatsapp/errors.py", "hotelbot/actors/ratelimit.py"]
+        "hotelbot/whatsapp/errors.py", "hotelbot/actors/ratelimit.py",
+        *(f"hotelbot/config/{name}.py" for name in ("source", "templates", "hotels", "overrides",
+                                                   "checks"))]
 FORBIDDEN_IN_PURE = {"asyncio", "aiohttp", "aiosqlite", "structlog", "sqlite3", "socket",
                      "time", "hotelbot.clock", "hotelbot.store", "hotelbot.actors"}
 # Edges -> actors/scheduler -> flows/store: lower layers never import upper ones.
 LAYERS = {
     "hotelbot/flows": {"hotelbot.actors", "hotelbot.store", "hotelbot.whatsapp",
-                       "hotelbot.scheduler", "hotelbot.app", "hotelbot.admin"},
+                       "hotelbot.scheduler", "hotelbot.app", "hotelbot.admin", "hotelbot.config"},
+    "hotelbot/config": {"hotelbot.actors", "hotelbot.store", "hotelbot.whatsapp",
+                        "hotelbot.scheduler", "hotelbot.app", "hotelbot.admin"},
     "hotelbot/store": {"hotelbot.actors", "hotelbot.whatsapp", "hotelbot.scheduler",
                        "hotelbot.app", "hotelbot.admin"},
     "hotelbot/actors": {"hotelbot.whatsapp", "hotelbot.app", "hotelbot.admin"},
@@ -70,3 +74,11 @@ def test_pure_modules_do_no_io(path: Path) -> None:
 def test_dependencies_point_one_way(layer: str) -> None:
     for path in _files(layer):
         assert _hits(_imports(path), LAYERS[layer]) == set(), path
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "config").glob("*.py")),
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_only_the_config_loader_reads_files(path: Path) -> None:
+    if path.name in ("loader.py", "live.py", "__init__.py"):
+        return
+    assert "pathlib" not in _imports(path) and "open(" not in path.read_text(encoding="utf-8")

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from hotelbot.flows.context import Context
 from hotelbot.flows.effects import SendMessage
-from hotelbot.flows.model import Flow, FlowSet, Step, StepKind, Text, ValidatorKind
+from hotelbot.flows.model import Flow, Hotel, Step, StepKind, Text, ValidatorKind
 from hotelbot.flows.validators import rating_range
 from hotelbot.typedefs import Dept, JSONScalar
 
@@ -63,15 +63,15 @@ def reply_id(flow_id: str, step_id: str, key: str) -> str:
     return f"{flow_id}.{step_id}:{key}"
 
 
-def step_entries(flow_set: FlowSet, step: Step) -> tuple[Entry, ...]:
+def step_entries(hotel: Hotel, step: Step) -> tuple[Entry, ...]:
     """What the step offers, in the order shown (option 1 first); () for free-text input."""
     if step.kind is StepKind.MENU:
         return tuple(Entry(key=o.id, title=o.title, description=o.description)
                      for o in step.options)
     if step.kind is StepKind.CONFIRM:
         return (
-            Entry(key="confirm", title=_string_text(flow_set, "confirm")),
-            Entry(key="change", title=_string_text(flow_set, "change")),
+            Entry(key="confirm", title=_string_text(hotel, "confirm")),
+            Entry(key="change", title=_string_text(hotel, "change")),
         )
     validator = step.validator
     if step.kind is not StepKind.INPUT or validator is None:
@@ -93,14 +93,14 @@ def entry_titles(entry: Entry, values: Mapping[str, str]) -> list[str]:
     return [substitute(title, values) for title in entry.title.by_lang.values()]
 
 
-def _string_text(flow_set: FlowSet, key: str) -> Text:
-    return flow_set.strings.get(key) or Text.of(key)
+def _string_text(hotel: Hotel, key: str) -> Text:
+    return hotel.strings.get(key) or Text.of(key)
 
 
-def string(flow_set: FlowSet, key: str, lang: str) -> str:
+def string(hotel: Hotel, key: str, lang: str) -> str:
     """A system string in `lang` (hotel default, then any language); "" if missing."""
-    text = flow_set.strings.get(key)
-    return text.get(lang, flow_set.default_language) if text is not None else ""
+    text = hotel.strings.get(key)
+    return text.get(lang, hotel.default_language) if text is not None else ""
 
 
 def format_value(value: JSONScalar) -> str:
@@ -112,19 +112,19 @@ def format_value(value: JSONScalar) -> str:
     return str(value)
 
 
-def variables(flow_set: FlowSet, context: Context, flow: Flow | None) -> dict[str, str]:
+def variables(hotel: Hotel, context: Context, flow: Flow | None) -> dict[str, str]:
     """Values for {variables}: hotel variables, builtins, accumulated data, step data.
 
     Later sources win. Names a flow collects (save_as, remember, option `set` keys) but that
     have no value yet (a skipped optional step) read as "".
     """
-    lang, default = context.language, flow_set.default_language
-    values = {name: text.get(lang, default) for name, text in flow_set.variables.items()}
+    lang, default = context.language, hotel.default_language
+    values = {name: text.get(lang, default) for name, text in hotel.variables.items()}
     if flow is not None:
         values.update(dict.fromkeys(_collected_names(flow), ""))
-    department = flow_set.departments.get(Dept(context.department))
+    department = hotel.departments.get(Dept(context.department))
     values.update(dict.fromkeys(_BUILTINS, ""))
-    values["hotel_name"] = flow_set.name
+    values["hotel_name"] = hotel.name
     values["department"] = department.name.get(lang, default) if department else ""
     for source in (context.accumulated_data, context.step_data):
         values.update({k: format_value(v) for k, v in source.items()})
@@ -181,25 +181,25 @@ def join(*parts: str) -> str:
 
 
 def render_step(
-    flow_set: FlowSet, context: Context, flow: Flow, step: Step, notice: str = ""
+    hotel: Hotel, context: Context, flow: Flow, step: Step, notice: str = ""
 ) -> SendMessage:
     """The message that asks `step`, with `notice` (an error, a welcome) on top of the body.
 
     Args:
-        flow_set: the hotel's configuration (strings, variables, languages).
+        hotel: the hotel's configuration (strings, variables, languages).
         context: the guest's context (language, collected data) after the step was entered.
         flow: the flow the step belongs to.
         step: the step to ask (menu, input or confirm).
         notice: already-substituted text to show above the step's own text.
     """
-    lang, default = context.language, flow_set.default_language
-    values = variables(flow_set, context, flow)
+    lang, default = context.language, hotel.default_language
+    values = variables(hotel, context, flow)
     body = join(notice, substitute(step.text.get(lang, default), values))
     if step.optional:
-        body = join(body, string(flow_set, "skip_hint", lang))
+        body = join(body, string(hotel, "skip_hint", lang))
     header = _optional_text(step.header, lang, default, values)
     footer = _optional_text(step.footer, lang, default, values)
-    entries = step_entries(flow_set, step)
+    entries = step_entries(hotel, step)
     shape = _Shape(flow_id=flow.id, step_id=step.id, lang=lang, default=default,
                    body=body, header=header, footer=footer, values=values)
     if not entries:
@@ -208,13 +208,13 @@ def render_step(
         return message
     if len(entries) <= MAX_ROWS:
         label = step.button.get(lang, default) if step.button else ""
-        button = clip(label or string(flow_set, "menu_button", lang), LIST_BUTTON_MAX)
+        button = clip(label or string(hotel, "menu_button", lang), LIST_BUTTON_MAX)
         if (message := shape.list(entries, button)) is not None:
             return message
     lines = "\n".join(
         f"{i}. {substitute(e.title.get(lang, default), values)}" for i, e in enumerate(entries, 1)
     )
-    hint = string(flow_set, "numbered_hint", lang)
+    hint = string(hotel, "numbered_hint", lang)
     return text_message(join(header, body, lines, hint, footer))
 
 

@@ -22,7 +22,7 @@ from aiohttp.test_utils import TestServer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hotelbot.flows.events import Event, OptionChosen, TextReceived
+from hotelbot.flows import Event, OptionChosen, TextReceived
 from hotelbot.say import (
     Choice,
     Help,
@@ -227,7 +227,7 @@ NUMBERS = {
 }
 
 
-def test_department_names_resolve_through_the_catalog_numbers() -> None:
+def test_department_names_resolve_through_the_configured_numbers() -> None:
     assert resolve_number("front_desk", NUMBERS) == ("100000000000001", "front_desk")
     assert resolve_number("other_hotel:room_service", NUMBERS) == ("200000000000002",
                                                                     "room_service")

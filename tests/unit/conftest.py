@@ -1,6 +1,6 @@
 """Unit-test setup: make tests/unit/fixtures.py importable from sub-directories (dialogues/).
 
-The programmatic FlowSets live in fixtures.py (plain functions, usable inside hypothesis
+The programmatic Hotels live in fixtures.py (plain functions, usable inside hypothesis
 tests where pytest fixtures are not); the fixtures below hand them to ordinary tests.
 """
 
@@ -15,11 +15,11 @@ _HERE = str(Path(__file__).parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from fixtures import build_flow_set  # noqa: E402
+from fixtures import build_hotel  # noqa: E402
 
-from hotelbot.flows.model import FlowSet  # noqa: E402
+from hotelbot.flows import Hotel  # noqa: E402
 
 
 @pytest.fixture
-def flow_set() -> FlowSet:
-    return build_flow_set()
+def hotel() -> Hotel:
+    return build_hotel()

@@ -1,4 +1,4 @@
-"""Programmatic FlowSets for the engine tests: small, readable, covering every step kind.
+"""Programmatic Hotels for the engine tests: small, readable, covering every step kind.
 
 Hotel "test_hotel", languages en (default) and pt, department front_desk (number 1001):
 
@@ -31,7 +31,7 @@ from hotelbot.flows.model import (
     Condition,
     Department,
     Flow,
-    FlowSet,
+    Hotel,
     Next,
     Op,
     Option,
@@ -201,14 +201,14 @@ def _late() -> Flow:
                 steps={s.id: s for s in steps})
 
 
-def build_flow_set(**changes: object) -> FlowSet:
-    """The test hotel; keyword arguments replace FlowSet fields (e.g. policy=...)."""
+def build_hotel(**changes: object) -> Hotel:
+    """The test hotel; keyword arguments replace Hotel fields (e.g. policy=...)."""
     flows = {f.id: f for f in (_main(), _order(), _feedback(), _late())}
     department = Department(
         id=Dept(DEPT), phone_number_id=WaNumberId(NUMBER), name=t("Front desk", "Receção"),
         main_flow=FlowId("main"), flows=(FlowId("order"), FlowId("feedback"), FlowId("late")),
     )
-    flow_set = FlowSet(
+    hotel = Hotel(
         hotel_id=HotelId("test_hotel"), name="Hotel Test", timezone="Europe/Lisbon",
         languages=(Lang("en"), Lang("pt")),
         variables={"restaurant_hours": t("07:00-23:00")},
@@ -217,7 +217,7 @@ def build_flow_set(**changes: object) -> FlowSet:
                for kind, by in WORDS.items()},  # type: ignore[misc]
         room_pattern=r"[0-9]{3}[A-Z]?",
     )
-    return replace(flow_set, **changes)  # type: ignore[arg-type]
+    return replace(hotel, **changes)  # type: ignore[arg-type]
 
 
 def message_text(body: Mapping[str, object]) -> str:
@@ -309,9 +309,9 @@ def text_of(outcome: Outcome) -> str:
     return "\n".join(message_text(e.body) for e in outcome.effects if isinstance(e, SendMessage))
 
 
-def run(ctx: Context, event: Event, flow_set: FlowSet | None = None, now: datetime = NOW
+def run(ctx: Context, event: Event, hotel: Hotel | None = None, now: datetime = NOW
         ) -> Outcome:
-    return step(flow_set or build_flow_set(), ctx, event, now)
+    return step(hotel or build_hotel(), ctx, event, now)
 
 
-FS = build_flow_set()
+HOTEL = build_hotel()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from fixtures import at, build_flow_set, payload_problems, t
+from fixtures import at, build_hotel, payload_problems, t
 
 from hotelbot.flows.effects import SendMessage
 from hotelbot.flows.model import Choice, Option, Step, StepKind, Validator, ValidatorKind
@@ -20,14 +20,14 @@ from hotelbot.flows.render import (
 )
 from hotelbot.typedefs import FlowId, StepId
 
-FS = build_flow_set()
+HOTEL = build_hotel()
 
 
 def render(ref: str, notice: str = "", language: str = "en", **data: object) -> SendMessage:
     flow_id, step_id = ref.split(".")
-    flow = FS.flows[FlowId(flow_id)]
+    flow = HOTEL.flows[FlowId(flow_id)]
     ctx = at(ref, data=data, language=language)
-    return render_step(FS, ctx, flow, flow.steps[StepId(step_id)], notice)
+    return render_step(HOTEL, ctx, flow, flow.steps[StepId(step_id)], notice)
 
 
 def menu(count: int, title_len: int = 8) -> Step:
@@ -37,8 +37,8 @@ def menu(count: int, title_len: int = 8) -> Step:
 
 
 def render_menu(step: Step, notice: str = "") -> SendMessage:
-    flow = replace(FS.flows[FlowId("order")], steps={step.id: step})
-    return render_step(FS, at("order.s"), flow, step, notice)
+    flow = replace(HOTEL.flows[FlowId("order")], steps={step.id: step})
+    return render_step(HOTEL, at("order.s"), flow, step, notice)
 
 
 def test_two_options_render_exact_reply_buttons() -> None:
@@ -151,7 +151,7 @@ def test_substitution_is_one_pass_and_leaves_unknown_names() -> None:
 def test_variables_precedence_and_builtins() -> None:
     ctx = at("order.confirm", data={"item": "Tea", "guest_name": "Step"}).evolve(
         accumulated_data={"guest_name": "Ana", "room": "412", "quantity": 2.0})
-    values = variables(FS, ctx, FS.flows[FlowId("order")])
+    values = variables(HOTEL, ctx, HOTEL.flows[FlowId("order")])
     assert values["hotel_name"] == "Hotel Test" and values["department"] == "Front desk"
     assert values["guest_name"] == "Step" and values["room"] == "412"
     assert values["quantity"] == "2" and values["note"] == ""
@@ -161,12 +161,12 @@ def test_variables_precedence_and_builtins() -> None:
 def test_entries_are_numbered_in_display_order() -> None:
     rating = Step(id=StepId("r"), kind=StepKind.INPUT, text=t("Rate"),
                   validator=Validator(kind=ValidatorKind.RATING, min=0, max=10))
-    assert [e.key for e in step_entries(FS, rating)] == [str(n) for n in range(11)]
+    assert [e.key for e in step_entries(HOTEL, rating)] == [str(n) for n in range(11)]
     choice = Step(id=StepId("c"), kind=StepKind.INPUT, text=t("C"),
                   validator=Validator(kind=ValidatorKind.CHOICE,
                                       choices=(Choice(id="b", title=t("B")),
                                                Choice(id="a", title=t("A")))))
-    assert [e.key for e in step_entries(FS, choice)] == ["b", "a"]
+    assert [e.key for e in step_entries(HOTEL, choice)] == ["b", "a"]
 
 
 def test_clip() -> None:

@@ -1,28 +1,31 @@
-"""Flow rules: what one flow must satisfy, checked the same way for a template and for a
-hotel's overridden copy. Pure.
+"""Configuration checks: what a flow, a hotel and the shared strings must satisfy. Pure.
 
-Owns: dangling step and flow targets, steps with no way out, disabled steps that cannot be
-skipped (or skip to each other in a loop), unreachable steps (templates only), conditions over
-data the flow never collects, WhatsApp size limits of every text, missing translations (of
-texts and of per-language option `set` values) and unknown `{variables}` (hotels only),
-duplicate options and over-long reply ids. Returns issues as (logical key, reason);
-hotelbot/flows/loader.py maps each key to its file, YAML path and line. Must never raise for
-a broken flow, do I/O, import asyncio, read the clock or log.
+Owns: the rules of one flow, checked the same way for a template and for a hotel's overridden
+copy (dangling step and flow targets, steps with no way out, disabled steps that cannot be
+skipped or skip to each other in a loop, unreachable steps (templates only), conditions over
+data the flow never collects, WhatsApp size limits of every text, missing translations of
+texts and of per-language option `set` values, unknown `{variables}` (hotels only), duplicate
+options and over-long reply ids); the rules of one hotel beyond its flows (department links,
+language switches, strings, variables, words); and the limits of the shared strings. Returns
+issues as (logical key, reason); hotelbot/config/loader.py maps each key to its file, YAML path
+and line. Must never raise for a broken configuration, do I/O, import asyncio, read the clock
+or log.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from hotelbot.flows.model import FLOW_PREFIX, Condition, Flow, Next, Step, StepKind, Text
-from hotelbot.flows.text import normalize
-from hotelbot.typedefs import StepId
+from hotelbot.config.hotels import HotelDoc, normalized_words
+from hotelbot.flows import FLOW_PREFIX, Condition, Flow, Next, Step, StepKind, Text, normalize
+from hotelbot.typedefs import FlowId, StepId
 
 __all__ = [
     "BODY_MAX", "BUILTIN_VARIABLES", "BUTTON_TITLE_MAX", "DESCRIPTION_MAX", "GUEST_KEYS",
-    "HEADER_MAX", "REPLY_ID_MAX", "ROW_TITLE_MAX", "Issue", "Scope", "check_flow", "text_faults",
+    "HEADER_MAX", "REPLY_ID_MAX", "ROW_TITLE_MAX", "SHORT_STRINGS", "Issue", "Scope",
+    "check_flow", "check_hotel", "check_strings", "string_limit", "text_faults",
 ]
 
 BUILTIN_VARIABLES = frozenset({"hotel_name", "guest_name", "room", "department", "minutes"})
@@ -30,6 +33,7 @@ GUEST_KEYS = frozenset({"guest_name", "room", "language"})
 # WhatsApp Cloud API limits of interactive messages, in characters.
 BODY_MAX, HEADER_MAX, DESCRIPTION_MAX, ROW_TITLE_MAX, BUTTON_TITLE_MAX = 1024, 60, 72, 24, 20
 REPLY_ID_MAX = 200
+SHORT_STRINGS = frozenset({"confirm", "change", "menu_button"})  # button titles: <= 20
 _VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 Issue = tuple[str, str]  # (logical key, reason)
@@ -252,3 +256,72 @@ def _disabled_loops(flow: Flow) -> list[Issue]:
                 following = _next_targets(flow.steps[StepId(sid)].next, "")
                 todo += [g for _, g in following if g in disabled]
     return issues
+
+
+# --- one hotel, beyond its flows -----------------------------------------------------------
+
+
+def check_hotel(doc: HotelDoc, flows: Mapping[FlowId, Flow], scope: Scope) -> list[Issue]:
+    """Department links, language switches, strings, variables and words of one doc.
+
+    Issue keys start with `$` for what the hotel file itself defines (`$hotel.`, `$strings.`,
+    `$words.`), else they name a part of one of its flows.
+    """
+    issues: list[Issue] = []
+    for dept in doc.departments.values():
+        offered = set(dept.flows)
+        for fid in dept.flows:
+            for key, goal in _flow_links(flows.get(fid)):
+                if goal not in offered:
+                    issues.append((f"$hotel.departments.{dept.id}.flows",
+                                   f"flow '{fid}' leads to flow '{goal}' ({key}), which "
+                                   f"department '{dept.id}' does not offer: add it to flows"))
+        issues += [(f"$hotel.departments.{dept.id}.name", r)
+                   for r in text_faults(dept.name, BODY_MAX, scope.languages, frozenset())]
+    for flow in flows.values():
+        for step in flow.steps.values():
+            for option in step.options:
+                code = option.set.get("language")
+                if "language" in option.set and code not in doc.languages:
+                    issues.append((f"{flow.id}.steps.{step.id}.options.edit.{option.id}.set",
+                                   f"language {code!r} is not one of this hotel's languages "
+                                   f"{list(doc.languages)}"))
+    for key, body in doc.strings.items():
+        issues += [(f"$strings.{key}", r)
+                   for r in text_faults(body, string_limit(key), scope.languages,
+                                         scope.variables)]
+    for name, body in doc.variables.items():
+        issues += [(f"$hotel.variables.{name}", r)
+                   for r in text_faults(body, BODY_MAX, scope.languages, frozenset())]
+        if name in BUILTIN_VARIABLES:
+            issues.append((f"$hotel.variables.{name}", f"'{name}' is a builtin variable"))
+    for kind, per_lang in normalized_words(doc.words, doc.languages).items():
+        for code in doc.languages:
+            if not per_lang.get(code):
+                issues.append((f"$words.{kind}.{code}", f"no '{kind}' words for language "
+                               f"'{code}'"))
+    return issues
+
+
+def _flow_links(flow: Flow | None) -> Iterator[tuple[str, str]]:
+    """(where, flow id) of every `flow:` target of a flow."""
+    if flow is None:
+        return
+    for step in flow.steps.values():
+        nexts = [(f"steps.{step.id}", step.next)] + [
+            (f"steps.{step.id}.options.{o.id}", o.next) for o in step.options]
+        for where, nxt in nexts:
+            for goal in nxt.targets() if nxt else ():
+                if goal.startswith(FLOW_PREFIX):
+                    yield where, goal[len(FLOW_PREFIX):]
+
+
+def string_limit(key: str) -> int:
+    """The longest a system string may be: the ones shown as button titles are short."""
+    return BUTTON_TITLE_MAX if key in SHORT_STRINGS else BODY_MAX
+
+
+def check_strings(strings: Mapping[str, Text]) -> list[Issue]:
+    """The system strings of strings.yaml on their own: lengths and variables (builtins only)."""
+    return [(f"strings.{key}", reason) for key, body in strings.items()
+            for reason in text_faults(body, string_limit(key), (), BUILTIN_VARIABLES)]
