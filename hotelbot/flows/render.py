@@ -2,8 +2,8 @@
 
 Owns: variable substitution, the numbered entries a step offers (menu options, choices,
 ratings, confirm/change) and the exact WhatsApp JSON for them (whatsapp-cloud-api.md 4.2-4.4).
-Must never produce a payload beyond WhatsApp's limits (every text is clipped, never split),
-show a technical id to a guest, do I/O or log.
+Must never produce a payload beyond WhatsApp's limits (hotelbot/whatsapp/limits.py, the one
+table; every text is clipped, never split), show a technical id to a guest, do I/O or log.
 
 Choosing the shape (DESIGN.md "Conversation rules"):
   no entries     {"type": "text"}; body <= 4096 (+ skip hint on optional inputs)
@@ -30,19 +30,8 @@ from hotelbot.flows.effects import SendMessage
 from hotelbot.flows.model import Flow, Hotel, Step, StepKind, Text, ValidatorKind
 from hotelbot.flows.validators import rating_range
 from hotelbot.typedefs import Dept, JSONScalar
+from hotelbot.whatsapp import limits
 
-TEXT_BODY_MAX = 4096
-INTERACTIVE_BODY_MAX = 1024
-HEADER_MAX = 60
-FOOTER_MAX = 60
-BUTTON_TITLE_MAX = 20
-BUTTON_ID_MAX = 256
-MAX_BUTTONS = 3
-ROW_TITLE_MAX = 24
-ROW_DESCRIPTION_MAX = 72
-ROW_ID_MAX = 200
-MAX_ROWS = 10
-LIST_BUTTON_MAX = 20
 ELLIPSIS = "…"
 
 _VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -170,7 +159,7 @@ def clip(text: str, limit: int) -> str:
 def text_message(body: str) -> SendMessage:
     """A plain text message (notices, closing texts); clipped to 4096 characters."""
     return SendMessage(
-        body={"type": "text", "text": {"body": clip(body, TEXT_BODY_MAX) or ELLIPSIS,
+        body={"type": "text", "text": {"body": clip(body, limits.TEXT_BODY_MAX) or ELLIPSIS,
                                        "preview_url": False}}
     )
 
@@ -204,11 +193,11 @@ def render_step(
                    body=body, header=header, footer=footer, values=values)
     if not entries:
         return text_message(join(header, body, footer))
-    if len(entries) <= MAX_BUTTONS and (message := shape.buttons(entries)) is not None:
+    if len(entries) <= limits.BUTTONS_MAX and (message := shape.buttons(entries)) is not None:
         return message
-    if len(entries) <= MAX_ROWS:
+    if len(entries) <= limits.ROWS_MAX:
         label = step.button.get(lang, default) if step.button else ""
-        button = clip(label or string(hotel, "menu_button", lang), LIST_BUTTON_MAX)
+        button = clip(label or string(hotel, "menu_button", lang), limits.LIST_BUTTON_MAX)
         if (message := shape.list(entries, button)) is not None:
             return message
     lines = "\n".join(
@@ -235,10 +224,10 @@ class _Shape:
 
     def _interactive(self, kind: str, action: Mapping[str, object]) -> SendMessage:
         interactive: dict[str, object] = {"type": kind}
-        if header := clip(self.header, HEADER_MAX):
+        if header := clip(self.header, limits.HEADER_TEXT_MAX):
             interactive["header"] = {"type": "text", "text": header}
-        interactive["body"] = {"text": clip(self.body, INTERACTIVE_BODY_MAX) or ELLIPSIS}
-        if footer := clip(self.footer, FOOTER_MAX):
+        interactive["body"] = {"text": clip(self.body, limits.INTERACTIVE_BODY_MAX) or ELLIPSIS}
+        if footer := clip(self.footer, limits.FOOTER_TEXT_MAX):
             interactive["footer"] = {"text": footer}
         interactive["action"] = action
         return SendMessage(body={"type": "interactive", "interactive": interactive})
@@ -248,9 +237,9 @@ class _Shape:
         return clip(title, limit) or str(index)
 
     def buttons(self, entries: tuple[Entry, ...]) -> SendMessage | None:
-        titles = [self._title(e, i, BUTTON_TITLE_MAX) for i, e in enumerate(entries, 1)]
+        titles = [self._title(e, i, limits.BUTTON_TITLE_MAX) for i, e in enumerate(entries, 1)]
         ids = [reply_id(self.flow_id, self.step_id, e.key) for e in entries]
-        if len(set(titles)) != len(titles) or any(len(i) > BUTTON_ID_MAX for i in ids):
+        if len(set(titles)) != len(titles) or any(len(i) > limits.BUTTON_ID_MAX for i in ids):
             return None
         buttons = [{"type": "reply", "reply": {"id": i, "title": t}} for i, t in zip(ids, titles,
                                                                                       strict=True)]
@@ -260,13 +249,13 @@ class _Shape:
         rows: list[dict[str, str]] = []
         for index, entry in enumerate(entries, 1):
             row = {"id": reply_id(self.flow_id, self.step_id, entry.key),
-                   "title": self._title(entry, index, ROW_TITLE_MAX)}
-            if len(row["id"]) > ROW_ID_MAX:
+                   "title": self._title(entry, index, limits.ROW_TITLE_MAX)}
+            if len(row["id"]) > limits.ROW_ID_MAX:
                 return None
             if entry.description is not None and (
                 description := clip(
                     substitute(entry.description.get(self.lang, self.default), self.values),
-                    ROW_DESCRIPTION_MAX,
+                    limits.ROW_DESCRIPTION_MAX,
                 )
             ):
                 row["description"] = description

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fixtures import DEPT, NUMBER, WORDS, build_hotel, payload_problems
+from fixtures import DEPT, GUEST, NUMBER, WORDS, build_hotel
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +23,8 @@ from hotelbot.flows.events import (
 )
 from hotelbot.flows.model import Hotel, StepKind
 from hotelbot.flows.render import reply_id, step_entries
+from hotelbot.whatsapp.limits import check_message
+from hotelbot.whatsapp.payloads import envelope
 
 START = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 CONFIG = Path(__file__).parents[2] / "config"
@@ -118,7 +120,7 @@ def play(hotel: Hotel, department: str, number: str, data: st.DataObject,
         if not sends:
             assert out.context == ctx.evolve(last_activity=now)
         for send in sends:
-            assert payload_problems(send.body) == [], send.body
+            assert check_message(envelope(GUEST, send.body)) == [], send.body
         check_context(hotel, out.context, now)
         ctx = out.context
 

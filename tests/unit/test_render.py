@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from fixtures import at, build_hotel, payload_problems, t
+from fixtures import GUEST, at, build_hotel, t
 
 from hotelbot.flows.effects import SendMessage
 from hotelbot.flows.model import Choice, Option, Step, StepKind, Validator, ValidatorKind
@@ -19,6 +19,8 @@ from hotelbot.flows.render import (
     variables,
 )
 from hotelbot.typedefs import FlowId, StepId
+from hotelbot.whatsapp.limits import check_message
+from hotelbot.whatsapp.payloads import envelope
 
 HOTEL = build_hotel()
 
@@ -89,7 +91,7 @@ def test_more_than_ten_options_render_a_numbered_text_menu() -> None:
 def test_shape_follows_the_option_count(count: int, kind: str) -> None:
     body = render_menu(menu(count)).body
     found = body["type"] if body["type"] == "text" else body["interactive"]["type"]  # type: ignore[index]
-    assert found == kind and payload_problems(body) == []
+    assert found == kind and check_message(envelope(GUEST, body)) == []
 
 
 def test_input_step_is_plain_text_with_skip_hint_when_optional() -> None:
@@ -123,7 +125,7 @@ def test_long_texts_are_clipped_to_the_limits() -> None:
                         header=t("h" * 100), footer=t("f" * 100))
     body = render_menu(long_step).body
     # 30-character titles collide once clipped to 20: rendered as a list instead
-    assert payload_problems(body) == []
+    assert check_message(envelope(GUEST, body)) == []
     inter = body["interactive"]  # type: ignore[index]
     assert len(inter["body"]["text"]) == 1024 and inter["body"]["text"].endswith(ELLIPSIS)
     assert len(inter["header"]["text"]) == 60 and len(inter["footer"]["text"]) == 60
@@ -134,12 +136,12 @@ def test_button_titles_that_collide_once_clipped_fall_back_to_a_list() -> None:
                            next=None) for i in range(2))  # type: ignore[arg-type]
     step = Step(id=StepId("s"), kind=StepKind.MENU, text=t("Pick"), options=options)
     body = render_menu(step).body
-    assert body["interactive"]["type"] == "list" and payload_problems(body) == []  # type: ignore[index]
+    assert body["interactive"]["type"] == "list" and check_message(envelope(GUEST, body)) == []  # type: ignore[index]
 
 
 def test_huge_text_message_is_clipped_to_4096() -> None:
     body = text_message("y" * 10_000).body
-    assert len(body["text"]["body"]) == 4096 and payload_problems(body) == []  # type: ignore[index]
+    assert len(body["text"]["body"]) == 4096 and check_message(envelope(GUEST, body)) == []  # type: ignore[index]
 
 
 def test_substitution_is_one_pass_and_leaves_unknown_names() -> None:

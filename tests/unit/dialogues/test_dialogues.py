@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 import yaml
-from fixtures import DEPT, NUMBER, build_hotel, message_kind, message_text, payload_problems
+from fixtures import DEPT, GUEST, NUMBER, build_hotel, message_kind, message_text
 
 from hotelbot.config import load_hotels
 from hotelbot.flows import (
@@ -49,6 +49,8 @@ from hotelbot.flows import (
     new_context,
     step,
 )
+from hotelbot.whatsapp.limits import check_message
+from hotelbot.whatsapp.payloads import envelope
 
 HERE = Path(__file__).parent
 CONFIG = HERE.parents[2] / "config"
@@ -125,7 +127,7 @@ class Player:
         self.context = outcome.context
         sends = [e for e in outcome.effects if isinstance(e, SendMessage)]
         for send in sends:
-            assert payload_problems(send.body) == [], send.body
+            assert check_message(envelope(GUEST, send.body)) == [], send.body
         if sends:
             self.last_message = sends[-1]
         assert sends or outcome.effects == (Silence(reason=SilenceReason.COOLOFF),), outcome
