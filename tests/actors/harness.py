@@ -23,8 +23,8 @@ from hotelbot.store.records import InboundMessage
 from hotelbot.whatsapp.payloads import event_for
 from tests.fakes.clock import FakeClock
 from tests.fakes.hotel import body_text
+from tests.paths import CONFIG
 
-CONFIG = Path(__file__).resolve().parents[2] / "config"
 FRONT_DESK = "100000000000001"
 ROOM_SERVICE = "100000000000002"
 HOUSEKEEPING = "100000000000003"

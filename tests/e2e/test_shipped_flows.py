@@ -19,7 +19,8 @@ import yaml
 
 from hotelbot.flows import Context
 from hotelbot.store.records import StepCommit
-from tests.fakes.hotel import CONFIG, Hotel, body_text, new_wamid, text_item
+from tests.fakes.hotel import Hotel, body_text, new_wamid, text_item
+from tests.paths import CONFIG
 
 pytestmark = pytest.mark.e2e
 DIALOGUES = Path(__file__).resolve().parents[1] / "unit" / "dialogues"

@@ -1,6 +1,6 @@
 """The admin socket against the real app: a guest checks in, staff look and act over the socket.
 
-The app runs on loopback with the shipped config (tests/fakes/hotel.py), its admin socket in
+The app runs on loopback with the tests' config (tests/fakes/hotel.py), its admin socket in
 a short private directory under /tmp (AF_UNIX paths are limited to ~107 bytes). Requests are
 JSON lines on a real Unix socket; the CLI client runs in-process (in a thread, since it
 blocks) against the same socket.
@@ -25,7 +25,8 @@ from hotelbot import cli
 from hotelbot.admin import AdminSocketError, open_admin_server
 from hotelbot.app import ADMIN, LIVE_CONFIG
 from hotelbot.store import RequestStatus
-from tests.fakes.hotel import CONFIG, FRONT_DESK, Hotel, HotelFactory
+from tests.fakes.hotel import FRONT_DESK, Hotel, HotelFactory
+from tests.paths import CONFIG
 
 GUEST = "34600111222"
 CHECK_IN = ["Hello", "1", "Ana Lopez", "AB1234", "around 3pm", "skip", "yes"]

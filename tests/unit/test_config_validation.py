@@ -1,6 +1,7 @@
 """Each kind of bad configuration is reported with its file, YAML path, line and reason.
 
-Every case copies the shipped config into tmp_path and breaks one thing in one file.
+Every case copies the tests' configuration (tests/data/config) into tmp_path and breaks one
+thing in one file.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ import pytest
 
 from hotelbot.config import check_config, load_hotels
 from hotelbot.errors import FlowDefinitionError, Problem
-
-CONFIG = Path(__file__).resolve().parents[2] / "config"
+from tests.paths import CONFIG
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fixtures import DEPT, NOW, at, build_hotel, go, run, t, text_of, where
 
 from hotelbot.flows import (
     Context,
@@ -21,6 +20,7 @@ from hotelbot.flows import (
     TextReceived,
 )
 from hotelbot.typedefs import FlowId, StepId
+from tests.unit.fixtures import DEPT, NOW, at, build_hotel, go, run, t, text_of, where
 
 
 def with_steps(hotel: Hotel, flow_id: str, *steps: Step) -> Hotel:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from fixtures import DEPT, HOTEL, NOW, NUMBER, at, build_hotel, message_kind, run, text_of, where
 
 from hotelbot.flows import (
     Event,
@@ -18,6 +17,18 @@ from hotelbot.flows import (
     TextReceived,
     UnsupportedReceived,
     new_context,
+)
+from tests.unit.fixtures import (
+    DEPT,
+    HOTEL,
+    NOW,
+    NUMBER,
+    at,
+    build_hotel,
+    message_kind,
+    run,
+    text_of,
+    where,
 )
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from fixtures import at, build_hotel, run, t, text_of, where
 
 from hotelbot.flows import Hotel, Text, TextReceived
 from hotelbot.typedefs import FlowId, JSONScalar, Lang, StepId
+from tests.unit.fixtures import at, build_hotel, run, t, text_of, where
 
 SANDWICH = t("Club sandwich", "Tosta mista")
 ENGLISH_ONLY = Text({"en": "Caesar salad"})

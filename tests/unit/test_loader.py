@@ -1,4 +1,4 @@
-"""The shipped configuration loads, and the Hotels carry every hotel's overrides."""
+"""The configuration loads, and the Hotels carry every hotel's overrides (tests/data/config)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from hotelbot.config import check_config, load_hotels
-from hotelbot.config.templates import Source, parse_option
+from hotelbot.config.source import Source
+from hotelbot.config.templates import parse_option
 from hotelbot.flows import Hotels, StepKind, Text, ValidatorKind
-
-CONFIG = Path(__file__).resolve().parents[2] / "config"
+from tests.paths import CONFIG
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def hotels() -> Hotels:
     return load_hotels(CONFIG)
 
 
-def test_shipped_config_has_no_problem() -> None:
+def test_the_tests_configuration_has_no_problem() -> None:
     assert check_config(CONFIG) == []
 
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
-from fixtures import DEPT, GUEST, NUMBER, WORDS, build_hotel
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hotelbot.config import load_hotels
 from hotelbot.flows.context import Context
 from hotelbot.flows.effects import SendMessage, Silence, SilenceReason
 from hotelbot.flows.engine import new_context, step
@@ -25,9 +23,10 @@ from hotelbot.flows.model import Hotel, StepKind
 from hotelbot.flows.render import reply_id, step_entries
 from hotelbot.whatsapp.limits import check_message
 from hotelbot.whatsapp.payloads import envelope
+from tests.paths import CONFIG
+from tests.unit.fixtures import DEPT, GUEST, NUMBER, WORDS, build_hotel
 
 START = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
-CONFIG = Path(__file__).parents[2] / "config"
 
 
 def real_reply_ids(hotel: Hotel) -> list[str]:
@@ -134,26 +133,19 @@ def test_fixture_hotel_survives_any_event_sequence(data: st.DataObject, steps: i
     play(FIXTURE, DEPT, NUMBER, data, steps)
 
 
-def _shipped() -> list[tuple[Hotel, str, str]]:
-    try:
-        from hotelbot.config import load_hotels
-    except ImportError:
-        return []
-    if not (CONFIG / "hotels").is_dir():
-        return []
+def _configured() -> list[tuple[Hotel, str, str]]:
     hotels = load_hotels(CONFIG)
     return [(hotel, d.id, d.phone_number_id) for hotel in hotels.hotels.values()
             for d in hotel.departments.values()]
 
 
-SHIPPED = _shipped()
+CONFIGURED = _configured()
 
 
-@pytest.mark.skipif(not SHIPPED, reason="shipped config or loader not there yet")
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
-def test_shipped_hotels_survive_any_event_sequence(data: st.DataObject) -> None:
-    hotel, department, number = data.draw(st.sampled_from(SHIPPED))
+def test_configured_hotels_survive_any_event_sequence(data: st.DataObject) -> None:
+    hotel, department, number = data.draw(st.sampled_from(CONFIGURED))
     play(hotel, department, number, data, data.draw(st.integers(min_value=1, max_value=30)))
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from fixtures import GUEST, at, build_hotel, t
 
 from hotelbot.flows.effects import SendMessage
 from hotelbot.flows.model import Choice, Option, Step, StepKind, Validator, ValidatorKind
@@ -21,6 +20,7 @@ from hotelbot.flows.render import (
 from hotelbot.typedefs import FlowId, StepId
 from hotelbot.whatsapp.limits import check_message
 from hotelbot.whatsapp.payloads import envelope
+from tests.unit.fixtures import GUEST, at, build_hotel, t
 
 HOTEL = build_hotel()
 

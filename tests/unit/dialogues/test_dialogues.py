@@ -1,7 +1,8 @@
 """Scripted dialogues, kept as data (*.yaml beside this file), played against the real engine.
 
 A file names its hotel (`hotel: fixture` for tests/unit/fixtures.py, or `hotel: <id>` for the
-shipped config/, with `department: <id>` in the file or per dialogue) and holds `dialogues`,
+tests' configuration, tests/data/config, whose flow templates are the shipped ones; with
+`department: <id>` in the file or per dialogue) and holds `dialogues`,
 each a `script` of turns (and optionally `start: {language, remember}`).
 A turn is one action, plus an optional `expect`:
   say: "2"                 the guest types text
@@ -27,7 +28,6 @@ from typing import Any
 
 import pytest
 import yaml
-from fixtures import DEPT, GUEST, NUMBER, build_hotel, message_kind, message_text
 
 from hotelbot.config import load_hotels
 from hotelbot.flows import (
@@ -51,9 +51,10 @@ from hotelbot.flows import (
 )
 from hotelbot.whatsapp.limits import check_message
 from hotelbot.whatsapp.payloads import envelope
+from tests.paths import CONFIG
+from tests.unit.fixtures import DEPT, GUEST, NUMBER, build_hotel, message_kind, message_text
 
 HERE = Path(__file__).parent
-CONFIG = HERE.parents[2] / "config"
 START = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
 
@@ -70,15 +71,13 @@ def _cases() -> list[Any]:
 def _hotel(document: dict[str, Any], dialogue: dict[str, Any]) -> tuple[Hotel, str, str]:
     if document["hotel"] == "fixture":
         return build_hotel(), DEPT, NUMBER
-    if not (CONFIG / "hotels" / f"{document['hotel']}.yaml").exists():
-        pytest.skip("shipped config not there yet")
-    hotel = _shipped_hotels().hotels[document["hotel"]]
+    hotel = _configured_hotels().hotels[document["hotel"]]
     department = hotel.departments[dialogue.get("department", document.get("department"))]
     return hotel, department.id, department.phone_number_id
 
 
 @functools.cache
-def _shipped_hotels() -> Hotels:
+def _configured_hotels() -> Hotels:
     return load_hotels(CONFIG)
 
 
