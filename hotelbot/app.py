@@ -27,7 +27,7 @@ from hotelbot.actors.router import Router
 from hotelbot.admin import AdminCommands, AdminServer, AdminTargets, open_admin_server
 from hotelbot.clock import Clock, SystemClock
 from hotelbot.config import LiveConfig, load_hotels
-from hotelbot.scheduler.sender import DirectSender
+from hotelbot.scheduler import DirectSender
 from hotelbot.settings import Settings
 from hotelbot.store import Store, open_store
 from hotelbot.whatsapp.client import GraphClient, open_graph_client

@@ -5,8 +5,8 @@ flow templates: texts merged per language, steps enabled/disabled, validator set
 titles, options removed/added/edited/reordered (an edit's `set` value with per-language
 values merges per language), with the origin of every overridden part.
 Every fault is recorded on the hotel file's Source with its YAML path. Must never do I/O,
-import asyncio, read the clock or log. Cross-file rules (reachability, limits, translations)
-are checked afterwards on the result by hotelbot/config/checks.py and loader.py.
+import asyncio, read the clock or log. The result is checked afterwards (reachability, limits,
+translations) by hotelbot/config/checks.py.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The flow model: frozen dataclasses that the loader builds and the engine reads.
+"""The flow model: frozen dataclasses that hotelbot.config builds and the engine reads.
 
 Owns: the intermediate representation of flows, steps, options, branches, validators and a
 hotel's resolved configuration (`Hotel`). Must never do I/O, import asyncio, read the clock
