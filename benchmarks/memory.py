@@ -1,6 +1,6 @@
 """Benchmark 3, memory: N active conversations through the Router on a real store.
 
-Owns: in a fresh child process, opening the real store (temp dir), the shipped catalog and
+Owns: in a fresh child process, opening the real store (temp dir), the shipped hotels and
 the Router exactly as app.py wires them, then delivering one recorded text message from
 each of N distinct guests (spread over the five department numbers) the way the webhook
 does: `record_inbound` -> `router.deliver`. Every conversation runs its first step (context
@@ -39,7 +39,7 @@ from hotelbot.actors.conversation import ConversationDeps
 from hotelbot.actors.guests import GuestBook
 from hotelbot.actors.router import Router, RouterSettings
 from hotelbot.clock import SystemClock
-from hotelbot.flows.loader import load_catalog
+from hotelbot.config import load_hotels
 from hotelbot.say import SendText, message_item, webhook_body
 from hotelbot.scheduler.sender import DirectSender
 from hotelbot.store import InboundMessage, open_store
@@ -90,13 +90,13 @@ async def deliver(router: Router, sender: DirectSender, store_record: object, st
 
 async def measure(n: int, trace: bool) -> dict[str, object]:
     """The child's work: warm up, measure N conversations, report."""
-    catalog = load_catalog(CONFIG)
+    hotels = load_hotels(CONFIG)
     clock = SystemClock()
     with tempfile.TemporaryDirectory(prefix="hotelbot-bench-") as tmp:
         async with open_store(Path(tmp) / "hotelbot.sqlite3", max_pending=100_000) as store:
             sender = DirectSender(InstantTransport(), store, clock)
             deps = ConversationDeps(store=store, sender=sender, guests=GuestBook(store),
-                                    clock=clock, catalog=lambda: catalog)
+                                    clock=clock, hotels=lambda: hotels)
             settings = RouterSettings(passivate_after=1e9, sweep_every=1e9)
             router = Router(deps, store, event_for, settings)
             await router.start()

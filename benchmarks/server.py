@@ -21,9 +21,9 @@ import uvloop
 from aiohttp import web
 
 from benchmarks.minimal import create_minimal_app
-from hotelbot.config import Settings
 from hotelbot.log import configure_logging
 from hotelbot.server import serve
+from hotelbot.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config"

@@ -4,7 +4,7 @@ Owns: `create_app(settings)`, the order in which resources start and stop, and t
 routes. Every resource is an async context manager in `app.cleanup_ctx`, started in this
 order and stopped in the reverse one:
 
-    catalog (config validated) -> store (migrations, writer) -> Graph client -> sender
+    config (validated, LiveConfig) -> store (migrations, writer) -> Graph client -> sender
       -> router (+ recovery: unsent outbox rows re-sent, unprocessed inbound replayed)
       -> admin socket (local Unix socket, 0600: stats, requests, context, reload)
 
@@ -17,7 +17,6 @@ Must never do work at import time.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import structlog
 from aiohttp import web
@@ -27,10 +26,9 @@ from hotelbot.actors.guests import GuestBook
 from hotelbot.actors.router import Router
 from hotelbot.admin import AdminCommands, AdminServer, AdminTargets, open_admin_server
 from hotelbot.clock import Clock, SystemClock
-from hotelbot.config import Settings
-from hotelbot.flows.loader import load_catalog
-from hotelbot.flows.model import Catalog
-from hotelbot.scheduler.sender import DirectSender
+from hotelbot.config import LiveConfig, load_hotels
+from hotelbot.scheduler import DirectSender
+from hotelbot.settings import Settings
 from hotelbot.store import Store, open_store
 from hotelbot.whatsapp.client import GraphClient, open_graph_client
 from hotelbot.whatsapp.payloads import event_for
@@ -39,26 +37,9 @@ from hotelbot.whatsapp.webhook import WebhookHandler
 log = structlog.get_logger(__name__)
 
 
-class CatalogHolder:
-    """The configuration in force; a failed reload keeps the last good one."""
-
-    def __init__(self, config_dir: Path, catalog: Catalog) -> None:
-        self.config_dir = config_dir
-        self.catalog = catalog
-
-    def get(self) -> Catalog:
-        return self.catalog
-
-    def reload(self) -> None:
-        """Load and validate the configuration again. Raises FlowDefinitionError, keeping
-        the configuration in force, when the new one is invalid."""
-        self.catalog = load_catalog(self.config_dir)
-        log.info("config_reloaded", hotels=len(self.catalog.hotels))
-
-
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
-CATALOG = web.AppKey("catalog", CatalogHolder)
+LIVE_CONFIG = web.AppKey("live_config", LiveConfig)
 STORE = web.AppKey("store", Store)
 GRAPH = web.AppKey("graph", GraphClient)
 SENDER = web.AppKey("sender", DirectSender)
@@ -72,7 +53,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()
-    app.cleanup_ctx.extend([_catalog_ctx, _store_ctx, _graph_ctx, _sender_ctx, _router_ctx,
+    app.cleanup_ctx.extend([_config_ctx, _store_ctx, _graph_ctx, _sender_ctx, _router_ctx,
                              _admin_ctx])
     app.router.add_get("/webhook", _verify)
     app.router.add_post("/webhook", _receive)
@@ -81,9 +62,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     return app
 
 
-async def _catalog_ctx(app: web.Application) -> AsyncIterator[None]:
+async def _config_ctx(app: web.Application) -> AsyncIterator[None]:
     config_dir = app[SETTINGS].config_dir
-    app[CATALOG] = CatalogHolder(config_dir, load_catalog(config_dir))
+    app[LIVE_CONFIG] = LiveConfig(config_dir, load_hotels(config_dir))
     yield
 
 
@@ -115,7 +96,7 @@ async def _router_ctx(app: web.Application) -> AsyncIterator[None]:
         sender=app[SENDER],
         guests=GuestBook(store),
         clock=clock,
-        catalog=app[CATALOG].get,
+        hotels=app[LIVE_CONFIG].get,
     )
     router = Router(deps, store, event_for)
     app[ROUTER] = router
@@ -139,7 +120,7 @@ async def _router_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _admin_ctx(app: web.Application) -> AsyncIterator[None]:
     targets = AdminTargets(
         router=app[ROUTER], store=app[STORE], sender=app[SENDER], graph=app[GRAPH],
-        config=app[CATALOG], now=app[CLOCK].now,
+        config=app[LIVE_CONFIG], now=app[CLOCK].now,
     )
     path = app[SETTINGS].admin_socket
     async with open_admin_server(path, AdminCommands(targets)) as server:
@@ -163,7 +144,7 @@ async def _readyz(request: web.Request) -> web.Response:
     """Ready when the configuration is loaded, the store takes writes and the router runs."""
     app = request.app
     checks = {
-        "config": CATALOG in app,
+        "config": LIVE_CONFIG in app,
         "store": STORE in app and app[STORE].writable,
         "router": ROUTER in app and app[ROUTER].accepting,
     }

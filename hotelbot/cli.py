@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from hotelbot.flows.loader import check_config, load_catalog
+from hotelbot.config import check_config, load_hotels
 
 CONFIG_DIR_ENV = "HOTELBOT_CONFIG_DIR"
 
@@ -35,11 +35,10 @@ def _run_check_config(args: argparse.Namespace) -> int:
             print(problem)
         print(f"{len(problems)} problem(s) in {config_dir}", file=sys.stderr)
         return 1
-    catalog = load_catalog(config_dir)
-    hotels = catalog.hotels.values()
+    hotels = load_hotels(config_dir).hotels.values()
     departments = sum(len(h.departments) for h in hotels)
     flows = len({f for h in hotels for f in h.flows})
-    print(f"ok: {len(catalog.hotels)} hotels, {departments} departments, {flows} flows "
+    print(f"ok: {len(hotels)} hotels, {departments} departments, {flows} flows "
           f"in {config_dir}")
     return 0
 
@@ -57,10 +56,10 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _run_serve(args: argparse.Namespace) -> int:
-    from hotelbot.config import Settings
     from hotelbot.errors import ConfigError, FlowDefinitionError, HotelbotError
     from hotelbot.log import configure_logging
     from hotelbot.server import run
+    from hotelbot.settings import Settings
 
     overrides = {
         "host": args.host, "port": args.port, "config_dir": args.config_dir,
@@ -151,8 +150,8 @@ def _admin_request(args: argparse.Namespace) -> dict[str, object]:
 
 def _run_admin(args: argparse.Namespace) -> int:
     from hotelbot.admin.client import run
-    from hotelbot.config import Settings
     from hotelbot.errors import ConfigError
+    from hotelbot.settings import Settings
 
     try:
         request = _admin_request(args)

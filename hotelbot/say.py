@@ -104,7 +104,7 @@ def resolve_number(
 
     Args:
         target: "room_service", "demo_hotel:room_service" or "100000000000002".
-        numbers: phone_number_id -> (hotel_id, dept), as in Catalog.numbers.
+        numbers: phone_number_id -> (hotel_id, dept), as in Hotels.numbers.
         hotel: the hotel a bare department name means when several hotels have it.
     Raises:
         SayError(kind="target"): no such department, or the name is ambiguous.
@@ -130,15 +130,15 @@ def load_numbers(config_dir: Path) -> dict[str, tuple[str, str]]:
     Raises:
         SayError(kind="target"): the configuration cannot be read or is invalid.
     """
-    from hotelbot.flows.loader import load_catalog
+    from hotelbot.config import load_hotels
 
     try:
-        catalog = load_catalog(config_dir)
+        hotels = load_hotels(config_dir)
     except FlowDefinitionError as exc:
         raise SayError("target", f"the configuration in {config_dir} is invalid:\n{exc}") from None
     except OSError as exc:
         raise SayError("target", f"cannot read the configuration in {config_dir}: {exc}") from None
-    return {str(n): (str(h), str(d)) for n, (h, d) in catalog.numbers.items()}
+    return {str(n): (str(h), str(d)) for n, (h, d) in hotels.numbers.items()}
 
 
 # --- talking to hotelbot and the fake --------------------------------------------------------

@@ -19,9 +19,9 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from hotelbot.app import CATALOG, create_app
-from hotelbot.config import Settings
+from hotelbot.app import LIVE_CONFIG, create_app
 from hotelbot.errors import FlowDefinitionError
+from hotelbot.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -137,7 +137,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
 
 def _reload(app: web.Application) -> None:
     try:
-        app[CATALOG].reload()
+        app[LIVE_CONFIG].reload()
     except FlowDefinitionError as exc:
         log.error("config_reload_refused", problems=[str(p) for p in exc.problems])
 

@@ -27,12 +27,20 @@ import structlog
 from hotelbot.actors.base import Actor
 from hotelbot.actors.guests import GuestBook
 from hotelbot.clock import Clock
-from hotelbot.flows.context import Context
-from hotelbot.flows.effects import CreateRequest, ScheduleMessage, SendMessage, Silence
-from hotelbot.flows.engine import Outcome, new_context, step
-from hotelbot.flows.events import Event
-from hotelbot.flows.model import Catalog, FlowSet
-from hotelbot.flows.render import text_message
+from hotelbot.flows import (
+    Context,
+    CreateRequest,
+    Event,
+    Hotel,
+    Hotels,
+    Outcome,
+    ScheduleMessage,
+    SendMessage,
+    Silence,
+    new_context,
+    step,
+    text_message,
+)
 from hotelbot.store.records import (
     GuestRecord,
     OutboundMessage,
@@ -82,7 +90,7 @@ class ConversationDeps:
     sender: Sender
     guests: GuestBook
     clock: Clock
-    catalog: Callable[[], Catalog]
+    hotels: Callable[[], Hotels]
     on_handled: Callable[[int], None] = lambda seq: None  # Inbound `seq` finished or failed
 
 
@@ -114,10 +122,10 @@ class ConversationActor(Actor):
             return self._context
         raise TypeError(f"unexpected message {type(message).__name__}")
 
-    def _flow_set(self) -> FlowSet:
-        return self._deps.catalog().hotels[HotelId(self.hotel_id)]
+    def _hotel(self) -> Hotel:
+        return self._deps.hotels().hotels[HotelId(self.hotel_id)]
 
-    async def _restore(self, flow_set: FlowSet, guest: GuestRecord) -> Context:
+    async def _restore(self, hotel: Hotel, guest: GuestRecord) -> Context:
         if self._context is not None:
             return self._context
         snapshot = await self._deps.store.load_context(self.phone_number_id, self.guest_id)
@@ -127,7 +135,7 @@ class ConversationActor(Actor):
             except (KeyError, TypeError, ValueError) as exc:
                 log.warning("snapshot_unreadable", guest=self.guest_id, error=str(exc))
         return new_context(
-            flow_set,
+            hotel,
             guest_id=self.guest_id,
             phone_number_id=self.phone_number_id,
             department=self.dept,
@@ -136,29 +144,29 @@ class ConversationActor(Actor):
         )
 
     async def _on_inbound(self, message: Inbound) -> None:
-        flow_set = self._flow_set()
+        hotel = self._hotel()
         guest = await self._deps.guests.get(self.hotel_id, self.guest_id)
-        context = await self._restore(flow_set, guest)
+        context = await self._restore(hotel, guest)
         if message.limited:
-            await self._on_limited(flow_set, context, message)
+            await self._on_limited(hotel, context, message)
             return
         # A hotel's departments share the guest's data and language: take the newest.
         context = context.evolve(
             accumulated_data=guest.data, language=guest.language or context.language
         )
         now = self._deps.clock.now()
-        outcome = step(flow_set, context, message.event, now)
+        outcome = step(hotel, context, message.event, now)
         after = outcome.context
         changed = after.accumulated_data != guest.data or after.language != guest.language
         await self._commit(outcome, message.seq, now, guest_changed=changed)
 
-    async def _on_limited(self, flow_set: FlowSet, context: Context, message: Inbound) -> None:
+    async def _on_limited(self, hotel: Hotel, context: Context, message: Inbound) -> None:
         """Past the rate limit: record, do not answer; one notice per flood."""
         if not message.notify_limit:
             await self._deps.store.mark_inbound_done(message.seq)
             return
         now = self._deps.clock.now()
-        text = flow_set.strings["spam"].get(context.language, flow_set.default_language)
+        text = hotel.strings["spam"].get(context.language, hotel.default_language)
         outcome = Outcome(context=context, effects=(text_message(text),))
         await self._commit(outcome, message.seq, now, guest_changed=False)
 

@@ -48,8 +48,7 @@ from hotelbot.actors.conversation import (
 from hotelbot.actors.ratelimit import RateLimit, TokenBucket
 from hotelbot.actors.supervisor import Supervisor, SupervisorDecision
 from hotelbot.errors import ActorDeadError, MailboxFull
-from hotelbot.flows.events import Event
-from hotelbot.flows.render import text_message
+from hotelbot.flows import Event, text_message
 from hotelbot.store.records import InboundMessage, OutboundMessage, Priority
 from hotelbot.typedefs import WaNumberId
 
@@ -137,15 +136,15 @@ class Router:
 
     def hotel_of(self) -> Mapping[str, str]:
         """phone_number_id -> hotel_id for every configured department number."""
-        catalog = self._deps.catalog()
-        if self._hotel_of[0] is not catalog:  # rebuilt only when the configuration changes
-            numbers = catalog.numbers.items()
-            self._hotel_of = (catalog, {number: hotel for number, (hotel, _d) in numbers})
+        hotels = self._deps.hotels()
+        if self._hotel_of[0] is not hotels:  # rebuilt only when the configuration changes
+            numbers = hotels.numbers.items()
+            self._hotel_of = (hotels, {number: hotel for number, (hotel, _d) in numbers})
         return self._hotel_of[1]
 
     def deliver(self, message: InboundMessage, event: Event, *, limit: bool = True) -> None:
         """Hand a recorded message to its conversation (never blocks, never raises)."""
-        route = self._deps.catalog().numbers.get(WaNumberId(message.phone_number_id))
+        route = self._deps.hotels().numbers.get(WaNumberId(message.phone_number_id))
         if route is None:
             self._unknown += 1
             log.warning("unknown_phone_number_id", number=message.phone_number_id)
@@ -325,13 +324,13 @@ class Router:
         self._deps.sender.submit(rows)
 
     def _apology(self, key: Key) -> OutboundMessage | None:
-        route = self._deps.catalog().numbers.get(WaNumberId(key[0]))
+        route = self._deps.hotels().numbers.get(WaNumberId(key[0]))
         if route is None:
             return None
-        flow_set = self._deps.catalog().hotels[route[0]]
+        hotel = self._deps.hotels().hotels[route[0]]
         guest = self._deps.guests.peek(route[0], key[1])
-        language = guest.language if guest and guest.language else flow_set.default_language
-        text = flow_set.strings["error"].get(language, flow_set.default_language)
+        language = guest.language if guest and guest.language else hotel.default_language
+        text = hotel.strings["error"].get(language, hotel.default_language)
         return OutboundMessage(
             phone_number_id=key[0], guest_id=key[1], body=text_message(text).body,
             priority=Priority.REPLY,

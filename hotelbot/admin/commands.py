@@ -31,8 +31,7 @@ from typing import Any, Protocol
 import structlog
 
 from hotelbot.errors import FlowDefinitionError, HotelbotError, StoreError
-from hotelbot.flows.context import Context
-from hotelbot.flows.model import Catalog
+from hotelbot.flows import Context, Hotels
 from hotelbot.store import InboundMessage, RequestRecord, RequestStatus
 
 log = structlog.get_logger(__name__)
@@ -81,9 +80,9 @@ class AdminStore(HasStatistics, Protocol):
 
 
 class AdminConfig(Protocol):
-    """The configuration in force (app.CatalogHolder)."""
+    """The configuration in force: hotelbot.config.LiveConfig."""
 
-    def get(self) -> Catalog: ...
+    def get(self) -> Hotels: ...
 
     def reload(self) -> None: ...
 

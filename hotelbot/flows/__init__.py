@@ -1,7 +1,8 @@
-"""hotelbot.flows: the pure core (model, events, effects, context, engine, rendering).
+"""hotelbot.flows: the pure runtime (model, events, effects, context, engine, rendering).
 
 Other packages import only the names below. Nothing here does I/O, uses asyncio, reads the
-clock or logs.
+clock or logs; the configuration files are compiled into the model by hotelbot.config, which
+this package never imports.
 """
 
 from hotelbot.flows.context import Context
@@ -22,16 +23,15 @@ from hotelbot.flows.events import (
     TextReceived,
     UnsupportedReceived,
 )
-from hotelbot.flows.loader import check_config, load_catalog
 from hotelbot.flows.model import (
     FLOW_PREFIX,
     Branch,
-    Catalog,
     Choice,
     Condition,
     Department,
     Flow,
-    FlowSet,
+    Hotel,
+    Hotels,
     Next,
     Op,
     Option,
@@ -50,7 +50,6 @@ from hotelbot.flows.text import normalize
 __all__ = [
     "FLOW_PREFIX",
     "Branch",
-    "Catalog",
     "Choice",
     "Condition",
     "Context",
@@ -60,7 +59,8 @@ __all__ = [
     "Event",
     "Flow",
     "FlowRequested",
-    "FlowSet",
+    "Hotel",
+    "Hotels",
     "Next",
     "Op",
     "Option",
@@ -81,8 +81,6 @@ __all__ = [
     "Validator",
     "ValidatorKind",
     "WordKind",
-    "check_config",
-    "load_catalog",
     "new_context",
     "normalize",
     "render_step",

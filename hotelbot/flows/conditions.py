@@ -30,7 +30,7 @@ def holds(condition: Condition, data: Mapping[str, JSONScalar]) -> bool:
     """Whether `condition` holds for `data`.
 
     Args:
-        condition: the (loader-validated) condition.
+        condition: the condition (validated by hotelbot.config).
         data: collected values, e.g. step data merged over accumulated guest data.
 
     Returns:

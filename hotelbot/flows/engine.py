@@ -49,7 +49,7 @@ from hotelbot.flows.events import (
     TextReceived,
     UnsupportedReceived,
 )
-from hotelbot.flows.model import FLOW_PREFIX, Flow, FlowSet, Step, StepKind, Text, WordKind
+from hotelbot.flows.model import FLOW_PREFIX, Flow, Hotel, Step, StepKind, Text, WordKind
 from hotelbot.flows.navigation import Navigator, Position, choose, collected, stack_to
 from hotelbot.flows.navigation import idle as _idle
 from hotelbot.flows.render import (
@@ -84,7 +84,7 @@ _WORD_ORDER: tuple[WordKind, ...] = ("menu", "back", "skip")
 
 
 def new_context(
-    flow_set: FlowSet,
+    hotel: Hotel,
     *,
     guest_id: str,
     phone_number_id: str,
@@ -94,20 +94,20 @@ def new_context(
 ) -> Context:
     """A fresh, idle context: the guest's language if the hotel enables it, else its default."""
     return Context(
-        hotel_id=flow_set.hotel_id,
+        hotel_id=hotel.hotel_id,
         guest_id=guest_id,
         phone_number_id=phone_number_id,
         department=department,
-        language=language if language in flow_set.languages else flow_set.default_language,
+        language=language if language in hotel.languages else hotel.default_language,
         accumulated_data=dict(accumulated_data or {}),
     )
 
 
-def step(flow_set: FlowSet, context: Context, event: Event, now: datetime) -> Outcome:
+def step(hotel: Hotel, context: Context, event: Event, now: datetime) -> Outcome:
     """Apply one guest event to the context (see the rules in this module's docstring).
 
     Args:
-        flow_set: the hotel's validated configuration.
+        hotel: the hotel's validated configuration.
         context: the conversation's context (as restored, or from `new_context`).
         event: what the guest did.
         now: the current time (aware; naive values are read as UTC).
@@ -116,7 +116,7 @@ def step(flow_set: FlowSet, context: Context, event: Event, now: datetime) -> Ou
         The new context (last_activity = now) and the effects, in order. Never raises.
     """
     now = _aware(now)
-    outcome = _Turn(flow_set, now).handle(context, event)
+    outcome = _Turn(hotel, now).handle(context, event)
     return Outcome(context=outcome.context.evolve(last_activity=now), effects=outcome.effects)
 
 
@@ -127,18 +127,18 @@ def _aware(moment: datetime) -> datetime:
 class _Turn:
     """One event's worth of rule application; holds what every rule needs."""
 
-    __slots__ = ("fs", "nav", "now")
+    __slots__ = ("hotel", "nav", "now")
 
-    def __init__(self, flow_set: FlowSet, now: datetime) -> None:
-        self.fs = flow_set
-        self.nav = Navigator(flow_set)
+    def __init__(self, hotel: Hotel, now: datetime) -> None:
+        self.hotel = hotel
+        self.nav = Navigator(hotel)
         self.now = now
 
     # -- dispatch ---------------------------------------------------------------------------
 
     def handle(self, ctx: Context, event: Event) -> Outcome:
-        if ctx.language not in self.fs.languages:  # the hotel dropped it since (reload)
-            ctx = ctx.evolve(language=self.fs.default_language)
+        if ctx.language not in self.hotel.languages:  # the hotel dropped it since (reload)
+            ctx = ctx.evolve(language=self.hotel.default_language)
         if ctx.cooloff_until is not None:
             if self.now < _aware(ctx.cooloff_until):
                 return Outcome(context=ctx, effects=(Silence(reason=SilenceReason.COOLOFF),))
@@ -179,20 +179,20 @@ class _Turn:
     def expired(self, ctx: Context) -> bool:
         if ctx.last_activity is None:
             return False
-        limit = timedelta(minutes=self.fs.policy.timeout_minutes)
+        limit = timedelta(minutes=self.hotel.policy.timeout_minutes)
         return self.now - _aware(ctx.last_activity) > limit
 
     # -- wording ------------------------------------------------------------------------------
 
     def say(self, key: str, ctx: Context, **extra: str) -> str:
         """A system string in the guest's language, its {variables} filled."""
-        values = variables(self.fs, ctx, None) | extra
-        return substitute(string(self.fs, key, ctx.language), values)
+        values = variables(self.hotel, ctx, None) | extra
+        return substitute(string(self.hotel, key, ctx.language), values)
 
     def word(self, text: str) -> WordKind | None:
         norm = normalize(text)
         for kind in _WORD_ORDER:
-            if any(norm in words for words in self.fs.words.get(kind, {}).values()):
+            if any(norm in words for words in self.hotel.words.get(kind, {}).values()):
                 return kind
         return None
 
@@ -201,9 +201,9 @@ class _Turn:
     def main_menu(self, ctx: Context, notice: str = "") -> Outcome:
         """The department's main menu: step data, stack and error count cleared."""
         dept = self.nav.department(ctx)
-        if dept is None or dept.main_flow not in self.fs.flows:
+        if dept is None or dept.main_flow not in self.hotel.flows:
             return self.halt(ctx, notice)
-        start = self.fs.flows[dept.main_flow].start
+        start = self.hotel.flows[dept.main_flow].start
         return self.enter(_idle(ctx), dept.main_flow, start, notice, fallback=False)
 
     def halt(self, ctx: Context, notice: str) -> Outcome:
@@ -226,13 +226,13 @@ class _Turn:
         return self.show(ctx, at, notice)
 
     def show(self, ctx: Context, here: Position, notice: str = "") -> Outcome:
-        message = render_step(self.fs, ctx, here.flow, here.step, notice)
+        message = render_step(self.hotel, ctx, here.flow, here.step, notice)
         return Outcome(context=ctx, effects=(message,))
 
     def finish(self, ctx: Context, flow: Flow, end: Step, notice: str) -> Outcome:
         """An end step: closing text, the request, the scheduled messages; then idle."""
-        text = end.text.get(ctx.language, self.fs.default_language)
-        closing = substitute(text, variables(self.fs, ctx, flow))
+        text = end.text.get(ctx.language, self.hotel.default_language)
+        closing = substitute(text, variables(self.hotel, ctx, flow))
         effects: list[Effect] = [text_message(join(notice, closing))]
         data = collected(ctx)
         if end.request:
@@ -256,7 +256,7 @@ class _Turn:
             flow_id = target.removeprefix(FLOW_PREFIX)
             if not self.nav.offered(ctx, flow_id):
                 return self.main_menu(ctx, self.say("error", ctx))
-            start = self.fs.flows[FlowId(flow_id)].start
+            start = self.hotel.flows[FlowId(flow_id)].start
             ctx = ctx.evolve(navigation_stack=stack_to(stack, here, f"{flow_id}.{start}"),
                              step_data={})
             return self.enter(ctx, flow_id, start)
@@ -267,7 +267,7 @@ class _Turn:
         main = self.nav.main_start(ctx)
         stack = (main.ref,) if main is not None and main.flow.id != flow_id else ()
         ctx = _idle(ctx).evolve(navigation_stack=stack)
-        return self.enter(ctx, flow_id, self.fs.flows[FlowId(flow_id)].start)
+        return self.enter(ctx, flow_id, self.hotel.flows[FlowId(flow_id)].start)
 
     # -- answering ----------------------------------------------------------------------------
 
@@ -288,7 +288,7 @@ class _Turn:
         return self.invalid(ctx, here, self.say("invalid_option", ctx))
 
     def pick_key(self, ctx: Context, here: Position, key: str) -> Outcome | None:
-        keys = [entry.key for entry in step_entries(self.fs, here.step)]
+        keys = [entry.key for entry in step_entries(self.hotel, here.step)]
         return self.pick(ctx, here, keys.index(key)) if key in keys else None
 
     def pick(self, ctx: Context, here: Position, index: int) -> Outcome:
@@ -303,17 +303,17 @@ class _Turn:
             if index == 0:
                 return self.goto(ctx, here, choose(current.next, ctx))
             return self.goto(ctx, here, current.change or here.flow.start)
-        entry = step_entries(self.fs, current)[index]
+        entry = step_entries(self.hotel, current)[index]
         value: JSONScalar = int(entry.key) if entry.key.lstrip("-").isdigit() else entry.key
         return self.accept(ctx, here, value)
 
     def apply_set(self, ctx: Context, values: Mapping[str, JSONScalar | Text]) -> Context:
         """Save an option's data; a Text in the guest's language (set by `language` first)."""
         code = values.get("language")
-        if isinstance(code, str) and code in self.fs.languages:
+        if isinstance(code, str) and code in self.hotel.languages:
             ctx = ctx.evolve(language=code)
         data = {**ctx.step_data, **{
-            key: value.get(ctx.language, self.fs.default_language) if isinstance(value, Text)
+            key: value.get(ctx.language, self.hotel.default_language) if isinstance(value, Text)
             else value for key, value in values.items() if key != "language"}}
         return ctx.evolve(step_data=data)
 
@@ -343,20 +343,21 @@ class _Turn:
         validator = current.validator
         if validator is None:
             return self.accept(ctx, here, text.strip())
-        locale = Locale(now=self.now, timezone=self.fs.timezone, room_pattern=self.fs.room_pattern)
+        locale = Locale(now=self.now, timezone=self.hotel.timezone,
+                        room_pattern=self.hotel.room_pattern)
         answer = parse_answer(validator, text, locale)
         if isinstance(answer, Accepted):
             return self.accept(ctx, here, answer.value)
         if validator.error is not None:
-            wording = substitute(validator.error.get(ctx.language, self.fs.default_language),
-                                 variables(self.fs, ctx, here.flow))
+            wording = substitute(validator.error.get(ctx.language, self.hotel.default_language),
+                                 variables(self.hotel, ctx, here.flow))
         else:
             wording = self.say(f"invalid_{answer.kind.value}", ctx)
         return self.invalid(ctx, here, wording)
 
     def match_entry(self, ctx: Context, here: Position, text: str) -> int | None:
-        values = variables(self.fs, ctx, here.flow)
-        entries = step_entries(self.fs, here.step)
+        values = variables(self.hotel, ctx, here.flow)
+        entries = step_entries(self.hotel, here.step)
         index = match_choice([entry_titles(e, values) for e in entries], text)
         if index is None and here.step.kind is StepKind.CONFIRM:
             norm = normalize(text)
@@ -389,7 +390,7 @@ class _Turn:
     def invalid(self, ctx: Context, here: Position, wording: str) -> Outcome:
         """Count an invalid answer: re-ask with `wording` on top, or start the cooloff."""
         count = ctx.error_count + 1
-        policy = self.fs.policy
+        policy = self.hotel.policy
         if count < policy.max_errors:
             return self.show(ctx.evolve(error_count=count), here, wording)
         until = self.now + timedelta(minutes=policy.cooloff_minutes)

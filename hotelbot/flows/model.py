@@ -1,7 +1,7 @@
-"""The flow model: frozen dataclasses that the loader builds and the engine reads.
+"""The flow model: frozen dataclasses that hotelbot.config builds and the engine reads.
 
 Owns: the intermediate representation of flows, steps, options, branches, validators and a
-hotel's resolved configuration (`FlowSet`). Must never do I/O, import asyncio, read the clock
+hotel's resolved configuration (`Hotel`). Must never do I/O, import asyncio, read the clock
 or log. Everything here is already validated: the engine trusts it.
 
 Step references. A `next` target is either a step id of the same flow (`"quantity"`) or
@@ -192,7 +192,7 @@ class Policy:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class FlowSet:
+class Hotel:
     """One hotel's configuration, resolved and validated: what the engine runs on."""
 
     hotel_id: HotelId
@@ -213,8 +213,8 @@ class FlowSet:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Catalog:
+class Hotels:
     """Every hotel of the configuration, and how to find one by its department numbers."""
 
-    hotels: Mapping[HotelId, FlowSet]
+    hotels: Mapping[HotelId, Hotel]
     numbers: Mapping[WaNumberId, tuple[HotelId, Dept]]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from hotelbot.flows.conditions import holds
 from hotelbot.flows.context import Context
-from hotelbot.flows.model import FLOW_PREFIX, Department, Flow, FlowSet, Next, Step, StepKind
+from hotelbot.flows.model import FLOW_PREFIX, Department, Flow, Hotel, Next, Step, StepKind
 from hotelbot.typedefs import Dept, FlowId, JSONScalar, StepId
 
 __all__ = ["Landing", "Navigator", "Position", "choose", "collected", "idle", "stack_to"]
@@ -74,23 +74,23 @@ def stack_to(stack: tuple[str, ...], here: Position, ref: str) -> tuple[str, ...
 
 
 class Navigator:
-    """Lookups of steps and departments in one hotel's flow set."""
+    """Lookups of steps and departments in one hotel's configuration."""
 
-    __slots__ = ("fs",)
+    __slots__ = ("hotel",)
 
-    def __init__(self, flow_set: FlowSet) -> None:
-        self.fs = flow_set
+    def __init__(self, hotel: Hotel) -> None:
+        self.hotel = hotel
 
     def department(self, ctx: Context) -> Department | None:
         """The guest's department, if the hotel still has it."""
-        return self.fs.departments.get(Dept(ctx.department))
+        return self.hotel.departments.get(Dept(ctx.department))
 
     def offered(self, ctx: Context, flow_id: str) -> bool:
         """Whether the flow exists and the guest's department offers it."""
         dept = self.department(ctx)
         return (
             dept is not None
-            and FlowId(flow_id) in self.fs.flows
+            and FlowId(flow_id) in self.hotel.flows
             and (flow_id in dept.flows or flow_id == dept.main_flow)
         )
 
@@ -99,7 +99,7 @@ class Navigator:
         flow_id, _, step_id = ref.partition(".")
         if not self.offered(ctx, flow_id):
             return None
-        flow = self.fs.flows[FlowId(flow_id)]
+        flow = self.hotel.flows[FlowId(flow_id)]
         found = flow.steps.get(StepId(step_id))
         if found is None or not found.enabled or found.kind is StepKind.END:
             return None
@@ -114,9 +114,9 @@ class Navigator:
     def main_start(self, ctx: Context) -> Position | None:
         """The first step of the department's main menu flow."""
         dept = self.department(ctx)
-        if dept is None or dept.main_flow not in self.fs.flows:
+        if dept is None or dept.main_flow not in self.hotel.flows:
             return None
-        return self.lookup(ctx, f"{dept.main_flow}.{self.fs.flows[dept.main_flow].start}")
+        return self.lookup(ctx, f"{dept.main_flow}.{self.hotel.flows[dept.main_flow].start}")
 
     def land(self, ctx: Context, flow_id: str, step_id: str) -> Landing:
         """Arrive at a step (the stack already updated), passing through disabled steps.
@@ -128,7 +128,7 @@ class Navigator:
         """
         seen: set[tuple[str, str]] = set()
         while True:
-            flow = self.fs.flows.get(FlowId(flow_id))
+            flow = self.hotel.flows.get(FlowId(flow_id))
             target = flow.steps.get(StepId(step_id)) if flow is not None else None
             if flow is None or target is None or (flow_id, step_id) in seen:
                 return Landing(context=ctx, at=None)
@@ -143,7 +143,7 @@ class Navigator:
                 flow_id = following.removeprefix(FLOW_PREFIX)
                 if not self.offered(ctx, flow_id):
                     return Landing(context=ctx, at=None)
-                step_id = self.fs.flows[FlowId(flow_id)].start
+                step_id = self.hotel.flows[FlowId(flow_id)].start
                 ctx = ctx.evolve(step_data={})
             else:
                 step_id = following

@@ -2,8 +2,8 @@
 
 Owns: variable substitution, the numbered entries a step offers (menu options, choices,
 ratings, confirm/change) and the exact WhatsApp JSON for them (whatsapp-cloud-api.md 4.2-4.4).
-Must never produce a payload beyond WhatsApp's limits (every text is clipped, never split),
-show a technical id to a guest, do I/O or log.
+Must never produce a payload beyond WhatsApp's limits (hotelbot/whatsapp/limits.py, the one
+table; every text is clipped, never split), show a technical id to a guest, do I/O or log.
 
 Choosing the shape (DESIGN.md "Conversation rules"):
   no entries     {"type": "text"}; body <= 4096 (+ skip hint on optional inputs)
@@ -27,22 +27,11 @@ from dataclasses import dataclass
 
 from hotelbot.flows.context import Context
 from hotelbot.flows.effects import SendMessage
-from hotelbot.flows.model import Flow, FlowSet, Step, StepKind, Text, ValidatorKind
+from hotelbot.flows.model import Flow, Hotel, Step, StepKind, Text, ValidatorKind
 from hotelbot.flows.validators import rating_range
 from hotelbot.typedefs import Dept, JSONScalar
+from hotelbot.whatsapp import limits
 
-TEXT_BODY_MAX = 4096
-INTERACTIVE_BODY_MAX = 1024
-HEADER_MAX = 60
-FOOTER_MAX = 60
-BUTTON_TITLE_MAX = 20
-BUTTON_ID_MAX = 256
-MAX_BUTTONS = 3
-ROW_TITLE_MAX = 24
-ROW_DESCRIPTION_MAX = 72
-ROW_ID_MAX = 200
-MAX_ROWS = 10
-LIST_BUTTON_MAX = 20
 ELLIPSIS = "…"
 
 _VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -63,15 +52,15 @@ def reply_id(flow_id: str, step_id: str, key: str) -> str:
     return f"{flow_id}.{step_id}:{key}"
 
 
-def step_entries(flow_set: FlowSet, step: Step) -> tuple[Entry, ...]:
+def step_entries(hotel: Hotel, step: Step) -> tuple[Entry, ...]:
     """What the step offers, in the order shown (option 1 first); () for free-text input."""
     if step.kind is StepKind.MENU:
         return tuple(Entry(key=o.id, title=o.title, description=o.description)
                      for o in step.options)
     if step.kind is StepKind.CONFIRM:
         return (
-            Entry(key="confirm", title=_string_text(flow_set, "confirm")),
-            Entry(key="change", title=_string_text(flow_set, "change")),
+            Entry(key="confirm", title=_string_text(hotel, "confirm")),
+            Entry(key="change", title=_string_text(hotel, "change")),
         )
     validator = step.validator
     if step.kind is not StepKind.INPUT or validator is None:
@@ -93,14 +82,14 @@ def entry_titles(entry: Entry, values: Mapping[str, str]) -> list[str]:
     return [substitute(title, values) for title in entry.title.by_lang.values()]
 
 
-def _string_text(flow_set: FlowSet, key: str) -> Text:
-    return flow_set.strings.get(key) or Text.of(key)
+def _string_text(hotel: Hotel, key: str) -> Text:
+    return hotel.strings.get(key) or Text.of(key)
 
 
-def string(flow_set: FlowSet, key: str, lang: str) -> str:
+def string(hotel: Hotel, key: str, lang: str) -> str:
     """A system string in `lang` (hotel default, then any language); "" if missing."""
-    text = flow_set.strings.get(key)
-    return text.get(lang, flow_set.default_language) if text is not None else ""
+    text = hotel.strings.get(key)
+    return text.get(lang, hotel.default_language) if text is not None else ""
 
 
 def format_value(value: JSONScalar) -> str:
@@ -112,19 +101,19 @@ def format_value(value: JSONScalar) -> str:
     return str(value)
 
 
-def variables(flow_set: FlowSet, context: Context, flow: Flow | None) -> dict[str, str]:
+def variables(hotel: Hotel, context: Context, flow: Flow | None) -> dict[str, str]:
     """Values for {variables}: hotel variables, builtins, accumulated data, step data.
 
     Later sources win. Names a flow collects (save_as, remember, option `set` keys) but that
     have no value yet (a skipped optional step) read as "".
     """
-    lang, default = context.language, flow_set.default_language
-    values = {name: text.get(lang, default) for name, text in flow_set.variables.items()}
+    lang, default = context.language, hotel.default_language
+    values = {name: text.get(lang, default) for name, text in hotel.variables.items()}
     if flow is not None:
         values.update(dict.fromkeys(_collected_names(flow), ""))
-    department = flow_set.departments.get(Dept(context.department))
+    department = hotel.departments.get(Dept(context.department))
     values.update(dict.fromkeys(_BUILTINS, ""))
-    values["hotel_name"] = flow_set.name
+    values["hotel_name"] = hotel.name
     values["department"] = department.name.get(lang, default) if department else ""
     for source in (context.accumulated_data, context.step_data):
         values.update({k: format_value(v) for k, v in source.items()})
@@ -170,7 +159,7 @@ def clip(text: str, limit: int) -> str:
 def text_message(body: str) -> SendMessage:
     """A plain text message (notices, closing texts); clipped to 4096 characters."""
     return SendMessage(
-        body={"type": "text", "text": {"body": clip(body, TEXT_BODY_MAX) or ELLIPSIS,
+        body={"type": "text", "text": {"body": clip(body, limits.TEXT_BODY_MAX) or ELLIPSIS,
                                        "preview_url": False}}
     )
 
@@ -181,40 +170,40 @@ def join(*parts: str) -> str:
 
 
 def render_step(
-    flow_set: FlowSet, context: Context, flow: Flow, step: Step, notice: str = ""
+    hotel: Hotel, context: Context, flow: Flow, step: Step, notice: str = ""
 ) -> SendMessage:
     """The message that asks `step`, with `notice` (an error, a welcome) on top of the body.
 
     Args:
-        flow_set: the hotel's configuration (strings, variables, languages).
+        hotel: the hotel's configuration (strings, variables, languages).
         context: the guest's context (language, collected data) after the step was entered.
         flow: the flow the step belongs to.
         step: the step to ask (menu, input or confirm).
         notice: already-substituted text to show above the step's own text.
     """
-    lang, default = context.language, flow_set.default_language
-    values = variables(flow_set, context, flow)
+    lang, default = context.language, hotel.default_language
+    values = variables(hotel, context, flow)
     body = join(notice, substitute(step.text.get(lang, default), values))
     if step.optional:
-        body = join(body, string(flow_set, "skip_hint", lang))
+        body = join(body, string(hotel, "skip_hint", lang))
     header = _optional_text(step.header, lang, default, values)
     footer = _optional_text(step.footer, lang, default, values)
-    entries = step_entries(flow_set, step)
+    entries = step_entries(hotel, step)
     shape = _Shape(flow_id=flow.id, step_id=step.id, lang=lang, default=default,
                    body=body, header=header, footer=footer, values=values)
     if not entries:
         return text_message(join(header, body, footer))
-    if len(entries) <= MAX_BUTTONS and (message := shape.buttons(entries)) is not None:
+    if len(entries) <= limits.BUTTONS_MAX and (message := shape.buttons(entries)) is not None:
         return message
-    if len(entries) <= MAX_ROWS:
+    if len(entries) <= limits.ROWS_MAX:
         label = step.button.get(lang, default) if step.button else ""
-        button = clip(label or string(flow_set, "menu_button", lang), LIST_BUTTON_MAX)
+        button = clip(label or string(hotel, "menu_button", lang), limits.LIST_BUTTON_MAX)
         if (message := shape.list(entries, button)) is not None:
             return message
     lines = "\n".join(
         f"{i}. {substitute(e.title.get(lang, default), values)}" for i, e in enumerate(entries, 1)
     )
-    hint = string(flow_set, "numbered_hint", lang)
+    hint = string(hotel, "numbered_hint", lang)
     return text_message(join(header, body, lines, hint, footer))
 
 
@@ -235,10 +224,10 @@ class _Shape:
 
     def _interactive(self, kind: str, action: Mapping[str, object]) -> SendMessage:
         interactive: dict[str, object] = {"type": kind}
-        if header := clip(self.header, HEADER_MAX):
+        if header := clip(self.header, limits.HEADER_TEXT_MAX):
             interactive["header"] = {"type": "text", "text": header}
-        interactive["body"] = {"text": clip(self.body, INTERACTIVE_BODY_MAX) or ELLIPSIS}
-        if footer := clip(self.footer, FOOTER_MAX):
+        interactive["body"] = {"text": clip(self.body, limits.INTERACTIVE_BODY_MAX) or ELLIPSIS}
+        if footer := clip(self.footer, limits.FOOTER_TEXT_MAX):
             interactive["footer"] = {"text": footer}
         interactive["action"] = action
         return SendMessage(body={"type": "interactive", "interactive": interactive})
@@ -248,9 +237,9 @@ class _Shape:
         return clip(title, limit) or str(index)
 
     def buttons(self, entries: tuple[Entry, ...]) -> SendMessage | None:
-        titles = [self._title(e, i, BUTTON_TITLE_MAX) for i, e in enumerate(entries, 1)]
+        titles = [self._title(e, i, limits.BUTTON_TITLE_MAX) for i, e in enumerate(entries, 1)]
         ids = [reply_id(self.flow_id, self.step_id, e.key) for e in entries]
-        if len(set(titles)) != len(titles) or any(len(i) > BUTTON_ID_MAX for i in ids):
+        if len(set(titles)) != len(titles) or any(len(i) > limits.BUTTON_ID_MAX for i in ids):
             return None
         buttons = [{"type": "reply", "reply": {"id": i, "title": t}} for i, t in zip(ids, titles,
                                                                                       strict=True)]
@@ -260,13 +249,13 @@ class _Shape:
         rows: list[dict[str, str]] = []
         for index, entry in enumerate(entries, 1):
             row = {"id": reply_id(self.flow_id, self.step_id, entry.key),
-                   "title": self._title(entry, index, ROW_TITLE_MAX)}
-            if len(row["id"]) > ROW_ID_MAX:
+                   "title": self._title(entry, index, limits.ROW_TITLE_MAX)}
+            if len(row["id"]) > limits.ROW_ID_MAX:
                 return None
             if entry.description is not None and (
                 description := clip(
                     substitute(entry.description.get(self.lang, self.default), self.values),
-                    ROW_DESCRIPTION_MAX,
+                    limits.ROW_DESCRIPTION_MAX,
                 )
             ):
                 row["description"] = description

@@ -1,28 +1,31 @@
-"""hotelbot.whatsapp: the WhatsApp edge (webhook parsing, Graph API client, error classes).
+"""hotelbot.whatsapp: the WhatsApp edge (limits, webhook parsing, Graph API client, errors).
 
-The pure names (payloads, limits, errors) import eagerly; the aiohttp client loads on first
-use, so importing the pure modules never pulls in aiohttp.
+Importing this package loads only `limits` (the one table of WhatsApp's limits, which depends
+on nothing), so the pure runtime can import `hotelbot.whatsapp.limits` without pulling in
+orjson, the store's records or aiohttp. Every other name loads its module on first use.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING
 
-from hotelbot.whatsapp.errors import classify, transport_error
+from hotelbot.whatsapp import limits
 from hotelbot.whatsapp.limits import check_message
-from hotelbot.whatsapp.payloads import (
-    ParsedWebhook,
-    WebhookError,
-    envelope,
-    event_for,
-    mark_read_body,
-    parse_webhook,
-    sign,
-    verify_signature,
-)
 
 if TYPE_CHECKING:
     from hotelbot.whatsapp.client import GraphClient, GraphClientStatistics, open_graph_client
+    from hotelbot.whatsapp.errors import classify, transport_error
+    from hotelbot.whatsapp.payloads import (
+        ParsedWebhook,
+        WebhookError,
+        envelope,
+        event_for,
+        mark_read_body,
+        parse_webhook,
+        sign,
+        verify_signature,
+    )
 
 __all__ = [
     "GraphClient",
@@ -33,6 +36,7 @@ __all__ = [
     "classify",
     "envelope",
     "event_for",
+    "limits",
     "mark_read_body",
     "open_graph_client",
     "parse_webhook",
@@ -41,12 +45,25 @@ __all__ = [
     "verify_signature",
 ]
 
-_LAZY = frozenset({"GraphClient", "GraphClientStatistics", "open_graph_client"})
+_LAZY = {
+    "GraphClient": "client",
+    "GraphClientStatistics": "client",
+    "open_graph_client": "client",
+    "classify": "errors",
+    "transport_error": "errors",
+    "ParsedWebhook": "payloads",
+    "WebhookError": "payloads",
+    "envelope": "payloads",
+    "event_for": "payloads",
+    "mark_read_body": "payloads",
+    "parse_webhook": "payloads",
+    "sign": "payloads",
+    "verify_signature": "payloads",
+}
 
 
 def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        from hotelbot.whatsapp import client
-
-        return getattr(client, name)
-    raise AttributeError(f"module 'hotelbot.whatsapp' has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hotelbot.whatsapp' has no attribute {name!r}")
+    return getattr(import_module(f"hotelbot.whatsapp.{module}"), name)

@@ -1,35 +1,46 @@
-"""The documented shapes and limits of outgoing Graph API bodies (whatsapp-cloud-api.md 4.1-4.5).
+"""The one table of WhatsApp's limits on outgoing messages, and the check of a send body.
 
-Owns: `check_message`, which lists every violation of a full send body (envelope included),
-so the fake Graph server refuses what Meta would refuse and the project's tests can assert
-that what the renderer produces is sendable.
-Must never: do I/O, raise on bad input (bad input is the answer), or fix a body up.
+Owns: the documented limits of Graph API send bodies (whatsapp-cloud-api.md 4.1-4.5), used by
+the renderer (hotelbot/flows/render.py), the configuration checks (hotelbot/config/checks.py)
+and the fake Graph server; and `check_message`, which lists every violation of a full send
+body (envelope included), so the fake Graph server refuses what Meta would refuse and the
+project's tests can assert that what the renderer produces is sendable.
+Must never: import anything beyond the standard library (the pure runtime imports this
+table), do I/O, raise on bad input (bad input is the answer), or fix a body up.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from typing import Final
 
-__all__ = ["LIMITS", "check_message"]
+__all__ = [
+    "BUTTONS_MAX", "BUTTON_ID_MAX", "BUTTON_TITLE_MAX", "FOOTER_TEXT_MAX", "HEADER_TEXT_MAX",
+    "INTERACTIVE_BODY_MAX", "LIST_BUTTON_MAX", "OPAQUE_DATA_MAX", "ROWS_MAX", "ROW_DESCRIPTION_MAX",
+    "ROW_ID_MAX", "ROW_TITLE_MAX", "SECTIONS_MAX", "SECTION_TITLE_MAX", "TEMPLATE_NAME_MAX",
+    "TEXT_BODY_MAX", "check_message",
+]
 
-LIMITS: Mapping[str, int] = {
-    "text_body": 4096,
-    "interactive_body": 1024,  # the list page says 4096; older docs and BSPs 1024 (4.4)
-    "header_text": 60,
-    "footer_text": 60,
-    "button_title": 20,
-    "button_id": 256,
-    "buttons_max": 3,
-    "list_button": 20,
-    "sections_max": 10,
-    "rows_max": 10,
-    "row_title": 24,
-    "row_id": 200,
-    "row_description": 72,
-    "section_title": 24,
-    "template_name": 512,
-}
+# Characters unless said otherwise; the section of whatsapp-cloud-api.md in brackets.
+TEXT_BODY_MAX: Final = 4096  # text.body (4.2)
+INTERACTIVE_BODY_MAX: Final = 1024  # interactive body.text; the list page says 4096, older
+#                                     docs and BSPs 1024: the smaller is safe (4.3, 4.4)
+HEADER_TEXT_MAX: Final = 60  # interactive header.text (4.3, 4.4)
+FOOTER_TEXT_MAX: Final = 60  # interactive footer.text (4.3, 4.4)
+BUTTONS_MAX: Final = 3  # reply buttons per message (4.3)
+BUTTON_TITLE_MAX: Final = 20  # reply.title (4.3)
+BUTTON_ID_MAX: Final = 256  # reply.id (4.3)
+LIST_BUTTON_MAX: Final = 20  # action.button, the label that opens a list (4.4)
+SECTIONS_MAX: Final = 10  # sections per list (4.4)
+SECTION_TITLE_MAX: Final = 24  # section title (4.4)
+ROWS_MAX: Final = 10  # rows per list, all sections together (4.4)
+ROW_TITLE_MAX: Final = 24  # row title (4.4)
+ROW_ID_MAX: Final = 200  # row id (4.4)
+ROW_DESCRIPTION_MAX: Final = 72  # row description (4.4)
+TEMPLATE_NAME_MAX: Final = 512  # template.name (4.5)
+OPAQUE_DATA_MAX: Final = 512  # biz_opaque_callback_data (4.1)
+
 _PHONE = re.compile(r"\+?[0-9][0-9 ()\-]*")
 _MEDIA = ("image", "audio", "video", "document", "sticker")
 _COMPONENTS = ("header", "body", "footer", "button")
@@ -91,7 +102,7 @@ def _optional_extras(body: Mapping[str, object], out: Violations) -> None:
             _text(context.get("message_id"), "context.message_id", out, limit=None)
     opaque = body.get("biz_opaque_callback_data")
     if opaque is not None:
-        _text(opaque, "biz_opaque_callback_data", out, limit=512)
+        _text(opaque, "biz_opaque_callback_data", out, limit=OPAQUE_DATA_MAX)
 
 
 def _text(
@@ -130,7 +141,7 @@ def _items(value: object, path: str, out: Violations) -> list[Mapping[str, objec
 
 
 def _text_message(content: Mapping[str, object], path: str, out: Violations) -> None:
-    _text(content.get("body"), f"{path}.body", out, limit=LIMITS["text_body"])
+    _text(content.get("body"), f"{path}.body", out, limit=TEXT_BODY_MAX)
     if not isinstance(content.get("preview_url", False), bool):
         out.append(f"{path}.preview_url: expected a boolean")
 
@@ -150,12 +161,12 @@ def _interactive(content: Mapping[str, object], path: str, out: Violations) -> N
         return
     body = content.get("body")
     text = body.get("text") if isinstance(body, Mapping) else None
-    _text(text, f"{path}.body.text", out, limit=LIMITS["interactive_body"])
+    _text(text, f"{path}.body.text", out, limit=INTERACTIVE_BODY_MAX)
     _header(content.get("header"), f"{path}.header", out, text_only=kind == "list")
     footer = content.get("footer")
     if footer is not None:
         ftext = footer.get("text") if isinstance(footer, Mapping) else None
-        _text(ftext, f"{path}.footer.text", out, limit=LIMITS["footer_text"])
+        _text(ftext, f"{path}.footer.text", out, limit=FOOTER_TEXT_MAX)
     action = content.get("action")
     if not isinstance(action, Mapping):
         out.append(f"{path}.action: required object")
@@ -173,7 +184,7 @@ def _header(header: object, path: str, out: Violations, *, text_only: bool) -> N
         return
     kind = header.get("type")
     if kind == "text":
-        _text(header.get("text"), f"{path}.text", out, limit=LIMITS["header_text"])
+        _text(header.get("text"), f"{path}.text", out, limit=HEADER_TEXT_MAX)
     elif not text_only and kind in ("image", "video", "document"):
         media = header.get(kind)
         if isinstance(media, Mapping):
@@ -187,8 +198,8 @@ def _header(header: object, path: str, out: Violations, *, text_only: bool) -> N
 
 def _buttons(action: Mapping[str, object], path: str, out: Violations) -> None:
     buttons = _items(action.get("buttons"), f"{path}.buttons", out)
-    if not 1 <= len(buttons) <= LIMITS["buttons_max"]:
-        out.append(f"{path}.buttons: {len(buttons)} buttons, expected 1-{LIMITS['buttons_max']}")
+    if not 1 <= len(buttons) <= BUTTONS_MAX:
+        out.append(f"{path}.buttons: {len(buttons)} buttons, expected 1-{BUTTONS_MAX}")
     titles: set[str] = set()
     ids: set[str] = set()
     for i, button in enumerate(buttons):
@@ -199,36 +210,36 @@ def _buttons(action: Mapping[str, object], path: str, out: Violations) -> None:
         if not isinstance(reply, Mapping):
             out.append(f"{where}.reply: required object")
             continue
-        title = _text(reply.get("title"), f"{where}.reply.title", out, limit=LIMITS["button_title"])
-        ident = _text(reply.get("id"), f"{where}.reply.id", out, limit=LIMITS["button_id"])
+        title = _text(reply.get("title"), f"{where}.reply.title", out, limit=BUTTON_TITLE_MAX)
+        ident = _text(reply.get("id"), f"{where}.reply.id", out, limit=BUTTON_ID_MAX)
         _unique(title, titles, f"{where}.reply.title", out)
         _unique(ident, ids, f"{where}.reply.id", out)
 
 
 def _sections(action: Mapping[str, object], path: str, out: Violations) -> None:
-    _text(action.get("button"), f"{path}.button", out, limit=LIMITS["list_button"])
+    _text(action.get("button"), f"{path}.button", out, limit=LIST_BUTTON_MAX)
     sections = _items(action.get("sections"), f"{path}.sections", out)
-    if not 1 <= len(sections) <= LIMITS["sections_max"]:
-        out.append(f"{path}.sections: {len(sections)} sections, expected 1-10")
+    if not 1 <= len(sections) <= SECTIONS_MAX:
+        out.append(f"{path}.sections: {len(sections)} sections, expected 1-{SECTIONS_MAX}")
     rows = 0
     ids: set[str] = set()
     for i, section in enumerate(sections):
         where = f"{path}.sections[{i}]"
         title = section.get("title")
         if title is not None or len(sections) > 1:
-            _text(title, f"{where}.title", out, limit=LIMITS["section_title"])
+            _text(title, f"{where}.title", out, limit=SECTION_TITLE_MAX)
         for j, row in enumerate(_items(section.get("rows"), f"{where}.rows", out)):
             rows += 1
             _row(row, f"{where}.rows[{j}]", ids, out)
-    if not 1 <= rows <= LIMITS["rows_max"]:
-        out.append(f"{path}.sections: {rows} rows in total, expected 1-{LIMITS['rows_max']}")
+    if not 1 <= rows <= ROWS_MAX:
+        out.append(f"{path}.sections: {rows} rows in total, expected 1-{ROWS_MAX}")
 
 
 def _row(row: Mapping[str, object], where: str, ids: set[str], out: Violations) -> None:
-    ident = _text(row.get("id"), f"{where}.id", out, limit=LIMITS["row_id"])
+    ident = _text(row.get("id"), f"{where}.id", out, limit=ROW_ID_MAX)
     _unique(ident, ids, f"{where}.id", out)
-    _text(row.get("title"), f"{where}.title", out, limit=LIMITS["row_title"])
-    limit = LIMITS["row_description"]
+    _text(row.get("title"), f"{where}.title", out, limit=ROW_TITLE_MAX)
+    limit = ROW_DESCRIPTION_MAX
     _text(row.get("description"), f"{where}.description", out, limit=limit, required=False)
 
 
@@ -241,7 +252,7 @@ def _unique(value: str | None, seen: set[str], path: str, out: Violations) -> No
 
 
 def _template(content: Mapping[str, object], path: str, out: Violations) -> None:
-    _text(content.get("name"), f"{path}.name", out, limit=LIMITS["template_name"])
+    _text(content.get("name"), f"{path}.name", out, limit=TEMPLATE_NAME_MAX)
     language = content.get("language")
     if not isinstance(language, Mapping):
         out.append(f"{path}.language: required object with a code")

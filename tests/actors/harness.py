@@ -15,18 +15,16 @@ from pathlib import Path
 from hotelbot.actors.conversation import ConversationDeps
 from hotelbot.actors.guests import GuestBook
 from hotelbot.actors.router import Router, RouterSettings
-from hotelbot.flows.engine import new_context, step
-from hotelbot.flows.events import Event
-from hotelbot.flows.loader import load_catalog
-from hotelbot.flows.model import Catalog
+from hotelbot.config import load_hotels
+from hotelbot.flows import Event, Hotels, new_context, step
 from hotelbot.scheduler.sender import DirectSender
 from hotelbot.store import Store, open_store
 from hotelbot.store.records import InboundMessage
 from hotelbot.whatsapp.payloads import event_for
 from tests.fakes.clock import FakeClock
 from tests.fakes.hotel import body_text
+from tests.paths import CONFIG
 
-CONFIG = Path(__file__).resolve().parents[2] / "config"
 FRONT_DESK = "100000000000001"
 ROOM_SERVICE = "100000000000002"
 HOUSEKEEPING = "100000000000003"
@@ -64,7 +62,7 @@ class Harness:
     sender: DirectSender
     transport: RecordingTransport
     clock: FakeClock
-    catalog: Catalog
+    hotels: Hotels
 
     async def record(self, number: str, guest: str, text: str) -> InboundMessage:
         """Durably record a guest message as the webhook does (not yet delivered)."""
@@ -84,16 +82,16 @@ class Harness:
         await self.sender.wait_idle()
 
 
-def expected_replies(catalog: Catalog, number: str, guest: str, texts: list[str],
+def expected_replies(hotels: Hotels, number: str, guest: str, texts: list[str],
                      clock: FakeClock) -> list[str]:
     """What the pure engine answers to `texts` in order: the reference for the actors."""
-    hotel_id, dept = catalog.numbers[number]
-    flow_set = catalog.hotels[hotel_id]
-    context = new_context(flow_set, guest_id=guest, phone_number_id=number, department=dept)
+    hotel_id, dept = hotels.numbers[number]
+    hotel = hotels.hotels[hotel_id]
+    context = new_context(hotel, guest_id=guest, phone_number_id=number, department=dept)
     replies: list[str] = []
     for text in texts:
         message = inbound(number, guest, text, clock)
-        outcome = step(flow_set, context, event_for(message), clock.now())
+        outcome = step(hotel, context, event_for(message), clock.now())
         context = outcome.context
         replies += [body_text(e.body) for e in outcome.effects if hasattr(e, "body")]
     return replies
@@ -106,18 +104,18 @@ async def open_harness(
     transport: RecordingTransport | None = None,
     to_event: Callable[[InboundMessage], Event] = event_for,
 ) -> AsyncIterator[Harness]:
-    catalog = load_catalog(CONFIG)
+    hotels = load_hotels(CONFIG)
     async with open_store(path) as real_store:
         store = wrap_store(real_store) if wrap_store else real_store
         transport = transport or RecordingTransport()
         sender = DirectSender(transport, store, clock)
         deps = ConversationDeps(store=store, sender=sender, guests=GuestBook(store),
-                                clock=clock, catalog=lambda: catalog)
+                                clock=clock, hotels=lambda: hotels)
         router = Router(deps, store, to_event, settings or RouterSettings(sweep_every=1e9))
         sender.submit(await store.pending_outbound())
         await router.start()
         try:
-            yield Harness(store, router, sender, transport, clock, catalog)
+            yield Harness(store, router, sender, transport, clock, hotels)
         finally:
             await router.stop()
             await sender.close(grace=0.2)

@@ -8,7 +8,7 @@ from typing import Any
 
 from hotelbot.actors.router import RouterSettings
 from hotelbot.errors import StoreError
-from hotelbot.flows.context import Context
+from hotelbot.flows import Context
 from hotelbot.store import Store
 from hotelbot.store.records import StepCommit
 from hotelbot.whatsapp.payloads import event_for
@@ -34,7 +34,7 @@ async def test_replies_follow_message_order_within_a_conversation(
             await h.say(FRONT_DESK, GUEST, text)
         await h.settle()
         assert h.transport.texts_to(GUEST) == expected_replies(
-            h.catalog, FRONT_DESK, GUEST, texts, clock
+            h.hotels, FRONT_DESK, GUEST, texts, clock
         )
         assert await h.store.pending_inbound() == []
 
@@ -47,7 +47,7 @@ async def test_many_conversations_run_in_parallel(tmp_path: Path, clock: FakeClo
             await asyncio.gather(*(h.say(FRONT_DESK, g, text) for g in guests))
         await h.settle()
         assert h.router.statistics().active == len(guests)
-        want = expected_replies(h.catalog, FRONT_DESK, guests[0], texts, clock)
+        want = expected_replies(h.hotels, FRONT_DESK, guests[0], texts, clock)
         for guest in guests:
             assert h.transport.texts_to(guest) == want
         assert h.store.statistics().max_batch_size > 1  # concurrent steps shared commits

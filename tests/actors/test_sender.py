@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestServer
 
-from hotelbot.flows.context import Context
+from hotelbot.flows import Context
 from hotelbot.scheduler.sender import DirectSender
 from hotelbot.store import Store, open_store
 from hotelbot.store.records import OutboundMessage, StepCommit

@@ -22,7 +22,7 @@ from aiohttp.test_utils import TestServer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hotelbot.flows.events import Event, OptionChosen, TextReceived
+from hotelbot.flows import Event, OptionChosen, TextReceived
 from hotelbot.say import (
     Choice,
     Help,
@@ -51,6 +51,7 @@ from hotelbot.whatsapp.payloads import (
     verify_signature,
 )
 from tests.fakes.graph import create_fake_graph
+from tests.paths import CONFIG
 
 SECRET = "test-app-secret"
 NUMBER = "100000000000002"
@@ -227,7 +228,7 @@ NUMBERS = {
 }
 
 
-def test_department_names_resolve_through_the_catalog_numbers() -> None:
+def test_department_names_resolve_through_the_configured_numbers() -> None:
     assert resolve_number("front_desk", NUMBERS) == ("100000000000001", "front_desk")
     assert resolve_number("other_hotel:room_service", NUMBERS) == ("200000000000002",
                                                                     "room_service")
@@ -249,8 +250,8 @@ def test_unknown_or_ambiguous_department_is_refused_listing_the_known_ones(targe
     assert "demo_hotel:front_desk" in caught.value.detail
 
 
-def test_demo_departments_resolve_from_the_shipped_configuration() -> None:
-    numbers = load_numbers(Path(__file__).parents[2] / "config")
+def test_demo_departments_resolve_from_a_configuration() -> None:
+    numbers = load_numbers(CONFIG)
     assert resolve_number("front_desk", numbers) == ("100000000000001", "front_desk")
     assert resolve_number("room_service", numbers) == ("100000000000002", "room_service")
     assert resolve_number("housekeeping", numbers) == ("100000000000003", "housekeeping")
@@ -265,7 +266,7 @@ def test_an_unreadable_configuration_is_refused_naming_the_directory(tmp_path: P
 def test_unknown_department_on_the_command_line_exits_2(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert main(["spa", "--config-dir", str(Path(__file__).parents[2] / "config")]) == 2
+    assert main(["spa", "--config-dir", str(CONFIG)]) == 2
     assert "no department 'spa'" in capsys.readouterr().err
 
 

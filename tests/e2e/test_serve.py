@@ -17,6 +17,7 @@ from hotelbot.store import open_store
 from hotelbot.whatsapp.payloads import sign
 from tests.fakes.graph import FAKE_GRAPH, create_fake_graph
 from tests.fakes.hotel import FRONT_DESK, envelope, text_item
+from tests.paths import CONFIG
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +29,7 @@ def _env(tmp_path: Path, port: int, graph_url: str, **extra: str) -> dict[str, s
     env.update(
         HOTELBOT_APP_SECRET=SECRET, HOTELBOT_VERIFY_TOKEN="e2e-verify",
         HOTELBOT_ACCESS_TOKEN="e2e-token", HOTELBOT_GRAPH_URL=graph_url,
-        HOTELBOT_CONFIG_DIR=str(ROOT / "config"), HOTELBOT_DATA_DIR=str(tmp_path / "var"),
+        HOTELBOT_CONFIG_DIR=str(CONFIG), HOTELBOT_DATA_DIR=str(tmp_path / "var"),
         HOTELBOT_PORT=str(port), HOTELBOT_HOST="127.0.0.1",
     )
     env.update(extra)
@@ -53,7 +54,7 @@ async def test_missing_secret_stops_start_up_with_a_clear_message(tmp_path: Path
 
 async def test_bad_configuration_stops_start_up_with_file_and_reason(tmp_path: Path) -> None:
     config = tmp_path / "config"
-    shutil.copytree(ROOT / "config", config)
+    shutil.copytree(CONFIG, config)
     hotel = config / "hotels" / "demo_hotel.yaml"
     hotel.write_text(hotel.read_text().replace("main_flow: front_desk_menu", "main_flow: nope"))
     env = _env(tmp_path, unused_port(), "http://127.0.0.1:9", HOTELBOT_CONFIG_DIR=str(config))

@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 import yaml
 
-from hotelbot.flows.context import Context
+from hotelbot.flows import Context
 from hotelbot.store.records import StepCommit
-from tests.fakes.hotel import CONFIG, Hotel, body_text, new_wamid, text_item
+from tests.fakes.hotel import Hotel, body_text, new_wamid, text_item
+from tests.paths import CONFIG
 
 pytestmark = pytest.mark.e2e
 DIALOGUES = Path(__file__).resolve().parents[1] / "unit" / "dialogues"
@@ -91,12 +92,12 @@ async def _seed(hotel: Hotel, number: str, guest: str, hotel_id: str, dept: str,
 
 
 def _number(document: Mapping[str, Any], dialogue: Mapping[str, Any]) -> tuple[str, str]:
-    import hotelbot.flows.loader as loader
+    from hotelbot.config import load_hotels
 
-    catalog = loader.load_catalog(CONFIG)
+    hotels = load_hotels(CONFIG)
     dept = dialogue.get("department", document.get("department"))
-    flow_set = catalog.hotels[document["hotel"]]
-    return flow_set.departments[dept].phone_number_id, dept
+    hotel = hotels.hotels[document["hotel"]]
+    return hotel.departments[dept].phone_number_id, dept
 
 
 @pytest.mark.parametrize(("document", "dialogue"), _cases())
@@ -146,13 +147,13 @@ async def _check_request(hotel: Hotel, hotel_id: str, guest: str, expect: Mappin
 
 
 def test_the_dialogues_reach_every_shipped_request_kind() -> None:
-    import hotelbot.flows.loader as loader
+    from hotelbot.config import load_hotels
 
-    catalog = loader.load_catalog(CONFIG)
+    hotels = load_hotels(CONFIG)
     shipped = {
         step.request
-        for flow_set in catalog.hotels.values()
-        for flow in flow_set.flows.values()
+        for hotel in hotels.hotels.values()
+        for flow in hotel.flows.values()
         for step in flow.steps.values()
         if step.request
     }

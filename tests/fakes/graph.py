@@ -27,7 +27,8 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from hotelbot.whatsapp.payloads import check_message, sign
+from hotelbot.whatsapp.limits import check_message
+from hotelbot.whatsapp.payloads import sign
 
 __all__ = [
     "FAKE_GRAPH",

@@ -1,8 +1,9 @@
 """The real hotelbot app on loopback, talking to the fake Graph API on loopback.
 
 `hotel` starts both: the fake Graph API (checking every payload, posting signed status
-webhooks back) and hotelbot's aiohttp app on its own port, SQLite in tmp_path, the shipped
-config. Guests are played by signed webhook POSTs, exactly as Meta sends them.
+webhooks back) and hotelbot's aiohttp app on its own port, SQLite in tmp_path, the tests'
+configuration (tests/data/config). Guests are played by signed webhook POSTs, exactly as Meta
+sends them.
 """
 
 from __future__ import annotations
@@ -20,14 +21,14 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer, unused_port
 
 from hotelbot.app import ROUTER, SENDER, STORE, create_app
-from hotelbot.config import Settings
 from hotelbot.say import SendText, message_item, webhook_body
 from hotelbot.server import runner_options
+from hotelbot.settings import Settings
 from hotelbot.store import Store
 from hotelbot.whatsapp.payloads import sign
 from tests.fakes.graph import FAKE_GRAPH, FakeGraph, RecordedSend, create_fake_graph
+from tests.paths import CONFIG
 
-CONFIG = Path(__file__).resolve().parents[2] / "config"
 APP_SECRET = "test-app-secret"
 VERIFY_TOKEN = "test-verify-token"
 ACCESS_TOKEN = "test-access-token"

@@ -1,6 +1,6 @@
 """The admin socket against the real app: a guest checks in, staff look and act over the socket.
 
-The app runs on loopback with the shipped config (tests/fakes/hotel.py), its admin socket in
+The app runs on loopback with the tests' config (tests/fakes/hotel.py), its admin socket in
 a short private directory under /tmp (AF_UNIX paths are limited to ~107 bytes). Requests are
 JSON lines on a real Unix socket; the CLI client runs in-process (in a thread, since it
 blocks) against the same socket.
@@ -23,9 +23,10 @@ import structlog
 
 from hotelbot import cli
 from hotelbot.admin import AdminSocketError, open_admin_server
-from hotelbot.app import ADMIN, CATALOG
+from hotelbot.app import ADMIN, LIVE_CONFIG
 from hotelbot.store import RequestStatus
-from tests.fakes.hotel import CONFIG, FRONT_DESK, Hotel, HotelFactory
+from tests.fakes.hotel import FRONT_DESK, Hotel, HotelFactory
+from tests.paths import CONFIG
 
 GUEST = "34600111222"
 CHECK_IN = ["Hello", "1", "Ana Lopez", "AB1234", "around 3pm", "skip", "yes"]
@@ -271,17 +272,17 @@ async def test_context_shows_the_step_in_memory_then_from_the_snapshot(
 async def test_reload_refuses_a_broken_config_and_the_old_one_keeps_working(
     admin_hotel: Hotel, conn: Conn, config_dir: Path
 ) -> None:
-    admin_hotel.app[CATALOG].config_dir = config_dir  # a copy this test may break
+    admin_hotel.app[LIVE_CONFIG].config_dir = config_dir  # a copy this test may break
     assert (await conn.ask({"cmd": "reload"})) == {"ok": True, "hotels": ["demo_hotel",
                                                                        "seaside_inn"]}
     hotel_file = config_dir / "hotels" / "demo_hotel.yaml"
     hotel_file.write_text(
         hotel_file.read_text().replace("main_flow: front_desk_menu", "main_flow: nope"))
-    before = admin_hotel.app[CATALOG].get()
+    before = admin_hotel.app[LIVE_CONFIG].get()
     reply = await conn.ask({"cmd": "reload"})
     assert reply["ok"] is False and "previous configuration" in reply["error"]
     assert any("demo_hotel.yaml" in p and "nope" in p for p in reply["problems"])
-    assert admin_hotel.app[CATALOG].get() is before
+    assert admin_hotel.app[LIVE_CONFIG].get() is before
     replies = await admin_hotel.say(FRONT_DESK, GUEST, "Hello")
     assert replies and "How can we help you today?" in orjson.dumps(replies[0].body).decode()
 

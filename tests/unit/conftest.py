@@ -1,25 +1,18 @@
-"""Unit-test setup: make tests/unit/fixtures.py importable from sub-directories (dialogues/).
+"""Unit-test fixtures.
 
-The programmatic FlowSets live in fixtures.py (plain functions, usable inside hypothesis
-tests where pytest fixtures are not); the fixtures below hand them to ordinary tests.
+The programmatic Hotels live in tests/unit/fixtures.py (plain functions, usable inside
+hypothesis tests where pytest fixtures are not); the fixtures below hand them to ordinary
+tests.
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-_HERE = str(Path(__file__).parent)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
-
-from fixtures import build_flow_set  # noqa: E402
-
-from hotelbot.flows.model import FlowSet  # noqa: E402
+from hotelbot.flows import Hotel
+from tests.unit.fixtures import build_hotel
 
 
 @pytest.fixture
-def flow_set() -> FlowSet:
-    return build_flow_set()
+def hotel() -> Hotel:
+    return build_hotel()

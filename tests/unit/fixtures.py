@@ -1,4 +1,4 @@
-"""Programmatic FlowSets for the engine tests: small, readable, covering every step kind.
+"""Programmatic Hotels for the engine tests: small, readable, covering every step kind.
 
 Hotel "test_hotel", languages en (default) and pt, department front_desk (number 1001):
 
@@ -31,7 +31,7 @@ from hotelbot.flows.model import (
     Condition,
     Department,
     Flow,
-    FlowSet,
+    Hotel,
     Next,
     Op,
     Option,
@@ -47,6 +47,7 @@ from hotelbot.typedefs import Dept, FlowId, HotelId, Lang, StepId, WaNumberId
 
 DEPT = "front_desk"
 NUMBER = "1001"
+GUEST = "351910000000"
 
 
 def t(en: str, pt: str | None = None) -> Text:
@@ -201,14 +202,14 @@ def _late() -> Flow:
                 steps={s.id: s for s in steps})
 
 
-def build_flow_set(**changes: object) -> FlowSet:
-    """The test hotel; keyword arguments replace FlowSet fields (e.g. policy=...)."""
+def build_hotel(**changes: object) -> Hotel:
+    """The test hotel; keyword arguments replace Hotel fields (e.g. policy=...)."""
     flows = {f.id: f for f in (_main(), _order(), _feedback(), _late())}
     department = Department(
         id=Dept(DEPT), phone_number_id=WaNumberId(NUMBER), name=t("Front desk", "Receção"),
         main_flow=FlowId("main"), flows=(FlowId("order"), FlowId("feedback"), FlowId("late")),
     )
-    flow_set = FlowSet(
+    hotel = Hotel(
         hotel_id=HotelId("test_hotel"), name="Hotel Test", timezone="Europe/Lisbon",
         languages=(Lang("en"), Lang("pt")),
         variables={"restaurant_hours": t("07:00-23:00")},
@@ -217,7 +218,7 @@ def build_flow_set(**changes: object) -> FlowSet:
                for kind, by in WORDS.items()},  # type: ignore[misc]
         room_pattern=r"[0-9]{3}[A-Z]?",
     )
-    return replace(flow_set, **changes)  # type: ignore[arg-type]
+    return replace(hotel, **changes)  # type: ignore[arg-type]
 
 
 def message_text(body: Mapping[str, object]) -> str:
@@ -245,49 +246,6 @@ def message_kind(body: Mapping[str, object]) -> str:
     return str(body["interactive"]["type"])  # type: ignore[index]
 
 
-def payload_problems(body: Mapping[str, object]) -> list[str]:
-    """Every way `body` breaks whatsapp-cloud-api.md 4.2-4.4 ([] when it is valid)."""
-    problems: list[str] = []
-
-    def check(ok: bool, what: str) -> None:
-        if not ok:
-            problems.append(what)
-
-    kind = body.get("type")
-    if kind == "text":
-        text = body["text"]  # type: ignore[index]
-        check(set(text) == {"body", "preview_url"}, "text keys")  # type: ignore[arg-type]
-        check(0 < len(text["body"]) <= 4096, "text body length")  # type: ignore[index]
-        return problems
-    check(kind == "interactive", f"type {kind!r}")
-    inter = body["interactive"]  # type: ignore[index]
-    check(0 < len(inter["body"]["text"]) <= 1024, "interactive body")  # type: ignore[index]
-    if "header" in inter:
-        header = inter["header"]  # type: ignore[index]
-        check(header["type"] == "text" and 0 < len(header["text"]) <= 60, "header")
-    if "footer" in inter:
-        check(0 < len(inter["footer"]["text"]) <= 60, "footer")  # type: ignore[index]
-    action = inter["action"]  # type: ignore[index]
-    if inter["type"] == "button":  # type: ignore[index]
-        buttons = action["buttons"]
-        titles = [b["reply"]["title"] for b in buttons]
-        check(1 <= len(buttons) <= 3, "button count")
-        check(len(set(titles)) == len(titles), "button titles unique")
-        check(all(0 < len(x) <= 20 and x == x.strip() for x in titles), "button title length")
-        check(all(b["type"] == "reply" and 0 < len(b["reply"]["id"]) <= 256 for b in buttons),
-              "button ids")
-    elif inter["type"] == "list":  # type: ignore[index]
-        check(0 < len(action["button"]) <= 20, "list button")
-        rows = [row for section in action["sections"] for row in section["rows"]]
-        check(len(action["sections"]) == 1 and 1 <= len(rows) <= 10, "row count")
-        check(all(0 < len(r["title"]) <= 24 for r in rows), "row title length")
-        check(all(0 < len(r["id"]) <= 200 for r in rows), "row id length")
-        check(all(0 < len(r.get("description", "x")) <= 72 for r in rows), "row description")
-    else:
-        problems.append(f"interactive type {inter['type']!r}")  # type: ignore[index]
-    return problems
-
-
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
 
@@ -295,7 +253,7 @@ def at(ref: str | None, *, stack: tuple[str, ...] = (), data: dict[str, object] 
        errors: int = 0, language: str = "en", idle_for: timedelta = timedelta(minutes=1),
        cooloff_until: datetime | None = None) -> Context:
     flow, step_id = ref.split(".") if ref else (None, None)
-    return Context(hotel_id="test_hotel", guest_id="351910000000", phone_number_id=NUMBER,
+    return Context(hotel_id="test_hotel", guest_id=GUEST, phone_number_id=NUMBER,
                    department=DEPT, language=language, current_flow=flow, current_step=step_id,
                    step_data=dict(data or {}), navigation_stack=stack, error_count=errors,
                    last_activity=NOW - idle_for, cooloff_until=cooloff_until)  # type: ignore[arg-type]
@@ -309,9 +267,9 @@ def text_of(outcome: Outcome) -> str:
     return "\n".join(message_text(e.body) for e in outcome.effects if isinstance(e, SendMessage))
 
 
-def run(ctx: Context, event: Event, flow_set: FlowSet | None = None, now: datetime = NOW
+def run(ctx: Context, event: Event, hotel: Hotel | None = None, now: datetime = NOW
         ) -> Outcome:
-    return step(flow_set or build_flow_set(), ctx, event, now)
+    return step(hotel or build_hotel(), ctx, event, now)
 
 
-FS = build_flow_set()
+HOTEL = build_hotel()

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from hotelbot.cli import main
-
-CONFIG = Path(__file__).resolve().parents[2] / "config"
+from tests.paths import CONFIG
 
 
 def test_good_config_prints_summary_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,6 +1,7 @@
 """Each kind of bad configuration is reported with its file, YAML path, line and reason.
 
-Every case copies the shipped config into tmp_path and breaks one thing in one file.
+Every case copies the tests' configuration (tests/data/config) into tmp_path and breaks one
+thing in one file.
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from hotelbot.config import check_config, load_hotels
 from hotelbot.errors import FlowDefinitionError, Problem
-from hotelbot.flows.loader import check_config, load_catalog
-
-CONFIG = Path(__file__).resolve().parents[2] / "config"
+from tests.paths import CONFIG
 
 
 @dataclass(frozen=True)
@@ -185,7 +185,7 @@ def test_bad_config_reports_file_path_line_and_reason(tmp_path: Path, case: Case
     assert matching[0].line == line, str(matching[0])
 
 
-def test_load_catalog_raises_with_every_problem(tmp_path: Path) -> None:
+def test_load_hotels_raises_with_every_problem(tmp_path: Path) -> None:
     config = tmp_path / "config"
     shutil.copytree(CONFIG, config)
     flow = config / "flows" / "late_checkout.yaml"
@@ -194,7 +194,7 @@ def test_load_catalog_raises_with_every_problem(tmp_path: Path) -> None:
     hotel = config / "hotels" / "demo_hotel.yaml"
     hotel.write_text(hotel.read_text().replace("Europe/London", "Mars/Olympus"))
     with pytest.raises(FlowDefinitionError) as caught:
-        load_catalog(config)
+        load_hotels(config)
     reasons = [p.reason for p in caught.value.problems]
     assert any("unknown step 'finish'" in r for r in reasons)
     assert any("unknown step 'nowhere'" in r for r in reasons)

@@ -6,20 +6,28 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fixtures import DEPT, NOW, at, build_flow_set, go, run, t, text_of, where
 
-from hotelbot.flows.context import Context
-from hotelbot.flows.effects import CreateRequest, ScheduleMessage, SendMessage
-from hotelbot.flows.events import OptionChosen, TextReceived
-from hotelbot.flows.model import FlowSet, Option, Step, StepKind
+from hotelbot.flows import (
+    Context,
+    CreateRequest,
+    Hotel,
+    Option,
+    OptionChosen,
+    ScheduleMessage,
+    SendMessage,
+    Step,
+    StepKind,
+    TextReceived,
+)
 from hotelbot.typedefs import FlowId, StepId
+from tests.unit.fixtures import DEPT, NOW, at, build_hotel, go, run, t, text_of, where
 
 
-def with_steps(flow_set: FlowSet, flow_id: str, *steps: Step) -> FlowSet:
-    flow = flow_set.flows[FlowId(flow_id)]
-    flows = {**flow_set.flows, flow.id: replace(flow, steps={**flow.steps,
+def with_steps(hotel: Hotel, flow_id: str, *steps: Step) -> Hotel:
+    flow = hotel.flows[FlowId(flow_id)]
+    flows = {**hotel.flows, flow.id: replace(flow, steps={**flow.steps,
                                                              **{s.id: s for s in steps}})}
-    return replace(flow_set, flows=flows)
+    return replace(hotel, flows=flows)
 
 
 @pytest.mark.parametrize("ref", ["order.gone", "gone.start", "order.done", "main."])
@@ -51,38 +59,38 @@ def test_stale_refs_on_the_stack_are_skipped_by_back() -> None:
 def test_disabled_steps_that_loop_do_not_hang() -> None:
     a = Step(id=StepId("a"), kind=StepKind.INPUT, text=t("A"), enabled=False, next=go("b"))
     b = Step(id=StepId("b"), kind=StepKind.INPUT, text=t("B"), enabled=False, next=go("a"))
-    quantity = replace(build_flow_set().flows[FlowId("order")].steps[StepId("quantity")],
+    quantity = replace(build_hotel().flows[FlowId("order")].steps[StepId("quantity")],
                        next=go("a"))
-    flow_set = with_steps(build_flow_set(), "order", a, b, quantity)
-    out = run(at("order.quantity"), TextReceived(text="2"), flow_set)
+    hotel = with_steps(build_hotel(), "order", a, b, quantity)
+    out = run(at("order.quantity"), TextReceived(text="2"), hotel)
     assert where(out.context) == "main.start" and "Something went wrong" in text_of(out)
 
 
 def test_disabled_step_can_lead_to_another_flow() -> None:
-    quantity = replace(build_flow_set().flows[FlowId("order")].steps[StepId("quantity")],
+    quantity = replace(build_hotel().flows[FlowId("order")].steps[StepId("quantity")],
                        next=go("hop"))
     hop = Step(id=StepId("hop"), kind=StepKind.INPUT, text=t("Hop"), enabled=False,
                next=go("flow:late"))
-    flow_set = with_steps(build_flow_set(), "order", quantity, hop)
-    out = run(at("order.quantity", data={"item": "Tea"}), TextReceived(text="2"), flow_set)
+    hotel = with_steps(build_hotel(), "order", quantity, hop)
+    out = run(at("order.quantity", data={"item": "Tea"}), TextReceived(text="2"), hotel)
     assert where(out.context) == "late.time" and out.context.step_data == {}
 
 
 def test_flow_target_not_offered_by_the_department_goes_to_main_menu() -> None:
-    category = build_flow_set().flows[FlowId("order")].steps[StepId("category")]
+    category = build_hotel().flows[FlowId("order")].steps[StepId("category")]
     broken = replace(category, options=(Option(id="x", title=t("X"), next=go("flow:spa")),
                                         *category.options))
     out = run(at("order.category"), TextReceived(text="1"),
-              with_steps(build_flow_set(), "order", broken))
+              with_steps(build_hotel(), "order", broken))
     assert where(out.context) == "main.start" and "Something went wrong" in text_of(out)
 
 
 def test_option_straight_to_an_end_step_finishes_the_flow() -> None:
-    category = build_flow_set().flows[FlowId("order")].steps[StepId("category")]
+    category = build_hotel().flows[FlowId("order")].steps[StepId("category")]
     direct = replace(category, options=(Option(id="now", title=t("Usual"), next=go("done"),
                                                set={"item": "usual"}),))
     out = run(at("order.category"), TextReceived(text="usual"),
-              with_steps(build_flow_set(), "order", direct))
+              with_steps(build_hotel(), "order", direct))
     assert where(out.context) == "idle"
     kinds = [type(e) for e in out.effects]
     assert kinds == [SendMessage, CreateRequest, ScheduleMessage]
@@ -106,10 +114,10 @@ def test_end_step_request_carries_step_and_guest_data_then_context_is_idle() -> 
 
 
 def test_language_option_with_an_unknown_language_is_ignored() -> None:
-    main = build_flow_set().flows[FlowId("main")].steps[StepId("start")]
+    main = build_hotel().flows[FlowId("main")].steps[StepId("start")]
     odd = replace(main, options=(Option(id="xx", title=t("Klingon"), next=go("start"),
                                         set={"language": "tlh"}),))
-    out = run(at("main.start"), TextReceived(text="1"), with_steps(build_flow_set(), "main", odd))
+    out = run(at("main.start"), TextReceived(text="1"), with_steps(build_hotel(), "main", odd))
     assert out.context.language == "en" and where(out.context) == "main.start"
     assert out.context.navigation_stack == ()
 
@@ -121,12 +129,12 @@ def test_branches_are_taken_in_order_with_default() -> None:
 
 
 def test_menu_loop_back_to_an_earlier_step_pops_instead_of_growing_the_stack() -> None:
-    item = build_flow_set().flows[FlowId("order")].steps[StepId("item_food")]
+    item = build_hotel().flows[FlowId("order")].steps[StepId("item_food")]
     again = replace(item, options=(Option(id="more", title=t("Other category"),
                                           next=go("category")),))
-    flow_set = with_steps(build_flow_set(), "order", again)
+    hotel = with_steps(build_hotel(), "order", again)
     ctx = at("order.item_food", stack=("main.start", "order.category"))
-    out = run(ctx, TextReceived(text="1"), flow_set)
+    out = run(ctx, TextReceived(text="1"), hotel)
     assert where(out.context) == "order.category"
     assert out.context.navigation_stack == ("main.start",)
 
@@ -147,7 +155,7 @@ def test_snapshot_round_trip_keeps_the_conversation_going() -> None:
 
 def test_dates_resolve_in_the_hotel_timezone() -> None:
     late_evening_utc = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)
-    tokyo = build_flow_set(timezone="Asia/Tokyo")
+    tokyo = build_hotel(timezone="Asia/Tokyo")
     ctx = at("late.day").evolve(last_activity=late_evening_utc)
     out = run(ctx, TextReceived(text="today"), tokyo, now=late_evening_utc)
     assert out.context.step_data["day"] == "2027-01-01"

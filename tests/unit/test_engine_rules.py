@@ -5,25 +5,37 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from fixtures import DEPT, FS, NOW, NUMBER, at, build_flow_set, message_kind, run, text_of, where
 
-from hotelbot.flows.effects import Silence, SilenceReason
-from hotelbot.flows.engine import new_context
-from hotelbot.flows.events import (
+from hotelbot.flows import (
     Event,
     FlowRequested,
     OptionChosen,
+    Policy,
+    Silence,
+    SilenceReason,
     TemplateButtonPressed,
     TextReceived,
     UnsupportedReceived,
+    new_context,
 )
-from hotelbot.flows.model import Policy
+from tests.unit.fixtures import (
+    DEPT,
+    HOTEL,
+    NOW,
+    NUMBER,
+    at,
+    build_hotel,
+    message_kind,
+    run,
+    text_of,
+    where,
+)
 
 
 def test_new_context_uses_an_enabled_guest_language_else_the_default() -> None:
-    pt = new_context(FS, guest_id="g", phone_number_id=NUMBER, department=DEPT, language="pt",
+    pt = new_context(HOTEL, guest_id="g", phone_number_id=NUMBER, department=DEPT, language="pt",
                      accumulated_data={"room": "412"})
-    de = new_context(FS, guest_id="g", phone_number_id=NUMBER, department=DEPT, language="de")
+    de = new_context(HOTEL, guest_id="g", phone_number_id=NUMBER, department=DEPT, language="de")
     assert (pt.language, de.language, pt.hotel_id) == ("pt", "en", "test_hotel")
     assert pt.accumulated_data == {"room": "412"} and pt.current_flow is None
 
@@ -116,12 +128,12 @@ def test_a_valid_answer_resets_the_error_count() -> None:
 
 
 def test_custom_policy_is_used() -> None:
-    flow_set = build_flow_set(policy=Policy(max_errors=2, cooloff_minutes=3, timeout_minutes=5))
-    out = run(at("order.quantity", errors=1), TextReceived(text="x"), flow_set)
+    hotel = build_hotel(policy=Policy(max_errors=2, cooloff_minutes=3, timeout_minutes=5))
+    out = run(at("order.quantity", errors=1), TextReceived(text="x"), hotel)
     assert out.context.cooloff_until == NOW + timedelta(minutes=3)
     assert "3 minutes" in text_of(out)
     expired = run(at("order.category", idle_for=timedelta(minutes=6)), TextReceived(text="1"),
-                  flow_set)
+                  hotel)
     assert where(expired.context) == "main.start"
 
 

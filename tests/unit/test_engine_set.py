@@ -5,24 +5,23 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from fixtures import at, build_flow_set, run, t, text_of, where
 
-from hotelbot.flows.events import TextReceived
-from hotelbot.flows.model import FlowSet, Text
+from hotelbot.flows import Hotel, Text, TextReceived
 from hotelbot.typedefs import FlowId, JSONScalar, Lang, StepId
+from tests.unit.fixtures import at, build_hotel, run, t, text_of, where
 
 SANDWICH = t("Club sandwich", "Tosta mista")
 ENGLISH_ONLY = Text({"en": "Caesar salad"})
 
 
-def with_food_sets(*sets: dict[str, JSONScalar | Text]) -> FlowSet:
+def with_food_sets(*sets: dict[str, JSONScalar | Text]) -> Hotel:
     """The test hotel (en default, pt) with item_food's options saving `sets`, in order."""
-    flow_set = build_flow_set()
-    order = flow_set.flows[FlowId("order")]
+    hotel = build_hotel()
+    order = hotel.flows[FlowId("order")]
     food = order.steps[StepId("item_food")]
     options = tuple(replace(o, set=s) for o, s in zip(food.options, sets, strict=True))
     steps = {**order.steps, food.id: replace(food, options=options)}
-    return replace(flow_set, flows={**flow_set.flows, order.id: replace(order, steps=steps)})
+    return replace(hotel, flows={**hotel.flows, order.id: replace(order, steps=steps)})
 
 
 FOOD = with_food_sets({"item": SANDWICH, "size": "large", "cups": 2},
@@ -44,16 +43,16 @@ def test_a_per_language_value_is_saved_in_the_guest_language(
 
 
 def test_without_the_guest_language_the_hotel_default_language_is_saved() -> None:
-    flow_set = with_food_sets({"item": Text({"es": "Sándwich", "pt": "Tosta mista"})},
+    hotel = with_food_sets({"item": Text({"es": "Sándwich", "pt": "Tosta mista"})},
                               {"item": ENGLISH_ONLY})
-    flow_set = replace(flow_set, languages=(Lang("pt"), Lang("en")))
-    out = run(at("order.item_food", language="en"), TextReceived(text="1"), flow_set)
+    hotel = replace(hotel, languages=(Lang("pt"), Lang("en")))
+    out = run(at("order.item_food", language="en"), TextReceived(text="1"), hotel)
     assert out.context.step_data["item"] == "Tosta mista"
 
 
 def test_a_language_switch_applies_before_the_other_values() -> None:
-    flow_set = with_food_sets({"item": SANDWICH, "language": "pt"}, {"item": ENGLISH_ONLY})
-    out = run(at("order.item_food", language="en"), TextReceived(text="1"), flow_set)
+    hotel = with_food_sets({"item": SANDWICH, "language": "pt"}, {"item": ENGLISH_ONLY})
+    out = run(at("order.item_food", language="en"), TextReceived(text="1"), hotel)
     assert out.context.language == "pt"
     assert dict(out.context.step_data) == {"item": "Tosta mista"}
 

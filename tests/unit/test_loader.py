@@ -1,4 +1,4 @@
-"""The shipped configuration loads, and the FlowSets carry every hotel's overrides."""
+"""The configuration loads, and the Hotels carry every hotel's overrides (tests/data/config)."""
 
 from __future__ import annotations
 
@@ -7,30 +7,30 @@ from pathlib import Path
 
 import pytest
 
-from hotelbot.flows.loader import check_config, load_catalog
-from hotelbot.flows.model import Catalog, StepKind, Text, ValidatorKind
-from hotelbot.flows.validate import Source, parse_option
-
-CONFIG = Path(__file__).resolve().parents[2] / "config"
+from hotelbot.config import check_config, load_hotels
+from hotelbot.config.source import Source
+from hotelbot.config.templates import parse_option
+from hotelbot.flows import Hotels, StepKind, Text, ValidatorKind
+from tests.paths import CONFIG
 
 
 @pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return load_catalog(CONFIG)
+def hotels() -> Hotels:
+    return load_hotels(CONFIG)
 
 
-def test_shipped_config_has_no_problem() -> None:
+def test_the_tests_configuration_has_no_problem() -> None:
     assert check_config(CONFIG) == []
 
 
-def test_numbers_map_to_hotel_and_department(catalog: Catalog) -> None:
-    assert catalog.numbers["100000000000002"] == ("demo_hotel", "room_service")
-    assert catalog.numbers["200000000000001"] == ("seaside_inn", "front_desk")
-    assert len(catalog.numbers) == 5
+def test_numbers_map_to_hotel_and_department(hotels: Hotels) -> None:
+    assert hotels.numbers["100000000000002"] == ("demo_hotel", "room_service")
+    assert hotels.numbers["200000000000001"] == ("seaside_inn", "front_desk")
+    assert len(hotels.numbers) == 5
 
 
-def test_demo_hotel_runs_every_shipped_flow_as_written(catalog: Catalog) -> None:
-    demo = catalog.hotels["demo_hotel"]
+def test_demo_hotel_runs_every_shipped_flow_as_written(hotels: Hotels) -> None:
+    demo = hotels.hotels["demo_hotel"]
     assert demo.languages == ("en",) and demo.timezone == "Europe/London"
     assert set(demo.flows) == {p.stem for p in (CONFIG / "flows").glob("*.yaml")}
     order = demo.flows["room_service_order"]
@@ -46,16 +46,16 @@ def test_demo_hotel_runs_every_shipped_flow_as_written(catalog: Catalog) -> None
         ("feedback_request", 120)]
 
 
-def test_feedback_branches_on_low_rating(catalog: Catalog) -> None:
-    rating = catalog.hotels["demo_hotel"].flows["feedback"].steps["rating"]
+def test_feedback_branches_on_low_rating(hotels: Hotels) -> None:
+    rating = hotels.hotels["demo_hotel"].flows["feedback"].steps["rating"]
     assert rating.next is not None and rating.next.default == "comment"
     branch = rating.next.branches[0]
     assert (branch.when.var, branch.when.op, branch.when.value, branch.to) == (
         "rating", "le", 2, "what_went_wrong")
 
 
-def test_seaside_overrides_remove_add_and_reorder_options(catalog: Catalog) -> None:
-    order = catalog.hotels["seaside_inn"].flows["room_service_order"]
+def test_seaside_overrides_remove_add_and_reorder_options(hotels: Hotels) -> None:
+    order = hotels.hotels["seaside_inn"].flows["room_service_order"]
     assert [o.id for o in order.steps["category"].options] == ["mains", "breakfast", "drinks"]
     assert [o.id for o in order.steps["mains"].options] == [
         "sardines", "cataplana", "club_sandwich", "caesar_salad", "pasta"]
@@ -65,18 +65,18 @@ def test_seaside_overrides_remove_add_and_reorder_options(catalog: Catalog) -> N
 
 
 def test_seaside_edit_merges_portuguese_item_names_with_the_template_english(
-    catalog: Catalog,
+    hotels: Hotels,
 ) -> None:
-    drinks = catalog.hotels["seaside_inn"].flows["room_service_order"].steps["drinks"]
+    drinks = hotels.hotels["seaside_inn"].flows["room_service_order"].steps["drinks"]
     coffee = drinks.options[0]
     assert coffee.id == "coffee" and coffee.set == {"item": Text({"en": "Coffee", "pt": "Café"})}
     assert coffee.title.by_lang == {"en": "Coffee", "pt": "Café"}
-    demo = catalog.hotels["demo_hotel"].flows["room_service_order"].steps["drinks"]
+    demo = hotels.hotels["demo_hotel"].flows["room_service_order"].steps["drinks"]
     assert demo.options[0].set == {"item": "Coffee"}  # a template's plain string stays plain
 
 
-def test_every_item_seaside_serves_has_its_portuguese_name(catalog: Catalog) -> None:
-    order = catalog.hotels["seaside_inn"].flows["room_service_order"]
+def test_every_item_seaside_serves_has_its_portuguese_name(hotels: Hotels) -> None:
+    order = hotels.hotels["seaside_inn"].flows["room_service_order"]
     items = [o.set["item"] for s in ("breakfast", "mains", "drinks")
              for o in order.steps[s].options]
     assert len(items) == 13  # 4 breakfasts, 5 mains, 4 drinks
@@ -108,16 +108,16 @@ def test_bad_set_values_are_problems_at_their_path(
     assert [(p.path, reason in p.reason) for p in src.problems] == [(path, True)], src.problems
 
 
-def test_seaside_disables_special_request_and_tightens_quantity(catalog: Catalog) -> None:
-    order = catalog.hotels["seaside_inn"].flows["room_service_order"]
+def test_seaside_disables_special_request_and_tightens_quantity(hotels: Hotels) -> None:
+    order = hotels.hotels["seaside_inn"].flows["room_service_order"]
     assert order.steps["special_request"].enabled is False
     validator = order.steps["quantity"].validator
     assert validator is not None and validator.max == 10 and validator.min == 1
     assert validator.error is not None and "1 a 10" in validator.error.by_lang["pt"]
 
 
-def test_seaside_texts_merge_portuguese_with_template_english(catalog: Catalog) -> None:
-    seaside = catalog.hotels["seaside_inn"]
+def test_seaside_texts_merge_portuguese_with_template_english(hotels: Hotels) -> None:
+    seaside = hotels.hotels["seaside_inn"]
     assert seaside.default_language == "pt"
     text = seaside.flows["feedback"].steps["rating"].text.by_lang
     assert text["en"].startswith("How would you rate") and text["pt"].startswith("Como avalia")
@@ -126,23 +126,23 @@ def test_seaside_texts_merge_portuguese_with_template_english(catalog: Catalog) 
     assert seaside.variables["restaurant_hours"].by_lang["pt"] == "das 8h às 22h"
 
 
-def test_seaside_main_menu_switches_language(catalog: Catalog) -> None:
-    main = catalog.hotels["seaside_inn"].flows["front_desk_menu"].steps["main"]
+def test_seaside_main_menu_switches_language(hotels: Hotels) -> None:
+    main = hotels.hotels["seaside_inn"].flows["front_desk_menu"].steps["main"]
     assert [o.id for o in main.options] == ["late_checkout", "feedback", "english", "portugues"]
     assert main.options[2].set == {"language": "en"}
 
 
-def test_words_are_normalized_merged_and_limited_to_enabled_languages(catalog: Catalog) -> None:
-    seaside = catalog.hotels["seaside_inn"]
+def test_words_are_normalized_merged_and_limited_to_enabled_languages(hotels: Hotels) -> None:
+    seaside = hotels.hotels["seaside_inn"]
     assert set(seaside.words["back"]) == {"pt", "en"}
     assert "inicio" in seaside.words["menu"]["pt"]  # "início" normalized
     assert "main" in seaside.words["menu"]["en"]  # the hotel's extra word
     assert "prefiro nao responder" in seaside.words["skip"]["pt"]
-    assert set(catalog.hotels["demo_hotel"].words["skip"]) == {"en"}
+    assert set(hotels.hotels["demo_hotel"].words["skip"]) == {"en"}
 
 
-def test_departments_list_their_main_flow_first(catalog: Catalog) -> None:
-    dept = catalog.hotels["demo_hotel"].departments["front_desk"]
+def test_departments_list_their_main_flow_first(hotels: Hotels) -> None:
+    dept = hotels.hotels["demo_hotel"].departments["front_desk"]
     assert dept.main_flow == "front_desk_menu"
     assert dept.flows[0] == "front_desk_menu" and "check_in" in dept.flows
 
@@ -157,6 +157,6 @@ def test_edit_merges_per_language_set_values_and_plain_values_replace(tmp_path: 
     hotel = config / "hotels" / "seaside_inn.yaml"
     hotel.write_text(hotel.read_text(encoding="utf-8").replace(
         "set: {item: {pt: Café}}", "set: {item: {pt: Café}, size: chávena}"), encoding="utf-8")
-    seaside = load_catalog(config).hotels["seaside_inn"]
+    seaside = load_hotels(config).hotels["seaside_inn"]
     coffee = seaside.flows["room_service_order"].steps["drinks"].options[0]
     assert coffee.set == {"item": Text({"en": "Coffee", "pt": "Café"}), "size": "chávena"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from fixtures import at, build_flow_set, payload_problems, t
 
 from hotelbot.flows.effects import SendMessage
 from hotelbot.flows.model import Choice, Option, Step, StepKind, Validator, ValidatorKind
@@ -19,15 +18,18 @@ from hotelbot.flows.render import (
     variables,
 )
 from hotelbot.typedefs import FlowId, StepId
+from hotelbot.whatsapp.limits import check_message
+from hotelbot.whatsapp.payloads import envelope
+from tests.unit.fixtures import GUEST, at, build_hotel, t
 
-FS = build_flow_set()
+HOTEL = build_hotel()
 
 
 def render(ref: str, notice: str = "", language: str = "en", **data: object) -> SendMessage:
     flow_id, step_id = ref.split(".")
-    flow = FS.flows[FlowId(flow_id)]
+    flow = HOTEL.flows[FlowId(flow_id)]
     ctx = at(ref, data=data, language=language)
-    return render_step(FS, ctx, flow, flow.steps[StepId(step_id)], notice)
+    return render_step(HOTEL, ctx, flow, flow.steps[StepId(step_id)], notice)
 
 
 def menu(count: int, title_len: int = 8) -> Step:
@@ -37,8 +39,8 @@ def menu(count: int, title_len: int = 8) -> Step:
 
 
 def render_menu(step: Step, notice: str = "") -> SendMessage:
-    flow = replace(FS.flows[FlowId("order")], steps={step.id: step})
-    return render_step(FS, at("order.s"), flow, step, notice)
+    flow = replace(HOTEL.flows[FlowId("order")], steps={step.id: step})
+    return render_step(HOTEL, at("order.s"), flow, step, notice)
 
 
 def test_two_options_render_exact_reply_buttons() -> None:
@@ -89,7 +91,7 @@ def test_more_than_ten_options_render_a_numbered_text_menu() -> None:
 def test_shape_follows_the_option_count(count: int, kind: str) -> None:
     body = render_menu(menu(count)).body
     found = body["type"] if body["type"] == "text" else body["interactive"]["type"]  # type: ignore[index]
-    assert found == kind and payload_problems(body) == []
+    assert found == kind and check_message(envelope(GUEST, body)) == []
 
 
 def test_input_step_is_plain_text_with_skip_hint_when_optional() -> None:
@@ -123,7 +125,7 @@ def test_long_texts_are_clipped_to_the_limits() -> None:
                         header=t("h" * 100), footer=t("f" * 100))
     body = render_menu(long_step).body
     # 30-character titles collide once clipped to 20: rendered as a list instead
-    assert payload_problems(body) == []
+    assert check_message(envelope(GUEST, body)) == []
     inter = body["interactive"]  # type: ignore[index]
     assert len(inter["body"]["text"]) == 1024 and inter["body"]["text"].endswith(ELLIPSIS)
     assert len(inter["header"]["text"]) == 60 and len(inter["footer"]["text"]) == 60
@@ -134,12 +136,12 @@ def test_button_titles_that_collide_once_clipped_fall_back_to_a_list() -> None:
                            next=None) for i in range(2))  # type: ignore[arg-type]
     step = Step(id=StepId("s"), kind=StepKind.MENU, text=t("Pick"), options=options)
     body = render_menu(step).body
-    assert body["interactive"]["type"] == "list" and payload_problems(body) == []  # type: ignore[index]
+    assert body["interactive"]["type"] == "list" and check_message(envelope(GUEST, body)) == []  # type: ignore[index]
 
 
 def test_huge_text_message_is_clipped_to_4096() -> None:
     body = text_message("y" * 10_000).body
-    assert len(body["text"]["body"]) == 4096 and payload_problems(body) == []  # type: ignore[index]
+    assert len(body["text"]["body"]) == 4096 and check_message(envelope(GUEST, body)) == []  # type: ignore[index]
 
 
 def test_substitution_is_one_pass_and_leaves_unknown_names() -> None:
@@ -151,7 +153,7 @@ def test_substitution_is_one_pass_and_leaves_unknown_names() -> None:
 def test_variables_precedence_and_builtins() -> None:
     ctx = at("order.confirm", data={"item": "Tea", "guest_name": "Step"}).evolve(
         accumulated_data={"guest_name": "Ana", "room": "412", "quantity": 2.0})
-    values = variables(FS, ctx, FS.flows[FlowId("order")])
+    values = variables(HOTEL, ctx, HOTEL.flows[FlowId("order")])
     assert values["hotel_name"] == "Hotel Test" and values["department"] == "Front desk"
     assert values["guest_name"] == "Step" and values["room"] == "412"
     assert values["quantity"] == "2" and values["note"] == ""
@@ -161,12 +163,12 @@ def test_variables_precedence_and_builtins() -> None:
 def test_entries_are_numbered_in_display_order() -> None:
     rating = Step(id=StepId("r"), kind=StepKind.INPUT, text=t("Rate"),
                   validator=Validator(kind=ValidatorKind.RATING, min=0, max=10))
-    assert [e.key for e in step_entries(FS, rating)] == [str(n) for n in range(11)]
+    assert [e.key for e in step_entries(HOTEL, rating)] == [str(n) for n in range(11)]
     choice = Step(id=StepId("c"), kind=StepKind.INPUT, text=t("C"),
                   validator=Validator(kind=ValidatorKind.CHOICE,
                                       choices=(Choice(id="b", title=t("B")),
                                                Choice(id="a", title=t("A")))))
-    assert [e.key for e in step_entries(FS, choice)] == ["b", "a"]
+    assert [e.key for e in step_entries(HOTEL, choice)] == ["b", "a"]
 
 
 def test_clip() -> None:

@@ -1,7 +1,8 @@
 """Scripted dialogues, kept as data (*.yaml beside this file), played against the real engine.
 
 A file names its hotel (`hotel: fixture` for tests/unit/fixtures.py, or `hotel: <id>` for the
-shipped config/, with `department: <id>` in the file or per dialogue) and holds `dialogues`,
+tests' configuration, tests/data/config, whose flow templates are the shipped ones; with
+`department: <id>` in the file or per dialogue) and holds `dialogues`,
 each a `script` of turns (and optionally `start: {language, remember}`).
 A turn is one action, plus an optional `expect`:
   say: "2"                 the guest types text
@@ -27,30 +28,33 @@ from typing import Any
 
 import pytest
 import yaml
-from fixtures import DEPT, NUMBER, build_flow_set, message_kind, message_text, payload_problems
 
-from hotelbot.flows.context import Context
-from hotelbot.flows.effects import (
+from hotelbot.config import load_hotels
+from hotelbot.flows import (
+    Context,
     CreateRequest,
+    Event,
+    FlowRequested,
+    Hotel,
+    Hotels,
+    OptionChosen,
+    Outcome,
     ScheduleMessage,
     SendMessage,
     Silence,
     SilenceReason,
-)
-from hotelbot.flows.engine import Outcome, new_context, step
-from hotelbot.flows.events import (
-    Event,
-    FlowRequested,
-    OptionChosen,
     TemplateButtonPressed,
     TextReceived,
     UnsupportedReceived,
+    new_context,
+    step,
 )
-from hotelbot.flows.loader import load_catalog
-from hotelbot.flows.model import Catalog, FlowSet
+from hotelbot.whatsapp.limits import check_message
+from hotelbot.whatsapp.payloads import envelope
+from tests.paths import CONFIG
+from tests.unit.fixtures import DEPT, GUEST, NUMBER, build_hotel, message_kind, message_text
 
 HERE = Path(__file__).parent
-CONFIG = HERE.parents[2] / "config"
 START = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
 
@@ -64,26 +68,24 @@ def _cases() -> list[Any]:
     return cases
 
 
-def _hotel(document: dict[str, Any], dialogue: dict[str, Any]) -> tuple[FlowSet, str, str]:
+def _hotel(document: dict[str, Any], dialogue: dict[str, Any]) -> tuple[Hotel, str, str]:
     if document["hotel"] == "fixture":
-        return build_flow_set(), DEPT, NUMBER
-    if not (CONFIG / "hotels" / f"{document['hotel']}.yaml").exists():
-        pytest.skip("shipped config not there yet")
-    flow_set = _shipped_catalog().hotels[document["hotel"]]
-    department = flow_set.departments[dialogue.get("department", document.get("department"))]
-    return flow_set, department.id, department.phone_number_id
+        return build_hotel(), DEPT, NUMBER
+    hotel = _configured_hotels().hotels[document["hotel"]]
+    department = hotel.departments[dialogue.get("department", document.get("department"))]
+    return hotel, department.id, department.phone_number_id
 
 
 @functools.cache
-def _shipped_catalog() -> Catalog:
-    return load_catalog(CONFIG)
+def _configured_hotels() -> Hotels:
+    return load_hotels(CONFIG)
 
 
 class Player:
     """Plays one dialogue: keeps the context, the clock and the last message sent."""
 
-    def __init__(self, flow_set: FlowSet, context: Context) -> None:
-        self.flow_set = flow_set
+    def __init__(self, hotel: Hotel, context: Context) -> None:
+        self.hotel = hotel
         self.context = context
         self.now = START
         self.last_message: SendMessage | None = None
@@ -120,11 +122,11 @@ class Player:
         if event is None:
             return None
         self.now += timedelta(seconds=10)
-        outcome = step(self.flow_set, self.context, event, self.now)
+        outcome = step(self.hotel, self.context, event, self.now)
         self.context = outcome.context
         sends = [e for e in outcome.effects if isinstance(e, SendMessage)]
         for send in sends:
-            assert payload_problems(send.body) == [], send.body
+            assert check_message(envelope(GUEST, send.body)) == [], send.body
         if sends:
             self.last_message = sends[-1]
         assert sends or outcome.effects == (Silence(reason=SilenceReason.COOLOFF),), outcome
@@ -179,12 +181,12 @@ def _check_effects(effects: tuple[object, ...], expect: dict[str, Any], where: s
 
 @pytest.mark.parametrize(("document", "dialogue"), _cases())
 def test_dialogue(document: dict[str, Any], dialogue: dict[str, Any]) -> None:
-    flow_set, department, number = _hotel(document, dialogue)
+    hotel, department, number = _hotel(document, dialogue)
     start = dialogue.get("start", {})
-    context = new_context(flow_set, guest_id="351910000000", phone_number_id=number,
+    context = new_context(hotel, guest_id="351910000000", phone_number_id=number,
                           department=department, language=start.get("language"),
                           accumulated_data=start.get("remember"))
-    player = Player(flow_set, context)
+    player = Player(hotel, context)
     for index, turn in enumerate(dialogue["script"], 1):
         outcome = player.play(turn)
         _check(outcome, player, turn.get("expect", {}), f"turn {index}: {turn}")

@@ -4,8 +4,8 @@ Owns: turning one flow template into model objects (Flow, Step, Option, Next, Co
 Validator, ScheduleSpec), reporting a wrong type, an unknown key or a bad id at its YAML path;
 also the option parser that hotel overrides reuse. Every fault is recorded on the file's
 Source, never raised, so one run reports them all. Must never do I/O (the file is read by
-hotelbot/flows/source.py), import asyncio, read the clock or log. Whole-configuration rules
-(reachability, limits, translations) live in hotelbot/flows/rules.py and loader.py.
+hotelbot/config/loader.py), import asyncio, read the clock or log. The rules a whole flow
+must satisfy (reachability, limits, translations) live in hotelbot/config/checks.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from hotelbot.flows.model import (
+from hotelbot.config.source import (
+    Source,
+    boolean,
+    ident,
+    integer,
+    items,
+    join,
+    kind_of,
+    mapping,
+    number,
+    parent_path,
+    scalar,
+    scalar_or_text,
+    target,
+    text,
+)
+from hotelbot.flows import (
     Branch,
     Choice,
     Condition,
@@ -28,31 +44,11 @@ from hotelbot.flows.model import (
     Validator,
     ValidatorKind,
 )
-from hotelbot.flows.source import (
-    ID_PATTERN,
-    Source,
-    boolean,
-    ident,
-    integer,
-    items,
-    join,
-    kind_of,
-    mapping,
-    number,
-    parent_path,
-    read_source,
-    scalar,
-    scalar_or_text,
-    target,
-    text,
-)
 from hotelbot.typedefs import FlowId, JSONScalar, StepId
 
-# Re-exported: the loader and hotel overrides read files and report paths through these.
 __all__ = [
-    "ID_PATTERN", "OPTION_KEYS", "STEP_KEYS", "TEMPLATE_LANG", "FlowDoc", "Source",
-    "parent_path", "parse_condition", "parse_flow", "parse_next", "parse_option", "parse_set",
-    "parse_step", "parse_validator", "read_source",
+    "OPTION_KEYS", "STEP_KEYS", "TEMPLATE_LANG", "FlowDoc", "parse_condition", "parse_flow",
+    "parse_next", "parse_option", "parse_set", "parse_step", "parse_validator",
 ]
 
 TEMPLATE_LANG = "en"  # a plain string in a flow template means English

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from hotelbot.config import DEFAULT_MAX_BODY_BYTES, SettingError, Settings
 from hotelbot.errors import ConfigError
+from hotelbot.settings import DEFAULT_MAX_BODY_BYTES, SettingError, Settings
 
 SECRETS = {
     "HOTELBOT_APP_SECRET": "app-secret-value",

@@ -1,12 +1,12 @@
 """Hotel overrides: a hotel's own copy of the flow templates it uses, its overrides applied.
 
-Owns: applying the `overrides` section of a parsed hotel file (hotelbot/flows/hotel.py) to the
+Owns: applying the `overrides` section of a parsed hotel file (hotelbot/config/hotels.py) to the
 flow templates: texts merged per language, steps enabled/disabled, validator settings, choice
 titles, options removed/added/edited/reordered (an edit's `set` value with per-language
 values merges per language), with the origin of every overridden part.
 Every fault is recorded on the hotel file's Source with its YAML path. Must never do I/O,
-import asyncio, read the clock or log. Cross-file rules (reachability, limits, translations)
-are checked afterwards on the result by hotelbot/flows/rules.py and loader.py.
+import asyncio, read the clock or log. The result is checked afterwards (reachability, limits,
+translations) by hotelbot/config/checks.py.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from hotelbot.flows.hotel import HotelDoc, Origins, merge_text
-from hotelbot.flows.model import Choice, Flow, Option, Step, StepKind, Text
-from hotelbot.flows.source import (
+from hotelbot.config.hotels import HotelDoc, Origins, merge_text
+from hotelbot.config.source import (
     Source,
     boolean,
     integer,
@@ -27,7 +26,8 @@ from hotelbot.flows.source import (
     number,
     text,
 )
-from hotelbot.flows.validate import TEMPLATE_LANG, FlowDoc, parse_option, parse_set
+from hotelbot.config.templates import TEMPLATE_LANG, FlowDoc, parse_option, parse_set
+from hotelbot.flows import Choice, Flow, Option, Step, StepKind, Text
 from hotelbot.typedefs import FlowId, StepId
 
 __all__ = ["apply_overrides"]

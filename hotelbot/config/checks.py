@@ -1,35 +1,44 @@
-"""Flow rules: what one flow must satisfy, checked the same way for a template and for a
-hotel's overridden copy. Pure.
+"""Configuration checks: what a flow, a hotel and the shared strings must satisfy. Pure.
 
-Owns: dangling step and flow targets, steps with no way out, disabled steps that cannot be
-skipped (or skip to each other in a loop), unreachable steps (templates only), conditions over
-data the flow never collects, WhatsApp size limits of every text, missing translations (of
-texts and of per-language option `set` values) and unknown `{variables}` (hotels only),
-duplicate options and over-long reply ids. Returns issues as (logical key, reason);
-hotelbot/flows/loader.py maps each key to its file, YAML path and line. Must never raise for
-a broken flow, do I/O, import asyncio, read the clock or log.
+Owns: the rules of one flow, checked the same way for a template and for a hotel's overridden
+copy (dangling step and flow targets, steps with no way out, disabled steps that cannot be
+skipped or skip to each other in a loop, unreachable steps (templates only), conditions over
+data the flow never collects, WhatsApp size limits of every text, missing translations of
+texts and of per-language option `set` values, unknown `{variables}` (hotels only), duplicate
+options and over-long reply ids); the rules of one hotel beyond its flows (department links,
+language switches, strings, variables, words); and the limits of the shared strings. Returns
+issues as (logical key, reason); hotelbot/config/loader.py maps each key to its file, YAML path
+and line. Must never raise for a broken configuration, do I/O, import asyncio, read the clock
+or log.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from hotelbot.flows.model import FLOW_PREFIX, Condition, Flow, Next, Step, StepKind, Text
-from hotelbot.flows.text import normalize
-from hotelbot.typedefs import StepId
+from hotelbot.config.hotels import HotelDoc, normalized_words
+from hotelbot.flows import FLOW_PREFIX, Condition, Flow, Next, Step, StepKind, Text, normalize
+from hotelbot.typedefs import FlowId, StepId
+from hotelbot.whatsapp import limits
 
 __all__ = [
-    "BODY_MAX", "BUILTIN_VARIABLES", "BUTTON_TITLE_MAX", "DESCRIPTION_MAX", "GUEST_KEYS",
-    "HEADER_MAX", "REPLY_ID_MAX", "ROW_TITLE_MAX", "Issue", "Scope", "check_flow", "text_faults",
+    "BUILTIN_VARIABLES", "GUEST_KEYS", "REPLY_ID_MAX", "SHORT_STRINGS", "TEXT_MAX", "Issue",
+    "Scope", "check_flow", "check_hotel", "check_strings", "string_limit", "text_faults",
 ]
 
 BUILTIN_VARIABLES = frozenset({"hotel_name", "guest_name", "room", "department", "minutes"})
 GUEST_KEYS = frozenset({"guest_name", "room", "language"})
-# WhatsApp Cloud API limits of interactive messages, in characters.
-BODY_MAX, HEADER_MAX, DESCRIPTION_MAX, ROW_TITLE_MAX, BUTTON_TITLE_MAX = 1024, 60, 72, 24, 20
-REPLY_ID_MAX = 200
+# WhatsApp's limits come from the one table, hotelbot/whatsapp/limits.py.
+# Any text (a step's, an error, a notice, a variable's value) may end up in an interactive
+# body, the smallest body there is.
+TEXT_MAX = limits.INTERACTIVE_BODY_MAX
+# A reply id ("flow.step:option", flows/render.py) is sent as a reply button id when its step
+# offers 1-3 entries and as a list row id for 4-10, and a hotel's overrides can move a step
+# from one shape to the other: it must fit the smaller of the two.
+REPLY_ID_MAX = min(limits.BUTTON_ID_MAX, limits.ROW_ID_MAX)
+SHORT_STRINGS = frozenset({"confirm", "change", "menu_button"})  # shown as button titles
 _VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 Issue = tuple[str, str]  # (logical key, reason)
@@ -53,7 +62,8 @@ def check_flow(flow: Flow, declared: frozenset[str], scope: Scope) -> list[Issue
     known = _collected(flow) | scope.remembered | GUEST_KEYS
     variables = scope.variables | known if scope.languages else None
     issues += [(f"{flow.id}.title", r)
-               for r in text_faults(flow.title, HEADER_MAX, scope.languages, variables)]
+               for r in text_faults(flow.title, limits.HEADER_TEXT_MAX, scope.languages,
+                                    variables)]
     reachable = _reachable(flow)
     for step in flow.steps.values():
         if scope.languages and step.id not in reachable:
@@ -147,25 +157,30 @@ def _condition_vars(cond: Condition) -> Iterator[str]:
 
 
 def _step_texts(step: Step, key: str) -> Iterator[tuple[str, Text, int]]:
-    yield f"{key}.text", step.text, BODY_MAX
-    for name, limit in (("header", HEADER_MAX), ("footer", HEADER_MAX),
-                        ("button", BUTTON_TITLE_MAX)):
+    yield f"{key}.text", step.text, TEXT_MAX
+    for name, limit in (("header", limits.HEADER_TEXT_MAX), ("footer", limits.FOOTER_TEXT_MAX),
+                        ("button", limits.LIST_BUTTON_MAX)):
         body = getattr(step, name)
         if body is not None:
             yield f"{key}.{name}", body, limit
     validator = step.validator
     if validator is not None and validator.error is not None:
-        yield f"{key}.validate.error", validator.error, BODY_MAX
-    title_max = BUTTON_TITLE_MAX if len(step.options) <= 3 else ROW_TITLE_MAX
+        yield f"{key}.validate.error", validator.error, TEXT_MAX
+    title_max = _title_limit(len(step.options))
     for option in step.options:
         okey = f"{key}.options.edit.{option.id}"
         yield f"{okey}.title", option.title, title_max
         if option.description is not None:
-            yield f"{okey}.description", option.description, DESCRIPTION_MAX
+            yield f"{okey}.description", option.description, limits.ROW_DESCRIPTION_MAX
     choices = validator.choices if validator is not None else ()
-    choice_max = BUTTON_TITLE_MAX if len(choices) <= 3 else ROW_TITLE_MAX
+    choice_max = _title_limit(len(choices))
     for choice in choices:
         yield f"{key}.validate.choices.{choice.id}.title", choice.title, choice_max
+
+
+def _title_limit(entries: int) -> int:
+    """Titles of 1-3 entries are button titles; of more, list row titles (render.py)."""
+    return limits.BUTTON_TITLE_MAX if entries <= limits.BUTTONS_MAX else limits.ROW_TITLE_MAX
 
 
 def _set_faults(step: Step, key: str, languages: tuple[str, ...]) -> list[Issue]:
@@ -174,7 +189,7 @@ def _set_faults(step: Step, key: str, languages: tuple[str, ...]) -> list[Issue]
     return [(f"{key}.options.edit.{option.id}.set.{name}", reason)
             for option in step.options for name, value in option.set.items()
             if isinstance(value, Text)
-            for reason in text_faults(value, BODY_MAX, languages, None)]
+            for reason in text_faults(value, TEXT_MAX, languages, None)]
 
 
 def text_faults(
@@ -212,7 +227,10 @@ def _check_options(flow_id: str, step: Step, key: str) -> list[Issue]:
                                f"'{code}' in this step"))
             seen_titles.add((code, normalize(body)))
         if len(f"{flow_id}.{step.id}:{entry_id}") > REPLY_ID_MAX:
-            issues.append((f"{okey}.{entry_id}", f"reply id longer than {REPLY_ID_MAX} chars"))
+            issues.append((f"{okey}.{entry_id}", f"reply id longer than {REPLY_ID_MAX} chars "
+                           "(it is sent as a list row id, which WhatsApp limits to "
+                           f"{limits.ROW_ID_MAX}, or as a button id, limited to "
+                           f"{limits.BUTTON_ID_MAX}: it must fit both)"))
     return issues
 
 
@@ -252,3 +270,72 @@ def _disabled_loops(flow: Flow) -> list[Issue]:
                 following = _next_targets(flow.steps[StepId(sid)].next, "")
                 todo += [g for _, g in following if g in disabled]
     return issues
+
+
+# --- one hotel, beyond its flows -----------------------------------------------------------
+
+
+def check_hotel(doc: HotelDoc, flows: Mapping[FlowId, Flow], scope: Scope) -> list[Issue]:
+    """Department links, language switches, strings, variables and words of one doc.
+
+    Issue keys start with `$` for what the hotel file itself defines (`$hotel.`, `$strings.`,
+    `$words.`), else they name a part of one of its flows.
+    """
+    issues: list[Issue] = []
+    for dept in doc.departments.values():
+        offered = set(dept.flows)
+        for fid in dept.flows:
+            for key, goal in _flow_links(flows.get(fid)):
+                if goal not in offered:
+                    issues.append((f"$hotel.departments.{dept.id}.flows",
+                                   f"flow '{fid}' leads to flow '{goal}' ({key}), which "
+                                   f"department '{dept.id}' does not offer: add it to flows"))
+        issues += [(f"$hotel.departments.{dept.id}.name", r)
+                   for r in text_faults(dept.name, TEXT_MAX, scope.languages, frozenset())]
+    for flow in flows.values():
+        for step in flow.steps.values():
+            for option in step.options:
+                code = option.set.get("language")
+                if "language" in option.set and code not in doc.languages:
+                    issues.append((f"{flow.id}.steps.{step.id}.options.edit.{option.id}.set",
+                                   f"language {code!r} is not one of this hotel's languages "
+                                   f"{list(doc.languages)}"))
+    for key, body in doc.strings.items():
+        issues += [(f"$strings.{key}", r)
+                   for r in text_faults(body, string_limit(key), scope.languages,
+                                         scope.variables)]
+    for name, body in doc.variables.items():
+        issues += [(f"$hotel.variables.{name}", r)
+                   for r in text_faults(body, TEXT_MAX, scope.languages, frozenset())]
+        if name in BUILTIN_VARIABLES:
+            issues.append((f"$hotel.variables.{name}", f"'{name}' is a builtin variable"))
+    for kind, per_lang in normalized_words(doc.words, doc.languages).items():
+        for code in doc.languages:
+            if not per_lang.get(code):
+                issues.append((f"$words.{kind}.{code}", f"no '{kind}' words for language "
+                               f"'{code}'"))
+    return issues
+
+
+def _flow_links(flow: Flow | None) -> Iterator[tuple[str, str]]:
+    """(where, flow id) of every `flow:` target of a flow."""
+    if flow is None:
+        return
+    for step in flow.steps.values():
+        nexts = [(f"steps.{step.id}", step.next)] + [
+            (f"steps.{step.id}.options.{o.id}", o.next) for o in step.options]
+        for where, nxt in nexts:
+            for goal in nxt.targets() if nxt else ():
+                if goal.startswith(FLOW_PREFIX):
+                    yield where, goal[len(FLOW_PREFIX):]
+
+
+def string_limit(key: str) -> int:
+    """The longest a system string may be: the ones shown as button titles are short."""
+    return limits.BUTTON_TITLE_MAX if key in SHORT_STRINGS else TEXT_MAX
+
+
+def check_strings(strings: Mapping[str, Text]) -> list[Issue]:
+    """The system strings of strings.yaml on their own: lengths and variables (builtins only)."""
+    return [(f"strings.{key}", reason) for key, body in strings.items()
+            for reason in text_faults(body, string_limit(key), (), BUILTIN_VARIABLES)]

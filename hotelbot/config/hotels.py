@@ -3,7 +3,7 @@
 Owns: parsing config/strings.yaml (system texts, global words) and config/hotels/<id>.yaml
 (departments, numbers, languages, variables, string and word overrides) into StringsDoc and
 HotelDoc, the per-language text merge, and the origins of what a hotel file defines. A
-hotel's `overrides` section stays raw here: hotelbot/flows/overrides.py applies it. Every
+hotel's `overrides` section stays raw here: hotelbot/config/overrides.py applies it. Every
 fault is recorded on the file's Source with its YAML path. Must never do I/O, import asyncio,
 read the clock or log.
 
@@ -19,9 +19,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from hotelbot.flows.model import Department, Text, WordKind
-from hotelbot.flows.source import Source, ident, items, join, lang, mapping, string, text
-from hotelbot.flows.text import normalize
+from hotelbot.config.source import Source, ident, items, join, lang, mapping, string, text
+from hotelbot.flows import Department, Text, WordKind, normalize
 from hotelbot.typedefs import Dept, FlowId, WaNumberId
 
 __all__ = [

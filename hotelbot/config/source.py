@@ -1,28 +1,28 @@
-"""Configuration source: one YAML file with the line of every value, and the typed readers.
+"""Configuration source: one YAML document with the line of every value, and the typed readers.
 
-Owns: reading a configuration file safely (`yaml.compose` with the safe loader, so every value
-has a line), the `Source` that records each fault with its file, YAML path and line, YAML path
-arithmetic, and the typed readers that report a wrong type, an unknown key or a bad id at its
-path. Every fault is recorded on the Source, never raised, so one run reports them all.
-Must never know what a flow or a hotel is (hotelbot/flows/validate.py, hotel.py and loader.py
-do), do I/O beyond reading the file it is given, import asyncio, read the clock or log.
+Owns: parsing a configuration file's text safely (`yaml.compose` with the safe loader, so every
+value has a line), the `Source` that records each fault with its file, YAML path and line, YAML
+path arithmetic, and the typed readers that report a wrong type, an unknown key or a bad id at
+its path. Every fault is recorded on the Source, never raised, so one run reports them all.
+Must never know what a flow or a hotel is (hotelbot/config/templates.py, hotels.py and
+loader.py do), read a file (hotelbot/config/loader.py does), import asyncio, read the clock or
+log.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import yaml
 
 from hotelbot.errors import Problem
-from hotelbot.flows.model import FLOW_PREFIX, Text
+from hotelbot.flows import FLOW_PREFIX, Text
 from hotelbot.typedefs import JSONScalar
 
 __all__ = [
     "ID_PATTERN", "LANG_PATTERN", "Source", "boolean", "ident", "integer", "items", "join",
-    "kind_of", "lang", "mapping", "number", "parent_path", "read_source", "scalar",
+    "kind_of", "lang", "mapping", "number", "parent_path", "parse_source", "scalar",
     "scalar_or_text", "string", "target", "text",
 ]
 
@@ -66,20 +66,23 @@ def join(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else key
 
 
-def read_source(config_dir: Path, rel: str) -> Source:
-    """Read and compose one YAML file; syntax errors become faults with their line."""
-    src = Source(file=rel)
-    try:
-        content = (config_dir / rel).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        src.fault("", f"cannot read file: {exc.__class__.__name__}")
-        return src
+def parse_source(file: str, content: str) -> Source:
+    """Compose one YAML document; syntax errors become faults with their line.
+
+    Args:
+        file: the name problems are reported under, relative to the configuration
+            directory (e.g. "flows/feedback.yaml").
+        content: the file's text (hotelbot/config/loader.py reads it).
+    Returns:
+        The Source: its data (None when empty or unparseable), lines and faults.
+    """
+    src = Source(file=file)
     try:
         node = yaml.compose(content, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        src.problems.append(Problem(rel, "", f"invalid YAML: {exc.problem}", line))
+        src.problems.append(Problem(file, "", f"invalid YAML: {exc.problem}", line))
         return src
     except yaml.YAMLError as exc:
         src.fault("", f"invalid YAML: {exc}")
