@@ -22,7 +22,7 @@ import aiohttp
 from aiohttp import web
 
 from benchmarks.server import ACCESS_TOKEN, APP_SECRET
-from hotelbot.say import SendText, message_item, webhook_body
+from hotelbot.cli.screen import SendText, message_item, webhook_body
 from hotelbot.whatsapp.payloads import sign
 from tests.fakes.graph import FAKE_GRAPH, FakeGraph, RecordedSend, create_fake_graph
 

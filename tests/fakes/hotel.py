@@ -20,8 +20,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer, unused_port
 
 from hotelbot.app import ROUTER, SENDER, STORE, create_app
+from hotelbot.cli.screen import SendText, message_item, webhook_body
 from hotelbot.config import Settings
-from hotelbot.say import SendText, message_item, webhook_body
 from hotelbot.store import Store
 from hotelbot.whatsapp.payloads import sign
 from tests.fakes.graph import FAKE_GRAPH, FakeGraph, RecordedSend, create_fake_graph
