@@ -30,6 +30,10 @@ LAYERS = {
 }
 
 
+DEVTOOLS = "hotelbot/devtools"  # the fake Graph API and its schema: demo, tests, benchmarks
+PRODUCTION = sorted(p for p in PACKAGE.rglob("*.py") if not p.is_relative_to(ROOT / DEVTOOLS))
+
+
 def _imports(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found: set[str] = set()
@@ -70,3 +74,8 @@ def test_pure_modules_do_no_io(path: Path) -> None:
 def test_dependencies_point_one_way(layer: str) -> None:
     for path in _files(layer):
         assert _hits(_imports(path), LAYERS[layer]) == set(), path
+
+
+@pytest.mark.parametrize("path", PRODUCTION, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_production_module_imports_the_devtools(path: Path) -> None:
+    assert _hits(_imports(path), {"hotelbot.devtools"}) == set()

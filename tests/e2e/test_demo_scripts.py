@@ -41,6 +41,7 @@ from hotelbot.cli.say import (
     screen_of,
     webhook_body,
 )
+from hotelbot.devtools.fake_graph import create_fake_graph
 from hotelbot.flows.events import Event, OptionChosen, TextReceived
 from hotelbot.whatsapp.payloads import (
     check_message,
@@ -50,7 +51,6 @@ from hotelbot.whatsapp.payloads import (
     sign,
     verify_signature,
 )
-from tests.fakes.graph import create_fake_graph
 
 SECRET = "test-app-secret"
 NUMBER = "100000000000002"

@@ -22,9 +22,9 @@ from aiohttp.test_utils import TestClient, TestServer, unused_port
 from hotelbot.app import ROUTER, SENDER, STORE, create_app
 from hotelbot.cli.screen import SendText, message_item, webhook_body
 from hotelbot.config import Settings
+from hotelbot.devtools.fake_graph import FAKE_GRAPH, FakeGraph, RecordedSend, create_fake_graph
 from hotelbot.store import Store
 from hotelbot.whatsapp.payloads import sign
-from tests.fakes.graph import FAKE_GRAPH, FakeGraph, RecordedSend, create_fake_graph
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 APP_SECRET = "test-app-secret"

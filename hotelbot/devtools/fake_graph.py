@@ -1,4 +1,4 @@
-"""A fake Meta Graph API for tests and the demo: a real aiohttp app on loopback.
+"""A fake Meta Graph API for the demo, the tests and the benchmarks: a real aiohttp app on loopback.
 
 Owns: `POST /{version}/{phone_number_id}/messages` answering like Meta (success body with a
 fresh wamid, or Meta's error shape), every body checked with `check_message` (so what Meta
@@ -9,7 +9,8 @@ Test-only routes: `GET /_sent[?to=]`, `POST /_reset`, `POST /_inject`. Tests can
 `FakeGraph` state object directly: `app[FAKE_GRAPH]`.
 Must never: listen beyond loopback, or leave a background task running after app cleanup.
 
-Standalone: python -m tests.fakes.graph --port 8090 [--webhook-url URL --app-secret S]
+Standalone (scripts/run): python -m hotelbot.devtools.fake_graph --port 8090
+[--webhook-url URL --app-secret S]. A development tool: no production module imports it.
 """
 
 from __future__ import annotations
@@ -453,7 +454,9 @@ async def _webhook_session(app: web.Application) -> AsyncIterator[None]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m tests.fakes.graph", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m hotelbot.devtools.fake_graph", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1", help="loopback only")
     parser.add_argument("--port", type=int, default=8090)
     parser.add_argument("--access-token", default=None)
