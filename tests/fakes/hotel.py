@@ -1,8 +1,10 @@
 """The real hotelbot app on loopback, talking to the fake Graph API on loopback.
 
-`hotel` starts both: the fake Graph API (checking every payload, posting signed status
-webhooks back) and hotelbot's aiohttp app on its own port, SQLite in tmp_path, the shipped
-config. Guests are played by signed webhook POSTs, exactly as Meta sends them.
+`hotel` starts both: the fake Graph API (checking every payload against Meta's schema and
+the documented limits, posting signed status webhooks back; a test fails at teardown if
+hotelbot sent a body it refused) and hotelbot's aiohttp app on its own port, SQLite in
+tmp_path, the shipped config. Guests are played by signed webhook POSTs, exactly as Meta
+sends them.
 """
 
 from __future__ import annotations
@@ -133,6 +135,8 @@ async def start_hotel(tmp_path: Path) -> AsyncIterator[HotelFactory]:
     for client, graph in reversed(started):
         await client.close()
         await graph.close()
+    for _client, graph in started:  # every body hotelbot sent passed Meta's schema and limits
+        assert graph.app[FAKE_GRAPH].invalid == []
 
 
 @pytest.fixture
