@@ -22,9 +22,9 @@ import aiohttp
 from aiohttp import web
 
 from benchmarks.server import ACCESS_TOKEN, APP_SECRET
-from hotelbot.say import SendText, message_item, webhook_body
+from hotelbot.cli.screen import SendText, message_item, webhook_body
+from hotelbot.devtools.fake_graph import FAKE_GRAPH, FakeGraph, RecordedSend, create_fake_graph
 from hotelbot.whatsapp.payloads import sign
-from tests.fakes.graph import FAKE_GRAPH, FakeGraph, RecordedSend, create_fake_graph
 
 # The department numbers of the shipped config (demo_hotel and seaside_inn).
 NUMBERS = ("100000000000001", "100000000000002", "100000000000003",

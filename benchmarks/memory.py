@@ -38,9 +38,9 @@ from benchmarks.report import BENCHMARKS_MD, emit, table
 from hotelbot.actors.conversation import ConversationDeps
 from hotelbot.actors.guests import GuestBook
 from hotelbot.actors.router import Router, RouterSettings
+from hotelbot.cli.screen import SendText, message_item, webhook_body
 from hotelbot.clock import SystemClock
 from hotelbot.config import load_hotels
-from hotelbot.say import SendText, message_item, webhook_body
 from hotelbot.scheduler.sender import DirectSender
 from hotelbot.store import InboundMessage, open_store
 from hotelbot.whatsapp.payloads import event_for, parse_webhook

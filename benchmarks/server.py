@@ -2,7 +2,7 @@
 
 Owns: `python -m benchmarks.server --kind minimal|hotelbot ...`: pin itself to one core (when
 asked), run the app on uvloop on 127.0.0.1, stop gracefully on SIGTERM, and optionally write a
-cProfile of the event-loop thread. hotelbot runs through `hotelbot.server.serve` (the code
+cProfile of the event-loop thread. hotelbot runs through `hotelbot.cli.serve.serve` (the code
 path of `hotelbot serve`), logging JSON lines to a file at the chosen level.
 Must never: listen beyond loopback, or run without a bound (the parent stops it).
 """
@@ -21,8 +21,8 @@ import uvloop
 from aiohttp import web
 
 from benchmarks.minimal import create_minimal_app
+from hotelbot.cli.serve import serve
 from hotelbot.log import configure_logging
-from hotelbot.server import serve
 from hotelbot.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -34,6 +34,10 @@ LAYERS = {
 }
 
 
+DEVTOOLS = "hotelbot/devtools"  # the fake Graph API and its schema: demo, tests, benchmarks
+PRODUCTION = sorted(p for p in PACKAGE.rglob("*.py") if not p.is_relative_to(ROOT / DEVTOOLS))
+
+
 def _imports(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found: set[str] = set()
@@ -100,3 +104,8 @@ def test_only_the_config_loader_reads_files(path: Path) -> None:
     if path.name in ("loader.py", "live.py", "__init__.py"):
         return
     assert "pathlib" not in _imports(path) and "open(" not in path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("path", PRODUCTION, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_production_module_imports_the_devtools(path: Path) -> None:
+    assert _hits(_imports(path), {"hotelbot.devtools"}) == set()

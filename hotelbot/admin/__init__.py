@@ -1,10 +1,18 @@
-"""hotelbot.admin: the local admin socket (JSON lines, mode 0600), its commands and its client.
+"""hotelbot.admin: the local admin socket (JSON lines, mode 0600) and its command table.
 
-Other packages import only the names in `__all__`.
+The client side (`hotelbot admin`) is hotelbot/cli/admin.py; it builds its actions from
+`COMMANDS`. Other packages import only the names in `__all__`.
 """
 
-from hotelbot.admin.client import AdminUnavailable, call
-from hotelbot.admin.commands import AdminCommands, AdminTargets, CommandError
+from hotelbot.admin.commands import (
+    COMMANDS,
+    AdminCommands,
+    AdminTargets,
+    CliAction,
+    Command,
+    CommandError,
+    Param,
+)
 from hotelbot.admin.server import (
     AdminServer,
     AdminServerStatistics,
@@ -13,13 +21,15 @@ from hotelbot.admin.server import (
 )
 
 __all__ = [
+    "COMMANDS",
     "AdminCommands",
     "AdminServer",
     "AdminServerStatistics",
     "AdminSocketError",
     "AdminTargets",
-    "AdminUnavailable",
+    "CliAction",
+    "Command",
     "CommandError",
-    "call",
+    "Param",
     "open_admin_server",
 ]

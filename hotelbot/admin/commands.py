@@ -1,20 +1,18 @@
 """The admin command table: one JSON request object in, one JSON reply object out.
 
-Owns: the commands of the local admin socket (`COMMANDS`), the validation of their
-arguments, and turning the app's objects (statistics dataclasses, request records, context
-snapshots) into plain JSON data. Every reply has `ok`; a refusal is
-`{"ok": false, "error": "..."}` and never an exception (CommandError is caught here).
+Owns: the commands of the local admin socket (`COMMANDS`: name, handler, what it does, its
+parameters and the `hotelbot admin` actions that send it), the validation of their arguments,
+and turning the app's objects (statistics dataclasses, request records, context snapshots)
+into plain JSON data. Every reply has `ok`; a refusal is `{"ok": false, "error": "..."}` and
+never an exception (CommandError is caught here).
 
-    {"cmd": "help"}                                      the commands and what they do
-    {"cmd": "stats"}                                     router, store, sender, graph statistics
-    {"cmd": "requests", "hotel": H, "status"?: S, "limit"?: N, "full"?: bool}
-    {"cmd": "request_status", "id": N, "status": "acknowledged"|"done"|"cancelled"}
-    {"cmd": "context", "phone_number_id": P, "guest": G}  in memory if active, else stored
-    {"cmd": "reload"}                                    reload the configuration
+The table is the one list of commands: the socket dispatches through it, `help` answers from
+it, and the `hotelbot admin` command line (hotelbot/cli/admin.py) builds its actions from it.
+A request is `{"cmd": NAME, KEY: VALUE, ...}` with the keys of the command's `params`.
 
 Must never: block the event loop on configuration loading (it runs in a thread), show a
 guest's full phone number unless asked (`"full": true`), log a request's data, or change
-anything but a request's status and the configuration in force.
+anything but a request's status, a parked message and the configuration in force.
 """
 
 from __future__ import annotations
@@ -26,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import Enum
 from pathlib import PurePath
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import structlog
 
@@ -99,7 +97,72 @@ class AdminTargets:
     now: Callable[[], datetime]
 
 
-Command = Callable[[AdminTargets, Mapping[str, object]], Awaitable[Reply]]
+Handler = Callable[[AdminTargets, Mapping[str, object]], Awaitable[Reply]]
+ParamKind = Literal["text", "int", "bool"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Param:
+    """One key of a command's request, and how `hotelbot admin` takes it.
+
+    A required parameter is positional on the command line (shown as `metavar`); an optional
+    one is an option, `--key VALUE`, or a flag `--key` when its kind is bool.
+    """
+
+    key: str
+    help: str
+    kind: ParamKind = "text"
+    required: bool = True
+    choices: tuple[str, ...] = ()
+    metavar: str = ""  # its value's name on the command line; KEY (an option: K) when empty
+
+    @property
+    def shown(self) -> str:
+        """How the parameter reads in a usage line: `HOTEL`, `[--limit N]`, `[--full]`."""
+        if self.required:
+            return self.metavar or self.key.upper()
+        if self.kind == "bool":
+            return f"[--{self.key}]"
+        return f"[--{self.key} {self.metavar or self.key[0].upper()}]"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CliAction:
+    """A `hotelbot admin` action sending its command with `fixed` keys already set.
+
+    Its command-line arguments are the command's params that `fixed` does not set.
+    """
+
+    name: str
+    help: str
+    fixed: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Command:
+    """One admin command: its handler, what it does, its params, its command-line actions."""
+
+    name: str
+    run: Handler
+    doc: str
+    params: tuple[Param, ...] = ()
+    cli: tuple[CliAction, ...] = ()  # empty: one action named like the command
+
+    def actions(self) -> tuple[CliAction, ...]:
+        return self.cli or (CliAction(name=self.name, help=self.doc),)
+
+    def action_params(self, action: CliAction) -> tuple[Param, ...]:
+        fixed = {key for key, _value in action.fixed}
+        return tuple(p for p in self.params if p.key not in fixed)
+
+    def summary(self) -> str:
+        """The `help` line: what it does, then its keys (`?` marks an optional one)."""
+        keys = ", ".join(
+            p.key + ("?" if not p.required else "")
+            + (f" ({'|'.join(p.choices)})" if p.choices else "")
+            for p in self.params
+        )
+        return f"{self.doc}: {keys}" if keys else self.doc
 
 
 class AdminCommands:
@@ -116,7 +179,7 @@ class AdminCommands:
             known = ", ".join(sorted(COMMANDS))
             return _refuse(f"unknown command {name!r}; known commands: {known}")
         try:
-            reply = await entry[0](self._targets, request)
+            reply = await entry.run(self._targets, request)
         except CommandError as exc:
             return _refuse(exc.reason)
         log.info("admin_command", cmd=name, ok=reply.get("ok", True))
@@ -127,7 +190,7 @@ class AdminCommands:
 
 
 async def _help(targets: AdminTargets, request: Mapping[str, object]) -> Reply:
-    return {"commands": {name: doc for name, (_fn, doc) in sorted(COMMANDS.items())}}
+    return {"commands": {name: command.summary() for name, command in sorted(COMMANDS.items())}}
 
 
 async def _stats(targets: AdminTargets, request: Mapping[str, object]) -> Reply:
@@ -217,17 +280,40 @@ async def _replay(targets: AdminTargets, request: Mapping[str, object]) -> Reply
     return {"seq": seq, "replayed": True}
 
 
-COMMANDS: dict[str, tuple[Command, str]] = {
-    "help": (_help, "list the commands"),
-    "stats": (_stats, "statistics of the router, the store, the sender and the Graph client"),
-    "requests": (_requests, "a hotel's requests, newest first: hotel, status?, limit?, full?"),
-    "request_status": (_request_status, "set a request's status: id, status "
-                       "(acknowledged, done or cancelled)"),
-    "context": (_context, "a conversation's context: phone_number_id, guest"),
-    "reload": (_reload, "reload and validate the configuration; a bad one is refused"),
-    "parked": (_parked, "messages set aside after failing, newest first: limit?"),
-    "replay": (_replay, "hand a parked message to its conversation again: seq"),
-}
+_LIMIT = Param(key="limit", kind="int", required=False, metavar="N",
+               help=f"at most N rows (1-{MAX_LIMIT}, default {DEFAULT_LIMIT})")
+_STATUS_CHANGES = (("ack", RequestStatus.ACKNOWLEDGED), ("done", RequestStatus.DONE),
+                   ("cancel", RequestStatus.CANCELLED))
+COMMANDS: dict[str, Command] = {c.name: c for c in (
+    Command(name="help", run=_help, doc="list the commands"),
+    Command(name="stats", run=_stats,
+            doc="statistics of the router, the store, the sender and the Graph client"),
+    Command(name="requests", run=_requests, doc="a hotel's requests, newest first", params=(
+        Param(key="hotel", help="the hotel's id"),
+        Param(key="status", required=False, choices=tuple(s.value for s in RequestStatus),
+              help="only requests with this status"),
+        _LIMIT,
+        Param(key="full", kind="bool", required=False, help="show full guest numbers"),
+    )),
+    Command(name="request_status", run=_request_status, doc="set a request's status", params=(
+        Param(key="id", kind="int", help="the request's id"),
+        Param(key="status", choices=tuple(s.value for s in STAFF_STATUSES),
+              help="the new status"),
+    ), cli=tuple(CliAction(name=name, help=f"mark a request {status.value}",
+                           fixed=(("status", status.value),))
+                 for name, status in _STATUS_CHANGES)),
+    Command(name="context", run=_context,
+            doc="a conversation's context (in memory if active, else its snapshot)", params=(
+        Param(key="phone_number_id", metavar="NUMBER", help="the department's phone_number_id"),
+        Param(key="guest", help="the guest's WhatsApp id (phone number)"),
+    )),
+    Command(name="reload", run=_reload,
+            doc="reload and validate the configuration; a bad one is refused"),
+    Command(name="parked", run=_parked, doc="messages set aside after failing, newest first",
+            params=(_LIMIT,)),
+    Command(name="replay", run=_replay, doc="hand a parked message to its conversation again",
+            params=(Param(key="seq", kind="int", help="the parked message's seq"),)),
+)}
 
 
 # --- conversions ------------------------------------------------------------------------------

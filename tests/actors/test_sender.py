@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestServer
 
+from hotelbot.devtools.fake_graph import FAKE_GRAPH, FakeGraph, Injection, create_fake_graph
 from hotelbot.flows import Context
 from hotelbot.scheduler.sender import DirectSender
 from hotelbot.store import Store, open_store
 from hotelbot.store.records import OutboundMessage, StepCommit
 from hotelbot.whatsapp.client import open_graph_client
 from tests.fakes.clock import FakeClock
-from tests.fakes.graph import FAKE_GRAPH, FakeGraph, Injection, create_fake_graph
 
 NUMBER = "100000000000001"
 

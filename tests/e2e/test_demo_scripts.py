@@ -1,4 +1,4 @@
-"""`hotelbot say` (hotelbot/say.py): webhooks it builds, replies it prints, and one loopback talk.
+"""`hotelbot say` (hotelbot/cli/say.py): webhooks it builds, replies it prints, a loopback talk.
 
 The pure parts are checked against the project's own parser and signature check; the loopback
 test runs `converse` against a tiny webhook receiver and the real fake Graph API, both on
@@ -22,8 +22,7 @@ from aiohttp.test_utils import TestServer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hotelbot.flows import Event, OptionChosen, TextReceived
-from hotelbot.say import (
+from hotelbot.cli.say import (
     Choice,
     Help,
     Quit,
@@ -42,6 +41,8 @@ from hotelbot.say import (
     screen_of,
     webhook_body,
 )
+from hotelbot.devtools.fake_graph import create_fake_graph
+from hotelbot.flows.events import Event, OptionChosen, TextReceived
 from hotelbot.whatsapp.payloads import (
     check_message,
     envelope,
@@ -50,7 +51,6 @@ from hotelbot.whatsapp.payloads import (
     sign,
     verify_signature,
 )
-from tests.fakes.graph import create_fake_graph
 from tests.paths import CONFIG
 
 SECRET = "test-app-secret"

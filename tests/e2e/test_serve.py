@@ -13,9 +13,9 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer, unused_port
 
+from hotelbot.devtools.fake_graph import FAKE_GRAPH, create_fake_graph
 from hotelbot.store import open_store
 from hotelbot.whatsapp.payloads import sign
-from tests.fakes.graph import FAKE_GRAPH, create_fake_graph
 from tests.fakes.hotel import FRONT_DESK, envelope, text_item
 from tests.paths import CONFIG
 

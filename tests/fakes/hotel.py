@@ -1,7 +1,9 @@
 """The real hotelbot app on loopback, talking to the fake Graph API on loopback.
 
-`hotel` starts both: the fake Graph API (checking every payload, posting signed status
-webhooks back) and hotelbot's aiohttp app on its own port, SQLite in tmp_path, the tests'
+`hotel` starts both: the fake Graph API (checking every payload against Meta's schema and
+the documented limits, posting signed status webhooks back; a test fails at teardown if
+hotelbot sent a body it refused) and hotelbot's aiohttp app on its own port, SQLite in
+tmp_path, the tests'
 configuration (tests/data/config). Guests are played by signed webhook POSTs, exactly as Meta
 sends them.
 """
@@ -21,12 +23,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer, unused_port
 
 from hotelbot.app import ROUTER, SENDER, STORE, create_app
-from hotelbot.say import SendText, message_item, webhook_body
-from hotelbot.server import runner_options
+from hotelbot.cli.screen import SendText, message_item, webhook_body
+from hotelbot.cli.serve import runner_options
+from hotelbot.devtools.fake_graph import FAKE_GRAPH, FakeGraph, RecordedSend, create_fake_graph
 from hotelbot.settings import Settings
 from hotelbot.store import Store
 from hotelbot.whatsapp.payloads import sign
-from tests.fakes.graph import FAKE_GRAPH, FakeGraph, RecordedSend, create_fake_graph
 from tests.paths import CONFIG
 
 APP_SECRET = "test-app-secret"
@@ -138,6 +140,8 @@ async def start_hotel(tmp_path: Path) -> AsyncIterator[HotelFactory]:
     for client, graph in reversed(started):
         await client.close()
         await graph.close()
+    for _client, graph in started:  # every body hotelbot sent passed Meta's schema and limits
+        assert graph.app[FAKE_GRAPH].invalid == []
 
 
 @pytest.fixture

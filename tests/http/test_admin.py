@@ -326,6 +326,14 @@ async def test_cli_stats_context_and_raw(
     assert "active, in memory" in out and "front_desk_menu" in out
     assert await _admin_cli("--socket", sock, "raw", '{"cmd": "help"}') == 0
     assert orjson.loads(capsys.readouterr().out)["ok"] is True
+    assert await _admin_cli("--socket", sock, "--json", "requests", "demo_hotel") == 0
+    assert orjson.loads(capsys.readouterr().out) == {
+        "ok": True, "hotel": "demo_hotel", "requests": []}
+    assert await _admin_cli("--socket", sock, "--json", "ack", "99") == 1
+    assert orjson.loads(capsys.readouterr().out)["ok"] is False
+    assert await _admin_cli("--socket", sock, "help") == 0
+    out = capsys.readouterr().out
+    assert "ack ID" in out and "requests HOTEL [--status S]" in out and "raw JSON" in out
 
 
 async def test_cli_fails_clearly_on_refusal_missing_socket_and_bad_raw(

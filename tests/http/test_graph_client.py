@@ -13,11 +13,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from hotelbot.devtools.fake_graph import FAKE_GRAPH, FakeGraph, create_fake_graph
 from hotelbot.errors import GraphAPIError, RateLimited
 from hotelbot.store.records import DeliveryStatus
 from hotelbot.whatsapp.client import GraphClient, open_graph_client
 from hotelbot.whatsapp.payloads import parse_webhook, verify_signature
-from tests.fakes.graph import FAKE_GRAPH, FakeGraph, create_fake_graph
 
 TOKEN = "test-token-not-secret"
 SECRET = "test-app-secret"

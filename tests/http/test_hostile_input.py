@@ -20,11 +20,11 @@ from aiohttp.test_utils import TestServer, unused_port
 from structlog.testing import capture_logs
 
 from hotelbot.app import STORE, create_app
+from hotelbot.cli.serve import CappedSite, open_server
+from hotelbot.devtools.fake_graph import FAKE_GRAPH, FakeGraph, create_fake_graph
 from hotelbot.errors import StoreError
-from hotelbot.server import CappedSite, open_server
 from hotelbot.store import Store
 from hotelbot.whatsapp.payloads import sign
-from tests.fakes.graph import FAKE_GRAPH, FakeGraph, create_fake_graph
 from tests.fakes.hotel import (
     ACCESS_TOKEN,
     APP_SECRET,

@@ -5,7 +5,7 @@ Owns: parsing a typed line (text, `#N` and `/tap` taps, `/help`, `/quit`) agains
 menu shown, building the Meta-shaped `messages[]` item and webhook body for it
 (whatsapp-cloud-api.md 1.3-1.5), and rendering a sent message body as plain lines: text
 bodies, buttons as `[1] Title  [2] Title`, list rows as `1. Title — description`, header and
-footer (4.2-4.5). Also `SayError`, the one error of `say`. hotelbot/say.py re-exports all of
+footer (4.2-4.5). Also `SayError`, the one error of `say`. say.py (beside it) re-exports all of
 it. Must never do I/O, sign or send anything (say.py does), read the clock (the timestamp
 arrives as `now`) or run anything at import.
 """

@@ -10,7 +10,7 @@ Typing a tap: `#2` taps the 2nd button or row of the last menu shown (after a nu
 menu it sends "2", which the engine accepts anyway); `/tap <reply-id>` taps an id verbatim;
 a line starting with a backslash is sent as literal text (`\\#2`). `/help`, `/quit`.
 
-The pure half (line parsing, webhook shapes, reply rendering, SayError) is hotelbot/screen.py;
+The pure half (line parsing, webhook shapes, reply rendering, SayError) is screen.py;
 its names are re-exported here. This module signs, sends, polls, reads stdin and parses flags.
 
 Must never: talk to the real Graph API (the replies come from the fake's test-only route),
@@ -35,8 +35,7 @@ from typing import TextIO
 import aiohttp
 import orjson
 
-from hotelbot.errors import FlowDefinitionError
-from hotelbot.screen import (
+from hotelbot.cli.screen import (
     DISPLAY_NUMBER,
     Choice,
     Help,
@@ -56,6 +55,7 @@ from hotelbot.screen import (
     str_of,
     webhook_body,
 )
+from hotelbot.errors import FlowDefinitionError
 from hotelbot.whatsapp.payloads import sign
 
 __all__ = [

@@ -1,9 +1,12 @@
-"""The `hotelbot` command: argparse subcommands.
+"""The `hotelbot` command: argparse subcommands (`[project.scripts]` and `python -m hotelbot`).
 
 Owns: parsing the command line and dispatching to one function per subcommand
-(`SUBCOMMANDS`); each returns the process exit code. Must never hold business logic: it
-calls into hotelbot's packages and prints their results. To add a subcommand, write
-`_add_<name>(subparsers)` and `_run_<name>(args) -> int` and list them in `SUBCOMMANDS`.
+(`SUBCOMMANDS`); each returns the process exit code. The subcommands' own modules sit
+beside it: serve.py (the runner), admin.py (the admin client, its actions built from the
+admin command table), say.py and screen.py (the demo guest). Must never hold business
+logic: it calls into hotelbot's packages and prints their results. To add a subcommand,
+write `_add_<name>(subparsers)` and `_run_<name>(args) -> int` and list them in
+`SUBCOMMANDS`.
 """
 
 from __future__ import annotations
@@ -56,9 +59,9 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _run_serve(args: argparse.Namespace) -> int:
+    from hotelbot.cli.serve import run
     from hotelbot.errors import ConfigError, FlowDefinitionError, HotelbotError
     from hotelbot.log import configure_logging
-    from hotelbot.server import run
     from hotelbot.settings import Settings
 
     overrides = {
@@ -91,76 +94,38 @@ def _add_say(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _run_say(args: argparse.Namespace) -> int:
-    from hotelbot.say import main as say_main
+    from hotelbot.cli.say import main as say_main
 
     return say_main(list(args.rest))
 
 
-ADMIN_ACTIONS = "stats|requests HOTEL [--status S]|ack ID|done ID|cancel ID|context NUMBER GUEST|" \
-    "parked|replay SEQ|reload|help|raw JSON"
-
-
 def _add_admin(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from hotelbot.cli.admin import SOCKET_HELP, actions_summary, add_actions
+
     parser = subparsers.add_parser(
         "admin", help="ask the running hotelbot through its local admin socket",
         description="Talk to a running `hotelbot serve` over its admin socket (mode 0600). "
-        f"Actions: {ADMIN_ACTIONS}.")
-    parser.add_argument("--socket", type=Path, default=None,
-                        help="socket path (default: $HOTELBOT_ADMIN_SOCKET or "
-                        "<$HOTELBOT_DATA_DIR or var>/admin.sock)")
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    actions.add_parser("stats", help="statistics of the router, store, sender, Graph client")
-    requests = actions.add_parser("requests", help="a hotel's requests, newest first")
-    requests.add_argument("hotel")
-    requests.add_argument("--status", choices=("new", "acknowledged", "done", "cancelled"))
-    requests.add_argument("--limit", type=int, default=50)
-    requests.add_argument("--full", action="store_true", help="show full guest numbers")
-    for action, done in (("ack", "acknowledged"), ("done", "done"), ("cancel", "cancelled")):
-        actions.add_parser(action, help=f"mark a request {done}").add_argument("id", type=int)
-    context = actions.add_parser("context", help="a conversation's context")
-    context.add_argument("number", help="the department's phone_number_id")
-    context.add_argument("guest", help="the guest's WhatsApp id (phone number)")
-    actions.add_parser("parked", help="messages set aside after failing")
-    actions.add_parser("replay", help="retry a parked message").add_argument("seq", type=int)
-    actions.add_parser("reload", help="reload the configuration (a bad one is refused)")
-    actions.add_parser("help", help="the socket's commands")
-    actions.add_parser("raw", help="send one JSON request, print the JSON reply") \
-        .add_argument("json")
-
-
-def _admin_request(args: argparse.Namespace) -> dict[str, object]:
-    """The socket request of an `admin` action. Raises ValueError for a bad `raw` JSON."""
-    from hotelbot.admin.client import parse_raw
-
-    statuses = {"ack": "acknowledged", "done": "done", "cancel": "cancelled"}
-    if args.action in statuses:
-        return {"cmd": "request_status", "id": args.id, "status": statuses[args.action]}
-    if args.action == "requests":
-        request: dict[str, object] = {"cmd": "requests", "hotel": args.hotel, "limit": args.limit,
-                                      "full": args.full}
-        return request if args.status is None else {**request, "status": args.status}
-    if args.action == "context":
-        return {"cmd": "context", "phone_number_id": args.number, "guest": args.guest}
-    if args.action == "replay":
-        return {"cmd": "replay", "seq": args.seq}
-    if args.action == "raw":
-        return parse_raw(args.json)
-    return {"cmd": args.action}
+        f"Actions: {actions_summary()}. `help` lists them with what they do.")
+    parser.add_argument("--socket", type=Path, default=None, help=SOCKET_HELP)
+    parser.add_argument("--json", action="store_true",
+                        help="print the server's reply as JSON instead of a table")
+    add_actions(parser)
 
 
 def _run_admin(args: argparse.Namespace) -> int:
-    from hotelbot.admin.client import run
+    from hotelbot.cli.admin import RAW, request_of, run
     from hotelbot.errors import ConfigError
     from hotelbot.settings import Settings
 
     try:
-        request = _admin_request(args)
+        request = request_of(args)
         socket_path: Path = args.socket or Settings.from_env(
             os.environ, require_secrets=False).admin_socket
     except (ValueError, ConfigError) as exc:
         print(f"hotelbot admin: {exc}", file=sys.stderr)
         return 2
-    return run(socket_path, request, out=sys.stdout, err=sys.stderr, raw=args.action == "raw")
+    return run(socket_path, request, out=sys.stdout, err=sys.stderr,
+               as_json=args.json or args.action == RAW)
 
 
 Adder = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
@@ -172,16 +137,21 @@ SUBCOMMANDS: dict[str, tuple[Adder, Callable[[argparse.Namespace], int]]] = {
 }
 
 
+def build_parser() -> argparse.ArgumentParser:
+    """The `hotelbot` argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="hotelbot", description="WhatsApp hotel front desk")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add, _run in SUBCOMMANDS.values():
+        add(subparsers)
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `hotelbot` command; returns the exit code."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["say"]:  # say parses its own flags (--guest, --help, ...)
         return _run_say(argparse.Namespace(rest=args_list[1:]))
-    parser = argparse.ArgumentParser(prog="hotelbot", description="WhatsApp hotel front desk")
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add, _run in SUBCOMMANDS.values():
-        add(subparsers)
-    args = parser.parse_args(args_list)
+    args = build_parser().parse_args(args_list)
     return SUBCOMMANDS[args.command][1](args)
 
 

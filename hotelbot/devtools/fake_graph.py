@@ -1,15 +1,19 @@
-"""A fake Meta Graph API for tests and the demo: a real aiohttp app on loopback.
+"""A fake Meta Graph API for the demo, the tests and the benchmarks: a real aiohttp app on loopback.
 
 Owns: `POST /{version}/{phone_number_id}/messages` answering like Meta (success body with a
-fresh wamid, or Meta's error shape), every body checked with `check_message` (so what Meta
-would refuse is refused), the bearer-token check, injected failures and latency, and the
-status webhooks Meta would send afterwards (sent, delivered, read), signed with the App
-Secret exactly like Meta (whatsapp-cloud-api.md sections 1.7, 2, 4.6, 4.7).
+fresh wamid, or Meta's error shape), every body checked against Meta's own OpenAPI schema
+(meta_spec.py: `Message`, or `MarkMessageRequestPayload` for a read receipt) and against the
+documented limits (`check_message`), so what Meta would refuse is refused with a 400, code
+100 and the path and reason in `error_data.details`; the bearer-token check, injected
+failures and latency, and the status webhooks Meta would send afterwards (sent, delivered,
+read), signed with the App Secret exactly like Meta (whatsapp-cloud-api.md sections 1.7, 2,
+4.6, 4.7).
 Test-only routes: `GET /_sent[?to=]`, `POST /_reset`, `POST /_inject`. Tests can also use the
 `FakeGraph` state object directly: `app[FAKE_GRAPH]`.
 Must never: listen beyond loopback, or leave a background task running after app cleanup.
 
-Standalone: python -m tests.fakes.graph --port 8090 [--webhook-url URL --app-secret S]
+Standalone (scripts/run): python -m hotelbot.devtools.fake_graph --port 8090
+[--webhook-url URL --app-secret S]. A development tool: no production module imports it.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 
+from hotelbot.devtools.meta_spec import check_send, send_schema
 from hotelbot.whatsapp.limits import check_message
 from hotelbot.whatsapp.payloads import sign
 
@@ -129,6 +134,7 @@ class DeliveredWebhook:
 class FakeGraphStatistics:
     sent: int
     refused: int
+    invalid: int
     marked_read: int
     webhooks: int
     webhooks_pending: int
@@ -146,6 +152,7 @@ class FakeGraph:
     sends: list[RecordedSend] = field(default_factory=list)
     reads: list[str] = field(default_factory=list)
     refused: list[tuple[str, int]] = field(default_factory=list)  # (to, code)
+    invalid: list[tuple[Mapping[str, object], list[str]]] = field(default_factory=list)
     webhooks: list[DeliveredWebhook] = field(default_factory=list)
     injections: list[Injection] = field(default_factory=list)
     session: aiohttp.ClientSession | None = None
@@ -164,6 +171,7 @@ class FakeGraph:
         self.sends.clear()
         self.reads.clear()
         self.refused.clear()
+        self.invalid.clear()
         self.webhooks.clear()
         self.injections.clear()
         self.statuses = self._default_statuses
@@ -190,6 +198,7 @@ class FakeGraph:
         return FakeGraphStatistics(
             sent=len(self.sends),
             refused=len(self.refused),
+            invalid=len(self.invalid),
             marked_read=len(self.reads),
             webhooks=len(self.webhooks),
             webhooks_pending=len(self._tasks),
@@ -326,8 +335,9 @@ async def _messages(request: web.Request) -> web.Response:
         return _json(meta_error(100, "request body is not valid JSON"), 400)
     if not isinstance(body, dict):
         return _json(meta_error(100, "request body must be a JSON object"), 400)
-    violations = check_message(body)
+    violations = check_send(body) + check_message(body)
     if violations:
+        fake.invalid.append((body, violations))  # (body, reasons): what a test can look at
         return _json(meta_error(100, "; ".join(violations)), 400)
     if body.get("status") == "read":
         fake.reads.append(str(body["message_id"]))
@@ -437,12 +447,19 @@ def create_fake_graph(
         _default_statuses=tuple(statuses),
     )
     app[FAKE_GRAPH] = fake
+    app.cleanup_ctx.append(_meta_schema)
     app.cleanup_ctx.append(_webhook_session)
     app.router.add_post(r"/{version:v[0-9]+\.[0-9]+}/{phone_number_id}/messages", _messages)
     app.router.add_get("/_sent", _sent)
     app.router.add_post("/_reset", _reset)
     app.router.add_post("/_inject", _inject)
     return app
+
+
+async def _meta_schema(app: web.Application) -> AsyncIterator[None]:
+    """Load and prepare Meta's schema before the first send (once per process, cached)."""
+    await asyncio.to_thread(send_schema)
+    yield
 
 
 async def _webhook_session(app: web.Application) -> AsyncIterator[None]:
@@ -454,7 +471,9 @@ async def _webhook_session(app: web.Application) -> AsyncIterator[None]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m tests.fakes.graph", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m hotelbot.devtools.fake_graph", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1", help="loopback only")
     parser.add_argument("--port", type=int, default=8090)
     parser.add_argument("--access-token", default=None)
