@@ -1,4 +1,4 @@
-"""The group-commit writer, through the Store API on real SQLite files."""
+"""The group-commit writer, through the store's repositories on real SQLite files."""
 
 from __future__ import annotations
 
@@ -119,7 +119,7 @@ async def test_failing_job_fails_only_its_own_caller(tmp_path: Path) -> None:
         pending = await store.inbound.pending()
     assert [m.seq for m in pending] == [seqs[4]]
     assert stats.rollbacks == 1 and stats.jobs_failed == 1
-    assert stats.jobs_committed == 1 + 9  # the record_inbound and nine steps
+    assert stats.jobs_committed == 1 + 9  # the inbound.record and nine steps
 
 
 async def test_close_commits_every_queued_write(tmp_path: Path) -> None:
