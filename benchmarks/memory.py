@@ -3,7 +3,7 @@
 Owns: in a fresh child process, opening the real store (temp dir), the shipped hotels and
 the Router exactly as app.py wires them, then delivering one recorded text message from
 each of N distinct guests (spread over the five department numbers) the way the webhook
-does: `record_inbound` -> `router.deliver`. Every conversation runs its first step (context
+does: `store.inbound.record` -> `router.deliver`. Every conversation runs its first step (context
 in memory, snapshot and outbox committed) and stays active (passivation pushed past the
 run). Reports the RSS delta and, in a second child with tracemalloc, the Python heap delta
 per conversation and the allocation sites that dominate (DESIGN target: 100 k in <= 600 MiB).
@@ -76,7 +76,7 @@ def inbound(start: int, count: int) -> list[InboundMessage]:
 
 async def deliver(router: Router, sender: DirectSender, store_record: object, start: int,
                   count: int) -> None:
-    record = store_record  # Store.record_inbound
+    record = store_record  # store.inbound.record
     for first in range(start, start + count, BATCH):
         batch = inbound(first, min(BATCH, start + count - first))
         recorded = await record(batch, at=datetime.now(UTC),  # type: ignore[operator]
@@ -94,19 +94,19 @@ async def measure(n: int, trace: bool) -> dict[str, object]:
     clock = SystemClock()
     with tempfile.TemporaryDirectory(prefix="hotelbot-bench-") as tmp:
         async with open_store(Path(tmp) / "hotelbot.sqlite3", max_pending=100_000) as store:
-            sender = DirectSender(InstantTransport(), store, clock)
-            deps = ConversationDeps(store=store, sender=sender, guests=GuestBook(store),
+            sender = DirectSender(InstantTransport(), store.outbox, clock)
+            deps = ConversationDeps(store=store, sender=sender, guests=GuestBook(store.guests),
                                     clock=clock, hotels=lambda: hotels)
             settings = RouterSettings(passivate_after=1e9, sweep_every=1e9)
             router = Router(deps, store, event_for, settings)
             await router.start()
-            await deliver(router, sender, store.record_inbound, 0, WARMUP)
+            await deliver(router, sender, store.inbound.record, 0, WARMUP)
             gc.collect()
             rss0 = rss_bytes()
             if trace:
                 tracemalloc.start(1)
             t0 = time.monotonic()
-            await deliver(router, sender, store.record_inbound, WARMUP, n)
+            await deliver(router, sender, store.inbound.record, WARMUP, n)
             seconds = time.monotonic() - t0
             gc.collect()
             result: dict[str, object] = {

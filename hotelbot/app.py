@@ -83,7 +83,7 @@ async def _graph_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _sender_ctx(app: web.Application) -> AsyncIterator[None]:
-    sender = DirectSender(app[GRAPH], app[STORE], app[CLOCK])
+    sender = DirectSender(app[GRAPH], app[STORE].outbox, app[CLOCK])
     app[SENDER] = sender
     yield
     await sender.close()
@@ -94,7 +94,7 @@ async def _router_ctx(app: web.Application) -> AsyncIterator[None]:
     deps = ConversationDeps(
         store=store,
         sender=app[SENDER],
-        guests=GuestBook(store),
+        guests=GuestBook(store.guests),
         clock=clock,
         hotels=app[LIVE_CONFIG].get,
     )
@@ -103,13 +103,13 @@ async def _router_ctx(app: web.Application) -> AsyncIterator[None]:
     app[WEBHOOK] = WebhookHandler(
         app_secret=app[SETTINGS].app_secret,
         verify_token=app[SETTINGS].verify_token,
-        store=store,
+        store=store.inbound,
         router=router,
         now=clock.now,
         monotonic=clock.monotonic,
         body_timeout=app[SETTINGS].body_timeout,
     )
-    app[SENDER].submit(await store.pending_outbound())
+    app[SENDER].submit(await store.outbox.pending())
     await router.start()
     try:
         yield

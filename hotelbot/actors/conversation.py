@@ -41,6 +41,7 @@ from hotelbot.flows import (
     step,
     text_message,
 )
+from hotelbot.store import ConversationRepository, InboundRepository
 from hotelbot.store.records import (
     GuestRecord,
     OutboundMessage,
@@ -55,12 +56,13 @@ log = structlog.get_logger(__name__)
 
 
 class ConversationStore(Protocol):
-    async def load_context(self, phone_number_id: str, guest_id: str) -> dict[str, object] | None:
-        ...
+    """The repositories an actor uses: snapshots and steps, and inbound's done mark."""
 
-    async def commit_step(self, commit: StepCommit) -> tuple[OutboundMessage, ...]: ...
+    @property
+    def conversations(self) -> ConversationRepository: ...
 
-    async def mark_inbound_done(self, seq: int) -> None: ...
+    @property
+    def inbound(self) -> InboundRepository: ...
 
 
 class Sender(Protocol):
@@ -128,7 +130,7 @@ class ConversationActor(Actor):
     async def _restore(self, hotel: Hotel, guest: GuestRecord) -> Context:
         if self._context is not None:
             return self._context
-        snapshot = await self._deps.store.load_context(self.phone_number_id, self.guest_id)
+        snapshot = await self._deps.store.conversations.load(self.phone_number_id, self.guest_id)
         if snapshot is not None:
             try:
                 return Context.from_dict(snapshot)
@@ -163,7 +165,7 @@ class ConversationActor(Actor):
     async def _on_limited(self, hotel: Hotel, context: Context, message: Inbound) -> None:
         """Past the rate limit: record, do not answer; one notice per flood."""
         if not message.notify_limit:
-            await self._deps.store.mark_inbound_done(message.seq)
+            await self._deps.store.inbound.mark_done(message.seq)
             return
         now = self._deps.clock.now()
         text = hotel.strings["spam"].get(context.language, hotel.default_language)
@@ -188,7 +190,7 @@ class ConversationActor(Actor):
             at=now,
             guest_changed=guest_changed,
         )
-        rows = await self._deps.store.commit_step(commit)
+        rows = await self._deps.store.conversations.commit_step(commit)
         self._context = context
         self._deps.guests.update(
             self.hotel_id, self.guest_id, context.accumulated_data, context.language

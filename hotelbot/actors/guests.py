@@ -19,7 +19,7 @@ from hotelbot.typedefs import JSONScalar
 
 
 class GuestSource(Protocol):
-    async def load_guest(self, hotel_id: str, guest_id: str) -> GuestRecord | None: ...
+    async def load(self, hotel_id: str, guest_id: str) -> GuestRecord | None: ...
 
 
 class GuestBook:
@@ -35,7 +35,7 @@ class GuestBook:
         if found is not None:
             self._cache.move_to_end(key)
             return found
-        loaded = await self._source.load_guest(hotel_id, guest_id)
+        loaded = await self._source.load(hotel_id, guest_id)
         record = loaded or GuestRecord(hotel_id=hotel_id, guest_id=guest_id, data={})
         if key not in self._cache:  # another actor may have put a newer one meanwhile
             self.put(record)

@@ -33,7 +33,7 @@ import asyncio
 import traceback
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Protocol
 
 import structlog
@@ -58,17 +58,7 @@ Key = tuple[str, str]  # (phone_number_id, guest_id)
 
 
 class RouterStore(ConversationStore, Protocol):
-    async def pending_inbound(self) -> list[InboundMessage]: ...
-
-    async def bump_inbound_attempts(self, seq: int) -> int: ...
-
-    async def park_inbound(
-        self, seq: int, error: str, reply: OutboundMessage | None = None
-    ) -> tuple[OutboundMessage, ...]: ...
-
-    async def expire_contexts(self, idle_before: datetime) -> int: ...
-
-    async def purge_inbound(self, received_before: datetime) -> int: ...
+    """The same repositories: inbound (replay, attempts, park, purge), conversations (expiry)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -148,7 +138,7 @@ class Router:
         if route is None:
             self._unknown += 1
             log.warning("unknown_phone_number_id", number=message.phone_number_id)
-            self._background(self._store.park_inbound(message.seq, "unknown phone_number_id"))
+            self._background(self._store.inbound.park(message.seq, "unknown phone_number_id"))
             return
         key = (message.phone_number_id, message.guest_id)
         now = self._deps.clock.monotonic()
@@ -187,11 +177,11 @@ class Router:
 
     async def start(self) -> None:
         """Replay what was recorded but not processed, then start the periodic sweep."""
-        for message in await self._store.pending_inbound():
-            attempts = await self._store.bump_inbound_attempts(message.seq)
+        for message in await self._store.inbound.pending():
+            attempts = await self._store.inbound.bump_attempts(message.seq)
             if attempts > self._settings.max_replays:
                 self._parked += 1
-                await self._store.park_inbound(message.seq, "replayed too often")
+                await self._store.inbound.park(message.seq, "replayed too often")
                 continue
             self._replayed += 1
             self.deliver(message, self._to_event(message), limit=False)
@@ -257,8 +247,8 @@ class Router:
         now = self._deps.clock.now()
         if self._deps.clock.monotonic() >= self._next_purge:
             self._next_purge = self._deps.clock.monotonic() + self._settings.purge_every
-            await self._store.purge_inbound(now - self._settings.inbound_retention)
-        return await self._store.expire_contexts(now - self._settings.context_retention)
+            await self._store.inbound.purge(now - self._settings.inbound_retention)
+        return await self._store.conversations.expire(now - self._settings.context_retention)
 
     async def redeliver_stranded(self) -> int:
         """Hand over again what is recorded but neither processed nor with an actor.
@@ -268,7 +258,7 @@ class Router:
         write commits), a message is redelivered only if it was already pending and not in
         flight at the previous sweep too.
         """
-        pending = {m.seq: m for m in await self._store.pending_inbound()}
+        pending = {m.seq: m for m in await self._store.inbound.pending()}
         stranded = {seq for seq in pending if seq not in self._in_flight}
         again = sorted(stranded & self._suspects)
         self._suspects = stranded - set(again)
@@ -320,7 +310,7 @@ class Router:
 
     async def _park(self, key: Key, seq: int, error: str, apologize: bool) -> None:
         reply = self._apology(key) if apologize else None
-        rows = await self._store.park_inbound(seq, error, reply)
+        rows = await self._store.inbound.park(seq, error, reply)
         self._deps.sender.submit(rows)
 
     def _apology(self, key: Key) -> OutboundMessage | None:

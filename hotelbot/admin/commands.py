@@ -30,7 +30,14 @@ import structlog
 
 from hotelbot.errors import FlowDefinitionError, HotelbotError, StoreError
 from hotelbot.flows import Context, Hotels
-from hotelbot.store import InboundMessage, RequestRecord, RequestStatus
+from hotelbot.store import (
+    ConversationRepository,
+    InboundMessage,
+    InboundRepository,
+    RequestRecord,
+    RequestRepository,
+    RequestStatus,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -60,21 +67,16 @@ class AdminRouter(HasStatistics, Protocol):
 
 
 class AdminStore(HasStatistics, Protocol):
-    async def list_requests(
-        self, hotel_id: str, status: RequestStatus | str | None = None, limit: int = 100
-    ) -> list[RequestRecord]: ...
+    """The repositories the commands read and act on: requests, conversations, inbound."""
 
-    async def set_request_status(
-        self, id: int, status: RequestStatus | str, *, at: datetime | None = None
-    ) -> None: ...
+    @property
+    def requests(self) -> RequestRepository: ...
 
-    async def load_context(
-        self, phone_number_id: str, guest_id: str
-    ) -> dict[str, object] | None: ...
+    @property
+    def conversations(self) -> ConversationRepository: ...
 
-    async def list_parked(self, limit: int = 50) -> list[tuple[InboundMessage, str]]: ...
-
-    async def unpark_inbound(self, seq: int) -> InboundMessage: ...
+    @property
+    def inbound(self) -> InboundRepository: ...
 
 
 class AdminConfig(Protocol):
@@ -211,7 +213,7 @@ async def _requests(targets: AdminTargets, request: Mapping[str, object]) -> Rep
     full = request.get("full", False)
     if not isinstance(full, bool):
         raise CommandError("'full' must be true or false")
-    rows = await targets.store.list_requests(hotel, status, limit)
+    rows = await targets.store.requests.recent(hotel, status, limit)
     return {"hotel": hotel, "requests": [request_row(r, full=full) for r in rows]}
 
 
@@ -223,7 +225,7 @@ async def _request_status(targets: AdminTargets, request: Mapping[str, object]) 
     if status is None:
         raise CommandError(f"'status' is required: one of {_names(STAFF_STATUSES)}")
     try:
-        await targets.store.set_request_status(id_, status, at=targets.now())
+        await targets.store.requests.set_status(id_, status, at=targets.now())
     except StoreError as exc:  # no request with this id
         raise CommandError(str(exc)) from None
     return {"id": id_, "status": status.value}
@@ -237,7 +239,7 @@ async def _context(targets: AdminTargets, request: Mapping[str, object]) -> Repl
         active = None
     if isinstance(active, Context):
         return {"source": "memory", "context": jsonable(active.to_dict())}
-    stored = await targets.store.load_context(number, guest)
+    stored = await targets.store.conversations.load(number, guest)
     if stored is None:
         raise CommandError("no conversation between this number and this guest")
     return {"source": "store", "context": jsonable(stored)}
@@ -259,7 +261,7 @@ async def _reload(targets: AdminTargets, request: Mapping[str, object]) -> Reply
 
 async def _parked(targets: AdminTargets, request: Mapping[str, object]) -> Reply:
     limit = _limit(request.get("limit", DEFAULT_LIMIT))
-    rows = await targets.store.list_parked(limit)
+    rows = await targets.store.inbound.parked(limit)
     return {"parked": [
         {"seq": m.seq, "sent_at": m.sent_at.isoformat(), "phone_number_id": m.phone_number_id,
          "guest": mask_guest(m.guest_id), "kind": m.kind,
@@ -273,7 +275,7 @@ async def _replay(targets: AdminTargets, request: Mapping[str, object]) -> Reply
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
         raise CommandError("'seq' must be a positive integer (a parked message's seq)")
     try:
-        message = await targets.store.unpark_inbound(seq)
+        message = await targets.store.inbound.unpark(seq)
     except StoreError as exc:
         raise CommandError(str(exc)) from None
     targets.router.redeliver(message)

@@ -9,7 +9,7 @@ limit 131056, exponential with jitter otherwise); the final state of every row i
 Must never: send a row that is not committed (callers submit what `commit_step` returned),
 block its caller (`submit` is sync), or lose a row: a row whose lane is cancelled at
 shutdown stays `pending` in the store and is sent again at the next start
-(`Store.pending_outbound`). A row that fails for a reason that is not Meta's (a body the
+(`store.outbox.pending()`). A row that fails for a reason that is not Meta's (a body the
 envelope refuses, a bug) is marked failed with that reason (code INTERNAL_FAILURE) and the
 rows behind it go on (issue 14): nothing wedges a lane, no task dies unlogged.
 
@@ -46,14 +46,13 @@ class Transport(Protocol):
 
 
 class OutboxStore(Protocol):
-    async def mark_outbound_sent_many(self, sent: Sequence[tuple[int, str, datetime]]) -> None:
-        ...
+    """The outbox repository (store.outbox), as far as the sender writes it."""
 
-    async def mark_outbound_failed(self, id: int, code: int, detail: str, at: datetime) -> None: ...
+    async def mark_sent_many(self, sent: Sequence[tuple[int, str, datetime]]) -> None: ...
 
-    async def reschedule_outbound(
-        self, id: int, not_before: datetime, attempts: int, code: int
-    ) -> None: ...
+    async def mark_failed(self, id: int, code: int, detail: str, at: datetime) -> None: ...
+
+    async def reschedule(self, id: int, not_before: datetime, attempts: int, code: int) -> None: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -167,7 +166,7 @@ class DirectSender:
             while self._marks:
                 batch, self._marks = self._marks, []
                 try:
-                    await self._store.mark_outbound_sent_many(batch)
+                    await self._store.mark_sent_many(batch)
                 except Exception:
                     # Still `pending` on disk: sent again after a restart (at-least-once).
                     log.exception("send_marks_failed", rows=len(batch))
@@ -191,7 +190,7 @@ class DirectSender:
                     "send_retry", outbound=row.id, code=exc.code, attempt=attempts, delay=delay
                 )
                 not_before = self._clock.now() + timedelta(seconds=delay)
-                await self._store.reschedule_outbound(row.id, not_before, attempts, exc.code)
+                await self._store.reschedule(row.id, not_before, attempts, exc.code)
                 await self._clock.sleep(delay)
                 continue
             self._sent += 1
@@ -201,7 +200,7 @@ class DirectSender:
 
     async def _fail(self, row: OutboundMessage, exc: GraphAPIError, attempts: int) -> None:
         self._failed += 1
-        await self._store.mark_outbound_failed(row.id, exc.code, exc.details, self._clock.now())
+        await self._store.mark_failed(row.id, exc.code, exc.details, self._clock.now())
         log.warning(
             "send_failed", outbound=row.id, guest=row.guest_id, code=exc.code, attempts=attempts
         )
@@ -213,7 +212,7 @@ class DirectSender:
         log.error("send_failed_internal", outbound=row.id, guest=row.guest_id,
                   error=type(exc).__name__, exc_info=exc)
         try:
-            await self._store.mark_outbound_failed(
+            await self._store.mark_failed(
                 row.id, INTERNAL_FAILURE, detail, self._clock.now()
             )
         except Exception:

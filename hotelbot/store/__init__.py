@@ -1,14 +1,24 @@
 """hotelbot.store: the durable SQLite store (WAL, migrations, group-commit writer).
 
-Other packages import only these names.
+`open_store` yields a `Store` with one repository per table: `store.inbound`,
+`store.conversations`, `store.guests`, `store.outbox`, `store.requests`, `store.statuses`,
+`store.scheduled`. Each is typed by its Protocol (`InboundRepository`, ...): the seam where a
+PostgreSQL implementation can stand beside the SQLite one. Other packages import only these
+names.
 """
 
+from hotelbot.store.conversations import ConversationRepository
+from hotelbot.store.guests import GuestRepository
+from hotelbot.store.inbound import InboundRepository
+from hotelbot.store.outbox import OutboxRepository
 from hotelbot.store.records import (
     DeliveryStatus,
     GuestRecord,
     InboundMessage,
+    InboundRow,
     InboundState,
     OutboundMessage,
+    OutboundRow,
     OutboundState,
     Priority,
     RecordedWebhook,
@@ -16,24 +26,40 @@ from hotelbot.store.records import (
     RequestRecord,
     RequestStatus,
     ScheduledMessage,
+    ScheduledStatus,
     StepCommit,
 )
+from hotelbot.store.requests import RequestRepository
+from hotelbot.store.scheduled import ScheduledRepository
+from hotelbot.store.schema import ConnectionSettings
 from hotelbot.store.sqlite import Store, open_store
+from hotelbot.store.statuses import StatusRepository
 from hotelbot.store.writer import StoreStatistics
 
 __all__ = [
+    "ConnectionSettings",
+    "ConversationRepository",
     "DeliveryStatus",
     "GuestRecord",
+    "GuestRepository",
     "InboundMessage",
+    "InboundRepository",
+    "InboundRow",
     "InboundState",
     "OutboundMessage",
+    "OutboundRow",
     "OutboundState",
+    "OutboxRepository",
     "Priority",
     "RecordedWebhook",
     "RejectedPart",
     "RequestRecord",
+    "RequestRepository",
     "RequestStatus",
     "ScheduledMessage",
+    "ScheduledRepository",
+    "ScheduledStatus",
+    "StatusRepository",
     "StepCommit",
     "Store",
     "StoreStatistics",

@@ -25,12 +25,17 @@ from hotelbot.store.records import (
     DeliveryStatus,
     GuestRecord,
     InboundMessage,
+    InboundRow,
+    InboundState,
     OutboundMessage,
+    OutboundRow,
+    OutboundState,
     Priority,
     RejectedPart,
     RequestRecord,
     RequestStatus,
     ScheduledMessage,
+    ScheduledStatus,
     StepCommit,
 )
 from hotelbot.typedefs import JSONScalar
@@ -101,12 +106,20 @@ def _mapping_default(value: object) -> object:
     raise TypeError(f"type {type(value).__name__} is not JSON serializable")
 
 
-# --- rows: records <-> column tuples (the column lists name the SELECT order of sqlite.py) ---
+# --- rows: records <-> column tuples (the column lists name the repositories' SELECT order) ---
 
 INBOUND_COLUMNS = "seq, wamid, phone_number_id, guest_id, kind, payload, profile_name, sent_at"
+INBOUND_ROW_COLUMNS = f"{INBOUND_COLUMNS}, state, attempts, error"
 GUEST_COLUMNS = "hotel_id, guest_id, data, language, last_inbound_at, profile_name"
 OUTBOUND_COLUMNS = "id, phone_number_id, guest_id, body, priority, attempts, not_before"
+OUTBOUND_ROW_COLUMNS = (
+    f"{OUTBOUND_COLUMNS}, state, wamid, error_code, error_detail, sent_at, failed_at"
+)
 REQUEST_COLUMNS = "id, hotel_id, department, guest_id, flow_id, kind, data, status, created_at"
+SCHEDULED_COLUMNS = (
+    "id, hotel_id, phone_number_id, guest_id, message_type, scheduled_at, data, status"
+)
+STATUS_COLUMNS = "wamid, status, at, recipient_id, error_code, payload"
 
 Row = Sequence[Any]
 InboundParams = tuple[tuple[object, ...], tuple[object, ...] | None]
@@ -167,6 +180,7 @@ def rejected_params(part: RejectedPart, received_at: str) -> tuple[object, ...]:
         encode_json(payload),
         received_at,
         received_at,
+        InboundState.PARKED,
         part.reason[:1000],
     )
 
@@ -182,6 +196,16 @@ def inbound_from_row(row: Row) -> InboundMessage:
         sent_at=decode_time(sent_at),
         profile_name=profile_name,
         seq=seq,
+    )
+
+
+def inbound_row_from_row(row: Row) -> InboundRow:
+    state, attempts, error = row[-3:]
+    return InboundRow(
+        message=inbound_from_row(row[:-3]),
+        state=InboundState(state),
+        attempts=attempts,
+        error=error,
     )
 
 
@@ -218,6 +242,45 @@ def outbound_from_row(row: Row) -> OutboundMessage:
         id=id_,
         attempts=attempts,
         not_before=decode_optional_time(not_before),
+    )
+
+
+def outbound_row_from_row(row: Row) -> OutboundRow:
+    state, wamid, error_code, error_detail, sent_at, failed_at = row[-6:]
+    return OutboundRow(
+        message=outbound_from_row(row[:-6]),
+        state=OutboundState(state),
+        wamid=wamid,
+        error_code=error_code,
+        error_detail=error_detail,
+        sent_at=decode_optional_time(sent_at),
+        failed_at=decode_optional_time(failed_at),
+    )
+
+
+def status_from_row(row: Row) -> DeliveryStatus:
+    wamid, status, at, recipient_id, error_code, payload = row
+    return DeliveryStatus(
+        wamid=wamid,
+        status=status,
+        at=decode_time(at),
+        recipient_id=recipient_id,
+        error_code=error_code,
+        payload=decode_object(payload),
+    )
+
+
+def scheduled_from_row(row: Row) -> ScheduledMessage:
+    id_, hotel_id, phone_number_id, guest_id, message_type, scheduled_at, data, status = row
+    return ScheduledMessage(
+        hotel_id=hotel_id,
+        phone_number_id=phone_number_id,
+        guest_id=guest_id,
+        message_type=message_type,
+        scheduled_at=decode_time(scheduled_at),
+        data=cast(dict[str, JSONScalar], decode_object(data)),
+        status=ScheduledStatus(status),
+        id=id_,
     )
 
 
@@ -301,6 +364,6 @@ def _scheduled_params(message: ScheduledMessage, at: str | None) -> tuple[object
         message.message_type,
         encode_time(message.scheduled_at),
         encode_json(message.data),
-        message.status,
+        str(message.status),
         at,
     )

@@ -1,6 +1,8 @@
 """Rows that cross the store boundary: what callers hand to the store and get back.
 
-Owns: frozen dataclasses only; no SQL, no I/O (the SQL lives in sqlite.py).
+Owns: frozen dataclasses and the enums of every state column; no SQL, no I/O (the SQL lives in
+the repository modules). Each state enum lists exactly what its table's CHECK accepts (schema.py;
+tests/store/test_store_states.py holds the two together).
 """
 
 from __future__ import annotations
@@ -38,6 +40,13 @@ class RequestStatus(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     DONE = "done"
     CANCELLED = "cancelled"
+
+
+class ScheduledStatus(StrEnum):
+    PENDING = "pending"  # waiting for its scheduled_at
+    SENT = "sent"  # rendered and handed to the outbox
+    CANCELLED = "cancelled"  # withdrawn before it fired (checkout moved, guest opted out)
+    FAILED = "failed"  # could not be rendered or sent
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -109,6 +118,29 @@ class OutboundMessage:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class InboundRow:
+    """A recorded inbound message with where it stands (admin, tests): `inbound.get(seq)`."""
+
+    message: InboundMessage
+    state: InboundState
+    attempts: int
+    error: str | None = None  # why it was parked
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboundRow:
+    """An outbox row with where it stands (admin, tests): `outbox.get(id)`, `outbox.recent()`."""
+
+    message: OutboundMessage
+    state: OutboundState
+    wamid: str | None = None  # set when the Graph API accepted it
+    error_code: int | None = None  # Meta's code (-1: refused inside hotelbot)
+    error_detail: str | None = None
+    sent_at: datetime | None = None
+    failed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RequestRecord:
     hotel_id: str
     department: str
@@ -129,7 +161,7 @@ class ScheduledMessage:
     message_type: str
     scheduled_at: datetime
     data: Mapping[str, JSONScalar] = field(default_factory=dict)
-    status: str = "pending"
+    status: ScheduledStatus = ScheduledStatus.PENDING
     id: int = 0
 
 

@@ -15,6 +15,7 @@ All timestamps are UTC ISO 8601 text (see codec.py); JSON columns are orjson tex
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 from typing import Literal
 
 from hotelbot.errors import StoreError
@@ -149,6 +150,33 @@ def configure(conn: sqlite3.Connection, synchronous: Synchronous) -> None:
     conn.execute(f"PRAGMA synchronous = {synchronous}")
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectionSettings:
+    """The PRAGMAs in force on a connection, as `configure` set them."""
+
+    journal_mode: str  # "wal"
+    synchronous: str  # OFF | NORMAL | FULL | EXTRA
+    foreign_keys: bool
+    busy_timeout_ms: int
+
+
+_SYNCHRONOUS_NAMES = ("OFF", "NORMAL", "FULL", "EXTRA")  # PRAGMA synchronous's numbers 0-3
+
+
+def settings_of(conn: sqlite3.Connection) -> ConnectionSettings:
+    """Read the connection's PRAGMAs (what `configure` set, and WAL as the file keeps it)."""
+    journal, synchronous, foreign_keys, busy = conn.execute(
+        "SELECT * FROM pragma_journal_mode, pragma_synchronous,"
+        " pragma_foreign_keys, pragma_busy_timeout"
+    ).fetchone()
+    return ConnectionSettings(
+        journal_mode=str(journal),
+        synchronous=_SYNCHRONOUS_NAMES[int(synchronous)],
+        foreign_keys=bool(foreign_keys),
+        busy_timeout_ms=int(busy),
+    )
 
 
 def user_version(conn: sqlite3.Connection) -> int:

@@ -35,6 +35,8 @@ log = structlog.get_logger(__name__)
 
 
 class InboundStore(Protocol):
+    """The inbound repository (store.inbound), as far as the webhook records."""
+
     async def record_webhook(
         self,
         messages: Sequence[InboundMessage],

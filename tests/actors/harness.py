@@ -66,7 +66,7 @@ class Harness:
 
     async def record(self, number: str, guest: str, text: str) -> InboundMessage:
         """Durably record a guest message as the webhook does (not yet delivered)."""
-        [recorded] = await self.store.record_inbound(
+        [recorded] = await self.store.inbound.record(
             [inbound(number, guest, text, self.clock)], at=self.clock.now(),
             hotel_of=self.router.hotel_of(),
         )
@@ -108,11 +108,11 @@ async def open_harness(
     async with open_store(path) as real_store:
         store = wrap_store(real_store) if wrap_store else real_store
         transport = transport or RecordingTransport()
-        sender = DirectSender(transport, store, clock)
-        deps = ConversationDeps(store=store, sender=sender, guests=GuestBook(store),
+        sender = DirectSender(transport, store.outbox, clock)
+        deps = ConversationDeps(store=store, sender=sender, guests=GuestBook(store.guests),
                                 clock=clock, hotels=lambda: hotels)
         router = Router(deps, store, to_event, settings or RouterSettings(sweep_every=1e9))
-        sender.submit(await store.pending_outbound())
+        sender.submit(await store.outbox.pending())
         await router.start()
         try:
             yield Harness(store, router, sender, transport, clock, hotels)

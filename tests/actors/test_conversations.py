@@ -9,7 +9,7 @@ from typing import Any
 from hotelbot.actors.router import RouterSettings
 from hotelbot.errors import StoreError
 from hotelbot.flows import Context
-from hotelbot.store import Store
+from hotelbot.store import ConversationRepository, InboundState, Store
 from hotelbot.store.records import StepCommit
 from hotelbot.whatsapp.payloads import event_for
 from tests.actors.harness import (
@@ -36,7 +36,7 @@ async def test_replies_follow_message_order_within_a_conversation(
         assert h.transport.texts_to(GUEST) == expected_replies(
             h.hotels, FRONT_DESK, GUEST, texts, clock
         )
-        assert await h.store.pending_inbound() == []
+        assert await h.store.inbound.pending() == []
 
 
 async def test_many_conversations_run_in_parallel(tmp_path: Path, clock: FakeClock) -> None:
@@ -82,7 +82,7 @@ async def test_crash_before_commit_replays_exactly_one_step(
     async with open_harness(db, clock) as h:  # restart: replay
         await h.settle()
         assert len(h.transport.texts_to(GUEST)) == 1
-        assert await h.store.pending_inbound() == []
+        assert await h.store.inbound.pending() == []
     async with open_harness(db, clock) as h:  # and never again
         await h.settle()
         assert h.transport.sent == []
@@ -103,33 +103,44 @@ async def test_crash_after_commit_before_send_sends_exactly_one_reply(
     async with open_harness(db, clock, transport=_LostTransport()) as h:
         await h.say(FRONT_DESK, GUEST, "hi")
         await h.router.wait_idle()
-        assert len(await h.store.pending_outbound()) == 1
+        assert len(await h.store.outbox.pending()) == 1
     async with open_harness(db, clock) as h:
         await h.settle()
         assert len(h.transport.texts_to(GUEST)) == 1  # the committed reply, once
-        assert await h.store.pending_outbound() == []
-        context = await h.store.load_context(FRONT_DESK, GUEST)
+        assert await h.store.outbox.pending() == []
+        context = await h.store.conversations.load(FRONT_DESK, GUEST)
         assert context is not None and context["current_flow"] == "front_desk_menu"
     async with open_harness(db, clock) as h:
         await h.settle()
         assert h.transport.sent == []
 
 
-class _FlakyStore:
-    """The real store, with commit_step failing for the next `failures` calls."""
+class _FlakyConversations:
+    """The real conversations repository, with commit_step failing for the next `failures`."""
 
-    def __init__(self, store: Store, failures: int) -> None:
-        self._store = store
+    def __init__(self, conversations: ConversationRepository, failures: int) -> None:
+        self._conversations = conversations
         self.failures = failures
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
+        return getattr(self._conversations, name)
 
     async def commit_step(self, commit: StepCommit) -> Any:
         if self.failures > 0:
             self.failures -= 1
             raise StoreError("disk I/O error (injected)")
-        return await self._store.commit_step(commit)
+        return await self._conversations.commit_step(commit)
+
+
+class _FlakyStore:
+    """The real store, whose conversations repository fails the next `failures` steps."""
+
+    def __init__(self, store: Store, failures: int) -> None:
+        self._store = store
+        self.conversations = _FlakyConversations(store.conversations, failures)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
 
 
 async def test_failed_step_restarts_actor_parks_message_and_apologizes(
@@ -147,10 +158,10 @@ async def test_failed_step_restarts_actor_parks_message_and_apologizes(
         texts = h.transport.texts_to(GUEST)
         assert len(texts) == 1 and "went wrong" in texts[0].lower()
         assert h.router.statistics().parked == 1
-        rows = await h.store._store._fetchall(  # type: ignore[attr-defined]
-            "SELECT state, error FROM inbound", ()
-        )
-        assert rows[0][0] == "parked" and "injected" in rows[0][1]
+        [(parked, error)] = await h.store.inbound.parked()
+        assert "injected" in error
+        stored = await h.store.inbound.get(parked.seq)
+        assert stored is not None and stored.state is InboundState.PARKED
         await h.say(FRONT_DESK, GUEST, "hi")  # the restarted actor works
         await h.settle()
         assert len(h.transport.texts_to(GUEST)) == 2
@@ -170,8 +181,8 @@ async def test_conversation_failing_past_the_budget_is_parked_without_hurting_ot
             await h.say(FRONT_DESK, GUEST, f"hi {n}")
         await h.settle()
         assert h.router.statistics().parked == 4
-        assert await h.store.pending_inbound() == []
-        h.store.failures = 0  # type: ignore[attr-defined]
+        assert await h.store.inbound.pending() == []
+        h.store.conversations.failures = 0  # type: ignore[attr-defined]
         await h.say(FRONT_DESK, "34600000002", "hi")
         await h.settle()
         assert len(h.transport.texts_to("34600000002")) == 1
@@ -193,7 +204,7 @@ async def test_expired_context_lands_at_main_menu_and_is_cleaned_up(
         assert "expired" in h.transport.texts_to(GUEST)[-1].lower()
         clock.jump(25 * 3600)
         assert await h.router.expire_stale() == 1
-        assert await h.store.load_context(FRONT_DESK, GUEST) is None
+        assert await h.store.conversations.load(FRONT_DESK, GUEST) is None
 
 
 async def test_guest_data_is_shared_by_departments_and_not_by_hotels(
@@ -211,8 +222,8 @@ async def test_guest_data_is_shared_by_departments_and_not_by_hotels(
         assert isinstance(room_service, Context) and isinstance(seaside, Context)
         assert room_service.accumulated_data.get("guest_name") == "Maria Lopez"
         assert "guest_name" not in seaside.accumulated_data
-        demo = await h.store.load_guest("demo_hotel", GUEST)
-        other = await h.store.load_guest("seaside_inn", GUEST)
+        demo = await h.store.guests.load("demo_hotel", GUEST)
+        other = await h.store.guests.load("seaside_inn", GUEST)
         assert demo is not None and demo.data["guest_name"] == "Maria Lopez"
         assert other is None or "guest_name" not in other.data
 
@@ -232,7 +243,7 @@ async def test_flooding_guest_gets_one_notice_and_never_slows_others(
         assert len(flood) == burst + 1  # burst answered, then one notice
         assert h.router.statistics().limited == 30 - burst
         assert len(h.transport.texts_to(calm)) == 1
-        assert await h.store.pending_inbound() == []  # the excess is recorded, done
+        assert await h.store.inbound.pending() == []  # the excess is recorded, done
 
 
 async def test_unknown_number_is_parked_and_nothing_is_sent(
@@ -243,7 +254,7 @@ async def test_unknown_number_is_parked_and_nothing_is_sent(
         await h.settle()
         assert h.transport.sent == []
         assert h.router.statistics().unknown_number == 1
-        assert await h.store.pending_inbound() == []
+        assert await h.store.inbound.pending() == []
 
 
 async def test_the_sweeper_passivates_and_cleans_up_on_its_schedule(
@@ -276,17 +287,17 @@ async def test_message_stranded_by_a_full_mailbox_is_redelivered_by_the_sweep(
         for message in messages:  # back to back, no await: the mailbox holds only one
             h.router.deliver(message, event_for(message))
         await h.settle()
-        stranded = len(await h.store.pending_inbound())
+        stranded = len(await h.store.inbound.pending())
         assert stranded == 3
         assert await h.router.redeliver_stranded() == 0  # first sighting: only suspected
         assert await h.router.redeliver_stranded() == stranded
         await h.settle()
         for _ in range(10):  # a mailbox of one takes one per round; later sweeps do the rest
-            if not await h.store.pending_inbound():
+            if not await h.store.inbound.pending():
                 break
             await h.router.redeliver_stranded()
             await h.settle()
-        assert await h.store.pending_inbound() == []
+        assert await h.store.inbound.pending() == []
         assert len(h.transport.texts_to(GUEST)) == 4  # every message answered once
 
 
@@ -304,5 +315,5 @@ async def test_language_chosen_at_one_department_is_used_by_the_others(
         await h.settle()
         context = await h.router.ask_context(seaside_room_service, GUEST)
         assert isinstance(context, Context) and context.language == "en"
-        guest = await h.store.load_guest("seaside_inn", GUEST)
+        guest = await h.store.guests.load("seaside_inn", GUEST)
         assert guest is not None and guest.language == "en"

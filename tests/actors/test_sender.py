@@ -14,7 +14,7 @@ from hotelbot.devtools.fake_graph import FAKE_GRAPH, FakeGraph, Injection, creat
 from hotelbot.flows import Context
 from hotelbot.scheduler.sender import DirectSender
 from hotelbot.store import Store, open_store
-from hotelbot.store.records import OutboundMessage, StepCommit
+from hotelbot.store.records import OutboundMessage, OutboundState, StepCommit
 from hotelbot.whatsapp.client import open_graph_client
 from tests.fakes.clock import FakeClock
 
@@ -36,7 +36,7 @@ class Rig:
                             body={"type": "text", "text": {"body": t, "preview_url": False}})
             for t in texts
         )
-        return await self.store.commit_step(StepCommit(
+        return await self.store.conversations.commit_step(StepCommit(
             phone_number_id=NUMBER, guest_id=guest, hotel_id="demo_hotel",
             context=context.to_dict(), guest_data={}, language="en", inbound_seq=None,
             outbound=rows, at=self.clock.now(),
@@ -54,7 +54,7 @@ async def rig(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Rig]:
     url = str(server.make_url("")).rstrip("/")
     async with open_store(tmp_path / "hb.sqlite3") as store, \
             open_graph_client(url, "v25.0", "t", timeout=2.0) as client:
-        sender = DirectSender(client, store, clock)
+        sender = DirectSender(client, store.outbox, clock)
         yield Rig(store, sender, app[FAKE_GRAPH], clock)
         await sender.close(grace=0.5)
     await server.close()
@@ -65,7 +65,7 @@ async def test_rows_reach_the_graph_api_in_commit_order_and_are_marked_sent(rig:
     rig.sender.submit(rows)
     await rig.sender.wait_idle()
     assert rig.texts("34600000001") == ["one", "two", "three"]
-    assert await rig.store.pending_outbound() == []
+    assert await rig.store.outbox.pending() == []
     assert rig.sender.statistics().sent == 3
 
 
@@ -94,26 +94,24 @@ async def test_permanent_error_is_recorded_with_meta_code_and_the_lane_goes_on(
     rig.sender.submit(rows)
     await rig.sender.wait_idle()
     assert rig.texts("34600000003") == ["next"]
-    failed = await rig.store._fetchall(  # type: ignore[attr-defined]
-        "SELECT state, error_code FROM outbound WHERE id = ?", (rows[0].id,)
-    )
-    assert tuple(failed[0]) == ("failed", 131026)
+    failed = await rig.store.outbox.get(rows[0].id)
+    assert failed is not None
+    assert (failed.state, failed.error_code) == (OutboundState.FAILED, 131026)
     assert rig.sender.statistics().failed == 1
 
 
 async def test_retryable_errors_give_up_after_max_attempts(rig: Rig, clock: FakeClock) -> None:
     rig.fake.inject(Injection(code=131000, status=500, remaining=100, to="34600000004"))
-    sender = DirectSender(rig.sender._transport, rig.store, clock, max_attempts=3)
+    sender = DirectSender(rig.sender._transport, rig.store.outbox, clock, max_attempts=3)
     rows = await rig.commit("34600000004", "doomed")
     sender.submit(rows)
     for _ in range(2):
         await clock.wait_sleeping(1)
         clock.jump(600)
     await sender.wait_idle()
-    failed = await rig.store._fetchall(  # type: ignore[attr-defined]
-        "SELECT state, attempts, error_code FROM outbound WHERE id = ?", (rows[0].id,)
-    )
-    assert failed[0][0] == "failed" and failed[0][2] == 131000
+    failed = await rig.store.outbox.get(rows[0].id)
+    assert failed is not None
+    assert (failed.state, failed.error_code) == (OutboundState.FAILED, 131000)
     await sender.close()
 
 
@@ -125,7 +123,7 @@ async def test_close_leaves_unsent_rows_pending_for_the_next_start(
     rig.sender.submit(rows)
     await clock.wait_sleeping(1)
     await asyncio.wait_for(rig.sender.close(grace=0.05), timeout=2)
-    pending = await rig.store.pending_outbound()
+    pending = await rig.store.outbox.pending()
     assert [p.id for p in pending] == [rows[0].id]
 
 
@@ -138,7 +136,7 @@ async def test_a_row_that_fails_inside_hotelbot_is_marked_failed_and_the_lane_go
     second = OutboundMessage(phone_number_id=NUMBER, guest_id=guest,
                              body={"type": "text", "text": {"body": "also", "preview_url": False}})
     rows = await rig.commit("34600000006", "before")
-    stored = await rig.store.commit_step(StepCommit(
+    stored = await rig.store.conversations.commit_step(StepCommit(
         phone_number_id=NUMBER, guest_id=guest, hotel_id="demo_hotel",
         context={}, guest_data={}, language="en", inbound_seq=None,
         outbound=(bad, second), at=rig.clock.now(),
@@ -146,12 +144,9 @@ async def test_a_row_that_fails_inside_hotelbot_is_marked_failed_and_the_lane_go
     rig.sender.submit(stored)  # both rows in one lane: the first one's fault must not wedge it
     rig.sender.submit(rows)
     await rig.sender.wait_idle()
-    failed = await rig.store._fetchall(  # type: ignore[attr-defined]
-        "SELECT state, error_code, error_detail FROM outbound WHERE guest_id = ? ORDER BY id",
-        (guest,),
-    )
-    assert [(r[0], r[1]) for r in failed] == [("failed", -1), ("failed", -1)]
-    assert "guest id must be" in failed[0][2]
+    failed = [await rig.store.outbox.get(row.id) for row in stored]
+    assert [(r.state, r.error_code) for r in failed if r] == [(OutboundState.FAILED, -1)] * 2
+    assert failed[0] is not None and "guest id must be" in (failed[0].error_detail or "")
     assert rig.texts("34600000006") == ["before"]
     assert rig.sender.statistics().failed == 2
     assert rig.sender.statistics().lanes == 0

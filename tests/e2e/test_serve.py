@@ -102,8 +102,8 @@ async def test_sigterm_drains_and_loses_nothing(tmp_path: Path) -> None:
             await process.wait()
         await graph.close()
     async with open_store(tmp_path / "var" / "hotelbot.sqlite3") as store:
-        assert await store.pending_inbound() == []
-        pending = {row.guest_id for row in await store.pending_outbound()}
+        assert await store.inbound.pending() == []
+        pending = {row.guest_id for row in await store.outbox.pending()}
     answered = {send.to for send in graph_app[FAKE_GRAPH].sends}
     assert answered | pending == set(guests)  # every guest answered, or the answer is on disk
 

@@ -85,7 +85,7 @@ async def _seed(hotel: Hotel, number: str, guest: str, hotel_id: str, dept: str,
     context = Context(hotel_id=hotel_id, guest_id=guest, phone_number_id=number,
                       department=dept, language=language,
                       accumulated_data=dict(start.get("remember", {})))
-    await hotel.store.commit_step(StepCommit(
+    await hotel.store.conversations.commit_step(StepCommit(
         phone_number_id=number, guest_id=guest, hotel_id=hotel_id, context=context.to_dict(),
         guest_data=context.accumulated_data, language=language, inbound_seq=None,
     ))
@@ -140,7 +140,7 @@ def _check(hotel: Hotel, replies: list[Any], expect: Mapping[str, Any], where: s
 
 async def _check_request(hotel: Hotel, hotel_id: str, guest: str, expect: Mapping[str, Any],
                          where: str) -> None:
-    mine = [r for r in await hotel.store.list_requests(hotel_id) if r.guest_id == guest]
+    mine = [r for r in await hotel.store.requests.recent(hotel_id) if r.guest_id == guest]
     assert mine and mine[0].kind == expect["request"], where
     for key, value in expect.get("request_data", {}).items():
         assert mine[0].data.get(key) == value, (where, key, dict(mine[0].data))

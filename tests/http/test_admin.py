@@ -244,7 +244,7 @@ async def test_ack_changes_the_request_status(admin_hotel: Hotel, conn: Conn) ->
     [row] = (await conn.ask({"cmd": "requests", "hotel": "demo_hotel"}))["requests"]
     reply = await conn.ask({"cmd": "request_status", "id": row["id"], "status": "acknowledged"})
     assert reply == {"ok": True, "id": row["id"], "status": "acknowledged"}
-    [stored] = await admin_hotel.store.list_requests("demo_hotel")
+    [stored] = await admin_hotel.store.requests.recent("demo_hotel")
     assert stored.status is RequestStatus.ACKNOWLEDGED
 
 
@@ -371,10 +371,10 @@ async def test_a_parked_message_is_listed_and_replayed_once(
 
     guest = "34600000077"
     [message] = parse_webhook(envelope(FRONT_DESK, guest, [text_item(guest, "hi")])).messages
-    [recorded] = await admin_hotel.store.record_inbound(
+    [recorded] = await admin_hotel.store.inbound.record(
         [message], at=message.sent_at, hotel_of=admin_hotel.app[ROUTER].hotel_of())
     assert recorded is not None
-    await admin_hotel.store.park_inbound(recorded.seq, "Traceback...\nStoreError: injected")
+    await admin_hotel.store.inbound.park(recorded.seq, "Traceback...\nStoreError: injected")
     listed = await conn.ask({"cmd": "parked"})
     assert [(r["seq"], r["error"]) for r in listed["parked"]] == [
         (recorded.seq, "StoreError: injected")]

@@ -60,11 +60,11 @@ async def test_a_deep_message_beside_a_valid_one_is_parked_and_the_valid_guest_a
     await hotel.settle()
     assert len(hotel.fake.sent_to(GUEST)) == 1
     assert hotel.fake.sent_to(OTHER) == []
-    [(parked, reason)] = await hotel.store.list_parked()
+    [(parked, reason)] = await hotel.store.inbound.parked()
     assert parked.wamid == poison["id"] and "nested deeper than 32 levels" in reason
     assert await hotel.post(raw) == 200  # Meta's retry: deduplicated, nothing twice
     await hotel.settle()
-    assert len(hotel.fake.sent_to(GUEST)) == 1 and len(await hotel.store.list_parked()) == 1
+    assert len(hotel.fake.sent_to(GUEST)) == 1 and len(await hotel.store.inbound.parked()) == 1
 
 
 async def test_a_deep_status_beside_a_message_leaves_the_message_answered_at_once(
@@ -78,7 +78,7 @@ async def test_a_deep_status_beside_a_message_leaves_the_message_answered_at_onc
     assert await hotel.post(_splice(document, 500)) == 200
     await hotel.settle()  # no sweep involved: answered by the webhook's own hand-off
     assert len(hotel.fake.sent_to(GUEST)) == 1
-    [(_, reason)] = await hotel.store.list_parked()
+    [(_, reason)] = await hotel.store.inbound.parked()
     assert "statuses[0]: nested deeper" in reason
 
 
@@ -88,12 +88,10 @@ async def test_a_spaced_guest_id_is_parked_and_never_reaches_the_outbox(hotel: H
     assert await hotel.post(raw) == 200
     await hotel.settle()
     assert len(hotel.fake.sent_to(OTHER)) == 1
-    [(parked, reason)] = await hotel.store.list_parked()
+    [(parked, reason)] = await hotel.store.inbound.parked()
     assert "from: not a WhatsApp id" in reason and parked.guest_id == ""
-    outbox = await hotel.store._fetchall(  # type: ignore[attr-defined]
-        "SELECT DISTINCT guest_id FROM outbound", ()
-    )
-    assert [row[0] for row in outbox] == [OTHER]
+    outbox = await hotel.store.outbox.recent()
+    assert {row.message.guest_id for row in outbox} == {OTHER}
     replies = await hotel.say(FRONT_DESK, "919800000001", "hi")  # the same person, well formed
     assert len(replies) == 1
 
@@ -101,9 +99,9 @@ async def test_a_spaced_guest_id_is_parked_and_never_reaches_the_outbox(hotel: H
 async def test_a_part_rejected_at_the_webhook_cannot_be_replayed(hotel: Hotel) -> None:
     raw = envelope(FRONT_DESK, "null", [text_item("null", "hi")])
     assert await hotel.post(raw) == 200
-    [(parked, _)] = await hotel.store.list_parked()
+    [(parked, _)] = await hotel.store.inbound.parked()
     with pytest.raises(StoreError, match="nothing to replay"):
-        await hotel.store.unpark_inbound(parked.seq)
+        await hotel.store.inbound.unpark(parked.seq)
 
 
 async def test_a_message_too_large_to_keep_is_parked_and_its_neighbour_answered(
@@ -113,7 +111,7 @@ async def test_a_message_too_large_to_keep_is_parked_and_its_neighbour_answered(
     assert await hotel.post(envelope(FRONT_DESK, GUEST, [huge, text_item(GUEST, "hi")])) == 200
     await hotel.settle()
     assert len(hotel.fake.sent_to(GUEST)) == 1 and hotel.fake.sent_to(OTHER) == []
-    [(_, reason)] = await hotel.store.list_parked()
+    [(_, reason)] = await hotel.store.inbound.parked()
     assert "message cannot be stored: payload of" in reason and "over 131072" in reason
 
 
@@ -129,7 +127,7 @@ async def test_a_compressed_body_is_refused_with_415_before_it_is_read(
     async with hotel.client.get("/healthz") as response:
         assert response.status == 200
     assert await hotel.say(FRONT_DESK, GUEST, "hi")  # others are still served
-    assert await hotel.store.list_parked() == []
+    assert await hotel.store.inbound.parked() == []
 
 
 # --- slow, idle and excess connections: the real listener (open_server + CappedSite) -------

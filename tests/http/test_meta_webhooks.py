@@ -63,7 +63,7 @@ async def test_each_spec_webhook_example_is_answered_200_and_the_guest_gets_a_re
     messages = _guest_messages(example)
     assert await hotel.post(orjson.dumps(example)) == 200
     await hotel.settle()
-    assert await hotel.store.list_parked() == []  # no step failed on it
+    assert await hotel.store.inbound.parked() == []  # no step failed on it
     guests = {m["from"] for m in messages}
     if not messages:  # group events: another webhook field, nothing to record or answer
         assert hotel.fake.sends == []
@@ -91,7 +91,7 @@ async def test_each_guest_example_mid_conversation_gets_an_answer_or_the_menu_hi
     before = len(hotel.fake.sent_to(guest))
     assert await hotel.post(orjson.dumps(example)) == 200
     await hotel.settle()
-    assert await hotel.store.list_parked() == []
+    assert await hotel.store.inbound.parked() == []
     replies = hotel.fake.sent_to(guest)[before:]
     assert replies, f"{name}: no answer mid-conversation"
     assert all(r.body["type"] in ("text", "interactive") for r in replies)

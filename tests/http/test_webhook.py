@@ -61,7 +61,7 @@ async def test_missing_forged_and_tampered_signatures_are_refused(hotel: Hotel) 
     assert await hotel.post(tampered, signature=good) == 401
     await hotel.settle()
     assert hotel.fake.sends == []
-    assert await hotel.store.pending_inbound() == []
+    assert await hotel.store.inbound.pending() == []
 
 
 async def test_oversize_body_is_refused_with_413(hotel: Hotel) -> None:
@@ -75,7 +75,7 @@ async def test_an_unreadable_body_is_400_with_nothing_recorded(hotel: Hotel) -> 
     assert await hotel.post(b'{"object": "whatsapp_business_account", "entry": {}}') == 400
     await hotel.settle()
     assert hotel.fake.sends == []
-    assert await hotel.store.list_parked() == []
+    assert await hotel.store.inbound.parked() == []
 
 
 async def test_a_bad_entry_beside_a_good_one_is_parked_and_the_good_one_answered(
@@ -86,7 +86,7 @@ async def test_a_bad_entry_beside_a_good_one_is_parked_and_the_good_one_answered
     assert await hotel.post(orjson.dumps(good)) == 200
     await hotel.settle()
     assert len(hotel.fake.sent_to(GUEST)) == 1
-    [(parked, reason)] = await hotel.store.list_parked()
+    [(parked, reason)] = await hotel.store.inbound.parked()
     assert reason == "entry[1].changes: expected a list" and parked.phone_number_id == ""
 
 
@@ -120,7 +120,7 @@ async def test_button_reply_is_accepted(hotel: Hotel) -> None:
     assert await hotel.send_items(FRONT_DESK, GUEST, [tap]) == 200
     await hotel.settle()
     assert "checked in" in body_text(hotel.fake.sent_to(GUEST)[-1].body).lower()
-    requests = await hotel.store.list_requests("demo_hotel")
+    requests = await hotel.store.requests.recent("demo_hotel")
     assert [r.kind for r in requests] == ["check_in"]
     assert requests[0].data["guest_name"] == "Maria Lopez"
 
@@ -173,7 +173,7 @@ async def test_statuses_are_stored_in_order(start_hotel: HotelFactory) -> None:
     replies = await hotel.say(FRONT_DESK, GUEST, "hi")
     await hotel.fake.wait_webhooks(3)
     await asyncio.sleep(0.05)
-    assert await hotel.store.latest_status(replies[0].wamid) == "read"
+    assert await hotel.store.statuses.latest(replies[0].wamid) == "read"
 
 
 async def test_unknown_phone_number_id_is_acknowledged_and_dropped(hotel: Hotel) -> None:
@@ -214,8 +214,8 @@ async def test_graceful_shutdown_loses_nothing(start_hotel: HotelFactory) -> Non
     await again.settle()
     answered = {s.to for s in hotel.fake.sends} | {s.to for s in again.fake.sends}
     assert answered == set(guests)
-    assert await again.store.pending_inbound() == []
-    assert await again.store.pending_outbound() == []
+    assert await again.store.inbound.pending() == []
+    assert await again.store.outbox.pending() == []
 
 
 async def test_overload_answers_503_before_recording_and_a_retry_is_answered_once(

@@ -29,10 +29,10 @@ def message(wamid):
 
 async def main():
     async with open_store(Path(sys.argv[1])) as store:
-        first, second = await store.record_inbound(
+        first, second = await store.inbound.record(
             [message("w1"), message("w2")], at=T0, hotel_of={"pn1": "h1"})
         body = {"type": "text", "text": {"body": "welcome"}}
-        rows = await store.commit_step(StepCommit(
+        rows = await store.conversations.commit_step(StepCommit(
             phone_number_id="pn1", guest_id="g1", hotel_id="h1",
             context={"v": 1, "current_step": "menu"}, guest_data={}, language="en",
             inbound_seq=first.seq, at=T0,
@@ -64,11 +64,11 @@ async def test_acknowledged_writes_survive_a_process_crash(tmp_path: Path) -> No
     assert (tmp_path / "hotel.db-wal").stat().st_size > 0  # the commits are only in the WAL
 
     async with open_store(path) as store:
-        assert [m.seq for m in await store.pending_inbound()] == [waiting]
-        pending = await store.pending_outbound()
+        assert [m.seq for m in await store.inbound.pending()] == [waiting]
+        pending = await store.outbox.pending()
         assert [r.id for r in pending] == outbound_ids
         assert pending[0].body == {"type": "text", "text": {"body": "welcome"}}
-        assert await store.load_context("pn1", "g1") == {"v": 1, "current_step": "menu"}
+        assert await store.conversations.load("pn1", "g1") == {"v": 1, "current_step": "menu"}
 
 
 STATUSES = ("sent", "delivered", "read", "failed")
@@ -86,9 +86,9 @@ async def test_latest_status_is_the_furthest_whatever_the_arrival_order(tmp_path
         for wamid, order in cases:
             for minute, name in enumerate(order):  # one webhook per status, in arrival order
                 at = T0 + timedelta(minutes=minute)
-                await store.record_statuses(
+                await store.statuses.record(
                     [DeliveryStatus(wamid=wamid, status=name, at=at, recipient_id="g1")]
                 )
         for wamid, order in cases:
             expected = "failed" if "failed" in order else max(order, key=STATUSES.index)
-            assert await store.latest_status(wamid) == expected, order
+            assert await store.statuses.latest(wamid) == expected, order

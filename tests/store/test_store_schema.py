@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hotelbot.errors import StoreError
-from hotelbot.store import DeliveryStatus, open_store
+from hotelbot.store import ConnectionSettings, DeliveryStatus, open_store
 from hotelbot.store.schema import CURRENT_VERSION, MIGRATIONS, migrate, statements
 
 ALL_TABLES = {
@@ -50,19 +50,17 @@ async def test_empty_database_gets_every_migration(tmp_path: Path) -> None:
 async def test_wal_mode_and_connection_pragmas_are_set(tmp_path: Path) -> None:
     path = tmp_path / "hotel.db"
     async with open_store(path, synchronous="NORMAL") as store:
-        seen = await store._fetchall(
-            "SELECT * FROM pragma_journal_mode, pragma_synchronous,"
-            " pragma_foreign_keys, pragma_busy_timeout",
-            (),
-        )
-    assert seen == [("wal", 1, 1, 5000)]  # synchronous NORMAL == 1
+        seen = await store.connection_settings()
+    assert seen == ConnectionSettings(
+        journal_mode="wal", synchronous="NORMAL", foreign_keys=True, busy_timeout_ms=5000
+    )
     assert pragma(path, "journal_mode") == "wal"  # WAL is persistent in the file
 
 
 async def test_synchronous_defaults_to_full(tmp_path: Path) -> None:
     async with open_store(tmp_path / "hotel.db") as store:
-        seen = await store._fetchall("PRAGMA synchronous", ())
-    assert seen == [(2,)]  # FULL
+        seen = await store.connection_settings()
+    assert seen.synchronous == "FULL"
 
 
 async def test_unknown_synchronous_level_is_refused(tmp_path: Path) -> None:
@@ -84,7 +82,7 @@ async def test_v1_database_is_migrated_to_current_keeping_its_rows(tmp_path: Pat
 
     async with open_store(path) as store:
         assert store.schema_version() == CURRENT_VERSION
-        guest = await store.load_guest("h1", "g1")
+        guest = await store.guests.load("h1", "g1")
     assert guest is not None and guest.language == "en"
     assert tables(path) == ALL_TABLES
     assert pragma(path, "user_version") == CURRENT_VERSION
@@ -136,8 +134,8 @@ async def test_close_truncates_the_wal(tmp_path: Path) -> None:
     other = sqlite3.connect(path)  # a second connection keeps SQLite from deleting the WAL
     try:
         async with open_store(path) as store:
-            await store.expire_contexts(datetime.now(UTC))
-            await store.record_statuses([_status()])
+            await store.conversations.expire(datetime.now(UTC))
+            await store.statuses.record([_status()])
             other.execute("SELECT count(*) FROM sqlite_master").fetchone()  # joins the WAL
             assert (tmp_path / "hotel.db-wal").stat().st_size > 0
         assert (tmp_path / "hotel.db-wal").stat().st_size == 0  # wal_checkpoint(TRUNCATE)

@@ -1,4 +1,4 @@
-"""The group-commit writer, through the Store API on real SQLite files."""
+"""The group-commit writer, through the store's repositories on real SQLite files."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def count(path: Path, table: str) -> int:
 async def test_concurrent_submits_share_batches(tmp_path: Path) -> None:
     async with open_store(tmp_path / "hotel.db") as store:
         results = await asyncio.gather(
-            *(store.record_inbound([inbound(n)], at=T0, hotel_of=HOTELS) for n in range(100))
+            *(store.inbound.record([inbound(n)], at=T0, hotel_of=HOTELS) for n in range(100))
         )
         stats = store.statistics()
     assert all(r[0] is not None for r in results)
@@ -70,7 +70,7 @@ async def test_concurrent_submits_share_batches(tmp_path: Path) -> None:
 async def test_await_returns_only_after_the_commit(tmp_path: Path) -> None:
     path = tmp_path / "hotel.db"
     async with open_store(path) as store:
-        [recorded] = await store.record_inbound([inbound(1)], at=T0, hotel_of=HOTELS)
+        [recorded] = await store.inbound.record([inbound(1)], at=T0, hotel_of=HOTELS)
         # another connection (another process, in effect) already sees the committed row
         assert recorded is not None
         assert count(path, "inbound") == 1
@@ -80,7 +80,7 @@ async def test_overload_is_refused_at_once_and_nothing_of_it_recorded(tmp_path: 
     path = tmp_path / "hotel.db"
     async with open_store(path, max_pending=5) as store:
         outcomes = await asyncio.gather(
-            *(store.record_statuses([status(n)]) for n in range(30)), return_exceptions=True
+            *(store.statuses.record([status(n)]) for n in range(30)), return_exceptions=True
         )
         refused = [o for o in outcomes if isinstance(o, StoreOverloaded)]
         accepted = [o for o in outcomes if o is None]
@@ -88,7 +88,7 @@ async def test_overload_is_refused_at_once_and_nothing_of_it_recorded(tmp_path: 
         assert refused and len(accepted) >= 5
         assert store.statistics().jobs_committed == len(accepted)
         # once the queue drained, writes are accepted again
-        await store.record_statuses([status(99)])
+        await store.statuses.record([status(99)])
     assert count(path, "delivery_statuses") == len(accepted) + 1
 
 
@@ -102,58 +102,58 @@ async def test_overload_is_a_store_error(tmp_path: Path) -> None:
 async def test_failing_job_fails_only_its_own_caller(tmp_path: Path) -> None:
     path = tmp_path / "hotel.db"
     async with open_store(path) as store:
-        recorded = await store.record_inbound(
+        recorded = await store.inbound.record(
             [inbound(n) for n in range(10)], at=T0, hotel_of=HOTELS
         )
         seqs = [m.seq for m in recorded if m is not None]
         commits = [step(f"g{n}", seq) for n, seq in enumerate(seqs)]
         commits[4] = step("g4", 9_999)  # no such inbound: this step must fail alone
         outcomes = await asyncio.gather(
-            *(store.commit_step(c) for c in commits), return_exceptions=True
+            *(store.conversations.commit_step(c) for c in commits), return_exceptions=True
         )
         stats = store.statistics()
         assert isinstance(outcomes[4], StoreError)
         assert all(o == () for i, o in enumerate(outcomes) if i != 4)
-        assert await store.load_context("pn1", "g4") is None
-        assert await store.load_context("pn1", "g3") is not None
-        pending = await store.pending_inbound()
+        assert await store.conversations.load("pn1", "g4") is None
+        assert await store.conversations.load("pn1", "g3") is not None
+        pending = await store.inbound.pending()
     assert [m.seq for m in pending] == [seqs[4]]
     assert stats.rollbacks == 1 and stats.jobs_failed == 1
-    assert stats.jobs_committed == 1 + 9  # the record_inbound and nine steps
+    assert stats.jobs_committed == 1 + 9  # the inbound.record and nine steps
 
 
 async def test_close_commits_every_queued_write(tmp_path: Path) -> None:
     path = tmp_path / "hotel.db"
     async with open_store(path) as store:
         tasks = [
-            asyncio.create_task(store.record_inbound([inbound(n)], at=T0, hotel_of=HOTELS))
+            asyncio.create_task(store.inbound.record([inbound(n)], at=T0, hotel_of=HOTELS))
             for n in range(20)
         ]
         await asyncio.sleep(0)  # the tasks queue their jobs; the context exits right away
     results = await asyncio.gather(*tasks)
     assert all(r[0] is not None for r in results)
     async with open_store(path) as store:
-        assert len(await store.pending_inbound()) == 20
+        assert len(await store.inbound.pending()) == 20
 
 
 async def test_writes_after_close_are_refused(tmp_path: Path) -> None:
     async with open_store(tmp_path / "hotel.db") as store:
         pass
     with pytest.raises(StoreError, match="closed"):
-        await store.record_statuses([status(1)])
+        await store.statuses.record([status(1)])
     with pytest.raises(StoreError):
-        await store.pending_outbound()
+        await store.outbox.pending()
 
 
 async def test_cancelled_caller_does_not_stop_the_writer(tmp_path: Path) -> None:
     path = tmp_path / "hotel.db"
     async with open_store(path) as store:
-        task = asyncio.create_task(store.record_statuses([status(1)]))
+        task = asyncio.create_task(store.statuses.record([status(1)]))
         await asyncio.sleep(0)  # queued
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        await store.record_statuses([status(2)])
+        await store.statuses.record([status(2)])
         assert store.statistics().pending == 0
     assert count(path, "delivery_statuses") == 2  # the cancelled caller's job still committed
 
@@ -165,16 +165,16 @@ async def test_a_dead_writer_fails_callers_instead_of_hanging(tmp_path: Path) ->
         writer_task.cancel()
         await asyncio.sleep(0)
         with pytest.raises(StoreError, match="closed"):
-            await store.record_statuses([status(1)])
-        assert await store.pending_outbound() == []  # reads still work
+            await store.statuses.record([status(1)])
+        assert await store.outbox.pending() == []  # reads still work
 
 
 async def test_admitted_work_is_never_refused_past_the_bound(tmp_path: Path) -> None:
     async with open_store(tmp_path / "hotel.db", max_pending=1) as store:
-        recorded = await store.record_inbound(
+        recorded = await store.inbound.record(
             [inbound(n) for n in range(20)], at=T0, hotel_of=HOTELS
         )
         commits = [step(f"g{n}", m.seq) for n, m in enumerate(recorded) if m is not None]
-        outcomes = await asyncio.gather(*(store.commit_step(c) for c in commits))
+        outcomes = await asyncio.gather(*(store.conversations.commit_step(c) for c in commits))
         assert outcomes == [()] * 20  # steps of acknowledged messages always commit
-        assert await store.pending_inbound() == []
+        assert await store.inbound.pending() == []

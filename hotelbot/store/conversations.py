@@ -1,0 +1,117 @@
+"""Conversations: each (number, guest) conversation's context snapshot, and the step transaction.
+
+Owns: the SQL of the conversations table, its repository seam (`ConversationRepository`) and
+the SQLite implementation, including `commit_step`: the ONE transaction of an engine step
+(DESIGN.md "Durability", the outbox rule), composed of the statements of the tables it writes:
+
+    commit_step ─▶ one writer job: BEGIN
+                     conversations  upsert the snapshot
+                     guests         upsert data and language (unless the step left them alone)
+                     outbound       insert the replies (pending)
+                     requests       insert what the flow asked of the hotel
+                     scheduled      insert the messages for later
+                     inbound        mark the message done (none such: the whole step fails)
+                   COMMIT
+
+Must never commit part of a step, never write except through the group-commit writer, and never
+read the clock (times come in as values).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+from datetime import datetime
+from typing import Protocol
+
+import structlog
+
+from hotelbot.store import codec
+from hotelbot.store.codec import PreparedStep, encode_time
+from hotelbot.store.database import Database
+from hotelbot.store.guests import upsert_guest_data
+from hotelbot.store.inbound import mark_inbound_done
+from hotelbot.store.outbox import insert_outbound
+from hotelbot.store.records import OutboundMessage, StepCommit
+from hotelbot.store.requests import insert_requests
+from hotelbot.store.scheduled import insert_scheduled
+
+log = structlog.get_logger(__name__)
+
+
+class ConversationRepository(Protocol):
+    """The conversations' snapshots (the seam: a PostgreSQL one can stand beside)."""
+
+    async def load(self, phone_number_id: str, guest_id: str) -> dict[str, object] | None:
+        """The conversation's snapshot dict (Context.to_dict()), or None when there is none."""
+        ...
+
+    async def commit_step(self, commit: StepCommit) -> tuple[OutboundMessage, ...]:
+        """Commit one engine step atomically (the outbox rule).
+
+        Upserts the conversation snapshot and the guest's data and language, inserts the
+        outbound rows, requests and scheduled messages, and marks `inbound_seq` done; if any of
+        it fails, none of it is kept.
+
+        Returns:
+            The outbound rows with their store ids, in the commit's order.
+        Raises:
+            StoreError: bad input (naive time, non-JSON data) or the SQL failed (e.g. an
+                unknown inbound_seq); nothing was written.
+        """
+        ...
+
+    async def expire(self, idle_before: datetime) -> int:
+        """Delete snapshots idle since before `idle_before`; return how many."""
+        ...
+
+
+class SqliteConversations:
+    """ConversationRepository on the SQLite file."""
+
+    __slots__ = ("_db",)
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def load(self, phone_number_id: str, guest_id: str) -> dict[str, object] | None:
+        found = await self._db.fetchone(_LOAD, (phone_number_id, guest_id))
+        return None if found is None else codec.decode_object(found[0])
+
+    async def commit_step(self, commit: StepCommit) -> tuple[OutboundMessage, ...]:
+        prepared = codec.prepare_step(commit)
+        ids = await self._db.write(lambda conn: _write_step(conn, prepared))
+        return tuple(replace(o, id=i) for o, i in zip(commit.outbound, ids, strict=True))
+
+    async def expire(self, idle_before: datetime) -> int:
+        cutoff = encode_time(idle_before)
+        deleted: int = await self._db.write(lambda conn: conn.execute(_EXPIRE, (cutoff,)).rowcount)
+        log.info("contexts_expired", deleted=deleted)
+        return deleted
+
+
+# --- statements: run on the connection thread inside a writer job ------------------------------
+
+_LOAD = "SELECT snapshot FROM conversations WHERE phone_number_id = ? AND guest_id = ?"
+_UPSERT = (
+    "INSERT INTO conversations"
+    " (phone_number_id, guest_id, hotel_id, snapshot, updated_at, last_activity)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (phone_number_id, guest_id) DO UPDATE SET"
+    " hotel_id = excluded.hotel_id, snapshot = excluded.snapshot,"
+    " updated_at = excluded.updated_at, last_activity = excluded.last_activity"
+)
+# Text comparison is time order: timestamps are fixed-width UTC (codec.py).
+_EXPIRE = "DELETE FROM conversations WHERE last_activity IS NULL OR last_activity < ?"
+
+
+def _write_step(conn: sqlite3.Connection, step: PreparedStep) -> list[int]:
+    """The step transaction's statements, in order (see the module docstring)."""
+    conn.execute(_UPSERT, step.conversation)
+    if step.guest is not None:
+        upsert_guest_data(conn, step.guest)
+    ids = [insert_outbound(conn, row) for row in step.outbound]
+    insert_requests(conn, step.requests)
+    insert_scheduled(conn, step.scheduled)
+    if step.inbound_seq is not None:
+        mark_inbound_done(conn, step.inbound_seq)
+    return ids

@@ -1,0 +1,78 @@
+"""The handle every SQLite repository shares: one connection for reads, one writer for writes.
+
+Owns: running a read on the connection thread (sqlite3 errors become StoreError), handing a
+job to the group-commit writer, and the small statement helpers the repositories share (an
+UPDATE of one row by key, the id of an inserted row). Must never hold SQL of a table (each
+repository module holds its own) and never write except through the writer.
+
+Reads share the connection: aiosqlite runs everything on one thread, and a writer batch runs
+in ONE hand-off (BEGIN ... COMMIT inside it), so a read never sees a half-written transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from hotelbot.errors import StoreError
+from hotelbot.store.writer import Writer, on_thread
+
+T = TypeVar("T")
+
+
+class Database:
+    """The connection and its writer, as the SQLite repositories use them."""
+
+    __slots__ = ("_conn", "_writer")
+
+    def __init__(self, conn: aiosqlite.Connection, writer: Writer) -> None:
+        self._conn = conn
+        self._writer = writer
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` on the connection thread (outside the writer: a read or a PRAGMA)."""
+        return await read(self._conn, fn)
+
+    async def fetchall(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        return await self.read(lambda conn: conn.execute(sql, params).fetchall())
+
+    async def fetchone(self, sql: str, params: tuple[Any, ...]) -> Any:
+        """The first row, or None."""
+        return await self.read(lambda conn: conn.execute(sql, params).fetchone())
+
+    async def write(self, job: Callable[[sqlite3.Connection], T], *, admit: bool = False) -> T:
+        """Commit `job` through the group-commit writer (see Writer.submit for `admit`).
+
+        Raises:
+            StoreOverloaded: `admit` and the writer's queue is past its bound.
+            StoreError: the store is closed or the job's SQL failed (nothing of it kept).
+        """
+        return await self._writer.submit(job, admit=admit)
+
+    async def update_one(self, row: str, sql: str, params: tuple[Any, ...]) -> None:
+        """Run an UPDATE of one row by key; a key that matches no row is the caller's error.
+
+        Raises:
+            StoreError: no `row` (the message names it), or the write failed.
+        """
+        changed = await self.write(lambda conn: conn.execute(sql, params).rowcount)
+        if changed != 1:
+            raise StoreError(f"no {row}")
+
+
+async def read(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """Run a read (or the open/close steps) on the connection thread; wrap sqlite3 errors."""
+    try:
+        return await on_thread(conn, fn)
+    except sqlite3.Error as exc:
+        raise StoreError(f"store read failed: {exc}") from exc
+
+
+def lastrowid(cursor: sqlite3.Cursor) -> int:
+    """The id of the row an INSERT just wrote."""
+    if cursor.lastrowid is None:
+        raise StoreError("insert returned no row id")
+    return cursor.lastrowid
