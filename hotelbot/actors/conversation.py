@@ -1,16 +1,20 @@
 """One guest's conversation with one department number: load -> engine -> persist -> send.
 
 Owns: the conversation's in-memory Context, the step cycle for each inbound message, and
-turning engine effects into store rows. Must never: send anything that is not committed,
-commit a step without marking its inbound done in the same transaction, or run two steps of
-one conversation at once (the actor's mailbox guarantees one message at a time).
+turning engine effects into store rows. Must never: decide what the guest reads (the rate
+limit and the guest-data merge included: they are the engine's), send anything that is not
+committed, commit a step without marking its inbound done in the same transaction, or run two
+steps of one conversation at once (the actor's mailbox guarantees one message at a time).
 
 Lifecycle (driven by the Router, see router.py):
 
     (no actor) --first message--> ACTIVE: context restored from its snapshot (or new)
-        ACTIVE --Inbound--> engine step --> commit_step (ONE transaction:
-                 snapshot + guest data + outbox rows + requests + scheduled + inbound done)
+        ACTIVE --Inbound--> engine step(context, event, guest=the guest's shared record)
+               --> commit_step (ONE transaction: snapshot + outbox rows + requests +
+                   scheduled + inbound done, + the guest's row only on GuestChanged)
                --> sender.submit(committed rows) --> ACTIVE
+           (past the rate limit the step is a Silence, with the notice the first time:
+            committed the same way, so the excess is recorded, not answered)
         ACTIVE --idle past passivate_after--> stopped and dropped (state is on disk)
         ACTIVE --receive raised--> supervisor restarts it from its last snapshot
 """
@@ -27,12 +31,18 @@ import structlog
 from hotelbot.actors.base import Actor
 from hotelbot.actors.guests import GuestBook
 from hotelbot.clock import Clock
-from hotelbot.flows.context import Context
-from hotelbot.flows.effects import CreateRequest, ScheduleMessage, SendMessage, Silence
+from hotelbot.flows.context import Context, Guest
+from hotelbot.flows.effects import (
+    CreateRequest,
+    GuestChanged,
+    ScheduleMessage,
+    SendMessage,
+    Silence,
+    SilenceReason,
+)
 from hotelbot.flows.engine import Outcome, new_context, step
 from hotelbot.flows.events import Event
 from hotelbot.flows.model import Catalog, FlowSet
-from hotelbot.flows.render import text_message
 from hotelbot.store.records import (
     GuestRecord,
     OutboundMessage,
@@ -52,8 +62,6 @@ class ConversationStore(Protocol):
 
     async def commit_step(self, commit: StepCommit) -> tuple[OutboundMessage, ...]: ...
 
-    async def mark_inbound_done(self, seq: int) -> None: ...
-
 
 class Sender(Protocol):
     def submit(self, rows: tuple[OutboundMessage, ...]) -> None: ...
@@ -61,12 +69,12 @@ class Sender(Protocol):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Inbound:
-    """A recorded guest message for the actor; `limited` marks one past the rate limit."""
+    """A recorded guest message for the actor; `replayed`: handed over again (not counted
+    against the guest's rate limit, see the engine's rules)."""
 
     seq: int
     event: Event
-    limited: bool = False
-    notify_limit: bool = False
+    replayed: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,6 +92,7 @@ class ConversationDeps:
     clock: Clock
     catalog: Callable[[], Catalog]
     on_handled: Callable[[int], None] = lambda seq: None  # Inbound `seq` finished or failed
+    on_limited: Callable[[], None] = lambda: None  # a message was past the rate limit
 
 
 class ConversationActor(Actor):
@@ -137,55 +146,38 @@ class ConversationActor(Actor):
 
     async def _on_inbound(self, message: Inbound) -> None:
         flow_set = self._flow_set()
-        guest = await self._deps.guests.get(self.hotel_id, self.guest_id)
-        context = await self._restore(flow_set, guest)
-        if message.limited:
-            await self._on_limited(flow_set, context, message)
-            return
-        # A hotel's departments share the guest's data and language: take the newest.
-        context = context.evolve(
-            accumulated_data=guest.data, language=guest.language or context.language
-        )
+        record = await self._deps.guests.get(self.hotel_id, self.guest_id)
+        context = await self._restore(flow_set, record)
         now = self._deps.clock.now()
-        outcome = step(flow_set, context, message.event, now)
-        after = outcome.context
-        changed = after.accumulated_data != guest.data or after.language != guest.language
-        await self._commit(outcome, message.seq, now, guest_changed=changed)
+        guest = Guest(data=record.data, language=record.language)
+        outcome = step(flow_set, context, message.event, now, guest=guest,
+                       replayed=message.replayed)
+        await self._commit(outcome, message.seq, now)
 
-    async def _on_limited(self, flow_set: FlowSet, context: Context, message: Inbound) -> None:
-        """Past the rate limit: record, do not answer; one notice per flood."""
-        if not message.notify_limit:
-            await self._deps.store.mark_inbound_done(message.seq)
-            return
-        now = self._deps.clock.now()
-        text = flow_set.strings["spam"].get(context.language, flow_set.default_language)
-        outcome = Outcome(context=context, effects=(text_message(text),))
-        await self._commit(outcome, message.seq, now, guest_changed=False)
-
-    async def _commit(
-        self, outcome: Outcome, seq: int, now: datetime, *, guest_changed: bool = True
-    ) -> None:
+    async def _commit(self, outcome: Outcome, seq: int, now: datetime) -> None:
         context = outcome.context
+        changed = next((e for e in outcome.effects if isinstance(e, GuestChanged)), None)
         commit = StepCommit(
             phone_number_id=self.phone_number_id,
             guest_id=self.guest_id,
             hotel_id=self.hotel_id,
             context=context.to_dict(),
-            guest_data=context.accumulated_data,
-            language=context.language,
+            guest_data=changed.data if changed else context.accumulated_data,
+            language=changed.language if changed else context.language,
             inbound_seq=seq,
             outbound=tuple(self._outbound(outcome)),
             requests=tuple(self._requests(outcome, now)),
             scheduled=tuple(self._scheduled(outcome, now)),
             at=now,
-            guest_changed=guest_changed,
+            guest_changed=changed is not None,
         )
         rows = await self._deps.store.commit_step(commit)
         self._context = context
-        self._deps.guests.update(
-            self.hotel_id, self.guest_id, context.accumulated_data, context.language
-        )
+        if changed is not None:
+            self._deps.guests.update(self.hotel_id, self.guest_id, changed.data, changed.language)
         self._deps.sender.submit(rows)
+        if Silence(reason=SilenceReason.SPAM) in outcome.effects:
+            self._deps.on_limited()
         self._log_step(outcome, seq)
 
     def _outbound(self, outcome: Outcome) -> list[OutboundMessage]:

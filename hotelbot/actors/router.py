@@ -2,11 +2,11 @@
 
 Owns: the map phone_number_id -> (hotel, department); one ConversationActor per
 (phone_number_id, guest_id), spawned on demand under a Supervisor and passivated when idle;
-the per-guest inbound rate limit (applied before the engine, so a flooding guest never slows
-another); what happens to a message whose step crashed; recovery at start; the periodic
-clean-up of stale contexts. Must never: block the webhook (`deliver` is sync), crash on an
-unknown number, or lose a recorded message (a message that cannot be handed over stays
-`received` on disk and is replayed at the next start).
+what happens to a message whose step crashed; recovery at start; the periodic clean-up of
+stale contexts. Must never: block the webhook (`deliver` is sync), crash on an unknown number,
+or lose a recorded message (a message that cannot be handed over stays `received` on disk and
+is replayed at the next start). A flooding guest never slows another: each conversation has
+its own actor, and the engine's rate limit answers the excess with silence.
 
 Lifecycle of a conversation actor:
 
@@ -22,7 +22,8 @@ Lifecycle of a conversation actor:
                                                        PARK: aborted; queued messages parked
 
 Recovery at start: every inbound row still `received` is replayed in arrival order (its
-attempts counted first: one that already crashed the process max_replays times is parked).
+attempts counted first: one that already crashed the process max_replays times is parked;
+a replay does not count against the guest's rate limit).
 While running, the sweep hands over again any row that stayed `received` with no actor
 holding it for two sweeps in a row (a full mailbox, an actor that was stopping).
 """
@@ -45,7 +46,6 @@ from hotelbot.actors.conversation import (
     ConversationStore,
     Inbound,
 )
-from hotelbot.actors.ratelimit import RateLimit, TokenBucket
 from hotelbot.actors.supervisor import Supervisor, SupervisorDecision
 from hotelbot.errors import ActorDeadError, MailboxFull
 from hotelbot.flows.events import Event
@@ -74,7 +74,6 @@ class RouterStore(ConversationStore, Protocol):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RouterSettings:
-    rate_limit: RateLimit = RateLimit()  # noqa: RUF009 (frozen, immutable default)
     passivate_after: float = 300.0  # seconds idle before an actor is dropped from memory
     sweep_every: float = 30.0  # seconds between passivation sweeps
     context_retention: timedelta = timedelta(hours=24)  # idle contexts older are deleted
@@ -108,7 +107,7 @@ class Router:
         to_event: Callable[[InboundMessage], Event],
         settings: RouterSettings | None = None,
     ) -> None:
-        self._deps = replace(deps, on_handled=self._handled)
+        self._deps = replace(deps, on_handled=self._handled, on_limited=self._count_limited)
         self._store = store
         self._in_flight: set[int] = set()  # seqs delivered to an actor, not yet handled
         self._suspects: set[int] = set()  # pending, not in flight at the last sweep
@@ -126,7 +125,6 @@ class Router:
         )
         self._hotel_of: tuple[object, Mapping[str, str]] = (None, {})
         self.accepting = False  # True between start() and stop(): /readyz
-        self._buckets: dict[Key, TokenBucket] = {}
         self._last_used: dict[Key, float] = {}
         self._tasks: set[asyncio.Task[object]] = set()
         self._sweeper: asyncio.Task[None] | None = None
@@ -144,7 +142,10 @@ class Router:
         return self._hotel_of[1]
 
     def deliver(self, message: InboundMessage, event: Event, *, limit: bool = True) -> None:
-        """Hand a recorded message to its conversation (never blocks, never raises)."""
+        """Hand a recorded message to its conversation (never blocks, never raises).
+
+        `limit=False` hands over a replay: the engine does not count it against the rate limit.
+        """
         route = self._deps.catalog().numbers.get(WaNumberId(message.phone_number_id))
         if route is None:
             self._unknown += 1
@@ -152,18 +153,8 @@ class Router:
             self._background(self._store.park_inbound(message.seq, "unknown phone_number_id"))
             return
         key = (message.phone_number_id, message.guest_id)
-        now = self._deps.clock.monotonic()
-        limited = notify = False
-        if limit:
-            bucket = self._buckets.get(key)
-            if bucket is None:
-                bucket = self._buckets[key] = TokenBucket(self._settings.rate_limit, now)
-            if not bucket.allow(now):
-                limited, notify = True, not bucket.noticed
-                bucket.noticed = True
-                self._limited += 1
-        self._last_used[key] = now
-        inbound = Inbound(seq=message.seq, event=event, limited=limited, notify_limit=notify)
+        self._last_used[key] = self._deps.clock.monotonic()
+        inbound = Inbound(seq=message.seq, event=event, replayed=not limit)
         try:
             ref = self._supervisor.get(key) or self._spawn(key, route)
             ref.tell_nowait(inbound)
@@ -183,6 +174,9 @@ class Router:
         self._in_flight.discard(seq)
         if not self._in_flight:
             self._idle.set()
+
+    def _count_limited(self) -> None:
+        self._limited += 1
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -247,9 +241,6 @@ class Router:
             self._last_used.pop(key, None)
         await asyncio.gather(*(self._supervisor.stop(key) for key in idle))
         self._passivated += len(idle)
-        now = self._deps.clock.monotonic()
-        for key in [k for k, b in self._buckets.items() if b.full(now)]:
-            del self._buckets[key]
         return len(idle)
 
     async def expire_stale(self) -> int:
@@ -315,7 +306,7 @@ class Router:
             self._handled(message.seq)
         self._parked += 1
         error = "".join(traceback.format_exception(exc))
-        apologize = not isinstance(exc, ActorDeadError) and not message.limited
+        apologize = not isinstance(exc, ActorDeadError)
         self._background(self._park(key, message.seq, error, apologize))
         log.error("step_failed", guest=key[1], seq=message.seq, decision=decision.value)
 

@@ -4,10 +4,11 @@ Other packages import only the names below. Nothing here does I/O, uses asyncio,
 clock or logs.
 """
 
-from hotelbot.flows.context import Context
+from hotelbot.flows.context import Context, Guest
 from hotelbot.flows.effects import (
     CreateRequest,
     Effect,
+    GuestChanged,
     ScheduleMessage,
     SendMessage,
     Silence,
@@ -61,6 +62,8 @@ __all__ = [
     "Flow",
     "FlowRequested",
     "FlowSet",
+    "Guest",
+    "GuestChanged",
     "Next",
     "Op",
     "Option",

@@ -10,7 +10,11 @@ Fields:
   navigation_stack             StepRefs ("flow.step") of steps the guest came through, oldest first
   error_count                  consecutive invalid answers
   cooloff_until                set when error_count reached the limit; silence until then
-  spam_noticed                 reserved for the actor's anti-spam notice (engine leaves it alone)
+  rate                         the inbound rate limit's token bucket (flows.ratelimit), with
+                               whether this flood was noticed; absent in older snapshots: full
+
+Guest is what a hotel's departments share about one guest (their data and language): the
+engine merges it into the context and says when a step changed it (effects.GuestChanged).
 """
 
 from __future__ import annotations
@@ -20,9 +24,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TypedDict, TypeVar, Unpack
 
+from hotelbot.flows.ratelimit import Bucket
 from hotelbot.typedefs import JSONScalar
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 1  # `rate` was added with defaults: older snapshots still read
 
 _T = TypeVar("_T")
 
@@ -42,6 +47,7 @@ class Context:
     error_count: int = 0
     last_activity: datetime | None = None
     cooloff_until: datetime | None = None
+    rate: Bucket = field(default_factory=Bucket)
 
     def evolve(self, **changes: Unpack[ContextChanges]) -> Context:
         """A copy with `changes` applied; mypy checks each field's name and type."""
@@ -64,11 +70,16 @@ class Context:
             "error_count": self.error_count,
             "last_activity": _iso(self.last_activity),
             "cooloff_until": _iso(self.cooloff_until),
+            "rate": {
+                "tokens": self.rate.tokens,
+                "counted_at": _iso(self.rate.counted_at),
+                "noticed": self.rate.noticed,
+            },
         }
 
     @staticmethod
     def from_dict(d: Mapping[str, object]) -> Context:
-        """Inverse of to_dict.
+        """Inverse of to_dict (a snapshot without `rate` gets a full bucket).
 
         Raises:
             ValueError: an unknown snapshot version.
@@ -90,7 +101,16 @@ class Context:
             error_count=_of(int, d["error_count"]),
             last_activity=_dt(d["last_activity"]),
             cooloff_until=_dt(d["cooloff_until"]),
+            rate=_bucket(d.get("rate")),
         )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Guest:
+    """What a hotel's departments share about one guest (DESIGN.md "Keys")."""
+
+    data: Mapping[str, JSONScalar] = field(default_factory=dict)  # name, room, ...
+    language: str | None = None  # None: never chosen (the hotel's default applies)
 
 
 class ContextChanges(TypedDict, total=False):
@@ -109,6 +129,7 @@ class ContextChanges(TypedDict, total=False):
     error_count: int
     last_activity: datetime | None
     cooloff_until: datetime | None
+    rate: Bucket
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -136,3 +157,17 @@ def _scalars(value: object) -> dict[str, JSONScalar]:
             raise TypeError(f"not a JSON scalar at {key!r}: {type(item).__name__}")
         found[_of(str, key)] = item
     return found
+
+
+def _bucket(value: object) -> Bucket:
+    if value is None:  # a snapshot from before the rate limit moved into the context
+        return Bucket()
+    found = _of(dict, value)
+    tokens = found.get("tokens")
+    if tokens is not None and (not isinstance(tokens, int | float) or isinstance(tokens, bool)):
+        raise TypeError(f"expected a number of tokens, got {type(tokens).__name__}")
+    return Bucket(
+        tokens=None if tokens is None else float(tokens),
+        counted_at=_dt(found.get("counted_at")),
+        noticed=_of(bool, found.get("noticed", False)),
+    )

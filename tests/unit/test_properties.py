@@ -116,7 +116,7 @@ def play(flow_set: FlowSet, department: str, number: str, data: st.DataObject,
         sends = [e for e in out.effects if isinstance(e, SendMessage)]
         assert sends or out.effects == (Silence(reason=SilenceReason.COOLOFF),)
         if not sends:
-            assert out.context == ctx.evolve(last_activity=now)
+            assert out.context == ctx.evolve(last_activity=now, rate=out.context.rate)
         for send in sends:
             assert payload_problems(send.body) == [], send.body
         check_context(flow_set, out.context, now)
