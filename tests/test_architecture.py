@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -71,3 +72,19 @@ def test_dependencies_point_one_way(layer: str) -> None:
     for path in _files(layer):
         assert _hits(_imports(path), LAYERS[layer]) == set(), path
 
+
+# What a guest reads is decided by the engine: only the runtime (flows/) and the configuration
+# compiler (flows/ today, hotelbot/config/ once it moves) touch a hotel's system strings.
+STRINGS_READERS = ("hotelbot/flows/", "hotelbot/config/")
+READS_STRINGS = re.compile(r"\bstrings\s*(\[|\.get\b)")
+
+
+def test_only_the_engine_reads_system_strings() -> None:
+    readers = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if not str(path.relative_to(ROOT)).startswith(STRINGS_READERS)
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if READS_STRINGS.search(line)
+    ]
+    assert readers == []

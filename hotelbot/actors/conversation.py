@@ -1,8 +1,8 @@
 """One guest's conversation with one department number: load -> engine -> persist -> send.
 
 Owns: the conversation's in-memory Context, the step cycle for each inbound message, and
-turning engine effects into store rows. Must never: decide what the guest reads (the rate
-limit and the guest-data merge included: they are the engine's), send anything that is not
+turning engine effects into store rows. Must never: decide what the guest reads (every rule,
+the rate limit and the guest-data merge included, is the engine's), send anything that is not
 committed, commit a step without marking its inbound done in the same transaction, or run two
 steps of one conversation at once (the actor's mailbox guarantees one message at a time).
 
@@ -16,7 +16,8 @@ Lifecycle (driven by the Router, see router.py):
            (past the rate limit the step is a Silence, with the notice the first time:
             committed the same way, so the excess is recorded, not answered)
         ACTIVE --idle past passivate_after--> stopped and dropped (state is on disk)
-        ACTIVE --receive raised--> supervisor restarts it from its last snapshot
+        ACTIVE --receive raised--> supervisor restarts it from its last snapshot; the
+               router asks the engine for the apology (StepFailed) and parks the message
 """
 
 from __future__ import annotations

@@ -2,11 +2,13 @@
 
 Owns: the map phone_number_id -> (hotel, department); one ConversationActor per
 (phone_number_id, guest_id), spawned on demand under a Supervisor and passivated when idle;
-what happens to a message whose step crashed; recovery at start; the periodic clean-up of
-stale contexts. Must never: block the webhook (`deliver` is sync), crash on an unknown number,
-or lose a recorded message (a message that cannot be handed over stays `received` on disk and
-is replayed at the next start). A flooding guest never slows another: each conversation has
-its own actor, and the engine's rate limit answers the excess with silence.
+what happens to a message whose step crashed (parked, with the engine's answer to StepFailed);
+recovery at start; the periodic clean-up of stale contexts. Must never: decide what a guest
+reads (the rate limit, the apology and every other rule are the engine's), block the webhook
+(`deliver` is sync), crash on an unknown number, or lose a recorded message (a message that
+cannot be handed over stays `received` on disk and is replayed at the next start). A flooding
+guest never slows another: each conversation has its own actor, and the engine's rate limit
+answers the excess with silence.
 
 Lifecycle of a conversation actor:
 
@@ -17,9 +19,10 @@ Lifecycle of a conversation actor:
           graceful stop (drain) ─▶ dropped from memory                  ▼
                                                        Supervisor: RESTART from the snapshot
                                                        (the failed message is parked with its
-                                                       traceback; the guest gets the "error"
-                                                       string) or, past the restart budget,
-                                                       PARK: aborted; queued messages parked
+                                                       traceback and the engine's answer to
+                                                       StepFailed, the apology) or, past the
+                                                       restart budget, PARK: aborted; queued
+                                                       messages parked (no apology)
 
 Recovery at start: every inbound row still `received` is replayed in arrival order (its
 attempts counted first: one that already crashed the process max_replays times is parked;
@@ -48,8 +51,10 @@ from hotelbot.actors.conversation import (
 )
 from hotelbot.actors.supervisor import Supervisor, SupervisorDecision
 from hotelbot.errors import ActorDeadError, MailboxFull
-from hotelbot.flows.events import Event
-from hotelbot.flows.render import text_message
+from hotelbot.flows.context import Guest
+from hotelbot.flows.effects import SendMessage
+from hotelbot.flows.engine import new_context, step
+from hotelbot.flows.events import Event, StepFailed
 from hotelbot.store.records import InboundMessage, OutboundMessage, Priority
 from hotelbot.typedefs import WaNumberId
 
@@ -316,16 +321,25 @@ class Router:
         self._deps.sender.submit(rows)
 
     def _apology(self, key: Key) -> OutboundMessage | None:
+        """The engine's answer to StepFailed, as a reply row (None if it says nothing).
+
+        The crashed actor's context is gone with it (it restarts from its snapshot): the engine
+        gets a fresh one and the guest's shared record, which hold what the answer depends on.
+        """
         route = self._deps.catalog().numbers.get(WaNumberId(key[0]))
         if route is None:
             return None
-        flow_set = self._deps.catalog().hotels[route[0]]
-        guest = self._deps.guests.peek(route[0], key[1])
-        language = guest.language if guest and guest.language else flow_set.default_language
-        text = flow_set.strings["error"].get(language, flow_set.default_language)
+        hotel_id, dept = route
+        flow_set = self._deps.catalog().hotels[hotel_id]
+        record = self._deps.guests.peek(hotel_id, key[1])
+        guest = None if record is None else Guest(data=record.data, language=record.language)
+        context = new_context(flow_set, guest_id=key[1], phone_number_id=key[0], department=dept)
+        outcome = step(flow_set, context, StepFailed(), self._deps.clock.now(), guest=guest)
+        bodies = [e.body for e in outcome.effects if isinstance(e, SendMessage)]
+        if not bodies:
+            return None
         return OutboundMessage(
-            phone_number_id=key[0], guest_id=key[1], body=text_message(text).body,
-            priority=Priority.REPLY,
+            phone_number_id=key[0], guest_id=key[1], body=bodies[0], priority=Priority.REPLY,
         )
 
     # -- helpers -------------------------------------------------------------------------------

@@ -7,41 +7,44 @@ clock (time arrives as `now`), use asyncio or log: the actor logs the effects.
 Where a move lands (step lookups, the stack, disabled steps) is hotelbot.flows.navigation's.
 
 Rules, in the order they are applied:
-  1. Spam. Every guest message takes a token from the conversation's bucket (context.rate:
+  1. Step failures. StepFailed (handling a guest message crashed): strings["error"] in the
+     guest's language, and the context exactly as it was (the actor restarts from its
+     snapshot). No other rule runs.
+  2. Spam. Every guest message takes a token from the conversation's bucket (context.rate:
      policy.spam_burst at once, then policy.spam_per_second), unless it is a replay (`replayed`:
      handed over again after a restart or by an operator). Without a token, the message is
      recorded and not handled: the first one of a flood gets strings["spam"] in the guest's
      language and `Silence(SPAM)`, later ones only `Silence(SPAM)`; only context.rate changes
      and no other rule runs. A guest is noticed again only after they got a token back.
-  2. Guest data. The guest's data and language, shared by the hotel's departments (`guest`),
+  3. Guest data. The guest's data and language, shared by the hotel's departments (`guest`),
      replace the context's accumulated_data and language (a language only once chosen); a
      language the hotel no longer enables (reload) becomes its default.
-  3. Cooloff. Before `cooloff_until`: no reply at all, `(Silence(COOLOFF),)`, only
+  4. Cooloff. Before `cooloff_until`: no reply at all, `(Silence(COOLOFF),)`, only
      last_activity changes. After it: cooloff and error_count cleared, the event is handled.
-  4. Flow requests. FlowRequested(id), or a template button whose payload is "flow:<id>",
+  5. Flow requests. FlowRequested(id), or a template button whose payload is "flow:<id>",
      start that flow if the department offers it (also on an idle or expired context). The
      stack keeps the department's main menu, so "back" leads there.
-  5. Idle (no current flow). Any other event shows the main menu with strings["welcome"];
+  6. Idle (no current flow). Any other event shows the main menu with strings["welcome"];
      a tap on a button of the main menu's first step is applied as if the menu were open.
-  6. Expiry. If idle longer than policy.timeout_minutes, the event is not applied: the main
+  7. Expiry. If idle longer than policy.timeout_minutes, the event is not applied: the main
      menu is shown with strings["expired"].
-  7. Unsupported kinds (image, audio, ...): strings["unsupported"] + the step again, no error.
-  8. Taps (OptionChosen): a reply id "<flow>.<step>:<key>" of the current step is applied; of
+  8. Unsupported kinds (image, audio, ...): strings["unsupported"] + the step again, no error.
+  9. Taps (OptionChosen): a reply id "<flow>.<step>:<key>" of the current step is applied; of
      a step still on the navigation stack, the stack is popped to it and it is applied there;
      anything else is an invalid answer.
-  9. Global words (any enabled language): menu (main menu, stack and errors cleared), back
+ 10. Global words (any enabled language): menu (main menu, stack and errors cleared), back
      (pop the stack; at the main menu's start: strings["back_at_start"]), skip (optional steps
      only, else strings["skip_not_allowed"] as an invalid answer).
- 10. Answers: menus and choice/rating inputs by number or title (validators.match_choice);
+ 11. Answers: menus and choice/rating inputs by number or title (validators.match_choice);
      other inputs by their validator; confirm steps by number, title, yes or no.
- 11. Invalid answers count; the policy.max_errors-th consecutive one starts the cooloff with
+ 12. Invalid answers count; the policy.max_errors-th consecutive one starts the cooloff with
      one strings["cooloff"] notice. Any valid move (answer, back, menu, skip) resets the count.
- 12. Moving on: Next branches in order (first condition that holds), else the default; a step
+ 13. Moving on: Next branches in order (first condition that holds), else the default; a step
      id of the same flow, or "flow:<id>" (new flow, step data cleared). Disabled steps are
      passed through by their own `next`. An end step sends its text, CreateRequest and
      ScheduleMessage effects and leaves the context idle.
- 13. last_activity = now after every event handled by rules 2-12.
- 14. GuestChanged(data, language) ends the effects when the context's accumulated_data or
+ 14. last_activity = now after every event handled by rules 3-13.
+ 15. GuestChanged(data, language) ends the effects when the context's accumulated_data or
      language differ from the guest's as given (without `guest`: from the context's before
      the step); the actor stores the guest's row only then.
 """
@@ -65,6 +68,7 @@ from hotelbot.flows.events import (
     Event,
     FlowRequested,
     OptionChosen,
+    StepFailed,
     TemplateButtonPressed,
     TextReceived,
     UnsupportedReceived,
@@ -138,7 +142,7 @@ def step(
     Args:
         flow_set: the hotel's validated configuration.
         context: the conversation's context (as restored, or from `new_context`).
-        event: what the guest did.
+        event: what the guest did (or StepFailed: what handling their message did).
         now: the current time (aware; naive values are read as UTC).
         guest: what the hotel's departments share about the guest, newest first; None: the
             context's own accumulated_data and language are the guest's.
@@ -150,6 +154,9 @@ def step(
     """
     now = _aware(now)
     turn = _Turn(flow_set, now)
+    if isinstance(event, StepFailed):
+        apology = turn.say("error", _merged(context, guest))
+        return Outcome(context=context, effects=(text_message(apology),))
     if not replayed:
         policy = flow_set.policy
         allowed, bucket = take(context.rate, burst=policy.spam_burst,

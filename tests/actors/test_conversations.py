@@ -346,3 +346,22 @@ async def test_replayed_messages_are_not_counted_against_the_rate_limit(
         assert len(texts) == burst + 5 and not any("very quickly" in t for t in texts)
         assert h.router.statistics().limited == 0
 
+
+async def test_a_failed_step_apologizes_in_the_guests_shared_language(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    def wrap(store: Store) -> Any:
+        return _FlakyStore(store, failures=0)
+
+    async with open_harness(tmp_path / "hb.sqlite3", clock, wrap_store=wrap) as h:
+        context = Context(hotel_id="seaside_inn", guest_id=GUEST, department="front_desk",
+                          phone_number_id=SEASIDE_FRONT_DESK, language="en")
+        await h.store.commit_step(StepCommit(  # another department settled English
+            phone_number_id="200000000000002", guest_id=GUEST, hotel_id="seaside_inn",
+            context=context.to_dict(), guest_data={}, language="en", inbound_seq=None,
+            at=clock.now(), guest_changed=True,
+        ))
+        h.store.failures = 1  # type: ignore[attr-defined]
+        await h.say(SEASIDE_FRONT_DESK, GUEST, "olá")  # the hotel's default is Portuguese
+        await h.settle()
+        assert h.transport.texts_to(GUEST) == ["Something went wrong, please try again."]

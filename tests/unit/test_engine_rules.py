@@ -26,6 +26,7 @@ from hotelbot.flows.events import (
     Event,
     FlowRequested,
     OptionChosen,
+    StepFailed,
     TemplateButtonPressed,
     TextReceived,
     UnsupportedReceived,
@@ -238,6 +239,33 @@ def test_flow_requested_on_an_expired_context_still_starts_it() -> None:
 def test_flow_not_offered_mid_flow_re_asks_without_counting() -> None:
     out = run(at("order.quantity", errors=1), FlowRequested(flow_id="main_but_not"))
     assert where(out.context) == "order.quantity" and out.context.error_count == 1
+
+
+# --- a step failure: the apology ----------------------------------------------------------------
+
+FLOODED = Bucket(tokens=0.0, counted_at=NOW, noticed=True)
+
+
+@pytest.mark.parametrize(("before", "guest", "apology"), [
+    (at(None), None, "Something went wrong, please try again."),
+    (at("order.quantity", errors=3, language="pt"), None,
+     "[pt] Something went wrong, please try again."),
+    (at("order.quantity", language="en"), Guest(data={}, language="pt"),
+     "[pt] Something went wrong, please try again."),
+    (at("order.quantity", language="pt"), Guest(data={"room": "412"}, language=None),
+     "[pt] Something went wrong, please try again."),
+    (at("late.room", language="en"), Guest(data={}, language="de"),  # not enabled: the default
+     "Something went wrong, please try again."),
+    (at("order.quantity", errors=5, cooloff_until=NOW + timedelta(minutes=3)), None,
+     "Something went wrong, please try again."),
+    (at("order.quantity").evolve(rate=FLOODED), None, "Something went wrong, please try again."),
+])
+def test_a_failed_step_gets_the_apology_in_the_guests_language_and_changes_nothing(
+    before: Context, guest: Guest | None, apology: str
+) -> None:
+    out = step(FS, before, StepFailed(), NOW, guest=guest)
+    assert text_of(out) == apology and len(out.effects) == 1
+    assert out.context == before  # not even last_activity: the actor restarts from its snapshot
 
 
 # --- the guest's shared data and language ------------------------------------------------------
