@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ MODULES = sorted(
     if p.name != "__main__.py"
 )
 PURE = ["hotelbot/flows", "hotelbot/whatsapp/payloads.py", "hotelbot/whatsapp/limits.py",
-        "hotelbot/whatsapp/errors.py", "hotelbot/actors/ratelimit.py",
+        "hotelbot/whatsapp/errors.py",
         *(f"hotelbot/config/{name}.py" for name in ("source", "templates", "hotels", "overrides",
                                                    "checks"))]
 FORBIDDEN_IN_PURE = {"asyncio", "aiohttp", "aiosqlite", "structlog", "sqlite3", "socket",
@@ -109,3 +110,20 @@ def test_only_the_config_loader_reads_files(path: Path) -> None:
 @pytest.mark.parametrize("path", PRODUCTION, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_production_module_imports_the_devtools(path: Path) -> None:
     assert _hits(_imports(path), {"hotelbot.devtools"}) == set()
+
+
+# What a guest reads is decided by the engine: only the runtime (flows/) and the configuration
+# compiler (flows/ today, hotelbot/config/ once it moves) touch a hotel's system strings.
+STRINGS_READERS = ("hotelbot/flows/", "hotelbot/config/")
+READS_STRINGS = re.compile(r"\bstrings\s*(\[|\.get\b)")
+
+
+def test_only_the_engine_reads_system_strings() -> None:
+    readers = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if not str(path.relative_to(ROOT)).startswith(STRINGS_READERS)
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if READS_STRINGS.search(line)
+    ]
+    assert readers == []

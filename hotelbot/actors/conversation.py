@@ -1,18 +1,23 @@
 """One guest's conversation with one department number: load -> engine -> persist -> send.
 
 Owns: the conversation's in-memory Context, the step cycle for each inbound message, and
-turning engine effects into store rows. Must never: send anything that is not committed,
-commit a step without marking its inbound done in the same transaction, or run two steps of
-one conversation at once (the actor's mailbox guarantees one message at a time).
+turning engine effects into store rows. Must never: decide what the guest reads (every rule,
+the rate limit and the guest-data merge included, is the engine's), send anything that is not
+committed, commit a step without marking its inbound done in the same transaction, or run two
+steps of one conversation at once (the actor's mailbox guarantees one message at a time).
 
 Lifecycle (driven by the Router, see router.py):
 
     (no actor) --first message--> ACTIVE: context restored from its snapshot (or new)
-        ACTIVE --Inbound--> engine step --> commit_step (ONE transaction:
-                 snapshot + guest data + outbox rows + requests + scheduled + inbound done)
+        ACTIVE --Inbound--> engine step(context, event, guest=the guest's shared record)
+               --> commit_step (ONE transaction: snapshot + outbox rows + requests +
+                   scheduled + inbound done, + the guest's row only on GuestChanged)
                --> sender.submit(committed rows) --> ACTIVE
+           (past the rate limit the step is a Silence, with the notice the first time:
+            committed the same way, so the excess is recorded, not answered)
         ACTIVE --idle past passivate_after--> stopped and dropped (state is on disk)
-        ACTIVE --receive raised--> supervisor restarts it from its last snapshot
+        ACTIVE --receive raised--> supervisor restarts it from its last snapshot; the
+               router asks the engine for the apology (StepFailed) and parks the message
 """
 
 from __future__ import annotations
@@ -31,15 +36,17 @@ from hotelbot.flows import (
     Context,
     CreateRequest,
     Event,
+    Guest,
+    GuestChanged,
     Hotel,
     Hotels,
     Outcome,
     ScheduleMessage,
     SendMessage,
     Silence,
+    SilenceReason,
     new_context,
     step,
-    text_message,
 )
 from hotelbot.store import ConversationRepository, InboundRepository
 from hotelbot.store.records import (
@@ -71,12 +78,12 @@ class Sender(Protocol):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Inbound:
-    """A recorded guest message for the actor; `limited` marks one past the rate limit."""
+    """A recorded guest message for the actor; `replayed`: handed over again (not counted
+    against the guest's rate limit, see the engine's rules)."""
 
     seq: int
     event: Event
-    limited: bool = False
-    notify_limit: bool = False
+    replayed: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,6 +101,7 @@ class ConversationDeps:
     clock: Clock
     hotels: Callable[[], Hotels]
     on_handled: Callable[[int], None] = lambda seq: None  # Inbound `seq` finished or failed
+    on_limited: Callable[[], None] = lambda: None  # a message was past the rate limit
 
 
 class ConversationActor(Actor):
@@ -147,55 +155,38 @@ class ConversationActor(Actor):
 
     async def _on_inbound(self, message: Inbound) -> None:
         hotel = self._hotel()
-        guest = await self._deps.guests.get(self.hotel_id, self.guest_id)
-        context = await self._restore(hotel, guest)
-        if message.limited:
-            await self._on_limited(hotel, context, message)
-            return
-        # A hotel's departments share the guest's data and language: take the newest.
-        context = context.evolve(
-            accumulated_data=guest.data, language=guest.language or context.language
-        )
+        record = await self._deps.guests.get(self.hotel_id, self.guest_id)
+        context = await self._restore(hotel, record)
         now = self._deps.clock.now()
-        outcome = step(hotel, context, message.event, now)
-        after = outcome.context
-        changed = after.accumulated_data != guest.data or after.language != guest.language
-        await self._commit(outcome, message.seq, now, guest_changed=changed)
+        guest = Guest(data=record.data, language=record.language)
+        outcome = step(hotel, context, message.event, now, guest=guest,
+                       replayed=message.replayed)
+        await self._commit(outcome, message.seq, now)
 
-    async def _on_limited(self, hotel: Hotel, context: Context, message: Inbound) -> None:
-        """Past the rate limit: record, do not answer; one notice per flood."""
-        if not message.notify_limit:
-            await self._deps.store.inbound.mark_done(message.seq)
-            return
-        now = self._deps.clock.now()
-        text = hotel.strings["spam"].get(context.language, hotel.default_language)
-        outcome = Outcome(context=context, effects=(text_message(text),))
-        await self._commit(outcome, message.seq, now, guest_changed=False)
-
-    async def _commit(
-        self, outcome: Outcome, seq: int, now: datetime, *, guest_changed: bool = True
-    ) -> None:
+    async def _commit(self, outcome: Outcome, seq: int, now: datetime) -> None:
         context = outcome.context
+        changed = next((e for e in outcome.effects if isinstance(e, GuestChanged)), None)
         commit = StepCommit(
             phone_number_id=self.phone_number_id,
             guest_id=self.guest_id,
             hotel_id=self.hotel_id,
             context=context.to_dict(),
-            guest_data=context.accumulated_data,
-            language=context.language,
+            guest_data=changed.data if changed else context.accumulated_data,
+            language=changed.language if changed else context.language,
             inbound_seq=seq,
             outbound=tuple(self._outbound(outcome)),
             requests=tuple(self._requests(outcome, now)),
             scheduled=tuple(self._scheduled(outcome, now)),
             at=now,
-            guest_changed=guest_changed,
+            guest_changed=changed is not None,
         )
         rows = await self._deps.store.conversations.commit_step(commit)
         self._context = context
-        self._deps.guests.update(
-            self.hotel_id, self.guest_id, context.accumulated_data, context.language
-        )
+        if changed is not None:
+            self._deps.guests.update(self.hotel_id, self.guest_id, changed.data, changed.language)
         self._deps.sender.submit(rows)
+        if Silence(reason=SilenceReason.SPAM) in outcome.effects:
+            self._deps.on_limited()
         self._log_step(outcome, seq)
 
     def _outbound(self, outcome: Outcome) -> list[OutboundMessage]:

@@ -2,11 +2,13 @@
 
 Owns: the map phone_number_id -> (hotel, department); one ConversationActor per
 (phone_number_id, guest_id), spawned on demand under a Supervisor and passivated when idle;
-the per-guest inbound rate limit (applied before the engine, so a flooding guest never slows
-another); what happens to a message whose step crashed; recovery at start; the periodic
-clean-up of stale contexts. Must never: block the webhook (`deliver` is sync), crash on an
-unknown number, or lose a recorded message (a message that cannot be handed over stays
-`received` on disk and is replayed at the next start).
+what happens to a message whose step crashed (parked, with the engine's answer to StepFailed);
+recovery at start; the periodic clean-up of stale contexts. Must never: decide what a guest
+reads (the rate limit, the apology and every other rule are the engine's), block the webhook
+(`deliver` is sync), crash on an unknown number, or lose a recorded message (a message that
+cannot be handed over stays `received` on disk and is replayed at the next start). A flooding
+guest never slows another: each conversation has its own actor, and the engine's rate limit
+answers the excess with silence.
 
 Lifecycle of a conversation actor:
 
@@ -17,12 +19,14 @@ Lifecycle of a conversation actor:
           graceful stop (drain) ─▶ dropped from memory                  ▼
                                                        Supervisor: RESTART from the snapshot
                                                        (the failed message is parked with its
-                                                       traceback; the guest gets the "error"
-                                                       string) or, past the restart budget,
-                                                       PARK: aborted; queued messages parked
+                                                       traceback and the engine's answer to
+                                                       StepFailed, the apology) or, past the
+                                                       restart budget, PARK: aborted; queued
+                                                       messages parked (no apology)
 
 Recovery at start: every inbound row still `received` is replayed in arrival order (its
-attempts counted first: one that already crashed the process max_replays times is parked).
+attempts counted first: one that already crashed the process max_replays times is parked;
+a replay does not count against the guest's rate limit).
 While running, the sweep hands over again any row that stayed `received` with no actor
 holding it for two sweeps in a row (a full mailbox, an actor that was stopping).
 """
@@ -45,10 +49,9 @@ from hotelbot.actors.conversation import (
     ConversationStore,
     Inbound,
 )
-from hotelbot.actors.ratelimit import RateLimit, TokenBucket
 from hotelbot.actors.supervisor import Supervisor, SupervisorDecision
 from hotelbot.errors import ActorDeadError, MailboxFull
-from hotelbot.flows import Event, text_message
+from hotelbot.flows import Event, Guest, SendMessage, StepFailed, new_context, step
 from hotelbot.store.records import InboundMessage, OutboundMessage, Priority
 from hotelbot.typedefs import WaNumberId
 
@@ -63,7 +66,6 @@ class RouterStore(ConversationStore, Protocol):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RouterSettings:
-    rate_limit: RateLimit = RateLimit()  # noqa: RUF009 (frozen, immutable default)
     passivate_after: float = 300.0  # seconds idle before an actor is dropped from memory
     sweep_every: float = 30.0  # seconds between passivation sweeps
     context_retention: timedelta = timedelta(hours=24)  # idle contexts older are deleted
@@ -97,7 +99,7 @@ class Router:
         to_event: Callable[[InboundMessage], Event],
         settings: RouterSettings | None = None,
     ) -> None:
-        self._deps = replace(deps, on_handled=self._handled)
+        self._deps = replace(deps, on_handled=self._handled, on_limited=self._count_limited)
         self._store = store
         self._in_flight: set[int] = set()  # seqs delivered to an actor, not yet handled
         self._suspects: set[int] = set()  # pending, not in flight at the last sweep
@@ -115,7 +117,6 @@ class Router:
         )
         self._hotel_of: tuple[object, Mapping[str, str]] = (None, {})
         self.accepting = False  # True between start() and stop(): /readyz
-        self._buckets: dict[Key, TokenBucket] = {}
         self._last_used: dict[Key, float] = {}
         self._tasks: set[asyncio.Task[object]] = set()
         self._sweeper: asyncio.Task[None] | None = None
@@ -133,7 +134,10 @@ class Router:
         return self._hotel_of[1]
 
     def deliver(self, message: InboundMessage, event: Event, *, limit: bool = True) -> None:
-        """Hand a recorded message to its conversation (never blocks, never raises)."""
+        """Hand a recorded message to its conversation (never blocks, never raises).
+
+        `limit=False` hands over a replay: the engine does not count it against the rate limit.
+        """
         route = self._deps.hotels().numbers.get(WaNumberId(message.phone_number_id))
         if route is None:
             self._unknown += 1
@@ -141,18 +145,8 @@ class Router:
             self._background(self._store.inbound.park(message.seq, "unknown phone_number_id"))
             return
         key = (message.phone_number_id, message.guest_id)
-        now = self._deps.clock.monotonic()
-        limited = notify = False
-        if limit:
-            bucket = self._buckets.get(key)
-            if bucket is None:
-                bucket = self._buckets[key] = TokenBucket(self._settings.rate_limit, now)
-            if not bucket.allow(now):
-                limited, notify = True, not bucket.noticed
-                bucket.noticed = True
-                self._limited += 1
-        self._last_used[key] = now
-        inbound = Inbound(seq=message.seq, event=event, limited=limited, notify_limit=notify)
+        self._last_used[key] = self._deps.clock.monotonic()
+        inbound = Inbound(seq=message.seq, event=event, replayed=not limit)
         try:
             ref = self._supervisor.get(key) or self._spawn(key, route)
             ref.tell_nowait(inbound)
@@ -172,6 +166,9 @@ class Router:
         self._in_flight.discard(seq)
         if not self._in_flight:
             self._idle.set()
+
+    def _count_limited(self) -> None:
+        self._limited += 1
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -236,9 +233,6 @@ class Router:
             self._last_used.pop(key, None)
         await asyncio.gather(*(self._supervisor.stop(key) for key in idle))
         self._passivated += len(idle)
-        now = self._deps.clock.monotonic()
-        for key in [k for k, b in self._buckets.items() if b.full(now)]:
-            del self._buckets[key]
         return len(idle)
 
     async def expire_stale(self) -> int:
@@ -304,7 +298,7 @@ class Router:
             self._handled(message.seq)
         self._parked += 1
         error = "".join(traceback.format_exception(exc))
-        apologize = not isinstance(exc, ActorDeadError) and not message.limited
+        apologize = not isinstance(exc, ActorDeadError)
         self._background(self._park(key, message.seq, error, apologize))
         log.error("step_failed", guest=key[1], seq=message.seq, decision=decision.value)
 
@@ -314,16 +308,25 @@ class Router:
         self._deps.sender.submit(rows)
 
     def _apology(self, key: Key) -> OutboundMessage | None:
+        """The engine's answer to StepFailed, as a reply row (None if it says nothing).
+
+        The crashed actor's context is gone with it (it restarts from its snapshot): the engine
+        gets a fresh one and the guest's shared record, which hold what the answer depends on.
+        """
         route = self._deps.hotels().numbers.get(WaNumberId(key[0]))
         if route is None:
             return None
-        hotel = self._deps.hotels().hotels[route[0]]
-        guest = self._deps.guests.peek(route[0], key[1])
-        language = guest.language if guest and guest.language else hotel.default_language
-        text = hotel.strings["error"].get(language, hotel.default_language)
+        hotel_id, dept = route
+        hotel = self._deps.hotels().hotels[hotel_id]
+        record = self._deps.guests.peek(hotel_id, key[1])
+        guest = None if record is None else Guest(data=record.data, language=record.language)
+        context = new_context(hotel, guest_id=key[1], phone_number_id=key[0], department=dept)
+        outcome = step(hotel, context, StepFailed(), self._deps.clock.now(), guest=guest)
+        bodies = [e.body for e in outcome.effects if isinstance(e, SendMessage)]
+        if not bodies:
+            return None
         return OutboundMessage(
-            phone_number_id=key[0], guest_id=key[1], body=text_message(text).body,
-            priority=Priority.REPLY,
+            phone_number_id=key[0], guest_id=key[1], body=bodies[0], priority=Priority.REPLY,
         )
 
     # -- helpers -------------------------------------------------------------------------------

@@ -5,10 +5,11 @@ clock or logs; the configuration files are compiled into the model by hotelbot.c
 this package never imports.
 """
 
-from hotelbot.flows.context import Context
+from hotelbot.flows.context import Context, Guest
 from hotelbot.flows.effects import (
     CreateRequest,
     Effect,
+    GuestChanged,
     ScheduleMessage,
     SendMessage,
     Silence,
@@ -19,6 +20,7 @@ from hotelbot.flows.events import (
     Event,
     FlowRequested,
     OptionChosen,
+    StepFailed,
     TemplateButtonPressed,
     TextReceived,
     UnsupportedReceived,
@@ -59,6 +61,8 @@ __all__ = [
     "Event",
     "Flow",
     "FlowRequested",
+    "Guest",
+    "GuestChanged",
     "Hotel",
     "Hotels",
     "Next",
@@ -73,6 +77,7 @@ __all__ = [
     "Silence",
     "SilenceReason",
     "Step",
+    "StepFailed",
     "StepKind",
     "TemplateButtonPressed",
     "Text",

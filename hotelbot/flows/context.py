@@ -10,7 +10,11 @@ Fields:
   navigation_stack             StepRefs ("flow.step") of steps the guest came through, oldest first
   error_count                  consecutive invalid answers
   cooloff_until                set when error_count reached the limit; silence until then
-  spam_noticed                 reserved for the actor's anti-spam notice (engine leaves it alone)
+  rate                         the inbound rate limit's token bucket (flows.ratelimit), with
+                               whether this flood was noticed; absent in older snapshots: full
+
+Guest is what a hotel's departments share about one guest (their data and language): the
+engine merges it into the context and says when a step changed it (effects.GuestChanged).
 """
 
 from __future__ import annotations
@@ -18,11 +22,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TypedDict, TypeVar, Unpack
 
+from hotelbot.flows.ratelimit import Bucket
 from hotelbot.typedefs import JSONScalar
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 1  # `rate` was added with defaults: older snapshots still read
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,8 +47,10 @@ class Context:
     error_count: int = 0
     last_activity: datetime | None = None
     cooloff_until: datetime | None = None
+    rate: Bucket = field(default_factory=Bucket)
 
-    def evolve(self, **changes: Any) -> Context:
+    def evolve(self, **changes: Unpack[ContextChanges]) -> Context:
+        """A copy with `changes` applied; mypy checks each field's name and type."""
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, object]:
@@ -61,33 +70,104 @@ class Context:
             "error_count": self.error_count,
             "last_activity": _iso(self.last_activity),
             "cooloff_until": _iso(self.cooloff_until),
+            "rate": {
+                "tokens": self.rate.tokens,
+                "counted_at": _iso(self.rate.counted_at),
+                "noticed": self.rate.noticed,
+            },
         }
 
     @staticmethod
-    def from_dict(d: Mapping[str, Any]) -> Context:
-        """Inverse of to_dict. Raises ValueError on an unknown snapshot version."""
+    def from_dict(d: Mapping[str, object]) -> Context:
+        """Inverse of to_dict (a snapshot without `rate` gets a full bucket).
+
+        Raises:
+            ValueError: an unknown snapshot version.
+            KeyError, TypeError: a field is missing or of the wrong type.
+        """
         if d.get("v") != SNAPSHOT_VERSION:
             raise ValueError(f"unknown context snapshot version {d.get('v')!r}")
         return Context(
-            hotel_id=d["hotel_id"],
-            guest_id=d["guest_id"],
-            phone_number_id=d["phone_number_id"],
-            department=d["department"],
-            language=d["language"],
-            current_flow=d["current_flow"],
-            current_step=d["current_step"],
-            step_data=dict(d["step_data"]),
-            accumulated_data=dict(d["accumulated_data"]),
-            navigation_stack=tuple(d["navigation_stack"]),
-            error_count=int(d["error_count"]),
+            hotel_id=_of(str, d["hotel_id"]),
+            guest_id=_of(str, d["guest_id"]),
+            phone_number_id=_of(str, d["phone_number_id"]),
+            department=_of(str, d["department"]),
+            language=_of(str, d["language"]),
+            current_flow=_optional(str, d["current_flow"]),
+            current_step=_optional(str, d["current_step"]),
+            step_data=_scalars(d["step_data"]),
+            accumulated_data=_scalars(d["accumulated_data"]),
+            navigation_stack=tuple(_of(str, ref) for ref in _of(list, d["navigation_stack"])),
+            error_count=_of(int, d["error_count"]),
             last_activity=_dt(d["last_activity"]),
             cooloff_until=_dt(d["cooloff_until"]),
+            rate=_bucket(d.get("rate")),
         )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Guest:
+    """What a hotel's departments share about one guest (DESIGN.md "Keys")."""
+
+    data: Mapping[str, JSONScalar] = field(default_factory=dict)  # name, room, ...
+    language: str | None = None  # None: never chosen (the hotel's default applies)
+
+
+class ContextChanges(TypedDict, total=False):
+    """Context.evolve's keyword arguments: every field, with its type."""
+
+    hotel_id: str
+    guest_id: str
+    phone_number_id: str
+    department: str
+    language: str
+    current_flow: str | None
+    current_step: str | None
+    step_data: Mapping[str, JSONScalar]
+    accumulated_data: Mapping[str, JSONScalar]
+    navigation_stack: tuple[str, ...]
+    error_count: int
+    last_activity: datetime | None
+    cooloff_until: datetime | None
+    rate: Bucket
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _dt(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value is not None else None
+def _dt(value: object) -> datetime | None:
+    return datetime.fromisoformat(_of(str, value)) if value is not None else None
+
+
+def _of(kind: type[_T], value: object) -> _T:
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise TypeError(f"expected {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _optional(kind: type[_T], value: object) -> _T | None:
+    return None if value is None else _of(kind, value)
+
+
+def _scalars(value: object) -> dict[str, JSONScalar]:
+    found: dict[str, JSONScalar] = {}
+    for key, item in _of(dict, value).items():
+        if not isinstance(item, str | int | float | bool | None):
+            raise TypeError(f"not a JSON scalar at {key!r}: {type(item).__name__}")
+        found[_of(str, key)] = item
+    return found
+
+
+def _bucket(value: object) -> Bucket:
+    if value is None:  # a snapshot from before the rate limit moved into the context
+        return Bucket()
+    found = _of(dict, value)
+    tokens = found.get("tokens")
+    if tokens is not None and (not isinstance(tokens, int | float) or isinstance(tokens, bool)):
+        raise TypeError(f"expected a number of tokens, got {type(tokens).__name__}")
+    return Bucket(
+        tokens=None if tokens is None else float(tokens),
+        counted_at=_dt(found.get("counted_at")),
+        noticed=_of(bool, found.get("noticed", False)),
+    )

@@ -45,13 +45,25 @@ class ScheduleMessage:
 
 class SilenceReason(StrEnum):
     COOLOFF = "cooloff"
+    SPAM = "spam"  # past the rate limit
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Silence:
-    """The message was recorded and deliberately not answered (a documented silence)."""
+    """The message was recorded and deliberately not handled (a documented silence).
+
+    A notice saying why may go with it (the first message past the rate limit).
+    """
 
     reason: SilenceReason
 
 
-Effect = SendMessage | CreateRequest | ScheduleMessage | Silence
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GuestChanged:
+    """The step changed what the hotel's departments share about the guest: store it."""
+
+    data: Mapping[str, JSONScalar]
+    language: str
+
+
+Effect = SendMessage | CreateRequest | ScheduleMessage | Silence | GuestChanged

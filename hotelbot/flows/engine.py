@@ -1,50 +1,74 @@
 """The flow engine: one guest event + the context -> the new context + effects. Pure and total.
 
-Owns: every conversation rule of DESIGN.md, in the order below. Must never raise for any event
-on any context (a context left dangling by a config reload lands at the main menu), do I/O,
-read the clock (time arrives as `now`), use asyncio or log: the actor logs the effects.
+Owns: every conversation rule of DESIGN.md, in the order below: what a guest reads is decided
+here and nowhere else (the actors carry effects out). Must never raise for any event on any
+context (a context left dangling by a config reload lands at the main menu), do I/O, read the
+clock (time arrives as `now`), use asyncio or log: the actor logs the effects.
 Where a move lands (step lookups, the stack, disabled steps) is hotelbot.flows.navigation's.
 
 Rules, in the order they are applied:
-  1. Cooloff. Before `cooloff_until`: no reply at all, `(Silence(COOLOFF),)`, only
+  1. Step failures. StepFailed (handling a guest message crashed): strings["error"] in the
+     guest's language, and the context exactly as it was (the actor restarts from its
+     snapshot). No other rule runs.
+  2. Spam. Every guest message takes a token from the conversation's bucket (context.rate:
+     policy.spam_burst at once, then policy.spam_per_second), unless it is a replay (`replayed`:
+     handed over again after a restart or by an operator). Without a token, the message is
+     recorded and not handled: the first one of a flood gets strings["spam"] in the guest's
+     language and `Silence(SPAM)`, later ones only `Silence(SPAM)`; only context.rate changes
+     and no other rule runs. A guest is noticed again only after they got a token back.
+  3. Guest data. The guest's data and language, shared by the hotel's departments (`guest`),
+     replace the context's accumulated_data and language (a language only once chosen); a
+     language the hotel no longer enables (reload) becomes its default.
+  4. Cooloff. Before `cooloff_until`: no reply at all, `(Silence(COOLOFF),)`, only
      last_activity changes. After it: cooloff and error_count cleared, the event is handled.
-  2. Flow requests. FlowRequested(id), or a template button whose payload is "flow:<id>",
+  5. Flow requests. FlowRequested(id), or a template button whose payload is "flow:<id>",
      start that flow if the department offers it (also on an idle or expired context). The
      stack keeps the department's main menu, so "back" leads there.
-  3. Idle (no current flow). Any other event shows the main menu with strings["welcome"];
+  6. Idle (no current flow). Any other event shows the main menu with strings["welcome"];
      a tap on a button of the main menu's first step is applied as if the menu were open.
-  4. Expiry. If idle longer than policy.timeout_minutes, the event is not applied: the main
+  7. Expiry. If idle longer than policy.timeout_minutes, the event is not applied: the main
      menu is shown with strings["expired"].
-  5. Unsupported kinds (image, audio, ...): strings["unsupported"] + the step again, no error.
-  6. Taps (OptionChosen): a reply id "<flow>.<step>:<key>" of the current step is applied; of
+  8. Unsupported kinds (image, audio, ...): strings["unsupported"] + the step again, no error.
+  9. Taps (OptionChosen): a reply id "<flow>.<step>:<key>" of the current step is applied; of
      a step still on the navigation stack, the stack is popped to it and it is applied there;
      anything else is an invalid answer.
-  7. Global words (any enabled language): menu (main menu, stack and errors cleared), back
+ 10. Global words (any enabled language): menu (main menu, stack and errors cleared), back
      (pop the stack; at the main menu's start: strings["back_at_start"]), skip (optional steps
      only, else strings["skip_not_allowed"] as an invalid answer).
-  8. Answers: menus and choice/rating inputs by number or title (validators.match_choice);
+ 11. Answers: menus and choice/rating inputs by number or title (validators.match_choice);
      other inputs by their validator; confirm steps by number, title, yes or no.
-  9. Invalid answers count; the policy.max_errors-th consecutive one starts the cooloff with
+ 12. Invalid answers count; the policy.max_errors-th consecutive one starts the cooloff with
      one strings["cooloff"] notice. Any valid move (answer, back, menu, skip) resets the count.
- 10. Moving on: Next branches in order (first condition that holds), else the default; a step
+ 13. Moving on: Next branches in order (first condition that holds), else the default; a step
      id of the same flow, or "flow:<id>" (new flow, step data cleared). Disabled steps are
      passed through by their own `next`. An end step sends its text, CreateRequest and
      ScheduleMessage effects and leaves the context idle.
- 11. last_activity = now after every event.
+ 14. last_activity = now after every event handled by rules 3-13.
+ 15. GuestChanged(data, language) ends the effects when the context's accumulated_data or
+     language differ from the guest's as given (without `guest`: from the context's before
+     the step); the actor stores the guest's row only then.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from hotelbot.flows.context import Context
-from hotelbot.flows.effects import CreateRequest, Effect, ScheduleMessage, Silence, SilenceReason
+from hotelbot.flows.context import Context, Guest
+from hotelbot.flows.effects import (
+    CreateRequest,
+    Effect,
+    GuestChanged,
+    ScheduleMessage,
+    Silence,
+    SilenceReason,
+)
 from hotelbot.flows.events import (
     Event,
     FlowRequested,
     OptionChosen,
+    StepFailed,
     TemplateButtonPressed,
     TextReceived,
     UnsupportedReceived,
@@ -52,6 +76,7 @@ from hotelbot.flows.events import (
 from hotelbot.flows.model import FLOW_PREFIX, Flow, Hotel, Step, StepKind, Text, WordKind
 from hotelbot.flows.navigation import Navigator, Position, choose, collected, stack_to
 from hotelbot.flows.navigation import idle as _idle
+from hotelbot.flows.ratelimit import take
 from hotelbot.flows.render import (
     entry_titles,
     join,
@@ -103,21 +128,56 @@ def new_context(
     )
 
 
-def step(hotel: Hotel, context: Context, event: Event, now: datetime) -> Outcome:
-    """Apply one guest event to the context (see the rules in this module's docstring).
+def step(
+    hotel: Hotel,
+    context: Context,
+    event: Event,
+    now: datetime,
+    *,
+    guest: Guest | None = None,
+    replayed: bool = False,
+) -> Outcome:
+    """Apply one event to the context (see the rules in this module's docstring).
 
     Args:
         hotel: the hotel's validated configuration.
         context: the conversation's context (as restored, or from `new_context`).
-        event: what the guest did.
+        event: what the guest did (or StepFailed: what handling their message did).
         now: the current time (aware; naive values are read as UTC).
+        guest: what the hotel's departments share about the guest, newest first; None: the
+            context's own accumulated_data and language are the guest's.
+        replayed: the message was handed over again (replay at start, an operator's
+            redelivery): it does not count against the rate limit.
 
     Returns:
-        The new context (last_activity = now) and the effects, in order. Never raises.
+        The new context and the effects, in order. Never raises.
     """
     now = _aware(now)
-    outcome = _Turn(hotel, now).handle(context, event)
-    return Outcome(context=outcome.context.evolve(last_activity=now), effects=outcome.effects)
+    turn = _Turn(hotel, now)
+    if isinstance(event, StepFailed):
+        apology = turn.say("error", _merged(context, guest))
+        return Outcome(context=context, effects=(text_message(apology),))
+    if not replayed:
+        policy = hotel.policy
+        allowed, bucket = take(context.rate, burst=policy.spam_burst,
+                               per_second=policy.spam_per_second, now=now)
+        context = context.evolve(rate=bucket)
+        if not allowed:
+            return turn.limited(context, _merged(context, guest))
+    before = guest or Guest(data=context.accumulated_data, language=context.language)
+    outcome = turn.handle(_merged(context, guest), event)
+    after = outcome.context.evolve(last_activity=now)
+    effects = outcome.effects
+    if after.accumulated_data != before.data or after.language != before.language:
+        effects += (GuestChanged(data=after.accumulated_data, language=after.language),)
+    return Outcome(context=after, effects=effects)
+
+
+def _merged(context: Context, guest: Guest | None) -> Context:
+    """The context with the guest's shared data and language (a language only once chosen)."""
+    if guest is None:
+        return context
+    return context.evolve(accumulated_data=guest.data, language=guest.language or context.language)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -175,6 +235,14 @@ class _Turn:
                 if picked is not None:
                     return picked
         return self.main_menu(ctx, self.say("welcome", ctx))
+
+    def limited(self, ctx: Context, merged: Context) -> Outcome:
+        """Past the rate limit: one notice per flood (in `merged`'s language), then silence."""
+        silence = Silence(reason=SilenceReason.SPAM)
+        if ctx.rate.noticed:
+            return Outcome(context=ctx, effects=(silence,))
+        ctx = ctx.evolve(rate=replace(ctx.rate, noticed=True))
+        return Outcome(context=ctx, effects=(text_message(self.say("spam", merged)), silence))
 
     def expired(self, ctx: Context) -> bool:
         if ctx.last_activity is None:

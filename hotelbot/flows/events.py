@@ -1,6 +1,7 @@
 """What happens to a conversation: the engine's inputs.
 
-Must never do I/O. Events are facts, named in the past tense.
+Must never do I/O. Events are facts, named in the past tense. Every event but StepFailed is a
+guest message: those count against the guest's rate limit.
 """
 
 from __future__ import annotations
@@ -45,4 +46,12 @@ class FlowRequested:
     flow_id: str
 
 
-Event = TextReceived | OptionChosen | TemplateButtonPressed | UnsupportedReceived | FlowRequested
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepFailed:
+    """Handling one of the guest's messages crashed (the actor restarts from its snapshot)."""
+
+
+Event = (
+    TextReceived | OptionChosen | TemplateButtonPressed | UnsupportedReceived | FlowRequested
+    | StepFailed
+)

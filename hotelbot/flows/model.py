@@ -189,6 +189,8 @@ class Policy:
     max_errors: int = 5  # the 5th consecutive invalid answer starts a cooloff
     cooloff_minutes: int = 15
     timeout_minutes: int = 60  # idle longer than this and the context expires
+    spam_burst: int = 20  # a guest may send this many messages at once (a full bucket) ...
+    spam_per_second: float = 1.0  # ... then this many a second; past it: one notice, silence
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -11,6 +11,7 @@ from hotelbot.errors import StoreError
 from hotelbot.flows import Context
 from hotelbot.store import ConversationRepository, InboundState, Store
 from hotelbot.store.records import StepCommit
+from hotelbot.typedefs import HotelId
 from hotelbot.whatsapp.payloads import event_for
 from tests.actors.harness import (
     FRONT_DESK,
@@ -239,7 +240,7 @@ async def test_flooding_guest_gets_one_notice_and_never_slows_others(
         await h.say(FRONT_DESK, calm, "hi")
         await h.settle()
         flood = h.transport.texts_to(flooder)
-        burst = settings.rate_limit.burst
+        burst = h.hotels.hotels[HotelId("demo_hotel")].policy.spam_burst
         assert len(flood) == burst + 1  # burst answered, then one notice
         assert h.router.statistics().limited == 30 - burst
         assert len(h.transport.texts_to(calm)) == 1
@@ -317,3 +318,61 @@ async def test_language_chosen_at_one_department_is_used_by_the_others(
         assert isinstance(context, Context) and context.language == "en"
         guest = await h.store.guests.load("seaside_inn", GUEST)
         assert guest is not None and guest.language == "en"
+
+
+async def test_a_flood_is_noticed_once_in_the_snapshot_and_ends_after_a_quiet_second(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    async with open_harness(tmp_path / "hb.sqlite3", clock) as h:
+        burst = h.hotels.hotels[HotelId("demo_hotel")].policy.spam_burst
+        for _ in range(burst + 2):
+            await h.say(FRONT_DESK, GUEST, "menu")
+        await h.settle()
+        texts = h.transport.texts_to(GUEST)
+        assert len(texts) == burst + 1 and "very quickly" in texts[-1]
+        snapshot = await h.store.conversations.load(FRONT_DESK, GUEST)
+        assert snapshot is not None and Context.from_dict(snapshot).rate.noticed
+        clock.jump(1)  # one token back: answered, and a next flood gets its own notice
+        for _ in range(2):
+            await h.say(FRONT_DESK, GUEST, "menu")
+        await h.settle()
+        texts = h.transport.texts_to(GUEST)
+        assert len(texts) == burst + 3 and "very quickly" in texts[-1]
+        assert "very quickly" not in texts[-2]
+        assert h.router.statistics().limited == 3
+        assert await h.store.inbound.pending() == []
+
+
+async def test_replayed_messages_are_not_counted_against_the_rate_limit(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    db = tmp_path / "hb.sqlite3"
+    async with open_harness(db, clock) as h:
+        burst = h.hotels.hotels[HotelId("demo_hotel")].policy.spam_burst
+        for _ in range(burst + 5):  # acknowledged, then the process died
+            await h.record(FRONT_DESK, GUEST, "menu")
+    async with open_harness(db, clock) as h:
+        await h.settle()
+        texts = h.transport.texts_to(GUEST)
+        assert len(texts) == burst + 5 and not any("very quickly" in t for t in texts)
+        assert h.router.statistics().limited == 0
+
+
+async def test_a_failed_step_apologizes_in_the_guests_shared_language(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    def wrap(store: Store) -> Any:
+        return _FlakyStore(store, failures=0)
+
+    async with open_harness(tmp_path / "hb.sqlite3", clock, wrap_store=wrap) as h:
+        context = Context(hotel_id="seaside_inn", guest_id=GUEST, department="front_desk",
+                          phone_number_id=SEASIDE_FRONT_DESK, language="en")
+        await h.store.conversations.commit_step(StepCommit(  # another department settled English
+            phone_number_id="200000000000002", guest_id=GUEST, hotel_id="seaside_inn",
+            context=context.to_dict(), guest_data={}, language="en", inbound_seq=None,
+            at=clock.now(), guest_changed=True,
+        ))
+        h.store.conversations.failures = 1  # type: ignore[attr-defined]
+        await h.say(SEASIDE_FRONT_DESK, GUEST, "olá")  # the hotel's default is Portuguese
+        await h.settle()
+        assert h.transport.texts_to(GUEST) == ["Something went wrong, please try again."]

@@ -35,6 +35,7 @@ from hotelbot.flows.model import (
     Next,
     Op,
     Option,
+    Policy,
     ScheduleSpec,
     Step,
     StepKind,
@@ -42,6 +43,7 @@ from hotelbot.flows.model import (
     Validator,
     ValidatorKind,
 )
+from hotelbot.flows.ratelimit import Bucket
 from hotelbot.flows.text import normalize
 from hotelbot.typedefs import Dept, FlowId, HotelId, Lang, StepId, WaNumberId
 
@@ -247,6 +249,7 @@ def message_kind(body: Mapping[str, object]) -> str:
 
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+ONE_TAKEN = Bucket(tokens=Policy().spam_burst - 1.0, counted_at=NOW)  # a fresh bucket, one message
 
 
 def at(ref: str | None, *, stack: tuple[str, ...] = (), data: dict[str, object] | None = None,

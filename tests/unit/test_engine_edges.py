@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,6 +19,7 @@ from hotelbot.flows import (
     StepKind,
     TextReceived,
 )
+from hotelbot.flows.context import ContextChanges
 from hotelbot.typedefs import FlowId, StepId
 from tests.unit.fixtures import DEPT, NOW, at, build_hotel, go, run, t, text_of, where
 
@@ -151,6 +152,20 @@ def test_snapshot_round_trip_keeps_the_conversation_going() -> None:
     restored = Context.from_dict(first.context.to_dict())
     out = run(restored, TextReceived(text="skip"), now=NOW + timedelta(minutes=1))
     assert where(out.context) == "order.confirm" and "3 x Tea" in text_of(out)
+
+
+def test_evolve_accepts_every_field_and_only_those() -> None:
+    assert set(ContextChanges.__annotations__) == {f.name for f in fields(Context)}
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("hotel_id", 7), ("error_count", "2"), ("error_count", True), ("navigation_stack", "a.b"),
+    ("step_data", {"item": ["a", "list"]}), ("last_activity", 1700000000),
+])
+def test_a_snapshot_with_a_wrong_type_is_refused(key: str, value: object) -> None:
+    snapshot = at("order.quantity").to_dict() | {key: value}
+    with pytest.raises(TypeError):
+        Context.from_dict(snapshot)
 
 
 def test_dates_resolve_in_the_hotel_timezone() -> None:

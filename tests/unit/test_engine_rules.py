@@ -7,22 +7,29 @@ from datetime import timedelta
 import pytest
 
 from hotelbot.flows import (
+    Context,
     Event,
     FlowRequested,
+    Guest,
+    GuestChanged,
     OptionChosen,
     Policy,
     Silence,
     SilenceReason,
+    StepFailed,
     TemplateButtonPressed,
     TextReceived,
     UnsupportedReceived,
     new_context,
+    step,
 )
+from hotelbot.flows.ratelimit import Bucket
 from tests.unit.fixtures import (
     DEPT,
     HOTEL,
     NOW,
     NUMBER,
+    ONE_TAKEN,
     at,
     build_hotel,
     message_kind,
@@ -79,7 +86,7 @@ def test_invalid_answer_changes_only_error_count_and_last_activity(
 ) -> None:
     before = at(ref, stack=("main.start",), data={"item": "Club sandwich"}, errors=1)
     out = run(before, event)
-    assert out.context == before.evolve(error_count=2, last_activity=NOW)
+    assert out.context == before.evolve(error_count=2, last_activity=NOW, rate=ONE_TAKEN)
     assert len(out.effects) == 1, "error and re-ask go out as ONE message"
     body = text_of(out)
     assert wording in body
@@ -106,7 +113,7 @@ def test_every_message_within_cooloff_gets_silence(event: Event) -> None:
     before = at("order.quantity", errors=5, cooloff_until=NOW + timedelta(minutes=1))
     out = run(before, event)
     assert out.effects == (Silence(reason=SilenceReason.COOLOFF),)
-    assert out.context == before.evolve(last_activity=NOW)
+    assert out.context == before.evolve(last_activity=NOW, rate=ONE_TAKEN)
 
 
 def test_first_message_after_cooloff_is_processed_at_the_same_step() -> None:
@@ -192,7 +199,7 @@ def test_skip_on_an_optional_step_removes_the_answer_and_moves_on() -> None:
 def test_unsupported_re_asks_without_counting() -> None:
     before = at("late.room", errors=2)
     out = run(before, UnsupportedReceived(kind="audio"))
-    assert out.context == before.evolve(last_activity=NOW)
+    assert out.context == before.evolve(last_activity=NOW, rate=ONE_TAKEN)
     assert "only read text" in text_of(out) and "Your room number?" in text_of(out)
 
 
@@ -236,3 +243,83 @@ def test_flow_requested_on_an_expired_context_still_starts_it() -> None:
 def test_flow_not_offered_mid_flow_re_asks_without_counting() -> None:
     out = run(at("order.quantity", errors=1), FlowRequested(flow_id="main_but_not"))
     assert where(out.context) == "order.quantity" and out.context.error_count == 1
+
+
+# --- a step failure: the apology ----------------------------------------------------------------
+
+FLOODED = Bucket(tokens=0.0, counted_at=NOW, noticed=True)
+
+
+@pytest.mark.parametrize(("before", "guest", "apology"), [
+    (at(None), None, "Something went wrong, please try again."),
+    (at("order.quantity", errors=3, language="pt"), None,
+     "[pt] Something went wrong, please try again."),
+    (at("order.quantity", language="en"), Guest(data={}, language="pt"),
+     "[pt] Something went wrong, please try again."),
+    (at("order.quantity", language="pt"), Guest(data={"room": "412"}, language=None),
+     "[pt] Something went wrong, please try again."),
+    (at("late.room", language="en"), Guest(data={}, language="de"),  # not enabled: the default
+     "Something went wrong, please try again."),
+    (at("order.quantity", errors=5, cooloff_until=NOW + timedelta(minutes=3)), None,
+     "Something went wrong, please try again."),
+    (at("order.quantity").evolve(rate=FLOODED), None, "Something went wrong, please try again."),
+])
+def test_a_failed_step_gets_the_apology_in_the_guests_language_and_changes_nothing(
+    before: Context, guest: Guest | None, apology: str
+) -> None:
+    out = step(HOTEL, before, StepFailed(), NOW, guest=guest)
+    assert text_of(out) == apology and len(out.effects) == 1
+    assert out.context == before  # not even last_activity: the actor restarts from its snapshot
+
+
+# --- the guest's shared data and language ------------------------------------------------------
+
+ANA = {"guest_name": "Ana"}
+
+
+@pytest.mark.parametrize(("before", "guest", "event", "data", "language", "changed"), [
+    # another department's data and language are merged in; the step itself changed nothing
+    (at(None), Guest(data=ANA, language="pt"), TextReceived(text="hi"), ANA, "pt", False),
+    (at(None).evolve(accumulated_data={"room": "101"}), Guest(data={"room": "204"}, language="en"),
+     TextReceived(text="hi"), {"room": "204"}, "en", False),
+    # the step remembers something new, or the same thing again
+    (at("late.room"), Guest(data=ANA, language="en"), TextReceived(text="412"),
+     {**ANA, "room": "412"}, "en", True),
+    (at("late.room"), Guest(data={"room": "412"}, language="en"), TextReceived(text="412"),
+     {"room": "412"}, "en", False),
+    # the guest picks a language
+    (at("main.start"), Guest(data=ANA, language="en"), OptionChosen(reply_id="main.start:lang_pt"),
+     ANA, "pt", True),
+    # no language in the guest's record yet: the conversation's (or the hotel's default) is
+    # stored; a language the hotel no longer enables: its default is
+    (at("late.room", language="pt"), Guest(data=ANA, language=None), TextReceived(text="x"),
+     ANA, "pt", True),
+    (at(None), Guest(data={}, language=None), TextReceived(text="hi"), {}, "en", True),
+    (at(None), Guest(data={}, language="de"), TextReceived(text="hi"), {}, "en", True),
+    # without the guest's record, the context's own data is the guest's
+    (at("late.room"), None, TextReceived(text="412"), {"room": "412"}, "en", True),
+    (at("late.room"), None, TextReceived(text="nope"), {}, "en", False),
+])
+def test_the_guest_data_effect_is_there_only_when_the_step_changed_it(
+    before: Context, guest: Guest | None, event: Event, data: dict[str, object], language: str,
+    changed: bool,
+) -> None:
+    out = step(HOTEL, before, event, NOW, guest=guest)
+    assert (dict(out.context.accumulated_data), out.context.language) == (data, language)
+    effect = GuestChanged(data=data, language=language)  # type: ignore[arg-type]
+    assert [e for e in out.effects if isinstance(e, GuestChanged)] == ([effect] if changed else [])
+    if changed:
+        assert out.effects[-1] == effect  # after everything the guest reads
+
+
+def test_the_merged_data_is_what_the_guest_reads() -> None:
+    out = step(HOTEL, at(None), TextReceived(text="hi"), NOW, guest=Guest(data=ANA, language="en"))
+    assert "How can we help, Ana?" in text_of(out)
+
+
+@pytest.mark.parametrize("noticed", [False, True])
+def test_a_message_past_the_rate_limit_changes_no_guest_data(noticed: bool) -> None:
+    before = at("late.room").evolve(rate=Bucket(tokens=0.0, counted_at=NOW, noticed=noticed))
+    out = step(HOTEL, before, TextReceived(text="412"), NOW, guest=Guest(data={}, language=None))
+    assert not any(isinstance(e, GuestChanged) for e in out.effects)
+    assert out.context.accumulated_data == {} and out.context.language == "en"

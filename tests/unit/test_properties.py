@@ -117,7 +117,7 @@ def play(hotel: Hotel, department: str, number: str, data: st.DataObject,
         sends = [e for e in out.effects if isinstance(e, SendMessage)]
         assert sends or out.effects == (Silence(reason=SilenceReason.COOLOFF),)
         if not sends:
-            assert out.context == ctx.evolve(last_activity=now)
+            assert out.context == ctx.evolve(last_activity=now, rate=out.context.rate)
         for send in sends:
             assert check_message(envelope(GUEST, send.body)) == [], send.body
         check_context(hotel, out.context, now)
