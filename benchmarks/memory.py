@@ -3,7 +3,7 @@
 Owns: in a fresh child process, opening the real store (temp dir), the shipped hotels and
 the Router exactly as app.py wires them, then delivering one recorded text message from
 each of N distinct guests (spread over the five department numbers) the way the webhook
-does: `store.inbound.record` -> `router.deliver`. Every conversation runs its first step (context
+does: `inbox.accept` -> `router.dispatch`. Every conversation runs its first step (context
 in memory, snapshot and outbox committed) and stays active (passivation pushed past the
 run). Reports the RSS delta and, in a second child with tracemalloc, the Python heap delta
 per conversation and the allocation sites that dominate (DESIGN target: 100 k in <= 600 MiB).
@@ -26,7 +26,6 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -35,15 +34,12 @@ import uvloop
 from benchmarks.load import NUMBERS
 from benchmarks.process import ROOT, rss_bytes
 from benchmarks.report import BENCHMARKS_MD, emit, table
-from hotelbot.actors.conversation import ConversationDeps
-from hotelbot.actors.guests import GuestBook
-from hotelbot.actors.router import Router, RouterSettings
+from hotelbot.actors import InboxSettings, RouterSettings
+from hotelbot.app import Core, open_core
 from hotelbot.cli.screen import SendText, message_item, webhook_body
-from hotelbot.clock import SystemClock
-from hotelbot.config import load_hotels
-from hotelbot.scheduler.sender import DirectSender
-from hotelbot.store import InboundMessage, open_store
-from hotelbot.whatsapp.payloads import event_for, parse_webhook
+from hotelbot.settings import Settings
+from hotelbot.store import InboundMessage
+from hotelbot.whatsapp import parse_webhook
 
 CONFIG = ROOT / "config"
 BATCH = 1000
@@ -74,52 +70,42 @@ def inbound(start: int, count: int) -> list[InboundMessage]:
     return messages
 
 
-async def deliver(router: Router, sender: DirectSender, store_record: object, start: int,
-                  count: int) -> None:
-    record = store_record  # store.inbound.record
+async def deliver(core: Core, start: int, count: int) -> None:
+    """Guests start..start+count-1 write once each, through the inbox as the webhook does."""
     for first in range(start, start + count, BATCH):
-        batch = inbound(first, min(BATCH, start + count - first))
-        recorded = await record(batch, at=datetime.now(UTC),  # type: ignore[operator]
-                                hotel_of=router.hotel_of())
-        for message in recorded:
-            if message is not None:
-                router.deliver(message, event_for(message))
-        await router.wait_idle()
-        await sender.wait_idle()
+        await core.inbox.accept(inbound(first, min(BATCH, start + count - first)))
+        await core.router.wait_idle()
+        await core.sender.wait_idle()
 
 
 async def measure(n: int, trace: bool) -> dict[str, object]:
     """The child's work: warm up, measure N conversations, report."""
-    hotels = load_hotels(CONFIG)
-    clock = SystemClock()
     with tempfile.TemporaryDirectory(prefix="hotelbot-bench-") as tmp:
-        async with open_store(Path(tmp) / "hotelbot.sqlite3", max_pending=100_000) as store:
-            sender = DirectSender(InstantTransport(), store.outbox, clock)
-            deps = ConversationDeps(store=store, sender=sender, guests=GuestBook(store.guests),
-                                    clock=clock, hotels=lambda: hotels)
-            settings = RouterSettings(passivate_after=1e9, sweep_every=1e9)
-            router = Router(deps, store, event_for, settings)
-            await router.start()
-            await deliver(router, sender, store.inbound.record, 0, WARMUP)
+        settings = Settings(app_secret="bench", verify_token="bench", access_token="bench",
+                            config_dir=CONFIG, data_dir=Path(tmp), max_pending_writes=100_000)
+        async with open_core(
+            settings, transport=InstantTransport(),
+            router_settings=RouterSettings(passivate_after=1e9, sweep_every=1e9),
+            inbox_settings=InboxSettings(sweep_every=1e9),
+        ) as core:
+            await deliver(core, 0, WARMUP)
             gc.collect()
             rss0 = rss_bytes()
             if trace:
                 tracemalloc.start(1)
             t0 = time.monotonic()
-            await deliver(router, sender, store.inbound.record, WARMUP, n)
+            await deliver(core, WARMUP, n)
             seconds = time.monotonic() - t0
             gc.collect()
             result: dict[str, object] = {
                 "conversations": n, "seconds": seconds, "rss_delta": rss_bytes() - rss0,
-                "active": router.statistics().active, "sent": sender.statistics().sent,
+                "active": core.router.statistics().active, "sent": core.sender.statistics().sent,
             }
             if trace:
                 result["heap_delta"] = tracemalloc.get_traced_memory()[0]
                 stats = tracemalloc.take_snapshot().statistics("lineno")[:12]
                 result["sites"] = [[str(s.traceback[0]), s.size, s.count] for s in stats]
                 tracemalloc.stop()
-            await router.stop()
-            await sender.close()
     return result
 
 

@@ -1,152 +1,159 @@
 """The composition root: the only place that wires hotelbot together.
 
-Owns: `create_app(settings)`, the order in which resources start and stop, and the HTTP
-routes. Every resource is an async context manager in `app.cleanup_ctx`, started in this
-order and stopped in the reverse one:
+Owns: `open_core(settings)`, which starts the core in this order and stops it in the reverse
+one (the app and the tests build it the same way), and `create_app(settings)`, the aiohttp
+application: its routes and its `cleanup_ctx` list.
 
-    config (validated, LiveConfig) -> store (migrations, writer) -> Graph client -> sender
-      -> router (+ recovery: unsent outbox rows re-sent, unprocessed inbound replayed)
-      -> admin socket (local Unix socket, 0600: stats, requests, context, reload)
+    open_core:  configuration (validated; LiveConfig)
+                -> store (migrations, group-commit writer)
+                -> Graph API client (or a transport the caller gives)
+                -> sender (recovery: outbox rows still pending are sent)
+                -> router (accepting; sweeps idle actors and stale contexts)
+                -> inbox (recovery: inbound rows still `received` are replayed)
+    create_app: cleanup_ctx = [core, admin socket]; routes = webhook, /healthz, /readyz
 
-On SIGTERM aiohttp stops accepting first; then the router drains every mailbox (each
-step commits), the sender finishes what is in flight (the rest stays pending on disk), the
-client closes, and the store flushes its writer and checkpoints.
-Must never do work at import time.
+On SIGTERM aiohttp stops accepting first; then the admin socket closes, the inbox stops
+sweeping, the router drains every mailbox (each step commits), the sender finishes what is in
+flight (the rest stays pending on disk), the client closes, and the store flushes its writer
+and checkpoints. Must never do work at import time.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 
 import structlog
 from aiohttp import web
 
-from hotelbot.actors.conversation import ConversationDeps
-from hotelbot.actors.guests import GuestBook
-from hotelbot.actors.router import Router
+from hotelbot.actors import (
+    ConversationDeps,
+    GuestBook,
+    Inbox,
+    InboxSettings,
+    Router,
+    RouterSettings,
+    open_inbox,
+    open_router,
+)
 from hotelbot.admin import AdminCommands, AdminServer, AdminTargets, open_admin_server
 from hotelbot.clock import Clock, SystemClock
 from hotelbot.config import LiveConfig, load_hotels
-from hotelbot.scheduler import DirectSender
+from hotelbot.outbound import DirectSender, Transport, open_sender
 from hotelbot.settings import Settings
 from hotelbot.store import Store, open_store
-from hotelbot.whatsapp.client import GraphClient, open_graph_client
-from hotelbot.whatsapp.payloads import event_for
-from hotelbot.whatsapp.webhook import WebhookHandler
+from hotelbot.web import (
+    READINESS,
+    WEBHOOK,
+    WebhookHandler,
+    add_health_routes,
+    add_webhook_routes,
+)
+from hotelbot.whatsapp import GraphClient, open_graph_client
 
 log = structlog.get_logger(__name__)
 
 
-SETTINGS = web.AppKey("settings", Settings)
-CLOCK = web.AppKey("clock", Clock)
-LIVE_CONFIG = web.AppKey("live_config", LiveConfig)
-STORE = web.AppKey("store", Store)
-GRAPH = web.AppKey("graph", GraphClient)
-SENDER = web.AppKey("sender", DirectSender)
-ROUTER = web.AppKey("router", Router)
-WEBHOOK = web.AppKey("webhook", WebhookHandler)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Core:
+    """Everything that runs behind the HTTP edge, started by `open_core`."""
+
+    settings: Settings
+    clock: Clock
+    config: LiveConfig
+    store: Store
+    transport: Transport  # where sends go: the Graph API client, or what the caller gave
+    graph: GraphClient | None  # the Graph API client, when the core opened one
+    sender: DirectSender
+    router: Router
+    inbox: Inbox
+
+    def readiness(self) -> Mapping[str, bool]:
+        """The checks of /readyz: the store takes writes and the router accepts messages."""
+        return {"config": True, "store": self.store.writable, "router": self.router.accepting}
+
+
+@asynccontextmanager
+async def open_core(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    transport: Transport | None = None,
+    router_settings: RouterSettings | None = None,
+    inbox_settings: InboxSettings | None = None,
+    instrument_store: Callable[[Store], Store] | None = None,
+) -> AsyncIterator[Core]:
+    """Start the core (see the module docstring for the order); stop it in reverse on exit.
+
+    Args:
+        transport: sends go here instead of a Graph API client (tests record them).
+        instrument_store: wraps the store before anything uses it (fault injection in tests).
+    Raises:
+        FlowDefinitionError: the configuration is invalid (nothing else started).
+        StoreError: the database cannot be opened or migrated.
+    """
+    clock = clock or SystemClock()
+    config = LiveConfig(settings.config_dir, load_hotels(settings.config_dir))
+    async with AsyncExitStack() as stack:
+        store = await stack.enter_async_context(
+            open_store(settings.database_path, max_pending=settings.max_pending_writes))
+        if instrument_store is not None:
+            store = instrument_store(store)
+        graph = None
+        if transport is None:
+            graph = await stack.enter_async_context(open_graph_client(
+                settings.graph_url, settings.graph_version, settings.access_token))
+            transport = graph
+        sender = await stack.enter_async_context(open_sender(transport, store.outbox, clock))
+        deps = ConversationDeps(store=store, sender=sender, guests=GuestBook(store.guests),
+                                clock=clock, hotels=config.get)
+        router = await stack.enter_async_context(open_router(deps, store, router_settings))
+        inbox = await stack.enter_async_context(
+            open_inbox(store.inbound, router, clock, inbox_settings))
+        yield Core(settings=settings, clock=clock, config=config, store=store,
+                   transport=transport, graph=graph, sender=sender, router=router, inbox=inbox)
+
+
+CORE = web.AppKey("core", Core)
 ADMIN = web.AppKey("admin", AdminServer)
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     """Build the application; nothing starts until the runner starts it."""
     app = web.Application(client_max_size=settings.max_body_bytes)
-    app[SETTINGS] = settings
-    app[CLOCK] = clock or SystemClock()
-    app.cleanup_ctx.extend([_config_ctx, _store_ctx, _graph_ctx, _sender_ctx, _router_ctx,
-                             _admin_ctx])
-    app.router.add_get("/webhook", _verify)
-    app.router.add_post("/webhook", _receive)
-    app.router.add_get("/healthz", _healthz)
-    app.router.add_get("/readyz", _readyz)
+    app.cleanup_ctx.extend([
+        _core_ctx(settings, clock),
+        _admin_ctx,
+    ])
+    add_webhook_routes(app)
+    add_health_routes(app)
     return app
 
 
-async def _config_ctx(app: web.Application) -> AsyncIterator[None]:
-    config_dir = app[SETTINGS].config_dir
-    app[LIVE_CONFIG] = LiveConfig(config_dir, load_hotels(config_dir))
-    yield
+def _core_ctx(
+    settings: Settings, clock: Clock | None
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def core_ctx(app: web.Application) -> AsyncIterator[None]:
+        async with open_core(settings, clock=clock) as core:
+            app[CORE] = core
+            app[WEBHOOK] = WebhookHandler(
+                app_secret=settings.app_secret, verify_token=settings.verify_token,
+                inbox=core.inbox, monotonic=core.clock.monotonic,
+                body_timeout=settings.body_timeout,
+            )
+            app[READINESS] = core.readiness
+            yield
 
-
-async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    async with open_store(settings.database_path, max_pending=settings.max_pending_writes) as store:
-        app[STORE] = store
-        yield
-
-
-async def _graph_ctx(app: web.Application) -> AsyncIterator[None]:
-    s = app[SETTINGS]
-    async with open_graph_client(s.graph_url, s.graph_version, s.access_token) as client:
-        app[GRAPH] = client
-        yield
-
-
-async def _sender_ctx(app: web.Application) -> AsyncIterator[None]:
-    sender = DirectSender(app[GRAPH], app[STORE].outbox, app[CLOCK])
-    app[SENDER] = sender
-    yield
-    await sender.close()
-
-
-async def _router_ctx(app: web.Application) -> AsyncIterator[None]:
-    store, clock = app[STORE], app[CLOCK]
-    deps = ConversationDeps(
-        store=store,
-        sender=app[SENDER],
-        guests=GuestBook(store.guests),
-        clock=clock,
-        hotels=app[LIVE_CONFIG].get,
-    )
-    router = Router(deps, store, event_for)
-    app[ROUTER] = router
-    app[WEBHOOK] = WebhookHandler(
-        app_secret=app[SETTINGS].app_secret,
-        verify_token=app[SETTINGS].verify_token,
-        store=store.inbound,
-        router=router,
-        now=clock.now,
-        monotonic=clock.monotonic,
-        body_timeout=app[SETTINGS].body_timeout,
-    )
-    app[SENDER].submit(await store.outbox.pending())
-    await router.start()
-    try:
-        yield
-    finally:
-        await router.stop()
+    return core_ctx
 
 
 async def _admin_ctx(app: web.Application) -> AsyncIterator[None]:
+    core = app[CORE]
     targets = AdminTargets(
-        router=app[ROUTER], store=app[STORE], sender=app[SENDER], graph=app[GRAPH],
-        config=app[LIVE_CONFIG], now=app[CLOCK].now,
+        router=core.router, inbox=core.inbox, store=core.store, sender=core.sender,
+        graph=core.graph, config=core.config, now=core.clock.now,
     )
-    path = app[SETTINGS].admin_socket
-    async with open_admin_server(path, AdminCommands(targets)) as server:
+    async with open_admin_server(core.settings.admin_socket, AdminCommands(targets)) as server:
         app[ADMIN] = server
         yield
-
-
-async def _verify(request: web.Request) -> web.Response:
-    return await request.app[WEBHOOK].verify(request)
-
-
-async def _receive(request: web.Request) -> web.Response:
-    return await request.app[WEBHOOK].receive(request)
-
-
-async def _healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "alive"})
-
-
-async def _readyz(request: web.Request) -> web.Response:
-    """Ready when the configuration is loaded, the store takes writes and the router runs."""
-    app = request.app
-    checks = {
-        "config": LIVE_CONFIG in app,
-        "store": STORE in app and app[STORE].writable,
-        "router": ROUTER in app and app[ROUTER].accepting,
-    }
-    ready = all(checks.values())
-    return web.json_response({"ready": ready, **checks}, status=200 if ready else 503)

@@ -23,15 +23,22 @@ PURE = ["hotelbot/flows", "hotelbot/whatsapp/payloads.py", "hotelbot/whatsapp/li
                                                    "checks"))]
 FORBIDDEN_IN_PURE = {"asyncio", "aiohttp", "aiosqlite", "structlog", "sqlite3", "socket",
                      "time", "hotelbot.clock", "hotelbot.store", "hotelbot.actors"}
-# Edges -> actors/scheduler -> flows/store: lower layers never import upper ones.
+# Dependencies point one way (README "Architecture"): the edges (web, admin, cli, app; the
+# devtools beside them) -> actors / outbound -> flows / config / store / whatsapp. Each layer
+# lists what it must never import.
+EDGES = {"hotelbot.web", "hotelbot.admin", "hotelbot.cli", "hotelbot.app", "hotelbot.devtools"}
+MIDDLE = {"hotelbot.actors", "hotelbot.outbound", "hotelbot.scheduler"}
 LAYERS = {
-    "hotelbot/flows": {"hotelbot.actors", "hotelbot.store", "hotelbot.whatsapp",
-                       "hotelbot.scheduler", "hotelbot.app", "hotelbot.admin", "hotelbot.config"},
-    "hotelbot/config": {"hotelbot.actors", "hotelbot.store", "hotelbot.whatsapp",
-                        "hotelbot.scheduler", "hotelbot.app", "hotelbot.admin"},
-    "hotelbot/store": {"hotelbot.actors", "hotelbot.whatsapp", "hotelbot.scheduler",
-                       "hotelbot.app", "hotelbot.admin"},
-    "hotelbot/actors": {"hotelbot.whatsapp", "hotelbot.app", "hotelbot.admin"},
+    "hotelbot/flows": EDGES | MIDDLE | {"hotelbot.store", "hotelbot.config", "hotelbot.whatsapp"},
+    "hotelbot/config": EDGES | MIDDLE | {"hotelbot.store", "hotelbot.whatsapp"},
+    "hotelbot/store": EDGES | MIDDLE | {"hotelbot.whatsapp", "hotelbot.config"},
+    "hotelbot/whatsapp": EDGES | MIDDLE | {"hotelbot.flows", "hotelbot.config", "hotelbot.store"},
+    "hotelbot/outbound": EDGES | {"hotelbot.actors", "hotelbot.scheduler", "hotelbot.config"},
+    "hotelbot/actors": EDGES | {"hotelbot.whatsapp", "hotelbot.config", "hotelbot.scheduler"},
+    "hotelbot/web": EDGES - {"hotelbot.web"},
+    "hotelbot/admin": EDGES - {"hotelbot.admin"},
+    "hotelbot/devtools": (EDGES - {"hotelbot.devtools"}) | MIDDLE
+    | {"hotelbot.store", "hotelbot.config", "hotelbot.flows"},
 }
 
 
@@ -78,15 +85,21 @@ def test_pure_modules_do_no_io(path: Path) -> None:
     assert _hits(imported, FORBIDDEN_IN_PURE) == set()
 
 
-# The one table of WhatsApp's limits depends on nothing; the pure runtime and the config
-# checks use it.
-ALLOWED = {"hotelbot.whatsapp.limits"}
+# The one table of WhatsApp's limits depends on nothing: the pure runtime and the config checks
+# use it. The webhook parser builds the store's records (frozen dataclasses, no I/O).
+ALLOWED = {"hotelbot.whatsapp.limits", "hotelbot.store.records"}
 
 
 @pytest.mark.parametrize("layer", sorted(LAYERS))
 def test_dependencies_point_one_way(layer: str) -> None:
     for path in _files(layer):
         assert _hits(_imports(path) - ALLOWED, LAYERS[layer]) == set(), path
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")),
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_production_module_imports_the_tests(path: Path) -> None:
+    assert _hits(_imports(path), {"tests", "benchmarks"}) == set()
 
 
 def test_importing_the_pure_runtime_loads_no_io_library() -> None:

@@ -11,7 +11,11 @@ from hotelbot.actors.base import (
     FailureHook,
     live_actors,
 )
+from hotelbot.actors.conversation import ConversationActor, ConversationDeps
+from hotelbot.actors.guests import GuestBook
+from hotelbot.actors.inbox import Inbox, InboxSettings, InboxStatistics, open_inbox
 from hotelbot.actors.mailbox import Mailbox
+from hotelbot.actors.router import Router, RouterSettings, RouterStatistics, open_router
 from hotelbot.actors.supervisor import (
     DecisionHook,
     Supervisor,
@@ -24,11 +28,22 @@ __all__ = [
     "Actor",
     "ActorRef",
     "ActorStatistics",
+    "ConversationActor",
+    "ConversationDeps",
     "DecisionHook",
     "FailureHook",
+    "GuestBook",
+    "Inbox",
+    "InboxSettings",
+    "InboxStatistics",
     "Mailbox",
+    "Router",
+    "RouterSettings",
+    "RouterStatistics",
     "Supervisor",
     "SupervisorDecision",
     "SupervisorStatistics",
     "live_actors",
+    "open_inbox",
+    "open_router",
 ]

@@ -76,6 +76,16 @@ class Sender(Protocol):
     def submit(self, rows: tuple[OutboundMessage, ...]) -> None: ...
 
 
+class ConversationReport(Protocol):
+    """What a conversation tells its router: an explicit port, given when it is spawned."""
+
+    def handled(self, seq: int) -> None:
+        """Inbound `seq` finished (its step committed) or failed."""
+
+    def limited(self, seq: int) -> None:
+        """Inbound `seq` was past the guest's rate limit (recorded, not answered)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Inbound:
     """A recorded guest message for the actor; `replayed`: handed over again (not counted
@@ -100,21 +110,21 @@ class ConversationDeps:
     guests: GuestBook
     clock: Clock
     hotels: Callable[[], Hotels]
-    on_handled: Callable[[int], None] = lambda seq: None  # Inbound `seq` finished or failed
-    on_limited: Callable[[], None] = lambda: None  # a message was past the rate limit
 
 
 class ConversationActor(Actor):
     """The actor for (phone_number_id, guest_id) of a hotel's department."""
 
-    __slots__ = ("_context", "_deps", "dept", "guest_id", "hotel_id", "phone_number_id")
+    __slots__ = ("_context", "_deps", "_report", "dept", "guest_id", "hotel_id",
+                 "phone_number_id")
 
     def __init__(
-        self, deps: ConversationDeps, *, hotel_id: str, dept: str, phone_number_id: str,
-        guest_id: str, mailbox_size: int = 10_000,
+        self, deps: ConversationDeps, report: ConversationReport, *, hotel_id: str, dept: str,
+        phone_number_id: str, guest_id: str, mailbox_size: int = 10_000,
     ) -> None:
         super().__init__(mailbox_size=mailbox_size)
         self._deps = deps
+        self._report = report
         self.hotel_id = hotel_id
         self.dept = dept
         self.phone_number_id = phone_number_id
@@ -126,7 +136,7 @@ class ConversationActor(Actor):
             try:
                 await self._on_inbound(message)
             finally:
-                self._deps.on_handled(message.seq)
+                self._report.handled(message.seq)
             return None
         if isinstance(message, GetContext):
             return self._context
@@ -186,7 +196,7 @@ class ConversationActor(Actor):
             self._deps.guests.update(self.hotel_id, self.guest_id, changed.data, changed.language)
         self._deps.sender.submit(rows)
         if Silence(reason=SilenceReason.SPAM) in outcome.effects:
-            self._deps.on_limited()
+            self._report.limited(seq)
         self._log_step(outcome, seq)
 
     def _outbound(self, outcome: Outcome) -> list[OutboundMessage]:

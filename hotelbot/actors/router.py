@@ -24,19 +24,18 @@ Lifecycle of a conversation actor:
                                                        restart budget, PARK: aborted; queued
                                                        messages parked (no apology)
 
-Recovery at start: every inbound row still `received` is replayed in arrival order (its
-attempts counted first: one that already crashed the process max_replays times is parked;
-a replay does not count against the guest's rate limit).
-While running, the sweep hands over again any row that stayed `received` with no actor
-holding it for two sweeps in a row (a full mailbox, an actor that was stopping).
+Messages come from the inbox (inbox.py: accept, replay at start, redelivery); the router only
+dispatches them. Conversations report back through an explicit port (`ConversationReport`:
+handled, limited), given to each actor when it is spawned.
 """
 
 from __future__ import annotations
 
 import asyncio
 import traceback
-from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Coroutine, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -74,19 +73,17 @@ class RouterSettings:
     purge_every: float = 3600.0  # seconds between purges of old processed messages
     max_restarts: int = 3  # per conversation within restart_window
     restart_window: float = 60.0
-    max_replays: int = 3  # a message replayed at start more often than this is parked
     mailbox_size: int = 10_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RouterStatistics:
     active: int
-    delivered: int
+    dispatched: int
     limited: int
     unknown_number: int
     passivated: int
     parked: int
-    replayed: int
 
 
 class Router:
@@ -96,17 +93,14 @@ class Router:
         self,
         deps: ConversationDeps,
         store: RouterStore,
-        to_event: Callable[[InboundMessage], Event],
         settings: RouterSettings | None = None,
     ) -> None:
-        self._deps = replace(deps, on_handled=self._handled, on_limited=self._count_limited)
+        self._deps = deps
         self._store = store
-        self._in_flight: set[int] = set()  # seqs delivered to an actor, not yet handled
-        self._suspects: set[int] = set()  # pending, not in flight at the last sweep
+        self._in_flight: set[int] = set()  # seqs dispatched to an actor, not yet handled
         self._next_purge = 0.0  # monotonic time of the next inbound purge
         self._idle = asyncio.Event()
         self._idle.set()
-        self._to_event = to_event
         self._settings = settings or RouterSettings()
         self._supervisor: Supervisor[Key] = Supervisor(
             clock=deps.clock,
@@ -120,10 +114,10 @@ class Router:
         self._last_used: dict[Key, float] = {}
         self._tasks: set[asyncio.Task[object]] = set()
         self._sweeper: asyncio.Task[None] | None = None
-        self._delivered = self._limited = self._unknown = 0
-        self._passivated = self._parked = self._replayed = 0
+        self._dispatched = self._limited = self._unknown = 0
+        self._passivated = self._parked = 0
 
-    # -- the webhook's side ------------------------------------------------------------------
+    # -- the inbox's side --------------------------------------------------------------------
 
     def hotel_of(self) -> Mapping[str, str]:
         """phone_number_id -> hotel_id for every configured department number."""
@@ -133,10 +127,11 @@ class Router:
             self._hotel_of = (hotels, {number: hotel for number, (hotel, _d) in numbers})
         return self._hotel_of[1]
 
-    def deliver(self, message: InboundMessage, event: Event, *, limit: bool = True) -> None:
+    def dispatch(self, message: InboundMessage, event: Event, *, replayed: bool = False) -> None:
         """Hand a recorded message to its conversation (never blocks, never raises).
 
-        `limit=False` hands over a replay: the engine does not count it against the rate limit.
+        `replayed`: handed over again (replay at start, an operator's replay, a stranded
+        message); the engine does not count it against the rate limit.
         """
         route = self._deps.hotels().numbers.get(WaNumberId(message.phone_number_id))
         if route is None:
@@ -146,42 +141,38 @@ class Router:
             return
         key = (message.phone_number_id, message.guest_id)
         self._last_used[key] = self._deps.clock.monotonic()
-        inbound = Inbound(seq=message.seq, event=event, replayed=not limit)
+        inbound = Inbound(seq=message.seq, event=event, replayed=replayed)
         try:
             ref = self._supervisor.get(key) or self._spawn(key, route)
             ref.tell_nowait(inbound)
         except (MailboxFull, ActorDeadError) as exc:
-            # Still `received` on disk: the sweep hands it over again (or the next start).
-            log.warning("deliver_deferred", guest=message.guest_id, reason=type(exc).__name__)
+            # Still `received` on disk: the inbox's sweep hands it over again (or next start).
+            log.warning("dispatch_deferred", guest=message.guest_id, reason=type(exc).__name__)
             return
-        self._delivered += 1
+        self._dispatched += 1
         self._in_flight.add(message.seq)
         self._idle.clear()
 
-    def redeliver(self, message: InboundMessage) -> None:
-        """Hand over a recorded message again (a replay an operator asked for): no rate limit."""
-        self.deliver(message, self._to_event(message), limit=False)
+    def holds(self, seq: int) -> bool:
+        """True while message `seq` is with an actor (dispatched, not yet handled)."""
+        return seq in self._in_flight
 
-    def _handled(self, seq: int) -> None:
+    # -- the conversations' side: ConversationReport --------------------------------------------
+
+    def handled(self, seq: int) -> None:
+        """Inbound `seq` finished (its step committed) or failed (it is being parked)."""
         self._in_flight.discard(seq)
         if not self._in_flight:
             self._idle.set()
 
-    def _count_limited(self) -> None:
+    def limited(self, seq: int) -> None:
+        """Inbound `seq` was past the guest's rate limit (the engine decided; counted here)."""
         self._limited += 1
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Replay what was recorded but not processed, then start the periodic sweep."""
-        for message in await self._store.inbound.pending():
-            attempts = await self._store.inbound.bump_attempts(message.seq)
-            if attempts > self._settings.max_replays:
-                self._parked += 1
-                await self._store.inbound.park(message.seq, "replayed too often")
-                continue
-            self._replayed += 1
-            self.deliver(message, self._to_event(message), limit=False)
+        """Start the periodic sweep and accept messages."""
         self._sweeper = asyncio.create_task(self._sweep_forever(), name="router-sweep")
         self.accepting = True
 
@@ -205,12 +196,11 @@ class Router:
     def statistics(self) -> RouterStatistics:
         return RouterStatistics(
             active=len(self._supervisor),
-            delivered=self._delivered,
+            dispatched=self._dispatched,
             limited=self._limited,
             unknown_number=self._unknown,
             passivated=self._passivated,
             parked=self._parked,
-            replayed=self._replayed,
         )
 
     async def ask_context(self, phone_number_id: str, guest_id: str) -> object:
@@ -244,37 +234,17 @@ class Router:
             await self._store.inbound.purge(now - self._settings.inbound_retention)
         return await self._store.conversations.expire(now - self._settings.context_retention)
 
-    async def redeliver_stranded(self) -> int:
-        """Hand over again what is recorded but neither processed nor with an actor.
-
-        A message can be stranded when its actor's mailbox was full or the actor was stopping
-        at the moment it arrived. To never race the webhook (which delivers right after its
-        write commits), a message is redelivered only if it was already pending and not in
-        flight at the previous sweep too.
-        """
-        pending = {m.seq: m for m in await self._store.inbound.pending()}
-        stranded = {seq for seq in pending if seq not in self._in_flight}
-        again = sorted(stranded & self._suspects)
-        self._suspects = stranded - set(again)
-        for seq in again:
-            self.redeliver(pending[seq])
-        if again:
-            log.warning("stranded_redelivered", count=len(again))
-        return len(again)
-
     async def _sweep_forever(self) -> None:
         while True:
             await self._deps.clock.sleep(self._settings.sweep_every)
             try:
                 passivated = await self.passivate_idle()
                 expired = await self.expire_stale()
-                redelivered = await self.redeliver_stranded()
             except Exception:
                 log.exception("router_sweep_failed")
                 continue
-            if passivated or expired or redelivered:
-                log.info("router_swept", passivated=passivated, expired=expired,
-                         redelivered=redelivered)
+            if passivated or expired:
+                log.info("router_swept", passivated=passivated, expired=expired)
 
     # -- supervision -------------------------------------------------------------------------
 
@@ -283,7 +253,7 @@ class Router:
 
         def factory() -> ConversationActor:
             return ConversationActor(
-                self._deps, hotel_id=hotel_id, dept=dept, phone_number_id=key[0],
+                self._deps, self, hotel_id=hotel_id, dept=dept, phone_number_id=key[0],
                 guest_id=key[1], mailbox_size=self._settings.mailbox_size,
             )
 
@@ -295,7 +265,7 @@ class Router:
         if not isinstance(message, Inbound):
             return
         if isinstance(exc, ActorDeadError):  # dropped from an aborted mailbox: never handled
-            self._handled(message.seq)
+            self.handled(message.seq)
         self._parked += 1
         error = "".join(traceback.format_exception(exc))
         apologize = not isinstance(exc, ActorDeadError)
@@ -345,3 +315,16 @@ class Router:
         if not task.cancelled() and task.exception() is not None:
             # The message stays `received` on disk: replayed at the next start.
             log.error("router_side_task_failed", error=repr(task.exception()))
+
+
+@asynccontextmanager
+async def open_router(
+    deps: ConversationDeps, store: RouterStore, settings: RouterSettings | None = None
+) -> AsyncIterator[Router]:
+    """A started router (accepting, sweeping); on exit it drains every conversation."""
+    router = Router(deps, store, settings)
+    await router.start()
+    try:
+        yield router
+    finally:
+        await router.stop()

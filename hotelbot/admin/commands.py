@@ -63,6 +63,8 @@ class HasStatistics(Protocol):
 class AdminRouter(HasStatistics, Protocol):
     async def ask_context(self, phone_number_id: str, guest_id: str) -> object: ...
 
+
+class AdminInbox(HasStatistics, Protocol):
     def redeliver(self, message: InboundMessage) -> None: ...
 
 
@@ -92,9 +94,10 @@ class AdminTargets:
     """The app's objects the commands read and act on."""
 
     router: AdminRouter
+    inbox: AdminInbox
     store: AdminStore
     sender: HasStatistics
-    graph: HasStatistics
+    graph: HasStatistics | None  # None when sends go elsewhere than a Graph API client
     config: AdminConfig
     now: Callable[[], datetime]
 
@@ -197,10 +200,11 @@ async def _help(targets: AdminTargets, request: Mapping[str, object]) -> Reply:
 
 async def _stats(targets: AdminTargets, request: Mapping[str, object]) -> Reply:
     parts = {
-        "router": targets.router, "store": targets.store,
+        "inbox": targets.inbox, "router": targets.router, "store": targets.store,
         "sender": targets.sender, "graph": targets.graph,
     }
-    return {"stats": {name: jsonable(obj.statistics()) for name, obj in parts.items()}}
+    return {"stats": {name: jsonable(obj.statistics()) for name, obj in parts.items()
+                      if obj is not None}}
 
 
 async def _requests(targets: AdminTargets, request: Mapping[str, object]) -> Reply:
@@ -278,7 +282,7 @@ async def _replay(targets: AdminTargets, request: Mapping[str, object]) -> Reply
         message = await targets.store.inbound.unpark(seq)
     except StoreError as exc:
         raise CommandError(str(exc)) from None
-    targets.router.redeliver(message)
+    targets.inbox.redeliver(message)
     return {"seq": seq, "replayed": True}
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from hotelbot.app import LIVE_CONFIG, create_app
+from hotelbot.app import CORE, create_app
 from hotelbot.errors import FlowDefinitionError
 from hotelbot.settings import Settings
 
@@ -137,7 +137,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
 
 def _reload(app: web.Application) -> None:
     try:
-        app[LIVE_CONFIG].reload()
+        app[CORE].config.reload()
     except FlowDefinitionError as exc:
         log.error("config_reload_refused", problems=[str(p) for p in exc.problems])
 

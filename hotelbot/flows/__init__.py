@@ -24,6 +24,7 @@ from hotelbot.flows.events import (
     TemplateButtonPressed,
     TextReceived,
     UnsupportedReceived,
+    event_for,
 )
 from hotelbot.flows.model import (
     FLOW_PREFIX,
@@ -86,6 +87,7 @@ __all__ = [
     "Validator",
     "ValidatorKind",
     "WordKind",
+    "event_for",
     "new_context",
     "normalize",
     "render_step",

@@ -6,6 +6,7 @@ guest message: those count against the guest's rate limit.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -55,3 +56,41 @@ Event = (
     TextReceived | OptionChosen | TemplateButtonPressed | UnsupportedReceived | FlowRequested
     | StepFailed
 )
+
+
+# --- a guest's WhatsApp message as an event (the one place messages become events) ----------
+
+
+def event_for(kind: str, payload: Mapping[str, object]) -> Event:
+    """The engine's input for one guest message (its webhook `type` and message object);
+    total over every payload (Cloud API fact sheet section 1.2 field notes).
+
+    text -> TextReceived; interactive button_reply/list_reply -> OptionChosen; template
+    quick reply (`button`) -> TemplateButtonPressed; anything else, or a known type whose
+    content is missing, -> UnsupportedReceived(kind).
+    """
+    if kind == "text":
+        body = _field(payload, "text", "body")
+        if body is not None:
+            return TextReceived(text=body)
+    elif kind == "interactive":
+        inner = payload.get("interactive")
+        reply_type = inner.get("type") if isinstance(inner, dict) else None
+        if reply_type in ("button_reply", "list_reply") and isinstance(inner, dict):
+            reply_id = _field(inner, str(reply_type), "id")
+            if reply_id:
+                title = _field(inner, str(reply_type), "title") or ""
+                return OptionChosen(reply_id=reply_id, title=title)
+    elif kind == "button":
+        pressed = _field(payload, "button", "payload")
+        text = _field(payload, "button", "text") or ""
+        if pressed or text:
+            # A quick reply sent without a payload echoes its label as the payload.
+            return TemplateButtonPressed(payload=pressed or text, text=text)
+    return UnsupportedReceived(kind=kind)
+
+
+def _field(container: Mapping[str, object], outer: str, inner: str) -> str | None:
+    nested = container.get(outer)
+    value = nested.get(inner) if isinstance(nested, dict) else None
+    return value if isinstance(value, str) else None

@@ -29,8 +29,6 @@ from dataclasses import dataclass, field
 
 __all__ = ["NumberPacer", "PacingPolicy", "PacingStatistics"]
 
-PAIR_RATE_LIMIT = 131056
-THROUGHPUT_LIMIT = 130429
 MAX_PER_SECOND = 1000  # Meta's highest automatic throughput tier
 WINDOW = 1.0 + 1e-6  # one second, and a microsecond so float rounding never lets N+1 in
 

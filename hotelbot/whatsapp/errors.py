@@ -14,13 +14,22 @@ import orjson
 
 from hotelbot.errors import GraphAPIError, RateLimited
 
-__all__ = ["PERMANENT_CODES", "RATE_LIMIT_CODES", "RETRYABLE_CODES", "classify", "transport_error"]
+__all__ = [
+    "PAIR_RATE_LIMIT",
+    "PERMANENT_CODES",
+    "RATE_LIMIT_CODES",
+    "RETRYABLE_CODES",
+    "THROUGHPUT_LIMIT",
+    "classify",
+    "transport_error",
+]
 
-PAIR_RATE_LIMIT = 131056
+PAIR_RATE_LIMIT = 131056  # too many messages to one recipient (section 5.2)
+THROUGHPUT_LIMIT = 130429  # the number's messages per second exceeded (section 5.1)
 # code -> first wait in seconds. 131056: Meta's 4^X schedule starts at 1 s (the caller grows
 # it); 130429: "try again later", exponential from ~1 s; 4 / 80007 / 613: hourly windows.
 RATE_LIMIT_CODES: Mapping[int, float] = {
-    130429: 1.0,
+    THROUGHPUT_LIMIT: 1.0,
     PAIR_RATE_LIMIT: 1.0,
     4: 60.0,
     80007: 60.0,

@@ -34,13 +34,6 @@ from functools import partial
 import orjson
 
 from hotelbot.errors import PayloadError
-from hotelbot.flows.events import (
-    Event,
-    OptionChosen,
-    TemplateButtonPressed,
-    TextReceived,
-    UnsupportedReceived,
-)
 from hotelbot.store.records import REJECTED_PREFIX, DeliveryStatus, InboundMessage, RejectedPart
 from hotelbot.whatsapp.limits import check_message
 
@@ -53,7 +46,6 @@ __all__ = [
     "WebhookError",
     "check_message",
     "envelope",
-    "event_for",
     "mark_read_body",
     "parse_webhook",
     "sign",
@@ -433,44 +425,6 @@ def _timestamp(value: object, where: str) -> datetime:
         return datetime.fromtimestamp(int(text), tz=UTC)
     except (ValueError, OverflowError, OSError):
         raise PayloadError(f"{where}: Unix seconds out of range") from None
-
-
-# --- events (section 1.2 field notes) --------------------------------------------------------
-
-
-def event_for(message: InboundMessage) -> Event:
-    """The flow engine's input for one inbound message; total over every payload.
-
-    text -> TextReceived; interactive button_reply/list_reply -> OptionChosen; template
-    quick reply (`button`) -> TemplateButtonPressed; anything else, or a known type whose
-    content is missing, -> UnsupportedReceived(kind).
-    """
-    payload = message.payload
-    if message.kind == "text":
-        body = _field(payload, "text", "body")
-        if body is not None:
-            return TextReceived(text=body)
-    elif message.kind == "interactive":
-        inner = payload.get("interactive")
-        reply_type = inner.get("type") if isinstance(inner, dict) else None
-        if reply_type in ("button_reply", "list_reply") and isinstance(inner, dict):
-            reply_id = _field(inner, str(reply_type), "id")
-            if reply_id:
-                title = _field(inner, str(reply_type), "title") or ""
-                return OptionChosen(reply_id=reply_id, title=title)
-    elif message.kind == "button":
-        pressed = _field(payload, "button", "payload")
-        text = _field(payload, "button", "text") or ""
-        if pressed or text:
-            # A quick reply sent without a payload echoes its label as the payload.
-            return TemplateButtonPressed(payload=pressed or text, text=text)
-    return UnsupportedReceived(kind=message.kind)
-
-
-def _field(container: Mapping[str, object], outer: str, inner: str) -> str | None:
-    nested = container.get(outer)
-    value = nested.get(inner) if isinstance(nested, dict) else None
-    return value if isinstance(value, str) else None
 
 
 # --- outgoing bodies (section 4.1) -----------------------------------------------------------

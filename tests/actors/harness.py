@@ -1,4 +1,5 @@
-"""A real hotelbot core without HTTP: SQLite store in tmp_path, router, actors, sender.
+"""A real hotelbot core without HTTP, built by the app's own `open_core`: SQLite store in
+tmp_path, sender, router, actors, inbox.
 
 Sends go to a RecordingTransport: the sender's port to the Graph API, recording what would
 have gone out (the HTTP client itself is tested against the fake Graph API server).
@@ -12,15 +13,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hotelbot.actors.conversation import ConversationDeps
-from hotelbot.actors.guests import GuestBook
-from hotelbot.actors.router import Router, RouterSettings
-from hotelbot.config import load_hotels
-from hotelbot.flows import Event, Hotels, new_context, step
-from hotelbot.scheduler.sender import DirectSender
-from hotelbot.store import Store, open_store
-from hotelbot.store.records import InboundMessage
-from hotelbot.whatsapp.payloads import event_for
+from hotelbot.actors import Inbox, InboxSettings, Router, RouterSettings
+from hotelbot.app import open_core
+from hotelbot.flows import Hotels, event_for, new_context, step
+from hotelbot.outbound import DirectSender
+from hotelbot.settings import Settings
+from hotelbot.store import InboundMessage, Store
 from tests.fakes.clock import FakeClock
 from tests.fakes.hotel import body_text
 from tests.paths import CONFIG
@@ -59,6 +57,7 @@ def inbound(number: str, guest: str, text: str, clock: FakeClock) -> InboundMess
 class Harness:
     store: Store
     router: Router
+    inbox: Inbox
     sender: DirectSender
     transport: RecordingTransport
     clock: FakeClock
@@ -74,8 +73,8 @@ class Harness:
         return recorded
 
     async def say(self, number: str, guest: str, text: str) -> None:
-        message = await self.record(number, guest, text)
-        self.router.deliver(message, event_for(message))
+        """A guest writes: accepted by the inbox exactly as the webhook hands it over."""
+        await self.inbox.accept([inbound(number, guest, text, self.clock)])
 
     async def settle(self) -> None:
         await self.router.wait_idle()
@@ -91,7 +90,7 @@ def expected_replies(hotels: Hotels, number: str, guest: str, texts: list[str],
     replies: list[str] = []
     for text in texts:
         message = inbound(number, guest, text, clock)
-        outcome = step(hotel, context, event_for(message), clock.now())
+        outcome = step(hotel, context, event_for(message.kind, message.payload), clock.now())
         context = outcome.context
         replies += [body_text(e.body) for e in outcome.effects if hasattr(e, "body")]
     return replies
@@ -102,20 +101,16 @@ async def open_harness(
     path: Path, clock: FakeClock, *, settings: RouterSettings | None = None,
     wrap_store: Callable[[Store], Store] | None = None,
     transport: RecordingTransport | None = None,
-    to_event: Callable[[InboundMessage], Event] = event_for,
 ) -> AsyncIterator[Harness]:
-    hotels = load_hotels(CONFIG)
-    async with open_store(path) as real_store:
-        store = wrap_store(real_store) if wrap_store else real_store
-        transport = transport or RecordingTransport()
-        sender = DirectSender(transport, store.outbox, clock)
-        deps = ConversationDeps(store=store, sender=sender, guests=GuestBook(store.guests),
-                                clock=clock, hotels=lambda: hotels)
-        router = Router(deps, store, to_event, settings or RouterSettings(sweep_every=1e9))
-        sender.submit(await store.outbox.pending())
-        await router.start()
-        try:
-            yield Harness(store, router, sender, transport, clock, hotels)
-        finally:
-            await router.stop()
-            await sender.close(grace=0.2)
+    """The core as the app builds it (`open_core`), on the tests' configuration."""
+    transport = transport or RecordingTransport()
+    # One data directory per database path the test names (a restart reuses it).
+    core_settings = Settings(app_secret="test", verify_token="test", access_token="test",
+                             config_dir=CONFIG, data_dir=path.with_suffix(""))
+    async with open_core(
+        core_settings, clock=clock, transport=transport,
+        router_settings=settings or RouterSettings(sweep_every=1e9),
+        inbox_settings=InboxSettings(sweep_every=1e9), instrument_store=wrap_store,
+    ) as core:
+        yield Harness(core.store, core.router, core.inbox, core.sender, transport, clock,
+                      core.config.get())

@@ -8,11 +8,10 @@ from typing import Any
 
 from hotelbot.actors.router import RouterSettings
 from hotelbot.errors import StoreError
-from hotelbot.flows import Context
+from hotelbot.flows import Context, event_for
 from hotelbot.store import ConversationRepository, InboundState, Store
 from hotelbot.store.records import StepCommit
 from hotelbot.typedefs import HotelId
-from hotelbot.whatsapp.payloads import event_for
 from tests.actors.harness import (
     FRONT_DESK,
     ROOM_SERVICE,
@@ -286,17 +285,17 @@ async def test_message_stranded_by_a_full_mailbox_is_redelivered_by_the_sweep(
     async with open_harness(tmp_path / "hb.sqlite3", clock, settings=settings) as h:
         messages = [await h.record(FRONT_DESK, GUEST, t) for t in ["hi", "menu", "menu", "menu"]]
         for message in messages:  # back to back, no await: the mailbox holds only one
-            h.router.deliver(message, event_for(message))
+            h.router.dispatch(message, event_for(message.kind, message.payload))
         await h.settle()
         stranded = len(await h.store.inbound.pending())
         assert stranded == 3
-        assert await h.router.redeliver_stranded() == 0  # first sighting: only suspected
-        assert await h.router.redeliver_stranded() == stranded
+        assert await h.inbox.redeliver_stranded() == 0  # first sighting: only suspected
+        assert await h.inbox.redeliver_stranded() == stranded
         await h.settle()
         for _ in range(10):  # a mailbox of one takes one per round; later sweeps do the rest
             if not await h.store.inbound.pending():
                 break
-            await h.router.redeliver_stranded()
+            await h.inbox.redeliver_stranded()
             await h.settle()
         assert await h.store.inbound.pending() == []
         assert len(h.transport.texts_to(GUEST)) == 4  # every message answered once

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestServer
 
 from hotelbot.devtools.fake_graph import FAKE_GRAPH, FakeGraph, Injection, create_fake_graph
 from hotelbot.flows import Context
-from hotelbot.scheduler.sender import DirectSender
+from hotelbot.outbound import DirectSender
 from hotelbot.store import Store, open_store
 from hotelbot.store.records import OutboundMessage, OutboundState, StepCommit
 from hotelbot.whatsapp.client import open_graph_client

@@ -42,11 +42,12 @@ from hotelbot.cli.say import (
     webhook_body,
 )
 from hotelbot.devtools.fake_graph import create_fake_graph
-from hotelbot.flows.events import Event, OptionChosen, TextReceived
+from hotelbot.flows import Event, event_for
+from hotelbot.flows.events import OptionChosen, TextReceived
+from hotelbot.store import InboundMessage
 from hotelbot.whatsapp.payloads import (
     check_message,
     envelope,
-    event_for,
     parse_webhook,
     sign,
     verify_signature,
@@ -101,7 +102,7 @@ def event_of(line: SendText | SendTap, wamid: str = "wamid.T1") -> Event:
     message = parsed.messages[0]
     assert (message.phone_number_id, message.guest_id, message.wamid) == (NUMBER, GUEST, wamid)
     assert message.profile_name == "Demo Guest"
-    return event_for(message)
+    return _event(message)
 
 
 # --- parsing typed lines ---------------------------------------------------------------------
@@ -297,7 +298,7 @@ class Receiver:
         if self.status != 200:
             return web.Response(status=self.status, text="overloaded")
         message = parse_webhook(raw).messages[0]
-        event = event_for(message)
+        event = _event(message)
         self.events.append(event)
         reply: Mapping[str, object] = BUTTONS if isinstance(event, TextReceived) else {
             "type": "text", "text": {"body": f"You chose {getattr(event, 'title', '?')}"}}
@@ -402,3 +403,8 @@ async def test_a_late_reply_is_printed_before_the_next_line_is_handled(
     printed = out.getvalue()
     assert "(no reply within 0.1 s)" in printed
     assert printed.index("room_service> *Housekeeping*") < printed.index("#N ")
+
+
+def _event(message: InboundMessage) -> Event:
+    """The engine's event for a parsed message (what the inbox computes)."""
+    return event_for(message.kind, message.payload)

@@ -22,7 +22,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer, unused_port
 
-from hotelbot.app import ROUTER, SENDER, STORE, create_app
+from hotelbot.app import CORE, Core, create_app
 from hotelbot.cli.screen import SendText, message_item, webhook_body
 from hotelbot.cli.serve import runner_options
 from hotelbot.devtools.fake_graph import FAKE_GRAPH, FakeGraph, RecordedSend, create_fake_graph
@@ -74,8 +74,12 @@ class Hotel:
     app: web.Application
 
     @property
+    def core(self) -> Core:
+        return self.app[CORE]
+
+    @property
     def store(self) -> Store:
-        return self.app[STORE]
+        return self.app[CORE].store
 
     async def post(self, raw: bytes, *, signature: str | None = "sign") -> int:
         headers = {"Content-Type": "application/json"}
@@ -98,8 +102,8 @@ class Hotel:
         return self.fake.sent_to(guest)[before:]
 
     async def settle(self) -> None:
-        await self.app[ROUTER].wait_idle()
-        await self.app[SENDER].wait_idle()
+        await self.core.router.wait_idle()
+        await self.core.sender.wait_idle()
 
 
 def settings_for(data_dir: Path, graph_url: str, **overrides: Any) -> Settings:

@@ -23,7 +23,7 @@ import structlog
 
 from hotelbot import cli
 from hotelbot.admin import AdminSocketError, open_admin_server
-from hotelbot.app import ADMIN, LIVE_CONFIG
+from hotelbot.app import ADMIN, CORE
 from hotelbot.store import RequestStatus
 from tests.fakes.hotel import FRONT_DESK, Hotel, HotelFactory
 from tests.paths import CONFIG
@@ -191,8 +191,8 @@ async def test_help_lists_every_command(conn: Conn) -> None:
 async def test_stats_count_the_conversation(admin_hotel: Hotel, conn: Conn) -> None:
     await _check_in(admin_hotel)
     stats = (await conn.ask({"cmd": "stats"}))["stats"]
-    assert set(stats) == {"router", "store", "sender", "graph"}
-    assert stats["router"]["delivered"] == len(CHECK_IN)
+    assert set(stats) == {"inbox", "router", "store", "sender", "graph"}
+    assert stats["inbox"]["accepted"] == stats["router"]["dispatched"] == len(CHECK_IN)
     assert stats["router"]["active"] == 1
     assert stats["sender"]["sent"] == len(admin_hotel.fake.sent_to(GUEST)) >= len(CHECK_IN)
     assert stats["graph"]["sent"] == stats["sender"]["sent"]
@@ -272,17 +272,17 @@ async def test_context_shows_the_step_in_memory_then_from_the_snapshot(
 async def test_reload_refuses_a_broken_config_and_the_old_one_keeps_working(
     admin_hotel: Hotel, conn: Conn, config_dir: Path
 ) -> None:
-    admin_hotel.app[LIVE_CONFIG].config_dir = config_dir  # a copy this test may break
+    admin_hotel.app[CORE].config.config_dir = config_dir  # a copy this test may break
     assert (await conn.ask({"cmd": "reload"})) == {"ok": True, "hotels": ["demo_hotel",
                                                                        "seaside_inn"]}
     hotel_file = config_dir / "hotels" / "demo_hotel.yaml"
     hotel_file.write_text(
         hotel_file.read_text().replace("main_flow: front_desk_menu", "main_flow: nope"))
-    before = admin_hotel.app[LIVE_CONFIG].get()
+    before = admin_hotel.app[CORE].config.get()
     reply = await conn.ask({"cmd": "reload"})
     assert reply["ok"] is False and "previous configuration" in reply["error"]
     assert any("demo_hotel.yaml" in p and "nope" in p for p in reply["problems"])
-    assert admin_hotel.app[LIVE_CONFIG].get() is before
+    assert admin_hotel.app[CORE].config.get() is before
     replies = await admin_hotel.say(FRONT_DESK, GUEST, "Hello")
     assert replies and "How can we help you today?" in orjson.dumps(replies[0].body).decode()
 
@@ -365,14 +365,13 @@ async def test_cli_default_socket_comes_from_the_environment(
 async def test_a_parked_message_is_listed_and_replayed_once(
     admin_hotel: Hotel, conn: Conn
 ) -> None:
-    from hotelbot.app import ROUTER
     from hotelbot.whatsapp.payloads import parse_webhook
     from tests.fakes.hotel import envelope, text_item
 
     guest = "34600000077"
     [message] = parse_webhook(envelope(FRONT_DESK, guest, [text_item(guest, "hi")])).messages
     [recorded] = await admin_hotel.store.inbound.record(
-        [message], at=message.sent_at, hotel_of=admin_hotel.app[ROUTER].hotel_of())
+        [message], at=message.sent_at, hotel_of=admin_hotel.app[CORE].router.hotel_of())
     assert recorded is not None
     await admin_hotel.store.inbound.park(recorded.seq, "Traceback...\nStoreError: injected")
     listed = await conn.ask({"cmd": "parked"})

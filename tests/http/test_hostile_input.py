@@ -19,7 +19,7 @@ import pytest
 from aiohttp.test_utils import TestServer, unused_port
 from structlog.testing import capture_logs
 
-from hotelbot.app import STORE, create_app
+from hotelbot.app import CORE, create_app
 from hotelbot.cli.serve import CappedSite, open_server
 from hotelbot.devtools.fake_graph import FAKE_GRAPH, FakeGraph, create_fake_graph
 from hotelbot.errors import StoreError
@@ -165,7 +165,7 @@ async def listener(tmp_path: Path) -> AsyncIterator[Listener]:
     )
     app = create_app(settings)
     async with open_server(app, settings) as site:
-        yield Listener(port=port, site=site, store=app[STORE], fake=graph_app[FAKE_GRAPH])
+        yield Listener(port=port, site=site, store=app[CORE].store, fake=graph_app[FAKE_GRAPH])
     await graph.close()
 
 

@@ -6,7 +6,6 @@ import asyncio
 
 import orjson
 
-from hotelbot.app import ROUTER
 from tests.fakes.hotel import (
     FRONT_DESK,
     ROOM_SERVICE,
@@ -181,7 +180,7 @@ async def test_unknown_phone_number_id_is_acknowledged_and_dropped(hotel: Hotel)
     assert await hotel.post(raw) == 200
     await hotel.settle()
     assert hotel.fake.sends == []
-    assert hotel.app[ROUTER].statistics().unknown_number == 1
+    assert hotel.core.router.statistics().unknown_number == 1
 
 
 async def test_health_and_readiness(hotel: Hotel) -> None:
@@ -193,7 +192,7 @@ async def test_health_and_readiness(hotel: Hotel) -> None:
 
 
 async def test_not_ready_once_the_router_stops(hotel: Hotel) -> None:
-    await hotel.app[ROUTER].stop()  # what shutdown does first
+    await hotel.core.router.stop()  # what shutdown does first
     async with hotel.client.get("/readyz") as response:
         assert response.status == 503
         body = await response.json()

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hotelbot.errors import GraphAPIError, PayloadError, RateLimited
+from hotelbot.flows import Event, event_for
 from hotelbot.flows.events import (
     OptionChosen,
     TemplateButtonPressed,
@@ -28,7 +29,6 @@ from hotelbot.whatsapp.payloads import (
     REJECTED_PREFIX,
     check_message,
     envelope,
-    event_for,
     mark_read_body,
     parse_webhook,
     sign,
@@ -85,7 +85,7 @@ def test_text_example_parses_with_profile_name_and_string_timestamp() -> None:
     assert msg.profile_name == "Maria Lopez"
     assert msg.sent_at == datetime.fromtimestamp(1760000000, tz=UTC)
     assert msg.payload == value_of(doc("text"))["messages"][0]  # type: ignore[index]
-    assert event_for(msg) == TextReceived(text="Hi, can I get extra towels in room 412?")
+    assert _event(msg) == TextReceived(text="Hi, can I get extra towels in room 412?")
 
 
 @pytest.mark.parametrize(
@@ -106,7 +106,7 @@ def test_reply_examples_map_to_events(name: str, event: object) -> None:
     (msg,) = parse_webhook(raw(name)).messages
     assert msg.guest_id == "16505551234"
     assert msg.payload["context"]["from"] == "15550783881"  # type: ignore[index]
-    assert event_for(msg) == event
+    assert _event(msg) == event
 
 
 def test_sent_status_example() -> None:
@@ -410,7 +410,7 @@ def test_any_message_shape_parses_or_is_rejected(fields: dict[str, object]) -> N
     parsed = parse_webhook(orjson.dumps(document))  # never raises: one part, one verdict
     assert len(parsed.messages) + len(parsed.rejected) == 1
     for msg in parsed.messages:
-        assert isinstance(event_for(msg), TextReceived | OptionChosen | UnsupportedReceived)
+        assert isinstance(_event(msg), TextReceived | OptionChosen | UnsupportedReceived)
 
 
 # --- events ------------------------------------------------------------------------------------
@@ -420,7 +420,7 @@ def test_any_message_shape_parses_or_is_rejected(fields: dict[str, object]) -> N
     "kind", ["image", "audio", "video", "document", "location", "sticker", "reaction", "contacts"]
 )
 def test_media_and_other_kinds_are_unsupported(kind: str) -> None:
-    assert event_for(message(kind, {kind: {"id": "1"}})) == UnsupportedReceived(kind=kind)
+    assert _event(message(kind, {kind: {"id": "1"}})) == UnsupportedReceived(kind=kind)
 
 
 @pytest.mark.parametrize(
@@ -435,11 +435,11 @@ def test_media_and_other_kinds_are_unsupported(kind: str) -> None:
     ],
 )
 def test_unreadable_payloads_are_unsupported(kind: str, payload: dict[str, object]) -> None:
-    assert event_for(message(kind, payload)) == UnsupportedReceived(kind=kind)
+    assert _event(message(kind, payload)) == UnsupportedReceived(kind=kind)
 
 
 def test_quick_reply_without_payload_uses_its_label() -> None:
-    event = event_for(message("button", {"button": {"text": "Late checkout"}}))
+    event = _event(message("button", {"button": {"text": "Late checkout"}}))
     assert event == TemplateButtonPressed(payload="Late checkout", text="Late checkout")
 
 
@@ -645,3 +645,8 @@ def test_transport_errors_are_retryable_code_zero() -> None:
     error = transport_error("timeout")
     assert isinstance(error, GraphAPIError)
     assert (error.status, error.code, error.retryable) == (0, 0, True)
+
+
+def _event(message: InboundMessage) -> Event:
+    """The engine's event for a parsed message (what the inbox computes)."""
+    return event_for(message.kind, message.payload)

@@ -13,8 +13,9 @@ shutdown stays `pending` in the store and is sent again at the next start
 envelope refuses, a bug) is marked failed with that reason (code INTERNAL_FAILURE) and the
 rows behind it go on (issue 14): nothing wedges a lane, no task dies unlogged.
 
-This is the direct sender the actors issue asks for; the per-number pacer (token buckets,
-priorities) replaces the lane scheduling behind the same `submit` interface.
+`open_sender` is its resource: it re-submits what a previous run left pending (the outbox
+recovery) and closes it on exit. The per-number pacer (pacing.py's rules) replaces the lane
+scheduling behind the same `submit` interface.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -31,11 +33,11 @@ import structlog
 
 from hotelbot.clock import Clock
 from hotelbot.errors import GraphAPIError, RateLimited
-from hotelbot.store.records import OutboundMessage
+from hotelbot.store import OutboundMessage
+from hotelbot.whatsapp.errors import PAIR_RATE_LIMIT
 
 log = structlog.get_logger(__name__)
 
-PAIR_RATE_LIMIT = 131056
 INTERNAL_FAILURE = -1  # error_code of a row that failed inside hotelbot, before Meta saw it
 
 
@@ -46,7 +48,9 @@ class Transport(Protocol):
 
 
 class OutboxStore(Protocol):
-    """The outbox repository (store.outbox), as far as the sender writes it."""
+    """The outbox repository (store.outbox), as far as the sender reads and writes it."""
+
+    async def pending(self) -> list[OutboundMessage]: ...
 
     async def mark_sent_many(self, sent: Sequence[tuple[int, str, datetime]]) -> None: ...
 
@@ -229,3 +233,20 @@ class DirectSender:
             base = max(base, exc.retry_after)
         capped = min(base, self._max_backoff)
         return capped * (0.5 + random.random() / 2)  # "equal jitter": half fixed, half random
+
+
+@asynccontextmanager
+async def open_sender(
+    transport: Transport, outbox: OutboxStore, clock: Clock, *, grace: float = 5.0
+) -> AsyncIterator[DirectSender]:
+    """The sender, with the recovery of a previous run: every outbox row still pending is
+    submitted first (replies committed before a crash are sent, at least once). On exit the
+    sender stops taking rows and gives in-flight sends `grace` seconds; the rest stays
+    pending on disk for the next start.
+    """
+    sender = DirectSender(transport, outbox, clock)
+    sender.submit(await outbox.pending())
+    try:
+        yield sender
+    finally:
+        await sender.close(grace=grace)

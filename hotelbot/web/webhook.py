@@ -1,5 +1,8 @@
 """The aiohttp handlers of the WhatsApp webhook: GET verify, POST receive.
 
+The handler does the HTTP edge only: verify the signature, parse, `await inbox.accept(...)`,
+answer. Recording, dedupe, events and dispatch are the inbox's (actors/inbox.py).
+
 Owns: the HTTP edge's rules (whatsapp-cloud-api.md sections 1-3). POST order, always:
 Content-Encoding other than identity (415, before reading a byte: Meta never compresses, and
 inflating before authenticating lets anyone send a compression bomb) -> size limit (413) and
@@ -7,7 +10,7 @@ body deadline (408) -> signature over the raw bytes (401, before any parsing) ->
 only when nothing in it is readable) -> ONE durable write of every message, status and
 rejected part (dedupe by wamid; a part that cannot be read or stored is recorded parked with
 its reason, the rest goes on; 503 when the store is overloaded or failing, so Meta retries,
-nothing half-applied) -> hand new messages to the router -> 200.
+nothing half-applied) -> the inbox hands each new message to its conversation -> 200.
 Must never: answer 200 before the messages are durably recorded, let one bad part of a POST
 fail the others (issue 14), process a repeated wamid twice, re-serialize JSON before hashing,
 or log a message body or a full phone number. Client misbehaviour (disconnects, timeouts,
@@ -18,40 +21,29 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import structlog
 from aiohttp import ClientPayloadError, web
 
 from hotelbot.errors import PayloadError, StoreError, StoreOverloaded
-from hotelbot.flows.events import Event
 from hotelbot.log import Throttle
-from hotelbot.store.records import DeliveryStatus, InboundMessage, RecordedWebhook, RejectedPart
-from hotelbot.whatsapp.payloads import event_for, parse_webhook, verify_signature
+from hotelbot.store import DeliveryStatus, InboundMessage, RecordedWebhook, RejectedPart
+from hotelbot.whatsapp import parse_webhook, verify_signature
 
 log = structlog.get_logger(__name__)
 
 
-class InboundStore(Protocol):
-    """The inbound repository (store.inbound), as far as the webhook records."""
+class Inbox(Protocol):
+    """The inbox (actors/inbox.py): record durably, then hand each new message over."""
 
-    async def record_webhook(
+    async def accept(
         self,
         messages: Sequence[InboundMessage],
         statuses: Sequence[DeliveryStatus],
         rejected: Sequence[RejectedPart],
-        *,
-        at: datetime,
-        hotel_of: Mapping[str, str],
     ) -> RecordedWebhook: ...
-
-
-class Deliverer(Protocol):
-    def hotel_of(self) -> Mapping[str, str]: ...
-
-    def deliver(self, message: InboundMessage, event: Event) -> None: ...
 
 
 class WebhookHandler:
@@ -62,17 +54,13 @@ class WebhookHandler:
         *,
         app_secret: str,
         verify_token: str,
-        store: InboundStore,
-        router: Deliverer,
-        now: Callable[[], datetime],
+        inbox: Inbox,
         monotonic: Callable[[], float],
         body_timeout: float = 10.0,
     ) -> None:
         self._secret = app_secret.encode()
         self._verify_token = verify_token
-        self._store = store
-        self._router = router
-        self._now = now
+        self._inbox = inbox
         self._monotonic = monotonic
         self._body_timeout = body_timeout
         self._throttle = Throttle()
@@ -107,10 +95,7 @@ class WebhookHandler:
             log.warning("webhook_malformed", reason=exc.reason)
             return web.Response(status=400, text=f"malformed webhook: {exc.reason}")
         try:
-            recorded = await self._store.record_webhook(
-                parsed.messages, parsed.statuses, parsed.rejected,
-                at=self._now(), hotel_of=self._router.hotel_of(),
-            )
+            recorded = await self._inbox.accept(parsed.messages, parsed.statuses, parsed.rejected)
         except StoreOverloaded:
             log.warning("webhook_overloaded", messages=len(parsed.messages))
             return web.Response(status=503, text="overloaded, retry later")
@@ -123,8 +108,6 @@ class WebhookHandler:
         for part in recorded.parked:
             log.warning("webhook_part_parked", number=part.phone_number_id, where=part.where,
                         reason=part.reason)
-        for message in recorded.fresh:
-            self._router.deliver(message, event_for(message))
         # debug: the canonical info lines are one per step (step_committed) and per send.
         log.debug(
             "webhook_received",
@@ -158,3 +141,20 @@ class WebhookHandler:
 
 def _same(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
+
+
+WEBHOOK = web.AppKey("webhook", WebhookHandler)
+
+
+def add_webhook_routes(app: web.Application) -> None:
+    """GET and POST /webhook, served by the WebhookHandler stored under WEBHOOK."""
+    app.router.add_get("/webhook", _verify)
+    app.router.add_post("/webhook", _receive)
+
+
+async def _verify(request: web.Request) -> web.Response:
+    return await request.app[WEBHOOK].verify(request)
+
+
+async def _receive(request: web.Request) -> web.Response:
+    return await request.app[WEBHOOK].receive(request)
