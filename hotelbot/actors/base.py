@@ -44,7 +44,7 @@ from enum import Enum
 import structlog
 
 from hotelbot.actors.mailbox import Mailbox
-from hotelbot.actors.messages import STOP, Ask, Deliver, Envelope
+from hotelbot.actors.messages import STOP, Ask, Envelope, Tell
 from hotelbot.clock import Clock, SystemClock
 from hotelbot.errors import ActorDeadError
 
@@ -181,12 +181,12 @@ class ActorRef:
             MailboxFull: the bounded mailbox is full.
         """
         self._check_alive()
-        self._mailbox.put_nowait(Deliver(message=message))
+        self._mailbox.put_nowait(Tell(message=message))
 
     async def tell(self, message: object) -> None:
         """Queue `message`, waiting for room. Raises ActorDeadError if the actor is gone."""
         self._check_alive()
-        await self._mailbox.put(Deliver(message=message))
+        await self._mailbox.put(Tell(message=message))
         self._check_landed()
 
     # The contract (brief E, Pykka's ask) takes a timeout; it is applied with asyncio.timeout.
@@ -267,7 +267,7 @@ class ActorRef:
             if isinstance(envelope, Ask):
                 if not envelope.reply.done():
                     envelope.reply.set_exception(ActorDeadError(f"actor {self.name} is dead"))
-            elif isinstance(envelope, Deliver):
+            elif isinstance(envelope, Tell):
                 dropped.append(envelope.message)
         return dropped
 
@@ -296,7 +296,7 @@ class ActorRef:
     async def _handle(self, envelope: Envelope) -> None:
         if isinstance(envelope, Ask):
             await self._handle_ask(envelope)
-        elif isinstance(envelope, Deliver):
+        elif isinstance(envelope, Tell):
             await self._handle_tell(envelope)
 
     async def _start_instance(self, actor: Actor) -> None:
@@ -326,7 +326,7 @@ class ActorRef:
         if not reply.done():  # the caller may have timed out or been cancelled
             reply.set_result(result)
 
-    async def _handle_tell(self, envelope: Deliver) -> None:
+    async def _handle_tell(self, envelope: Tell) -> None:
         try:
             await self._actor.receive(envelope.message)
         except Exception as exc:

@@ -5,14 +5,14 @@ Owns: the map phone_number_id -> (hotel, department); one ConversationActor per
 what happens to a message whose step crashed (parked, with the engine's answer to StepFailed);
 recovery at start; the periodic clean-up of stale contexts. Must never: decide what a guest
 reads (the rate limit, the apology and every other rule are the engine's), block the webhook
-(`deliver` is sync), crash on an unknown number, or lose a recorded message (a message that
+(`dispatch` is sync), crash on an unknown number, or lose a recorded message (a message that
 cannot be handed over stays `received` on disk and is replayed at the next start). A flooding
 guest never slows another: each conversation has its own actor, and the engine's rate limit
 answers the excess with silence.
 
 Lifecycle of a conversation actor:
 
-      deliver(msg) ──no actor──▶ spawn (snapshot restored lazily) ──▶ ACTIVE ◀─┐
+     dispatch(msg) ──no actor──▶ spawn (snapshot restored lazily) ──▶ ACTIVE ◀─┐
                                                                      │  │       │ tell(Inbound)
           idle > passivate_after, mailbox empty ─────────────────────┘  │ ──────┘
                  ▼                                                      │ receive raised
@@ -24,7 +24,7 @@ Lifecycle of a conversation actor:
                                                        restart budget, PARK: aborted; queued
                                                        messages parked (no apology)
 
-Messages come from the inbox (inbox.py: accept, replay at start, redelivery); the router only
+Messages come from the inbox (inbox.py: accept, replay at start, redispatch); the router only
 dispatches them. Conversations report back through an explicit port (`ConversationReport`:
 handled, limited), given to each actor when it is spawned.
 """
@@ -68,7 +68,7 @@ class RouterSettings:
     passivate_after: float = 300.0  # seconds idle before an actor is dropped from memory
     sweep_every: float = 30.0  # seconds between passivation sweeps
     context_retention: timedelta = timedelta(hours=24)  # idle contexts older are deleted
-    # Meta redelivers for up to 7 days: processed messages are kept a day longer (dedupe).
+    # Meta retries a webhook for up to 7 days: processed messages are kept a day longer (dedupe).
     inbound_retention: timedelta = timedelta(days=8)
     purge_every: float = 3600.0  # seconds between purges of old processed messages
     max_restarts: int = 3  # per conversation within restart_window

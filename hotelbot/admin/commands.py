@@ -65,7 +65,7 @@ class AdminRouter(HasStatistics, Protocol):
 
 
 class AdminInbox(HasStatistics, Protocol):
-    def redeliver(self, message: InboundMessage) -> None: ...
+    def redispatch(self, message: InboundMessage) -> None: ...
 
 
 class AdminStore(HasStatistics, Protocol):
@@ -282,7 +282,7 @@ async def _replay(targets: AdminTargets, request: Mapping[str, object]) -> Reply
         message = await targets.store.inbound.unpark(seq)
     except StoreError as exc:
         raise CommandError(str(exc)) from None
-    targets.inbox.redeliver(message)
+    targets.inbox.redispatch(message)
     return {"seq": seq, "replayed": True}
 
 

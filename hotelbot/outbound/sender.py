@@ -146,7 +146,7 @@ class DirectSender:
             while queue:
                 row = queue[0]
                 try:
-                    await self._deliver(row)
+                    await self._send_row(row)
                 except Exception as exc:  # a row's fault must not wedge its lane (issue 14)
                     await self._fail_internal(row, exc)
                 queue.popleft()
@@ -178,7 +178,7 @@ class DirectSender:
             self._flusher = None
             self._update_idle()
 
-    async def _deliver(self, row: OutboundMessage) -> None:
+    async def _send_row(self, row: OutboundMessage) -> None:
         attempts = row.attempts
         while True:
             attempts += 1

@@ -146,7 +146,7 @@ class InboundRepository(Protocol):
     async def purge(self, received_before: datetime) -> int:
         """Delete processed messages (state done) received before `received_before`.
 
-        The wamid dedupe needs them only as long as Meta may redeliver (up to 7 days,
+        The wamid dedupe needs them only as long as Meta may retry a webhook (up to 7 days,
         whatsapp-cloud-api.md section 3); parked rows are kept for inspection.
 
         Returns:

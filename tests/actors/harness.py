@@ -64,7 +64,7 @@ class Harness:
     hotels: Hotels
 
     async def record(self, number: str, guest: str, text: str) -> InboundMessage:
-        """Durably record a guest message as the webhook does (not yet delivered)."""
+        """Durably record a guest message as the webhook does (not yet dispatched)."""
         [recorded] = await self.store.inbound.record(
             [inbound(number, guest, text, self.clock)], at=self.clock.now(),
             hotel_of=self.router.hotel_of(),

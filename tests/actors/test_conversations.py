@@ -30,7 +30,7 @@ async def test_replies_follow_message_order_within_a_conversation(
 ) -> None:
     texts = ["hi", "1", "Maria Lopez", "AB1234", "3pm", "skip", "back", "skip", "yes"]
     async with open_harness(tmp_path / "hb.sqlite3", clock) as h:
-        for text in texts:  # delivered back to back: the mailbox keeps them in order
+        for text in texts:  # dispatched back to back: the mailbox keeps them in order
             await h.say(FRONT_DESK, GUEST, text)
         await h.settle()
         assert h.transport.texts_to(GUEST) == expected_replies(
@@ -278,7 +278,7 @@ async def test_the_sweeper_passivates_and_cleans_up_on_its_schedule(
         assert h.router.statistics().passivated == 1
 
 
-async def test_message_stranded_by_a_full_mailbox_is_redelivered_by_the_sweep(
+async def test_message_stranded_by_a_full_mailbox_is_redispatched_by_the_sweep(
     tmp_path: Path, clock: FakeClock
 ) -> None:
     settings = RouterSettings(mailbox_size=1, sweep_every=1e9)
@@ -289,13 +289,13 @@ async def test_message_stranded_by_a_full_mailbox_is_redelivered_by_the_sweep(
         await h.settle()
         stranded = len(await h.store.inbound.pending())
         assert stranded == 3
-        assert await h.inbox.redeliver_stranded() == 0  # first sighting: only suspected
-        assert await h.inbox.redeliver_stranded() == stranded
+        assert await h.inbox.redispatch_stranded() == 0  # first sighting: only suspected
+        assert await h.inbox.redispatch_stranded() == stranded
         await h.settle()
         for _ in range(10):  # a mailbox of one takes one per round; later sweeps do the rest
             if not await h.store.inbound.pending():
                 break
-            await h.inbox.redeliver_stranded()
+            await h.inbox.redispatch_stranded()
             await h.settle()
         assert await h.store.inbound.pending() == []
         assert len(h.transport.texts_to(GUEST)) == 4  # every message answered once

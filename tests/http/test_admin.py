@@ -320,7 +320,7 @@ async def test_cli_stats_context_and_raw(
     sock = str(sock_dir / "a.sock")
     assert await _admin_cli("--socket", sock, "stats") == 0
     out = capsys.readouterr().out
-    assert "router\n" in out and "delivered" in out and "graph\n" in out
+    assert "router\n" in out and "dispatched" in out and "graph\n" in out
     assert await _admin_cli("--socket", sock, "context", FRONT_DESK, GUEST) == 0
     out = capsys.readouterr().out
     assert "active, in memory" in out and "front_desk_menu" in out

@@ -159,7 +159,7 @@ async def test_several_messages_in_one_post_are_all_handled(hotel: Hotel) -> Non
         assert len(hotel.fake.sent_to(guest)) == 1
 
 
-async def test_duplicate_delivery_gets_one_reply(hotel: Hotel) -> None:
+async def test_duplicate_post_gets_one_reply(hotel: Hotel) -> None:
     raw = envelope(FRONT_DESK, GUEST, [text_item(GUEST, "hi", wamid="wamid.DUP1")])
     assert await hotel.post(raw) == 200
     assert await hotel.post(raw) == 200
