@@ -18,6 +18,8 @@ Lifecycle (driven by the Router, see router.py):
         ACTIVE --idle past passivate_after--> stopped and dropped (state is on disk)
         ACTIVE --receive raised--> supervisor restarts it from its last snapshot; the
                router asks the engine for the apology (StepFailed) and parks the message
+        ACTIVE --raised past the restart budget--> supervisor aborts it (ABORT): no drain;
+               the router parks the failed message (apology) and every queued one (none)
 """
 
 from __future__ import annotations

@@ -21,8 +21,8 @@ Lifecycle of a conversation actor:
                                                        (the failed message is parked with its
                                                        traceback and the engine's answer to
                                                        StepFailed, the apology) or, past the
-                                                       restart budget, PARK: aborted; queued
-                                                       messages parked (no apology)
+                                                       restart budget, ABORT: the actor is gone;
+                                                       its queued messages are parked (no apology)
 
 Messages come from the inbox (inbox.py: accept, replay at start, redispatch); the router only
 dispatches them. Conversations report back through an explicit port (`ConversationReport`:

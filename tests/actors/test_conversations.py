@@ -168,7 +168,7 @@ async def test_failed_step_restarts_actor_parks_message_and_apologizes(
         assert "went wrong" not in h.transport.texts_to(GUEST)[1].lower()
 
 
-async def test_conversation_failing_past_the_budget_is_parked_without_hurting_others(
+async def test_conversation_failing_past_the_budget_is_aborted_without_hurting_others(
     tmp_path: Path, clock: FakeClock
 ) -> None:
     def wrap(store: Store) -> Any:
