@@ -44,7 +44,7 @@ from enum import Enum
 import structlog
 
 from hotelbot.actors.mailbox import Mailbox
-from hotelbot.actors.messages import STOP, Ask, Envelope, Tell
+from hotelbot.actors.messages import STOP, Ask, Letter, Tell
 from hotelbot.clock import Clock, SystemClock
 from hotelbot.errors import ActorDeadError
 
@@ -263,12 +263,12 @@ class ActorRef:
     def _reject_queued(self) -> list[object]:
         dropped: list[object] = []
         while self._mailbox:
-            envelope = self._mailbox.get_nowait()
-            if isinstance(envelope, Ask):
-                if not envelope.reply.done():
-                    envelope.reply.set_exception(ActorDeadError(f"actor {self.name} is dead"))
-            elif isinstance(envelope, Tell):
-                dropped.append(envelope.message)
+            letter = self._mailbox.get_nowait()
+            if isinstance(letter, Ask):
+                if not letter.reply.done():
+                    letter.reply.set_exception(ActorDeadError(f"actor {self.name} is dead"))
+            elif isinstance(letter, Tell):
+                dropped.append(letter.message)
         return dropped
 
     async def _run(self, after: ActorRef | None) -> None:
@@ -293,11 +293,11 @@ class ActorRef:
                 log.warning("actor_messages_dropped", actor=self.name, count=len(dropped))
             _live.discard(self)
 
-    async def _handle(self, envelope: Envelope) -> None:
-        if isinstance(envelope, Ask):
-            await self._handle_ask(envelope)
-        elif isinstance(envelope, Tell):
-            await self._handle_tell(envelope)
+    async def _handle(self, letter: Letter) -> None:
+        if isinstance(letter, Ask):
+            await self._handle_ask(letter)
+        elif isinstance(letter, Tell):
+            await self._handle_tell(letter)
 
     async def _start_instance(self, actor: Actor) -> None:
         """Run on_start; when it fails and nobody puts a fresh instance in, abort."""
@@ -309,10 +309,10 @@ class ActorRef:
             if self._actor is actor and self._state is not _State.DEAD:
                 self._abort()
 
-    async def _handle_ask(self, envelope: Ask) -> None:
-        reply = envelope.reply
+    async def _handle_ask(self, letter: Ask) -> None:
+        reply = letter.reply
         try:
-            result = await self._actor.receive(envelope.message)
+            result = await self._actor.receive(letter.message)
         except Exception as exc:
             self._failed += 1
             if not reply.done():
@@ -326,16 +326,16 @@ class ActorRef:
         if not reply.done():  # the caller may have timed out or been cancelled
             reply.set_result(result)
 
-    async def _handle_tell(self, envelope: Tell) -> None:
+    async def _handle_tell(self, letter: Tell) -> None:
         try:
-            await self._actor.receive(envelope.message)
+            await self._actor.receive(letter.message)
         except Exception as exc:
             self._failed += 1
             log.exception(
                 "actor_message_failed", actor=self.name,
-                message_type=type(envelope.message).__name__,
+                message_type=type(letter.message).__name__,
             )
-            self._report_failure(exc, envelope.message)
+            self._report_failure(exc, letter.message)
             return
         self._handled += 1
 

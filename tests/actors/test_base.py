@@ -391,9 +391,9 @@ async def test_mailbox_putters_wait_in_fifo_order_and_a_cancelled_one_passes_its
     b.cancel()
     taken = []
     for _ in range(3):
-        envelope = await mailbox.get()
-        assert isinstance(envelope, Tell)
-        taken.append(envelope.message)
+        letter = await mailbox.get()
+        assert isinstance(letter, Tell)
+        taken.append(letter.message)
         await asyncio.sleep(0)
     assert taken == ["first", "a", "c"]
     assert a.done() and b.cancelled() and c.done()
@@ -412,8 +412,8 @@ async def test_mailbox_woken_putter_cancelled_before_it_runs_wakes_the_next():
     await asyncio.sleep(0)
     assert a.cancelled()
     assert b.done()
-    envelope = mailbox.get_nowait()
-    assert isinstance(envelope, Tell) and envelope.message == "b"
+    letter = mailbox.get_nowait()
+    assert isinstance(letter, Tell) and letter.message == "b"
 
 
 async def test_mailbox_last_putter_cancelled_after_being_woken_leaves_the_mailbox_usable():

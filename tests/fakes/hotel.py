@@ -52,7 +52,7 @@ def text_item(guest: str, text: str, wamid: str | None = None) -> dict[str, obje
                         now=int(time.time()))
 
 
-def envelope(number: str, guest: str, items: list[Mapping[str, object]]) -> bytes:
+def webhook_post(number: str, guest: str, items: list[Mapping[str, object]]) -> bytes:
     """A webhook POST body carrying `items` (messages) from `guest` to `number`."""
     body = orjson.loads(webhook_body(number, guest, items[0]))
     body["entry"][0]["changes"][0]["value"]["messages"] = list(items)
@@ -92,7 +92,7 @@ class Hotel:
             return response.status
 
     async def send_items(self, number: str, guest: str, items: list[Mapping[str, object]]) -> int:
-        return await self.post(envelope(number, guest, items))
+        return await self.post(webhook_post(number, guest, items))
 
     async def say(self, number: str, guest: str, text: str) -> list[RecordedSend]:
         """Send one text and return the replies it produced (all of them, settled)."""

@@ -366,10 +366,10 @@ async def test_a_parked_message_is_listed_and_replayed_once(
     admin_hotel: Hotel, conn: Conn
 ) -> None:
     from hotelbot.whatsapp.payloads import parse_webhook
-    from tests.fakes.hotel import envelope, text_item
+    from tests.fakes.hotel import text_item, webhook_post
 
     guest = "34600000077"
-    [message] = parse_webhook(envelope(FRONT_DESK, guest, [text_item(guest, "hi")])).messages
+    [message] = parse_webhook(webhook_post(FRONT_DESK, guest, [text_item(guest, "hi")])).messages
     [recorded] = await admin_hotel.store.inbound.record(
         [message], at=message.sent_at, hotel_of=admin_hotel.app[CORE].router.hotel_of())
     assert recorded is not None
