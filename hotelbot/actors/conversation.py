@@ -59,7 +59,7 @@ from hotelbot.store.records import (
     ScheduledMessage,
     StepCommit,
 )
-from hotelbot.typedefs import HotelId, JSONScalar
+from hotelbot.typedefs import Dept, GuestId, HotelId, JSONScalar, NumberId
 
 log = structlog.get_logger(__name__)
 
@@ -121,8 +121,8 @@ class ConversationActor(Actor):
                  "phone_number_id")
 
     def __init__(
-        self, deps: ConversationDeps, report: ConversationReport, *, hotel_id: str, dept: str,
-        phone_number_id: str, guest_id: str, mailbox_size: int = 10_000,
+        self, deps: ConversationDeps, report: ConversationReport, *, hotel_id: HotelId,
+        dept: Dept, phone_number_id: NumberId, guest_id: GuestId, mailbox_size: int = 10_000,
     ) -> None:
         super().__init__(mailbox_size=mailbox_size)
         self._deps = deps
@@ -145,7 +145,7 @@ class ConversationActor(Actor):
         raise TypeError(f"unexpected message {type(message).__name__}")
 
     def _hotel(self) -> Hotel:
-        return self._deps.hotels().hotels[HotelId(self.hotel_id)]
+        return self._deps.hotels().hotels[self.hotel_id]
 
     async def _restore(self, hotel: Hotel, guest: GuestRecord) -> Context:
         if self._context is not None:

@@ -35,6 +35,7 @@ from hotelbot.store import (
     RecordedWebhook,
     RejectedPart,
 )
+from hotelbot.typedefs import HotelId, NumberId
 
 log = structlog.get_logger(__name__)
 
@@ -42,7 +43,7 @@ log = structlog.get_logger(__name__)
 class Dispatcher(Protocol):
     """The router, as the inbox sees it."""
 
-    def hotel_of(self) -> Mapping[str, str]: ...
+    def hotel_of(self) -> Mapping[NumberId, HotelId]: ...
 
     def dispatch(self, message: InboundMessage, event: Event, *, replayed: bool = False) -> None:
         ...

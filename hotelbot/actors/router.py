@@ -52,11 +52,11 @@ from hotelbot.actors.supervisor import Supervisor, SupervisorDecision
 from hotelbot.errors import ActorDeadError, MailboxFull
 from hotelbot.flows import Event, Guest, SendMessage, StepFailed, new_context, step
 from hotelbot.store.records import InboundMessage, OutboundMessage, Priority
-from hotelbot.typedefs import WaNumberId
+from hotelbot.typedefs import Dept, GuestId, HotelId, NumberId
 
 log = structlog.get_logger(__name__)
 
-Key = tuple[str, str]  # (phone_number_id, guest_id)
+Key = tuple[NumberId, GuestId]  # a conversation: (phone_number_id, guest_id)
 
 
 class RouterStore(ConversationStore, Protocol):
@@ -109,7 +109,7 @@ class Router:
             on_decision=self._on_decision,
             name="conversations",
         )
-        self._hotel_of: tuple[object, Mapping[str, str]] = (None, {})
+        self._hotel_of: tuple[object, Mapping[NumberId, HotelId]] = (None, {})
         self.accepting = False  # True between start() and stop(): /readyz
         self._last_used: dict[Key, float] = {}
         self._tasks: set[asyncio.Task[object]] = set()
@@ -119,7 +119,7 @@ class Router:
 
     # -- the inbox's side --------------------------------------------------------------------
 
-    def hotel_of(self) -> Mapping[str, str]:
+    def hotel_of(self) -> Mapping[NumberId, HotelId]:
         """phone_number_id -> hotel_id for every configured department number."""
         hotels = self._deps.hotels()
         if self._hotel_of[0] is not hotels:  # rebuilt only when the configuration changes
@@ -133,17 +133,17 @@ class Router:
         `replayed`: handed over again (replay at start, an operator's replay, a stranded
         message); the engine does not count it against the rate limit.
         """
-        route = self._deps.hotels().numbers.get(WaNumberId(message.phone_number_id))
-        if route is None:
+        key = (NumberId(message.phone_number_id), GuestId(message.guest_id))
+        department_of = self._deps.hotels().numbers.get(key[0])
+        if department_of is None:
             self._unknown += 1
             log.warning("unknown_phone_number_id", number=message.phone_number_id)
             self._background(self._store.inbound.park(message.seq, "unknown phone_number_id"))
             return
-        key = (message.phone_number_id, message.guest_id)
         self._last_used[key] = self._deps.clock.monotonic()
         inbound = Inbound(seq=message.seq, event=event, replayed=replayed)
         try:
-            ref = self._supervisor.get(key) or self._spawn(key, route)
+            ref = self._supervisor.get(key) or self._spawn(key, department_of)
             ref.tell_nowait(inbound)
         except (MailboxFull, ActorDeadError) as exc:
             # Still `received` on disk: the inbox's sweep hands it over again (or next start).
@@ -203,7 +203,7 @@ class Router:
             parked=self._parked,
         )
 
-    async def ask_context(self, phone_number_id: str, guest_id: str) -> object:
+    async def ask_context(self, phone_number_id: NumberId, guest_id: GuestId) -> object:
         """The in-memory context of an active conversation, else None."""
         from hotelbot.actors.conversation import GetContext
 
@@ -248,8 +248,8 @@ class Router:
 
     # -- supervision -------------------------------------------------------------------------
 
-    def _spawn(self, key: Key, route: tuple[str, str]) -> ActorRef:
-        hotel_id, dept = route
+    def _spawn(self, key: Key, department_of: tuple[HotelId, Dept]) -> ActorRef:
+        hotel_id, dept = department_of
 
         def factory() -> ConversationActor:
             return ConversationActor(
@@ -283,10 +283,10 @@ class Router:
         The crashed actor's context is gone with it (it restarts from its snapshot): the engine
         gets a fresh one and the guest's shared record, which hold what the answer depends on.
         """
-        route = self._deps.hotels().numbers.get(WaNumberId(key[0]))
-        if route is None:
+        department_of = self._deps.hotels().numbers.get(key[0])
+        if department_of is None:
             return None
-        hotel_id, dept = route
+        hotel_id, dept = department_of
         hotel = self._deps.hotels().hotels[hotel_id]
         record = self._deps.guests.peek(hotel_id, key[1])
         guest = None if record is None else Guest(data=record.data, language=record.language)

@@ -38,6 +38,7 @@ from hotelbot.store import (
     RequestRepository,
     RequestStatus,
 )
+from hotelbot.typedefs import GuestId, NumberId
 
 log = structlog.get_logger(__name__)
 
@@ -61,7 +62,7 @@ class HasStatistics(Protocol):
 
 
 class AdminRouter(HasStatistics, Protocol):
-    async def ask_context(self, phone_number_id: str, guest_id: str) -> object: ...
+    async def ask_context(self, phone_number_id: NumberId, guest_id: GuestId) -> object: ...
 
 
 class AdminInbox(HasStatistics, Protocol):
@@ -238,7 +239,8 @@ async def _request_status(targets: AdminTargets, request: Mapping[str, object]) 
 async def _context(targets: AdminTargets, request: Mapping[str, object]) -> Reply:
     number, guest = _text(request, "phone_number_id"), _text(request, "guest")
     try:
-        active = await asyncio.wait_for(targets.router.ask_context(number, guest), ASK_TIMEOUT)
+        asked = targets.router.ask_context(NumberId(number), GuestId(guest))
+        active = await asyncio.wait_for(asked, ASK_TIMEOUT)
     except (TimeoutError, HotelbotError):  # busy, or stopping: its snapshot is the truth
         active = None
     if isinstance(active, Context):

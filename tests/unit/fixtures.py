@@ -45,7 +45,7 @@ from hotelbot.flows.model import (
 )
 from hotelbot.flows.ratelimit import Bucket
 from hotelbot.flows.text import normalize
-from hotelbot.typedefs import Dept, FlowId, HotelId, Lang, StepId, WaNumberId
+from hotelbot.typedefs import Dept, FlowId, HotelId, Lang, NumberId, StepId
 
 DEPT = "front_desk"
 NUMBER = "1001"
@@ -208,7 +208,7 @@ def build_hotel(**changes: object) -> Hotel:
     """The test hotel; keyword arguments replace Hotel fields (e.g. policy=...)."""
     flows = {f.id: f for f in (_main(), _order(), _feedback(), _late())}
     department = Department(
-        id=Dept(DEPT), phone_number_id=WaNumberId(NUMBER), name=t("Front desk", "Receção"),
+        id=Dept(DEPT), phone_number_id=NumberId(NUMBER), name=t("Front desk", "Receção"),
         main_flow=FlowId("main"), flows=(FlowId("order"), FlowId("feedback"), FlowId("late")),
     )
     hotel = Hotel(
