@@ -50,9 +50,10 @@ from hotelbot.flows import (
     new_context,
     step,
 )
-from hotelbot.store import ConversationRepository, InboundRepository
-from hotelbot.store.records import (
+from hotelbot.store import (
+    ConversationRepository,
     GuestRecord,
+    InboundRepository,
     OutboundMessage,
     Priority,
     RequestRecord,

@@ -51,7 +51,7 @@ from hotelbot.actors.conversation import (
 from hotelbot.actors.supervisor import Supervisor, SupervisorDecision
 from hotelbot.errors import ActorDeadError, MailboxFull
 from hotelbot.flows import Event, Guest, SendMessage, StepFailed, new_context, step
-from hotelbot.store.records import InboundMessage, OutboundMessage, Priority
+from hotelbot.store import InboundMessage, OutboundMessage, Priority
 from hotelbot.typedefs import Dept, GuestId, HotelId, NumberId
 
 log = structlog.get_logger(__name__)

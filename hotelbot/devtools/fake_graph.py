@@ -32,8 +32,7 @@ import orjson
 from aiohttp import web
 
 from hotelbot.devtools.meta_spec import check_send, send_schema
-from hotelbot.whatsapp.limits import check_message
-from hotelbot.whatsapp.payloads import sign
+from hotelbot.whatsapp import check_message, sign
 
 __all__ = [
     "FAKE_GRAPH",

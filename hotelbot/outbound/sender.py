@@ -34,7 +34,7 @@ import structlog
 from hotelbot.clock import Clock
 from hotelbot.errors import GraphAPIError, RateLimited
 from hotelbot.store import OutboundMessage
-from hotelbot.whatsapp.errors import PAIR_RATE_LIMIT
+from hotelbot.whatsapp import PAIR_RATE_LIMIT
 
 log = structlog.get_logger(__name__)
 
