@@ -32,8 +32,9 @@ from benchmarks.process import open_server
 from benchmarks.report import BENCHMARKS_MD, emit, table
 from benchmarks.server import APP_SECRET
 from hotelbot.whatsapp.payloads import sign
-from tests.fakes.hotel import FRONT_DESK, text_item, webhook_post
+from tests.fakes.hotel import text_item, webhook_post
 from tests.fuzz_bodies import hostile_body
+from tests.numbers import FRONT_DESK
 
 GUEST_EVERY = 50
 CONCURRENCY = 4

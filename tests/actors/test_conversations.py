@@ -12,15 +12,9 @@ from hotelbot.flows import Context, event_for
 from hotelbot.store import ConversationRepository, InboundState, Store
 from hotelbot.store.records import StepCommit
 from hotelbot.typedefs import HotelId
-from tests.actors.harness import (
-    FRONT_DESK,
-    ROOM_SERVICE,
-    SEASIDE_FRONT_DESK,
-    RecordingTransport,
-    expected_replies,
-    open_harness,
-)
+from tests.actors.harness import RecordingTransport, expected_replies, open_harness
 from tests.fakes.clock import FakeClock
+from tests.numbers import FRONT_DESK, ROOM_SERVICE, SEASIDE_FRONT_DESK, SEASIDE_ROOM_SERVICE
 
 GUEST = "34600000001"
 
@@ -304,16 +298,15 @@ async def test_message_stranded_by_a_full_mailbox_is_redispatched_by_the_sweep(
 async def test_language_chosen_at_one_department_is_used_by_the_others(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    seaside_room_service = "200000000000002"
     async with open_harness(tmp_path / "hb.sqlite3", clock) as h:
-        await h.say(seaside_room_service, GUEST, "olá")  # Portuguese, the hotel's default
+        await h.say(SEASIDE_ROOM_SERVICE, GUEST, "olá")  # Portuguese, the hotel's default
         await h.say(SEASIDE_FRONT_DESK, GUEST, "olá")
         await h.settle()
         await h.say(SEASIDE_FRONT_DESK, GUEST, "English")  # the language option
         await h.settle()
-        await h.say(seaside_room_service, GUEST, "menu")
+        await h.say(SEASIDE_ROOM_SERVICE, GUEST, "menu")
         await h.settle()
-        context = await h.router.ask_context(seaside_room_service, GUEST)
+        context = await h.router.ask_context(SEASIDE_ROOM_SERVICE, GUEST)
         assert isinstance(context, Context) and context.language == "en"
         guest = await h.store.guests.load("seaside_inn", GUEST)
         assert guest is not None and guest.language == "en"
@@ -367,7 +360,7 @@ async def test_a_failed_step_apologizes_in_the_guests_shared_language(
         context = Context(hotel_id="seaside_inn", guest_id=GUEST, department="front_desk",
                           phone_number_id=SEASIDE_FRONT_DESK, language="en")
         await h.store.conversations.commit_step(StepCommit(  # another department settled English
-            phone_number_id="200000000000002", guest_id=GUEST, hotel_id="seaside_inn",
+            phone_number_id=SEASIDE_ROOM_SERVICE, guest_id=GUEST, hotel_id="seaside_inn",
             context=context.to_dict(), guest_data={}, language="en", inbound_seq=None,
             at=clock.now(), guest_changed=True,
         ))

@@ -16,7 +16,8 @@ from aiohttp.test_utils import TestServer, unused_port
 from hotelbot.devtools.fake_graph import FAKE_GRAPH, create_fake_graph
 from hotelbot.store import open_store
 from hotelbot.whatsapp.payloads import sign
-from tests.fakes.hotel import FRONT_DESK, text_item, webhook_post
+from tests.fakes.hotel import text_item, webhook_post
+from tests.numbers import FRONT_DESK
 from tests.paths import CONFIG
 
 pytestmark = pytest.mark.e2e

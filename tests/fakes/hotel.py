@@ -34,11 +34,6 @@ from tests.paths import CONFIG
 APP_SECRET = "test-app-secret"
 VERIFY_TOKEN = "test-verify-token"
 ACCESS_TOKEN = "test-access-token"
-FRONT_DESK = "100000000000001"
-ROOM_SERVICE = "100000000000002"
-HOUSEKEEPING = "100000000000003"
-SEASIDE_FRONT_DESK = "200000000000001"
-SEASIDE_ROOM_SERVICE = "200000000000002"
 
 _ids = itertools.count(1)
 
@@ -57,14 +52,6 @@ def webhook_post(number: str, guest: str, items: list[Mapping[str, object]]) -> 
     body = orjson.loads(webhook_body(number, guest, items[0]))
     body["entry"][0]["changes"][0]["value"]["messages"] = list(items)
     return orjson.dumps(body)
-
-
-def body_text(body: Mapping[str, Any]) -> str:
-    if body["type"] == "text":
-        return str(body["text"]["body"])
-    if body["type"] == "interactive":
-        return str(body["interactive"]["body"]["text"])
-    return ""
 
 
 @dataclass

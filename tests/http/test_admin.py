@@ -25,7 +25,8 @@ from hotelbot import cli
 from hotelbot.admin import AdminSocketError, open_admin_server
 from hotelbot.app import ADMIN, CORE
 from hotelbot.store import RequestStatus
-from tests.fakes.hotel import FRONT_DESK, Hotel, HotelFactory
+from tests.fakes.hotel import Hotel, HotelFactory
+from tests.numbers import FRONT_DESK
 from tests.paths import CONFIG
 
 GUEST = "34600111222"

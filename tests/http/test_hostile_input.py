@@ -25,15 +25,8 @@ from hotelbot.devtools.fake_graph import FAKE_GRAPH, FakeGraph, create_fake_grap
 from hotelbot.errors import StoreError
 from hotelbot.store import Store
 from hotelbot.whatsapp.payloads import sign
-from tests.fakes.hotel import (
-    ACCESS_TOKEN,
-    APP_SECRET,
-    FRONT_DESK,
-    Hotel,
-    settings_for,
-    text_item,
-    webhook_post,
-)
+from tests.fakes.hotel import ACCESS_TOKEN, APP_SECRET, Hotel, settings_for, text_item, webhook_post
+from tests.numbers import FRONT_DESK
 
 GUEST = "34600000001"
 OTHER = "34600000002"

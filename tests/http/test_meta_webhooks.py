@@ -23,7 +23,8 @@ import pytest
 
 from hotelbot.devtools.fake_graph import BUSINESS_DISPLAY_NUMBER
 from hotelbot.devtools.meta_spec import webhook_examples
-from tests.fakes.hotel import FRONT_DESK, Hotel
+from tests.fakes.hotel import Hotel
+from tests.numbers import FRONT_DESK
 
 EXAMPLES = webhook_examples()
 # Examples whose messages are not something a guest typed: answered 200, no reply required.

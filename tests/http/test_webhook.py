@@ -6,17 +6,9 @@ import asyncio
 
 import orjson
 
-from tests.fakes.hotel import (
-    FRONT_DESK,
-    ROOM_SERVICE,
-    VERIFY_TOKEN,
-    Hotel,
-    HotelFactory,
-    body_text,
-    new_wamid,
-    text_item,
-    webhook_post,
-)
+from tests.fakes.hotel import VERIFY_TOKEN, Hotel, HotelFactory, new_wamid, text_item, webhook_post
+from tests.messages import message_text
+from tests.numbers import FRONT_DESK, ROOM_SERVICE
 
 GUEST = "34600000001"
 
@@ -45,7 +37,7 @@ async def test_signed_message_is_acknowledged_and_answered(hotel: Hotel) -> None
     assert len(replies) == 1
     assert replies[0].phone_number_id == FRONT_DESK
     assert replies[0].body["to"] == f"+{GUEST}"
-    assert "help" in body_text(replies[0].body).lower()
+    assert "help" in message_text(replies[0].body).lower()
 
 
 async def test_missing_forged_and_tampered_signatures_are_refused(hotel: Hotel) -> None:
@@ -99,13 +91,13 @@ async def test_button_list_and_template_replies_drive_the_flow(hotel: Hotel) -> 
                                                                "title": row["title"]}}}
     assert await hotel.send_items(FRONT_DESK, GUEST, [tap]) == 200
     await hotel.settle()
-    assert "name" in body_text(hotel.fake.sent_to(GUEST)[-1].body).lower()
+    assert "name" in message_text(hotel.fake.sent_to(GUEST)[-1].body).lower()
     template = {"from": GUEST, "id": new_wamid(), "timestamp": "1760000120", "type": "button",
                 "button": {"payload": "flow:feedback", "text": "Leave feedback"}}
     assert await hotel.send_items(FRONT_DESK, GUEST, [template]) == 200
     await hotel.settle()
     last = hotel.fake.sent_to(GUEST)[-1].body
-    assert "rate" in body_text(last).lower() or "stay" in body_text(last).lower()
+    assert "rate" in message_text(last).lower() or "stay" in message_text(last).lower()
 
 
 async def test_button_reply_is_accepted(hotel: Hotel) -> None:
@@ -118,7 +110,7 @@ async def test_button_reply_is_accepted(hotel: Hotel) -> None:
            "interactive": {"type": "button_reply", "button_reply": yes}}
     assert await hotel.send_items(FRONT_DESK, GUEST, [tap]) == 200
     await hotel.settle()
-    assert "checked in" in body_text(hotel.fake.sent_to(GUEST)[-1].body).lower()
+    assert "checked in" in message_text(hotel.fake.sent_to(GUEST)[-1].body).lower()
     requests = await hotel.store.requests.recent("demo_hotel")
     assert [r.kind for r in requests] == ["check_in"]
     assert requests[0].data["guest_name"] == "Maria Lopez"
@@ -142,7 +134,7 @@ async def test_media_and_other_types_get_a_friendly_reply(hotel: Hotel) -> None:
         await hotel.settle()
         replies = hotel.fake.sent_to(GUEST)[before:]
         assert len(replies) == 1, kind
-        assert "menu" in body_text(replies[0].body).lower(), kind
+        assert "menu" in message_text(replies[0].body).lower(), kind
 
 
 async def test_several_messages_in_one_post_are_all_handled(hotel: Hotel) -> None:

@@ -14,8 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fakes.hotel import FRONT_DESK, Hotel, text_item, webhook_post
+from tests.fakes.hotel import Hotel, text_item, webhook_post
 from tests.fuzz_bodies import hostile_body
+from tests.numbers import FRONT_DESK
 
 # A new ordinary guest per example (one guest writing 60 times in a row would rightly meet the
 # per-guest rate limit); never drawn by the fuzzer, whose guests are 3460xxxxxxx.
