@@ -1,7 +1,7 @@
 """Fuzz the webhook of a real `hotelbot serve` process with tens of thousands of hostile bodies.
 
 Owns: `scripts/bench fuzz [--bodies N] [--seed S] [--write]`: signed bodies from
-tests/fuzz_bodies.py (valid envelopes, random structural mutations), forged ones (bad
+tests/fuzz_bodies.py (valid webhook POSTs, random structural mutations), forged ones (bad
 signature), and gzip bombs, sent by a few concurrent clients to the server in its own
 process; after every 50 bodies an ordinary guest writes, and every one of them must be
 answered. Reports the status counts, 5xx (must be 0), guests answered, time, and the server's
@@ -32,8 +32,9 @@ from benchmarks.process import open_server
 from benchmarks.report import BENCHMARKS_MD, emit, table
 from benchmarks.server import APP_SECRET
 from hotelbot.whatsapp.payloads import sign
-from tests.fakes.hotel import FRONT_DESK, envelope, text_item
+from tests.fakes.hotel import text_item, webhook_post
 from tests.fuzz_bodies import hostile_body
+from tests.numbers import FRONT_DESK
 
 GUEST_EVERY = 50
 CONCURRENCY = 4
@@ -77,7 +78,7 @@ async def _worker(session: aiohttp.ClientSession, url: str, jobs: asyncio.Queue[
         statuses[f"{label} {status}"] += 1
         if n % GUEST_EVERY == 0:
             guest = f"3469{n:07d}"
-            ok = envelope(FRONT_DESK, guest, [text_item(guest, "menu")])
+            ok = webhook_post(FRONT_DESK, guest, [text_item(guest, "menu")])
             statuses[f"guest {await _post(session, url, ok, _signed(ok))}"] += 1
             guests.append(guest)
 
@@ -128,7 +129,7 @@ def render(result: FuzzResult) -> str:
         f"**{result.answered}/{result.guests}**; server RSS {result.rss_before / 2**20:.0f} → "
         f"{result.rss_after / 2**20:.0f} MiB.\n\n"
         + table(["kind and status", "count"], rows)
-        + "\n\nKinds: signed (a valid envelope with 1-4 random mutations: wrong types, missing"
+        + "\n\nKinds: signed (a valid webhook POST with 1-4 random mutations: wrong types, missing"
         " and duplicated fields, nesting up to 1000 deep, strings up to 1.5 MB, odd unicode,"
         " 1000 messages per POST), forged (bad signature), gzip (a signed 256 MiB bomb),"
         " guest (an ordinary guest writing after every 50 bodies). A negative status is a"

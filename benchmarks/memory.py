@@ -1,7 +1,7 @@
 """Benchmark 3, memory: N active conversations through the Router on a real store.
 
 Owns: in a fresh child process, opening the real store (temp dir), the shipped hotels and
-the Router exactly as app.py wires them, then delivering one recorded text message from
+the Router exactly as app.py wires them, then accepting one text message from
 each of N distinct guests (spread over the five department numbers) the way the webhook
 does: `inbox.accept` -> `router.dispatch`. Every conversation runs its first step (context
 in memory, snapshot and outbox committed) and stays active (passivation pushed past the
@@ -70,7 +70,7 @@ def inbound(start: int, count: int) -> list[InboundMessage]:
     return messages
 
 
-async def deliver(core: Core, start: int, count: int) -> None:
+async def guests_write(core: Core, start: int, count: int) -> None:
     """Guests start..start+count-1 write once each, through the inbox as the webhook does."""
     for first in range(start, start + count, BATCH):
         await core.inbox.accept(inbound(first, min(BATCH, start + count - first)))
@@ -88,13 +88,13 @@ async def measure(n: int, trace: bool) -> dict[str, object]:
             router_settings=RouterSettings(passivate_after=1e9, sweep_every=1e9),
             inbox_settings=InboxSettings(sweep_every=1e9),
         ) as core:
-            await deliver(core, 0, WARMUP)
+            await guests_write(core, 0, WARMUP)
             gc.collect()
             rss0 = rss_bytes()
             if trace:
                 tracemalloc.start(1)
             t0 = time.monotonic()
-            await deliver(core, WARMUP, n)
+            await guests_write(core, WARMUP, n)
             seconds = time.monotonic() - t0
             gc.collect()
             result: dict[str, object] = {

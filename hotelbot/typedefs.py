@@ -9,8 +9,8 @@ from typing import NewType
 
 HotelId = NewType("HotelId", str)
 Dept = NewType("Dept", str)
-GuestId = NewType("GuestId", str)  # wa_id, or Meta's business-scoped user_id when no phone is given
-WaNumberId = NewType("WaNumberId", str)  # the department's phone_number_id
+GuestId = NewType("GuestId", str)  # the guest's WhatsApp identity: a wa_id or a user_id
+NumberId = NewType("NumberId", str)  # a department's phone_number_id
 FlowId = NewType("FlowId", str)
 StepId = NewType("StepId", str)
 Lang = NewType("Lang", str)

@@ -1,4 +1,4 @@
-"""Hostile webhook bodies: valid envelopes with random structural mutations (issue 14).
+"""Hostile webhook bodies: valid webhook POSTs with random structural mutations (issue 14).
 
 `hostile_body(rng)` starts from what Meta sends (messages and statuses of a department
 number) and applies a few mutations: wrong types, missing and duplicated fields, nesting

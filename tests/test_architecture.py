@@ -53,11 +53,25 @@ def _imports(path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            # `from package import submodule` imports the submodule: name it.
-            folder = ROOT.joinpath(*node.module.split("."))
-            found.update(f"{node.module}.{alias.name}" if (folder / f"{alias.name}.py").exists()
-                         else node.module for alias in node.names)
+            found.update(_origin(node.module, alias.name) for alias in node.names)
     return found
+
+
+def _origin(module: str, name: str) -> str:
+    """The module `from module import name` really loads: a submodule it names, or the one
+    a package's __init__.py takes the name from (so `from hotelbot.store import
+    InboundMessage` is hotelbot.store.records); else `module` itself."""
+    folder = ROOT.joinpath(*module.split("."))
+    if (folder / f"{name}.py").exists():
+        return f"{module}.{name}"
+    init = folder / "__init__.py"
+    if init.exists():
+        for node in ast.walk(ast.parse(init.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.ImportFrom) and node.module
+                    and node.module.startswith(f"{module}.")
+                    and any(alias.name == name for alias in node.names)):
+                return node.module
+    return module
 
 
 def _files(spec: str) -> list[Path]:
@@ -140,3 +154,62 @@ def test_only_the_engine_reads_system_strings() -> None:
         if READS_STRINGS.search(line)
     ]
     assert readers == []
+
+
+# Each package's __init__.py declares `__all__`; another package imports only those names, and
+# only from the package itself (`from hotelbot.store import InboundMessage`), never from one of
+# its modules (`from hotelbot.store.records import ...`).
+PACKAGES = sorted(p.parent.name for p in PACKAGE.glob("*/__init__.py"))
+
+
+def _public(package: str) -> set[str]:
+    tree = ast.parse((PACKAGE / package / "__init__.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if (isinstance(node, ast.Assign | ast.AnnAssign) and isinstance(
+                target := node.targets[0] if isinstance(node, ast.Assign) else node.target,
+                ast.Name) and target.id == "__all__" and node.value is not None):
+            return set(ast.literal_eval(node.value))
+    raise AssertionError(f"hotelbot/{package}/__init__.py declares no __all__")
+
+
+def _package_import_faults(source: str, own: str | None) -> list[str]:
+    """Imports in `source` (a module of package `own`; None: a top-level module such as
+    app.py) that reach into another package instead of taking a name of its __all__."""
+    faults: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            modules = [(alias.name, []) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules = [(node.module, [alias.name for alias in node.names])]
+        else:
+            continue
+        for module, names in modules:
+            bits = module.split(".")
+            if bits[0] != "hotelbot" or len(bits) < 2 or bits[1] == own:
+                continue
+            if bits[1] not in PACKAGES:  # a top-level module: hotelbot.errors, hotelbot.clock...
+                continue
+            if len(bits) > 2 or isinstance(node, ast.Import):
+                faults.append(f"line {node.lineno}: {module}")
+            else:
+                faults += [f"line {node.lineno}: {module}.{name} (not in __all__)"
+                           for name in names if name not in _public(bits[1])]
+    return faults
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")),
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_other_packages_are_imported_through_their_all(path: Path) -> None:
+    parts = path.relative_to(PACKAGE).parts
+    own = parts[0] if len(parts) > 1 else None
+    assert _package_import_faults(path.read_text(encoding="utf-8"), own) == []
+
+
+def test_an_import_from_another_package_s_module_is_a_fault() -> None:
+    source = ("from hotelbot.store.records import InboundMessage\n"
+              "from hotelbot.store import InboundMessage, codec\n"
+              "from hotelbot.whatsapp import limits\n"
+              "from hotelbot.errors import StoreError\n")
+    assert _package_import_faults(source, "actors") == [
+        "line 1: hotelbot.store.records", "line 2: hotelbot.store.codec (not in __all__)"]
+    assert _package_import_faults(source, "store")[1:] == []  # its own modules: any import

@@ -44,7 +44,7 @@ from enum import Enum
 import structlog
 
 from hotelbot.actors.mailbox import Mailbox
-from hotelbot.actors.messages import STOP, Ask, Deliver, Envelope
+from hotelbot.actors.messages import STOP, Ask, Letter, Tell
 from hotelbot.clock import Clock, SystemClock
 from hotelbot.errors import ActorDeadError
 
@@ -181,12 +181,12 @@ class ActorRef:
             MailboxFull: the bounded mailbox is full.
         """
         self._check_alive()
-        self._mailbox.put_nowait(Deliver(message=message))
+        self._mailbox.put_nowait(Tell(message=message))
 
     async def tell(self, message: object) -> None:
         """Queue `message`, waiting for room. Raises ActorDeadError if the actor is gone."""
         self._check_alive()
-        await self._mailbox.put(Deliver(message=message))
+        await self._mailbox.put(Tell(message=message))
         self._check_landed()
 
     # The contract (brief E, Pykka's ask) takes a timeout; it is applied with asyncio.timeout.
@@ -263,12 +263,12 @@ class ActorRef:
     def _reject_queued(self) -> list[object]:
         dropped: list[object] = []
         while self._mailbox:
-            envelope = self._mailbox.get_nowait()
-            if isinstance(envelope, Ask):
-                if not envelope.reply.done():
-                    envelope.reply.set_exception(ActorDeadError(f"actor {self.name} is dead"))
-            elif isinstance(envelope, Deliver):
-                dropped.append(envelope.message)
+            letter = self._mailbox.get_nowait()
+            if isinstance(letter, Ask):
+                if not letter.reply.done():
+                    letter.reply.set_exception(ActorDeadError(f"actor {self.name} is dead"))
+            elif isinstance(letter, Tell):
+                dropped.append(letter.message)
         return dropped
 
     async def _run(self, after: ActorRef | None) -> None:
@@ -293,11 +293,11 @@ class ActorRef:
                 log.warning("actor_messages_dropped", actor=self.name, count=len(dropped))
             _live.discard(self)
 
-    async def _handle(self, envelope: Envelope) -> None:
-        if isinstance(envelope, Ask):
-            await self._handle_ask(envelope)
-        elif isinstance(envelope, Deliver):
-            await self._handle_tell(envelope)
+    async def _handle(self, letter: Letter) -> None:
+        if isinstance(letter, Ask):
+            await self._handle_ask(letter)
+        elif isinstance(letter, Tell):
+            await self._handle_tell(letter)
 
     async def _start_instance(self, actor: Actor) -> None:
         """Run on_start; when it fails and nobody puts a fresh instance in, abort."""
@@ -309,10 +309,10 @@ class ActorRef:
             if self._actor is actor and self._state is not _State.DEAD:
                 self._abort()
 
-    async def _handle_ask(self, envelope: Ask) -> None:
-        reply = envelope.reply
+    async def _handle_ask(self, letter: Ask) -> None:
+        reply = letter.reply
         try:
-            result = await self._actor.receive(envelope.message)
+            result = await self._actor.receive(letter.message)
         except Exception as exc:
             self._failed += 1
             if not reply.done():
@@ -326,16 +326,16 @@ class ActorRef:
         if not reply.done():  # the caller may have timed out or been cancelled
             reply.set_result(result)
 
-    async def _handle_tell(self, envelope: Deliver) -> None:
+    async def _handle_tell(self, letter: Tell) -> None:
         try:
-            await self._actor.receive(envelope.message)
+            await self._actor.receive(letter.message)
         except Exception as exc:
             self._failed += 1
             log.exception(
                 "actor_message_failed", actor=self.name,
-                message_type=type(envelope.message).__name__,
+                message_type=type(letter.message).__name__,
             )
-            self._report_failure(exc, envelope.message)
+            self._report_failure(exc, letter.message)
             return
         self._handled += 1
 

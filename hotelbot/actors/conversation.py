@@ -18,6 +18,8 @@ Lifecycle (driven by the Router, see router.py):
         ACTIVE --idle past passivate_after--> stopped and dropped (state is on disk)
         ACTIVE --receive raised--> supervisor restarts it from its last snapshot; the
                router asks the engine for the apology (StepFailed) and parks the message
+        ACTIVE --raised past the restart budget--> supervisor aborts it (ABORT): no drain;
+               the router parks the failed message (apology) and every queued one (none)
 """
 
 from __future__ import annotations
@@ -48,16 +50,17 @@ from hotelbot.flows import (
     new_context,
     step,
 )
-from hotelbot.store import ConversationRepository, InboundRepository
-from hotelbot.store.records import (
+from hotelbot.store import (
+    ConversationRepository,
     GuestRecord,
+    InboundRepository,
     OutboundMessage,
     Priority,
     RequestRecord,
     ScheduledMessage,
     StepCommit,
 )
-from hotelbot.typedefs import HotelId, JSONScalar
+from hotelbot.typedefs import Dept, GuestId, HotelId, JSONScalar, NumberId
 
 log = structlog.get_logger(__name__)
 
@@ -119,8 +122,8 @@ class ConversationActor(Actor):
                  "phone_number_id")
 
     def __init__(
-        self, deps: ConversationDeps, report: ConversationReport, *, hotel_id: str, dept: str,
-        phone_number_id: str, guest_id: str, mailbox_size: int = 10_000,
+        self, deps: ConversationDeps, report: ConversationReport, *, hotel_id: HotelId,
+        dept: Dept, phone_number_id: NumberId, guest_id: GuestId, mailbox_size: int = 10_000,
     ) -> None:
         super().__init__(mailbox_size=mailbox_size)
         self._deps = deps
@@ -143,7 +146,7 @@ class ConversationActor(Actor):
         raise TypeError(f"unexpected message {type(message).__name__}")
 
     def _hotel(self) -> Hotel:
-        return self._deps.hotels().hotels[HotelId(self.hotel_id)]
+        return self._deps.hotels().hotels[self.hotel_id]
 
     async def _restore(self, hotel: Hotel, guest: GuestRecord) -> Context:
         if self._context is not None:

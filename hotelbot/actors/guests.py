@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Protocol
 
-from hotelbot.store.records import GuestRecord
+from hotelbot.store import GuestRecord
 from hotelbot.typedefs import JSONScalar
 
 

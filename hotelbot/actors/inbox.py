@@ -4,7 +4,7 @@ Owns: accepting a webhook POST's parts (messages, statuses, parts rejected at th
 recorded in ONE transaction with dedupe by wamid, then each new message turned into the
 engine's event (the only call of `flows.event_for`) and dispatched to its conversation by the
 router; the replay at start of messages recorded but never processed (attempts counted: one
-that already crashed the process `max_replays` times is parked); redelivery of a message an
+that already crashed the process `max_replays` times is parked); dispatching again a message an
 operator replays, and the sweep of messages stranded by a full mailbox or a stopping actor.
 
 Must never: dispatch a message before its row committed (the webhook's 200 follows
@@ -35,6 +35,7 @@ from hotelbot.store import (
     RecordedWebhook,
     RejectedPart,
 )
+from hotelbot.typedefs import HotelId, NumberId
 
 log = structlog.get_logger(__name__)
 
@@ -42,7 +43,7 @@ log = structlog.get_logger(__name__)
 class Dispatcher(Protocol):
     """The router, as the inbox sees it."""
 
-    def hotel_of(self) -> Mapping[str, str]: ...
+    def hotel_of(self) -> Mapping[NumberId, HotelId]: ...
 
     def dispatch(self, message: InboundMessage, event: Event, *, replayed: bool = False) -> None:
         ...
@@ -62,7 +63,7 @@ class InboxStatistics:
     duplicates: int  # messages seen before (acknowledged, not processed again)
     parked: int  # parts parked at the edge, and replays parked past max_replays
     replayed: int  # messages replayed at start
-    redelivered: int  # messages handed over again (operator replays, stranded ones)
+    redispatched: int  # messages dispatched again (operator replays, stranded ones)
 
 
 class Inbox:
@@ -79,7 +80,7 @@ class Inbox:
         self._suspects: set[int] = set()  # pending, not held by an actor at the last sweep
         self._sweeper: asyncio.Task[None] | None = None
         self._accepted = self._duplicates = self._parked = 0
-        self._replayed = self._redelivered = 0
+        self._replayed = self._redispatched = 0
 
     async def accept(
         self,
@@ -119,17 +120,17 @@ class Inbox:
             log.info("inbound_replayed", count=replayed)
         return replayed
 
-    def redeliver(self, message: InboundMessage) -> None:
+    def redispatch(self, message: InboundMessage) -> None:
         """Hand a recorded message over again (an operator's replay): not rate limited."""
-        self._redelivered += 1
+        self._redispatched += 1
         self._dispatch_again(message)
 
-    async def redeliver_stranded(self) -> int:
+    async def redispatch_stranded(self) -> int:
         """Hand over again what is recorded but neither processed nor held by an actor.
 
         A message can be stranded when its actor's mailbox was full or the actor was stopping
         at the moment it arrived. To never race `accept` (which dispatches right after its
-        write commits), a message is redelivered only if it was already pending and not held
+        write commits), a message is dispatched again only if it was already pending and not held
         at the previous sweep too.
         """
         pending = {m.seq: m for m in await self._store.pending()}
@@ -137,15 +138,15 @@ class Inbox:
         again = sorted(stranded & self._suspects)
         self._suspects = stranded - set(again)
         for seq in again:
-            self.redeliver(pending[seq])
+            self.redispatch(pending[seq])
         if again:
-            log.warning("stranded_redelivered", count=len(again))
+            log.warning("stranded_redispatched", count=len(again))
         return len(again)
 
     def statistics(self) -> InboxStatistics:
         return InboxStatistics(
             accepted=self._accepted, duplicates=self._duplicates, parked=self._parked,
-            replayed=self._replayed, redelivered=self._redelivered,
+            replayed=self._replayed, redispatched=self._redispatched,
         )
 
     async def start(self) -> None:
@@ -166,7 +167,7 @@ class Inbox:
         while True:
             await self._clock.sleep(self._settings.sweep_every)
             try:
-                await self.redeliver_stranded()
+                await self.redispatch_stranded()
             except Exception:
                 log.exception("inbox_sweep_failed")
 

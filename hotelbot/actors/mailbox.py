@@ -12,7 +12,7 @@ import asyncio
 from collections import deque
 from contextlib import suppress
 
-from hotelbot.actors.messages import Envelope
+from hotelbot.actors.messages import Letter
 from hotelbot.errors import MailboxFull
 
 
@@ -28,7 +28,7 @@ class Mailbox:
     def __init__(self, maxsize: int) -> None:
         if maxsize < 1:
             raise ValueError("mailbox size must be at least 1")
-        self._items: deque[Envelope] | None = None
+        self._items: deque[Letter] | None = None
         self._maxsize = maxsize
         self._getter: asyncio.Future[None] | None = None
         self._putters: deque[asyncio.Future[None]] | None = None
@@ -39,7 +39,7 @@ class Mailbox:
     def full(self) -> bool:
         return len(self) >= self._maxsize
 
-    def put_nowait(self, item: Envelope) -> None:
+    def put_nowait(self, item: Letter) -> None:
         """Append `item`. Raises MailboxFull when the mailbox holds maxsize items."""
         if self.full():
             raise MailboxFull(f"mailbox full ({self._maxsize} messages)")
@@ -50,7 +50,7 @@ class Mailbox:
         if getter is not None and not getter.done():
             getter.set_result(None)
 
-    async def put(self, item: Envelope) -> None:
+    async def put(self, item: Letter) -> None:
         """Append `item`, waiting (FIFO among waiters) while the mailbox is full."""
         while self.full():
             putter = asyncio.get_running_loop().create_future()
@@ -69,7 +69,7 @@ class Mailbox:
                 raise
         self.put_nowait(item)
 
-    async def get(self) -> Envelope:
+    async def get(self) -> Letter:
         """Take the oldest item, waiting while the mailbox is empty (one consumer only)."""
         while not self._items:
             getter = asyncio.get_running_loop().create_future()
@@ -80,7 +80,7 @@ class Mailbox:
                 self._getter = None
         return self.get_nowait()
 
-    def get_nowait(self) -> Envelope:
+    def get_nowait(self) -> Letter:
         """Take the oldest item. Raises IndexError when empty."""
         items = self._items
         if not items:

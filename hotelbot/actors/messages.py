@@ -1,7 +1,7 @@
-"""The envelopes an actor's mailbox carries: Deliver (tell), Ask (with its reply future), Stop.
+"""The letters an actor's mailbox carries: Tell, Ask (with its reply future), Stop.
 
-Owns: the three envelope types, nothing else. Must never: carry behaviour, or be seen by an
-actor's `receive` (which gets the message inside the envelope, never the envelope itself).
+Owns: the three letter types, nothing else. Must never: carry behaviour, or be seen by an
+actor's `receive` (which gets the message inside the letter, never the letter itself).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Deliver:
+class Tell:
     """A told message: handled once, in arrival order; nobody waits for a result."""
 
     message: object
@@ -30,5 +30,5 @@ class Stop:
     """Wakes an idle actor that is stopping, so it can finish; never handed to receive."""
 
 
-Envelope = Deliver | Ask | Stop
+Letter = Tell | Ask | Stop
 STOP = Stop()

@@ -5,14 +5,14 @@ Owns: the map phone_number_id -> (hotel, department); one ConversationActor per
 what happens to a message whose step crashed (parked, with the engine's answer to StepFailed);
 recovery at start; the periodic clean-up of stale contexts. Must never: decide what a guest
 reads (the rate limit, the apology and every other rule are the engine's), block the webhook
-(`deliver` is sync), crash on an unknown number, or lose a recorded message (a message that
+(`dispatch` is sync), crash on an unknown number, or lose a recorded message (a message that
 cannot be handed over stays `received` on disk and is replayed at the next start). A flooding
 guest never slows another: each conversation has its own actor, and the engine's rate limit
 answers the excess with silence.
 
 Lifecycle of a conversation actor:
 
-      deliver(msg) ──no actor──▶ spawn (snapshot restored lazily) ──▶ ACTIVE ◀─┐
+     dispatch(msg) ──no actor──▶ spawn (snapshot restored lazily) ──▶ ACTIVE ◀─┐
                                                                      │  │       │ tell(Inbound)
           idle > passivate_after, mailbox empty ─────────────────────┘  │ ──────┘
                  ▼                                                      │ receive raised
@@ -21,10 +21,10 @@ Lifecycle of a conversation actor:
                                                        (the failed message is parked with its
                                                        traceback and the engine's answer to
                                                        StepFailed, the apology) or, past the
-                                                       restart budget, PARK: aborted; queued
-                                                       messages parked (no apology)
+                                                       restart budget, ABORT: the actor is gone;
+                                                       its queued messages are parked (no apology)
 
-Messages come from the inbox (inbox.py: accept, replay at start, redelivery); the router only
+Messages come from the inbox (inbox.py: accept, replay at start, redispatch); the router only
 dispatches them. Conversations report back through an explicit port (`ConversationReport`:
 handled, limited), given to each actor when it is spawned.
 """
@@ -51,12 +51,12 @@ from hotelbot.actors.conversation import (
 from hotelbot.actors.supervisor import Supervisor, SupervisorDecision
 from hotelbot.errors import ActorDeadError, MailboxFull
 from hotelbot.flows import Event, Guest, SendMessage, StepFailed, new_context, step
-from hotelbot.store.records import InboundMessage, OutboundMessage, Priority
-from hotelbot.typedefs import WaNumberId
+from hotelbot.store import InboundMessage, OutboundMessage, Priority
+from hotelbot.typedefs import Dept, GuestId, HotelId, NumberId
 
 log = structlog.get_logger(__name__)
 
-Key = tuple[str, str]  # (phone_number_id, guest_id)
+Key = tuple[NumberId, GuestId]  # a conversation: (phone_number_id, guest_id)
 
 
 class RouterStore(ConversationStore, Protocol):
@@ -68,7 +68,7 @@ class RouterSettings:
     passivate_after: float = 300.0  # seconds idle before an actor is dropped from memory
     sweep_every: float = 30.0  # seconds between passivation sweeps
     context_retention: timedelta = timedelta(hours=24)  # idle contexts older are deleted
-    # Meta redelivers for up to 7 days: processed messages are kept a day longer (dedupe).
+    # Meta retries a webhook for up to 7 days: processed messages are kept a day longer (dedupe).
     inbound_retention: timedelta = timedelta(days=8)
     purge_every: float = 3600.0  # seconds between purges of old processed messages
     max_restarts: int = 3  # per conversation within restart_window
@@ -109,7 +109,7 @@ class Router:
             on_decision=self._on_decision,
             name="conversations",
         )
-        self._hotel_of: tuple[object, Mapping[str, str]] = (None, {})
+        self._hotel_of: tuple[object, Mapping[NumberId, HotelId]] = (None, {})
         self.accepting = False  # True between start() and stop(): /readyz
         self._last_used: dict[Key, float] = {}
         self._tasks: set[asyncio.Task[object]] = set()
@@ -119,7 +119,7 @@ class Router:
 
     # -- the inbox's side --------------------------------------------------------------------
 
-    def hotel_of(self) -> Mapping[str, str]:
+    def hotel_of(self) -> Mapping[NumberId, HotelId]:
         """phone_number_id -> hotel_id for every configured department number."""
         hotels = self._deps.hotels()
         if self._hotel_of[0] is not hotels:  # rebuilt only when the configuration changes
@@ -133,17 +133,17 @@ class Router:
         `replayed`: handed over again (replay at start, an operator's replay, a stranded
         message); the engine does not count it against the rate limit.
         """
-        route = self._deps.hotels().numbers.get(WaNumberId(message.phone_number_id))
-        if route is None:
+        key = (NumberId(message.phone_number_id), GuestId(message.guest_id))
+        department_of = self._deps.hotels().numbers.get(key[0])
+        if department_of is None:
             self._unknown += 1
             log.warning("unknown_phone_number_id", number=message.phone_number_id)
             self._background(self._store.inbound.park(message.seq, "unknown phone_number_id"))
             return
-        key = (message.phone_number_id, message.guest_id)
         self._last_used[key] = self._deps.clock.monotonic()
         inbound = Inbound(seq=message.seq, event=event, replayed=replayed)
         try:
-            ref = self._supervisor.get(key) or self._spawn(key, route)
+            ref = self._supervisor.get(key) or self._spawn(key, department_of)
             ref.tell_nowait(inbound)
         except (MailboxFull, ActorDeadError) as exc:
             # Still `received` on disk: the inbox's sweep hands it over again (or next start).
@@ -203,7 +203,7 @@ class Router:
             parked=self._parked,
         )
 
-    async def ask_context(self, phone_number_id: str, guest_id: str) -> object:
+    async def ask_context(self, phone_number_id: NumberId, guest_id: GuestId) -> object:
         """The in-memory context of an active conversation, else None."""
         from hotelbot.actors.conversation import GetContext
 
@@ -248,8 +248,8 @@ class Router:
 
     # -- supervision -------------------------------------------------------------------------
 
-    def _spawn(self, key: Key, route: tuple[str, str]) -> ActorRef:
-        hotel_id, dept = route
+    def _spawn(self, key: Key, department_of: tuple[HotelId, Dept]) -> ActorRef:
+        hotel_id, dept = department_of
 
         def factory() -> ConversationActor:
             return ConversationActor(
@@ -283,10 +283,10 @@ class Router:
         The crashed actor's context is gone with it (it restarts from its snapshot): the engine
         gets a fresh one and the guest's shared record, which hold what the answer depends on.
         """
-        route = self._deps.hotels().numbers.get(WaNumberId(key[0]))
-        if route is None:
+        department_of = self._deps.hotels().numbers.get(key[0])
+        if department_of is None:
             return None
-        hotel_id, dept = route
+        hotel_id, dept = department_of
         hotel = self._deps.hotels().hotels[hotel_id]
         record = self._deps.guests.peek(hotel_id, key[1])
         guest = None if record is None else Guest(data=record.data, language=record.language)

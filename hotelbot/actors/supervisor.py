@@ -15,19 +15,19 @@ Decision table, applied when a child's told message (or its on_start) raises:
                                                                          from the factory; its
                                                                          on_start runs, then the
                                                                          rest of the mailbox
-    < max_restarts                           raises           PARK       aborted (as below)
-    >= max_restarts                          not called       PARK       aborted: no drain, no
+    < max_restarts                           raises           ABORT      aborted (as below)
+    >= max_restarts                          not called       ABORT      aborted: no drain, no
                                                                          on_stop; queued asks fail
                                                                          with ActorDeadError;
                                                                          queued tells are reported
-                                                                         PARK too (ActorDeadError)
+                                                                         ABORT too (ActorDeadError)
 
 Every decision is returned by `on_failure` and reported to `on_decision(key, decision, exc,
 message)` so the owner can park the message (message is None when on_start failed). A failed
 ask is not a failure here: the exception goes back to the caller and the child keeps running.
 
 The history of a key outlives its child while restarts are inside the window, so a key that
-used up its budget and is spawned again is parked at its next failure (a circuit breaker for a
+used up its budget and is spawned again is aborted at its next failure (a circuit breaker for a
 poisoned conversation) until the window has passed.
 """
 
@@ -53,7 +53,7 @@ K = TypeVar("K", bound=Hashable)
 
 class SupervisorDecision(StrEnum):
     RESTART = "restart"
-    PARK = "park"
+    ABORT = "abort"
 
 
 DecisionHook = Callable[[K, SupervisorDecision, Exception, object], None]
@@ -64,7 +64,7 @@ class SupervisorStatistics:
     children: int
     failures: int
     restarts: int
-    parked: int
+    aborted: int  # children aborted, plus the queued tells dropped with them
 
 
 class _Child(Generic[K]):
@@ -96,7 +96,7 @@ class _History:
 
 
 class Supervisor(Generic[K]):
-    """Children by key; restart from the factory within a budget, otherwise park."""
+    """Children by key; restart from the factory within a budget, otherwise abort."""
 
     def __init__(
         self, *, clock: Clock, max_restarts: int = 3, window_seconds: float = 60.0,
@@ -116,7 +116,7 @@ class Supervisor(Generic[K]):
         self._closed = False
         self._failures = 0
         self._restarts = 0
-        self._parked = 0
+        self._aborted = 0
 
     def __len__(self) -> int:
         return len(self._children)
@@ -176,7 +176,7 @@ class Supervisor(Generic[K]):
     def statistics(self) -> SupervisorStatistics:
         return SupervisorStatistics(
             children=len(self._children), failures=self._failures,
-            restarts=self._restarts, parked=self._parked,
+            restarts=self._restarts, aborted=self._aborted,
         )
 
     def on_failure(self, key: K, exc: Exception, message: object) -> SupervisorDecision:
@@ -195,21 +195,21 @@ class Supervisor(Generic[K]):
         now = self._clock.monotonic()
         self._forget_before(history, now - self._window)
         dropped: list[object] = []
-        decision = SupervisorDecision.PARK
+        decision = SupervisorDecision.ABORT
         if len(history.recent) < self._max_restarts and self._restart(child):
             history.recent.append(now)
             history.total += 1
             self._restarts += 1
             decision = SupervisorDecision.RESTART
         else:
-            dropped = self._park(child)
+            dropped = self._abort(child)
         log.warning(
             "child_failed", supervisor=self._name, actor=child.ref.name,
             decision=decision.value, restarts=history.total, error=type(exc).__name__,
         )
         self._report(child.key, decision, exc, message)
         for queued in dropped:
-            self._report(child.key, SupervisorDecision.PARK, ActorDeadError("parked"), queued)
+            self._report(child.key, SupervisorDecision.ABORT, ActorDeadError("aborted"), queued)
         return decision
 
     def _restart(self, child: _Child[K]) -> bool:
@@ -220,9 +220,9 @@ class Supervisor(Generic[K]):
             return False
         return True
 
-    def _park(self, child: _Child[K]) -> list[object]:
+    def _abort(self, child: _Child[K]) -> list[object]:
         dropped = child.ref._abort()
-        self._parked += 1 + len(dropped)
+        self._aborted += 1 + len(dropped)
         return dropped
 
     def _report(

@@ -38,6 +38,7 @@ from hotelbot.store import (
     RequestRepository,
     RequestStatus,
 )
+from hotelbot.typedefs import GuestId, NumberId
 
 log = structlog.get_logger(__name__)
 
@@ -61,11 +62,11 @@ class HasStatistics(Protocol):
 
 
 class AdminRouter(HasStatistics, Protocol):
-    async def ask_context(self, phone_number_id: str, guest_id: str) -> object: ...
+    async def ask_context(self, phone_number_id: NumberId, guest_id: GuestId) -> object: ...
 
 
 class AdminInbox(HasStatistics, Protocol):
-    def redeliver(self, message: InboundMessage) -> None: ...
+    def redispatch(self, message: InboundMessage) -> None: ...
 
 
 class AdminStore(HasStatistics, Protocol):
@@ -238,7 +239,8 @@ async def _request_status(targets: AdminTargets, request: Mapping[str, object]) 
 async def _context(targets: AdminTargets, request: Mapping[str, object]) -> Reply:
     number, guest = _text(request, "phone_number_id"), _text(request, "guest")
     try:
-        active = await asyncio.wait_for(targets.router.ask_context(number, guest), ASK_TIMEOUT)
+        asked = targets.router.ask_context(NumberId(number), GuestId(guest))
+        active = await asyncio.wait_for(asked, ASK_TIMEOUT)
     except (TimeoutError, HotelbotError):  # busy, or stopping: its snapshot is the truth
         active = None
     if isinstance(active, Context):
@@ -282,7 +284,7 @@ async def _replay(targets: AdminTargets, request: Mapping[str, object]) -> Reply
         message = await targets.store.inbound.unpark(seq)
     except StoreError as exc:
         raise CommandError(str(exc)) from None
-    targets.inbox.redeliver(message)
+    targets.inbox.redispatch(message)
     return {"seq": seq, "replayed": True}
 
 

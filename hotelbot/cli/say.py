@@ -56,7 +56,7 @@ from hotelbot.cli.screen import (
     webhook_body,
 )
 from hotelbot.errors import FlowDefinitionError
-from hotelbot.whatsapp.payloads import sign
+from hotelbot.whatsapp import sign
 
 __all__ = [
     "DISPLAY_NUMBER",

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from hotelbot.config.source import Source, ident, items, join, lang, mapping, string, text
 from hotelbot.flows import Department, Text, WordKind, normalize
-from hotelbot.typedefs import Dept, FlowId, WaNumberId
+from hotelbot.typedefs import Dept, FlowId, NumberId
 
 __all__ = [
     "DEFAULT_ROOM_PATTERN", "REQUIRED_STRINGS", "WORD_KINDS", "HotelDoc", "Origins",
@@ -243,6 +243,6 @@ def _departments(src: Source, value: object, dlang: str) -> dict[Dept, Departmen
             continue
         ids = tuple(FlowId(f) for f in dict.fromkeys([main, *flows]) if f is not None)
         found[Dept(dept_id)] = Department(
-            id=Dept(dept_id), phone_number_id=WaNumberId(number_id), name=name,
+            id=Dept(dept_id), phone_number_id=NumberId(number_id), name=name,
             main_flow=FlowId(main), flows=ids)
     return found

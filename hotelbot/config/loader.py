@@ -41,7 +41,7 @@ from hotelbot.config.source import ID_PATTERN, Source, parent_path, parse_source
 from hotelbot.config.templates import FlowDoc, parse_flow
 from hotelbot.errors import FlowDefinitionError, Problem
 from hotelbot.flows import Hotel, Hotels
-from hotelbot.typedefs import Dept, FlowId, HotelId, Lang, WaNumberId
+from hotelbot.typedefs import Dept, FlowId, HotelId, Lang, NumberId
 
 __all__ = ["check_config", "load_hotels"]
 
@@ -114,7 +114,7 @@ def _compile(read: _Files) -> tuple[Hotels, list[Problem]]:
     templates = _parse_templates(_present(read.flows, "flows", shared_src), files)
     standalone = _check_alone(templates, shared, files)
     hotels: dict[HotelId, Hotel] = {}
-    numbers: dict[WaNumberId, tuple[HotelId, Dept]] = {}
+    numbers: dict[NumberId, tuple[HotelId, Dept]] = {}
     for stem, src in _present(read.hotels, "hotels", shared_src):
         files[src.file] = src
         doc = parse_hotel(src, stem, shared) if src.data is not None else None
@@ -238,7 +238,7 @@ def _used_flows(src: Source, doc: HotelDoc, templates: Mapping[str, FlowDoc]) ->
 
 def _register(
     src: Source, doc: HotelDoc, hotel: Hotel, hotels: dict[HotelId, Hotel],
-    numbers: dict[WaNumberId, tuple[HotelId, Dept]],
+    numbers: dict[NumberId, tuple[HotelId, Dept]],
 ) -> None:
     """Add the hotel to `hotels`; duplicate hotel ids and numbers are problems."""
     if hotel.hotel_id in hotels:

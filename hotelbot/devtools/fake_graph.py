@@ -32,15 +32,14 @@ import orjson
 from aiohttp import web
 
 from hotelbot.devtools.meta_spec import check_send, send_schema
-from hotelbot.whatsapp.limits import check_message
-from hotelbot.whatsapp.payloads import sign
+from hotelbot.whatsapp import check_message, sign
 
 __all__ = [
     "FAKE_GRAPH",
-    "DeliveredWebhook",
     "FakeGraph",
     "FakeGraphStatistics",
     "Injection",
+    "PostedWebhook",
     "RecordedSend",
     "create_fake_graph",
     "meta_error",
@@ -123,7 +122,9 @@ class Injection:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class DeliveredWebhook:
+class PostedWebhook:
+    """A status webhook the fake posted to the receiver (its `status` is Meta's)."""
+
     wamid: str
     status: str
     http_status: int  # the receiver's answer; 0 when it could not be reached
@@ -153,7 +154,7 @@ class FakeGraph:
     reads: list[str] = field(default_factory=list)
     refused: list[tuple[str, int]] = field(default_factory=list)  # (to, code)
     invalid: list[tuple[Mapping[str, object], list[str]]] = field(default_factory=list)
-    webhooks: list[DeliveredWebhook] = field(default_factory=list)
+    webhooks: list[PostedWebhook] = field(default_factory=list)
     injections: list[Injection] = field(default_factory=list)
     session: aiohttp.ClientSession | None = None
     _default_statuses: tuple[str, ...] = DEFAULT_STATUSES
@@ -187,7 +188,7 @@ class FakeGraph:
                 await self._changed.wait()
         return list(self.sends)
 
-    async def wait_webhooks(self, n: int, timeout: float = 5.0) -> list[DeliveredWebhook]:  # noqa: ASYNC109
+    async def wait_webhooks(self, n: int, timeout: float = 5.0) -> list[PostedWebhook]:  # noqa: ASYNC109
         """Wait until at least `n` status webhooks were posted (answered or given up)."""
         async with asyncio.timeout(timeout):
             while len(self.webhooks) < n:
@@ -312,7 +313,7 @@ async def _post_statuses(
                 break
             await asyncio.sleep(0.05 * attempt)
         fake.webhooks.append(
-            DeliveredWebhook(wamid=send.wamid, status=status, http_status=answer, attempts=attempt)
+            PostedWebhook(wamid=send.wamid, status=status, http_status=answer, attempts=attempt)
         )
         fake.notify()
 

@@ -147,7 +147,7 @@ def step(
         guest: what the hotel's departments share about the guest, newest first; None: the
             context's own accumulated_data and language are the guest's.
         replayed: the message was handed over again (replay at start, an operator's
-            redelivery): it does not count against the rate limit.
+            replay): it does not count against the rate limit.
 
     Returns:
         The new context and the effects, in order. Never raises.

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
-from hotelbot.typedefs import Dept, FlowId, HotelId, JSONScalar, Lang, StepId, WaNumberId
+from hotelbot.typedefs import Dept, FlowId, HotelId, JSONScalar, Lang, NumberId, StepId
 
 FLOW_PREFIX = "flow:"
 
@@ -173,7 +173,7 @@ class Flow:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Department:
     id: Dept
-    phone_number_id: WaNumberId
+    phone_number_id: NumberId
     name: Text
     main_flow: FlowId  # the department's main menu
     flows: tuple[FlowId, ...]  # every flow this department may run
@@ -219,4 +219,4 @@ class Hotels:
     """Every hotel of the configuration, and how to find one by its department numbers."""
 
     hotels: Mapping[HotelId, Hotel]
-    numbers: Mapping[WaNumberId, tuple[HotelId, Dept]]
+    numbers: Mapping[NumberId, tuple[HotelId, Dept]]

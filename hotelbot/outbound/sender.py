@@ -34,7 +34,7 @@ import structlog
 from hotelbot.clock import Clock
 from hotelbot.errors import GraphAPIError, RateLimited
 from hotelbot.store import OutboundMessage
-from hotelbot.whatsapp.errors import PAIR_RATE_LIMIT
+from hotelbot.whatsapp import PAIR_RATE_LIMIT
 
 log = structlog.get_logger(__name__)
 
@@ -146,7 +146,7 @@ class DirectSender:
             while queue:
                 row = queue[0]
                 try:
-                    await self._deliver(row)
+                    await self._send_row(row)
                 except Exception as exc:  # a row's fault must not wedge its lane (issue 14)
                     await self._fail_internal(row, exc)
                 queue.popleft()
@@ -178,7 +178,7 @@ class DirectSender:
             self._flusher = None
             self._update_idle()
 
-    async def _deliver(self, row: OutboundMessage) -> None:
+    async def _send_row(self, row: OutboundMessage) -> None:
         attempts = row.attempts
         while True:
             attempts += 1

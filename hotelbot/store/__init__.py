@@ -12,6 +12,7 @@ from hotelbot.store.guests import GuestRepository
 from hotelbot.store.inbound import InboundRepository
 from hotelbot.store.outbox import OutboxRepository
 from hotelbot.store.records import (
+    REJECTED_PREFIX,
     DeliveryStatus,
     GuestRecord,
     InboundMessage,
@@ -37,6 +38,7 @@ from hotelbot.store.statuses import StatusRepository
 from hotelbot.store.writer import StoreStatistics
 
 __all__ = [
+    "REJECTED_PREFIX",
     "ConnectionSettings",
     "ConversationRepository",
     "DeliveryStatus",

@@ -38,7 +38,7 @@ from hotelbot.store.records import (
     ScheduledStatus,
     StepCommit,
 )
-from hotelbot.typedefs import JSONScalar
+from hotelbot.typedefs import HotelId, JSONScalar, NumberId
 
 
 def encode_json(value: object) -> str:
@@ -141,7 +141,7 @@ class PreparedStep:
 
 
 def inbound_params(
-    message: InboundMessage, received_at: str, hotel_of: Mapping[str, str]
+    message: InboundMessage, received_at: str, hotel_of: Mapping[NumberId, HotelId]
 ) -> InboundParams:
     """(inbound row, guest touch or None when the number belongs to no known hotel).
 
@@ -162,7 +162,7 @@ def inbound_params(
         sent_at,
         received_at,
     )
-    hotel_id = hotel_of.get(message.phone_number_id)
+    hotel_id = hotel_of.get(NumberId(message.phone_number_id))
     # The 24-hour window runs from the guest's own message time (Meta's timestamp), not ours.
     if hotel_id is None:
         return row, None

@@ -41,6 +41,7 @@ from hotelbot.store.records import (
     RejectedPart,
 )
 from hotelbot.store.statuses import insert_statuses
+from hotelbot.typedefs import HotelId, NumberId
 
 log = structlog.get_logger(__name__)
 
@@ -49,7 +50,8 @@ class InboundRepository(Protocol):
     """The inbound messages (the seam: a PostgreSQL one can stand beside)."""
 
     async def record(
-        self, messages: Sequence[InboundMessage], *, at: datetime, hotel_of: Mapping[str, str]
+        self, messages: Sequence[InboundMessage], *, at: datetime,
+        hotel_of: Mapping[NumberId, HotelId],
     ) -> list[InboundMessage | None]:
         """Record messages in one transaction, deduplicated by wamid.
 
@@ -70,7 +72,7 @@ class InboundRepository(Protocol):
         rejected: Sequence[RejectedPart],
         *,
         at: datetime,
-        hotel_of: Mapping[str, str],
+        hotel_of: Mapping[NumberId, HotelId],
     ) -> RecordedWebhook:
         """Record everything one webhook POST carried in ONE transaction (issue 14).
 
@@ -146,7 +148,7 @@ class InboundRepository(Protocol):
     async def purge(self, received_before: datetime) -> int:
         """Delete processed messages (state done) received before `received_before`.
 
-        The wamid dedupe needs them only as long as Meta may redeliver (up to 7 days,
+        The wamid dedupe needs them only as long as Meta may retry a webhook (up to 7 days,
         whatsapp-cloud-api.md section 3); parked rows are kept for inspection.
 
         Returns:
@@ -164,7 +166,8 @@ class SqliteInbound:
         self._db = db
 
     async def record(
-        self, messages: Sequence[InboundMessage], *, at: datetime, hotel_of: Mapping[str, str]
+        self, messages: Sequence[InboundMessage], *, at: datetime,
+        hotel_of: Mapping[NumberId, HotelId],
     ) -> list[InboundMessage | None]:
         if not messages:
             return []
@@ -183,7 +186,7 @@ class SqliteInbound:
         rejected: Sequence[RejectedPart],
         *,
         at: datetime,
-        hotel_of: Mapping[str, str],
+        hotel_of: Mapping[NumberId, HotelId],
     ) -> RecordedWebhook:
         received_at = encode_time(at)
         kept: list[InboundMessage] = []

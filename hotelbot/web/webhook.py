@@ -78,7 +78,7 @@ class WebhookHandler:
         return web.Response(text=challenge, content_type="text/plain")
 
     async def receive(self, request: web.Request) -> web.Response:
-        """Durably record a webhook delivery, then acknowledge it."""
+        """Durably record a webhook POST, then acknowledge it."""
         encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
         if encoding not in ("", "identity"):
             self._client_warning(request, "webhook_encoding_refused", encoding=encoding[:40])

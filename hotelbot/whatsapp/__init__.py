@@ -15,7 +15,7 @@ from hotelbot.whatsapp.limits import check_message
 
 if TYPE_CHECKING:
     from hotelbot.whatsapp.client import GraphClient, GraphClientStatistics, open_graph_client
-    from hotelbot.whatsapp.errors import classify, transport_error
+    from hotelbot.whatsapp.errors import PAIR_RATE_LIMIT, classify, transport_error
     from hotelbot.whatsapp.payloads import (
         ParsedWebhook,
         WebhookError,
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "PAIR_RATE_LIMIT",
     "GraphClient",
     "GraphClientStatistics",
     "ParsedWebhook",
@@ -47,6 +48,7 @@ _LAZY = {
     "GraphClient": "client",
     "GraphClientStatistics": "client",
     "open_graph_client": "client",
+    "PAIR_RATE_LIMIT": "errors",
     "classify": "errors",
     "transport_error": "errors",
     "ParsedWebhook": "payloads",

@@ -34,7 +34,7 @@ from functools import partial
 import orjson
 
 from hotelbot.errors import PayloadError
-from hotelbot.store.records import REJECTED_PREFIX, DeliveryStatus, InboundMessage, RejectedPart
+from hotelbot.store import REJECTED_PREFIX, DeliveryStatus, InboundMessage, RejectedPart
 from hotelbot.whatsapp.limits import check_message
 
 __all__ = [

@@ -20,13 +20,8 @@ from hotelbot.outbound import DirectSender
 from hotelbot.settings import Settings
 from hotelbot.store import InboundMessage, Store
 from tests.fakes.clock import FakeClock
-from tests.fakes.hotel import body_text
+from tests.messages import message_text
 from tests.paths import CONFIG
-
-FRONT_DESK = "100000000000001"
-ROOM_SERVICE = "100000000000002"
-HOUSEKEEPING = "100000000000003"
-SEASIDE_FRONT_DESK = "200000000000001"
 
 _wamids = itertools.count(1)
 
@@ -42,7 +37,7 @@ class RecordingTransport:
         return f"wamid.out.{len(self.sent)}"
 
     def texts_to(self, guest_id: str) -> list[str]:
-        return [body_text(body) for _n, g, body in self.sent if g == guest_id]
+        return [message_text(body) for _n, g, body in self.sent if g == guest_id]
 
 
 def inbound(number: str, guest: str, text: str, clock: FakeClock) -> InboundMessage:
@@ -64,7 +59,7 @@ class Harness:
     hotels: Hotels
 
     async def record(self, number: str, guest: str, text: str) -> InboundMessage:
-        """Durably record a guest message as the webhook does (not yet delivered)."""
+        """Durably record a guest message as the webhook does (not yet dispatched)."""
         [recorded] = await self.store.inbound.record(
             [inbound(number, guest, text, self.clock)], at=self.clock.now(),
             hotel_of=self.router.hotel_of(),
@@ -92,7 +87,7 @@ def expected_replies(hotels: Hotels, number: str, guest: str, texts: list[str],
         message = inbound(number, guest, text, clock)
         outcome = step(hotel, context, event_for(message.kind, message.payload), clock.now())
         context = outcome.context
-        replies += [body_text(e.body) for e in outcome.effects if hasattr(e, "body")]
+        replies += [message_text(e.body) for e in outcome.effects if hasattr(e, "body")]
     return replies
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from hotelbot.actors import Actor, ActorRef, Mailbox, live_actors
-from hotelbot.actors.messages import Deliver
+from hotelbot.actors.messages import Tell
 from hotelbot.errors import ActorDeadError, MailboxFull
 from tests.fakes.clock import FakeClock
 
@@ -362,10 +362,10 @@ async def test_a_successor_starts_only_after_its_predecessor_stopped():
 @given(st.integers(min_value=1, max_value=5), st.lists(st.booleans(), max_size=60))
 def test_mailbox_behaves_like_a_bounded_fifo(maxsize: int, ops: list[bool]):
     mailbox = Mailbox(maxsize)
-    model: deque[Deliver] = deque()
+    model: deque[Tell] = deque()
     for n, is_put in enumerate(ops):
         if is_put:
-            item = Deliver(message=n)
+            item = Tell(message=n)
             if len(model) >= maxsize:
                 with pytest.raises(MailboxFull):
                     mailbox.put_nowait(item)
@@ -383,17 +383,17 @@ def test_mailbox_behaves_like_a_bounded_fifo(maxsize: int, ops: list[bool]):
 
 async def test_mailbox_putters_wait_in_fifo_order_and_a_cancelled_one_passes_its_turn():
     mailbox = Mailbox(1)
-    mailbox.put_nowait(Deliver(message="first"))
-    a = asyncio.create_task(mailbox.put(Deliver(message="a")))
-    b = asyncio.create_task(mailbox.put(Deliver(message="b")))
-    c = asyncio.create_task(mailbox.put(Deliver(message="c")))
+    mailbox.put_nowait(Tell(message="first"))
+    a = asyncio.create_task(mailbox.put(Tell(message="a")))
+    b = asyncio.create_task(mailbox.put(Tell(message="b")))
+    c = asyncio.create_task(mailbox.put(Tell(message="c")))
     await asyncio.sleep(0)
     b.cancel()
     taken = []
     for _ in range(3):
-        envelope = await mailbox.get()
-        assert isinstance(envelope, Deliver)
-        taken.append(envelope.message)
+        letter = await mailbox.get()
+        assert isinstance(letter, Tell)
+        taken.append(letter.message)
         await asyncio.sleep(0)
     assert taken == ["first", "a", "c"]
     assert a.done() and b.cancelled() and c.done()
@@ -402,9 +402,9 @@ async def test_mailbox_putters_wait_in_fifo_order_and_a_cancelled_one_passes_its
 
 async def test_mailbox_woken_putter_cancelled_before_it_runs_wakes_the_next():
     mailbox = Mailbox(1)
-    mailbox.put_nowait(Deliver(message="first"))
-    a = asyncio.create_task(mailbox.put(Deliver(message="a")))
-    b = asyncio.create_task(mailbox.put(Deliver(message="b")))
+    mailbox.put_nowait(Tell(message="first"))
+    a = asyncio.create_task(mailbox.put(Tell(message="a")))
+    b = asyncio.create_task(mailbox.put(Tell(message="b")))
     await asyncio.sleep(0)
     mailbox.get_nowait()  # wakes a ...
     a.cancel()  # ... which is cancelled before it could put
@@ -412,18 +412,18 @@ async def test_mailbox_woken_putter_cancelled_before_it_runs_wakes_the_next():
     await asyncio.sleep(0)
     assert a.cancelled()
     assert b.done()
-    envelope = mailbox.get_nowait()
-    assert isinstance(envelope, Deliver) and envelope.message == "b"
+    letter = mailbox.get_nowait()
+    assert isinstance(letter, Tell) and letter.message == "b"
 
 
 async def test_mailbox_last_putter_cancelled_after_being_woken_leaves_the_mailbox_usable():
     mailbox = Mailbox(1)
-    mailbox.put_nowait(Deliver(message="first"))
-    only = asyncio.create_task(mailbox.put(Deliver(message="only")))
+    mailbox.put_nowait(Tell(message="first"))
+    only = asyncio.create_task(mailbox.put(Tell(message="only")))
     await asyncio.sleep(0)
     mailbox.get_nowait()
     only.cancel()
     await asyncio.sleep(0)
     assert only.cancelled()  # CancelledError, not an error from the putter bookkeeping
-    mailbox.put_nowait(Deliver(message="next"))
+    mailbox.put_nowait(Tell(message="next"))
     assert len(mailbox) == 1

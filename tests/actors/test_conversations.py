@@ -12,15 +12,9 @@ from hotelbot.flows import Context, event_for
 from hotelbot.store import ConversationRepository, InboundState, Store
 from hotelbot.store.records import StepCommit
 from hotelbot.typedefs import HotelId
-from tests.actors.harness import (
-    FRONT_DESK,
-    ROOM_SERVICE,
-    SEASIDE_FRONT_DESK,
-    RecordingTransport,
-    expected_replies,
-    open_harness,
-)
+from tests.actors.harness import RecordingTransport, expected_replies, open_harness
 from tests.fakes.clock import FakeClock
+from tests.numbers import FRONT_DESK, ROOM_SERVICE, SEASIDE_FRONT_DESK, SEASIDE_ROOM_SERVICE
 
 GUEST = "34600000001"
 
@@ -30,7 +24,7 @@ async def test_replies_follow_message_order_within_a_conversation(
 ) -> None:
     texts = ["hi", "1", "Maria Lopez", "AB1234", "3pm", "skip", "back", "skip", "yes"]
     async with open_harness(tmp_path / "hb.sqlite3", clock) as h:
-        for text in texts:  # delivered back to back: the mailbox keeps them in order
+        for text in texts:  # dispatched back to back: the mailbox keeps them in order
             await h.say(FRONT_DESK, GUEST, text)
         await h.settle()
         assert h.transport.texts_to(GUEST) == expected_replies(
@@ -168,7 +162,7 @@ async def test_failed_step_restarts_actor_parks_message_and_apologizes(
         assert "went wrong" not in h.transport.texts_to(GUEST)[1].lower()
 
 
-async def test_conversation_failing_past_the_budget_is_parked_without_hurting_others(
+async def test_conversation_failing_past_the_budget_is_aborted_without_hurting_others(
     tmp_path: Path, clock: FakeClock
 ) -> None:
     def wrap(store: Store) -> Any:
@@ -278,7 +272,7 @@ async def test_the_sweeper_passivates_and_cleans_up_on_its_schedule(
         assert h.router.statistics().passivated == 1
 
 
-async def test_message_stranded_by_a_full_mailbox_is_redelivered_by_the_sweep(
+async def test_message_stranded_by_a_full_mailbox_is_redispatched_by_the_sweep(
     tmp_path: Path, clock: FakeClock
 ) -> None:
     settings = RouterSettings(mailbox_size=1, sweep_every=1e9)
@@ -289,13 +283,13 @@ async def test_message_stranded_by_a_full_mailbox_is_redelivered_by_the_sweep(
         await h.settle()
         stranded = len(await h.store.inbound.pending())
         assert stranded == 3
-        assert await h.inbox.redeliver_stranded() == 0  # first sighting: only suspected
-        assert await h.inbox.redeliver_stranded() == stranded
+        assert await h.inbox.redispatch_stranded() == 0  # first sighting: only suspected
+        assert await h.inbox.redispatch_stranded() == stranded
         await h.settle()
         for _ in range(10):  # a mailbox of one takes one per round; later sweeps do the rest
             if not await h.store.inbound.pending():
                 break
-            await h.inbox.redeliver_stranded()
+            await h.inbox.redispatch_stranded()
             await h.settle()
         assert await h.store.inbound.pending() == []
         assert len(h.transport.texts_to(GUEST)) == 4  # every message answered once
@@ -304,16 +298,15 @@ async def test_message_stranded_by_a_full_mailbox_is_redelivered_by_the_sweep(
 async def test_language_chosen_at_one_department_is_used_by_the_others(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    seaside_room_service = "200000000000002"
     async with open_harness(tmp_path / "hb.sqlite3", clock) as h:
-        await h.say(seaside_room_service, GUEST, "olá")  # Portuguese, the hotel's default
+        await h.say(SEASIDE_ROOM_SERVICE, GUEST, "olá")  # Portuguese, the hotel's default
         await h.say(SEASIDE_FRONT_DESK, GUEST, "olá")
         await h.settle()
         await h.say(SEASIDE_FRONT_DESK, GUEST, "English")  # the language option
         await h.settle()
-        await h.say(seaside_room_service, GUEST, "menu")
+        await h.say(SEASIDE_ROOM_SERVICE, GUEST, "menu")
         await h.settle()
-        context = await h.router.ask_context(seaside_room_service, GUEST)
+        context = await h.router.ask_context(SEASIDE_ROOM_SERVICE, GUEST)
         assert isinstance(context, Context) and context.language == "en"
         guest = await h.store.guests.load("seaside_inn", GUEST)
         assert guest is not None and guest.language == "en"
@@ -367,7 +360,7 @@ async def test_a_failed_step_apologizes_in_the_guests_shared_language(
         context = Context(hotel_id="seaside_inn", guest_id=GUEST, department="front_desk",
                           phone_number_id=SEASIDE_FRONT_DESK, language="en")
         await h.store.conversations.commit_step(StepCommit(  # another department settled English
-            phone_number_id="200000000000002", guest_id=GUEST, hotel_id="seaside_inn",
+            phone_number_id=SEASIDE_ROOM_SERVICE, guest_id=GUEST, hotel_id="seaside_inn",
             context=context.to_dict(), guest_data={}, language="en", inbound_seq=None,
             at=clock.now(), guest_changed=True,
         ))

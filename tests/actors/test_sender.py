@@ -17,8 +17,10 @@ from hotelbot.store import Store, open_store
 from hotelbot.store.records import OutboundMessage, OutboundState, StepCommit
 from hotelbot.whatsapp.client import open_graph_client
 from tests.fakes.clock import FakeClock
+from tests.messages import message_text
+from tests.numbers import FRONT_DESK
 
-NUMBER = "100000000000001"
+NUMBER = FRONT_DESK
 
 
 @dataclass
@@ -43,7 +45,7 @@ class Rig:
         ))
 
     def texts(self, guest: str) -> list[str]:
-        return [str(s.body["text"]["body"]) for s in self.fake.sent_to(guest)]  # type: ignore[index]
+        return [message_text(s.body) for s in self.fake.sent_to(guest)]
 
 
 @pytest.fixture

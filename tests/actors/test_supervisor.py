@@ -1,4 +1,4 @@
-"""The one-for-one supervisor: restarts from the factory, the budget window, parking, siblings."""
+"""The one-for-one supervisor: restarts from the factory, the budget window, aborting, siblings."""
 
 from __future__ import annotations
 
@@ -99,7 +99,7 @@ async def test_a_failed_ask_goes_to_the_caller_and_is_not_a_supervisor_failure(c
     assert supervisor.statistics().failures == 0
 
 
-async def test_restarts_beyond_the_budget_park_the_message_and_stop_the_child(clock):
+async def test_restarts_beyond_the_budget_abort_the_child(clock):
     supervisor, decisions = make_supervisor(clock, max_restarts=2)
     ref = supervisor.spawn("k", Family())
     with capture_logs() as logs:
@@ -110,22 +110,22 @@ async def test_restarts_beyond_the_budget_park_the_message_and_stop_the_child(cl
     assert [d[1] for d in decisions] == [
         SupervisorDecision.RESTART,
         SupervisorDecision.RESTART,
-        SupervisorDecision.PARK,
-        SupervisorDecision.PARK,
+        SupervisorDecision.ABORT,
+        SupervisorDecision.ABORT,
     ]
-    assert decisions[2] == ("k", SupervisorDecision.PARK, Boom, "boom")
-    assert decisions[3] == ("k", SupervisorDecision.PARK, ActorDeadError, "after")
+    assert decisions[2] == ("k", SupervisorDecision.ABORT, Boom, "boom")
+    assert decisions[3] == ("k", SupervisorDecision.ABORT, ActorDeadError, "after")
     assert not ref.is_alive
     assert supervisor.get("k") is None
     assert supervisor.restarts("k") == 2
     stats = supervisor.statistics()
-    assert (stats.children, stats.failures, stats.restarts, stats.parked) == (0, 3, 2, 2)
+    assert (stats.children, stats.failures, stats.restarts, stats.aborted) == (0, 3, 2, 2)
     assert [e["decision"] for e in logs if e["event"] == "child_failed"] == [
-        "restart", "restart", "park"
+        "restart", "restart", "abort"
     ]
 
 
-async def test_a_parked_child_fails_its_queued_asks(clock):
+async def test_an_aborted_child_fails_its_queued_asks(clock):
     supervisor, _ = make_supervisor(clock, max_restarts=0)
     ref = supervisor.spawn("k", Family())
     ref.tell_nowait("boom")
@@ -149,7 +149,7 @@ async def test_the_budget_window_forgets_old_restarts(clock):
     clock.jump(30)  # two restarts 30 s ago are still inside the window: budget used up
     ref.tell_nowait("boom")
     await ref.wait_stopped()
-    assert decisions[-1][1] is SupervisorDecision.PARK
+    assert decisions[-1][1] is SupervisorDecision.ABORT
 
 
 async def test_siblings_keep_running_while_one_child_fails_repeatedly(clock):
@@ -171,7 +171,7 @@ async def test_siblings_keep_running_while_one_child_fails_repeatedly(clock):
     assert supervisor.restarts("b") == 3
 
 
-async def test_a_parked_key_spawned_again_is_parked_at_its_next_failure_inside_the_window(clock):
+async def test_an_aborted_key_spawned_again_is_aborted_at_its_next_failure_in_the_window(clock):
     supervisor, decisions = make_supervisor(clock, max_restarts=1)
     ref = supervisor.spawn("k", Family())
     ref.tell_nowait("boom")
@@ -182,11 +182,11 @@ async def test_a_parked_key_spawned_again_is_parked_at_its_next_failure_inside_t
     again.tell_nowait("boom")
     await again.wait_stopped()
     assert [d[1] for d in decisions] == [
-        SupervisorDecision.RESTART, SupervisorDecision.PARK, SupervisorDecision.PARK
+        SupervisorDecision.RESTART, SupervisorDecision.ABORT, SupervisorDecision.ABORT
     ]
 
 
-async def test_a_factory_that_raises_on_restart_parks_the_message(clock):
+async def test_a_factory_that_raises_on_restart_aborts_the_child(clock):
     supervisor, decisions = make_supervisor(clock)
     built = 0
 
@@ -201,7 +201,7 @@ async def test_a_factory_that_raises_on_restart_parks_the_message(clock):
     with capture_logs() as logs:
         ref.tell_nowait("boom")
         await ref.wait_stopped()
-    assert decisions == [("k", SupervisorDecision.PARK, Boom, "boom")]
+    assert decisions == [("k", SupervisorDecision.ABORT, Boom, "boom")]
     assert any(e["event"] == "child_factory_failed" for e in logs)
 
 

@@ -52,10 +52,11 @@ from hotelbot.whatsapp.payloads import (
     sign,
     verify_signature,
 )
+from tests.numbers import FRONT_DESK, HOUSEKEEPING, ROOM_SERVICE
 from tests.paths import CONFIG
 
 SECRET = "test-app-secret"
-NUMBER = "100000000000002"
+NUMBER = ROOM_SERVICE
 GUEST = "34600000001"
 ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
 
@@ -253,9 +254,9 @@ def test_unknown_or_ambiguous_department_is_refused_listing_the_known_ones(targe
 
 def test_demo_departments_resolve_from_a_configuration() -> None:
     numbers = load_numbers(CONFIG)
-    assert resolve_number("front_desk", numbers) == ("100000000000001", "front_desk")
-    assert resolve_number("room_service", numbers) == ("100000000000002", "room_service")
-    assert resolve_number("housekeeping", numbers) == ("100000000000003", "housekeeping")
+    assert resolve_number("front_desk", numbers) == (FRONT_DESK, "front_desk")
+    assert resolve_number("room_service", numbers) == (ROOM_SERVICE, "room_service")
+    assert resolve_number("housekeeping", numbers) == (HOUSEKEEPING, "housekeeping")
 
 
 def test_an_unreadable_configuration_is_refused_naming_the_directory(tmp_path: Path) -> None:

@@ -16,7 +16,8 @@ from aiohttp.test_utils import TestServer, unused_port
 from hotelbot.devtools.fake_graph import FAKE_GRAPH, create_fake_graph
 from hotelbot.store import open_store
 from hotelbot.whatsapp.payloads import sign
-from tests.fakes.hotel import FRONT_DESK, envelope, text_item
+from tests.fakes.hotel import text_item, webhook_post
+from tests.numbers import FRONT_DESK
 from tests.paths import CONFIG
 
 pytestmark = pytest.mark.e2e
@@ -86,7 +87,7 @@ async def test_sigterm_drains_and_loses_nothing(tmp_path: Path) -> None:
                 pytest.fail("hotelbot did not become ready")
 
             async def post(guest: str) -> int:
-                raw = envelope(FRONT_DESK, guest, [text_item(guest, "hi")])
+                raw = webhook_post(FRONT_DESK, guest, [text_item(guest, "hi")])
                 headers = {"X-Hub-Signature-256": sign(raw, SECRET.encode()),
                            "Content-Type": "application/json"}
                 async with http.post(f"{base}/webhook", data=raw, headers=headers) as r:

@@ -19,7 +19,8 @@ import yaml
 
 from hotelbot.flows import Context
 from hotelbot.store.records import StepCommit
-from tests.fakes.hotel import Hotel, body_text, new_wamid, text_item
+from tests.fakes.hotel import Hotel, new_wamid, text_item
+from tests.messages import message_kind, message_text
 from tests.paths import CONFIG
 
 pytestmark = pytest.mark.e2e
@@ -37,27 +38,6 @@ def _cases() -> list[Any]:
                 cases.append(pytest.param(document, dialogue,
                                           id=f"{document['hotel']}: {dialogue['name']}"))
     return cases
-
-
-def _visible(body: Mapping[str, Any]) -> str:
-    """Everything the guest reads in a message: body, header, footer, option titles."""
-    parts = [body_text(body)]
-    interactive = body.get("interactive", {})
-    for key in ("header", "footer"):
-        if key in interactive:
-            parts.append(str(interactive[key].get("text", "")))
-    action = interactive.get("action", {})
-    parts += [b["reply"]["title"] for b in action.get("buttons", [])]
-    for section in action.get("sections", []):
-        for row in section["rows"]:
-            parts += [row["title"], row.get("description", "")]
-    return "\n".join(parts)
-
-
-def _kind(body: Mapping[str, Any]) -> str:
-    if body["type"] == "interactive":
-        return "button" if body["interactive"]["type"] == "button" else "list"
-    return str(body["type"])
 
 
 def _tap(guest: str, last: Mapping[str, Any], wamid: str, title: str) -> dict[str, object]:
@@ -126,13 +106,13 @@ async def test_shipped_dialogue_through_the_webhook(
 
 
 def _check(hotel: Hotel, replies: list[Any], expect: Mapping[str, Any], where: str) -> None:
-    text = "\n".join(_visible(r.body) for r in replies)
+    text = "\n".join(message_text(r.body) for r in replies)
     if expect.get("silence"):
         assert replies == [], where
         return
     assert replies, where  # never silent outside a cooloff
     if "kind" in expect:
-        assert _kind(replies[-1].body) == expect["kind"], (where, text)
+        assert message_kind(replies[-1].body) == expect["kind"], (where, text)
     wanted = expect.get("reply_contains", [])
     for fragment in [wanted] if isinstance(wanted, str) else wanted:
         assert fragment in text, (where, fragment, text)

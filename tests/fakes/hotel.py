@@ -34,11 +34,6 @@ from tests.paths import CONFIG
 APP_SECRET = "test-app-secret"
 VERIFY_TOKEN = "test-verify-token"
 ACCESS_TOKEN = "test-access-token"
-FRONT_DESK = "100000000000001"
-ROOM_SERVICE = "100000000000002"
-HOUSEKEEPING = "100000000000003"
-SEASIDE_FRONT_DESK = "200000000000001"
-SEASIDE_ROOM_SERVICE = "200000000000002"
 
 _ids = itertools.count(1)
 
@@ -52,19 +47,11 @@ def text_item(guest: str, text: str, wamid: str | None = None) -> dict[str, obje
                         now=int(time.time()))
 
 
-def envelope(number: str, guest: str, items: list[Mapping[str, object]]) -> bytes:
+def webhook_post(number: str, guest: str, items: list[Mapping[str, object]]) -> bytes:
     """A webhook POST body carrying `items` (messages) from `guest` to `number`."""
     body = orjson.loads(webhook_body(number, guest, items[0]))
     body["entry"][0]["changes"][0]["value"]["messages"] = list(items)
     return orjson.dumps(body)
-
-
-def body_text(body: Mapping[str, Any]) -> str:
-    if body["type"] == "text":
-        return str(body["text"]["body"])
-    if body["type"] == "interactive":
-        return str(body["interactive"]["body"]["text"])
-    return ""
 
 
 @dataclass
@@ -92,7 +79,7 @@ class Hotel:
             return response.status
 
     async def send_items(self, number: str, guest: str, items: list[Mapping[str, object]]) -> int:
-        return await self.post(envelope(number, guest, items))
+        return await self.post(webhook_post(number, guest, items))
 
     async def say(self, number: str, guest: str, text: str) -> list[RecordedSend]:
         """Send one text and return the replies it produced (all of them, settled)."""

@@ -25,7 +25,8 @@ from hotelbot import cli
 from hotelbot.admin import AdminSocketError, open_admin_server
 from hotelbot.app import ADMIN, CORE
 from hotelbot.store import RequestStatus
-from tests.fakes.hotel import FRONT_DESK, Hotel, HotelFactory
+from tests.fakes.hotel import Hotel, HotelFactory
+from tests.numbers import FRONT_DESK
 from tests.paths import CONFIG
 
 GUEST = "34600111222"
@@ -320,7 +321,7 @@ async def test_cli_stats_context_and_raw(
     sock = str(sock_dir / "a.sock")
     assert await _admin_cli("--socket", sock, "stats") == 0
     out = capsys.readouterr().out
-    assert "router\n" in out and "delivered" in out and "graph\n" in out
+    assert "router\n" in out and "dispatched" in out and "graph\n" in out
     assert await _admin_cli("--socket", sock, "context", FRONT_DESK, GUEST) == 0
     out = capsys.readouterr().out
     assert "active, in memory" in out and "front_desk_menu" in out
@@ -366,10 +367,10 @@ async def test_a_parked_message_is_listed_and_replayed_once(
     admin_hotel: Hotel, conn: Conn
 ) -> None:
     from hotelbot.whatsapp.payloads import parse_webhook
-    from tests.fakes.hotel import envelope, text_item
+    from tests.fakes.hotel import text_item, webhook_post
 
     guest = "34600000077"
-    [message] = parse_webhook(envelope(FRONT_DESK, guest, [text_item(guest, "hi")])).messages
+    [message] = parse_webhook(webhook_post(FRONT_DESK, guest, [text_item(guest, "hi")])).messages
     [recorded] = await admin_hotel.store.inbound.record(
         [message], at=message.sent_at, hotel_of=admin_hotel.app[CORE].router.hotel_of())
     assert recorded is not None

@@ -9,9 +9,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from hotelbot.devtools.fake_graph import FAKE_GRAPH, create_fake_graph
+from tests.numbers import FRONT_DESK
 
 TOKEN = "test-token-not-secret"
-URL = "/v23.0/100000000000001/messages"
+URL = f"/v23.0/{FRONT_DESK}/messages"
 TEXT: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual",
                         "to": "+34600000001", "type": "text", "text": {"body": "Hello"}}
 Client = TestClient[web.Request, web.Application]

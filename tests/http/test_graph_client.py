@@ -270,8 +270,8 @@ async def test_status_webhooks_arrive_signed_in_order(
     body = {**TEXT, "biz_opaque_callback_data": "job=42"}
     async with open_graph_client(base_url(hooked), "v25.0", "any-token") as c:
         wamid = await c.send(NUMBER, GUEST, body)
-    delivered = await fake_of(hooked).wait_webhooks(3, timeout=2.0)
-    assert [(d.status, d.http_status) for d in delivered] == [
+    posted = await fake_of(hooked).wait_webhooks(3, timeout=2.0)
+    assert [(d.status, d.http_status) for d in posted] == [
         ("sent", 200),
         ("delivered", 200),
         ("read", 200),
@@ -312,8 +312,8 @@ async def test_default_statuses_can_be_changed(hooked: TestServer, receiver: Rec
     async with open_graph_client(base_url(hooked), "v25.0", "any-token") as c:
         await c.send(NUMBER, GUEST, TEXT)
         await c.send(NUMBER, "15550001111", TEXT)
-    delivered = await fake_of(hooked).wait_webhooks(2, timeout=2.0)
-    assert [d.status for d in delivered] == ["read", "read"]
+    posted = await fake_of(hooked).wait_webhooks(2, timeout=2.0)
+    assert [d.status for d in posted] == ["read", "read"]
 
 
 async def test_pending_webhooks_are_cancelled_on_cleanup(

@@ -25,15 +25,8 @@ from hotelbot.devtools.fake_graph import FAKE_GRAPH, FakeGraph, create_fake_grap
 from hotelbot.errors import StoreError
 from hotelbot.store import Store
 from hotelbot.whatsapp.payloads import sign
-from tests.fakes.hotel import (
-    ACCESS_TOKEN,
-    APP_SECRET,
-    FRONT_DESK,
-    Hotel,
-    envelope,
-    settings_for,
-    text_item,
-)
+from tests.fakes.hotel import ACCESS_TOKEN, APP_SECRET, Hotel, settings_for, text_item, webhook_post
+from tests.numbers import FRONT_DESK
 
 GUEST = "34600000001"
 OTHER = "34600000002"
@@ -54,7 +47,7 @@ async def test_a_deep_message_beside_a_valid_one_is_parked_and_the_valid_guest_a
     hotel: Hotel, depth: int
 ) -> None:
     poison = {**text_item(OTHER, "boom"), "unknown": "__deep__"}
-    raw = _splice(orjson.loads(envelope(FRONT_DESK, GUEST, [poison, text_item(GUEST, "hi")])),
+    raw = _splice(orjson.loads(webhook_post(FRONT_DESK, GUEST, [poison, text_item(GUEST, "hi")])),
                   depth)
     assert await hotel.post(raw) == 200
     await hotel.settle()
@@ -70,7 +63,7 @@ async def test_a_deep_message_beside_a_valid_one_is_parked_and_the_valid_guest_a
 async def test_a_deep_status_beside_a_message_leaves_the_message_answered_at_once(
     hotel: Hotel,
 ) -> None:
-    document = orjson.loads(envelope(FRONT_DESK, GUEST, [text_item(GUEST, "hi")]))
+    document = orjson.loads(webhook_post(FRONT_DESK, GUEST, [text_item(GUEST, "hi")]))
     document["entry"][0]["changes"][0]["value"]["statuses"] = [
         {"id": "wamid.S1", "status": "delivered", "timestamp": "1760000000",
          "recipient_id": GUEST, "conversation": "__deep__"},
@@ -84,7 +77,7 @@ async def test_a_deep_status_beside_a_message_leaves_the_message_answered_at_onc
 
 async def test_a_spaced_guest_id_is_parked_and_never_reaches_the_outbox(hotel: Hotel) -> None:
     spaced = "919800000001 "
-    raw = envelope(FRONT_DESK, spaced, [text_item(spaced, "hi"), text_item(OTHER, "hi")])
+    raw = webhook_post(FRONT_DESK, spaced, [text_item(spaced, "hi"), text_item(OTHER, "hi")])
     assert await hotel.post(raw) == 200
     await hotel.settle()
     assert len(hotel.fake.sent_to(OTHER)) == 1
@@ -97,7 +90,7 @@ async def test_a_spaced_guest_id_is_parked_and_never_reaches_the_outbox(hotel: H
 
 
 async def test_a_part_rejected_at_the_webhook_cannot_be_replayed(hotel: Hotel) -> None:
-    raw = envelope(FRONT_DESK, "null", [text_item("null", "hi")])
+    raw = webhook_post(FRONT_DESK, "null", [text_item("null", "hi")])
     assert await hotel.post(raw) == 200
     [(parked, _)] = await hotel.store.inbound.parked()
     with pytest.raises(StoreError, match="nothing to replay"):
@@ -108,7 +101,7 @@ async def test_a_message_too_large_to_keep_is_parked_and_its_neighbour_answered(
     hotel: Hotel,
 ) -> None:
     huge = text_item(OTHER, "x" * 200_000)
-    assert await hotel.post(envelope(FRONT_DESK, GUEST, [huge, text_item(GUEST, "hi")])) == 200
+    assert await hotel.post(webhook_post(FRONT_DESK, GUEST, [huge, text_item(GUEST, "hi")])) == 200
     await hotel.settle()
     assert len(hotel.fake.sent_to(GUEST)) == 1 and hotel.fake.sent_to(OTHER) == []
     [(_, reason)] = await hotel.store.inbound.parked()
@@ -184,7 +177,7 @@ async def test_a_slow_body_is_cut_off_at_the_deadline_while_others_are_served(
 ) -> None:
     reader, writer = await listener.connect()
     writer.write(_head(1000) + b"{")  # one byte of a thousand, then nothing
-    raw = envelope(FRONT_DESK, GUEST, [text_item(GUEST, "hi")])
+    raw = webhook_post(FRONT_DESK, GUEST, [text_item(GUEST, "hi")])
     assert await listener.post(raw) == 200
     answer = await _closed(reader)
     assert answer.startswith(b"HTTP/1.1 408")
@@ -217,7 +210,7 @@ async def test_connections_past_the_cap_get_503_and_the_server_recovers(
         if len(listener.site._runner.server.connections) == 0:  # type: ignore[union-attr]
             break
         await asyncio.sleep(0.02)
-    assert await listener.post(envelope(FRONT_DESK, GUEST, [text_item(GUEST, "hi")])) == 200
+    assert await listener.post(webhook_post(FRONT_DESK, GUEST, [text_item(GUEST, "hi")])) == 200
 
 
 async def test_a_client_dropping_mid_body_is_one_throttled_warning_without_traceback(

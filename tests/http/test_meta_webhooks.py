@@ -11,7 +11,7 @@ Meta's examples name phone_number_id 106540352242922, which is not a number of o
 posting, every `metadata.phone_number_id` is rewritten to the demo hotel's front desk
 (FRONT_DESK) and `display_phone_number` to the business number the fake uses. Nothing else is
 changed. Each example runs on a fresh app: several examples share one message id, which a
-single app would rightly treat as one message delivered twice.
+single app would rightly treat as one message posted twice.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ import pytest
 
 from hotelbot.devtools.fake_graph import BUSINESS_DISPLAY_NUMBER
 from hotelbot.devtools.meta_spec import webhook_examples
-from tests.fakes.hotel import FRONT_DESK, Hotel
+from tests.fakes.hotel import Hotel
+from tests.numbers import FRONT_DESK
 
 EXAMPLES = webhook_examples()
 # Examples whose messages are not something a guest typed: answered 200, no reply required.
@@ -97,7 +98,7 @@ async def test_each_guest_example_mid_conversation_gets_an_answer_or_the_menu_hi
     assert all(r.body["type"] in ("text", "interactive") for r in replies)
 
 
-async def test_a_redelivered_example_is_acknowledged_and_not_answered_twice(hotel: Hotel) -> None:
+async def test_a_retried_example_is_acknowledged_and_not_answered_twice(hotel: Hotel) -> None:
     raw = orjson.dumps(_for_our_number(EXAMPLES["Text Message"]))
     assert await hotel.post(raw) == 200
     await hotel.settle()

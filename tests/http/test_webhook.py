@@ -6,17 +6,9 @@ import asyncio
 
 import orjson
 
-from tests.fakes.hotel import (
-    FRONT_DESK,
-    ROOM_SERVICE,
-    VERIFY_TOKEN,
-    Hotel,
-    HotelFactory,
-    body_text,
-    envelope,
-    new_wamid,
-    text_item,
-)
+from tests.fakes.hotel import VERIFY_TOKEN, Hotel, HotelFactory, new_wamid, text_item, webhook_post
+from tests.messages import message_text
+from tests.numbers import FRONT_DESK, ROOM_SERVICE
 
 GUEST = "34600000001"
 
@@ -45,11 +37,11 @@ async def test_signed_message_is_acknowledged_and_answered(hotel: Hotel) -> None
     assert len(replies) == 1
     assert replies[0].phone_number_id == FRONT_DESK
     assert replies[0].body["to"] == f"+{GUEST}"
-    assert "help" in body_text(replies[0].body).lower()
+    assert "help" in message_text(replies[0].body).lower()
 
 
 async def test_missing_forged_and_tampered_signatures_are_refused(hotel: Hotel) -> None:
-    raw = envelope(FRONT_DESK, GUEST, [text_item(GUEST, "hi")])
+    raw = webhook_post(FRONT_DESK, GUEST, [text_item(GUEST, "hi")])
     assert await hotel.post(raw, signature=None) == 401
     assert await hotel.post(raw, signature="sha256=" + "0" * 64) == 401
     assert await hotel.post(raw, signature="sha1=abc") == 401
@@ -80,7 +72,7 @@ async def test_an_unreadable_body_is_400_with_nothing_recorded(hotel: Hotel) -> 
 async def test_a_bad_entry_beside_a_good_one_is_parked_and_the_good_one_answered(
     hotel: Hotel,
 ) -> None:
-    good = orjson.loads(envelope(FRONT_DESK, GUEST, [text_item(GUEST, "hi")]))
+    good = orjson.loads(webhook_post(FRONT_DESK, GUEST, [text_item(GUEST, "hi")]))
     good["entry"] = [*good["entry"], {"id": "1", "changes": "oops"}]
     assert await hotel.post(orjson.dumps(good)) == 200
     await hotel.settle()
@@ -99,13 +91,13 @@ async def test_button_list_and_template_replies_drive_the_flow(hotel: Hotel) -> 
                                                                "title": row["title"]}}}
     assert await hotel.send_items(FRONT_DESK, GUEST, [tap]) == 200
     await hotel.settle()
-    assert "name" in body_text(hotel.fake.sent_to(GUEST)[-1].body).lower()
+    assert "name" in message_text(hotel.fake.sent_to(GUEST)[-1].body).lower()
     template = {"from": GUEST, "id": new_wamid(), "timestamp": "1760000120", "type": "button",
                 "button": {"payload": "flow:feedback", "text": "Leave feedback"}}
     assert await hotel.send_items(FRONT_DESK, GUEST, [template]) == 200
     await hotel.settle()
     last = hotel.fake.sent_to(GUEST)[-1].body
-    assert "rate" in body_text(last).lower() or "stay" in body_text(last).lower()
+    assert "rate" in message_text(last).lower() or "stay" in message_text(last).lower()
 
 
 async def test_button_reply_is_accepted(hotel: Hotel) -> None:
@@ -118,7 +110,7 @@ async def test_button_reply_is_accepted(hotel: Hotel) -> None:
            "interactive": {"type": "button_reply", "button_reply": yes}}
     assert await hotel.send_items(FRONT_DESK, GUEST, [tap]) == 200
     await hotel.settle()
-    assert "checked in" in body_text(hotel.fake.sent_to(GUEST)[-1].body).lower()
+    assert "checked in" in message_text(hotel.fake.sent_to(GUEST)[-1].body).lower()
     requests = await hotel.store.requests.recent("demo_hotel")
     assert [r.kind for r in requests] == ["check_in"]
     assert requests[0].data["guest_name"] == "Maria Lopez"
@@ -142,16 +134,16 @@ async def test_media_and_other_types_get_a_friendly_reply(hotel: Hotel) -> None:
         await hotel.settle()
         replies = hotel.fake.sent_to(GUEST)[before:]
         assert len(replies) == 1, kind
-        assert "menu" in body_text(replies[0].body).lower(), kind
+        assert "menu" in message_text(replies[0].body).lower(), kind
 
 
 async def test_several_messages_in_one_post_are_all_handled(hotel: Hotel) -> None:
     guests = ["34600000011", "34600000012", "34600000013"]
-    raw = orjson.loads(envelope(FRONT_DESK, guests[0], [text_item(guests[0], "hi")]))
+    raw = orjson.loads(webhook_post(FRONT_DESK, guests[0], [text_item(guests[0], "hi")]))
     value = raw["entry"][0]["changes"][0]["value"]
     value["contacts"] = [{"profile": {"name": "G"}, "wa_id": g} for g in guests]
     value["messages"] = [text_item(g, "hi") for g in guests]
-    second = orjson.loads(envelope(ROOM_SERVICE, GUEST, [text_item(GUEST, "hi")]))
+    second = orjson.loads(webhook_post(ROOM_SERVICE, GUEST, [text_item(GUEST, "hi")]))
     raw["entry"].append(second["entry"][0])
     assert await hotel.post(orjson.dumps(raw)) == 200
     await hotel.settle()
@@ -159,8 +151,8 @@ async def test_several_messages_in_one_post_are_all_handled(hotel: Hotel) -> Non
         assert len(hotel.fake.sent_to(guest)) == 1
 
 
-async def test_duplicate_delivery_gets_one_reply(hotel: Hotel) -> None:
-    raw = envelope(FRONT_DESK, GUEST, [text_item(GUEST, "hi", wamid="wamid.DUP1")])
+async def test_duplicate_post_gets_one_reply(hotel: Hotel) -> None:
+    raw = webhook_post(FRONT_DESK, GUEST, [text_item(GUEST, "hi", wamid="wamid.DUP1")])
     assert await hotel.post(raw) == 200
     assert await hotel.post(raw) == 200
     await hotel.settle()
@@ -176,7 +168,7 @@ async def test_statuses_are_stored_in_order(start_hotel: HotelFactory) -> None:
 
 
 async def test_unknown_phone_number_id_is_acknowledged_and_dropped(hotel: Hotel) -> None:
-    raw = envelope("999999999999999", GUEST, [text_item(GUEST, "hi")])
+    raw = webhook_post("999999999999999", GUEST, [text_item(GUEST, "hi")])
     assert await hotel.post(raw) == 200
     await hotel.settle()
     assert hotel.fake.sends == []
@@ -222,7 +214,7 @@ async def test_overload_answers_503_before_recording_and_a_retry_is_answered_onc
 ) -> None:
     hotel = await start_hotel(max_pending_writes=1)
     guests = [f"3461000{n:04d}" for n in range(60)]
-    bodies = {g: envelope(FRONT_DESK, g, [text_item(g, "hi")]) for g in guests}
+    bodies = {g: webhook_post(FRONT_DESK, g, [text_item(g, "hi")]) for g in guests}
     statuses = dict(zip(guests, await asyncio.gather(*(hotel.post(bodies[g]) for g in guests)),
                         strict=True))
     assert set(statuses.values()) <= {200, 503}
@@ -243,7 +235,7 @@ async def test_overload_answers_503_before_recording_and_a_retry_is_answered_onc
 
 async def test_guest_known_only_by_user_id_is_answered_by_user_id(hotel: Hotel) -> None:
     user_id = "US.13491208655302741918"
-    raw = orjson.loads(envelope(FRONT_DESK, "0", [text_item("0", "hi")]))
+    raw = orjson.loads(webhook_post(FRONT_DESK, "0", [text_item("0", "hi")]))
     value = raw["entry"][0]["changes"][0]["value"]
     value["contacts"] = [{"profile": {"name": "Maria"}, "user_id": user_id}]
     del value["messages"][0]["from"]
@@ -257,7 +249,7 @@ async def test_guest_known_only_by_user_id_is_answered_by_user_id(hotel: Hotel) 
 async def test_system_errors_in_a_webhook_are_logged_and_acknowledged(hotel: Hotel) -> None:
     from structlog.testing import capture_logs
 
-    raw = orjson.loads(envelope(FRONT_DESK, GUEST, [text_item(GUEST, "hi")]))
+    raw = orjson.loads(webhook_post(FRONT_DESK, GUEST, [text_item(GUEST, "hi")]))
     value = raw["entry"][0]["changes"][0]["value"]
     del value["messages"], value["contacts"]
     value["errors"] = [{"code": 130429, "title": "Rate limit hit", "message": "Rate limit hit",

@@ -1,6 +1,6 @@
 """Property: no signed body, however mangled, gets a 5xx, stops the server or costs a guest.
 
-Bodies are valid envelopes with random mutations (tests/fuzz_bodies.py). After each hostile
+Bodies are valid webhook POSTs with random mutations (tests/fuzz_bodies.py). After each hostile
 POST an ordinary guest writes; every one of them must be answered. `scripts/bench fuzz` runs
 the same with tens of thousands of bodies (BENCHMARKS.md).
 """
@@ -14,8 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fakes.hotel import FRONT_DESK, Hotel, envelope, text_item
+from tests.fakes.hotel import Hotel, text_item, webhook_post
 from tests.fuzz_bodies import hostile_body
+from tests.numbers import FRONT_DESK
 
 # A new ordinary guest per example (one guest writing 60 times in a row would rightly meet the
 # per-guest rate limit); never drawn by the fuzzer, whose guests are 3460xxxxxxx.
@@ -32,7 +33,7 @@ async def test_hostile_bodies_never_5xx_and_an_interleaved_guest_is_answered(
     status = await hotel.post(hostile_body(rng, FRONT_DESK))
     assert status in (200, 400, 413), status
     guest = next(_sentinels)
-    assert await hotel.post(envelope(FRONT_DESK, guest, [text_item(guest, "menu")])) == 200
+    assert await hotel.post(webhook_post(FRONT_DESK, guest, [text_item(guest, "menu")])) == 200
     await hotel.settle()
     assert len(hotel.fake.sent_to(guest)) == 1
     async with hotel.client.get("/healthz") as response:

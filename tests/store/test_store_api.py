@@ -129,7 +129,7 @@ async def test_inbound_to_an_unknown_number_is_recorded_without_a_guest(store: S
     assert [m.wamid for m in await store.inbound.pending()] == ["w1"]
 
 
-async def test_empty_deliveries_write_nothing(store: Store) -> None:
+async def test_empty_batches_write_nothing(store: Store) -> None:
     assert await store.inbound.record([], at=T0, hotel_of=HOTELS) == []
     await store.statuses.record([])
     assert store.statistics().jobs_committed == 0

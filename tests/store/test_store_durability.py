@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,7 +45,6 @@ asyncio.run(main())
 
 async def test_acknowledged_writes_survive_a_process_crash(tmp_path: Path) -> None:
     path = tmp_path / "hotel.db"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
@@ -54,7 +52,7 @@ async def test_acknowledged_writes_survive_a_process_crash(tmp_path: Path) -> No
         str(path),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=env,
+        cwd=REPO,  # the child imports hotelbot from this checkout, as `python -c` does
     )
     async with asyncio.timeout(20):
         out, err = await process.communicate()

@@ -45,7 +45,8 @@ from hotelbot.flows.model import (
 )
 from hotelbot.flows.ratelimit import Bucket
 from hotelbot.flows.text import normalize
-from hotelbot.typedefs import Dept, FlowId, HotelId, Lang, StepId, WaNumberId
+from hotelbot.typedefs import Dept, FlowId, HotelId, Lang, NumberId, StepId
+from tests.messages import message_text
 
 DEPT = "front_desk"
 NUMBER = "1001"
@@ -208,7 +209,7 @@ def build_hotel(**changes: object) -> Hotel:
     """The test hotel; keyword arguments replace Hotel fields (e.g. policy=...)."""
     flows = {f.id: f for f in (_main(), _order(), _feedback(), _late())}
     department = Department(
-        id=Dept(DEPT), phone_number_id=WaNumberId(NUMBER), name=t("Front desk", "Receção"),
+        id=Dept(DEPT), phone_number_id=NumberId(NUMBER), name=t("Front desk", "Receção"),
         main_flow=FlowId("main"), flows=(FlowId("order"), FlowId("feedback"), FlowId("late")),
     )
     hotel = Hotel(
@@ -221,31 +222,6 @@ def build_hotel(**changes: object) -> Hotel:
         room_pattern=r"[0-9]{3}[A-Z]?",
     )
     return replace(hotel, **changes)  # type: ignore[arg-type]
-
-
-def message_text(body: Mapping[str, object]) -> str:
-    """Everything a guest reads in one message body (body, header, footer, buttons, rows)."""
-    parts: list[str] = []
-    if body.get("type") == "text":
-        parts.append(str(body["text"]["body"]))  # type: ignore[index]
-        return "\n".join(parts)
-    inter: dict[str, object] = body["interactive"]  # type: ignore[assignment]
-    for key in ("header", "body", "footer"):
-        if key in inter:
-            parts.append(str(inter[key]["text"]))  # type: ignore[index]
-    action: dict[str, object] = inter["action"]  # type: ignore[assignment]
-    for button in action.get("buttons", []):  # type: ignore[attr-defined]
-        parts.append(button["reply"]["title"])
-    for section in action.get("sections", []):  # type: ignore[attr-defined]
-        parts.extend(f"{row['title']} {row.get('description', '')}" for row in section["rows"])
-    return "\n".join(parts)
-
-
-def message_kind(body: Mapping[str, object]) -> str:
-    """"text", "button" or "list"."""
-    if body.get("type") == "text":
-        return "text"
-    return str(body["interactive"]["type"])  # type: ignore[index]
 
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)

@@ -24,6 +24,7 @@ from hotelbot.flows import (
     step,
 )
 from hotelbot.flows.ratelimit import Bucket
+from tests.messages import message_kind
 from tests.unit.fixtures import (
     DEPT,
     HOTEL,
@@ -32,7 +33,6 @@ from tests.unit.fixtures import (
     ONE_TAKEN,
     at,
     build_hotel,
-    message_kind,
     run,
     text_of,
     where,

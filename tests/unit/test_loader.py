@@ -11,6 +11,7 @@ from hotelbot.config import check_config, load_hotels
 from hotelbot.config.source import Source
 from hotelbot.config.templates import parse_option
 from hotelbot.flows import Hotels, StepKind, Text, ValidatorKind
+from tests.numbers import ROOM_SERVICE, SEASIDE_FRONT_DESK
 from tests.paths import CONFIG
 
 
@@ -24,8 +25,8 @@ def test_the_tests_configuration_has_no_problem() -> None:
 
 
 def test_numbers_map_to_hotel_and_department(hotels: Hotels) -> None:
-    assert hotels.numbers["100000000000002"] == ("demo_hotel", "room_service")
-    assert hotels.numbers["200000000000001"] == ("seaside_inn", "front_desk")
+    assert hotels.numbers[ROOM_SERVICE] == ("demo_hotel", "room_service")
+    assert hotels.numbers[SEASIDE_FRONT_DESK] == ("seaside_inn", "front_desk")
     assert len(hotels.numbers) == 5
 
 

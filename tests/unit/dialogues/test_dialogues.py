@@ -51,8 +51,9 @@ from hotelbot.flows import (
 )
 from hotelbot.whatsapp.limits import check_message
 from hotelbot.whatsapp.payloads import envelope
+from tests.messages import message_kind, message_text
 from tests.paths import CONFIG
-from tests.unit.fixtures import DEPT, GUEST, NUMBER, build_hotel, message_kind, message_text
+from tests.unit.fixtures import DEPT, GUEST, NUMBER, build_hotel
 
 HERE = Path(__file__).parent
 START = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
