@@ -146,6 +146,14 @@ class NumberPacer:
         self._paused_until = max(self._paused_until, now + delay)
         return delay
 
+    def hold(self, recipient: str, until: float, now: float) -> None:
+        """Keep `recipient` waiting until `until` (a row of theirs waits for a retry: the rows
+        behind it must not overtake it)."""
+        pair = self._pairs.get(recipient)
+        if pair is None:
+            pair = self._pairs[recipient] = _Pair(tokens=float(self.policy.pair_burst), stamp=now)
+        pair.paused_until = max(pair.paused_until, until)
+
     def retry_delay(self, attempts: int, jitter: float, at_least: float = 0.0) -> float | None:
         """Seconds before attempt `attempts + 1` of a row after a retryable error, or None
         when `attempts` used them all (the row then fails with its reason)."""
