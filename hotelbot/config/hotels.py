@@ -19,8 +19,20 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from hotelbot.config.source import Source, ident, items, join, lang, mapping, string, text
-from hotelbot.flows import Department, Text, WordKind, normalize
+from hotelbot.config.source import (
+    Source,
+    boolean,
+    ident,
+    integer,
+    items,
+    join,
+    lang,
+    mapping,
+    number,
+    string,
+    text,
+)
+from hotelbot.flows import Department, Sending, Text, WordKind, normalize
 from hotelbot.typedefs import Dept, FlowId, NumberId
 
 __all__ = [
@@ -39,7 +51,11 @@ WORD_KINDS: tuple[WordKind, ...] = ("back", "menu", "skip")
 DEFAULT_ROOM_PATTERN = r"[0-9]{1,4}[A-Za-z]?"
 _PHONE_NUMBER_ID = re.compile(r"^[0-9]{5,20}$")
 _HOTEL_KEYS = frozenset({"id", "name", "timezone", "languages", "room_pattern", "variables",
-                         "departments", "strings", "words", "overrides"})
+                         "departments", "strings", "words", "overrides", "read_receipts"})
+# WhatsApp's limits (Cloud API: 80 messages/s by default, up to 1000 after Meta's upgrade; one
+# message per 6 s to a guest, bursts of up to 45 in 6 s borrowed from later).
+MAX_MESSAGES_PER_SECOND = 1000
+MAX_PAIR_BURST = 45
 
 Origins = dict[str, tuple[str, str]]
 Words = Mapping[WordKind, Mapping[str, tuple[str, ...]]]
@@ -68,6 +84,7 @@ class HotelDoc:
     words: Words  # shared words plus this hotel's extra words (not yet normalized)
     overrides: Mapping[str, object]
     origins: Origins
+    read_receipts: bool = True
 
 
 def merge_text(base: Text | None, extra: Text) -> Text:
@@ -147,6 +164,7 @@ def parse_hotel(src: Source, hotel_id: str, shared: StringsDoc) -> HotelDoc | No
         room_pattern=room_pattern, variables=_variables(src, raw.get("variables", {}), dlang),
         departments=_departments(src, raw.get("departments"), dlang),
         strings=strings, words=words, overrides=overrides, origins=origins,
+        read_receipts=boolean(src, raw.get("read_receipts", True), "read_receipts") is not False,
     )
 
 
@@ -224,7 +242,7 @@ def _departments(src: Source, value: object, dlang: str) -> dict[Dept, Departmen
     for dept_id, raw_dept in value.items():
         path = join("departments", dept_id)
         raw = mapping(src, raw_dept, path, allowed={"phone_number_id", "name", "main_flow",
-                      "flows"}, required=("phone_number_id", "name", "main_flow"),
+                      "flows", "sending"}, required=("phone_number_id", "name", "main_flow"),
                       what="a department")
         if raw is None or ident(src, dept_id, path, "department id") is None:
             continue
@@ -239,10 +257,41 @@ def _departments(src: Source, value: object, dlang: str) -> dict[Dept, Departmen
         listed = items(src, raw.get("flows", []), join(path, "flows")) or []
         flows = [ident(src, f, join(join(path, "flows"), i), "flow id")
                  for i, f in enumerate(listed)]
-        if number_id is None or name is None or main is None:
-            continue
         ids = tuple(FlowId(f) for f in dict.fromkeys([main, *flows]) if f is not None)
+        sending = _sending(src, raw.get("sending", {}), join(path, "sending"))
+        if number_id is None or name is None or main is None or sending is None:
+            continue
         found[Dept(dept_id)] = Department(
             id=Dept(dept_id), phone_number_id=NumberId(number_id), name=name,
-            main_flow=FlowId(main), flows=ids)
+            main_flow=FlowId(main), flows=ids, sending=sending)
     return found
+
+
+def _sending(src: Source, value: object, path: str) -> Sending | None:
+    """`sending: {messages_per_second, pair_interval_seconds, pair_burst}`, each optional."""
+    raw = mapping(src, value, path, allowed={"messages_per_second", "pair_interval_seconds",
+                                             "pair_burst"}, what="sending limits")
+    if raw is None:
+        return None
+    default = Sending()
+    rate = raw.get("messages_per_second", default.messages_per_second)
+    interval = raw.get("pair_interval_seconds", default.pair_interval_seconds)
+    burst = raw.get("pair_burst", default.pair_burst)
+    rate_ok = integer(src, rate, join(path, "messages_per_second"), low=1)
+    interval_ok = number(src, interval, join(path, "pair_interval_seconds"))
+    burst_ok = integer(src, burst, join(path, "pair_burst"), low=1)
+    if rate_ok is not None and rate_ok > MAX_MESSAGES_PER_SECOND:
+        src.fault(join(path, "messages_per_second"),
+                  f"must be at most {MAX_MESSAGES_PER_SECOND} (WhatsApp's highest throughput)")
+        rate_ok = None
+    if interval_ok is not None and not 0 < interval_ok <= 3600:
+        src.fault(join(path, "pair_interval_seconds"), "must be more than 0 and at most 3600")
+        interval_ok = None
+    if burst_ok is not None and burst_ok > MAX_PAIR_BURST:
+        src.fault(join(path, "pair_burst"),
+                  f"must be at most {MAX_PAIR_BURST} (WhatsApp's burst to one guest)")
+        burst_ok = None
+    if rate_ok is None or interval_ok is None or burst_ok is None:
+        return None
+    return Sending(messages_per_second=rate_ok, pair_interval_seconds=interval_ok,
+                   pair_burst=burst_ok)

@@ -171,12 +171,28 @@ class Flow:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Sending:
+    """How fast a department's number may send (WhatsApp's limits; the hotel file's `sending`).
+
+    messages_per_second: Meta's throughput of the number (80 by default, up to 1000 once
+    Meta upgraded it); pair_interval_seconds and pair_burst: the pace to one guest (Meta: one
+    message per 6 s, with a short burst that borrows from later).
+    """
+
+    messages_per_second: int = 80
+    pair_interval_seconds: float = 6.0
+    pair_burst: int = 6
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Department:
     id: Dept
     phone_number_id: NumberId
     name: Text
     main_flow: FlowId  # the department's main menu
     flows: tuple[FlowId, ...]  # every flow this department may run
+    sending: Sending = Sending()
+
 
 
 WordKind = Literal["back", "menu", "skip"]
@@ -208,6 +224,7 @@ class Hotel:
     words: Mapping[WordKind, Mapping[str, frozenset[str]]]  # kind -> lang -> normalized words
     room_pattern: str  # regex a room number must fully match
     policy: Policy = Policy()
+    read_receipts: bool = True  # mark each guest message read (blue ticks) once handled
 
     @property
     def default_language(self) -> Lang:

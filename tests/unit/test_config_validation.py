@@ -14,6 +14,8 @@ import pytest
 
 from hotelbot.config import check_config, load_hotels
 from hotelbot.errors import FlowDefinitionError, Problem
+from hotelbot.flows import Sending
+from hotelbot.typedefs import Dept, HotelId
 from tests.paths import CONFIG
 
 
@@ -157,6 +159,19 @@ CASES = [
     Case("string_button_too_long", "strings.yaml", 'confirm: {en: "Confirm",',
          'confirm: {en: "Confirm this order now please",', "strings.confirm", "at most 20",
          "Confirm this order"),
+    Case("sending_rate_too_high", "hotels/demo_hotel.yaml", "    main_flow: front_desk_menu\n",
+         "    main_flow: front_desk_menu\n    sending: {messages_per_second: 5000}\n",
+         "departments.front_desk.sending.messages_per_second", "at most 1000",
+         "messages_per_second: 5000"),
+    Case("sending_burst_too_high", "hotels/demo_hotel.yaml", "    main_flow: front_desk_menu\n",
+         "    main_flow: front_desk_menu\n    sending: {pair_burst: 100}\n",
+         "departments.front_desk.sending.pair_burst", "at most 45", "pair_burst: 100"),
+    Case("sending_unknown_key", "hotels/demo_hotel.yaml", "    main_flow: front_desk_menu\n",
+         "    main_flow: front_desk_menu\n    sending: {speed: 3}\n",
+         "departments.front_desk.sending.speed", "unknown key 'speed'", "speed: 3"),
+    Case("read_receipts_not_bool", "hotels/demo_hotel.yaml", "timezone: Europe/London",
+         "timezone: Europe/London\nread_receipts: sometimes", "read_receipts",
+         "expected true or false", "read_receipts: sometimes"),
 ]
 
 
@@ -261,3 +276,21 @@ def test_per_language_edit_of_a_non_text_set_value_is_a_problem(tmp_path: Path) 
         "overrides.room_service_order.steps.drinks.options.edit.tea.set.cups",
         _line_of(lines, "cups: {pt: uma}"))]
     assert "'cups' is int in the template" in problems[0].reason
+
+
+def test_sending_limits_and_read_receipts_are_read_with_defaults(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    shutil.copytree(CONFIG, config)
+    hotel = config / "hotels" / "demo_hotel.yaml"
+    hotel.write_text(hotel.read_text()
+                     .replace("timezone: Europe/London", "timezone: Europe/London\n"
+                              "read_receipts: false")
+                     .replace("    main_flow: front_desk_menu\n", "    main_flow: front_desk_menu\n"
+                              "    sending: {messages_per_second: 1000, pair_burst: 3}\n", 1))
+    hotels = load_hotels(config)
+    demo = hotels.hotels[HotelId("demo_hotel")]
+    front, rooms = demo.departments[Dept("front_desk")], demo.departments[Dept("room_service")]
+    assert not demo.read_receipts and hotels.hotels[HotelId("seaside_inn")].read_receipts
+    assert (front.sending.messages_per_second, front.sending.pair_burst,
+            front.sending.pair_interval_seconds) == (1000, 3, 6.0)
+    assert rooms.sending == Sending()
