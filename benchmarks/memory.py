@@ -31,6 +31,7 @@ from pathlib import Path
 import orjson
 import uvloop
 
+from benchmarks.hotels import unpaced_config
 from benchmarks.load import NUMBERS
 from benchmarks.process import ROOT, rss_bytes
 from benchmarks.report import BENCHMARKS_MD, emit, table
@@ -41,7 +42,6 @@ from hotelbot.settings import Settings
 from hotelbot.store import InboundMessage
 from hotelbot.whatsapp import parse_webhook
 
-CONFIG = ROOT / "config"
 BATCH = 1000
 WARMUP = 500
 TARGET_MIB = 600
@@ -56,6 +56,9 @@ class InstantTransport:
 
     async def send(self, phone_number_id: str, guest_id: str, body: Mapping[str, object]) -> str:
         return f"wamid.MEM{next(self._ids):012d}"
+
+    async def mark_read(self, phone_number_id: str, wamid: str) -> None:
+        return None
 
 
 def inbound(start: int, count: int) -> list[InboundMessage]:
@@ -75,14 +78,15 @@ async def guests_write(core: Core, start: int, count: int) -> None:
     for first in range(start, start + count, BATCH):
         await core.inbox.accept(inbound(first, min(BATCH, start + count - first)))
         await core.router.wait_idle()
-        await core.sender.wait_idle()
+        await core.pacer.wait_idle()
 
 
 async def measure(n: int, trace: bool) -> dict[str, object]:
     """The child's work: warm up, measure N conversations, report."""
     with tempfile.TemporaryDirectory(prefix="hotelbot-bench-") as tmp:
+        config = unpaced_config(Path(tmp) / "config")  # conversations, not Meta's pacing
         settings = Settings(app_secret="bench", verify_token="bench", access_token="bench",
-                            config_dir=CONFIG, data_dir=Path(tmp), max_pending_writes=100_000)
+                            config_dir=config, data_dir=Path(tmp), max_pending_writes=100_000)
         async with open_core(
             settings, transport=InstantTransport(),
             router_settings=RouterSettings(passivate_after=1e9, sweep_every=1e9),
@@ -99,7 +103,7 @@ async def measure(n: int, trace: bool) -> dict[str, object]:
             gc.collect()
             result: dict[str, object] = {
                 "conversations": n, "seconds": seconds, "rss_delta": rss_bytes() - rss0,
-                "active": core.router.statistics().active, "sent": core.sender.statistics().sent,
+                "active": core.router.statistics().active, "sent": core.pacer.statistics().sent,
             }
             if trace:
                 result["heap_delta"] = tracemalloc.get_traced_memory()[0]

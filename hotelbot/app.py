@@ -7,14 +7,15 @@ application: its routes and its `cleanup_ctx` list.
     open_core:  configuration (validated; LiveConfig)
                 -> store (migrations, group-commit writer)
                 -> Graph API client (or a transport the caller gives)
-                -> sender (recovery: outbox rows still pending are sent)
+                -> pacer (one task per sending number; recovery: pending rows are sent,
+                   rows caught `sending` wait for their status)
                 -> router (accepting; sweeps idle actors and stale contexts)
                 -> inbox (recovery: inbound rows still `received` are replayed)
     create_app: cleanup_ctx = [core, admin socket]; routes = webhook, /healthz, /readyz
 
 On SIGTERM aiohttp stops accepting first; then the admin socket closes, the inbox stops
-sweeping, the router drains every mailbox (each step commits), the sender finishes what is in
-flight (the rest stays pending on disk), the client closes, and the store flushes its writer
+sweeping, the router drains every mailbox (each step commits), the pacer finishes what is in
+flight (the rest stays in the outbox), the client closes, and the store flushes its writer
 and checkpoints. Must never do work at import time.
 """
 
@@ -40,9 +41,10 @@ from hotelbot.actors import (
 from hotelbot.admin import AdminCommands, AdminServer, AdminTargets, open_admin_server
 from hotelbot.clock import Clock, SystemClock
 from hotelbot.config import LiveConfig, load_hotels
-from hotelbot.outbound import DirectSender, Transport, open_sender
+from hotelbot.outbound import Pacer, PacingPolicy, Transport, open_pacer
 from hotelbot.settings import Settings
 from hotelbot.store import Store, open_store
+from hotelbot.typedefs import NumberId
 from hotelbot.web import (
     READINESS,
     WEBHOOK,
@@ -65,7 +67,7 @@ class Core:
     store: Store
     transport: Transport  # where sends go: the Graph API client, or what the caller gave
     graph: GraphClient | None  # the Graph API client, when the core opened one
-    sender: DirectSender
+    pacer: Pacer
     router: Router
     inbox: Inbox
 
@@ -105,14 +107,31 @@ async def open_core(
             graph = await stack.enter_async_context(open_graph_client(
                 settings.graph_url, settings.graph_version, settings.access_token))
             transport = graph
-        sender = await stack.enter_async_context(open_sender(transport, store.outbox, clock))
-        deps = ConversationDeps(store=store, sender=sender, guests=GuestBook(store.guests),
+        pacer = await stack.enter_async_context(open_pacer(
+            transport, store.outbox, store.windows, clock, policy_of=_policy_of(config)))
+        deps = ConversationDeps(store=store, sender=pacer, guests=GuestBook(store.guests),
                                 clock=clock, hotels=config.get)
         router = await stack.enter_async_context(open_router(deps, store, router_settings))
         inbox = await stack.enter_async_context(
             open_inbox(store.inbound, router, clock, inbox_settings))
         yield Core(settings=settings, clock=clock, config=config, store=store,
-                   transport=transport, graph=graph, sender=sender, router=router, inbox=inbox)
+                   transport=transport, graph=graph, pacer=pacer, router=router, inbox=inbox)
+
+
+def _policy_of(config: LiveConfig) -> Callable[[str], PacingPolicy]:
+    """A sending number's limits, from its department's `sending` in the hotel file."""
+
+    def policy_of(number: str) -> PacingPolicy:
+        hotels = config.get()
+        found = hotels.numbers.get(NumberId(number))
+        if found is None:
+            return PacingPolicy()
+        sending = hotels.hotels[found[0]].departments[found[1]].sending
+        return PacingPolicy(per_second=sending.messages_per_second,
+                            pair_interval=sending.pair_interval_seconds,
+                            pair_burst=sending.pair_burst)
+
+    return policy_of
 
 
 CORE = web.AppKey("core", Core)
@@ -151,7 +170,7 @@ def _core_ctx(
 async def _admin_ctx(app: web.Application) -> AsyncIterator[None]:
     core = app[CORE]
     targets = AdminTargets(
-        router=core.router, inbox=core.inbox, store=core.store, sender=core.sender,
+        router=core.router, inbox=core.inbox, store=core.store, pacer=core.pacer,
         graph=core.graph, config=core.config, now=core.clock.now,
     )
     async with open_admin_server(core.settings.admin_socket, AdminCommands(targets)) as server:

@@ -76,7 +76,11 @@ class ConversationStore(Protocol):
 
 
 class Sender(Protocol):
+    """The outbound pacer, as a conversation uses it."""
+
     def submit(self, rows: tuple[OutboundMessage, ...]) -> None: ...
+
+    def mark_read(self, phone_number_id: str, wamid: str) -> None: ...
 
 
 class ConversationReport(Protocol):
@@ -96,6 +100,7 @@ class Inbound:
 
     seq: int
     event: Event
+    wamid: str = ""  # marked read (blue ticks) once handled, when the hotel wants it
     replayed: bool = False
 
 
@@ -175,6 +180,8 @@ class ConversationActor(Actor):
         outcome = step(hotel, context, message.event, now, guest=guest,
                        replayed=message.replayed)
         await self._commit(outcome, message.seq, now)
+        if hotel.read_receipts and message.wamid and not message.replayed:
+            self._deps.sender.mark_read(self.phone_number_id, message.wamid)
 
     async def _commit(self, outcome: Outcome, seq: int, now: datetime) -> None:
         context = outcome.context

@@ -141,7 +141,7 @@ class Router:
             self._background(self._store.inbound.park(message.seq, "unknown phone_number_id"))
             return
         self._last_used[key] = self._deps.clock.monotonic()
-        inbound = Inbound(seq=message.seq, event=event, replayed=replayed)
+        inbound = Inbound(seq=message.seq, event=event, wamid=message.wamid, replayed=replayed)
         try:
             ref = self._supervisor.get(key) or self._spawn(key, department_of)
             ref.tell_nowait(inbound)

@@ -97,7 +97,7 @@ class AdminTargets:
     router: AdminRouter
     inbox: AdminInbox
     store: AdminStore
-    sender: HasStatistics
+    pacer: HasStatistics
     graph: HasStatistics | None  # None when sends go elsewhere than a Graph API client
     config: AdminConfig
     now: Callable[[], datetime]
@@ -202,7 +202,7 @@ async def _help(targets: AdminTargets, request: Mapping[str, object]) -> Reply:
 async def _stats(targets: AdminTargets, request: Mapping[str, object]) -> Reply:
     parts = {
         "inbox": targets.inbox, "router": targets.router, "store": targets.store,
-        "sender": targets.sender, "graph": targets.graph,
+        "pacer": targets.pacer, "graph": targets.graph,
     }
     return {"stats": {name: jsonable(obj.statistics()) for name, obj in parts.items()
                       if obj is not None}}

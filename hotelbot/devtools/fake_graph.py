@@ -6,14 +6,20 @@ fresh wamid, or Meta's error shape), every body checked against Meta's own OpenA
 documented limits (`check_message`), so what Meta would refuse is refused with a 400, code
 100 and the path and reason in `error_data.details`; the bearer-token check, injected
 failures and latency, and the status webhooks Meta would send afterwards (sent, delivered,
-read), signed with the App Secret exactly like Meta (whatsapp-cloud-api.md sections 1.7, 2,
-4.6, 4.7).
-Test-only routes: `GET /_sent[?to=]`, `POST /_reset`, `POST /_inject`. Tests can also use the
-`FakeGraph` state object directly: `app[FAKE_GRAPH]`.
+read), signed with the App Secret exactly like Meta, each echoing the send's
+`biz_opaque_callback_data` and recipient (whatsapp-cloud-api.md sections 1.7, 2, 4.6, 4.7).
+Status webhooks come after delays (`status_delays`: the first status waits sent_s after the
+send, the second delivered_s after the first, the third and later read_s) and each may be lost
+(`drop_statuses`, a probability drawn from a seeded RNG), as Meta's do not always arrive.
+Test-only routes: `GET /_sent[?to=]`, `POST /_reset`, `POST /_inject` (an injection, or the
+status settings for every send from now on: `{"statuses", "status_delays", "drop_statuses",
+"seed"}`, any of them). Tests can also use the `FakeGraph` state object directly:
+`app[FAKE_GRAPH]`.
 Must never: listen beyond loopback, or leave a background task running after app cleanup.
 
 Standalone (scripts/run): python -m hotelbot.devtools.fake_graph --port 8090
-[--webhook-url URL --app-secret S]. A development tool: no production module imports it.
+[--webhook-url URL --app-secret S] [--status-delays 0.01,0.01,0.01] [--drop-statuses P]
+[--seed N]. A development tool: no production module imports it.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import math
+import random
 import re
 import secrets
 import time
@@ -46,6 +54,8 @@ __all__ = [
 ]
 
 DEFAULT_STATUSES = ("sent", "delivered", "read")
+DEFAULT_STATUS_DELAYS = (0.01, 0.01, 0.01)  # seconds before sent, delivered, read
+StatusDelays = tuple[float, float, float]
 BUSINESS_DISPLAY_NUMBER = "15550783881"
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 TITLES: Mapping[int, str] = {
@@ -139,6 +149,7 @@ class FakeGraphStatistics:
     marked_read: int
     webhooks: int
     webhooks_pending: int
+    webhooks_dropped: int
 
 
 @dataclass(slots=True, kw_only=True)
@@ -149,18 +160,72 @@ class FakeGraph:
     webhook_url: str | None = None
     app_secret: str | None = None
     statuses: tuple[str, ...] = DEFAULT_STATUSES
+    status_delays: StatusDelays = DEFAULT_STATUS_DELAYS
+    drop_statuses: float = 0.0  # probability that one status webhook is never posted
+    seed: int | None = None  # of the RNG that decides the drops
     webhook_grace: float = 1.0
     sends: list[RecordedSend] = field(default_factory=list)
     reads: list[str] = field(default_factory=list)
     refused: list[tuple[str, int]] = field(default_factory=list)  # (to, code)
     invalid: list[tuple[Mapping[str, object], list[str]]] = field(default_factory=list)
     webhooks: list[PostedWebhook] = field(default_factory=list)
+    dropped: list[tuple[str, str]] = field(default_factory=list)  # (wamid, status) never posted
     injections: list[Injection] = field(default_factory=list)
     session: aiohttp.ClientSession | None = None
     _default_statuses: tuple[str, ...] = DEFAULT_STATUSES
+    _defaults: tuple[StatusDelays, float, int | None] = (DEFAULT_STATUS_DELAYS, 0.0, None)
+    _rng: random.Random = field(default_factory=random.Random)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def __post_init__(self) -> None:
+        self.configure_statuses(
+            status_delays=self.status_delays, drop_statuses=self.drop_statuses, seed=self.seed
+        )
+        self._defaults = (self.status_delays, self.drop_statuses, self.seed)
+
+    def configure_statuses(
+        self,
+        *,
+        statuses: Sequence[str] | None = None,
+        status_delays: Sequence[float] | None = None,
+        drop_statuses: float | None = None,
+        seed: int | None = None,
+    ) -> None:
+        """Change the status webhooks of every send from now on (None: leave it as it is).
+
+        A seed restarts the drop RNG (so a test's drops repeat); without one it is left going.
+
+        Raises:
+            ValueError: delays that are not three non-negative numbers, or a drop probability
+                outside 0..1.
+        """
+        delays = None if status_delays is None else tuple(float(d) for d in status_delays)
+        if delays is not None and (
+            len(delays) != 3 or not all(math.isfinite(d) and d >= 0 for d in delays)
+        ):
+            raise ValueError("status_delays must be three non-negative numbers of seconds")
+        if drop_statuses is not None and not 0.0 <= float(drop_statuses) <= 1.0:
+            raise ValueError("drop_statuses must be a probability, 0.0 to 1.0")
+        # every value checked: now change them together
+        if delays is not None:
+            self.status_delays = (delays[0], delays[1], delays[2])
+        if drop_statuses is not None:
+            self.drop_statuses = float(drop_statuses)
+        if seed is not None:
+            self.seed = seed
+            self._rng = random.Random(seed)
+        if statuses is not None:
+            self.statuses = tuple(statuses)
+
+    def status_delay(self, index: int) -> float:
+        """Seconds before the index-th status webhook of a send (after the one before it)."""
+        return self.status_delays[min(index, 2)]
+
+    def drops(self) -> bool:
+        """Whether the next status webhook is lost (drawn from the seeded RNG)."""
+        return self.drop_statuses > 0 and self._rng.random() < self.drop_statuses
 
     def inject(self, injection: Injection) -> None:
         self.injections.append(injection)
@@ -174,8 +239,12 @@ class FakeGraph:
         self.refused.clear()
         self.invalid.clear()
         self.webhooks.clear()
+        self.dropped.clear()
         self.injections.clear()
         self.statuses = self._default_statuses
+        delays, drop, seed = self._defaults
+        self.status_delays, self.drop_statuses, self.seed = delays, drop, seed
+        self._rng = random.Random(seed)
 
     def sent_to(self, to: str) -> list[RecordedSend]:
         want = normalize(to)
@@ -195,6 +264,12 @@ class FakeGraph:
                 await self._changed.wait()
         return list(self.webhooks)
 
+    async def wait_statuses(self, n: int, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """Wait until at least `n` status webhooks were posted or dropped."""
+        async with asyncio.timeout(timeout):
+            while len(self.webhooks) + len(self.dropped) < n:
+                await self._changed.wait()
+
     def statistics(self) -> FakeGraphStatistics:
         return FakeGraphStatistics(
             sent=len(self.sends),
@@ -203,6 +278,7 @@ class FakeGraph:
             marked_read=len(self.reads),
             webhooks=len(self.webhooks),
             webhooks_pending=len(self._tasks),
+            webhooks_dropped=len(self.dropped),
         )
 
     def take_injection(self, to: str) -> Injection | None:
@@ -296,7 +372,12 @@ async def _post_statuses(
     fake: FakeGraph, send: RecordedSend, statuses: tuple[str, ...], error_code: int
 ) -> None:
     assert fake.session is not None and fake.webhook_url and fake.app_secret
-    for status in statuses:
+    for index, status in enumerate(statuses):
+        await asyncio.sleep(fake.status_delay(index))
+        if fake.drops():
+            fake.dropped.append((send.wamid, status))
+            fake.notify()
+            continue
         raw = orjson.dumps(status_webhook(send, status, error_code))
         headers = {
             "Content-Type": "application/json",
@@ -380,14 +461,42 @@ async def _inject(request: web.Request) -> web.Response:
         spec: object = orjson.loads(await request.read())
         if not isinstance(spec, dict):
             raise ValueError("expected a JSON object")
+        if spec and set(spec) <= _SETTINGS:  # no count, code, ...: settings for every send
+            _configure(fake, spec)
+            return _json({"injected": True})  # the answer it always gave
         injection = _injection(spec)
     except (orjson.JSONDecodeError, ValueError, TypeError) as exc:
         return _json({"error": f"bad injection: {exc}"}, 400)
-    if "count" not in spec and set(spec) == {"statuses"} and injection.statuses is not None:
-        fake.statuses = injection.statuses  # from now on, for every send
-    else:
-        fake.inject(injection)
+    fake.inject(injection)
     return _json({"injected": True})
+
+
+_SETTINGS = frozenset({"statuses", "status_delays", "drop_statuses", "seed"})
+
+
+def _configure(fake: FakeGraph, spec: Mapping[str, object]) -> None:
+    """The status settings of every send from now on (the keys of create_fake_graph).
+
+    Raises:
+        ValueError: a value of the wrong type or out of range.
+    """
+    statuses, delays = spec.get("statuses"), spec.get("status_delays")
+    drop, seed = spec.get("drop_statuses"), spec.get("seed")
+    if statuses is not None and not (
+        isinstance(statuses, list) and all(isinstance(s, str) for s in statuses)
+    ):
+        raise ValueError("statuses must be a list of strings")
+    if delays is not None and not (
+        isinstance(delays, list)
+        and all(isinstance(d, int | float) and not isinstance(d, bool) for d in delays)
+    ):
+        raise ValueError("status_delays must be a list of three numbers of seconds")
+    if drop is not None and (isinstance(drop, bool) or not isinstance(drop, int | float)):
+        raise ValueError("drop_statuses must be a number from 0.0 to 1.0")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ValueError("seed must be an integer")
+    fake.configure_statuses(statuses=statuses, status_delays=delays, drop_statuses=drop,
+                            seed=seed)
 
 
 def _injection(spec: Mapping[str, object]) -> Injection:
@@ -431,12 +540,25 @@ def create_fake_graph(
     webhook_url: str | None = None,
     app_secret: str | None = None,
     statuses: Sequence[str] = DEFAULT_STATUSES,
+    status_delays: Sequence[float] = DEFAULT_STATUS_DELAYS,
+    drop_statuses: float = 0.0,
+    seed: int | None = None,
     webhook_grace: float = 1.0,
 ) -> web.Application:
     """The fake Graph API app; status webhooks are posted only with webhook_url + app_secret.
 
-    On cleanup, status webhooks still on their way get `webhook_grace` seconds, then are
-    cancelled.
+    Args:
+        statuses: the status webhooks of each accepted send, in order.
+        status_delays: (sent_s, delivered_s, read_s): the first status webhook waits sent_s
+            after the send, the second delivered_s after the first, the third (and later)
+            read_s after the one before.
+        drop_statuses: the probability that a status webhook is lost (never posted).
+        seed: of the RNG deciding the drops (None: a fresh one).
+        webhook_grace: on cleanup, status webhooks still on their way get this many seconds,
+            then are cancelled.
+
+    Raises:
+        ValueError: status_delays or drop_statuses out of range.
     """
     app = web.Application()
     fake = FakeGraph(
@@ -444,6 +566,9 @@ def create_fake_graph(
         webhook_url=webhook_url,
         app_secret=app_secret,
         statuses=tuple(statuses),
+        status_delays=_three(status_delays),
+        drop_statuses=drop_statuses,
+        seed=seed,
         webhook_grace=webhook_grace,
         _default_statuses=tuple(statuses),
     )
@@ -455,6 +580,12 @@ def create_fake_graph(
     app.router.add_post("/_reset", _reset)
     app.router.add_post("/_inject", _inject)
     return app
+
+
+def _three(delays: Sequence[float]) -> StatusDelays:
+    if len(delays) != 3:
+        raise ValueError("status_delays must be three numbers of seconds (sent, delivered, read)")
+    return (float(delays[0]), float(delays[1]), float(delays[2]))
 
 
 async def _meta_schema(app: web.Application) -> AsyncIterator[None]:
@@ -481,17 +612,29 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--webhook-url", default=None)
     parser.add_argument("--app-secret", default=None)
     parser.add_argument("--statuses", default=",".join(DEFAULT_STATUSES))
+    parser.add_argument("--status-delays", default=",".join(map(str, DEFAULT_STATUS_DELAYS)),
+                        help="seconds before sent, delivered, read (e.g. 0.5,2,10)")
+    parser.add_argument("--drop-statuses", type=float, default=0.0,
+                        help="probability that a status webhook is lost (0.0-1.0)")
+    parser.add_argument("--seed", type=int, default=None, help="of the drop RNG")
     args = parser.parse_args(argv)
     if args.host not in LOOPBACK:
         parser.error("the fake Graph API listens on loopback only")
     if bool(args.webhook_url) != bool(args.app_secret):
         parser.error("--webhook-url and --app-secret go together")
-    app = create_fake_graph(
-        access_token=args.access_token,
-        webhook_url=args.webhook_url,
-        app_secret=args.app_secret,
-        statuses=[s for s in args.statuses.split(",") if s],
-    )
+    try:
+        delays = [float(d) for d in args.status_delays.split(",")]
+        app = create_fake_graph(
+            access_token=args.access_token,
+            webhook_url=args.webhook_url,
+            app_secret=args.app_secret,
+            statuses=[s for s in args.statuses.split(",") if s],
+            status_delays=delays,
+            drop_statuses=args.drop_statuses,
+            seed=args.seed,
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
     web.run_app(app, host=args.host, port=args.port)
 
 

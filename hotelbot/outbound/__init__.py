@@ -1,24 +1,31 @@
 """hotelbot.outbound: everything hotelbot sends goes out through here.
 
-The sender (sender.py, `open_sender`: outbox recovery at start), the pacing rules
-(pacing.py) and the 24-hour window rule (window.py), the last two pure. Other packages import
-only the names below.
+The pacer (pacer.py, `open_pacer`: one task per sending number, fed by the outbox; recovery at
+start), its pacing rules (pacing.py) and the 24-hour window rule (window.py), the last two
+pure. Other packages import only the names below.
 """
 
+from hotelbot.outbound.pacer import (
+    Pacer,
+    PacerSettings,
+    PacerStatistics,
+    Transport,
+    open_pacer,
+)
 from hotelbot.outbound.pacing import NumberPacer, PacingPolicy, PacingStatistics
-from hotelbot.outbound.sender import DirectSender, SenderStatistics, Transport, open_sender
 from hotelbot.outbound.window import Route, closes_at, route, route_after_131047
 
 __all__ = [
-    "DirectSender",
     "NumberPacer",
+    "Pacer",
+    "PacerSettings",
+    "PacerStatistics",
     "PacingPolicy",
     "PacingStatistics",
     "Route",
-    "SenderStatistics",
     "Transport",
     "closes_at",
-    "open_sender",
+    "open_pacer",
     "route",
     "route_after_131047",
 ]

@@ -124,6 +124,11 @@ class NumberPacer:
         pair.stamp = max(pair.stamp, now)
         pair.strikes = 0
 
+    def used(self, now: float) -> None:
+        """A call that counts against the number's rate but goes to no recipient (a read
+        receipt: Meta's throughput counts every call to the messages endpoint)."""
+        self._window.append(now)
+
     def pair_limited(self, recipient: str, now: float, jitter: float) -> float:
         """Meta answered 131056 for `recipient`: pause that pair 4^X s; returns the delay."""
         self._pair_limited += 1
@@ -131,9 +136,7 @@ class NumberPacer:
         if pair is None:
             pair = self._pairs[recipient] = _Pair(tokens=0.0, stamp=now)
         delay = min(4.0 ** pair.strikes, self.policy.max_backoff) * (1.0 + jitter / 10)
-        pair.strikes += 1
-        pair.tokens = 0.0  # Meta says the pair is over its rate: start refilling from empty
-        pair.stamp = now
+        pair.strikes += 1  # Meta's schedule governs the retry (fact sheet 5.2), not our bucket
         pair.paused_until = max(pair.paused_until, now + delay)
         return delay
 

@@ -26,7 +26,6 @@ __all__ = ["OUTSIDE_WINDOW", "WINDOW", "Route", "closes_at", "route", "route_aft
 WINDOW = timedelta(hours=24)
 DEFAULT_MARGIN = timedelta(minutes=1)
 OUTSIDE_WINDOW = "outside_window"  # the skip reason recorded on the outbound row
-REENGAGEMENT_REQUIRED = 131047
 
 
 class Route(StrEnum):

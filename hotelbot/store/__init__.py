@@ -2,9 +2,9 @@
 
 `open_store` yields a `Store` with one repository per table: `store.inbound`,
 `store.conversations`, `store.guests`, `store.outbox`, `store.requests`, `store.statuses`,
-`store.scheduled`. Each is typed by its Protocol (`InboundRepository`, ...): the seam where a
-PostgreSQL implementation can stand beside the SQLite one. Other packages import only these
-names.
+`store.scheduled`, `store.windows`. Each is typed by its Protocol (`InboundRepository`, ...):
+the seam where a PostgreSQL implementation can stand beside the SQLite one. Other packages
+import only these names.
 """
 
 from hotelbot.store.conversations import ConversationRepository
@@ -29,12 +29,14 @@ from hotelbot.store.records import (
     ScheduledMessage,
     ScheduledStatus,
     StepCommit,
+    outbox_callback,
 )
 from hotelbot.store.requests import RequestRepository
 from hotelbot.store.scheduled import ScheduledRepository
 from hotelbot.store.schema import ConnectionSettings
 from hotelbot.store.sqlite import Store, open_store
 from hotelbot.store.statuses import StatusRepository
+from hotelbot.store.windows import WindowRepository
 from hotelbot.store.writer import StoreStatistics
 
 __all__ = [
@@ -65,5 +67,7 @@ __all__ = [
     "StepCommit",
     "Store",
     "StoreStatistics",
+    "WindowRepository",
     "open_store",
+    "outbox_callback",
 ]

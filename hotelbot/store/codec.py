@@ -111,15 +111,18 @@ def _mapping_default(value: object) -> object:
 INBOUND_COLUMNS = "seq, wamid, phone_number_id, guest_id, kind, payload, profile_name, sent_at"
 INBOUND_ROW_COLUMNS = f"{INBOUND_COLUMNS}, state, attempts, error"
 GUEST_COLUMNS = "hotel_id, guest_id, data, language, last_inbound_at, profile_name"
-OUTBOUND_COLUMNS = "id, phone_number_id, guest_id, body, priority, attempts, not_before"
+OUTBOUND_COLUMNS = (
+    "id, phone_number_id, guest_id, body, priority, attempts, not_before, template, sending_since"
+)
 OUTBOUND_ROW_COLUMNS = (
-    f"{OUTBOUND_COLUMNS}, state, wamid, error_code, error_detail, sent_at, failed_at"
+    f"{OUTBOUND_COLUMNS}, state, wamid, error_code, error_detail, error_title, skip_reason,"
+    " sent_at, delivered_at, read_at, failed_at, skipped_at"
 )
 REQUEST_COLUMNS = "id, hotel_id, department, guest_id, flow_id, kind, data, status, created_at"
 SCHEDULED_COLUMNS = (
     "id, hotel_id, phone_number_id, guest_id, message_type, scheduled_at, data, status"
 )
-STATUS_COLUMNS = "wamid, status, at, recipient_id, error_code, payload"
+STATUS_COLUMNS = "wamid, status, at, recipient_id, error_code, payload, error_title, callback"
 
 Row = Sequence[Any]
 InboundParams = tuple[tuple[object, ...], tuple[object, ...] | None]
@@ -217,6 +220,8 @@ def status_params(status: DeliveryStatus) -> tuple[object, ...]:
         status.recipient_id,
         status.error_code,
         encode_json(status.payload),
+        status.error_title,
+        status.callback,
     )
 
 
@@ -233,7 +238,7 @@ def guest_from_row(row: Row) -> GuestRecord:
 
 
 def outbound_from_row(row: Row) -> OutboundMessage:
-    id_, phone_number_id, guest_id, body, priority, attempts, not_before = row
+    id_, phone_number_id, guest_id, body, priority, attempts, not_before, template, since = row
     return OutboundMessage(
         phone_number_id=phone_number_id,
         guest_id=guest_id,
@@ -242,30 +247,43 @@ def outbound_from_row(row: Row) -> OutboundMessage:
         id=id_,
         attempts=attempts,
         not_before=decode_optional_time(not_before),
+        template=None if template is None else decode_object(template),
+        sending_since=decode_optional_time(since),
     )
 
 
+_OUTBOUND_ROW_EXTRA = 11  # the columns OUTBOUND_ROW_COLUMNS adds to OUTBOUND_COLUMNS
+
+
 def outbound_row_from_row(row: Row) -> OutboundRow:
-    state, wamid, error_code, error_detail, sent_at, failed_at = row[-6:]
+    (state, wamid, error_code, error_detail, error_title, skip_reason,
+     sent_at, delivered_at, read_at, failed_at, skipped_at) = row[-_OUTBOUND_ROW_EXTRA:]
     return OutboundRow(
-        message=outbound_from_row(row[:-6]),
+        message=outbound_from_row(row[:-_OUTBOUND_ROW_EXTRA]),
         state=OutboundState(state),
         wamid=wamid,
         error_code=error_code,
         error_detail=error_detail,
+        error_title=error_title,
+        skip_reason=skip_reason,
         sent_at=decode_optional_time(sent_at),
+        delivered_at=decode_optional_time(delivered_at),
+        read_at=decode_optional_time(read_at),
         failed_at=decode_optional_time(failed_at),
+        skipped_at=decode_optional_time(skipped_at),
     )
 
 
 def status_from_row(row: Row) -> DeliveryStatus:
-    wamid, status, at, recipient_id, error_code, payload = row
+    wamid, status, at, recipient_id, error_code, payload, error_title, callback = row
     return DeliveryStatus(
         wamid=wamid,
         status=status,
         at=decode_time(at),
         recipient_id=recipient_id,
         error_code=error_code,
+        error_title=error_title,
+        callback=callback,
         payload=decode_object(payload),
     )
 
@@ -337,6 +355,7 @@ def outbound_params(message: OutboundMessage, at: str | None) -> tuple[object, .
         int(message.priority),
         message.attempts,
         encode_optional_time(message.not_before),
+        None if message.template is None else encode_json(message.template),
         at,
     )
 

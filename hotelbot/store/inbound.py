@@ -2,7 +2,8 @@
 
 Owns: the SQL of the inbound table, its repository seam (`InboundRepository`) and the SQLite
 implementation, including the two transactions that start at an inbound row: recording a
-webhook POST (inbound rows, parked parts, delivery statuses and guest touches together) and
+webhook POST (inbound rows, parked parts, delivery statuses and the outbound rows they move,
+guest touches and 24-hour windows together) and
 parking a message with an apology (the inbound row and the outbox row together). Must never
 answer a webhook before its rows committed, never process a wamid twice (the UNIQUE key is the
 dedupe), never replay a part rejected at the webhook, and never write except through the
@@ -40,7 +41,8 @@ from hotelbot.store.records import (
     RecordedWebhook,
     RejectedPart,
 )
-from hotelbot.store.statuses import insert_statuses
+from hotelbot.store.statuses import record_statuses
+from hotelbot.store.windows import touch_window
 from hotelbot.typedefs import HotelId, NumberId
 
 log = structlog.get_logger(__name__)
@@ -57,6 +59,7 @@ class InboundRepository(Protocol):
 
         Also moves each known guest's last_inbound_at (never backwards) and profile name; a
         message to a number missing from `hotel_of` is recorded without a guest update.
+        Every new message moves its (number, guest) window (windows.py), never backwards.
 
         Returns:
             For each message in order: the message with its `seq`, or None for a duplicate.
@@ -76,8 +79,9 @@ class InboundRepository(Protocol):
     ) -> RecordedWebhook:
         """Record everything one webhook POST carried in ONE transaction (issue 14).
 
-        Messages are deduplicated by wamid (and touch their guest, as `record`);
-        statuses are recorded; rejected parts, and any message or status that cannot be
+        Messages are deduplicated by wamid (and touch their guest and their window, as
+        `record`); statuses are recorded, each new one moving the outbound row it names
+        forward (outbox.apply_status); rejected parts, and any message or status that cannot be
         stored as given (not JSON-writable, over MAX_PAYLOAD_BYTES), are recorded parked
         with their reason. One bad part never costs the others; either all of it commits
         or none of it does.
@@ -200,28 +204,34 @@ class SqliteInbound:
                 continue
             kept.append(message)
         status_rows: list[tuple[object, ...]] = []
+        kept_statuses: list[DeliveryStatus] = []
         for status in statuses:
             try:
                 status_rows.append(codec.status_params(status))
             except StoreError as exc:
                 parked.append(_unstorable(f"{REJECTED_PREFIX}status.{status.wamid}.{status.status}",
                                           "status", exc))
+                continue
+            kept_statuses.append(status)
         parked_rows = [codec.rejected_params(part, received_at) for part in parked]
         if not (inbound or status_rows or parked_rows):
             return RecordedWebhook(fresh=(), parked=(), duplicates=0)
 
-        def record(conn: sqlite3.Connection) -> tuple[list[int | None], list[bool]]:
+        def record(
+            conn: sqlite3.Connection,
+        ) -> tuple[list[int | None], list[tuple[int, int]], list[bool]]:
             seqs = insert_inbound(conn, inbound)
-            insert_statuses(conn, status_rows)
+            failed = record_statuses(conn, kept_statuses, status_rows)
             new = [insert_rejected(conn, row) for row in parked_rows]
-            return seqs, new
+            return seqs, failed, new
 
-        seqs, new_parked = await self._db.write(record, admit=True)
+        seqs, failed_rows, new_parked = await self._db.write(record, admit=True)
         fresh = tuple(replace(m, seq=s) for m, s in zip(kept, seqs, strict=True) if s is not None)
         return RecordedWebhook(
             fresh=fresh,
             parked=tuple(p for p, new in zip(parked, new_parked, strict=True) if new),
             duplicates=len(kept) - len(fresh),
+            failed_rows=tuple(failed_rows),
         )
 
     async def pending(self) -> list[InboundMessage]:
@@ -316,7 +326,8 @@ _PURGE = (
 
 
 def insert_inbound(conn: sqlite3.Connection, params: Sequence[InboundParams]) -> list[int | None]:
-    """Insert messages and touch their guests; a seq for each new one, None for a duplicate."""
+    """Insert messages, touch their guests and windows; a seq for each new one, None for a
+    duplicate."""
     seqs: list[int | None] = []
     for row, guest in params:
         cursor = conn.execute(_INSERT, row)
@@ -324,6 +335,8 @@ def insert_inbound(conn: sqlite3.Connection, params: Sequence[InboundParams]) ->
             seqs.append(None)
             continue
         seqs.append(cursor.lastrowid)
+        _, number, guest_id, _, _, _, sent_at, _ = row  # codec.inbound_params' row
+        touch_window(conn, str(number), str(guest_id), str(sent_at))
         if guest is not None:
             touch_guest(conn, guest)
     return seqs

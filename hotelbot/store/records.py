@@ -16,17 +16,24 @@ from hotelbot.typedefs import JSONScalar
 
 
 class Priority(IntEnum):
-    """Lower goes first: replies to guests before scheduled messages before broadcasts."""
+    """Lower goes first: replies, then service messages (checkout reminder, staff reply), then
+    marketing (promos, broadcasts)."""
 
     REPLY = 0
-    SCHEDULED = 1
-    BROADCAST = 2
+    SERVICE = 1
+    MARKETING = 2
 
 
 class OutboundState(StrEnum):
-    PENDING = "pending"  # committed, not yet accepted by the Graph API
+    """Where an outbox row stands (outbox.py draws the moves; a status only moves it forward)."""
+
+    PENDING = "pending"  # committed, waiting for its turn (and its not_before)
+    SENDING = "sending"  # handed to the Graph API: its answer (or a status naming it) is awaited
     SENT = "sent"  # accepted: wamid known
-    FAILED = "failed"  # permanent error (error_code kept)
+    DELIVERED = "delivered"  # a `delivered` status arrived (Cloud API 1.7)
+    READ = "read"  # a `read` status arrived (it may come without `delivered`)
+    FAILED = "failed"  # permanent error, answered or in a `failed` status (error_code kept)
+    SKIPPED = "skipped"  # never sent, on purpose (skip_reason: e.g. "outside_window")
 
 
 class InboundState(StrEnum):
@@ -92,6 +99,27 @@ class RecordedWebhook:
     fresh: tuple[InboundMessage, ...]  # new messages, with their seq, in payload order
     parked: tuple[RejectedPart, ...]  # newly parked parts (a retried body's are not repeated)
     duplicates: int  # messages seen before (acknowledged, not processed again)
+    # (outbound id, Meta's error code; 0 when it gave none) of the rows a `failed` status in
+    # this POST just failed: the pacer turns a 131047 into a template send or a skip.
+    failed_rows: tuple[tuple[int, int], ...] = ()
+
+
+OUTBOX_CALLBACK_PREFIX = "outbox:"  # biz_opaque_callback_data of hotelbot's sends
+
+
+def outbox_callback(id: int) -> str:
+    """The `biz_opaque_callback_data` that names outbox row `id` (Meta echoes it, 1.7)."""
+    return f"{OUTBOX_CALLBACK_PREFIX}{id}"
+
+
+def outbox_id_of(callback: str | None) -> int | None:
+    """The outbox row id a status's callback names, or None (absent, or not hotelbot's)."""
+    if callback is None or not callback.startswith(OUTBOX_CALLBACK_PREFIX):
+        return None
+    digits = callback.removeprefix(OUTBOX_CALLBACK_PREFIX)
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
+        return None
+    return int(digits)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -101,12 +129,19 @@ class DeliveryStatus:
     at: datetime
     recipient_id: str
     error_code: int | None = None
+    error_title: str | None = None  # the first error's title (on `failed`)
+    callback: str | None = None  # biz_opaque_callback_data as echoed; hotelbot's is "outbox:<id>"
     payload: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OutboundMessage:
-    """A message to send: the outbox row. `body` is the Graph API body without envelope."""
+    """A message to send: the outbox row. `body` is the Graph API body without envelope.
+
+    `template` is the approved template to send instead outside the 24-hour window: the
+    `template` object of a Graph API template message, `{"name", "language", "components"}`
+    (whatsapp-cloud-api.md 4.5, 5.6).
+    """
 
     phone_number_id: str
     guest_id: str
@@ -115,6 +150,8 @@ class OutboundMessage:
     id: int = 0  # store-assigned
     attempts: int = 0
     not_before: datetime | None = None  # for retries with backoff
+    template: Mapping[str, object] | None = None
+    sending_since: datetime | None = None  # set while the row is `sending`
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -136,8 +173,13 @@ class OutboundRow:
     wamid: str | None = None  # set when the Graph API accepted it
     error_code: int | None = None  # Meta's code (-1: refused inside hotelbot)
     error_detail: str | None = None
+    error_title: str | None = None  # Meta's error title (a `failed` status, or the answer)
+    skip_reason: str | None = None  # why a skipped row was never sent
     sent_at: datetime | None = None
+    delivered_at: datetime | None = None
+    read_at: datetime | None = None
     failed_at: datetime | None = None
+    skipped_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

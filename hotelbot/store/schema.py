@@ -134,7 +134,66 @@ CREATE TABLE message_templates (
 ) WITHOUT ROWID;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+# v3: the outbox's states for the pacer, the 24-hour windows, statuses that name their row.
+# SQLite cannot change a CHECK in place: `outbound` is rebuilt (sqlite.org/lang_altertable.html,
+# "Making Other Kinds Of Table Schema Changes": create the new table, copy, drop, rename,
+# re-create the indexes). Nothing references `outbound` (no foreign key, view or trigger), so
+# foreign_keys can stay on. The AUTOINCREMENT counter is carried over: an id is never reused,
+# even one whose row was deleted. Windows start from the inbound rows still kept.
+_V3 = """
+CREATE TABLE outbound_v3 (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    phone_number_id TEXT NOT NULL,
+    guest_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    template TEXT,
+    priority INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending'
+        CHECK (state IN ('pending', 'sending', 'sent', 'delivered', 'read', 'failed', 'skipped')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    not_before TEXT,
+    sending_since TEXT,
+    error_code INTEGER,
+    error_title TEXT,
+    error_detail TEXT,
+    skip_reason TEXT,
+    wamid TEXT,
+    created_at TEXT,
+    sent_at TEXT,
+    delivered_at TEXT,
+    read_at TEXT,
+    failed_at TEXT,
+    skipped_at TEXT
+);
+INSERT INTO outbound_v3 (id, phone_number_id, guest_id, body, priority, state, attempts,
+    not_before, error_code, error_detail, wamid, created_at, sent_at, failed_at)
+    SELECT id, phone_number_id, guest_id, body, priority, state, attempts,
+    not_before, error_code, error_detail, wamid, created_at, sent_at, failed_at FROM outbound;
+DELETE FROM sqlite_sequence WHERE name = 'outbound_v3';
+INSERT INTO sqlite_sequence (name, seq)
+    SELECT 'outbound_v3', seq FROM sqlite_sequence WHERE name = 'outbound';
+DROP TABLE outbound;
+ALTER TABLE outbound_v3 RENAME TO outbound;
+CREATE INDEX outbound_pending ON outbound (phone_number_id, priority, id)
+    WHERE state = 'pending';
+CREATE INDEX outbound_sending ON outbound (sending_since) WHERE state = 'sending';
+CREATE INDEX outbound_by_wamid ON outbound (wamid) WHERE wamid IS NOT NULL;
+
+ALTER TABLE delivery_statuses ADD COLUMN error_title TEXT;
+ALTER TABLE delivery_statuses ADD COLUMN callback TEXT;
+
+CREATE TABLE windows (
+    phone_number_id TEXT NOT NULL,
+    guest_id TEXT NOT NULL,
+    last_inbound_at TEXT NOT NULL,
+    PRIMARY KEY (phone_number_id, guest_id)
+) WITHOUT ROWID;
+INSERT INTO windows (phone_number_id, guest_id, last_inbound_at)
+    SELECT phone_number_id, guest_id, max(sent_at) FROM inbound
+    WHERE kind != 'rejected' GROUP BY phone_number_id, guest_id;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 """Migration n (1-based) is MIGRATIONS[n - 1]; append only."""
 
 CURRENT_VERSION = len(MIGRATIONS)

@@ -9,10 +9,11 @@ message bodies, payloads or full phone numbers.
     Store ── inbound        inbound.py        record_webhook, pending, park, ...
           ── conversations  conversations.py  load, commit_step (the step transaction), expire
           ── guests         guests.py         load
-          ── outbox         outbox.py         pending, mark_sent_many, ...
+          ── outbox         outbox.py         next_batch, mark_sending, mark_sent_many, ...
           ── requests       requests.py       recent, set_status
           ── statuses       statuses.py       record, latest, history
           ── scheduled      scheduled.py      pending
+          ── windows        windows.py        last_inbound, last_inbound_many
     all of them ──▶ Database (database.py) ──▶ one connection + one Writer (writer.py)
 
 Each repository is a Protocol (the seam where a PostgreSQL implementation can stand beside,
@@ -52,6 +53,7 @@ from hotelbot.store.requests import RequestRepository, SqliteRequests
 from hotelbot.store.scheduled import ScheduledRepository, SqliteScheduled
 from hotelbot.store.schema import ConnectionSettings, Synchronous, configure, migrate, settings_of
 from hotelbot.store.statuses import SqliteStatuses, StatusRepository
+from hotelbot.store.windows import SqliteWindows, WindowRepository
 from hotelbot.store.writer import StoreStatistics, Writer
 
 log = structlog.get_logger(__name__)
@@ -106,6 +108,7 @@ class Store:
         "requests",
         "scheduled",
         "statuses",
+        "windows",
     )
 
     def __init__(self, conn: aiosqlite.Connection, writer: Writer, version: int) -> None:
@@ -119,6 +122,7 @@ class Store:
         self.requests: Final[RequestRepository] = SqliteRequests(self._db)
         self.statuses: Final[StatusRepository] = SqliteStatuses(self._db)
         self.scheduled: Final[ScheduledRepository] = SqliteScheduled(self._db)
+        self.windows: Final[WindowRepository] = SqliteWindows(self._db)
 
     def schema_version(self) -> int:
         return self._version

@@ -1,7 +1,8 @@
 """Delivery statuses: what Meta reported about each message hotelbot sent (Cloud API 1.7).
 
 Owns: the SQL of the delivery_statuses table, its repository seam (`StatusRepository`) and the
-SQLite implementation, and the forward-only order of statuses. Must never let a status move a
+SQLite implementation, the forward-only order of statuses, and recording a status together with
+the move it makes on its outbound row (outbox.apply_status). Must never let a status move a
 message backwards (the latest is chosen by rank, never by arrival) and never write except
 through the group-commit writer.
 
@@ -17,6 +18,7 @@ from typing import Protocol
 
 from hotelbot.store import codec
 from hotelbot.store.database import Database
+from hotelbot.store.outbox import apply_status
 from hotelbot.store.records import DeliveryStatus
 
 # A delivery status only moves forward; `failed` ends it whatever came before (Cloud API 1.7).
@@ -28,6 +30,9 @@ class StatusRepository(Protocol):
 
     async def record(self, statuses: Sequence[DeliveryStatus]) -> None:
         """Record statuses in one transaction; a (wamid, status) seen before is ignored.
+
+        Each new one moves the outbound row it names forward, as in inbound.record_webhook
+        (which also reports the rows a `failed` status failed; this does not).
 
         Raises:
             StoreOverloaded: the writer's queue is full (answer 503).
@@ -55,7 +60,7 @@ class SqliteStatuses:
         if not statuses:
             return
         rows = [codec.status_params(s) for s in statuses]
-        await self._db.write(lambda conn: insert_statuses(conn, rows), admit=True)
+        await self._db.write(lambda conn: record_statuses(conn, statuses, rows), admit=True)
 
     async def latest(self, wamid: str) -> str | None:
         found = await self._db.fetchall(_RANKABLE, (wamid,))
@@ -72,8 +77,8 @@ class SqliteStatuses:
 # --- statements: run on the connection thread inside a writer job ------------------------------
 
 _INSERT = (
-    "INSERT OR IGNORE INTO delivery_statuses"
-    " (wamid, status, at, recipient_id, error_code, payload) VALUES (?, ?, ?, ?, ?, ?)"
+    "INSERT OR IGNORE INTO delivery_statuses (wamid, status, at, recipient_id, error_code,"
+    " payload, error_title, callback) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _RANKABLE = "SELECT status, at FROM delivery_statuses WHERE wamid = ?"
 _HISTORY = (
@@ -81,6 +86,21 @@ _HISTORY = (
 )
 
 
-def insert_statuses(conn: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -> int:
-    """Insert status rows (codec.status_params); return how many were new."""
-    return conn.executemany(_INSERT, rows).rowcount
+def record_statuses(
+    conn: sqlite3.Connection,
+    statuses: Sequence[DeliveryStatus],
+    rows: Sequence[tuple[object, ...]],
+) -> list[tuple[int, int]]:
+    """Insert statuses (rows: their codec.status_params); each new one moves its outbound row.
+
+    Returns:
+        (outbound id, error code; 0 when Meta gave none) of each row a `failed` status failed.
+    """
+    failed: list[tuple[int, int]] = []
+    for status, row in zip(statuses, rows, strict=True):
+        if conn.execute(_INSERT, row).rowcount != 1:
+            continue  # seen before: it already moved its row
+        failed_id = apply_status(conn, status)
+        if failed_id is not None:
+            failed.append((failed_id, status.error_code or 0))
+    return failed

@@ -15,7 +15,13 @@ from hotelbot.whatsapp.limits import check_message
 
 if TYPE_CHECKING:
     from hotelbot.whatsapp.client import GraphClient, GraphClientStatistics, open_graph_client
-    from hotelbot.whatsapp.errors import PAIR_RATE_LIMIT, classify, transport_error
+    from hotelbot.whatsapp.errors import (
+        PAIR_RATE_LIMIT,
+        REENGAGEMENT_REQUIRED,
+        THROUGHPUT_LIMIT,
+        classify,
+        transport_error,
+    )
     from hotelbot.whatsapp.payloads import (
         ParsedWebhook,
         WebhookError,
@@ -28,6 +34,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PAIR_RATE_LIMIT",
+    "REENGAGEMENT_REQUIRED",
+    "THROUGHPUT_LIMIT",
     "GraphClient",
     "GraphClientStatistics",
     "ParsedWebhook",
@@ -49,6 +57,8 @@ _LAZY = {
     "GraphClientStatistics": "client",
     "open_graph_client": "client",
     "PAIR_RATE_LIMIT": "errors",
+    "REENGAGEMENT_REQUIRED": "errors",
+    "THROUGHPUT_LIMIT": "errors",
     "classify": "errors",
     "transport_error": "errors",
     "ParsedWebhook": "payloads",

@@ -18,6 +18,7 @@ __all__ = [
     "PAIR_RATE_LIMIT",
     "PERMANENT_CODES",
     "RATE_LIMIT_CODES",
+    "REENGAGEMENT_REQUIRED",
     "RETRYABLE_CODES",
     "THROUGHPUT_LIMIT",
     "classify",
@@ -26,6 +27,7 @@ __all__ = [
 
 PAIR_RATE_LIMIT = 131056  # too many messages to one recipient (section 5.2)
 THROUGHPUT_LIMIT = 130429  # the number's messages per second exceeded (section 5.1)
+REENGAGEMENT_REQUIRED = 131047  # the 24-hour window is closed: only a template (section 5.6)
 # code -> first wait in seconds. 131056: Meta's 4^X schedule starts at 1 s (the caller grows
 # it); 130429: "try again later", exponential from ~1 s; 4 / 80007 / 613: hourly windows.
 RATE_LIMIT_CODES: Mapping[int, float] = {

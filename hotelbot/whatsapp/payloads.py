@@ -19,6 +19,8 @@ IDENTIFIERS (checked at the edge; anything else is a RejectedPart):
                                   or digits (e.g. US.13491208655302741918)
     phone_number_id               1-20 digits (Meta's id of a department number)
     message and status ids        1-256 characters of [A-Za-z0-9._:=+/-] ("wamid.<base64>")
+    biz_opaque_callback_data      optional, a string of at most 512 characters (Meta's limit
+                                  when sending it, section 4.1; it comes back in statuses, 1.7)
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import orjson
 
 from hotelbot.errors import PayloadError
 from hotelbot.store import REJECTED_PREFIX, DeliveryStatus, InboundMessage, RejectedPart
-from hotelbot.whatsapp.limits import check_message
+from hotelbot.whatsapp.limits import OPAQUE_DATA_MAX, check_message
 
 __all__ = [
     "ENVELOPE_KEYS",
@@ -288,12 +290,21 @@ def _status(item: object, where: str, out: _Collected) -> None:
             raise PayloadError(f"{where}: no recipient_id")
         _shape(USER_ID, recipient, f"{where}.recipient_user_id", "a business-scoped user id")
     error_code: int | None = None
+    error_title: str | None = None
     errors = _opt_list(status.get("errors"), f"{where}.errors")
     if errors:
-        error_code = _opt_int(_obj(errors[0], f"{where}.errors[0]").get("code"), where)
+        first = _obj(errors[0], f"{where}.errors[0]")
+        error_code = _opt_int(first.get("code"), where)
+        title = first.get("title")
+        error_title = title[:200] if isinstance(title, str) and title else None
     state = _str(status.get("status"), f"{where}.status")
     if len(state) > 32:
         raise PayloadError(f"{where}.status: longer than 32 characters")
+    callback = _opt_str(status.get("biz_opaque_callback_data"), f"{where}.biz_opaque_callback_data")
+    if callback is not None and len(callback) > OPAQUE_DATA_MAX:
+        raise PayloadError(
+            f"{where}.biz_opaque_callback_data: longer than {OPAQUE_DATA_MAX} characters"
+        )
     out.statuses.append(
         DeliveryStatus(
             wamid=wamid,
@@ -301,6 +312,8 @@ def _status(item: object, where: str, out: _Collected) -> None:
             at=_timestamp(status.get("timestamp"), f"{where}.timestamp"),
             recipient_id=recipient,
             error_code=error_code,
+            error_title=error_title,
+            callback=callback,
             payload=status,
         )
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 from hotelbot.actors import Inbox, InboxSettings, Router, RouterSettings
 from hotelbot.app import open_core
 from hotelbot.flows import Hotels, event_for, new_context, step
-from hotelbot.outbound import DirectSender
+from hotelbot.outbound import Pacer
 from hotelbot.settings import Settings
 from hotelbot.store import InboundMessage, Store
 from tests.fakes.clock import FakeClock
@@ -28,13 +28,17 @@ _wamids = itertools.count(1)
 
 @dataclass
 class RecordingTransport:
-    """Records every send; `fail_with` raises for the next sends, then clears."""
+    """Records every send and every read receipt."""
 
     sent: list[tuple[str, str, Mapping[str, object]]] = field(default_factory=list)
+    read: list[tuple[str, str]] = field(default_factory=list)  # (phone_number_id, wamid)
 
     async def send(self, phone_number_id: str, guest_id: str, body: Mapping[str, object]) -> str:
         self.sent.append((phone_number_id, guest_id, body))
         return f"wamid.out.{len(self.sent)}"
+
+    async def mark_read(self, phone_number_id: str, wamid: str) -> None:
+        self.read.append((phone_number_id, wamid))
 
     def texts_to(self, guest_id: str) -> list[str]:
         return [message_text(body) for _n, g, body in self.sent if g == guest_id]
@@ -53,7 +57,7 @@ class Harness:
     store: Store
     router: Router
     inbox: Inbox
-    sender: DirectSender
+    pacer: Pacer
     transport: RecordingTransport
     clock: FakeClock
     hotels: Hotels
@@ -73,7 +77,7 @@ class Harness:
 
     async def settle(self) -> None:
         await self.router.wait_idle()
-        await self.sender.wait_idle()
+        await self.pacer.wait_idle()
 
 
 def expected_replies(hotels: Hotels, number: str, guest: str, texts: list[str],
@@ -107,5 +111,5 @@ async def open_harness(
         router_settings=settings or RouterSettings(sweep_every=1e9),
         inbox_settings=InboxSettings(sweep_every=1e9), instrument_store=wrap_store,
     ) as core:
-        yield Harness(core.store, core.router, core.inbox, core.sender, transport, clock,
+        yield Harness(core.store, core.router, core.inbox, core.pacer, transport, clock,
                       core.config.get())

@@ -10,6 +10,7 @@ sends them.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -88,9 +89,16 @@ class Hotel:
         await self.settle()
         return self.fake.sent_to(guest)[before:]
 
-    async def settle(self) -> None:
-        await self.core.router.wait_idle()
-        await self.core.sender.wait_idle()
+    async def settle(self, limit: float = 20.0) -> None:
+        """Until every step committed and every row the pacer holds went out: the pacer is
+        idle also while rows wait for their pace (the number's rate, the pair rate)."""
+        deadline = time.monotonic() + limit
+        while True:
+            await self.core.router.wait_idle()
+            await self.core.pacer.wait_idle()
+            if not self.core.pacer.statistics().buffered or time.monotonic() > deadline:
+                return
+            await asyncio.sleep(0.02)
 
 
 def settings_for(data_dir: Path, graph_url: str, **overrides: Any) -> Settings:

@@ -192,11 +192,11 @@ async def test_help_lists_every_command(conn: Conn) -> None:
 async def test_stats_count_the_conversation(admin_hotel: Hotel, conn: Conn) -> None:
     await _check_in(admin_hotel)
     stats = (await conn.ask({"cmd": "stats"}))["stats"]
-    assert set(stats) == {"inbox", "router", "store", "sender", "graph"}
+    assert set(stats) == {"inbox", "router", "store", "pacer", "graph"}
     assert stats["inbox"]["accepted"] == stats["router"]["dispatched"] == len(CHECK_IN)
     assert stats["router"]["active"] == 1
-    assert stats["sender"]["sent"] == len(admin_hotel.fake.sent_to(GUEST)) >= len(CHECK_IN)
-    assert stats["graph"]["sent"] == stats["sender"]["sent"]
+    assert stats["pacer"]["sent"] == len(admin_hotel.fake.sent_to(GUEST)) >= len(CHECK_IN)
+    assert stats["graph"]["sent"] == stats["pacer"]["sent"]
     assert stats["store"]["jobs_committed"] > 0
 
 

@@ -14,6 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from hotelbot.devtools.fake_graph import FAKE_GRAPH, FakeGraph, create_fake_graph
+from hotelbot.devtools.fake_graph import main as fake_graph_main
 from hotelbot.errors import GraphAPIError, RateLimited
 from hotelbot.store.records import DeliveryStatus
 from hotelbot.whatsapp.client import GraphClient, open_graph_client
@@ -330,3 +331,99 @@ async def test_pending_webhooks_are_cancelled_on_cleanup(
     assert loop.time() - started < 2.0
     assert fake.statistics().webhooks_pending == 0
     assert receiver.posts == []
+
+
+async def _hooked_with(
+    aiohttp_server: ServerFactory, receiver: Receiver, **settings: object
+) -> TestServer:
+    app = web.Application()
+    app.router.add_post("/webhook", receiver.handle)
+    endpoint = await aiohttp_server(app)
+    fake_app = create_fake_graph(
+        webhook_url=str(endpoint.make_url("/webhook")), app_secret=SECRET, webhook_grace=0.1,
+        **settings,  # type: ignore[arg-type]
+    )
+    return await aiohttp_server(fake_app)
+
+
+async def test_every_status_echoes_the_callback_and_recipient_after_its_delay(
+    aiohttp_server: ServerFactory, receiver: Receiver
+) -> None:
+    hooked = await _hooked_with(aiohttp_server, receiver, status_delays=(0.0, 0.15, 0.0))
+    body = {**TEXT, "biz_opaque_callback_data": "outbox:7"}
+    loop = asyncio.get_running_loop()
+    async with open_graph_client(base_url(hooked), "v25.0", "any-token") as c:
+        started = loop.time()
+        wamid = await c.send(NUMBER, GUEST, body)
+        await fake_of(hooked).wait_webhooks(1, timeout=2.0)
+        assert loop.time() - started < 0.15  # `sent` does not wait for delivered's delay
+        await fake_of(hooked).wait_webhooks(3, timeout=2.0)
+        assert loop.time() - started >= 0.15
+        await c.send(NUMBER, GUEST, TEXT)  # no callback data: none echoed
+        await fake_of(hooked).wait_webhooks(6, timeout=2.0)
+    statuses = [s for raw, _ in receiver.posts for s in parse_webhook(raw).statuses]
+    assert [(s.status, s.wamid, s.recipient_id, s.callback) for s in statuses[:3]] == [
+        (name, wamid, GUEST, "outbox:7") for name in ("sent", "delivered", "read")
+    ]
+    assert [s.callback for s in statuses[3:]] == [None] * 3
+
+
+async def test_dropped_statuses_are_never_posted_and_a_seed_repeats_the_drops(
+    aiohttp_server: ServerFactory, receiver: Receiver
+) -> None:
+    async def run(**settings: object) -> list[tuple[int, str]]:
+        hooked = await _hooked_with(aiohttp_server, receiver, **settings)
+        fake = fake_of(hooked)
+        async with open_graph_client(base_url(hooked), "v25.0", "any-token") as c:
+            wamids = [await c.send(NUMBER, GUEST, TEXT) for _ in range(10)]
+        await fake.wait_statuses(30, timeout=2.0)
+        assert fake.statistics().webhooks_dropped == len(fake.dropped)
+        posted = {(d.wamid, d.status) for d in fake.webhooks}
+        assert posted.isdisjoint(fake.dropped)
+        return sorted((wamids.index(w), s) for w, s in fake.dropped)
+
+    first = await run(drop_statuses=0.5, seed=11, status_delays=(0, 0, 0))
+    again = await run(drop_statuses=0.5, seed=11, status_delays=(0, 0, 0))
+    assert first == again and 0 < len(first) < 30
+    assert len(await run(drop_statuses=1.0, status_delays=(0, 0, 0))) == 30
+    assert await run(status_delays=(0, 0, 0)) == []  # the default drops nothing
+
+
+async def test_status_settings_through_the_injection_route_until_reset(
+    hooked: TestServer, receiver: Receiver
+) -> None:
+    fake = fake_of(hooked)
+    answer = await control(hooked, "/_inject", {"status_delays": [0, 0.5, 1], "seed": 3,
+                                                "drop_statuses": 1.0})
+    assert answer == {"injected": True} and fake.injections == []
+    assert (fake.status_delays, fake.drop_statuses, fake.seed) == ((0.0, 0.5, 1.0), 1.0, 3)
+    async with open_graph_client(base_url(hooked), "v25.0", "any-token") as c:
+        wamid = await c.send(NUMBER, GUEST, TEXT)
+        await fake.wait_statuses(1, timeout=2.0)
+    assert fake.dropped[0] == (wamid, "sent")
+    await control(hooked, "/_reset")
+    assert (fake.status_delays, fake.drop_statuses, fake.seed, fake.dropped) == (
+        (0.01, 0.01, 0.01), 0.0, None, []
+    )
+
+
+@pytest.mark.parametrize("spec", [
+    {"status_delays": [0, 1]}, {"status_delays": [0, -1, 0]}, {"status_delays": "fast"},
+    {"drop_statuses": 1.5}, {"drop_statuses": True}, {"seed": "x"}, {"statuses": "read"},
+    {"status_delays": [1, 1, 1], "drop_statuses": 2},  # nothing of it applies
+])
+async def test_bad_status_settings_are_refused(hooked: TestServer, spec: object) -> None:
+    fake = fake_of(hooked)
+    url = hooked.make_url("/_inject")
+    async with aiohttp.ClientSession() as session, session.post(url, data=orjson.dumps(spec)) as r:
+        assert r.status == 400
+    assert (fake.status_delays, fake.drop_statuses) == ((0.01, 0.01, 0.01), 0.0)
+
+
+@pytest.mark.parametrize("argv", [
+    ["--status-delays", "1,2"], ["--status-delays", "a,b,c"], ["--drop-statuses", "2"],
+])
+def test_bad_status_flags_are_refused(argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        fake_graph_main(argv)
+    assert exited.value.code == 2

@@ -9,13 +9,16 @@ message among them must be answered through the fake Graph API: a menu, an answe
 
 Meta's examples name phone_number_id 106540352242922, which is not a number of ours: before
 posting, every `metadata.phone_number_id` is rewritten to the demo hotel's front desk
-(FRONT_DESK) and `display_phone_number` to the business number the fake uses. Nothing else is
-changed. Each example runs on a fresh app: several examples share one message id, which a
-single app would rightly treat as one message posted twice.
+(FRONT_DESK) and `display_phone_number` to the business number the fake uses, and each
+message's `timestamp` (2025 in the spec) to now: the guest just wrote, so the 24-hour window
+is open and a reply may go out free-form. Nothing else is changed. Each example runs on a
+fresh app: several examples share one message id, which a single app would rightly treat as
+one message posted twice.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
@@ -32,13 +35,17 @@ NOT_FROM_A_GUEST = {"System Message"}
 
 
 def _for_our_number(example: dict[str, Any]) -> dict[str, Any]:
-    """The example addressed to our front desk (metadata rewritten, nothing else)."""
+    """The example addressed to our front desk, written just now (see the docstring)."""
+    now = str(int(time.time()))
     for entry in example["entry"]:
         for change in entry["changes"]:
             metadata = change["value"].get("metadata")
             if metadata is not None:
                 metadata["phone_number_id"] = FRONT_DESK
                 metadata["display_phone_number"] = BUSINESS_DISPLAY_NUMBER
+            for message in change["value"].get("messages", []):
+                if "timestamp" in message:
+                    message["timestamp"] = now
     return example
 
 

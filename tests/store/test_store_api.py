@@ -262,9 +262,9 @@ async def test_outbox_pending_order_and_state_changes(store: Store) -> None:
         commit(
             None,
             outbound=(
-                reply("promo", Priority.BROADCAST),
+                reply("promo", Priority.MARKETING),
                 reply("hello"),
-                reply("reminder", Priority.SCHEDULED),
+                reply("reminder", Priority.SERVICE),
                 reply("menu"),
             ),
         )

@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from hotelbot.errors import StoreError
-from hotelbot.store import ConnectionSettings, DeliveryStatus, open_store
+from hotelbot.store import (
+    ConnectionSettings,
+    DeliveryStatus,
+    OutboundMessage,
+    OutboundState,
+    Priority,
+    Store,
+    open_store,
+)
 from hotelbot.store.schema import CURRENT_VERSION, MIGRATIONS, migrate, statements
 
 ALL_TABLES = {
@@ -21,6 +29,7 @@ ALL_TABLES = {
     "delivery_statuses",
     "scheduled_messages",
     "message_templates",
+    "windows",
 }
 
 
@@ -86,6 +95,70 @@ async def test_v1_database_is_migrated_to_current_keeping_its_rows(tmp_path: Pat
     assert guest is not None and guest.language == "en"
     assert tables(path) == ALL_TABLES
     assert pragma(path, "user_version") == CURRENT_VERSION
+
+
+async def test_v2_outbox_is_rebuilt_keeping_rows_states_ids_and_gaining_windows(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "v2.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, MIGRATIONS[:2])
+    rows = [  # (id, state, wamid, error_code)
+        (1, "sent", "wamid.1", None), (2, "failed", None, 131026), (3, "pending", None, None),
+        (4, "pending", None, None),
+    ]
+    for id_, state, wamid, code in rows:
+        conn.execute(
+            "INSERT INTO outbound (id, phone_number_id, guest_id, body, priority, state, wamid,"
+            " error_code, created_at) VALUES (?, 'pn1', 'g1', '{\"type\": \"text\"}', 1, ?, ?,"
+            " ?, '2025-03-01T09:00:00.000000+00:00')",
+            (id_, state, wamid, code),
+        )
+    conn.execute("DELETE FROM outbound WHERE id = 4")  # its id must never come back
+    for wamid, number, kind, sent_at in [
+        ("w1", "pn1", "text", "2025-03-01T09:00:00.000000+00:00"),
+        ("w2", "pn1", "text", "2025-03-01T10:00:00.000000+00:00"),
+        ("w3", "pn2", "text", "2025-03-01T08:00:00.000000+00:00"),
+        ("!rejected.x", "pn1", "rejected", "2025-03-02T00:00:00.000000+00:00"),
+    ]:
+        conn.execute(
+            "INSERT INTO inbound (wamid, phone_number_id, guest_id, kind, payload, sent_at,"
+            " received_at) VALUES (?, ?, 'g1', ?, '{}', ?, ?)",
+            (wamid, number, kind, sent_at, sent_at),
+        )
+    conn.close()
+
+    async with open_store(path) as store:
+        assert store.schema_version() == CURRENT_VERSION == 3
+        sent, failed, pending = [await store.outbox.get(n) for n in (1, 2, 3)]
+        assert sent is not None and failed is not None and pending is not None
+        assert (sent.state, sent.wamid) == (OutboundState.SENT, "wamid.1")
+        assert (failed.state, failed.error_code) == (OutboundState.FAILED, 131026)
+        assert pending.message.priority is Priority.SERVICE and pending.message.template is None
+        assert await store.outbox.get(4) is None
+        at = datetime(2025, 3, 1, 11, tzinfo=UTC)
+        assert [m.id for m in await store.outbox.next_batch("pn1", now=at, limit=9)] == [3]
+        [added] = await store.inbound.park(await _seq(store), "x", _reply(), at=at)
+        assert added.id == 5  # AUTOINCREMENT's counter survived the rebuild
+        assert await store.windows.last_inbound_many("pn1", ["g1"]) == {
+            "g1": datetime(2025, 3, 1, 10, tzinfo=UTC)  # the rejected part opened nothing
+        }
+        assert await store.windows.last_inbound("pn2", "g1") == datetime(2025, 3, 1, 8, tzinfo=UTC)
+    with sqlite3.connect(path) as check:
+        indexes = {name for (name,) in check.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'outbound'")}
+        assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert indexes == {"outbound_pending", "outbound_sending", "outbound_by_wamid"}
+    assert tables(path) == ALL_TABLES
+
+
+async def _seq(store: Store) -> int:
+    [first, *_] = await store.inbound.pending()
+    return first.seq
+
+
+def _reply() -> OutboundMessage:
+    return OutboundMessage(phone_number_id="pn1", guest_id="g1", body={"type": "text"})
 
 
 async def test_reopening_a_current_database_changes_nothing(tmp_path: Path) -> None:

@@ -130,5 +130,20 @@ def test_a_bound_state_still_uses_its_index(
     assert f"USING INDEX {index}" in plan or f"USING COVERING INDEX {index}" in plan, plan
 
 
+@pytest.mark.parametrize(("sql", "params", "index"), [
+    (outbox._NEXT_BATCH, (OutboundState.PENDING, "pn1", "t", "[]", "[]", 10), "outbound_pending"),
+    (outbox._NUMBERS_WITH_PENDING, (OutboundState.PENDING,), "outbound_pending"),
+    (outbox._SENDING, (OutboundState.SENDING,), "outbound_sending"),
+    (outbox._RELEASE, (OutboundState.PENDING, OutboundState.SENDING, "t"), "outbound_sending"),
+    (outbox._BY_WAMID, ("wamid.x",), "outbound_by_wamid"),
+], ids=["next_batch", "numbers_with_pending", "sending", "release_sending", "status_by_wamid"])
+def test_the_pacers_queries_use_their_index(
+    conn: sqlite3.Connection, sql: str, params: tuple[object, ...], index: str
+) -> None:
+    plan = " ".join(str(row[-1]) for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+    assert f"USING INDEX {index}" in plan or f"USING COVERING INDEX {index}" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan  # the index gives the order: no sort of the queue
+
+
 def _is_sql(text: str) -> bool:
     return text.lstrip().split(" ", 1)[0] in {"SELECT", "INSERT", "UPDATE", "DELETE"}

@@ -117,13 +117,48 @@ def test_sent_status_example() -> None:
     assert status.status == "sent"
     assert status.recipient_id == "16505551234"
     assert status.at == datetime.fromtimestamp(1760003000, tz=UTC)
-    assert status.error_code is None
+    assert status.error_code is None and status.error_title is None
     assert status.payload["biz_opaque_callback_data"] == "job=checkout-reminder:res-88231"
+    assert status.callback == "job=checkout-reminder:res-88231"
 
 
 def test_failed_status_example_carries_error_code() -> None:
     (status,) = parse_webhook(raw("status_failed")).statuses
     assert (status.status, status.error_code) == ("failed", 131047)
+    assert (status.error_title, status.callback) == ("Re-engagement message", None)
+
+
+@pytest.mark.parametrize(("callback", "kept"), [
+    ("outbox:42", "outbox:42"),
+    ("", None),  # empty: no callback
+    ("x" * 512, "x" * 512),  # Meta's limit when sending it (4.1)
+])
+def test_status_callback_data_is_read(callback: str, kept: str | None) -> None:
+    document = doc("status_sent")
+    value_of(document)["statuses"][0]["biz_opaque_callback_data"] = callback  # type: ignore[index]
+    (status,) = parse_webhook(orjson.dumps(document)).statuses
+    assert status.callback == kept
+
+
+@pytest.mark.parametrize("callback", ["x" * 513, 42, ["outbox:1"]])
+def test_a_status_with_a_bad_callback_is_rejected(callback: object) -> None:
+    document = doc("status_sent")
+    value_of(document)["statuses"][0]["biz_opaque_callback_data"] = callback  # type: ignore[index]
+    parsed = parse_webhook(orjson.dumps(document))
+    assert parsed.statuses == ()
+    (part,) = parsed.rejected
+    assert "biz_opaque_callback_data" in part.reason
+
+
+def test_a_failed_status_without_a_title_or_with_a_long_one() -> None:
+    document = doc("status_failed")
+    error = value_of(document)["statuses"][0]["errors"][0]  # type: ignore[index]
+    del error["title"]
+    (status,) = parse_webhook(orjson.dumps(document)).statuses
+    assert (status.error_code, status.error_title) == (131047, None)
+    error["title"] = "t" * 300
+    (status,) = parse_webhook(orjson.dumps(document)).statuses
+    assert status.error_title == "t" * 200
 
 
 def test_system_error_in_value_errors_is_reported() -> None:
