@@ -3,7 +3,8 @@
 Owns: accepting a webhook POST's parts (messages, statuses, parts rejected at the edge),
 recorded in ONE transaction with dedupe by wamid, then each new message turned into the
 engine's event (the only call of `flows.event_for`) and dispatched to its conversation by the
-router; the replay at start of messages recorded but never processed (attempts counted: one
+router, and rows that a `failed` status failed handed to the pacer (a 131047 is resent as its
+template); the replay at start of messages recorded but never processed (attempts counted: one
 that already crashed the process `max_replays` times is parked); dispatching again a message an
 operator replays, and the sweep of messages stranded by a full mailbox or a stopping actor.
 
@@ -40,6 +41,12 @@ from hotelbot.typedefs import HotelId, NumberId
 log = structlog.get_logger(__name__)
 
 
+class FailedSends(Protocol):
+    """The pacer, as the inbox sees it: rows a `failed` status just failed (id, Meta's code)."""
+
+    async def reengage(self, failed: Sequence[tuple[int, int]]) -> None: ...
+
+
 class Dispatcher(Protocol):
     """The router, as the inbox sees it."""
 
@@ -71,10 +78,11 @@ class Inbox:
 
     def __init__(
         self, store: InboundRepository, router: Dispatcher, clock: Clock,
-        settings: InboxSettings | None = None,
+        settings: InboxSettings | None = None, failed_sends: FailedSends | None = None,
     ) -> None:
         self._store = store
         self._router = router
+        self._failed_sends = failed_sends
         self._clock = clock
         self._settings = settings or InboxSettings()
         self._suspects: set[int] = set()  # pending, not held by an actor at the last sweep
@@ -102,6 +110,8 @@ class Inbox:
         self._parked += len(recorded.parked)
         for message in recorded.fresh:
             self._router.dispatch(message, event_for(message.kind, message.payload))
+        if recorded.failed_rows and self._failed_sends is not None:
+            await self._failed_sends.reengage(recorded.failed_rows)
         return recorded
 
     async def replay(self) -> int:
@@ -175,13 +185,13 @@ class Inbox:
 @asynccontextmanager
 async def open_inbox(
     store: InboundRepository, router: Dispatcher, clock: Clock,
-    settings: InboxSettings | None = None,
+    settings: InboxSettings | None = None, failed_sends: FailedSends | None = None,
 ) -> AsyncIterator[Inbox]:
     """Replay what a previous run left unprocessed, then keep sweeping for stranded messages.
 
     Enter it once the router accepts; on exit the sweep stops (the router drains after).
     """
-    inbox = Inbox(store, router, clock, settings)
+    inbox = Inbox(store, router, clock, settings, failed_sends)
     await inbox.start()
     try:
         yield inbox

@@ -81,6 +81,8 @@ class PacerOutbox(Protocol):
 
     async def skip(self, id: int, reason: str, at: datetime) -> None: ...
 
+    async def resend_as_template(self, id: int) -> str | None: ...
+
     async def sending(self) -> list[OutboundMessage]: ...
 
     async def release_sending(self, before: datetime) -> list[int]: ...
@@ -162,6 +164,21 @@ class Pacer:
         Best effort: not durable, one attempt; it counts against the number's rate."""
         if not self._closed:
             self._lane(phone_number_id).read_receipt(wamid)
+
+    async def reengage(self, failed: Sequence[tuple[int, int]]) -> None:
+        """Rows a `failed` status just failed, with Meta's code: a 131047 (the window closed,
+        as Meta saw it) is sent again as the row's template, or skipped when it has none."""
+        for row_id, code in failed:
+            if code != REENGAGEMENT_REQUIRED:
+                continue
+            number = await self._outbox.resend_as_template(row_id)
+            if number is not None:
+                log.info("send_as_template_after_131047", outbound=row_id)
+                self._lane(number).arrived(0)
+            else:
+                self._counts.skipped += 1
+                await self._outbox.skip(row_id, OUTSIDE_WINDOW, self._clock.now())
+                log.info("send_skipped", outbound=row_id, reason=OUTSIDE_WINDOW, code=code)
 
     def submit(self, rows: Iterable[OutboundMessage]) -> None:
         """Committed rows are waiting in the outbox: wake their numbers' tasks (never blocks)."""

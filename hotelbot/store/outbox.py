@@ -156,6 +156,14 @@ class OutboxRepository(Protocol):
         """
         ...
 
+    async def resend_as_template(self, id: int) -> str | None:
+        """A failed row whose message Meta refused as outside the window (131047) goes back
+        to pending with its template as the body (and no template left: a second refusal
+        skips it). Returns the row's phone_number_id, or None when the row is not failed or
+        has no template.
+        """
+        ...
+
     async def skip(self, id: int, reason: str, at: datetime) -> None:
         """Never send this row (e.g. "outside_window"): pending, sending or failed -> skipped.
 
@@ -257,6 +265,12 @@ class SqliteOutbox:
         params = (S.PENDING, encode_time(not_before), attempts, code, id, *UNSENT)
         await self._update(id, _RESCHEDULE, params)
 
+    async def resend_as_template(self, id: int) -> str | None:
+        params = (S.PENDING, id, S.FAILED)
+        found = await self._db.write(lambda conn: conn.execute(_RESEND_AS_TEMPLATE, params)
+                                     .fetchone())
+        return None if found is None else str(found[0])
+
     async def skip(self, id: int, reason: str, at: datetime) -> None:
         params = (S.SKIPPED, reason, encode_time(at), id, *UNSENT, S.FAILED)
         await self._update(id, _SKIP, params)
@@ -329,6 +343,12 @@ _MARK_FAILED = (
 _RESCHEDULE = (
     "UPDATE outbound SET state = ?, not_before = ?, attempts = ?, error_code = ?,"
     " sending_since = NULL WHERE id = ? AND state IN (?, ?)"
+)
+# The template object becomes the body of a template message (a Graph API `type: template`).
+_RESEND_AS_TEMPLATE = (
+    "UPDATE outbound SET state = ?, body = json_object('type', 'template', 'template',"
+    " json(template)), template = NULL, not_before = NULL, sending_since = NULL"
+    " WHERE id = ? AND state = ? AND template IS NOT NULL RETURNING phone_number_id"
 )
 _SKIP = (
     "UPDATE outbound SET state = ?, skip_reason = ?, skipped_at = ?, sending_since = NULL"

@@ -392,3 +392,30 @@ async def test_closing_leaves_unsent_rows_in_the_outbox_for_the_next_start(
     async with open_rig(db, clock, policy=policy) as again:
         await again.run_for(7.0, step=0.5)
         assert [s.body["text"] for s in again.transport.sent] == [{"body": "later"}]
+
+
+async def test_a_131047_failed_status_resends_the_row_as_its_template_or_skips_it(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    async with open_rig(tmp_path / "p.db", clock) as rig:
+        guest, plain = "34600000030", "34600000031"
+        await rig.wrote(guest)
+        await rig.wrote(plain)
+        templated = await rig.commit(guest, "reminder", template=TEMPLATE)
+        bare = await rig.commit(plain, "reply")
+        rig.pacer.submit([*templated, *bare])
+        await rig.run_for(0.5)
+        assert len(rig.transport.sent) == 2  # accepted by Meta: the failure comes later
+        failures = [DeliveryStatus(wamid=f"wamid.F{r.id}", status="failed", at=clock.now(),
+                                   recipient_id=r.guest_id, error_code=131047,
+                                   callback=f"outbox:{r.id}") for r in (*templated, *bare)]
+        recorded = await rig.store.inbound.record_webhook([], failures, [], at=clock.now(),
+                                                          hotel_of={})
+        assert sorted(recorded.failed_rows) == sorted((r.id, 131047) for r in (*templated, *bare))
+        await rig.pacer.reengage(recorded.failed_rows)
+        await rig.run_for(0.5)
+        again = rig.transport.to(guest)
+        assert [s.body["type"] for s in again] == ["text", "template"]
+        assert again[1].body["template"] == TEMPLATE
+        assert await rig.state(bare[0]) is OutboundState.SKIPPED
+        assert len(rig.transport.to(plain)) == 1  # never sent twice as free text
