@@ -113,7 +113,7 @@ async def open_core(
                                 clock=clock, hotels=config.get)
         router = await stack.enter_async_context(open_router(deps, store, router_settings))
         inbox = await stack.enter_async_context(
-            open_inbox(store.inbound, router, clock, inbox_settings, failed_sends=pacer))
+            open_inbox(store.inbound, router, clock, inbox_settings, outbound=pacer))
         yield Core(settings=settings, clock=clock, config=config, store=store,
                    transport=transport, graph=graph, pacer=pacer, router=router, inbox=inbox)
 

@@ -23,6 +23,7 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 import structlog
@@ -41,10 +42,14 @@ from hotelbot.typedefs import HotelId, NumberId
 log = structlog.get_logger(__name__)
 
 
-class FailedSends(Protocol):
-    """The pacer, as the inbox sees it: rows a `failed` status just failed (id, Meta's code)."""
+class Outbound(Protocol):
+    """The pacer, as the inbox sees it."""
 
-    async def reengage(self, failed: Sequence[tuple[int, int]]) -> None: ...
+    def saw_inbound(self, phone_number_id: str, guest_id: str, sent_at: datetime) -> None:
+        """A guest wrote: their 24-hour window with that number (re)opened."""
+
+    async def reengage(self, failed: Sequence[tuple[int, int]]) -> None:
+        """Rows a `failed` status just failed (id, Meta's code)."""
 
 
 class Dispatcher(Protocol):
@@ -78,11 +83,11 @@ class Inbox:
 
     def __init__(
         self, store: InboundRepository, router: Dispatcher, clock: Clock,
-        settings: InboxSettings | None = None, failed_sends: FailedSends | None = None,
+        settings: InboxSettings | None = None, outbound: Outbound | None = None,
     ) -> None:
         self._store = store
         self._router = router
-        self._failed_sends = failed_sends
+        self._outbound = outbound
         self._clock = clock
         self._settings = settings or InboxSettings()
         self._suspects: set[int] = set()  # pending, not held by an actor at the last sweep
@@ -109,9 +114,12 @@ class Inbox:
         self._duplicates += recorded.duplicates
         self._parked += len(recorded.parked)
         for message in recorded.fresh:
+            if self._outbound is not None:
+                self._outbound.saw_inbound(message.phone_number_id, message.guest_id,
+                                           message.sent_at)
             self._router.dispatch(message, event_for(message.kind, message.payload))
-        if recorded.failed_rows and self._failed_sends is not None:
-            await self._failed_sends.reengage(recorded.failed_rows)
+        if recorded.failed_rows and self._outbound is not None:
+            await self._outbound.reengage(recorded.failed_rows)
         return recorded
 
     async def replay(self) -> int:
@@ -185,13 +193,13 @@ class Inbox:
 @asynccontextmanager
 async def open_inbox(
     store: InboundRepository, router: Dispatcher, clock: Clock,
-    settings: InboxSettings | None = None, failed_sends: FailedSends | None = None,
+    settings: InboxSettings | None = None, outbound: Outbound | None = None,
 ) -> AsyncIterator[Inbox]:
     """Replay what a previous run left unprocessed, then keep sweeping for stranded messages.
 
     Enter it once the router accepts; on exit the sweep stops (the router drains after).
     """
-    inbox = Inbox(store, router, clock, settings, failed_sends)
+    inbox = Inbox(store, router, clock, settings, outbound)
     await inbox.start()
     try:
         yield inbox

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field, replace
@@ -42,6 +43,7 @@ from hotelbot.whatsapp import PAIR_RATE_LIMIT, REENGAGEMENT_REQUIRED, THROUGHPUT
 log = structlog.get_logger(__name__)
 
 MAX_RECEIPTS = 10_000  # read receipts waiting per number (best effort: past it, dropped)
+MAX_WINDOWS_CACHED = 100_000  # (number, guest) last-message times kept in memory
 INTERNAL_FAILURE = -1  # error_code of a row that failed inside hotelbot, before Meta saw it
 
 
@@ -156,6 +158,10 @@ class Pacer:
         self._flusher: asyncio.Task[None] | None = None
         self._recovery: asyncio.Task[None] | None = None
         self._recovering = asyncio.Event()  # set while the recovery task sleeps
+        # When each guest last wrote to each number (the window), as far as this process saw:
+        # every guest message passes through the inbox, which tells the pacer (saw_inbound);
+        # what it has not seen since the start is read from the store once.
+        self._last_inbound: OrderedDict[tuple[str, str], datetime] = OrderedDict()
 
     # --- the producers' side ----------------------------------------------------------------
 
@@ -164,6 +170,27 @@ class Pacer:
         Best effort: not durable, one attempt; it counts against the number's rate."""
         if not self._closed:
             self._lane(phone_number_id).read_receipt(wamid)
+
+    def saw_inbound(self, phone_number_id: str, guest_id: str, sent_at: datetime) -> None:
+        """A guest wrote to a number at `sent_at` (Meta's time): their window (re)opened."""
+        key = (phone_number_id, guest_id)
+        known = self._last_inbound.get(key)
+        if known is None or sent_at > known:
+            self._last_inbound[key] = sent_at
+        self._last_inbound.move_to_end(key)
+        while len(self._last_inbound) > MAX_WINDOWS_CACHED:
+            self._last_inbound.popitem(last=False)
+
+    async def _windows_of(self, number: str, guests: set[str]) -> dict[str, datetime]:
+        """When each guest last wrote to `number`: from what the inbox told, else the store."""
+        found = {g: at for g in guests if (at := self._last_inbound.get((number, g)))}
+        missing = guests - set(found)
+        if missing:
+            stored = await self._windows.last_inbound_many(number, missing)
+            for guest, at in stored.items():
+                self.saw_inbound(number, guest, at)
+            found.update(stored)
+        return found
 
     async def reengage(self, failed: Sequence[tuple[int, int]]) -> None:
         """Rows a `failed` status just failed, with Meta's code: a 131047 (the window closed,
@@ -389,8 +416,7 @@ class _Lane:
             return []
         chosen_ids = {r.id for r in chosen}
         self.buffer = [r for r in self.buffer if r.id not in chosen_ids]
-        windows = await self.pacer._windows.last_inbound_many(
-            self.number, {r.guest_id for r in chosen})
+        windows = await self.pacer._windows_of(self.number, {r.guest_id for r in chosen})
         picked: list[tuple[OutboundMessage, Route]] = []
         for row in chosen:
             how = Route.FREE_FORM if _is_template(row.body) else route(

@@ -105,8 +105,10 @@ async def test_sigterm_drains_and_loses_nothing(tmp_path: Path) -> None:
     async with open_store(tmp_path / "var" / "hotelbot.sqlite3") as store:
         assert await store.inbound.pending() == []
         pending = {row.guest_id for row in await store.outbox.pending()}
+        # caught mid-POST by the stop: resolved by its status, or sent again after the grace
+        sending = {row.guest_id for row in await store.outbox.sending()}
     answered = {send.to for send in graph_app[FAKE_GRAPH].sends}
-    assert answered | pending == set(guests)  # every guest answered, or the answer is on disk
+    assert answered | pending | sending == set(guests)  # answered, or the answer is on disk
 
 
 async def test_second_server_on_the_same_data_dir_stops_with_a_clear_message(
