@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hotelbot.config.source import (
     Source,
@@ -32,8 +32,8 @@ from hotelbot.config.source import (
     string,
     text,
 )
-from hotelbot.flows import Department, Sending, Text, WordKind, normalize
-from hotelbot.typedefs import Dept, FlowId, NumberId
+from hotelbot.flows import Department, MessageTemplate, Sending, Text, WordKind, normalize
+from hotelbot.typedefs import Dept, FlowId, Lang, NumberId
 
 __all__ = [
     "DEFAULT_ROOM_PATTERN", "REQUIRED_STRINGS", "WORD_KINDS", "HotelDoc", "Origins",
@@ -51,7 +51,12 @@ WORD_KINDS: tuple[WordKind, ...] = ("back", "menu", "skip")
 DEFAULT_ROOM_PATTERN = r"[0-9]{1,4}[A-Za-z]?"
 _PHONE_NUMBER_ID = re.compile(r"^[0-9]{5,20}$")
 _HOTEL_KEYS = frozenset({"id", "name", "timezone", "languages", "room_pattern", "variables",
-                         "departments", "strings", "words", "overrides", "read_receipts"})
+                         "departments", "strings", "words", "overrides", "read_receipts",
+                         "message_templates"})
+_TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")  # Meta: lowercase letters, digits, underscores
+_LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")  # Meta's codes: en, en_US, pt_BR...
+MAX_TEMPLATE_BUTTONS = 10
+MAX_PAYLOAD = 256
 # WhatsApp's limits (Cloud API: 80 messages/s by default, up to 1000 after Meta's upgrade; one
 # message per 6 s to a guest, bursts of up to 45 in 6 s borrowed from later).
 MAX_MESSAGES_PER_SECOND = 1000
@@ -85,6 +90,7 @@ class HotelDoc:
     overrides: Mapping[str, object]
     origins: Origins
     read_receipts: bool = True
+    message_templates: Mapping[str, MessageTemplate] = field(default_factory=dict)
 
 
 def merge_text(base: Text | None, extra: Text) -> Text:
@@ -165,6 +171,7 @@ def parse_hotel(src: Source, hotel_id: str, shared: StringsDoc) -> HotelDoc | No
         departments=_departments(src, raw.get("departments"), dlang),
         strings=strings, words=words, overrides=overrides, origins=origins,
         read_receipts=boolean(src, raw.get("read_receipts", True), "read_receipts") is not False,
+        message_templates=_message_templates(src, raw.get("message_templates", {}), languages),
     )
 
 
@@ -295,3 +302,64 @@ def _sending(src: Source, value: object, path: str) -> Sending | None:
         return None
     return Sending(messages_per_second=rate_ok, pair_interval_seconds=interval_ok,
                    pair_burst=burst_ok)
+
+
+def _message_templates(
+    src: Source, value: object, languages: tuple[str, ...]
+) -> dict[str, MessageTemplate]:
+    """`message_templates: {id: {name, language: {lang: code}, body: [...], buttons: [...]}}`:
+    the WhatsApp templates this hotel had approved by Meta (sent outside the 24-hour window)."""
+    if not isinstance(value, dict):
+        src.fault("message_templates", "expected a mapping of template id -> message template")
+        return {}
+    found: dict[str, MessageTemplate] = {}
+    for template_id, spec in value.items():
+        path = join("message_templates", template_id)
+        fields = mapping(src, spec, path, allowed={"name", "language", "body", "buttons"},
+                         required=("name", "language"), what="a message template")
+        if fields is None or ident(src, template_id, path, "template id") is None:
+            continue
+        name = string(src, fields.get("name"), join(path, "name"))
+        if name is not None and not _TEMPLATE_NAME.fullmatch(name):
+            src.fault(join(path, "name"), "expected the approved template's name at Meta "
+                      "(lowercase letters, digits and underscores, at most 512)")
+            name = None
+        codes = _template_languages(src, fields.get("language"), join(path, "language"),
+                                    languages)
+        body = [ident(src, v, join(join(path, "body"), i), "value name")
+                for i, v in enumerate(items(src, fields.get("body", []), join(path, "body"))
+                                      or [])]
+        buttons = [string(src, b, join(join(path, "buttons"), i))
+                   for i, b in enumerate(items(src, fields.get("buttons", []),
+                                               join(path, "buttons")) or [])]
+        if len(buttons) > MAX_TEMPLATE_BUTTONS:
+            src.fault(join(path, "buttons"), f"at most {MAX_TEMPLATE_BUTTONS} quick replies")
+        for i, payload in enumerate(buttons):
+            if payload is not None and len(payload) > MAX_PAYLOAD:
+                src.fault(join(join(path, "buttons"), i), f"at most {MAX_PAYLOAD} characters")
+        if name is None or codes is None or None in body or None in buttons:
+            continue
+        found[template_id] = MessageTemplate(
+            id=template_id, name=name, languages=codes,
+            body=tuple(b for b in body if b is not None),
+            buttons=tuple(b for b in buttons if b is not None)[:MAX_TEMPLATE_BUTTONS])
+    return found
+
+
+def _template_languages(
+    src: Source, value: object, path: str, languages: tuple[str, ...]
+) -> dict[Lang, str] | None:
+    raw = mapping(src, value, path, allowed=set(languages), what="language codes")
+    if raw is None:
+        return None
+    codes: dict[Lang, str] = {}
+    for code_lang, code in raw.items():
+        text = string(src, code, join(path, code_lang))
+        if text is not None and not _LANGUAGE_CODE.fullmatch(text):
+            src.fault(join(path, code_lang), "expected Meta's language code (e.g. en_US, pt_PT)")
+        elif text is not None:
+            codes[Lang(code_lang)] = text
+    if languages and languages[0] not in codes:
+        src.fault(path, f"needs the code for the hotel's default language '{languages[0]}'")
+        return None
+    return codes

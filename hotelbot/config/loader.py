@@ -219,7 +219,7 @@ def _resolve_hotel(
         languages=tuple(Lang(code) for code in doc.languages), variables=doc.variables,
         flows=flows, departments=doc.departments, strings=doc.strings,
         words=normalized_words(doc.words, doc.languages), room_pattern=doc.room_pattern,
-        read_receipts=doc.read_receipts,
+        read_receipts=doc.read_receipts, message_templates=doc.message_templates,
     )
 
 

@@ -210,6 +210,23 @@ class Policy:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MessageTemplate:
+    """A WhatsApp message template the hotel had approved by Meta (the hotel file's
+    `message_templates`): the only kind of message that may go out outside the 24-hour window.
+
+    `languages` maps each guest language to Meta's language code of the approved translation;
+    `body` names, in order, the values for the body's {{1}}, {{2}}...: the guest's data (name,
+    room, ...) or a hotel variable; `buttons` are the payloads of its quick-reply buttons.
+    """
+
+    id: str
+    name: str
+    languages: Mapping[Lang, str]
+    body: tuple[str, ...] = ()
+    buttons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Hotel:
     """One hotel's configuration, resolved and validated: what the engine runs on."""
 
@@ -225,6 +242,7 @@ class Hotel:
     room_pattern: str  # regex a room number must fully match
     policy: Policy = Policy()
     read_receipts: bool = True  # mark each guest message read (blue ticks) once handled
+    message_templates: Mapping[str, MessageTemplate] = field(default_factory=dict)
 
     @property
     def default_language(self) -> Lang:

@@ -29,7 +29,7 @@ from hotelbot.flows.context import Context
 from hotelbot.flows.effects import SendMessage
 from hotelbot.flows.model import Flow, Hotel, Step, StepKind, Text, ValidatorKind
 from hotelbot.flows.validators import rating_range
-from hotelbot.typedefs import Dept, JSONScalar
+from hotelbot.typedefs import Dept, JSONScalar, Lang
 from hotelbot.whatsapp import limits
 
 ELLIPSIS = "…"
@@ -262,3 +262,45 @@ class _Shape:
             rows.append(row)
         action = {"button": button or ELLIPSIS, "sections": [{"rows": rows}]}
         return self._interactive("list", action)
+
+
+# --- message templates (Cloud API fact sheet 4.5: outside the 24-hour window) ---------------
+
+# Meta refuses a text parameter with a newline, a tab or more than 4 consecutive spaces.
+_PARAM_SPACES = re.compile(r" {5,}")
+
+
+def template_object(
+    hotel: Hotel, template_id: str, values: Mapping[str, JSONScalar], language: str
+) -> dict[str, object]:
+    """The `template` object of a Graph API template message, ready for an outbox row.
+
+    Args:
+        values: the guest's data and anything the producer adds (e.g. checkout_time); a
+            hotel variable fills a name the values lack.
+        language: the guest's language; the hotel's default when the template has no
+            approved translation for it.
+    Raises:
+        KeyError: the hotel has no such template.
+        ValueError: a body parameter has no value (Meta refuses an empty parameter).
+    """
+    spec = hotel.message_templates[template_id]
+    code = spec.languages.get(Lang(language)) or spec.languages[hotel.default_language]
+    params = []
+    for name in spec.body:
+        raw = values.get(name)
+        if raw is None and name in hotel.variables:
+            raw = hotel.variables[name].get(language, hotel.default_language)
+        text = "" if raw is None else format_value(raw)
+        text = _PARAM_SPACES.sub("    ", " ".join(text.split("\n")).replace("\t", " ")).strip()
+        if not text:
+            raise ValueError(f"message template {template_id!r}: no value for {name!r}")
+        params.append({"type": "text", "text": text})
+    components: list[dict[str, object]] = []
+    if params:
+        components.append({"type": "body", "parameters": params})
+    for index, payload in enumerate(spec.buttons):
+        components.append({"type": "button", "sub_type": "quick_reply", "index": str(index),
+                           "parameters": [{"type": "payload", "payload": payload}]})
+    return {"name": spec.name, "language": {"code": code, "policy": "deterministic"},
+            "components": components}
