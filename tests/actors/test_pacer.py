@@ -29,6 +29,7 @@ from hotelbot.store import (
     open_store,
 )
 from tests.fakes.clock import FakeClock
+from tests.unit.test_pacing import max_in_any_second
 
 NUMBER = "100000000000001"
 TEMPLATE = {"name": "checkout_reminder", "language": {"code": "en"}, "components": []}
@@ -129,15 +130,6 @@ async def open_rig(
             yield Rig(store, clock, transport, pacer)
 
 
-def _max_in_any_second(times: list[float]) -> int:
-    best, left = 0, 0
-    for right, t in enumerate(times):
-        while times[left] <= t - 1.0:
-            left += 1
-        best = max(best, right - left + 1)
-    return best
-
-
 async def test_a_number_never_sends_above_its_rate_in_any_second(
     tmp_path: Path, clock: FakeClock
 ) -> None:
@@ -149,7 +141,7 @@ async def test_a_number_never_sends_above_its_rate_in_any_second(
         await rig.run_for(6.0)
         times = [s.at for s in rig.transport.sent]
         assert len(times) == 100
-        assert _max_in_any_second(sorted(times)) == 20
+        assert max_in_any_second(sorted(times)) == 20
 
 
 async def test_one_recipient_gets_a_short_burst_then_one_message_per_interval(
@@ -373,7 +365,7 @@ async def test_read_receipts_go_before_the_replies_within_the_number_rate(
         [reply] = rig.transport.sent
         assert rig.transport.read[0][0] <= reply.at
         times = sorted([t for t, _ in rig.transport.read] + [reply.at])
-        assert _max_in_any_second(times) <= 2  # receipts count against the number's rate
+        assert max_in_any_second(times) <= 2  # receipts count against the number's rate
         assert rig.pacer.statistics().marked_read == 2
 
 
