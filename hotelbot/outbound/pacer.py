@@ -357,9 +357,14 @@ class _Lane:
                 await asyncio.sleep(0)  # let the loop see what they changed
 
     async def close(self, grace: float) -> None:
+        """Stop after the current round: rows already marked `sending` still get their POST
+        (cancelling the round between the mark and the POST would leave them to the grace)."""
         self._closing = True
+        self.wake()
         if self._task is not None:
-            self._task.cancel()
+            done, _ = await asyncio.wait([self._task], timeout=grace)
+            if not done:
+                self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         if self._sends:
             await asyncio.wait(list(self._sends), timeout=grace)
@@ -402,6 +407,7 @@ class _Lane:
         now_m, now = self.pacer._clock.monotonic(), self.pacer._clock.now()
         if self._must_pull(now_m):
             await self._pull(now)
+            now_m, now = self.pacer._clock.monotonic(), self.pacer._clock.now()  # after the read
         chosen: list[OutboundMessage] = []
         taken: set[str] = set(self.in_flight.values())
         for row in self.buffer:

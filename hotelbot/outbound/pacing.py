@@ -9,6 +9,12 @@ Rules:
     number rate    at most `per_second` sends in ANY window of one second (a sliding window of
                    the last sends, not a per-second counter that allows 2x across a boundary);
                    default 80 (Meta's default throughput), up to 1000 (upgraded numbers).
+                   Within that hard cap the sends are spread evenly (GCRA): 90 % of the rate
+                   with bursts of a tenth of it. Meta counts on its side of the network: a
+                   second's quota sent in one burst, followed by the next burst a second
+                   later, can land in one of Meta's seconds when the network delays one burst
+                   more than the other. Spread out, a jitter of up to 100 ms cannot push
+                   Meta's count over the limit.
     pair rate      per recipient a token bucket of `pair_burst` sends, one token back every
                    `pair_interval` seconds (Meta: one message per 6 s to the same user, with a
                    short burst that borrows from later).
@@ -31,6 +37,8 @@ __all__ = ["NumberPacer", "PacingPolicy", "PacingStatistics"]
 
 MAX_PER_SECOND = 1000  # Meta's highest automatic throughput tier
 WINDOW = 1.0 + 1e-6  # one second, and a microsecond so float rounding never lets N+1 in
+SMOOTHED_SHARE = 0.9  # the even pace: 90 % of the number's rate ...
+BURST_SHARE = 0.1  # ... with bursts of a tenth of it (90 % + 10 % = the rate in any second)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -82,6 +90,7 @@ class NumberPacer:
     _window: deque[float] = field(default_factory=deque)  # send times within the last second
     _pairs: dict[str, _Pair] = field(default_factory=dict)
     _paused_until: float = 0.0
+    _tat: float = 0.0  # GCRA's theoretical arrival time of the next send
     _throttle_strikes: int = 0
     _sent: int = 0
     _pair_limited: int = 0
@@ -94,10 +103,24 @@ class NumberPacer:
         window = self._window
         while window and window[0] <= now - 1.0:
             window.popleft()
-        at = max(now, self._paused_until)
+        at = max(now, self._paused_until, self._tat - self._tolerance)
         if len(window) >= self.policy.per_second:
             at = max(at, window[len(window) - self.policy.per_second] + WINDOW)
         return at
+
+    @property
+    def _interval(self) -> float:
+        return 1.0 / (self.policy.per_second * SMOOTHED_SHARE)
+
+    @property
+    def _tolerance(self) -> float:
+        burst = max(1, int(self.policy.per_second * BURST_SHARE))
+        return (burst - 1) * self._interval
+
+    def _count(self, now: float) -> None:
+        """One call to the messages endpoint at `now`: the window and the even pace."""
+        self._window.append(now)
+        self._tat = max(self._tat, now) + self._interval
 
     def ready_at(self, recipient: str, now: float) -> float:
         """The earliest time (>= now) at which a message to `recipient` may go."""
@@ -114,7 +137,7 @@ class NumberPacer:
 
     def sent(self, recipient: str, now: float) -> None:
         """A message to `recipient` was accepted by Meta at `now` (or is being sent)."""
-        self._window.append(now)
+        self._count(now)
         self._sent += 1
         self._throttle_strikes = 0
         pair = self._pairs.get(recipient)
@@ -127,7 +150,7 @@ class NumberPacer:
     def used(self, now: float) -> None:
         """A call that counts against the number's rate but goes to no recipient (a read
         receipt: Meta's throughput counts every call to the messages endpoint)."""
-        self._window.append(now)
+        self._count(now)
 
     def pair_limited(self, recipient: str, now: float, jitter: float) -> float:
         """Meta answered 131056 for `recipient`: pause that pair 4^X s; returns the delay."""

@@ -76,8 +76,17 @@ class Harness:
         await self.inbox.accept([inbound(number, guest, text, self.clock)])
 
     async def settle(self) -> None:
-        await self.router.wait_idle()
-        await self.pacer.wait_idle()
+        """Every step committed and every reply sent. The pacer spreads sends over time (the
+        number's even pace): while it holds rows, the fake clock moves 10 ms at a time."""
+        for _ in range(1000):
+            await self.router.wait_idle()
+            await self.pacer.wait_idle()
+            now = self.clock.now()
+            due = [r for r in await self.store.outbox.pending()
+                   if r.not_before is None or r.not_before <= now]
+            if not self.pacer.statistics().buffered and not due:
+                return
+            self.clock.jump(0.01)
 
 
 def expected_replies(hotels: Hotels, number: str, guest: str, texts: list[str],

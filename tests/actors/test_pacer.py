@@ -138,10 +138,10 @@ async def test_a_number_never_sends_above_its_rate_in_any_second(
             guest = f"3460{n:07d}"
             await rig.wrote(guest)
             rig.pacer.submit(await rig.commit(guest, "hi"))
-        await rig.run_for(6.0)
+        await rig.run_for(7.0, step=0.01)
         times = [s.at for s in rig.transport.sent]
         assert len(times) == 100
-        assert max_in_any_second(sorted(times)) == 20
+        assert 15 <= max_in_any_second(sorted(times)) <= 20  # spread: 90 % + a small burst
 
 
 async def test_one_recipient_gets_a_short_burst_then_one_message_per_interval(
@@ -324,7 +324,7 @@ async def test_a_broadcast_is_pulled_a_batch_at_a_time(tmp_path: Path, clock: Fa
             await rig.wrote(guest)
             rig.pacer.submit(await rig.commit(guest, "promo", priority=Priority.MARKETING))
         peak = 0
-        for _ in range(60):
+        for _ in range(100):
             await rig.settle()
             peak = max(peak, rig.pacer.statistics().buffered)
             clock.jump(0.1)
