@@ -4,13 +4,14 @@ Owns: `scripts/bench crash [--guests N] [--messages M] [--seed S] [--grace-wait 
 [--write]`: the server in its own process (benchmarks.process.open_server, the shipped
 configuration unpaced) answers through the fake Graph API in this process, which posts
 Meta's status webhooks (sent, delivered, read; signed, echoing `biz_opaque_callback_data`)
-back to the server after modest delays. N guests write M messages each, concurrently; once a
-random share (20-80 %, seeded) of the messages is acknowledged the server gets SIGKILL and
-is started again on the same data directory (a new port: the guests' and the fake's webhook
-URL follow it). Meta's redelivery is simulated for both kinds of webhook: a guest message
-POST that did not get a 200 (refused, reset, 503, no answer) is POSTed again until it is
-acknowledged, and a status webhook the fake could not deliver is POSTed again once the
-server is back. Then it waits (bounded) until every acknowledged message has its reply.
+back to the server after modest delays. N guests write M messages each, concurrently, each
+message after the reply to the one before; once a random share (20-80 %, seeded) of the
+messages is acknowledged the server gets SIGKILL and is started again on the same data
+directory (a new port: the guests' and the fake's webhook URL follow it). Meta's redelivery
+is simulated for both kinds of webhook: a guest message POST that did not get a 200
+(refused, reset, 503, no answer) is POSTed again until it is acknowledged, and a status
+webhook the fake could not deliver is POSTed again once the server is back. Then it waits
+(bounded) until every acknowledged message has its reply.
 
 Reports: acknowledged messages lost (acknowledged, no reply sent and none on disk: must be
 0), doubled replies (an outbox row, named by the `outbox:<id>` callback of the send body,
@@ -36,7 +37,9 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -63,6 +66,7 @@ POST_TIMEOUT = 10.0  # one webhook POST: "never answered" past this
 REDELIVERY_LIMIT = 60.0  # seconds a webhook is redelivered before it is given up
 LOAD_LIMIT = 120.0  # seconds for the whole load, redeliveries included
 SETTLE_LIMIT = 30.0  # seconds for replies once the load is acknowledged (besides the grace)
+READ_LIMIT = 3.0  # seconds a guest waits for a reply before writing again anyway
 CONNECTIONS = 100  # concurrent connections "Meta" opens to the webhook
 UNPOSTED = "unposted"  # a reply row caught in `sending` whose POST never reached the fake
 
@@ -128,10 +132,42 @@ async def deliver(session: aiohttp.ClientSession, endpoint: Endpoint, raw: bytes
         await asyncio.sleep(min(0.05 * 2 ** min(attempt, 4), 0.5))
 
 
+class Replies:
+    """How many replies each guest got so far (one poller over the fake's sends)."""
+
+    def __init__(self, fake: FakeGraph) -> None:
+        self._fake = fake
+        self._seen = 0
+        self._counts: Counter[str] = Counter()
+        self._waiters: dict[str, asyncio.Event] = {}
+
+    async def poll(self) -> None:
+        while True:
+            sends = self._fake.sends
+            for send in sends[self._seen:]:
+                self._counts[send.to] += 1
+                waiter = self._waiters.pop(send.to, None)
+                if waiter is not None:
+                    waiter.set()
+            self._seen = len(sends)
+            await asyncio.sleep(0.01)
+
+    async def wait(self, guest: str, n: int, timeout: float) -> None:  # noqa: ASYNC109
+        """Until `guest` got `n` replies, or `timeout` seconds passed."""
+        with suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while self._counts[guest] < n:
+                    await self._waiters.setdefault(guest, asyncio.Event()).wait()
+
+
 async def _guest(session: aiohttp.ClientSession, endpoint: Endpoint, shots: Sequence[Shot],
-                 load: Load) -> None:
-    """One guest's messages, one after another (each redelivered until acknowledged)."""
-    for shot in shots:
+                 load: Load, replies: Replies) -> None:
+    """One guest's messages, one after another (each redelivered until acknowledged); like a
+    guest in a conversation, each after the reply to the one before (or READ_LIMIT seconds:
+    a reply caught by the kill may wait for the grace)."""
+    for n, shot in enumerate(shots):
+        if n:
+            await replies.wait(shot.guest, n, READ_LIMIT)
         if await deliver(session, endpoint, shot.raw, shot.signature, load):
             load.ack(shot.guest)
         else:
@@ -189,14 +225,15 @@ def _reply_id(send: RecordedSend) -> int | None:
     return None
 
 
-def _store_rows(database: Path) -> list[tuple[int, str, str]]:
-    """(id, guest, state) of every outbound row, read-only beside the running server."""
+def _store_rows(database: Path) -> list[tuple[int, str, str, str]]:
+    """(id, guest, state, sending_since or "") of every outbound row, read-only beside the
+    running server."""
     if not database.exists():
         return []
     conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5.0)
     try:
-        return [(int(i), str(g), str(s)) for i, g, s in
-                conn.execute("SELECT id, guest_id, state FROM outbound")]
+        return [(int(i), str(g), str(s), str(since or "")) for i, g, s, since in
+                conn.execute("SELECT id, guest_id, state, sending_since FROM outbound")]
     finally:
         conn.close()
 
@@ -209,7 +246,10 @@ class Tally:
     missing: int  # acknowledged messages without a reply sent or awaiting the grace
 
 
-def tally(fake: FakeGraph, load: Load, database: Path) -> Tally:
+def tally(fake: FakeGraph, load: Load, database: Path, killed_at: datetime) -> Tally:
+    """Replies sent per guest, and the rows the killed server left in `sending` unposted
+    (`sending_since` before `killed_at`; the live server's own are simply in flight)."""
+    caught_before = killed_at.astimezone(UTC).isoformat(timespec="microseconds")
     sent_ids: dict[str, set[int]] = defaultdict(set)
     all_ids: set[int] = set()
     for send in fake.sends:
@@ -219,10 +259,10 @@ def tally(fake: FakeGraph, load: Load, database: Path) -> Tally:
             all_ids.add(row)
     awaiting: Counter[str] = Counter()
     waiting = 0
-    for row, guest, state in _store_rows(database):
+    for row, guest, state, since in _store_rows(database):
         if state in ("pending", "sending"):
             waiting += 1
-        if state == "sending" and row not in all_ids:
+        if state == "sending" and row not in all_ids and since < caught_before:
             awaiting[guest] += 1
     replied = {guest: len(ids) for guest, ids in sent_ids.items()}
     missing = sum(max(0, n - replied.get(g, 0) - awaiting.get(g, 0))
@@ -231,14 +271,14 @@ def tally(fake: FakeGraph, load: Load, database: Path) -> Tally:
 
 
 async def settle(fake: FakeGraph, load: Load, database: Path, redelivery: StatusRedelivery,
-                 grace_wait: float) -> Tally:
+                 grace_wait: float, killed_at: datetime) -> Tally:
     """Wait until every acknowledged message has its reply sent; replies caught in `sending`
     unposted are waited for at most `grace_wait` seconds (the pacer resends them after its
     grace), at most SETTLE_LIMIT seconds for the rest."""
     started = time.monotonic()
     while True:
         redelivery.scan()
-        now = await asyncio.to_thread(tally, fake, load, database)
+        now = await asyncio.to_thread(tally, fake, load, database, killed_at)
         complete = all(now.replied.get(g, 0) >= n for g, n in load.acked.items())
         elapsed = time.monotonic() - started
         if complete or (now.missing == 0 and elapsed >= grace_wait):
@@ -315,6 +355,8 @@ async def run(guests: int, messages: int, seed: int, *, grace_wait: float,
         endpoint = Endpoint(url="")
         redelivery = StatusRedelivery(fake, session, endpoint)
         guests_done: asyncio.Future[list[None]] | None = None
+        replies = Replies(fake)
+        poller = asyncio.create_task(replies.poll())
         try:
             site = web.TCPSite(runner, "127.0.0.1", 0)
             await site.start()
@@ -324,7 +366,7 @@ async def run(guests: int, messages: int, seed: int, *, grace_wait: float,
                                    log_level="warning") as first:
                 endpoint.url = fake.webhook_url = first.url
                 started = time.monotonic()
-                guests_done = asyncio.gather(*(_guest(session, endpoint, shots, load)
+                guests_done = asyncio.gather(*(_guest(session, endpoint, shots, load, replies)
                                                for shots in by_guest.values()))
                 try:
                     async with asyncio.timeout(LOAD_LIMIT):
@@ -334,7 +376,7 @@ async def run(guests: int, messages: int, seed: int, *, grace_wait: float,
                     pass
                 acked_before_kill = load.total_acked
                 os.kill(first.pid, signal.SIGKILL)
-                killed = time.monotonic()
+                killed, killed_at = time.monotonic(), datetime.now(UTC)
             # leaving the block reaped the killed process; the guests keep POSTing (refused)
             async with open_server("hotelbot", graph_url=graph_url, data_dir=data, cpu=None,
                                    log_level="warning") as second:
@@ -347,7 +389,7 @@ async def run(guests: int, messages: int, seed: int, *, grace_wait: float,
                 except TimeoutError:
                     guests_done.cancel()
                 final = await settle(fake, load, data / "hotelbot.sqlite3", redelivery,
-                                     grace_wait)
+                                     grace_wait, killed_at)
                 seconds = time.monotonic() - started
                 await redelivery.drain(timeout=5.0)
             log = data / "hotelbot.log"  # the restarted server's (the first one's is replaced)
@@ -356,6 +398,8 @@ async def run(guests: int, messages: int, seed: int, *, grace_wait: float,
             released = sum(int(str(r.get("rows", 0)))
                            for r in _log_events(log, "unconfirmed_sends_released"))
         finally:
+            poller.cancel()
+            await asyncio.gather(poller, return_exceptions=True)
             if guests_done is not None and not guests_done.done():
                 guests_done.cancel()
                 await asyncio.gather(guests_done, return_exceptions=True)
@@ -410,8 +454,9 @@ def render(result: CrashResult, grace_wait: float) -> str:
             else " (bound reached)")],
     ]
     return (
-        f"{r.guests} guests × {r.messages_per_guest} messages (seed {r.seed}), concurrently, to"
-        " the real server process; the fake Graph API posts signed status webhooks (sent,"
+        f"{r.guests} guests × {r.messages_per_guest} messages (seed {r.seed}), concurrently"
+        " (each message after the reply to the one before), to the real server process; the"
+        " fake Graph API posts signed status webhooks (sent,"
         f" delivered, read after {', '.join(f'{d:g}' for d in STATUS_DELAYS)} s) back to it."
         " Once a random share of the messages is acknowledged the server gets SIGKILL and is"
         " started again on the same data directory (new port); every webhook POST that got no"
