@@ -6,7 +6,8 @@ configuration unpaced) answers through the fake Graph API in this process, which
 Meta's status webhooks (sent, delivered, read; signed, echoing `biz_opaque_callback_data`)
 back to the server after modest delays. N guests write M messages each, concurrently, each
 message after the reply to the one before; once a random share (20-80 %, seeded) of the
-messages is acknowledged the server gets SIGKILL and is started again on the same data
+messages is acknowledged (and, bounded, while Meta holds a send it has not answered: the fake
+answers 0.1 s after recording) the server gets SIGKILL and is started again on the same data
 directory (a new port: the guests' and the fake's webhook URL follow it). Meta's redelivery
 is simulated for both kinds of webhook: a guest message POST that did not get a 200
 (refused, reset, 503, no answer) is POSTed again until it is acknowledged, and a status
@@ -46,6 +47,7 @@ import aiohttp
 import orjson
 import uvloop
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from benchmarks.load import Shot, make_rounds
 from benchmarks.process import open_server
@@ -62,6 +64,8 @@ from hotelbot.devtools.fake_graph import (
 from hotelbot.whatsapp.payloads import sign
 
 STATUS_DELAYS = (0.3, 0.5, 1.0)  # seconds before sent, delivered, read (modest, like Meta's)
+GRAPH_LATENCY = 0.1  # seconds the fake Graph API takes to answer a send it recorded
+IN_FLIGHT_WAIT = 2.0  # seconds the kill waits for a send Meta recorded and has not answered
 POST_TIMEOUT = 10.0  # one webhook POST: "never answered" past this
 REDELIVERY_LIMIT = 60.0  # seconds a webhook is redelivered before it is given up
 LOAD_LIMIT = 120.0  # seconds for the whole load, redeliveries included
@@ -130,6 +134,31 @@ async def deliver(session: aiohttp.ClientSession, endpoint: Endpoint, raw: bytes
         if time.monotonic() >= deadline:
             return False
         await asyncio.sleep(min(0.05 * 2 ** min(attempt, 4), 0.5))
+
+
+class SlowGraph:
+    """Meta's answer to a send comes 100-300 ms after it: the fake records the send, then its
+    answer waits GRAPH_LATENCY. `unanswered` counts the sends recorded and not yet answered
+    (a kill now leaves their rows `sending` though Meta has them); `holding` is set while
+    there is one."""
+
+    def __init__(self) -> None:
+        self.unanswered = 0
+        self.holding = asyncio.Event()
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        if request.method == "POST" and request.path.endswith("/messages"):
+            self.unanswered += 1
+            self.holding.set()
+            try:
+                await asyncio.sleep(GRAPH_LATENCY)
+            finally:
+                self.unanswered -= 1
+                if not self.unanswered:
+                    self.holding.clear()
+        return response
 
 
 class Replies:
@@ -310,6 +339,7 @@ class CrashResult:
     acknowledged: int
     given_up: int  # messages never acknowledged (redelivery bound): must be 0
     acked_before_kill: int
+    in_flight_at_kill: int  # sends Meta had recorded and not answered yet
     kill_after: float  # seconds after the load started
     down_seconds: float  # from SIGKILL until the restarted server answered /healthz
     posts: int
@@ -348,6 +378,8 @@ async def run(guests: int, messages: int, seed: int, *, grace_wait: float,
                                 app_secret=APP_SECRET, status_delays=STATUS_DELAYS, seed=seed,
                                 webhook_grace=0.0)
         fake = app[FAKE_GRAPH]
+        slow = SlowGraph()
+        app.middlewares.append(slow.middleware)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         connector = aiohttp.TCPConnector(limit=CONNECTIONS)
@@ -374,7 +406,10 @@ async def run(guests: int, messages: int, seed: int, *, grace_wait: float,
                             await load.changed.wait()
                 except TimeoutError:
                     pass
-                acked_before_kill = load.total_acked
+                with suppress(TimeoutError):
+                    async with asyncio.timeout(IN_FLIGHT_WAIT):
+                        await slow.holding.wait()
+                acked_before_kill, in_flight = load.total_acked, slow.unanswered
                 os.kill(first.pid, signal.SIGKILL)
                 killed, killed_at = time.monotonic(), datetime.now(UTC)
             # leaving the block reaped the killed process; the guests keep POSTing (refused)
@@ -415,7 +450,8 @@ async def run(guests: int, messages: int, seed: int, *, grace_wait: float,
     return CrashResult(
         guests=guests, messages_per_guest=messages, seed=seed, messages=total,
         acknowledged=load.total_acked, given_up=load.given_up,
-        acked_before_kill=acked_before_kill, kill_after=killed - started, down_seconds=down,
+        acked_before_kill=acked_before_kill, in_flight_at_kill=in_flight,
+        kill_after=killed - started, down_seconds=down,
         posts=load.posts, redelivered=load.redelivered, answers=dict(sorted(load.answers.items())),
         statuses_redelivered=redelivery.redelivered, statuses_given_up=redelivery.given_up,
         unconfirmed_at_start=unconfirmed, released_after_grace=released,
@@ -436,7 +472,7 @@ def render(result: CrashResult, grace_wait: float) -> str:
         ["messages acknowledged", f"{r.acknowledged}/{r.messages}"
          + (f" ({r.given_up} given up)" if r.given_up else "")],
         ["SIGKILL", f"after {r.acked_before_kill} acknowledged, {r.kill_after:.2f} s into the"
-         f" load; down {r.down_seconds:.2f} s"],
+         f" load, {r.in_flight_at_kill} sends at Meta unanswered; down {r.down_seconds:.2f} s"],
         ["guest POSTs (redelivered)", f"{r.posts} ({r.redelivered})"],
         ["answers", ", ".join(f"{k}: {v}" for k, v in r.answers.items())],
         ["status webhooks redelivered", f"{r.statuses_redelivered}"
@@ -458,7 +494,8 @@ def render(result: CrashResult, grace_wait: float) -> str:
         " (each message after the reply to the one before), to the real server process; the"
         " fake Graph API posts signed status webhooks (sent,"
         f" delivered, read after {', '.join(f'{d:g}' for d in STATUS_DELAYS)} s) back to it."
-        " Once a random share of the messages is acknowledged the server gets SIGKILL and is"
+        f" The fake answers a send {GRAPH_LATENCY:g} s after recording it. Once a random share"
+        " of the messages is acknowledged (and a send is unanswered) the server gets SIGKILL and is"
         " started again on the same data directory (new port); every webhook POST that got no"
         f" 200 is POSTed again until acknowledged. Waited up to {grace_wait:g} s for replies"
         " caught in `sending` whose POST never reached Meta (resent after the pacer's 120 s"
