@@ -69,6 +69,15 @@ def test_fuzz_tiny_run_has_no_5xx_and_answers_every_guest(tmp_path: Path) -> Non
     assert "<!-- bench:fuzz:start -->" in md and "5xx: **0**" in md
 
 
+def test_crash_tiny_run_loses_and_doubles_nothing(tmp_path: Path) -> None:
+    data, md = _run("crash", "--guests", "10", "--messages", "2", "--grace-wait", "0",
+                    tmp_path=tmp_path)
+    assert data["acknowledged"] == data["messages"] == 20  # type: ignore[index]
+    assert data["lost"] == 0 and data["doubled"] == 0  # type: ignore[index]
+    assert data["replies"] + data["awaiting_grace"] == 20  # type: ignore[index]
+    assert "<!-- bench:crash:start -->" in md and "doubled replies" in md
+
+
 def test_update_section_replaces_only_its_own_block(tmp_path: Path) -> None:
     path = tmp_path / "B.md"
     path.write_text("# Title\n\nkept by hand\n", encoding="utf-8")
