@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -76,6 +77,26 @@ def test_crash_tiny_run_loses_and_doubles_nothing(tmp_path: Path) -> None:
     assert data["lost"] == 0 and data["doubled"] == 0  # type: ignore[index]
     assert data["replies"] + data["awaiting_grace"] == 20  # type: ignore[index]
     assert "<!-- bench:crash:start -->" in md and "doubled replies" in md
+
+
+def test_pacing_tiny_run_keeps_the_rate_the_pair_rate_and_sends_every_row(
+    tmp_path: Path,
+) -> None:
+    data, md = _run("pacing", "--quick", "--pair-interval", "1", "--pair-rows", "8",
+                    tmp_path=tmp_path)
+    r: dict[str, Any] = data  # type: ignore[assignment]
+    limit, interval, tolerance = r["per_second"], r["pair_interval"], 0.05
+    for b in (r["broadcast"], r["replies"]["broadcast"]):
+        assert b["sent"] == b["rows"] == 200 and b["duplicates"] == 0
+        assert b["max_per_second_tolerant"] <= limit  # the strict count is reported, see md
+    pair = r["pair"]
+    assert pair["sent"] == pair["rows"] == 8 and pair["duplicates"] == 0
+    assert pair["burst_observed"] <= pair["burst_policy"]
+    assert pair["min_gap_after_burst"] >= interval - tolerance
+    assert pair["bucket_slack"] >= -tolerance
+    assert r["replies"]["replies_sent"] == r["replies"]["replies"] > 0
+    assert r["failed"] == r["skipped"] == r["refused"] == r["invalid"] == 0 and r["ok"]
+    assert "<!-- bench:pacing:start -->" in md and "Verdict (3)" in md
 
 
 def test_update_section_replaces_only_its_own_block(tmp_path: Path) -> None:
