@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -35,7 +37,7 @@ def test_a_number_never_sends_more_than_its_rate_in_any_one_second_window() -> N
     assert 72 <= max_in_any_second(times) <= 80
     # spread evenly at 90 % of the rate after a burst of a tenth of it: 8 + 992 / 72 per s
     assert times[-1] == pytest.approx(992 / 72, abs=0.05)
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert times[:8] == pytest.approx([0.0] * 8) and min(gaps[8:]) == pytest.approx(1 / 72)
 
 
