@@ -439,19 +439,15 @@ def render(r: PacingResult) -> str:
     )
     verdict1 = (
         f"**Verdict (1).** {b.sent}/{b.rows} marketing rows went out in {b.seconds:.2f} s "
-        f"({b.rate:.1f} msgs/s from the first commit to the last send; the pacer spends each "
-        "second's quota at the start of the second, so a run of k seconds carries k + 1 "
-        f"quotas). Counted on the receiver's clock, one second held up to {b.max_per_second} "
+        f"({b.rate:.1f} msgs/s from the first commit to the last send: the pacer spreads "
+        "the sends evenly at 90 % of the rate, with bursts of a tenth of it). Counted on the "
+        "receiver's clock, one second held up to {b.max_per_second} "
         f"sends against a limit of {b.limit}"
         + (": the rate held." if b.max_per_second <= b.limit else
            f": **the limit was exceeded on the receiver's clock** ({b.max_per_second_called} "
            f"in one second already at the pacer's POST calls; {b.max_per_second_tolerant} in "
-           f"any {window}). The pacer spends each second's quota as one burst (up to "
-           "`max_in_flight` POSTs at once, the rest as they complete) and the next burst "
-           "1 s after, with no margin, stamping each send when it decides, before the awaits "
-           "(window lookup, `mark_sending`) that precede the POST; a burst that leaves a "
-           "little earlier after its stamp than the one before it lands in that one's "
-           "one-second window.")
+           f"any {window}): the network delayed some sends more than the margin of the "
+           "even pace allows.")
     )
     gaps = ", ".join(f"{g:.3f}" for g in p.gaps)
     second = table(
@@ -491,10 +487,8 @@ def render(r: PacingResult) -> str:
         f"{ms(m.reply_late_p99)} ms (p99) and at most {ms(m.reply_late_max)} ms after their "
         f"commit; the broadcast's rows took {ms(mb.late_p50)} ms (p50) and up to "
         f"{ms(mb.late_max)} ms. "
-        + ("A reply does not wait behind the broadcast: it goes first in the next free slot, "
-           "but it has no reserved headroom, and as the broadcast spends each second's quota "
-           "at the second's start, a reply committed just after waits for the next second "
-           "(up to ~1 s)." if within else
+        + ("A reply does not wait behind the broadcast: it takes the next free slot of the "
+           "even pace (one every few milliseconds), before any broadcast row." if within else
            "**Replies waited longer than one second: behind the broadcast.**")
     )
     strict = findings(r)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field, replace
@@ -35,7 +35,7 @@ import structlog
 
 from hotelbot.clock import Clock
 from hotelbot.errors import GraphAPIError, RateLimited
-from hotelbot.outbound.pacing import NumberPacer, PacingPolicy
+from hotelbot.outbound.pacing import WINDOW, NumberPacer, PacingPolicy
 from hotelbot.outbound.window import OUTSIDE_WINDOW, Route, route, route_after_131047
 from hotelbot.store import OutboundMessage, outbox_callback
 from hotelbot.whatsapp import PAIR_RATE_LIMIT, REENGAGEMENT_REQUIRED, THROUGHPUT_LIMIT
@@ -324,6 +324,7 @@ class _Lane:
     _urgent: int | None = None  # the best priority committed since the last pull
     _receipts: list[str] = field(default_factory=list)  # wamids to mark read, oldest first
     _due_at: float | None = None  # monotonic time a row waiting in the store for a retry is due
+    _posts: deque[float] = field(default_factory=deque)  # when each POST of the last second left
 
     @property
     def idle(self) -> bool:
@@ -442,8 +443,23 @@ class _Lane:
             self.rules.used(now_m)
             self._track(asyncio.create_task(self._receipt(wamid), name="pacer-read"))
 
+    async def _post_slot(self) -> None:
+        """The hard cap where it counts, when the POST leaves: the pace is decided before the
+        store's writes that precede a POST, whose delays vary; never more than the number's
+        rate of POSTs in any one second, whatever those delays were."""
+        clock, limit = self.pacer._clock, self.rules.policy.per_second
+        while True:
+            now = clock.monotonic()
+            while self._posts and self._posts[0] <= now - 1.0:
+                self._posts.popleft()
+            if len(self._posts) < limit:
+                self._posts.append(now)
+                return
+            await clock.sleep(self._posts[0] + WINDOW - now)
+
     async def _receipt(self, wamid: str) -> None:
         try:
+            await self._post_slot()
             await self.pacer._transport.mark_read(self.number, wamid)
             self.pacer._counts.marked_read += 1
         except asyncio.CancelledError:
@@ -551,6 +567,7 @@ class _Lane:
         pacer = self.pacer
         try:
             body = _body(row, how)
+            await self._post_slot()
             wamid = await pacer._transport.send(row.phone_number_id, row.guest_id, body)
         except GraphAPIError as exc:
             await self._failed_send(row, how, exc)
