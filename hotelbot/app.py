@@ -41,7 +41,7 @@ from hotelbot.actors import (
 from hotelbot.admin import AdminCommands, AdminServer, AdminTargets, open_admin_server
 from hotelbot.clock import Clock, SystemClock
 from hotelbot.config import LiveConfig, load_hotels
-from hotelbot.outbound import Pacer, PacingPolicy, Transport, open_pacer
+from hotelbot.outbound import Pacer, PacerSettings, PacingPolicy, Transport, open_pacer
 from hotelbot.settings import Settings
 from hotelbot.store import Store, open_store
 from hotelbot.typedefs import NumberId
@@ -108,7 +108,8 @@ async def open_core(
                 settings.graph_url, settings.graph_version, settings.access_token))
             transport = graph
         pacer = await stack.enter_async_context(open_pacer(
-            transport, store.outbox, store.windows, clock, policy_of=_policy_of(config)))
+            transport, store.outbox, store.windows, clock, policy_of=_policy_of(config),
+            settings=PacerSettings(sending_grace=settings.sending_grace)))
         deps = ConversationDeps(store=store, sender=pacer, guests=GuestBook(store.guests),
                                 clock=clock, hotels=config.get)
         router = await stack.enter_async_context(open_router(deps, store, router_settings))

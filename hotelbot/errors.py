@@ -62,11 +62,14 @@ class WhatsAppError(HotelbotError):
 class GraphAPIError(WhatsAppError):
     """The Graph API answered an error. `code` is Meta's error code (0 when none was given)."""
 
-    def __init__(self, status: int, code: int, retryable: bool, details: str = "") -> None:
+    def __init__(
+        self, status: int, code: int, retryable: bool, details: str = "", title: str = ""
+    ) -> None:
         self.status = status
         self.code = code
         self.retryable = retryable
         self.details = details
+        self.title = title  # Meta's short name of the error, e.g. "Message undeliverable"
         super().__init__(f"graph api error status={status} code={code} retryable={retryable}")
 
 

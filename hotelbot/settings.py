@@ -24,6 +24,8 @@ silently (every fault is a SettingError naming the variable).
                                                response is closed (idle keep-alive, slow heads)
     HOTELBOT_MAX_CONNECTIONS  max_connections  512 open client connections; past it new ones
                                                get a 503 and are closed (fd limit is often 1024)
+    HOTELBOT_SENDING_GRACE    sending_grace    120 s a reply caught mid-send by a crash waits
+                                               for a status naming it before it is sent again
 
 Why these numbers (issue 14): Meta sends a whole webhook POST (at most ~3 MB) at once from its
 data centres, in well under a second; 10 s is generous for that and short for a client that
@@ -89,6 +91,7 @@ class Settings:
     body_timeout: float = 10.0
     idle_timeout: float = 15.0
     max_connections: int = 512
+    sending_grace: float = 120.0
 
     def __post_init__(self) -> None:
         if self.admin_socket == Path():
@@ -227,4 +230,5 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "body_timeout": _seconds,
     "idle_timeout": _seconds,
     "max_connections": _positive_int,
+    "sending_grace": _seconds,
 }

@@ -599,7 +599,7 @@ class _Lane:
             await self._skip(row, OUTSIDE_WINDOW)
             return
         if not exc.retryable or attempts >= self.rules.policy.max_attempts:
-            await self._fail(row, exc.code, exc.details)
+            await self._fail(row, exc.code, exc.details, exc.title)
             return
         if exc.code == PAIR_RATE_LIMIT:
             delay = self.rules.pair_limited(row.guest_id, now_m, jitter)
@@ -610,7 +610,7 @@ class _Lane:
             at_least = exc.retry_after if isinstance(exc, RateLimited) else 0.0
             wait = self.rules.retry_delay(attempts, jitter, at_least)
             if wait is None:
-                await self._fail(row, exc.code, exc.details)
+                await self._fail(row, exc.code, exc.details, exc.title)
                 return
             delay = wait
         self.rules.hold(row.guest_id, now_m + delay, now_m)  # the rows behind it wait too
@@ -623,12 +623,12 @@ class _Lane:
         due = now_m + delay
         self._due_at = due if self._due_at is None else min(self._due_at, due)
 
-    async def _fail(self, row: OutboundMessage, code: int, detail: str) -> None:
+    async def _fail(self, row: OutboundMessage, code: int, detail: str, title: str = "") -> None:
         self.pacer._counts.failed += 1
-        log.warning("send_failed", outbound=row.id, guest=row.guest_id, code=code)
+        log.warning("send_failed", outbound=row.id, guest=row.guest_id, code=code, title=title)
         try:
             await self.pacer._outbox.mark_failed(row.id, code, detail[:500],
-                                                 self.pacer._clock.now())
+                                                 self.pacer._clock.now(), title=title)
         except Exception:
             log.exception("send_fail_mark_failed", outbound=row.id)
 

@@ -8,6 +8,7 @@ Must never: do I/O, branch on message text, or raise (it returns the error to ra
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import orjson
@@ -60,6 +61,12 @@ def classify(status: int, body: bytes, *, retry_after: str | None = None) -> Gra
         RateLimited for 130429/131056/4/80007/613 (and a code-less 429); a retryable
         GraphAPIError for 5xx and Meta's transient codes; a permanent one otherwise.
     """
+    error = _classified(status, body, retry_after)
+    error.title = _title(body)
+    return error
+
+
+def _classified(status: int, body: bytes, retry_after: str | None) -> GraphAPIError:
     code, details, transient = _error_fields(body)
     hinted = _seconds(retry_after)
     if code is not None and code in RATE_LIMIT_CODES:
@@ -106,3 +113,17 @@ def _seconds(header: str | None) -> float | None:
     except ValueError:
         return None  # an HTTP date: Meta does not send one; fall back to the table
     return value if 0 < value < 86_400 else None
+
+
+_CODE_PREFIX = re.compile(r"^\(#\d+\)\s*")
+
+
+def _title(body: bytes) -> str:
+    """Meta's title of the error: `message` is "(#code) title" (fact sheet 4.7)."""
+    try:
+        doc: object = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return ""
+    error = doc.get("error") if isinstance(doc, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    return _CODE_PREFIX.sub("", message)[:200] if isinstance(message, str) else ""

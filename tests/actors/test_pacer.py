@@ -202,11 +202,14 @@ async def test_a_permanent_error_fails_the_row_and_the_next_goes_on(
     async with open_rig(tmp_path / "p.db", clock) as rig:
         guest = "34600000003"
         await rig.wrote(guest)
-        rig.transport.errors[guest] = [GraphAPIError(400, 131026, False, "undeliverable")]
+        rig.transport.errors[guest] = [GraphAPIError(400, 131026, False, "not on WhatsApp",
+                                                     title="Message undeliverable")]
         rows = await rig.commit(guest, "lost", "next")
         rig.pacer.submit(rows)
         await rig.run_for(1.0)
-        assert await rig.state(rows[0]) is OutboundState.FAILED
+        found = await rig.store.outbox.get(rows[0].id)
+        assert found is not None and found.state is OutboundState.FAILED
+        assert (found.error_code, found.error_title) == (131026, "Message undeliverable")
         assert [s.body["text"] for s in rig.transport.to(guest)] == [{"body": "next"}]
 
 

@@ -685,3 +685,12 @@ def test_transport_errors_are_retryable_code_zero() -> None:
 def _event(message: InboundMessage) -> Event:
     """The engine's event for a parsed message (what the inbox computes)."""
     return event_for(message.kind, message.payload)
+
+
+def test_a_graph_error_carries_metas_title_without_the_code_prefix() -> None:
+    body = orjson.dumps({"error": {"message": "(#131026) Message undeliverable", "code": 131026,
+                                   "error_data": {"details": "not on WhatsApp"}}})
+    error = classify(400, body)
+    assert (error.code, error.title, error.details) == (
+        131026, "Message undeliverable", "not on WhatsApp")
+    assert classify(500, b"not json").title == ""

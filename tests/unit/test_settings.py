@@ -114,6 +114,7 @@ def test_a_bad_port_override_names_the_port_variable():
         ("HOTELBOT_IDLE_TIMEOUT", "-1"),
         ("HOTELBOT_IDLE_TIMEOUT", "86400"),
         ("HOTELBOT_MAX_CONNECTIONS", "0"),
+        ("HOTELBOT_SENDING_GRACE", "0"),
     ],
 )
 def test_invalid_values_name_their_variable(variable: str, value: str):
@@ -148,3 +149,5 @@ def test_client_limits_have_defaults_and_are_read_from_the_environment():
     tuned = Settings.from_env({**SECRETS, "HOTELBOT_BODY_TIMEOUT": "2.5",
                                "HOTELBOT_IDLE_TIMEOUT": "30", "HOTELBOT_MAX_CONNECTIONS": "64"})
     assert (tuned.body_timeout, tuned.idle_timeout, tuned.max_connections) == (2.5, 30, 64)
+    assert default.sending_grace == 120
+    assert Settings.from_env({**SECRETS, "HOTELBOT_SENDING_GRACE": "30"}).sending_grace == 30
