@@ -1,11 +1,11 @@
 """The outbound pacer: every message hotelbot sends goes out here, one task per sending number.
 
-Owns: pulling committed outbox rows from SQLite (the per-number loop is lane.py) (a bounded batch at a time, by priority then
-id), deciding when each may go (pacing.py's rules: the number's rate over any one-second
-window, the pair rate per recipient, backoff on 130429 / 131056 / other retryable errors),
-deciding how it may go (window.py: free-form inside the 24-hour window, its template outside,
-or skipped), marking rows `sending` before the POST and `sent` / `failed` / `skipped` after,
-and the recovery of rows a crash caught in `sending`.
+Owns (the per-number loop itself is lane.py): pulling committed outbox rows from SQLite (a
+bounded batch at a time, by priority then id), deciding when each may go (pacing.py's rules:
+the number's rate over any one-second window, the pair rate per recipient, backoff on 130429 /
+131056 / other retryable errors), deciding how it may go (window.py: free-form inside the
+24-hour window, its template outside, or skipped), marking rows `sending` before the POST and
+`sent` / `failed` / `skipped` after, and the recovery of rows a crash caught in `sending`.
 
 Must never: send a row that is not committed (rows come from the store, `submit` only wakes
 the number's task); hold more than one batch of payloads per number in memory (a broadcast of
