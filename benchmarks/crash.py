@@ -504,10 +504,10 @@ def render(result: CrashResult, grace_wait: float) -> str:
         + "\n\nA reply is identified by the outbox row its send names"
         " (`biz_opaque_callback_data` `outbox:<id>`); doubled = sends beyond the first of a"
         " row. Lost = an acknowledged message whose guest has no reply for it, neither sent"
-        " nor on disk. Variant with every status dropped after the kill (the rows are resent"
-        " after the grace only): not run — the pacer's `sending_grace` (120 s) is not a"
-        " setting (`open_core` opens the pacer with the default `PacerSettings`), so each run"
-        " would wait 120-150 s for the resends.\n"
+        " nor on disk. Rows resent after the grace are rows the killed server had marked"
+        " `sending` whose POST never left it (no status could name them); with the default"
+        " grace (HOTELBOT_SENDING_GRACE, 120 s) those guests wait two minutes after a crash."
+        " A variant with every status dropped after the kill is not measured here.\n"
     )
 
 
