@@ -1,6 +1,6 @@
 """Meta's OpenAPI description of the Cloud API (vendored in meta/), as a send validator.
 
-Owns: loading `meta/business-messaging-api_v23.0.yaml` once (lazily, cached), preparing the
+Owns: loading `meta/business-messaging-api_v23.0.yaml.gz` once (lazily, cached), preparing the
 schemas a send body is checked against, checking one body (`check_send`), and handing out
 the spec's own webhook examples (`webhook_examples`) for tests.
 
@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import gzip
 from collections import OrderedDict
 from collections.abc import Mapping
 from importlib import resources
@@ -46,7 +47,7 @@ from jsonschema.exceptions import ValidationError
 __all__ = ["SPEC_FILE", "SendSchema", "check_send", "load_spec", "send_schema",
            "webhook_examples"]
 
-SPEC_FILE = "business-messaging-api_v23.0.yaml"
+SPEC_FILE = "business-messaging-api_v23.0.yaml.gz"  # Meta's file, unchanged, gzip-compressed
 SCHEMAS = "#/components/schemas/"
 BASE = "BaseMessageProperties"
 READ_RECEIPT = "MarkMessageRequestPayload"
@@ -71,7 +72,8 @@ Schema = dict[str, Any]
 def load_spec() -> Mapping[str, Any]:
     """The vendored OpenAPI document, parsed once per process (about a megabyte of YAML)."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    text = resources.files("hotelbot.devtools").joinpath("meta", SPEC_FILE).read_text("utf-8")
+    packed = resources.files("hotelbot.devtools").joinpath("meta", SPEC_FILE).read_bytes()
+    text = gzip.decompress(packed).decode("utf-8")
     document = yaml.load(text, Loader=loader)
     if not isinstance(document, dict):
         raise ValueError(f"{SPEC_FILE}: not an OpenAPI document")

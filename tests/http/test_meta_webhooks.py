@@ -1,7 +1,7 @@
 """Every webhook example of Meta's own OpenAPI spec, through the real webhook.
 
 The examples are read at test time from the vendored spec
-(hotelbot/devtools/meta/business-messaging-api_v23.0.yaml, `paths./whatsapp/webhooks.post`),
+(hotelbot/devtools/meta/business-messaging-api_v23.0.yaml.gz, `paths./whatsapp/webhooks.post`),
 not copied. Each is POSTed to the real app on loopback, signed with the App Secret like Meta
 signs it, and must be answered 200 without anything failing (no parked message). A guest's
 message among them must be answered through the fake Graph API: a menu, an answer or the
