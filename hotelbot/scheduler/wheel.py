@@ -17,9 +17,9 @@ Kafka's TimingWheel.scala (the overflow wheels, bucket expiry by window) and Net
 HashedWheelTimer.java (a stop() that hands back the unfired timeouts) are the models here.
 
 Rules:
-    ticks        tick k covers [start + k*tick, start + (k+1)*tick); `tick_of(t)` is the floor,
-                 computed one way for dues and for `now`, so due <= now implies tick_of(due) <=
-                 tick_of(now) under float rounding too.
+    ticks        tick k covers [start + k*tick, start + (k+1)*tick); the tick of t is
+                 floor((t - start) * (1 / tick)), computed one way for dues and for `now`, so
+                 due <= now implies tick(due) <= tick(now) under float rounding too.
     levels       a slot of level L spans slots^L ticks. With the wheel at tick c, level L holds
                  ticks below (c // slots^L + slots) * slots^L (Kafka's window: the current
                  slot's start plus the level's span); an entry goes to the lowest level that
@@ -28,7 +28,7 @@ Rules:
     horizon      the top level's window is the horizon (at least (slots-1) * slots^(levels-1)
                  ticks ahead): add() refuses a due at or past it with ValueError. The caller
                  keeps far rows in SQLite and adds them as they come near.
-    past         a due at or before the wheel's tick lands in the current level-0 slot and
+    past         a due in a tick before the wheel's lands in the current level-0 slot and
                  fires at the next advance() whose now is at or past it.
     never early  advance(now) returns exactly the entries with due <= now: whole slots before
                  now's tick, and from now's own slot only those due <= now (never late either,
@@ -43,9 +43,10 @@ Rules:
                  cascade). The actor wakes only for non-empty slots.
 
 Why hotelbot uses it: a hotel chain schedules a million messages (reminders, check-out
-surveys), most far ahead, most moved or cancelled before they fire. A heap would cost log n per
-insert and cancel; the wheel costs O(1) for both, and the actor wakes only when a slot that
-holds something comes round.
+surveys), most far ahead, many moved or cancelled before they fire. A heap costs log n per
+insert and a search or a tombstone per cancel; the wheel costs O(1) for both (a dict from key
+to entry, an insertion-ordered dict per slot), and the actor wakes only when a slot that holds
+something comes round (Kafka keeps its non-empty buckets in a DelayQueue for the same reason).
 
 A worked example (tick 10 ms, 8 slots, 3 levels, start 0): a level-0 slot is 10 ms (the level
 spans 80 ms), a level-1 slot 80 ms (spans 640 ms), a level-2 slot 640 ms (spans 5.12 s, the
@@ -122,7 +123,7 @@ class TimingWheel(Generic[K]):
     """
 
     __slots__ = ("_bits", "_buckets", "_cancelled", "_cascaded", "_counts", "_cur",
-                 "_deadline", "_deadline_known", "_entries", "_fired", "_levels",
+                 "_deadline", "_deadline_known", "_entries", "_fired", "_levels", "_per_second",
                  "_rescheduled", "_seq", "_slots", "_start", "_tick", "_units")
 
     def __init__(self, *, start: float, tick: float = 0.01, slots: int = 512,
@@ -132,6 +133,7 @@ class TimingWheel(Generic[K]):
         if slots < 2 or levels < 1:
             raise ValueError(f"at least 2 slots and 1 level, not {slots} and {levels}")
         self._start, self._tick, self._slots, self._levels = start, tick, slots, levels
+        self._per_second = 1.0 / tick  # multiplying: 0.35 s is tick 35 of 10 ms, not 34.99..
         self._units = tuple(math.prod([slots] * level) for level in range(levels))  # ticks/slot
         self._buckets: list[list[dict[K, _Entry[K]]]] = [
             [{} for _ in range(slots)] for _ in range(levels)]
@@ -270,7 +272,7 @@ class TimingWheel(Generic[K]):
     def _tick_of(self, t: float) -> int:
         """The tick holding `t`; beyond float range (an infinite due, or one so far that the
         quotient overflows) a tick past any other, keeping the order."""
-        ticks = (t - self._start) / self._tick
+        ticks = (t - self._start) * self._per_second
         if math.isfinite(ticks):
             return math.floor(ticks)
         return _FAR if ticks > 0 else -_FAR
