@@ -18,7 +18,7 @@ MODULES = sorted(
     if p.name != "__main__.py"
 )
 PURE = ["hotelbot/flows", "hotelbot/whatsapp/payloads.py", "hotelbot/whatsapp/limits.py",
-        "hotelbot/whatsapp/errors.py",
+        "hotelbot/whatsapp/errors.py", "hotelbot/scheduler/wheel.py",
         *(f"hotelbot/config/{name}.py" for name in ("source", "templates", "hotels", "overrides",
                                                    "checks"))]
 FORBIDDEN_IN_PURE = {"asyncio", "aiohttp", "aiosqlite", "structlog", "sqlite3", "socket",
