@@ -30,11 +30,14 @@ Rules, in the order they are applied:
      menu is shown with strings["expired"].
   8. Unsupported kinds (image, audio, ...): strings["unsupported"] + the step again, no error.
   9. Taps (OptionChosen): a reply id "<flow>.<step>:<key>" of the current step is applied; of
-     a step still on the navigation stack, the stack is popped to it and it is applied there;
-     anything else is an invalid answer.
+     a step still on the navigation stack, the guest goes back to it (rule 10) and it is
+     applied there; anything else is an invalid answer.
  10. Global words (any enabled language): menu (main menu, stack and errors cleared), back
      (pop the stack; at the main menu's start: strings["back_at_start"]), skip (optional steps
-     only, else strings["skip_not_allowed"] as an invalid answer).
+     only, else strings["skip_not_allowed"] as an invalid answer). Going back to a step, by
+     "back", a tap or a Next target already on the stack (a confirm's "change"), forgets the
+     answers given since: that step's own and those of every step popped off the stack
+     (navigation.Navigator.rewind); guest-level data stays.
  11. Answers: menus and choice/rating inputs by number or title (validators.match_choice);
      other inputs by their validator; confirm steps by number, title, yes or no.
  12. Invalid answers count; the policy.max_errors-th consecutive one starts the cooloff with
@@ -328,7 +331,11 @@ class _Turn:
             ctx = ctx.evolve(navigation_stack=stack_to(stack, here, f"{flow_id}.{start}"),
                              step_data={})
             return self.enter(ctx, flow_id, start)
-        ctx = ctx.evolve(navigation_stack=stack_to(stack, here, f"{here.flow.id}.{target}"))
+        ref = f"{here.flow.id}.{target}"
+        if ref != here.ref and ref in stack:  # passed already (a confirm's "change"): rule 10
+            ctx = self.nav.rewind(ctx, ref)
+        else:
+            ctx = ctx.evolve(navigation_stack=stack_to(stack, here, ref))
         return self.enter(ctx, here.flow.id, target)
 
     def start_requested(self, ctx: Context, flow_id: str) -> Outcome:
@@ -347,9 +354,8 @@ class _Turn:
         elif sep and ref in ctx.navigation_stack:
             earlier = self.nav.lookup(ctx, ref)
             if earlier is not None:
-                stack = ctx.navigation_stack[: ctx.navigation_stack.index(ref)]
-                moved = ctx.evolve(current_flow=earlier.flow.id, current_step=earlier.step.id,
-                                   navigation_stack=stack)
+                moved = self.nav.rewind(ctx, ref, left=here).evolve(
+                    current_flow=earlier.flow.id, current_step=earlier.step.id)
                 picked = self.pick_key(moved, earlier, key)
         if picked is not None:
             return picked
@@ -433,13 +439,11 @@ class _Turn:
         return index
 
     def back(self, ctx: Context, here: Position) -> Outcome:
-        stack = ctx.navigation_stack
-        while stack:
-            top, stack = stack[-1], stack[:-1]
+        for top in reversed(ctx.navigation_stack):
             earlier = self.nav.lookup(ctx, top)
             if earlier is not None:
-                moved = ctx.evolve(current_flow=earlier.flow.id, current_step=earlier.step.id,
-                                   navigation_stack=stack, error_count=0)
+                moved = self.nav.rewind(ctx, top, left=here).evolve(
+                    current_flow=earlier.flow.id, current_step=earlier.step.id, error_count=0)
                 return self.show(moved, earlier)
         main = self.nav.main_start(ctx)
         if main is not None and main.ref == here.ref:
