@@ -37,7 +37,9 @@ Rules, in the order they are applied:
      only, else strings["skip_not_allowed"] as an invalid answer). Going back to a step, by
      "back", a tap or a Next target already on the stack (a confirm's "change"), forgets the
      answers given since: that step's own and those of every step popped off the stack
-     (navigation.Navigator.rewind); guest-level data stays.
+     (navigation.Navigator.rewind); guest-level data stays. A numeral (the shipped "0" for
+     menu) is a word only where the step does not read a number: at an integer, number or
+     rating input it is an answer (validators.numeric_answer), checked like any other.
  11. Answers: menus and choice/rating inputs by number or title (validators.match_choice);
      other inputs by their validator; confirm steps by number, title, yes or no.
  12. Invalid answers count; the policy.max_errors-th consecutive one starts the cooloff with
@@ -91,7 +93,13 @@ from hotelbot.flows.render import (
     variables,
 )
 from hotelbot.flows.text import normalize
-from hotelbot.flows.validators import Accepted, Locale, match_choice, parse_answer
+from hotelbot.flows.validators import (
+    Accepted,
+    Locale,
+    match_choice,
+    numeric_answer,
+    parse_answer,
+)
 from hotelbot.typedefs import FlowId, JSONScalar
 
 __all__ = ["Outcome", "new_context", "step"]
@@ -260,7 +268,10 @@ class _Turn:
         values = variables(self.hotel, ctx, None) | extra
         return substitute(string(self.hotel, key, ctx.language), values)
 
-    def word(self, text: str) -> WordKind | None:
+    def word(self, text: str, asking: Step) -> WordKind | None:
+        """The global word `text` is, if any; a numeral is none where `asking` reads numbers."""
+        if numeric_answer(asking.validator, text):
+            return None
         norm = normalize(text)
         for kind in _WORD_ORDER:
             if any(norm in words for words in self.hotel.words.get(kind, {}).values()):
@@ -401,7 +412,7 @@ class _Turn:
         return self.goto(ctx, here, choose(current.next, ctx))
 
     def text(self, ctx: Context, here: Position, text: str) -> Outcome:
-        kind = self.word(text)
+        kind = self.word(text, here.step)
         if kind == "menu":
             return self.main_menu(ctx)
         if kind == "back":

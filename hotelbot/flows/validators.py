@@ -111,6 +111,18 @@ def match_choice(titles: Sequence[Iterable[str]], text: str) -> int | None:
     return None
 
 
+_NUMERAL = re.compile(r"[+-]?[0-9]{1,12}(?:[.,][0-9]{1,9})?")
+_NUMERIC_KINDS = frozenset({ValidatorKind.INTEGER, ValidatorKind.NUMBER, ValidatorKind.RATING})
+
+
+def numeric_answer(validator: Validator | None, text: str) -> bool:
+    """Whether `text` is a numeral typed where the validator reads a number (integer, number,
+    rating): there it is an answer, never a global word ("0" at "How many?" is out of range,
+    not the main menu)."""
+    return (validator is not None and validator.kind in _NUMERIC_KINDS
+            and _NUMERAL.fullmatch(normalize(text)) is not None)
+
+
 def parse_answer(validator: Validator, text: str, locale: Locale) -> Answer:
     """Parse and validate `text` for `validator`.
 

@@ -158,7 +158,7 @@ def test_expiry_after_the_timeout(idle_for: timedelta, expired: bool) -> None:
         assert where(out.context) == "order.item_food"
 
 
-@pytest.mark.parametrize("words", ["menu", "HOME", "Main menu!", "0", "início"])
+@pytest.mark.parametrize("words", ["menu", "HOME", "Main menu!", "início"])
 def test_menu_words_go_to_main_menu_and_reset(words: str) -> None:
     before = at("order.quantity", stack=("main.start", "order.category"), data={"a": 1},
                 errors=3)
@@ -166,6 +166,25 @@ def test_menu_words_go_to_main_menu_and_reset(words: str) -> None:
     ctx = out.context
     assert (where(ctx), ctx.navigation_stack, ctx.error_count, ctx.step_data) == (
         "main.start", (), 0, {})
+
+
+@pytest.mark.parametrize(("ref", "typed"), [
+    ("order.category", "0"), ("order.item_drinks", "0"), ("order.confirm", "0"),
+    ("feedback.what", "0"), ("order.note", "0"), ("late.time", "0"), ("late.room", "0"),
+])
+def test_zero_is_the_menu_shortcut_where_no_number_is_read(ref: str, typed: str) -> None:
+    out = run(at(ref, stack=("main.start",), errors=2), TextReceived(text=typed))
+    assert (where(out.context), out.context.error_count) == ("main.start", 0)
+
+
+@pytest.mark.parametrize(("ref", "typed"), [
+    ("order.quantity", "0"), ("order.quantity", " 0 "), ("order.quantity", "-0"),
+    ("order.quantity", "0.0"), ("feedback.rating", "0"),
+])
+def test_a_numeral_where_a_number_is_read_is_an_answer_not_a_word(ref: str, typed: str) -> None:
+    before = at(ref, stack=("main.start",), data={"item": "Club sandwich"}, errors=1)
+    out = run(before, TextReceived(text=typed))
+    assert out.context == before.evolve(error_count=2, last_activity=NOW, rate=ONE_TAKEN)
 
 
 def test_back_pops_one_step_and_shows_it() -> None:
