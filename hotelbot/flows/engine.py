@@ -41,7 +41,12 @@ Rules, in the order they are applied:
      menu) is a word only where the step does not read a number: at an integer, number or
      rating input it is an answer (validators.numeric_answer), checked like any other.
  11. Answers: menus and choice/rating inputs by number or title (validators.match_choice);
-     other inputs by their validator; confirm steps by number, title, yes or no.
+     other inputs by their validator; confirm steps by number, title, yes or no. A refused
+     answer is re-asked under the step's own error text if it has one, else under what it
+     missed: strings["invalid_too_short"] {min} / ["invalid_too_long"] {max} for a text's
+     lengths, ["invalid_range"] {min} {max} (or ["invalid_too_low"] {min}, ["invalid_too_high"]
+     {max} when one side is open) for a number, ["invalid_rating"] {min} {max} with the step's
+     own range for any refused rating, else ["invalid_<kind>"] (not of the kind's form).
  12. Invalid answers count; the policy.max_errors-th consecutive one starts the cooloff with
      one strings["cooloff"] notice. Any valid move (answer, back, menu, skip) resets the count.
  13. Moving on: Next branches in order (first condition that holds), else the default; a step
@@ -78,12 +83,23 @@ from hotelbot.flows.events import (
     TextReceived,
     UnsupportedReceived,
 )
-from hotelbot.flows.model import FLOW_PREFIX, Flow, Hotel, Step, StepKind, Text, WordKind
+from hotelbot.flows.model import (
+    FLOW_PREFIX,
+    Flow,
+    Hotel,
+    Step,
+    StepKind,
+    Text,
+    Validator,
+    ValidatorKind,
+    WordKind,
+)
 from hotelbot.flows.navigation import Navigator, Position, choose, collected, stack_to
 from hotelbot.flows.navigation import idle as _idle
 from hotelbot.flows.ratelimit import take
 from hotelbot.flows.render import (
     entry_titles,
+    format_value,
     join,
     render_step,
     step_entries,
@@ -94,11 +110,15 @@ from hotelbot.flows.render import (
 )
 from hotelbot.flows.text import normalize
 from hotelbot.flows.validators import (
+    DEFAULT_MAX_TEXT,
     Accepted,
+    Bound,
     Locale,
+    Rejected,
     match_choice,
     numeric_answer,
     parse_answer,
+    rating_range,
 )
 from hotelbot.typedefs import FlowId, JSONScalar
 
@@ -433,12 +453,32 @@ class _Turn:
         answer = parse_answer(validator, text, locale)
         if isinstance(answer, Accepted):
             return self.accept(ctx, here, answer.value)
+        return self.invalid(ctx, here, self.refusal(ctx, here, validator, answer))
+
+    def refusal(self, ctx: Context, here: Position, validator: Validator,
+                answer: Rejected) -> str:
+        """Why an answer is refused: the step's own error text, else the bound it missed with
+        that bound's numbers (a rating names the step's range), else the form it lacks."""
         if validator.error is not None:
-            wording = substitute(validator.error.get(ctx.language, self.hotel.default_language),
-                                 variables(self.hotel, ctx, here.flow))
-        else:
-            wording = self.say(f"invalid_{answer.kind.value}", ctx)
-        return self.invalid(ctx, here, wording)
+            return substitute(validator.error.get(ctx.language, self.hotel.default_language),
+                              variables(self.hotel, ctx, here.flow))
+        if answer.kind is ValidatorKind.RATING:
+            ratings = rating_range(validator)
+            return self.say("invalid_rating", ctx, min=str(ratings.start),
+                            max=str(ratings.stop - 1))
+        low, high = validator.min, validator.max
+        if answer.bound is Bound.TOO_SHORT:
+            return self.say("invalid_too_short", ctx, min=format_value(validator.min_length))
+        if answer.bound is Bound.TOO_LONG:
+            longest = validator.max_length if validator.max_length is not None else DEFAULT_MAX_TEXT
+            return self.say("invalid_too_long", ctx, max=format_value(longest))
+        if answer.bound is Bound.RANGE and low is not None and high is not None:
+            return self.say("invalid_range", ctx, min=format_value(low), max=format_value(high))
+        if answer.bound is Bound.RANGE and low is not None:
+            return self.say("invalid_too_low", ctx, min=format_value(low))
+        if answer.bound is Bound.RANGE and high is not None:
+            return self.say("invalid_too_high", ctx, max=format_value(high))
+        return self.say(f"invalid_{answer.kind.value}", ctx)
 
     def match_entry(self, ctx: Context, here: Position, text: str) -> int | None:
         values = variables(self.hotel, ctx, here.flow)
