@@ -50,15 +50,15 @@ def collected(ctx: Context) -> dict[str, JSONScalar]:
     return {**ctx.accumulated_data, **ctx.step_data}
 
 
-def answers(step: Step) -> frozenset[str]:
-    """The step_data keys an answer to `step` writes: an input's save_as (else its id), a
-    menu's option `set` keys (but `language`, which is the context's, not data)."""
+def answers(step: Step) -> tuple[str, ...]:
+    """The step_data keys an answer to `step` writes, each once, in order: an input's save_as
+    (else its id), a menu's option `set` keys (but `language`: the context's, not data)."""
     if step.kind is StepKind.INPUT:
-        return frozenset((step.save_as or step.id,))
+        return (step.save_as or step.id,)
     if step.kind is StepKind.MENU:
-        return frozenset(key for option in step.options for key in option.set
-                         if key != "language")
-    return frozenset()
+        keys = (key for option in step.options for key in option.set if key != "language")
+        return tuple(dict.fromkeys(keys))
+    return ()
 
 
 def choose(next_: Next | None, ctx: Context) -> str | None:
