@@ -19,7 +19,18 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from hotelbot.config.hotels import HotelDoc, normalized_words
-from hotelbot.flows import FLOW_PREFIX, Condition, Flow, Next, Step, StepKind, Text, normalize
+from hotelbot.flows import (
+    FLOW_PREFIX,
+    Condition,
+    Flow,
+    Next,
+    Step,
+    StepKind,
+    Text,
+    answers,
+    normalize,
+    summary_names,
+)
 from hotelbot.typedefs import FlowId, StepId
 from hotelbot.whatsapp import limits
 
@@ -28,7 +39,9 @@ __all__ = [
     "Scope", "check_flow", "check_hotel", "check_strings", "string_limit", "text_faults",
 ]
 
-BUILTIN_VARIABLES = frozenset({"hotel_name", "guest_name", "room", "department", "minutes"})
+# {minutes}: the cooloff's; {min}, {max}: the bound a refused answer missed (engine rule 11).
+BUILTIN_VARIABLES = frozenset({"hotel_name", "guest_name", "room", "department", "minutes",
+                               "min", "max"})
 GUEST_KEYS = frozenset({"guest_name", "room", "language"})
 # WhatsApp's limits come from the one table, hotelbot/whatsapp/limits.py.
 # Any text (a step's, an error, a notice, a variable's value) may end up in an interactive
@@ -80,10 +93,39 @@ def check_flow(flow: Flow, declared: frozenset[str], scope: Scope) -> list[Issue
             issues += [(where, r) for r in text_faults(body, limit, scope.languages, variables)]
         issues += _check_options(flow.id, step, key)
         issues += _set_faults(step, key, scope.languages)
+    issues += _label_faults(flow, reachable, scope)
     # A step a hotel's overrides cut off (a removed category) is intended: only templates
     # must have every step reachable.
     return issues + _disabled_loops(flow) + ([] if scope.languages else
                                              _unreachable(flow, reachable))
+
+
+def _label_faults(flow: Flow, reachable: frozenset[str] | set[str], scope: Scope) -> list[Issue]:
+    """A confirmation shows everything the request carries (render.summary): each value a
+    confirm step lists under its text needs a label, in every language; a label names a
+    value the flow collects. Steps a hotel's overrides cut off collect nothing."""
+    issues = [(f"{flow.id}.labels.{name}", f"label for '{name}', a value this flow never "
+               "collects (save_as or an option's set)")
+              for name in flow.labels if name not in _collected(flow)]
+    asked = {name for step in flow.steps.values()
+             if step.enabled and (step.id in reachable or not scope.languages)
+             for name in answers(step)}
+    needed: dict[str, str] = {}
+    for step in flow.steps.values():
+        if step.kind is not StepKind.CONFIRM or (scope.languages and step.id not in reachable):
+            continue
+        for code in scope.languages or tuple(step.text.by_lang):
+            needed.update({name: step.id for name in summary_names(flow, step, code, code)
+                           if name in asked})
+    for name, step_id in needed.items():
+        label = flow.labels.get(name)
+        if label is None:
+            issues.append((f"{flow.id}.labels.{name}", f"confirm step '{step_id}' does not show "
+                           f"'{name}': name it in its text or give it a label"))
+        else:
+            issues += [(f"{flow.id}.labels.{name}", r)
+                       for r in text_faults(label, TEXT_MAX, scope.languages, frozenset())]
+    return issues
 
 
 def _collected(flow: Flow) -> frozenset[str]:

@@ -42,7 +42,8 @@ __all__ = [
 ]
 
 REQUIRED_STRINGS = (
-    "invalid_option", "invalid_text", "invalid_integer", "invalid_number", "invalid_date",
+    "invalid_option", "invalid_text", "invalid_too_short", "invalid_too_long", "invalid_range",
+    "invalid_too_low", "invalid_too_high", "invalid_integer", "invalid_number", "invalid_date",
     "invalid_time", "invalid_room", "invalid_phone", "invalid_email", "invalid_rating",
     "invalid_choice", "cooloff", "expired", "skip_not_allowed", "back_at_start", "unsupported",
     "confirm", "change", "menu_button", "numbered_hint", "skip_hint", "error", "spam", "welcome",

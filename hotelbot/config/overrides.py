@@ -1,9 +1,10 @@
 """Hotel overrides: a hotel's own copy of the flow templates it uses, its overrides applied.
 
 Owns: applying the `overrides` section of a parsed hotel file (hotelbot/config/hotels.py) to the
-flow templates: texts merged per language, steps enabled/disabled, validator settings, choice
-titles, options removed/added/edited/reordered (an edit's `set` value with per-language
-values merges per language), with the origin of every overridden part.
+flow templates: texts (and the flow's value labels) merged per language, steps
+enabled/disabled, validator settings, choice titles, options removed/added/edited/reordered
+(an edit's `set` value with per-language values merges per language), with the origin of
+every overridden part.
 Every fault is recorded on the hotel file's Source with its YAML path. Must never do I/O,
 import asyncio, read the clock or log. The result is checked afterwards (reachability, limits,
 translations) by hotelbot/config/checks.py.
@@ -26,7 +27,13 @@ from hotelbot.config.source import (
     number,
     text,
 )
-from hotelbot.config.templates import TEMPLATE_LANG, FlowDoc, parse_option, parse_set
+from hotelbot.config.templates import (
+    TEMPLATE_LANG,
+    FlowDoc,
+    parse_labels,
+    parse_option,
+    parse_set,
+)
 from hotelbot.flows import Choice, Flow, Option, Step, StepKind, Text
 from hotelbot.typedefs import FlowId, StepId
 
@@ -60,7 +67,8 @@ def apply_overrides(
 def _override_flow(
     src: Source, flow: Flow, value: object, path: str, dlang: str, origins: Origins
 ) -> Flow:
-    raw = mapping(src, value, path, allowed={"title", "steps"}, what="a flow override")
+    raw = mapping(src, value, path, allowed={"title", "steps", "labels"},
+                  what="a flow override")
     if raw is None:
         return flow
     title = flow.title
@@ -69,6 +77,11 @@ def _override_flow(
         if extra is not None:
             title = merge_text(title, extra)
             origins[f"{flow.id}.title"] = (src.file, join(path, "title"))
+    labels = dict(flow.labels)
+    lpath = join(path, "labels")
+    for name, extra in parse_labels(src, raw.get("labels", {}), lpath, dlang).items():
+        labels[name] = merge_text(labels.get(name), extra)
+        origins[f"{flow.id}.labels.{name}"] = (src.file, join(lpath, name))
     steps = dict(flow.steps)
     raw_steps = raw.get("steps", {})
     if not isinstance(raw_steps, dict):
@@ -82,7 +95,7 @@ def _override_flow(
         key = f"{flow.id}.steps.{step_id}"
         steps[StepId(step_id)] = _override_step(src, steps[StepId(step_id)], raw_step, spath,
                                                 dlang, origins, key)
-    return replace(flow, title=title, steps=steps)
+    return replace(flow, title=title, steps=steps, labels=labels)
 
 
 def _override_step(

@@ -48,7 +48,7 @@ from hotelbot.typedefs import FlowId, JSONScalar, StepId
 
 __all__ = [
     "OPTION_KEYS", "STEP_KEYS", "TEMPLATE_LANG", "FlowDoc", "parse_condition", "parse_flow",
-    "parse_next", "parse_option", "parse_set", "parse_step", "parse_validator",
+    "parse_labels", "parse_next", "parse_option", "parse_set", "parse_step", "parse_validator",
 ]
 
 TEMPLATE_LANG = "en"  # a plain string in a flow template means English
@@ -83,7 +83,7 @@ class FlowDoc:
 
 def parse_flow(src: Source, flow_id: str) -> FlowDoc | None:
     """One flow template file -> FlowDoc (None when too broken to use)."""
-    raw = mapping(src, src.data, "", allowed={"id", "title", "start", "steps"},
+    raw = mapping(src, src.data, "", allowed={"id", "title", "start", "steps", "labels"},
                   required=("id", "title", "start", "steps"), what="a flow")
     if raw is None:
         return None
@@ -104,10 +104,28 @@ def parse_flow(src: Source, flow_id: str) -> FlowDoc | None:
                 steps[StepId(step_id)] = step
     elif "steps" in raw:
         src.fault("steps", "expected a non-empty mapping of step id -> step")
+    labels = parse_labels(src, raw.get("labels", {}), "labels", TEMPLATE_LANG)
+    origins.update({f"{flow_id}.labels.{name}": f"labels.{name}" for name in labels})
     if title is None or start is None:
         return None
-    flow = Flow(id=FlowId(flow_id), title=title, start=StepId(start), steps=steps)
+    flow = Flow(id=FlowId(flow_id), title=title, start=StepId(start), steps=steps,
+                labels=labels)
     return FlowDoc(flow=flow, file=src.file, declared=frozenset(declared), origins=origins)
+
+
+def parse_labels(src: Source, value: object, path: str, dlang: str) -> dict[str, Text]:
+    """`labels: {name: text}`: the readable name of each value the flow collects."""
+    if not isinstance(value, dict):
+        src.fault(path, f"expected a mapping of value name -> label, got {kind_of(value)}")
+        return {}
+    found: dict[str, Text] = {}
+    for name, raw in value.items():
+        sub = join(path, name)
+        if ident(src, name, sub, "value name") is not None:
+            label = text(src, raw, sub, dlang)
+            if label is not None:
+                found[name] = label
+    return found
 
 
 def parse_step(

@@ -49,7 +49,8 @@ from hotelbot.flows.model import (
     ValidatorKind,
     WordKind,
 )
-from hotelbot.flows.render import render_step, reply_id, text_message
+from hotelbot.flows.navigation import answers
+from hotelbot.flows.render import render_step, reply_id, summary_names, text_message
 from hotelbot.flows.text import normalize
 
 __all__ = [
@@ -91,11 +92,13 @@ __all__ = [
     "Validator",
     "ValidatorKind",
     "WordKind",
+    "answers",
     "event_for",
     "new_context",
     "normalize",
     "render_step",
     "reply_id",
     "step",
+    "summary_names",
     "text_message",
 ]

@@ -30,13 +30,23 @@ Rules, in the order they are applied:
      menu is shown with strings["expired"].
   8. Unsupported kinds (image, audio, ...): strings["unsupported"] + the step again, no error.
   9. Taps (OptionChosen): a reply id "<flow>.<step>:<key>" of the current step is applied; of
-     a step still on the navigation stack, the stack is popped to it and it is applied there;
-     anything else is an invalid answer.
+     a step still on the navigation stack, the guest goes back to it (rule 10) and it is
+     applied there; anything else is an invalid answer.
  10. Global words (any enabled language): menu (main menu, stack and errors cleared), back
      (pop the stack; at the main menu's start: strings["back_at_start"]), skip (optional steps
-     only, else strings["skip_not_allowed"] as an invalid answer).
+     only, else strings["skip_not_allowed"] as an invalid answer). Going back to a step, by
+     "back", a tap or a Next target already on the stack (a confirm's "change"), forgets the
+     answers given since: that step's own and those of every step popped off the stack
+     (navigation.Navigator.rewind); guest-level data stays. A numeral (the shipped "0" for
+     menu) is a word only where the step does not read a number: at an integer, number or
+     rating input it is an answer (validators.numeric_answer), checked like any other.
  11. Answers: menus and choice/rating inputs by number or title (validators.match_choice);
-     other inputs by their validator; confirm steps by number, title, yes or no.
+     other inputs by their validator; confirm steps by number, title, yes or no. A refused
+     answer is re-asked under the step's own error text if it has one, else under what it
+     missed: strings["invalid_too_short"] {min} / ["invalid_too_long"] {max} for a text's
+     lengths, ["invalid_range"] {min} {max} (or ["invalid_too_low"] {min}, ["invalid_too_high"]
+     {max} when one side is open) for a number, ["invalid_rating"] {min} {max} with the step's
+     own range for any refused rating, else ["invalid_<kind>"] (not of the kind's form).
  12. Invalid answers count; the policy.max_errors-th consecutive one starts the cooloff with
      one strings["cooloff"] notice. Any valid move (answer, back, menu, skip) resets the count.
  13. Moving on: Next branches in order (first condition that holds), else the default; a step
@@ -73,12 +83,23 @@ from hotelbot.flows.events import (
     TextReceived,
     UnsupportedReceived,
 )
-from hotelbot.flows.model import FLOW_PREFIX, Flow, Hotel, Step, StepKind, Text, WordKind
+from hotelbot.flows.model import (
+    FLOW_PREFIX,
+    Flow,
+    Hotel,
+    Step,
+    StepKind,
+    Text,
+    Validator,
+    ValidatorKind,
+    WordKind,
+)
 from hotelbot.flows.navigation import Navigator, Position, choose, collected, stack_to
 from hotelbot.flows.navigation import idle as _idle
 from hotelbot.flows.ratelimit import take
 from hotelbot.flows.render import (
     entry_titles,
+    format_value,
     join,
     render_step,
     step_entries,
@@ -88,7 +109,17 @@ from hotelbot.flows.render import (
     variables,
 )
 from hotelbot.flows.text import normalize
-from hotelbot.flows.validators import Accepted, Locale, match_choice, parse_answer
+from hotelbot.flows.validators import (
+    DEFAULT_MAX_TEXT,
+    Accepted,
+    Bound,
+    Locale,
+    Rejected,
+    match_choice,
+    numeric_answer,
+    parse_answer,
+    rating_range,
+)
 from hotelbot.typedefs import FlowId, JSONScalar
 
 __all__ = ["Outcome", "new_context", "step"]
@@ -257,7 +288,10 @@ class _Turn:
         values = variables(self.hotel, ctx, None) | extra
         return substitute(string(self.hotel, key, ctx.language), values)
 
-    def word(self, text: str) -> WordKind | None:
+    def word(self, text: str, asking: Step) -> WordKind | None:
+        """The global word `text` is, if any; a numeral is none where `asking` reads numbers."""
+        if numeric_answer(asking.validator, text):
+            return None
         norm = normalize(text)
         for kind in _WORD_ORDER:
             if any(norm in words for words in self.hotel.words.get(kind, {}).values()):
@@ -328,7 +362,11 @@ class _Turn:
             ctx = ctx.evolve(navigation_stack=stack_to(stack, here, f"{flow_id}.{start}"),
                              step_data={})
             return self.enter(ctx, flow_id, start)
-        ctx = ctx.evolve(navigation_stack=stack_to(stack, here, f"{here.flow.id}.{target}"))
+        ref = f"{here.flow.id}.{target}"
+        if ref != here.ref and ref in stack:  # passed already (a confirm's "change"): rule 10
+            ctx = self.nav.rewind(ctx, ref)
+        else:
+            ctx = ctx.evolve(navigation_stack=stack_to(stack, here, ref))
         return self.enter(ctx, here.flow.id, target)
 
     def start_requested(self, ctx: Context, flow_id: str) -> Outcome:
@@ -347,9 +385,8 @@ class _Turn:
         elif sep and ref in ctx.navigation_stack:
             earlier = self.nav.lookup(ctx, ref)
             if earlier is not None:
-                stack = ctx.navigation_stack[: ctx.navigation_stack.index(ref)]
-                moved = ctx.evolve(current_flow=earlier.flow.id, current_step=earlier.step.id,
-                                   navigation_stack=stack)
+                moved = self.nav.rewind(ctx, ref, left=here).evolve(
+                    current_flow=earlier.flow.id, current_step=earlier.step.id)
                 picked = self.pick_key(moved, earlier, key)
         if picked is not None:
             return picked
@@ -395,7 +432,7 @@ class _Turn:
         return self.goto(ctx, here, choose(current.next, ctx))
 
     def text(self, ctx: Context, here: Position, text: str) -> Outcome:
-        kind = self.word(text)
+        kind = self.word(text, here.step)
         if kind == "menu":
             return self.main_menu(ctx)
         if kind == "back":
@@ -416,12 +453,32 @@ class _Turn:
         answer = parse_answer(validator, text, locale)
         if isinstance(answer, Accepted):
             return self.accept(ctx, here, answer.value)
+        return self.invalid(ctx, here, self.refusal(ctx, here, validator, answer))
+
+    def refusal(self, ctx: Context, here: Position, validator: Validator,
+                answer: Rejected) -> str:
+        """Why an answer is refused: the step's own error text, else the bound it missed with
+        that bound's numbers (a rating names the step's range), else the form it lacks."""
         if validator.error is not None:
-            wording = substitute(validator.error.get(ctx.language, self.hotel.default_language),
-                                 variables(self.hotel, ctx, here.flow))
-        else:
-            wording = self.say(f"invalid_{answer.kind.value}", ctx)
-        return self.invalid(ctx, here, wording)
+            return substitute(validator.error.get(ctx.language, self.hotel.default_language),
+                              variables(self.hotel, ctx, here.flow))
+        if answer.kind is ValidatorKind.RATING:
+            ratings = rating_range(validator)
+            return self.say("invalid_rating", ctx, min=str(ratings.start),
+                            max=str(ratings.stop - 1))
+        low, high = validator.min, validator.max
+        if answer.bound is Bound.TOO_SHORT:
+            return self.say("invalid_too_short", ctx, min=format_value(validator.min_length))
+        if answer.bound is Bound.TOO_LONG:
+            longest = validator.max_length if validator.max_length is not None else DEFAULT_MAX_TEXT
+            return self.say("invalid_too_long", ctx, max=format_value(longest))
+        if answer.bound is Bound.RANGE and low is not None and high is not None:
+            return self.say("invalid_range", ctx, min=format_value(low), max=format_value(high))
+        if answer.bound is Bound.RANGE and low is not None:
+            return self.say("invalid_too_low", ctx, min=format_value(low))
+        if answer.bound is Bound.RANGE and high is not None:
+            return self.say("invalid_too_high", ctx, max=format_value(high))
+        return self.say(f"invalid_{answer.kind.value}", ctx)
 
     def match_entry(self, ctx: Context, here: Position, text: str) -> int | None:
         values = variables(self.hotel, ctx, here.flow)
@@ -433,13 +490,11 @@ class _Turn:
         return index
 
     def back(self, ctx: Context, here: Position) -> Outcome:
-        stack = ctx.navigation_stack
-        while stack:
-            top, stack = stack[-1], stack[:-1]
+        for top in reversed(ctx.navigation_stack):
             earlier = self.nav.lookup(ctx, top)
             if earlier is not None:
-                moved = ctx.evolve(current_flow=earlier.flow.id, current_step=earlier.step.id,
-                                   navigation_stack=stack, error_count=0)
+                moved = self.nav.rewind(ctx, top, left=here).evolve(
+                    current_flow=earlier.flow.id, current_step=earlier.step.id, error_count=0)
                 return self.show(moved, earlier)
         main = self.nav.main_start(ctx)
         if main is not None and main.ref == here.ref:

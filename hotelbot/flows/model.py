@@ -168,6 +168,9 @@ class Flow:
     title: Text
     start: StepId
     steps: Mapping[StepId, Step]  # in file order
+    # Readable names of the values the flow collects ("arrival_time" -> "Arrival time"): a
+    # confirm step lists what its text does not name as "Label: value" (render.summary).
+    labels: Mapping[str, Text] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,8 +1,9 @@
 """Navigation: where a conversation stands and where a move lands. Pure.
 
 Owns: resolving step references ("<flow>.<step>") against what the department still offers,
-choosing among Next branches, the browser-like navigation stack, and walking through disabled
-steps to the step a move really arrives at (rule 10 of hotelbot.flows.engine).
+choosing among Next branches, the browser-like navigation stack (and what a guest's answers
+become when they go back: `rewind`), and walking through disabled steps to the step a move
+really arrives at (rule 10 of hotelbot.flows.engine).
 Must never: decide wording or produce effects (the engine does), raise for a dangling
 reference (a reload may remove anything: the answer is None), do I/O, read the clock or log.
 """
@@ -16,7 +17,9 @@ from hotelbot.flows.context import Context
 from hotelbot.flows.model import FLOW_PREFIX, Department, Flow, Hotel, Next, Step, StepKind
 from hotelbot.typedefs import Dept, FlowId, JSONScalar, StepId
 
-__all__ = ["Landing", "Navigator", "Position", "choose", "collected", "idle", "stack_to"]
+__all__ = [
+    "Landing", "Navigator", "Position", "answers", "choose", "collected", "idle", "stack_to",
+]
 
 _MAX_STACK = 50
 
@@ -45,6 +48,17 @@ class Landing:
 def collected(ctx: Context) -> dict[str, JSONScalar]:
     """Everything known about the guest: accumulated data overlaid by this flow's answers."""
     return {**ctx.accumulated_data, **ctx.step_data}
+
+
+def answers(step: Step) -> tuple[str, ...]:
+    """The step_data keys an answer to `step` writes, each once, in order: an input's save_as
+    (else its id), a menu's option `set` keys (but `language`: the context's, not data)."""
+    if step.kind is StepKind.INPUT:
+        return (step.save_as or step.id,)
+    if step.kind is StepKind.MENU:
+        keys = (key for option in step.options for key in option.set if key != "language")
+        return tuple(dict.fromkeys(keys))
+    return ()
 
 
 def choose(next_: Next | None, ctx: Context) -> str | None:
@@ -117,6 +131,31 @@ class Navigator:
         if dept is None or dept.main_flow not in self.hotel.flows:
             return None
         return self.lookup(ctx, f"{dept.main_flow}.{self.hotel.flows[dept.main_flow].start}")
+
+    def rewind(self, ctx: Context, ref: str, *, left: Position | None = None) -> Context:
+        """Back at `ref`, a step on the stack: the stack popped to it, and every answer given
+        since forgotten (issue "conversation a guest expects": back, then another branch,
+        must not carry the branch left behind into the request).
+
+        Forgotten: the answer of `ref` itself (it is asked again), of every step above it on
+        the stack and of `left` (the step the guest is leaving, if it counts as abandoned).
+        When any of those belongs to another flow than `ref`'s, all the step data was
+        collected after `ref` (a flow starts with no step data): it is all forgotten.
+        Guest-level data (accumulated_data, `remember`) is kept: the guest told us.
+        """
+        stack = ctx.navigation_stack
+        index = stack.index(ref)
+        dropped = [*stack[index:], *((left.ref,) if left is not None else ())]
+        flow_id = ref.partition(".")[0]
+        flow = self.hotel.flows.get(FlowId(flow_id))
+        if flow is None or any(r.partition(".")[0] != flow_id for r in dropped):
+            return ctx.evolve(navigation_stack=stack[:index], step_data={})
+        keys: set[str] = set()
+        for dropped_ref in dropped:
+            found = flow.steps.get(StepId(dropped_ref.partition(".")[2]))
+            keys.update(answers(found) if found is not None else ())
+        data = {key: value for key, value in ctx.step_data.items() if key not in keys}
+        return ctx.evolve(navigation_stack=stack[:index], step_data=data)
 
     def land(self, ctx: Context, flow_id: str, step_id: str) -> Landing:
         """Arrive at a step (the stack already updated), passing through disabled steps.

@@ -17,6 +17,11 @@ number a guest types always names the entry shown in that position.
 
 Substitution is ONE pass (re.sub) over the template: inserted values are never scanned again,
 so a guest's own text is shown literally. Unknown variables stay as written.
+
+A confirmation shows everything the request will carry: under a confirm step's text comes its
+summary, one "Label: value" a line (the flow's `labels`, in the guest's language), for every
+value the flow collects that the step's texts do not name, in the order the flow asks them;
+a value not given (a skipped optional step) is left out, a choice reads as its title.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from dataclasses import dataclass
 from hotelbot.flows.context import Context
 from hotelbot.flows.effects import SendMessage
 from hotelbot.flows.model import Flow, Hotel, Step, StepKind, Text, ValidatorKind
+from hotelbot.flows.navigation import answers
 from hotelbot.flows.validators import rating_range
 from hotelbot.typedefs import Dept, JSONScalar, Lang
 from hotelbot.whatsapp import limits
@@ -184,6 +190,8 @@ def render_step(
     lang, default = context.language, hotel.default_language
     values = variables(hotel, context, flow)
     body = join(notice, substitute(step.text.get(lang, default), values))
+    if step.kind is StepKind.CONFIRM:
+        body = join(body, summary(hotel, context, flow, step))
     if step.optional:
         body = join(body, string(hotel, "skip_hint", lang))
     header = _optional_text(step.header, lang, default, values)
@@ -205,6 +213,44 @@ def render_step(
     )
     hint = string(hotel, "numbered_hint", lang)
     return text_message(join(header, body, lines, hint, footer))
+
+
+def summary_names(flow: Flow, step: Step, lang: str, default: str) -> tuple[str, ...]:
+    """The values a confirm step lists under its text: those its enabled steps collect (an
+    input's save_as, a menu's `set` keys) that the step's text, header and footer in `lang`
+    do not name, in the order of the flow's steps."""
+    texts = (step.text, step.header, step.footer)
+    named = {name for body in texts if body is not None
+             for name in _VARIABLE.findall(body.get(lang, default))}
+    found: dict[str, None] = {}
+    for asked in flow.steps.values():
+        if asked.enabled:
+            found.update(dict.fromkeys(name for name in answers(asked) if name not in named))
+    return tuple(found)
+
+
+def summary(hotel: Hotel, context: Context, flow: Flow, step: Step) -> str:
+    """A confirm step's summary: "Label: value" a line (see the module's docstring)."""
+    lang, default = context.language, hotel.default_language
+    data = {**context.accumulated_data, **context.step_data}
+    lines = []
+    for name in summary_names(flow, step, lang, default):
+        label, value = flow.labels.get(name), data.get(name)
+        if label is not None and value is not None and value != "":
+            shown = _readable(flow, name, value, lang, default)
+            lines.append(f"{label.get(lang, default)}: {shown}")
+    return "\n".join(lines)
+
+
+def _readable(flow: Flow, name: str, value: JSONScalar, lang: str, default: str) -> str:
+    """A collected value as the guest reads it: a choice's title rather than its id."""
+    for asked in flow.steps.values():
+        validator = asked.validator
+        if (asked.save_as or asked.id) == name and validator is not None:
+            for choice in validator.choices:
+                if choice.id == value:
+                    return choice.title.get(lang, default)
+    return format_value(value)
 
 
 def _optional_text(text: Text | None, lang: str, default: str, values: Mapping[str, str]) -> str:

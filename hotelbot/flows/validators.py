@@ -2,13 +2,16 @@
 
 Owns: one parser per `ValidatorKind` and `match_choice`, the single rule for matching a typed
 answer to numbered options (menus, choices, confirm buttons). Must never raise on guest text,
-read the clock (time arrives as `now`), do I/O or log.
+read the clock (time arrives as `now`), do I/O or log. A rejection says which bound an answer
+of the right form missed (`Bound`: text too short or too long, a number out of range) so the
+guest is told that bound, not the form again.
 
 Accepted forms (guest text is first `normalize`d: case, accents and edge punctuation ignored):
-  text     stripped; min_length (default 1) to max_length (default 1000) characters; saved as
-           typed (the guest's own words, never normalized).
-  integer  "3", "+3", "-2", or a number word one..ten in en/es/pt/fr/de; min/max inclusive.
-  number   "2.5" or "2,5" (decimal comma); min/max inclusive.
+  text     stripped, not empty; min_length to max_length (default 1000) characters, each a
+           bound of its own; saved as typed (the guest's own words, never normalized).
+  integer  "3", "+3", "-2", or a number word one..ten in en/es/pt/fr/de; min/max inclusive
+           (outside: Bound.RANGE).
+  number   "2.5" or "2,5" (decimal comma); min/max inclusive (outside: Bound.RANGE).
   (the date and time words themselves are hotelbot.flows.moment's)
   date     "25/12", "25/12/2026", "25-12-26", "2026-12-25", "25 dec", "december 25 2026",
            "25 de diciembre", "today", "tomorrow", "day after tomorrow" and weekday names
@@ -27,8 +30,8 @@ Accepted forms (guest text is first `normalize`d: case, accents and edge punctua
   phone    7-15 digits, with optional +/00 prefix, spaces, dashes, dots, parentheses; saved
            "+<digits>" when international, else digits.
   email    one "@", a dotted domain, no spaces, <= 254 characters; domain saved lower-case.
-  rating   an integer in min..max (default 1..5): "4", "4/5", "4 stars", "4 - good", or
-           star symbols ("⭐⭐⭐⭐", "****").
+  rating   an integer in min..max (default 1..5; outside: Bound.RANGE): "4", "4/5", "4 stars",
+           "4 - good", or star symbols ("⭐⭐⭐⭐", "****").
   choice   one of the validator's choices by number, or by title in any language; saved as
            the choice id.
 """
@@ -36,9 +39,10 @@ Accepted forms (guest text is first `normalize`d: case, accents and edge punctua
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import Enum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hotelbot.flows.model import Validator, ValidatorKind
@@ -56,14 +60,26 @@ class Accepted:
     value: JSONScalar
 
 
+class Bound(Enum):
+    """The bound an answer of the right form missed (an Enum, not a StrEnum: a parser's str
+    result is the guest's text)."""
+
+    TOO_SHORT = "too_short"  # text under min_length
+    TOO_LONG = "too_long"  # text over max_length
+    RANGE = "range"  # integer, number or rating outside min..max
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Rejected:
-    """The answer is invalid for `kind` (the engine says strings["invalid_<kind>"])."""
+    """The answer is invalid for `kind`: not of its form (`bound` None: the engine says
+    strings["invalid_<kind>"]) or of its form but past `bound` (the engine names the bound)."""
 
     kind: ValidatorKind
+    bound: Bound | None = None
 
 
 Answer = Accepted | Rejected
+Parsed = JSONScalar | Bound  # what a parser found: the value, None (not its form) or a bound
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -111,6 +127,18 @@ def match_choice(titles: Sequence[Iterable[str]], text: str) -> int | None:
     return None
 
 
+_NUMERAL = re.compile(r"[+-]?[0-9]{1,12}(?:[.,][0-9]{1,9})?")
+_NUMERIC_KINDS = frozenset({ValidatorKind.INTEGER, ValidatorKind.NUMBER, ValidatorKind.RATING})
+
+
+def numeric_answer(validator: Validator | None, text: str) -> bool:
+    """Whether `text` is a numeral typed where the validator reads a number (integer, number,
+    rating): there it is an answer, never a global word ("0" at "How many?" is out of range,
+    not the main menu)."""
+    return (validator is not None and validator.kind in _NUMERIC_KINDS
+            and _NUMERAL.fullmatch(normalize(text)) is not None)
+
+
 def parse_answer(validator: Validator, text: str, locale: Locale) -> Answer:
     """Parse and validate `text` for `validator`.
 
@@ -118,6 +146,8 @@ def parse_answer(validator: Validator, text: str, locale: Locale) -> Answer:
         Accepted(value) or Rejected(kind). Never raises.
     """
     value = _PARSERS[validator.kind](validator, text, locale)
+    if isinstance(value, Bound):
+        return Rejected(kind=validator.kind, bound=value)
     return Rejected(kind=validator.kind) if value is None else Accepted(value=value)
 
 
@@ -126,11 +156,14 @@ def _within(value: float, validator: Validator) -> bool:
     return low_ok and (validator.max is None or value <= validator.max)
 
 
-def _text(v: Validator, text: str, _: Locale) -> JSONScalar:
+def _text(v: Validator, text: str, _: Locale) -> Parsed:
     value = text.strip()
-    low = v.min_length if v.min_length is not None else 1
+    if not value:
+        return None
+    if v.min_length is not None and len(value) < v.min_length:
+        return Bound.TOO_SHORT
     high = v.max_length if v.max_length is not None else DEFAULT_MAX_TEXT
-    return value if low <= len(value) <= high and value else None
+    return Bound.TOO_LONG if len(value) > high else value
 
 
 _NUMBER_WORDS = {
@@ -157,7 +190,7 @@ _INTEGER = re.compile(r"[+-]?[0-9]{1,9}")
 _DECIMAL = re.compile(r"[+-]?[0-9]{1,9}(?:[.,][0-9]{1,9})?")
 
 
-def _integer(v: Validator, text: str, _: Locale) -> JSONScalar:
+def _integer(v: Validator, text: str, _: Locale) -> Parsed:
     norm = normalize(text)
     if _INTEGER.fullmatch(norm):
         value = int(norm)
@@ -165,15 +198,15 @@ def _integer(v: Validator, text: str, _: Locale) -> JSONScalar:
         value = _NUMBER_WORDS[norm]
     else:
         return None
-    return value if _within(value, v) else None
+    return value if _within(value, v) else Bound.RANGE
 
 
-def _number(v: Validator, text: str, _: Locale) -> JSONScalar:
+def _number(v: Validator, text: str, _: Locale) -> Parsed:
     norm = normalize(text)
     if not _DECIMAL.fullmatch(norm):
         return _integer(v, text, _)
     value = float(norm.replace(",", "."))
-    return value if _within(value, v) else None
+    return value if _within(value, v) else Bound.RANGE
 
 
 _ROOM_PREFIX = re.compile(
@@ -227,7 +260,7 @@ def rating_range(v: Validator) -> range:
     return range(low, max(low, high) + 1)
 
 
-def _rating(v: Validator, text: str, _: Locale) -> JSONScalar:
+def _rating(v: Validator, text: str, _: Locale) -> Parsed:
     raw = "".join(text.split())
     if raw and all(ch in _STARS or ch == "\ufe0f" for ch in raw):
         value = sum(1 for ch in raw if ch in _STARS)
@@ -236,7 +269,7 @@ def _rating(v: Validator, text: str, _: Locale) -> JSONScalar:
         if m is None:
             return None
         value = int(m.group(1))
-    return value if value in rating_range(v) else None
+    return value if value in rating_range(v) else Bound.RANGE
 
 
 def _choice(v: Validator, text: str, _: Locale) -> JSONScalar:
@@ -266,7 +299,7 @@ def _time(v: Validator, text: str, locale: Locale) -> JSONScalar:
     return f"{found[0]:02d}:{found[1]:02d}"
 
 
-_PARSERS = {
+_PARSERS: Mapping[ValidatorKind, Callable[[Validator, str, Locale], Parsed]] = {
     ValidatorKind.TEXT: _text,
     ValidatorKind.INTEGER: _integer,
     ValidatorKind.NUMBER: _number,

@@ -173,6 +173,20 @@ CASES = [
     Case("sending_unknown_key", "hotels/demo_hotel.yaml", SENDING,
          "    sending: {speed: 3}\n",
          "departments.front_desk.sending.speed", "unknown key 'speed'", "speed: 3"),
+    Case("confirm_hides_a_value", "flows/check_in.yaml", '  arrival_time: "Arrival time"\n',
+         "", "labels.arrival_time", "confirm step 'confirm' does not show 'arrival_time'",
+         "^labels:"),
+    Case("label_for_a_value_never_collected", "flows/check_in.yaml", "labels:\n",
+         'labels:\n  arrival: "Arrival"\n', "labels.arrival",
+         "label for 'arrival', a value this flow never collects", "arrival:"),
+    Case("override_text_drops_a_value_without_a_translated_label", "hotels/seaside_inn.yaml",
+         "{quantity} x {item}, para o quarto {room}.", "{quantity} x {item}.",
+         "overrides.room_service_order.labels.room", "missing translation for 'pt'",
+         "^  room_service_order:"),
+    Case("override_label_unknown_value", "hotels/seaside_inn.yaml",
+         "  room_service_order:\n    title: {pt: Pedido de quarto}\n",
+         "  room_service_order:\n    title: {pt: Pedido de quarto}\n    labels: {cups: Chávenas}\n",
+         "overrides.room_service_order.labels.cups", "label for 'cups'", "labels: {cups"),
     Case("read_receipts_not_bool", "hotels/demo_hotel.yaml", "timezone: Europe/London",
          "timezone: Europe/London\nread_receipts: sometimes", "read_receipts",
          "expected true or false", "read_receipts: sometimes"),
@@ -272,6 +286,8 @@ def test_per_language_edit_of_a_non_text_set_value_is_a_problem(tmp_path: Path) 
     shutil.copytree(CONFIG, config)
     _edit(config, "flows/room_service_order.yaml", 'set: {item: "Tea"}',
           'set: {item: "Tea", cups: 1}')
+    _edit(config, "flows/room_service_order.yaml", "labels:\n",
+          "labels:\n  cups: {en: Cups, pt: Chávenas}\n")
     lines = _edit(config, "hotels/seaside_inn.yaml", "set: {item: {pt: Chá}}",
                   "set: {item: {pt: Chá}, cups: {pt: uma}}")
     problems = check_config(config)

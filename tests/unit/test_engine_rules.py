@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -23,7 +24,9 @@ from hotelbot.flows import (
     new_context,
     step,
 )
+from hotelbot.flows.model import Hotel, Text, Validator, ValidatorKind
 from hotelbot.flows.ratelimit import Bucket
+from hotelbot.typedefs import FlowId, StepId
 from tests.messages import message_kind
 from tests.unit.fixtures import (
     DEPT,
@@ -34,6 +37,7 @@ from tests.unit.fixtures import (
     at,
     build_hotel,
     run,
+    t,
     text_of,
     where,
 )
@@ -67,7 +71,7 @@ INVALID = [
     ("order.category", OptionChosen(reply_id="order.category:nope"), "Please pick one"),
     ("order.category", OptionChosen(reply_id="late.confirm:confirm"), "Please pick one"),
     ("order.category", OptionChosen(reply_id="no separator"), "Please pick one"),
-    ("order.quantity", TextReceived(text="21"), "Please send a whole number."),
+    ("order.quantity", TextReceived(text="21"), "Please send a number from 1 to 20."),
     ("order.quantity", TextReceived(text="two and a half"), "Please send a whole number."),
     ("order.quantity", TextReceived(text="skip"), "This question cannot be skipped."),
     ("order.confirm", TextReceived(text="maybe"), "Please pick one of the options."),
@@ -77,6 +81,7 @@ INVALID = [
     ("late.day", TextReceived(text="31/02"), "A future date please"),
     ("late.room", TextReceived(text="the blue one"), "Please send your room number."),
     ("late.name", TextReceived(text="   "), "Please write a short text."),
+    ("late.name", TextReceived(text="x" * 61), "Please write at most 60 characters."),
 ]
 
 
@@ -158,7 +163,7 @@ def test_expiry_after_the_timeout(idle_for: timedelta, expired: bool) -> None:
         assert where(out.context) == "order.item_food"
 
 
-@pytest.mark.parametrize("words", ["menu", "HOME", "Main menu!", "0", "início"])
+@pytest.mark.parametrize("words", ["menu", "HOME", "Main menu!", "início"])
 def test_menu_words_go_to_main_menu_and_reset(words: str) -> None:
     before = at("order.quantity", stack=("main.start", "order.category"), data={"a": 1},
                 errors=3)
@@ -166,6 +171,25 @@ def test_menu_words_go_to_main_menu_and_reset(words: str) -> None:
     ctx = out.context
     assert (where(ctx), ctx.navigation_stack, ctx.error_count, ctx.step_data) == (
         "main.start", (), 0, {})
+
+
+@pytest.mark.parametrize(("ref", "typed"), [
+    ("order.category", "0"), ("order.item_drinks", "0"), ("order.confirm", "0"),
+    ("feedback.what", "0"), ("order.note", "0"), ("late.time", "0"), ("late.room", "0"),
+])
+def test_zero_is_the_menu_shortcut_where_no_number_is_read(ref: str, typed: str) -> None:
+    out = run(at(ref, stack=("main.start",), errors=2), TextReceived(text=typed))
+    assert (where(out.context), out.context.error_count) == ("main.start", 0)
+
+
+@pytest.mark.parametrize(("ref", "typed"), [
+    ("order.quantity", "0"), ("order.quantity", " 0 "), ("order.quantity", "-0"),
+    ("order.quantity", "0.0"), ("feedback.rating", "0"),
+])
+def test_a_numeral_where_a_number_is_read_is_an_answer_not_a_word(ref: str, typed: str) -> None:
+    before = at(ref, stack=("main.start",), data={"item": "Club sandwich"}, errors=1)
+    out = run(before, TextReceived(text=typed))
+    assert out.context == before.evolve(error_count=2, last_activity=NOW, rate=ONE_TAKEN)
 
 
 def test_back_pops_one_step_and_shows_it() -> None:
@@ -323,3 +347,52 @@ def test_a_message_past_the_rate_limit_changes_no_guest_data(noticed: bool) -> N
     out = step(HOTEL, before, TextReceived(text="412"), NOW, guest=Guest(data={}, language=None))
     assert not any(isinstance(e, GuestChanged) for e in out.effects)
     assert out.context.accumulated_data == {} and out.context.language == "en"
+
+
+def _asking(validator: Validator) -> Hotel:
+    """The fixture hotel with order.quantity reading `validator`."""
+    hotel = build_hotel()
+    order = hotel.flows[FlowId("order")]
+    quantity = replace(order.steps[StepId("quantity")], validator=validator)
+    flows = {**hotel.flows, order.id: replace(order, steps={**order.steps,
+                                                             quantity.id: quantity})}
+    return replace(hotel, flows=flows)
+
+
+K = ValidatorKind
+REFUSALS = [
+    (Validator(kind=K.TEXT, min_length=3, max_length=10), "tv",
+     "Please write at least 3 characters."),
+    (Validator(kind=K.TEXT, min_length=3, max_length=10), "a television set",
+     "Please write at most 10 characters."),
+    (Validator(kind=K.TEXT), "x" * 1001, "Please write at most 1000 characters."),
+    (Validator(kind=K.TEXT, min_length=3), "  ", "Please write a short text."),
+    (Validator(kind=K.INTEGER, min=1, max=20), "0", "Please send a number from 1 to 20."),
+    (Validator(kind=K.INTEGER, min=2), "1", "Please send 2 or more."),
+    (Validator(kind=K.INTEGER, max=8), "9", "Please send 8 or less."),
+    (Validator(kind=K.INTEGER, min=1, max=20), "lots", "Please send a whole number."),
+    (Validator(kind=K.NUMBER, min=0.5, max=2.5), "3", "Please send a number from 0.5 to 2.5."),
+    (Validator(kind=K.RATING, min=0, max=10), "11", "Please rate from 0 to 10."),
+    (Validator(kind=K.RATING, min=0, max=10), "great", "Please rate from 0 to 10."),
+    (Validator(kind=K.RATING), "0", "Please rate from 1 to 5."),
+    (Validator(kind=K.INTEGER, min=1, max=20, error=t("Between 1 and 20, please.")), "0",
+     "Between 1 and 20, please."),
+    (Validator(kind=K.TEXT, min_length=3, error=t("Tell us more.")), "tv", "Tell us more."),
+]
+
+
+@pytest.mark.parametrize(("validator", "typed", "wording"), REFUSALS)
+def test_a_refused_answer_is_told_the_bound_it_missed(validator: Validator, typed: str,
+                                                      wording: str) -> None:
+    before = at("order.quantity", stack=("main.start",), data={"item": "Tea"})
+    out = run(before, TextReceived(text=typed), _asking(validator))
+    assert out.context == before.evolve(error_count=1, last_activity=NOW, rate=ONE_TAKEN)
+    assert text_of(out).startswith(wording), text_of(out)
+
+
+def test_a_refusal_is_in_the_guests_language() -> None:
+    strings = {**HOTEL.strings, "invalid_range": Text({"en": "From {min} to {max}.",
+                                                       "pt": "De {min} a {max}."})}
+    hotel = replace(_asking(Validator(kind=K.INTEGER, min=1, max=20)), strings=strings)
+    out = run(at("order.quantity", language="pt"), TextReceived(text="0"), hotel)
+    assert text_of(out).startswith("De 1 a 20.")

@@ -153,11 +153,26 @@ def test_edit_merges_per_language_set_values_and_plain_values_replace(tmp_path: 
     shutil.copytree(CONFIG, config)
     flow = config / "flows" / "room_service_order.yaml"
     flow.write_text(flow.read_text(encoding="utf-8").replace(
-        'set: {item: "Coffee"}', "set: {item: {en: Coffee, pt: Cafezinho}, size: cup}"),
-        encoding="utf-8")
+        'set: {item: "Coffee"}', "set: {item: {en: Coffee, pt: Cafezinho}, size: cup}").replace(
+        "labels:\n", "labels:\n  size: {en: Size, pt: Tamanho}\n"), encoding="utf-8")
     hotel = config / "hotels" / "seaside_inn.yaml"
     hotel.write_text(hotel.read_text(encoding="utf-8").replace(
         "set: {item: {pt: Café}}", "set: {item: {pt: Café}, size: chávena}"), encoding="utf-8")
     seaside = load_hotels(config).hotels["seaside_inn"]
     coffee = seaside.flows["room_service_order"].steps["drinks"].options[0]
     assert coffee.set == {"item": Text({"en": "Coffee", "pt": "Café"}), "size": "chávena"}
+
+
+def test_a_hotel_translates_the_labels_its_confirmations_need(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    shutil.copytree(CONFIG, config)
+    hotel = config / "hotels" / "seaside_inn.yaml"
+    hotel.write_text(hotel.read_text(encoding="utf-8").replace(
+        "{quantity} x {item}, para o quarto {room}.", "{quantity} x {item}.").replace(
+        "  room_service_order:\n    title: {pt: Pedido de quarto}\n",
+        "  room_service_order:\n    title: {pt: Pedido de quarto}\n"
+        "    labels: {room: {pt: Quarto}}\n"), encoding="utf-8")
+    assert check_config(config) == []
+    flow = load_hotels(config).hotels["seaside_inn"].flows["room_service_order"]
+    assert flow.labels["room"] == Text({"en": "Room", "pt": "Quarto"})
+    assert flow.labels["item"] == Text({"en": "Item"})

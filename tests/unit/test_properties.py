@@ -20,6 +20,7 @@ from hotelbot.flows.events import (
     UnsupportedReceived,
 )
 from hotelbot.flows.model import Hotel, StepKind
+from hotelbot.flows.navigation import answers
 from hotelbot.flows.render import reply_id, step_entries
 from hotelbot.whatsapp.limits import check_message
 from hotelbot.whatsapp.payloads import envelope
@@ -80,6 +81,11 @@ def check_context(hotel: Hotel, ctx: Context, now: datetime) -> None:
     for ref in ctx.navigation_stack:
         flow_id, _, step_id = ref.partition(".")
         assert step_id in hotel.flows[flow_id].steps  # type: ignore[index]
+    # Only the answers of steps on the guest's path: back (or a change) forgets the others.
+    on_path = {key for ref in ctx.navigation_stack if ref.startswith(f"{ctx.current_flow}.")
+               for key in answers(hotel.flows[ctx.current_flow]  # type: ignore[index]
+                                  .steps[ref.partition(".")[2]])}  # type: ignore[index]
+    assert set(ctx.step_data) <= on_path, (ctx.navigation_stack, dict(ctx.step_data))
     if ctx.cooloff_until is None:
         assert 0 <= ctx.error_count < hotel.policy.max_errors
     else:
@@ -98,7 +104,7 @@ def current_answers(hotel: Hotel, ctx: Context) -> list[Event]:
 
 
 VALID_SAMPLES = ("1", "2", "3", "7pm", "tomorrow", "25/12", "412", "101", "204", "Ana Lopez",
-                 "AB1234", "yes", "skip", "a@b.com", "+351912345678")
+                 "AB1234", "yes", "skip", "back", "a@b.com", "+351912345678")
 
 
 def play(hotel: Hotel, department: str, number: str, data: st.DataObject,

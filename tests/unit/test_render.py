@@ -7,7 +7,17 @@ from dataclasses import replace
 import pytest
 
 from hotelbot.flows.effects import SendMessage
-from hotelbot.flows.model import Choice, Option, Step, StepKind, Validator, ValidatorKind
+from hotelbot.flows.model import (
+    Choice,
+    Flow,
+    Hotel,
+    Next,
+    Option,
+    Step,
+    StepKind,
+    Validator,
+    ValidatorKind,
+)
 from hotelbot.flows.render import (
     ELLIPSIS,
     clip,
@@ -20,6 +30,7 @@ from hotelbot.flows.render import (
 from hotelbot.typedefs import FlowId, StepId
 from hotelbot.whatsapp.limits import check_message
 from hotelbot.whatsapp.payloads import envelope
+from tests.messages import message_text
 from tests.unit.fixtures import GUEST, at, build_hotel, t
 
 HOTEL = build_hotel()
@@ -173,3 +184,36 @@ def test_entries_are_numbered_in_display_order() -> None:
 
 def test_clip() -> None:
     assert clip("  abc  ", 3) == "abc" and clip("abcdef", 4) == "abc" + ELLIPSIS
+
+
+def _feedback_with_confirmation() -> tuple[Hotel, Flow]:
+    """The fixture's feedback flow with a confirm step before its end, and labels."""
+    hotel = build_hotel()
+    feedback = hotel.flows[FlowId("feedback")]
+    comment = replace(feedback.steps[StepId("comment")], next=Next(default="confirm"))
+    confirm = Step(id=StepId("confirm"), kind=StepKind.CONFIRM, text=t("Send this?"),
+                   footer=t("Rated {rating}."), next=Next(default="thanks"), change="rating")
+    labels = {"rating": t("Rating", "Nota"), "what": t("Problem", "Problema"),
+              "comment": t("Comment", "Comentário")}
+    flow = replace(feedback, steps={**feedback.steps, comment.id: comment, confirm.id: confirm},
+                   labels=labels)
+    return replace(hotel, flows={**hotel.flows, flow.id: flow}), flow
+
+
+@pytest.mark.parametrize(("language", "data", "shown", "hidden"), [
+    ("en", {"rating": 1, "what": "slow", "comment": "Cold soup"},
+     ["Send this?\n\nProblem: Slow service\nComment: Cold soup", "Rated 1."], ["Rating:"]),
+    ("pt", {"rating": 2, "what": "cold"}, ["Problema: Comida fria"], ["Comentário", "Nota:"]),
+    ("en", {"rating": 5, "comment": ""}, ["Send this?"], ["Problem:", "Comment:"]),
+])
+def test_a_confirmation_lists_what_its_text_does_not_name(
+    language: str, data: dict[str, object], shown: list[str], hidden: list[str]
+) -> None:
+    hotel, flow = _feedback_with_confirmation()
+    ctx = at("feedback.confirm", data=data, language=language)
+    message = render_step(hotel, ctx, flow, flow.steps[StepId("confirm")])
+    text = message_text(message.body)
+    for fragment in shown:
+        assert fragment in text, text
+    for fragment in hidden:
+        assert fragment not in text, text

@@ -12,6 +12,7 @@ from hotelbot.flows.conditions import holds
 from hotelbot.flows.model import Choice, Condition, Op, Text, Validator, ValidatorKind
 from hotelbot.flows.validators import (
     Accepted,
+    Bound,
     Locale,
     Rejected,
     match_choice,
@@ -110,6 +111,27 @@ def test_time_window_in_hours() -> None:
 def test_typed_answers(kind: ValidatorKind, text: str, value: JSONScalar,
                        limits: dict[str, float]) -> None:
     assert parsed(kind, text, **limits) == value
+
+
+@pytest.mark.parametrize(("kind", "text", "limits", "bound"), [
+    (K.TEXT, "tv", {"min_length": 3, "max_length": 500}, Bound.TOO_SHORT),
+    (K.TEXT, "abcd", {"max_length": 3}, Bound.TOO_LONG),
+    (K.TEXT, "x" * 1001, {}, Bound.TOO_LONG),
+    (K.TEXT, "   ", {"min_length": 3}, None),
+    (K.INTEGER, "0", {"min": 1, "max": 20}, Bound.RANGE),
+    (K.INTEGER, "zero", {"min": 1}, Bound.RANGE),
+    (K.INTEGER, "2.5", {"min": 1, "max": 20}, None),
+    (K.NUMBER, "4", {"max": 3}, Bound.RANGE),
+    (K.NUMBER, "abc", {"max": 3}, None),
+    (K.RATING, "6", {}, Bound.RANGE),
+    (K.RATING, "0", {"min": 1, "max": 10}, Bound.RANGE),
+    (K.RATING, "great", {}, None),
+])
+def test_a_rejection_names_the_bound_an_answer_of_the_right_form_missed(
+    kind: ValidatorKind, text: str, limits: dict[str, float], bound: Bound | None
+) -> None:
+    answer = parse_answer(Validator(kind=kind, **limits), text, LOCALE)  # type: ignore[arg-type]
+    assert answer == Rejected(kind=kind, bound=bound)
 
 
 def test_a_bad_room_pattern_rejects_instead_of_raising() -> None:

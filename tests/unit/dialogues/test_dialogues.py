@@ -13,9 +13,10 @@ A turn is one action, plus an optional `expect`:
   template: {payload, text}  a template quick-reply button
   advance_minutes: 61      time passes (no event)
 expect keys: step ("flow.step" or "idle"), kind (text|button|list), reply_contains (text or
-list), reply_lacks, silence (true), errors, language, data (step data subset), remember
-(accumulated data subset), request (kind), request_data (subset), schedule (message type),
-stack (list of refs).
+list), reply_lacks, silence (true), errors, language, data (step data subset), data_lacks
+(keys not in the step data), remember (accumulated data subset), request (kind), request_data
+(subset), request_lacks (keys the request does not carry), schedule (message type), stack (list
+of refs).
 Every turn also checks that each message we send respects WhatsApp's limits.
 """
 
@@ -160,6 +161,8 @@ def _check(outcome: Outcome | None, player: Player, expect: dict[str, Any], wher
         assert ctx.language == expect["language"], where
     for key, value in expect.get("data", {}).items():
         assert ctx.step_data.get(key) == value, (where, key, dict(ctx.step_data))
+    for key in expect.get("data_lacks", []):
+        assert key not in ctx.step_data, (where, key, dict(ctx.step_data))
     for key, value in expect.get("remember", {}).items():
         assert ctx.accumulated_data.get(key) == value, (where, key)
     if "stack" in expect:
@@ -173,6 +176,8 @@ def _check_effects(effects: tuple[object, ...], expect: dict[str, Any], where: s
         assert [r.kind for r in requests] == [expect["request"]], (where, requests)
         for key, value in expect.get("request_data", {}).items():
             assert requests[0].data.get(key) == value, (where, key, dict(requests[0].data))
+        for key in expect.get("request_lacks", []):
+            assert key not in requests[0].data, (where, key, dict(requests[0].data))
     elif requests:
         raise AssertionError(f"{where}: unexpected request {requests}")
     schedules = [e.message_type for e in effects if isinstance(e, ScheduleMessage)]
