@@ -52,7 +52,7 @@ def hotelbot_settings(graph_url: str, data_dir: Path, port: int, log_level: str)
     config = unpaced_config(data_dir / "config")  # what hotelbot costs, not Meta's pacing
     return Settings(app_secret=APP_SECRET, verify_token=VERIFY_TOKEN, access_token=ACCESS_TOKEN,
                     graph_url=graph_url, config_dir=config, data_dir=data_dir,
-                    host="127.0.0.1", port=port, log_level=log_level)
+                    host="127.0.0.1", port=port, log_level=log_level, metrics_port=0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

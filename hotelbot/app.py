@@ -11,7 +11,8 @@ application: its routes and its `cleanup_ctx` list.
                    rows caught `sending` wait for their status)
                 -> router (accepting; sweeps idle actors and stale contexts)
                 -> inbox (recovery: inbound rows still `received` are replayed)
-    create_app: cleanup_ctx = [core, admin socket]; routes = webhook, /healthz, /readyz
+    create_app: cleanup_ctx = [core, metrics listener, admin socket]; routes = webhook,
+                /healthz, /readyz; GET /metrics on its own listener (web/metrics.py)
 
 On SIGTERM aiohttp stops accepting first; then the admin socket closes, the inbox stops
 sweeping, the router drains every mailbox (each step commits), the pacer finishes what is in
@@ -21,26 +22,30 @@ and checkpoints. Must never do work at import time.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
 import structlog
 from aiohttp import web
 
 from hotelbot.actors import (
     ConversationDeps,
+    FunnelRecorder,
     GuestBook,
     Inbox,
     InboxSettings,
     Router,
     RouterSettings,
+    open_funnel_recorder,
     open_inbox,
     open_router,
 )
 from hotelbot.admin import AdminCommands, AdminServer, AdminTargets, open_admin_server
 from hotelbot.clock import Clock, SystemClock
 from hotelbot.config import LiveConfig, load_hotels
+from hotelbot.metrics import Metrics
 from hotelbot.outbound import Pacer, PacerSettings, PacingPolicy, Transport, open_pacer
 from hotelbot.settings import Settings
 from hotelbot.store import Store, open_store
@@ -48,9 +53,15 @@ from hotelbot.typedefs import NumberId
 from hotelbot.web import (
     READINESS,
     WEBHOOK,
+    WEBHOOK_METER,
+    MeteredInbox,
+    MeteredTransport,
     WebhookHandler,
+    WebhookMeter,
     add_health_routes,
     add_webhook_routes,
+    open_metrics_site,
+    webhook_timer,
 )
 from hotelbot.whatsapp import GraphClient, open_graph_client
 
@@ -70,6 +81,8 @@ class Core:
     pacer: Pacer
     router: Router
     inbox: Inbox
+    metrics: Metrics  # this app's registry (tests run several apps in one process)
+    funnel: FunnelRecorder
 
     def readiness(self) -> Mapping[str, bool]:
         """The checks of /readyz: the store takes writes and the router accepts messages."""
@@ -97,26 +110,32 @@ async def open_core(
     """
     clock = clock or SystemClock()
     config = LiveConfig(settings.config_dir, load_hotels(settings.config_dir))
+    metrics = Metrics()
     async with AsyncExitStack() as stack:
         store = await stack.enter_async_context(
             open_store(settings.database_path, max_pending=settings.max_pending_writes))
         if instrument_store is not None:
             store = instrument_store(store)
+        store.observe_commits(metrics.store_commit_seconds.observe, clock.monotonic)
         graph = None
         if transport is None:
             graph = await stack.enter_async_context(open_graph_client(
                 settings.graph_url, settings.graph_version, settings.access_token))
             transport = graph
         pacer = await stack.enter_async_context(open_pacer(
-            transport, store.outbox, store.windows, clock, policy_of=_policy_of(config),
+            MeteredTransport(transport, metrics), store.outbox, store.windows, clock,
+            policy_of=_policy_of(config),
             settings=PacerSettings(sending_grace=settings.sending_grace)))
+        funnel = await stack.enter_async_context(
+            open_funnel_recorder(store.funnel, clock, metrics))
         deps = ConversationDeps(store=store, sender=pacer, guests=GuestBook(store.guests),
-                                clock=clock, hotels=config.get)
+                                clock=clock, hotels=config.get, observer=funnel)
         router = await stack.enter_async_context(open_router(deps, store, router_settings))
         inbox = await stack.enter_async_context(
             open_inbox(store.inbound, router, clock, inbox_settings, outbound=pacer))
         yield Core(settings=settings, clock=clock, config=config, store=store,
-                   transport=transport, graph=graph, pacer=pacer, router=router, inbox=inbox)
+                   transport=transport, graph=graph, pacer=pacer, router=router, inbox=inbox,
+                   metrics=metrics, funnel=funnel)
 
 
 def _policy_of(config: LiveConfig) -> Callable[[str], PacingPolicy]:
@@ -137,13 +156,16 @@ def _policy_of(config: LiveConfig) -> Callable[[str], PacingPolicy]:
 
 CORE = web.AppKey("core", Core)
 ADMIN = web.AppKey("admin", AdminServer)
+METRICS_SITE = web.AppKey("metrics_site", web.TCPSite)
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     """Build the application; nothing starts until the runner starts it."""
-    app = web.Application(client_max_size=settings.max_body_bytes)
+    app = web.Application(client_max_size=settings.max_body_bytes,
+                          middlewares=[webhook_timer])
     app.cleanup_ctx.extend([
         _core_ctx(settings, clock),
+        _metrics_ctx,
         _admin_ctx,
     ])
     add_webhook_routes(app)
@@ -159,13 +181,55 @@ def _core_ctx(
             app[CORE] = core
             app[WEBHOOK] = WebhookHandler(
                 app_secret=settings.app_secret, verify_token=settings.verify_token,
-                inbox=core.inbox, monotonic=core.clock.monotonic,
+                inbox=MeteredInbox(core.inbox, core.metrics, _hotel_of(core.config)),
+                monotonic=core.clock.monotonic,
                 body_timeout=settings.body_timeout,
             )
             app[READINESS] = core.readiness
+            app[WEBHOOK_METER] = WebhookMeter(core.metrics, core.clock.monotonic)
             yield
 
     return core_ctx
+
+
+def _hotel_of(config: LiveConfig) -> Callable[[str], str]:
+    def hotel_of(number: str) -> str:
+        found = config.get().numbers.get(NumberId(number))
+        return found[0] if found is not None else ""
+
+    return hotel_of
+
+
+class _MetricsSources:
+    """What a scrape of /metrics reads from the core."""
+
+    def __init__(self, core: Core) -> None:
+        self._core = core
+
+    async def outbox_counts(self) -> tuple[dict[str, int], datetime | None]:
+        return await self._core.store.outbox.counts()
+
+    def pacer_in_flight(self) -> int:
+        return self._core.pacer.statistics().in_flight
+
+    def mailboxes(self) -> Sequence[int]:
+        return [c.queued for c in self._core.router.conversations()]
+
+    def now(self) -> datetime:
+        return self._core.clock.now()
+
+
+async def _metrics_ctx(app: web.Application) -> AsyncIterator[None]:
+    core = app[CORE]
+    port = core.settings.metrics_port
+    if port is None:  # HOTELBOT_METRICS_PORT=off
+        yield
+        return
+    async with open_metrics_site(core.metrics, _MetricsSources(core),
+                                 core.settings.metrics_host, port) as site:
+        app[METRICS_SITE] = site
+        log.info("metrics_listening", host=core.settings.metrics_host, port=site.port)
+        yield
 
 
 async def _admin_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -2,7 +2,8 @@
 
 Owns: the names, defaults and validation of every process setting. Must never: read
 os.environ itself (the caller passes the mapping), log or repr a secret, or accept a bad value
-silently (every fault is a SettingError naming the variable).
+silently (every fault is a SettingError naming the variable; all faults are found in one
+pass and reported together).
 
     variable                  field            default
     HOTELBOT_APP_SECRET       app_secret       required (signs webhook POSTs)
@@ -26,6 +27,9 @@ silently (every fault is a SettingError naming the variable).
                                                get a 503 and are closed (fd limit is often 1024)
     HOTELBOT_SENDING_GRACE    sending_grace    120 s a reply caught mid-send by a crash waits
                                                for a status naming it before it is sent again
+    HOTELBOT_METRICS_HOST     metrics_host     127.0.0.1: GET /metrics listens here, apart
+                                               from the webhook (keep it off the internet)
+    HOTELBOT_METRICS_PORT     metrics_port     9108 (0: any free port; off: no listener)
 
 Why these numbers (issue 14): Meta sends a whole webhook POST (at most ~3 MB) at once from its
 data centres, in well under a second; 10 s is generous for that and short for a client that
@@ -58,12 +62,17 @@ _VERSION = re.compile(r"^v\d+\.\d+$")
 
 
 class SettingError(ConfigError):
-    """One setting is missing or invalid. `variable` is the environment variable's name."""
+    """A setting is missing or invalid. `variable` is the (first) environment variable's name;
+    `faults` holds every fault found in one pass (this one first), so an operator fixes them
+    all at once rather than one start-up at a time."""
 
-    def __init__(self, variable: str, reason: str) -> None:
+    def __init__(
+        self, variable: str, reason: str, *, others: tuple[SettingError, ...] = ()
+    ) -> None:
         self.variable = variable
         self.reason = reason
-        super().__init__(f"{variable}: {reason}")
+        self.faults: tuple[SettingError, ...] = (self, *others)
+        super().__init__("\n".join([f"{variable}: {reason}", *(str(o) for o in others)]))
 
 
 def env_name(field_name: str) -> str:
@@ -92,6 +101,8 @@ class Settings:
     idle_timeout: float = 15.0
     max_connections: int = 512
     sending_grace: float = 120.0
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = 9108  # None: no metrics listener; 0: any free port (tests)
 
     def __post_init__(self) -> None:
         if self.admin_socket == Path():
@@ -124,19 +135,22 @@ class Settings:
         """
         raw = _collect(env, overrides)
         values: dict[str, object] = {}
+        faults: list[SettingError] = []
         for name, parse in _PARSERS.items():
             text = raw.get(name)
             if text is None:
+                if name in SECRETS:
+                    if require_secrets:
+                        faults.append(SettingError(env_name(name), "required but not set"))
+                    values[name] = ""
                 continue
             try:
                 values[name] = parse(text)
             except ValueError as exc:
-                raise SettingError(env_name(name), str(exc)) from None
-        for name in SECRETS:
-            if name not in values:
-                if require_secrets:
-                    raise SettingError(env_name(name), "required but not set")
-                values[name] = ""
+                faults.append(SettingError(env_name(name), str(exc)))
+        if faults:
+            first = faults[0]
+            raise SettingError(first.variable, first.reason, others=tuple(faults[1:]))
         return cls(**values)  # type: ignore[arg-type]
 
 
@@ -168,6 +182,18 @@ def _port(value: str) -> int:
         raise ValueError(f"not an integer: {value!r}") from None
     if not 1 <= port <= 65535:
         raise ValueError(f"port {port} out of range 1-65535")
+    return port
+
+
+def _metrics_port(value: str) -> int | None:
+    if value.lower() == "off":
+        return None
+    try:
+        port = int(value)
+    except ValueError:
+        raise ValueError(f"not a port or 'off': {value!r}") from None
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port {port} out of range 0-65535 (0: any free port)")
     return port
 
 
@@ -231,4 +257,6 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "idle_timeout": _seconds,
     "max_connections": _positive_int,
     "sending_grace": _seconds,
+    "metrics_host": _text,
+    "metrics_port": _metrics_port,
 }

@@ -11,11 +11,18 @@ from hotelbot.actors.base import (
     FailureHook,
     live_actors,
 )
-from hotelbot.actors.conversation import ConversationActor, ConversationDeps
+from hotelbot.actors.conversation import ConversationActor, ConversationDeps, StepObserver
 from hotelbot.actors.guests import GuestBook
 from hotelbot.actors.inbox import Inbox, InboxSettings, InboxStatistics, open_inbox
 from hotelbot.actors.mailbox import Mailbox
-from hotelbot.actors.router import Router, RouterSettings, RouterStatistics, open_router
+from hotelbot.actors.progress import FunnelRecorder, open_funnel_recorder
+from hotelbot.actors.router import (
+    ActiveConversation,
+    Router,
+    RouterSettings,
+    RouterStatistics,
+    open_router,
+)
 from hotelbot.actors.supervisor import (
     DecisionHook,
     Supervisor,
@@ -25,6 +32,7 @@ from hotelbot.actors.supervisor import (
 
 __all__ = [
     "ACTOR_TASK_PREFIX",
+    "ActiveConversation",
     "Actor",
     "ActorRef",
     "ActorStatistics",
@@ -32,6 +40,7 @@ __all__ = [
     "ConversationDeps",
     "DecisionHook",
     "FailureHook",
+    "FunnelRecorder",
     "GuestBook",
     "Inbox",
     "InboxSettings",
@@ -40,10 +49,12 @@ __all__ = [
     "Router",
     "RouterSettings",
     "RouterStatistics",
+    "StepObserver",
     "Supervisor",
     "SupervisorDecision",
     "SupervisorStatistics",
     "live_actors",
+    "open_funnel_recorder",
     "open_inbox",
     "open_router",
 ]

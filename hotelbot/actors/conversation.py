@@ -104,6 +104,13 @@ class Inbound:
     replayed: bool = False
 
 
+class StepObserver(Protocol):
+    """Told of every committed step (metrics, the funnel: actors/progress.py). Never blocks."""
+
+    def stepped(self, hotel: Hotel, before: Context, outcome: Outcome, now: datetime) -> None:
+        ...
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GetContext:
     """Ask for the current context (admin socket, tests)."""
@@ -118,6 +125,7 @@ class ConversationDeps:
     guests: GuestBook
     clock: Clock
     hotels: Callable[[], Hotels]
+    observer: StepObserver | None = None  # metrics and the funnel (issue 12)
 
 
 class ConversationActor(Actor):
@@ -180,6 +188,8 @@ class ConversationActor(Actor):
         outcome = step(hotel, context, message.event, now, guest=guest,
                        replayed=message.replayed)
         await self._commit(outcome, message.seq, now)
+        if self._deps.observer is not None:
+            self._deps.observer.stepped(hotel, context, outcome, now)
         if hotel.read_receipts and message.wamid and not message.replayed:
             self._deps.sender.mark_read(self.phone_number_id, message.wamid)
 

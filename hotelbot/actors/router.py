@@ -86,6 +86,18 @@ class RouterStatistics:
     parked: int
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActiveConversation:
+    """A conversation actor in memory (admin `actors`, the mailbox metrics)."""
+
+    phone_number_id: str
+    guest_id: str
+    hotel_id: str
+    department: str
+    queued: int  # messages waiting in its mailbox
+    idle_seconds: float  # since its last message was dispatched
+
+
 class Router:
     """Routes recorded inbound messages to conversation actors and supervises them."""
 
@@ -202,6 +214,19 @@ class Router:
             passivated=self._passivated,
             parked=self._parked,
         )
+
+    def conversations(self) -> list[ActiveConversation]:
+        """Every conversation actor in memory, with its mailbox depth."""
+        numbers = self._deps.hotels().numbers
+        now = self._deps.clock.monotonic()
+        found = []
+        for key in self._supervisor.keys():  # noqa: SIM118
+            hotel_id, dept = numbers.get(key[0], ("", ""))
+            found.append(ActiveConversation(
+                phone_number_id=key[0], guest_id=key[1], hotel_id=hotel_id, department=dept,
+                queued=self._queued(key),
+                idle_seconds=max(0.0, now - self._last_used.get(key, now))))
+        return found
 
     async def ask_context(self, phone_number_id: NumberId, guest_id: GuestId) -> object:
         """The in-memory context of an active conversation, else None."""

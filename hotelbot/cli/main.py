@@ -62,7 +62,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     from hotelbot.cli.serve import run
     from hotelbot.errors import ConfigError, FlowDefinitionError, HotelbotError
     from hotelbot.log import configure_logging
-    from hotelbot.settings import Settings
+    from hotelbot.settings import SettingError, Settings
 
     overrides = {
         "host": args.host, "port": args.port, "config_dir": args.config_dir,
@@ -70,6 +70,10 @@ def _run_serve(args: argparse.Namespace) -> int:
     }
     try:
         settings = Settings.from_env(os.environ, **overrides)
+    except SettingError as exc:  # every missing or bad setting, each on its line
+        for fault in exc.faults:
+            print(f"hotelbot serve: {fault.variable}: {fault.reason}", file=sys.stderr)
+        return 2
     except ConfigError as exc:
         print(f"hotelbot serve: {exc}", file=sys.stderr)
         return 2

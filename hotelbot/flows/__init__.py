@@ -50,6 +50,7 @@ from hotelbot.flows.model import (
     WordKind,
 )
 from hotelbot.flows.navigation import answers
+from hotelbot.flows.progress import Mark, Progress, progress
 from hotelbot.flows.render import render_step, reply_id, summary_names, text_message
 from hotelbot.flows.text import normalize
 
@@ -69,6 +70,7 @@ __all__ = [
     "GuestChanged",
     "Hotel",
     "Hotels",
+    "Mark",
     "MessageTemplate",
     "Next",
     "Op",
@@ -76,6 +78,7 @@ __all__ = [
     "OptionChosen",
     "Outcome",
     "Policy",
+    "Progress",
     "ScheduleMessage",
     "ScheduleSpec",
     "SendMessage",
@@ -96,6 +99,7 @@ __all__ = [
     "event_for",
     "new_context",
     "normalize",
+    "progress",
     "render_step",
     "reply_id",
     "step",

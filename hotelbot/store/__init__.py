@@ -8,6 +8,7 @@ import only these names.
 """
 
 from hotelbot.store.conversations import ConversationRepository
+from hotelbot.store.funnel import FunnelCount, FunnelKey, FunnelRepository
 from hotelbot.store.guests import GuestRepository
 from hotelbot.store.inbound import InboundRepository
 from hotelbot.store.outbox import OutboxRepository
@@ -44,6 +45,9 @@ __all__ = [
     "ConnectionSettings",
     "ConversationRepository",
     "DeliveryStatus",
+    "FunnelCount",
+    "FunnelKey",
+    "FunnelRepository",
     "GuestRecord",
     "GuestRepository",
     "InboundMessage",

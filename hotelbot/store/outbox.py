@@ -174,6 +174,10 @@ class OutboxRepository(Protocol):
         """
         ...
 
+    async def counts(self) -> tuple[dict[str, int], datetime | None]:
+        """Rows by state, and the creation time of the oldest pending row (metrics)."""
+        ...
+
 
 class SqliteOutbox:
     """OutboxRepository on the SQLite file."""
@@ -275,6 +279,11 @@ class SqliteOutbox:
         params = (S.SKIPPED, reason, encode_time(at), id, *UNSENT, S.FAILED)
         await self._update(id, _SKIP, params)
 
+    async def counts(self) -> tuple[dict[str, int], datetime | None]:
+        by_state = {str(state): int(n) for state, n in await self._db.fetchall(_COUNTS, ())}
+        oldest = await self._db.fetchone(_OLDEST_PENDING, (S.PENDING,))
+        return by_state, codec.decode_optional_time(oldest[0] if oldest else None)
+
     async def _update(self, id: int, sql: str, params: tuple[object, ...]) -> None:
         """Run a guarded UPDATE of one row; a row in another state is left alone, no row fails.
 
@@ -325,6 +334,8 @@ _RELEASE = (
     "UPDATE outbound SET state = ?, sending_since = NULL WHERE state = ? AND sending_since < ?"
     " RETURNING id"
 )
+_COUNTS = "SELECT state, count(*) FROM outbound GROUP BY state"
+_OLDEST_PENDING = "SELECT min(created_at) FROM outbound WHERE state = ?"
 _GET = f"SELECT {codec.OUTBOUND_ROW_COLUMNS} FROM outbound WHERE id = ?"
 _EXISTS = "SELECT 1 FROM outbound WHERE id = ?"
 _RECENT = f"SELECT {codec.OUTBOUND_ROW_COLUMNS} FROM outbound ORDER BY id DESC LIMIT ?"

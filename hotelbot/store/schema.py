@@ -193,7 +193,20 @@ INSERT INTO windows (phone_number_id, guest_id, last_inbound_at)
     WHERE kind != 'rejected' GROUP BY phone_number_id, guest_id;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+# v4 (ops, issue 12): the funnel's counters (no guest identity: counts per hotel-local day).
+_V4_FUNNEL = """
+CREATE TABLE funnel_counts (
+    hotel_id TEXT NOT NULL,
+    day TEXT NOT NULL,
+    flow_id TEXT NOT NULL,
+    step_id TEXT NOT NULL,
+    mark TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (hotel_id, day, flow_id, step_id, mark)
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4_FUNNEL)
 """Migration n (1-based) is MIGRATIONS[n - 1]; append only."""
 
 CURRENT_VERSION = len(MIGRATIONS)

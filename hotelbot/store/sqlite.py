@@ -14,6 +14,7 @@ message bodies, payloads or full phone numbers.
           ── statuses       statuses.py       record, latest, history
           ── scheduled      scheduled.py      pending
           ── windows        windows.py        last_inbound, last_inbound_many
+          ── funnel         funnel.py         add, counts (per hotel, day, flow, step)
     all of them ──▶ Database (database.py) ──▶ one connection + one Writer (writer.py)
 
 Each repository is a Protocol (the seam where a PostgreSQL implementation can stand beside,
@@ -35,7 +36,7 @@ Times are stored as fixed-width UTC ISO 8601 text (codec.py); JSON columns are o
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Final
@@ -46,6 +47,7 @@ import structlog
 from hotelbot.errors import StoreError
 from hotelbot.store.conversations import ConversationRepository, SqliteConversations
 from hotelbot.store.database import Database, read
+from hotelbot.store.funnel import FunnelRepository, SqliteFunnel
 from hotelbot.store.guests import GuestRepository, SqliteGuests
 from hotelbot.store.inbound import InboundRepository, SqliteInbound
 from hotelbot.store.outbox import OutboxRepository, SqliteOutbox
@@ -102,6 +104,7 @@ class Store:
         "_version",
         "_writer",
         "conversations",
+        "funnel",
         "guests",
         "inbound",
         "outbox",
@@ -123,6 +126,7 @@ class Store:
         self.statuses: Final[StatusRepository] = SqliteStatuses(self._db)
         self.scheduled: Final[ScheduledRepository] = SqliteScheduled(self._db)
         self.windows: Final[WindowRepository] = SqliteWindows(self._db)
+        self.funnel: Final[FunnelRepository] = SqliteFunnel(self._db)
 
     def schema_version(self) -> int:
         return self._version
@@ -134,6 +138,12 @@ class Store:
 
     def statistics(self) -> StoreStatistics:
         return self._writer.statistics()
+
+    def observe_commits(
+        self, observe: Callable[[float], None], monotonic: Callable[[], float]
+    ) -> None:
+        """Call `observe(seconds)` with each group commit's duration (the metrics' histogram)."""
+        self._writer.observe_commits(observe, monotonic)
 
     async def connection_settings(self) -> ConnectionSettings:
         """The PRAGMAs in force on the store's connection (journal mode, synchronous, ...)."""

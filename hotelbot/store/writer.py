@@ -91,6 +91,7 @@ class Writer:
         self._rollbacks = 0
         self._max_batch = 0
         self._in_flight = 0
+        self._observe: tuple[Callable[[float], None], Callable[[], float]] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="store-writer")
@@ -165,7 +166,15 @@ class Writer:
                 if not future.done():
                     future.set_exception(StoreError("store closed before the write committed"))
 
+    def observe_commits(
+        self, observe: Callable[[float], None], monotonic: Callable[[], float]
+    ) -> None:
+        """Call `observe(seconds)` with the duration of every batch's transaction (metrics)."""
+        self._observe = (observe, monotonic)
+
     async def _commit(self, items: list[tuple[Job, asyncio.Future[Any]]]) -> None:
+        observer = self._observe
+        started = observer[1]() if observer is not None else 0.0
         jobs = [job for job, _ in items]
         futures = [future for _, future in items]
         self._in_flight = len(items)
@@ -184,6 +193,8 @@ class Writer:
             return
         finally:
             self._in_flight = 0
+        if observer is not None:
+            observer[0](observer[1]() - started)
         self._record(outcomes, batched)
         for future, (ok, value) in zip(futures, outcomes, strict=True):
             if future.done():

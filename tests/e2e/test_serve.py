@@ -31,7 +31,7 @@ def _env(tmp_path: Path, port: int, graph_url: str, **extra: str) -> dict[str, s
         HOTELBOT_APP_SECRET=SECRET, HOTELBOT_VERIFY_TOKEN="e2e-verify",
         HOTELBOT_ACCESS_TOKEN="e2e-token", HOTELBOT_GRAPH_URL=graph_url,
         HOTELBOT_CONFIG_DIR=str(CONFIG), HOTELBOT_DATA_DIR=str(tmp_path / "var"),
-        HOTELBOT_PORT=str(port), HOTELBOT_HOST="127.0.0.1",
+        HOTELBOT_PORT=str(port), HOTELBOT_HOST="127.0.0.1", HOTELBOT_METRICS_PORT="0",
     )
     env.update(extra)
     return env
@@ -51,6 +51,19 @@ async def test_missing_secret_stops_start_up_with_a_clear_message(tmp_path: Path
     _out, err = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode == 2
     assert b"HOTELBOT_APP_SECRET" in err
+
+
+async def test_every_missing_or_bad_setting_is_reported_at_once(tmp_path: Path) -> None:
+    env = _env(tmp_path, unused_port(), "http://127.0.0.1:9", HOTELBOT_PORT="http",
+               HOTELBOT_GRAPH_VERSION="25")
+    del env["HOTELBOT_APP_SECRET"], env["HOTELBOT_ACCESS_TOKEN"]
+    process = await _run(env)
+    _out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 2
+    for variable in (b"HOTELBOT_APP_SECRET", b"HOTELBOT_ACCESS_TOKEN", b"HOTELBOT_PORT",
+                     b"HOTELBOT_GRAPH_VERSION"):
+        assert variable in err
+    assert err.count(b"hotelbot serve:") == 4
 
 
 async def test_bad_configuration_stops_start_up_with_file_and_reason(tmp_path: Path) -> None:

@@ -105,6 +105,7 @@ def settings_for(data_dir: Path, graph_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "app_secret": APP_SECRET, "verify_token": VERIFY_TOKEN, "access_token": ACCESS_TOKEN,
         "graph_url": graph_url, "config_dir": CONFIG, "data_dir": data_dir,
+        "metrics_port": 0,  # any free port: tests run several servers at once
     }
     return Settings(**{**values, **overrides})
 
@@ -126,7 +127,8 @@ async def start_hotel(tmp_path: Path) -> AsyncIterator[HotelFactory]:
         graph = TestServer(graph_app, host="127.0.0.1")
         await graph.start_server()
         graph_url = str(graph.make_url("")).rstrip("/")
-        settings = settings_for(tmp_path / "var", graph_url, **overrides)
+        data_dir = overrides.pop("data_dir", tmp_path / "var")
+        settings = settings_for(data_dir, graph_url, **overrides)
         app = create_app(settings)
         server = TestServer(app, host="127.0.0.1", port=port)
         await server.start_server(**runner_options(settings))  # the listener options of serve

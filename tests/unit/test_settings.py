@@ -151,3 +151,20 @@ def test_client_limits_have_defaults_and_are_read_from_the_environment():
     assert (tuned.body_timeout, tuned.idle_timeout, tuned.max_connections) == (2.5, 30, 64)
     assert default.sending_grace == 120
     assert Settings.from_env({**SECRETS, "HOTELBOT_SENDING_GRACE": "30"}).sending_grace == 30
+
+
+def test_every_missing_or_bad_setting_is_reported_at_once():
+    env = {"HOTELBOT_VERIFY_TOKEN": "v", "HOTELBOT_PORT": "http", "HOTELBOT_LOG_LEVEL": "loud",
+           "HOTELBOT_METRICS_PORT": "70000"}
+    with pytest.raises(SettingError) as caught:
+        Settings.from_env(env)
+    variables = [fault.variable for fault in caught.value.faults]
+    assert sorted(variables) == ["HOTELBOT_ACCESS_TOKEN", "HOTELBOT_APP_SECRET",
+                                 "HOTELBOT_LOG_LEVEL", "HOTELBOT_METRICS_PORT", "HOTELBOT_PORT"]
+    assert all(variable in str(caught.value) for variable in variables)
+
+
+def test_the_metrics_listener_is_loopback_by_default_and_can_be_turned_off():
+    settings = Settings.from_env(SECRETS)
+    assert (settings.metrics_host, settings.metrics_port) == ("127.0.0.1", 9108)
+    assert Settings.from_env({**SECRETS, "HOTELBOT_METRICS_PORT": "off"}).metrics_port is None
