@@ -80,9 +80,19 @@ class _Files:
     hotels: tuple[tuple[str, Source], ...] | None
 
 
+# The one-file build (scripts/build) ships config/strings.yaml and config/flows/ here, inside
+# the package: a configuration directory that lacks them (an operator's, holding only hotels/)
+# uses the shipped ones. A source checkout has no such folder; nothing changes there.
+SHIPPED = Path(__file__).with_name("shipped")
+
+
 def _read(config_dir: Path) -> _Files:
-    return _Files(strings=_read_file(config_dir, "strings.yaml"),
-                  flows=_read_folder(config_dir, "flows"),
+    def base(rel: str) -> Path:
+        own = (config_dir / rel).exists() or not (SHIPPED / rel).exists()
+        return config_dir if own else SHIPPED
+
+    return _Files(strings=_read_file(base("strings.yaml"), "strings.yaml"),
+                  flows=_read_folder(base("flows"), "flows"),
                   hotels=_read_folder(config_dir, "hotels"))
 
 

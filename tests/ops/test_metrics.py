@@ -19,11 +19,12 @@ CHECK_IN = ["Hello", "1", "Ana Lopez", "AB1234", "around 3pm", "skip", "yes"]
 async def scrape(hotel: Hotel) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Every sample of the hotel's /metrics, by (name, sorted labels)."""
     port = hotel.app[METRICS_SITE].port
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
-        async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
-            assert response.status == 200
-            assert response.headers["Content-Type"].startswith("text/plain")
-            text = await response.text()
+    timeout = aiohttp.ClientTimeout(total=10)
+    async with (aiohttp.ClientSession(timeout=timeout) as http,
+                http.get(f"http://127.0.0.1:{port}/metrics") as response):
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/plain")
+        text = await response.text()
     return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
         for family in text_string_to_metric_families(text)
