@@ -132,12 +132,37 @@ def _run_admin(args: argparse.Namespace) -> int:
                as_json=args.json or args.action == RAW)
 
 
+def _add_backup(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from hotelbot.cli.backup import add_backup, add_restore
+
+    add_backup(subparsers)
+    add_restore(subparsers)
+
+
+def _run_backup(args: argparse.Namespace) -> int:
+    from hotelbot.cli.backup import run_backup
+
+    return run_backup(args)
+
+
+def _run_restore(args: argparse.Namespace) -> int:
+    from hotelbot.cli.backup import run_restore
+
+    return run_restore(args)
+
+
+def _no_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """A subcommand whose parser another entry's adder made."""
+
+
 Adder = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 SUBCOMMANDS: dict[str, tuple[Adder, Callable[[argparse.Namespace], int]]] = {
     "check-config": (_add_check_config, _run_check_config),
     "serve": (_add_serve, _run_serve),
     "say": (_add_say, _run_say),
     "admin": (_add_admin, _run_admin),
+    "backup": (_add_backup, _run_backup),
+    "restore": (_no_parser, _run_restore),
 }
 
 

@@ -7,6 +7,13 @@ the seam where a PostgreSQL implementation can stand beside the SQLite one. Othe
 import only these names.
 """
 
+from hotelbot.store.backup import (
+    BackupInfo,
+    backup_database,
+    dated_backup_name,
+    prune_backups,
+    restore_database,
+)
 from hotelbot.store.conversations import ConversationRepository
 from hotelbot.store.funnel import FunnelCount, FunnelKey, FunnelRepository
 from hotelbot.store.guests import GuestRepository
@@ -42,6 +49,7 @@ from hotelbot.store.writer import StoreStatistics
 
 __all__ = [
     "REJECTED_PREFIX",
+    "BackupInfo",
     "ConnectionSettings",
     "ConversationRepository",
     "DeliveryStatus",
@@ -72,6 +80,10 @@ __all__ = [
     "Store",
     "StoreStatistics",
     "WindowRepository",
+    "backup_database",
+    "dated_backup_name",
     "open_store",
     "outbox_callback",
+    "prune_backups",
+    "restore_database",
 ]
