@@ -99,6 +99,8 @@ def add_actions(parser: argparse.ArgumentParser) -> None:
         for action in command.actions():
             sub = actions.add_parser(action.name, help=action.help, description=action.help)
             sub.set_defaults(admin_command=command.name, admin_fixed=dict(action.fixed))
+            sub.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                             help="print the server's reply as JSON (also before ACTION)")
             for param in command.action_params(action):
                 _add_param(sub, param)
     raw = actions.add_parser(RAW, help="send one JSON request, print the JSON reply")
