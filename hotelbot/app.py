@@ -11,6 +11,7 @@ application: its routes and its `cleanup_ctx` list.
                    rows caught `sending` wait for their status)
                 -> router (accepting; sweeps idle actors and stale contexts)
                 -> inbox (recovery: inbound rows still `received` are replayed)
+                -> retention sweep (hourly: each hotel's rows past their ages are purged)
     create_app: cleanup_ctx = [core, metrics listener, admin socket]; routes = webhook,
                 /healthz, /readyz; GET /metrics on its own listener (web/metrics.py)
 
@@ -40,6 +41,7 @@ from hotelbot.actors import (
     RouterSettings,
     open_funnel_recorder,
     open_inbox,
+    open_retention,
     open_router,
 )
 from hotelbot.admin import AdminCommands, AdminServer, AdminTargets, open_admin_server
@@ -133,6 +135,7 @@ async def open_core(
         router = await stack.enter_async_context(open_router(deps, store, router_settings))
         inbox = await stack.enter_async_context(
             open_inbox(store.inbound, router, clock, inbox_settings, outbound=pacer))
+        await stack.enter_async_context(open_retention(store, config.get, clock))
         yield Core(settings=settings, clock=clock, config=config, store=store,
                    transport=transport, graph=graph, pacer=pacer, router=router, inbox=inbox,
                    metrics=metrics, funnel=funnel)
@@ -236,7 +239,7 @@ async def _admin_ctx(app: web.Application) -> AsyncIterator[None]:
     core = app[CORE]
     targets = AdminTargets(
         router=core.router, inbox=core.inbox, store=core.store, pacer=core.pacer,
-        graph=core.graph, config=core.config, now=core.clock.now,
+        graph=core.graph, config=core.config, now=core.clock.now, funnel=core.funnel,
     )
     async with open_admin_server(core.settings.admin_socket, AdminCommands(targets)) as server:
         app[ADMIN] = server

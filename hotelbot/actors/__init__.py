@@ -16,6 +16,7 @@ from hotelbot.actors.guests import GuestBook
 from hotelbot.actors.inbox import Inbox, InboxSettings, InboxStatistics, open_inbox
 from hotelbot.actors.mailbox import Mailbox
 from hotelbot.actors.progress import FunnelRecorder, open_funnel_recorder
+from hotelbot.actors.retention import cutoffs_of, open_retention, purge_all
 from hotelbot.actors.router import (
     ActiveConversation,
     Router,
@@ -53,8 +54,11 @@ __all__ = [
     "Supervisor",
     "SupervisorDecision",
     "SupervisorStatistics",
+    "cutoffs_of",
     "live_actors",
     "open_funnel_recorder",
     "open_inbox",
+    "open_retention",
     "open_router",
+    "purge_all",
 ]

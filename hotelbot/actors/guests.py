@@ -68,5 +68,9 @@ class GuestBook:
             )
         )
 
+    def forget(self, hotel_id: str, guest_id: str) -> None:
+        """Drop the cached record (the guest was erased: `guest forget`, retention)."""
+        self._cache.pop((hotel_id, guest_id), None)
+
     def __len__(self) -> int:
         return len(self._cache)

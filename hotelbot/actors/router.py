@@ -228,6 +228,16 @@ class Router:
                 idle_seconds=max(0.0, now - self._last_used.get(key, now))))
         return found
 
+    async def release_guest(self, hotel_id: HotelId, guest_id: GuestId) -> int:
+        """Stop the guest's conversations at the hotel (they drain and snapshot) and drop the
+        cached guest record, before the guest's data is erased; returns how many stopped.
+        A message arriving after the erasure starts afresh."""
+        numbers = [n for n, (h, _d) in self._deps.hotels().numbers.items() if h == hotel_id]
+        keys = [(n, guest_id) for n in numbers if (n, guest_id) in set(self._supervisor.keys())]
+        await asyncio.gather(*(self._supervisor.stop(key) for key in keys))
+        self._deps.guests.forget(hotel_id, guest_id)
+        return len(keys)
+
     async def ask_context(self, phone_number_id: NumberId, guest_id: GuestId) -> object:
         """The in-memory context of an active conversation, else None."""
         from hotelbot.actors.conversation import GetContext

@@ -13,12 +13,15 @@ from hotelbot.admin.commands import (
     CommandError,
     Param,
 )
+from hotelbot.admin.ops import OPS_COMMANDS
 from hotelbot.admin.server import (
     AdminServer,
     AdminServerStatistics,
     AdminSocketError,
     open_admin_server,
 )
+
+COMMANDS.update(OPS_COMMANDS)  # the operator's commands (ops.py, issue 12) join the one table
 
 __all__ = [
     "COMMANDS",

@@ -28,17 +28,20 @@ from typing import Any, Literal, Protocol
 
 import structlog
 
+from hotelbot.actors import ActiveConversation
 from hotelbot.errors import FlowDefinitionError, HotelbotError, StoreError
 from hotelbot.flows import Context, Hotels
 from hotelbot.store import (
     ConversationRepository,
+    FunnelRepository,
+    GuestDataRepository,
     InboundMessage,
     InboundRepository,
     RequestRecord,
     RequestRepository,
     RequestStatus,
 )
-from hotelbot.typedefs import GuestId, NumberId
+from hotelbot.typedefs import GuestId, HotelId, NumberId
 
 log = structlog.get_logger(__name__)
 
@@ -64,6 +67,10 @@ class HasStatistics(Protocol):
 class AdminRouter(HasStatistics, Protocol):
     async def ask_context(self, phone_number_id: NumberId, guest_id: GuestId) -> object: ...
 
+    def conversations(self) -> list[ActiveConversation]: ...
+
+    async def release_guest(self, hotel_id: HotelId, guest_id: GuestId) -> int: ...
+
 
 class AdminInbox(HasStatistics, Protocol):
     def redispatch(self, message: InboundMessage) -> None: ...
@@ -80,6 +87,16 @@ class AdminStore(HasStatistics, Protocol):
 
     @property
     def inbound(self) -> InboundRepository: ...
+
+    @property
+    def guest_data(self) -> GuestDataRepository: ...
+
+    @property
+    def funnel(self) -> FunnelRepository: ...
+
+
+class Flushable(Protocol):
+    async def flush(self) -> None: ...
 
 
 class AdminConfig(Protocol):
@@ -101,6 +118,7 @@ class AdminTargets:
     graph: HasStatistics | None  # None when sends go elsewhere than a Graph API client
     config: AdminConfig
     now: Callable[[], datetime]
+    funnel: Flushable | None = None  # the funnel's in-memory tally (flushed before a read)
 
 
 Handler = Callable[[AdminTargets, Mapping[str, object]], Awaitable[Reply]]

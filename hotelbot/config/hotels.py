@@ -32,7 +32,15 @@ from hotelbot.config.source import (
     string,
     text,
 )
-from hotelbot.flows import Department, MessageTemplate, Sending, Text, WordKind, normalize
+from hotelbot.flows import (
+    Department,
+    MessageTemplate,
+    Retention,
+    Sending,
+    Text,
+    WordKind,
+    normalize,
+)
 from hotelbot.typedefs import Dept, FlowId, Lang, NumberId
 
 __all__ = [
@@ -53,7 +61,7 @@ DEFAULT_ROOM_PATTERN = r"[0-9]{1,4}[A-Za-z]?"
 _PHONE_NUMBER_ID = re.compile(r"^[0-9]{5,20}$")
 _HOTEL_KEYS = frozenset({"id", "name", "timezone", "languages", "room_pattern", "variables",
                          "departments", "strings", "words", "overrides", "read_receipts",
-                         "message_templates"})
+                         "message_templates", "retention"})
 _TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")  # Meta: lowercase letters, digits, underscores
 _LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")  # Meta's codes: en, en_US, pt_BR...
 MAX_TEMPLATE_BUTTONS = 10
@@ -92,6 +100,7 @@ class HotelDoc:
     origins: Origins
     read_receipts: bool = True
     message_templates: Mapping[str, MessageTemplate] = field(default_factory=dict)
+    retention: Retention = field(default_factory=Retention)
 
 
 def merge_text(base: Text | None, extra: Text) -> Text:
@@ -173,6 +182,7 @@ def parse_hotel(src: Source, hotel_id: str, shared: StringsDoc) -> HotelDoc | No
         strings=strings, words=words, overrides=overrides, origins=origins,
         read_receipts=boolean(src, raw.get("read_receipts", True), "read_receipts") is not False,
         message_templates=_message_templates(src, raw.get("message_templates", {}), languages),
+        retention=_retention(src, raw.get("retention", {}), "retention"),
     )
 
 
@@ -303,6 +313,32 @@ def _sending(src: Source, value: object, path: str) -> Sending | None:
         return None
     return Sending(messages_per_second=rate_ok, pair_interval_seconds=interval_ok,
                    pair_burst=burst_ok)
+
+
+# The shortest ages a hotel may set: processed messages dedupe Meta's retries (up to 7 days).
+_RETENTION_MINIMUM = {"inbound_days": 8, "outbound_days": 1, "requests_days": 1,
+                      "guests_days": 1}
+MAX_RETENTION_DAYS = 36_500
+
+
+def _retention(src: Source, value: object, path: str) -> Retention:
+    """`retention: {inbound_days, outbound_days, requests_days, guests_days}`, each optional."""
+    raw = mapping(src, value, path, allowed=set(_RETENTION_MINIMUM), what="retention ages")
+    default = Retention()
+    if raw is None:
+        return default
+    ages: dict[str, int] = {}
+    for key, low in _RETENTION_MINIMUM.items():
+        given = integer(src, raw.get(key, getattr(default, key)), join(path, key), low=1)
+        if given is not None and given < low:
+            src.fault(join(path, key), f"must be at least {low} days: a processed message"
+                      " is the duplicate check of Meta's retries, which last up to 7 days")
+            given = None
+        elif given is not None and given > MAX_RETENTION_DAYS:
+            src.fault(join(path, key), f"must be at most {MAX_RETENTION_DAYS} days")
+            given = None
+        ages[key] = getattr(default, key) if given is None else given
+    return Retention(**ages)
 
 
 def _message_templates(

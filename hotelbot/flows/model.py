@@ -188,6 +188,18 @@ class Sending:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Retention:
+    """How long the hotel keeps what it no longer needs (the hotel file's `retention`, in days;
+    issue 12). The server purges each past its age, hourly; `guests_days` also erases the
+    guest's conversations, their processed messages and finished requests."""
+
+    inbound_days: int = 30  # processed guest messages (>= 8: Meta retries for up to 7 days)
+    outbound_days: int = 90  # replies and messages sent (or failed), with their statuses
+    requests_days: int = 365  # finished requests (done or cancelled)
+    guests_days: int = 730  # a guest who has not written for this long is forgotten
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Department:
     id: Dept
     phone_number_id: NumberId
@@ -246,6 +258,7 @@ class Hotel:
     policy: Policy = Policy()
     read_receipts: bool = True  # mark each guest message read (blue ticks) once handled
     message_templates: Mapping[str, MessageTemplate] = field(default_factory=dict)
+    retention: Retention = Retention()
 
     @property
     def default_language(self) -> Lang:

@@ -16,6 +16,13 @@ from hotelbot.store.backup import (
 )
 from hotelbot.store.conversations import ConversationRepository
 from hotelbot.store.funnel import FunnelCount, FunnelKey, FunnelRepository
+from hotelbot.store.guestdata import (
+    GUEST_COLUMNS,
+    GUEST_TABLES,
+    ForgetReport,
+    GuestDataRepository,
+    GuestTable,
+)
 from hotelbot.store.guests import GuestRepository
 from hotelbot.store.inbound import InboundRepository
 from hotelbot.store.outbox import OutboxRepository
@@ -40,6 +47,7 @@ from hotelbot.store.records import (
     outbox_callback,
 )
 from hotelbot.store.requests import RequestRepository
+from hotelbot.store.retention import Cutoffs, PurgeReport
 from hotelbot.store.scheduled import ScheduledRepository
 from hotelbot.store.schema import ConnectionSettings
 from hotelbot.store.sqlite import Store, open_store
@@ -48,16 +56,22 @@ from hotelbot.store.windows import WindowRepository
 from hotelbot.store.writer import StoreStatistics
 
 __all__ = [
+    "GUEST_COLUMNS",
+    "GUEST_TABLES",
     "REJECTED_PREFIX",
     "BackupInfo",
     "ConnectionSettings",
     "ConversationRepository",
+    "Cutoffs",
     "DeliveryStatus",
+    "ForgetReport",
     "FunnelCount",
     "FunnelKey",
     "FunnelRepository",
+    "GuestDataRepository",
     "GuestRecord",
     "GuestRepository",
+    "GuestTable",
     "InboundMessage",
     "InboundRepository",
     "InboundRow",
@@ -67,6 +81,7 @@ __all__ = [
     "OutboundState",
     "OutboxRepository",
     "Priority",
+    "PurgeReport",
     "RecordedWebhook",
     "RejectedPart",
     "RequestRecord",

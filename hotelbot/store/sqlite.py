@@ -15,6 +15,8 @@ message bodies, payloads or full phone numbers.
           ── scheduled      scheduled.py      pending
           ── windows        windows.py        last_inbound, last_inbound_many
           ── funnel         funnel.py         add, counts (per hotel, day, flow, step)
+          ── guest_data     guestdata.py      export, forget (GUEST_TABLES: every guest table)
+          ── retention      retention.py      purge (per hotel, past its ages)
     all of them ──▶ Database (database.py) ──▶ one connection + one Writer (writer.py)
 
 Each repository is a Protocol (the seam where a PostgreSQL implementation can stand beside,
@@ -48,10 +50,12 @@ from hotelbot.errors import StoreError
 from hotelbot.store.conversations import ConversationRepository, SqliteConversations
 from hotelbot.store.database import Database, read
 from hotelbot.store.funnel import FunnelRepository, SqliteFunnel
+from hotelbot.store.guestdata import GuestDataRepository, SqliteGuestData
 from hotelbot.store.guests import GuestRepository, SqliteGuests
 from hotelbot.store.inbound import InboundRepository, SqliteInbound
 from hotelbot.store.outbox import OutboxRepository, SqliteOutbox
 from hotelbot.store.requests import RequestRepository, SqliteRequests
+from hotelbot.store.retention import SqliteRetention
 from hotelbot.store.scheduled import ScheduledRepository, SqliteScheduled
 from hotelbot.store.schema import ConnectionSettings, Synchronous, configure, migrate, settings_of
 from hotelbot.store.statuses import SqliteStatuses, StatusRepository
@@ -105,10 +109,12 @@ class Store:
         "_writer",
         "conversations",
         "funnel",
+        "guest_data",
         "guests",
         "inbound",
         "outbox",
         "requests",
+        "retention",
         "scheduled",
         "statuses",
         "windows",
@@ -127,6 +133,8 @@ class Store:
         self.scheduled: Final[ScheduledRepository] = SqliteScheduled(self._db)
         self.windows: Final[WindowRepository] = SqliteWindows(self._db)
         self.funnel: Final[FunnelRepository] = SqliteFunnel(self._db)
+        self.guest_data: Final[GuestDataRepository] = SqliteGuestData(self._db)
+        self.retention: Final = SqliteRetention(self._db)  # purges across tables
 
     def schema_version(self) -> int:
         return self._version
