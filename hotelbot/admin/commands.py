@@ -25,6 +25,7 @@ from datetime import date, datetime, time, timedelta
 from enum import Enum
 from pathlib import PurePath
 from typing import Any, Literal, Protocol
+from zoneinfo import ZoneInfo
 
 import structlog
 
@@ -237,7 +238,8 @@ async def _requests(targets: AdminTargets, request: Mapping[str, object]) -> Rep
     if not isinstance(full, bool):
         raise CommandError("'full' must be true or false")
     rows = await targets.store.requests.recent(hotel, status, limit)
-    return {"hotel": hotel, "requests": [request_row(r, full=full) for r in rows]}
+    zone = ZoneInfo(hotels[HotelId(hotel)].timezone)  # times in the hotel's timezone
+    return {"hotel": hotel, "requests": [request_row(r, full=full, zone=zone) for r in rows]}
 
 
 async def _request_status(targets: AdminTargets, request: Mapping[str, object]) -> Reply:
@@ -345,8 +347,14 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
 # --- conversions ------------------------------------------------------------------------------
 
 
-def request_row(record: RequestRecord, *, full: bool = False) -> Reply:
-    """A request as the admin socket shows it: the guest masked unless `full`."""
+def request_row(
+    record: RequestRecord, *, full: bool = False, zone: ZoneInfo | None = None
+) -> Reply:
+    """A request as the admin socket shows it: the guest masked unless `full`, its time in
+    `zone` (the hotel's timezone) when given."""
+    created = record.created_at
+    if created is not None and zone is not None:
+        created = created.astimezone(zone)
     return {
         "id": record.id,
         "department": record.department,
@@ -355,7 +363,7 @@ def request_row(record: RequestRecord, *, full: bool = False) -> Reply:
         "flow": record.flow_id,
         "data": jsonable(record.data),
         "status": record.status.value,
-        "created_at": jsonable(record.created_at),
+        "created_at": jsonable(created),
     }
 
 

@@ -256,10 +256,41 @@ def summary(data: Mapping[str, Any], width: int = SUMMARY_WIDTH) -> str:
 
 
 def _time(value: object) -> str:
-    """ISO 8601 -> `YYYY-MM-DD HH:MM` (as stored: UTC)."""
+    """ISO 8601 -> `YYYY-MM-DD HH:MM` (as the server gave it: the hotel's local time)."""
     if not isinstance(value, str) or len(value) < 16:
         return "-"
     return value[:10] + " " + value[11:16]
+
+
+def format_actors(rows: Sequence[Mapping[str, Any]]) -> str:
+    if not rows:
+        return "no conversations in memory"
+    header = ("HOTEL", "DEPARTMENT", "GUEST", "QUEUED", "LAST MESSAGE")
+    table = [header] + [(str(r["hotel"]), str(r["department"]), str(r["guest"]),
+                         str(r["queued"]), str(r["last_message_at"])[:19].replace("T", " "))
+                        for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+                     for row in table)
+
+
+def format_funnel(reply: Mapping[str, Any]) -> str:
+    lines = [f"{reply['hotel']}: {reply['since']} to {reply['until']} ({reply['timezone']})"]
+    for flow in reply["flows"]:
+        lines.append(f"{flow['flow']}: completed {flow['completed']}, abandoned "
+                     f"{flow['abandoned']}, expired {flow['expired']}, cooloff {flow['cooloff']}")
+        lines += [f"  {s['step']:<28}{s['reached']:>8}" for s in flow["steps"]]
+    return "\n".join(lines) if reply["flows"] else lines[0] + "\nno steps recorded"
+
+
+def format_guest(reply: Mapping[str, Any]) -> str:
+    """An export is the guest's data: JSON as it is. A forget: what went and what stayed."""
+    if "tables" in reply:
+        return orjson.dumps(dict(reply), option=orjson.OPT_INDENT_2).decode()
+    deleted = ", ".join(f"{t} {n}" for t, n in reply["deleted"].items() if n) or "nothing"
+    kept = ", ".join(f"{t} {n}" for t, n in reply["anonymised"].items() if n) or "nothing"
+    return (f"guest {reply['guest']} forgotten at {reply['hotel']}: deleted {deleted}; kept "
+            f"anonymised as {reply['kept_as']}: {kept}")
 
 
 FORMATS: dict[str, Callable[[Mapping[str, Any]], str]] = {
@@ -271,4 +302,7 @@ FORMATS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "parked": lambda reply: format_parked(reply["parked"]),
     "replay": lambda reply: f"message {reply['seq']} handed to its conversation again",
     "reload": lambda reply: f"configuration reloaded: {', '.join(reply['hotels'])}",
+    "actors": lambda reply: format_actors(reply["actors"]),
+    "funnel": format_funnel,
+    "guest": lambda reply: format_guest(reply),
 }

@@ -183,7 +183,8 @@ async def test_a_too_long_line_is_refused_and_the_server_keeps_serving(
 async def test_help_lists_every_command(conn: Conn) -> None:
     reply = await conn.ask({"cmd": "help"})
     assert set(reply["commands"]) == {
-        "help", "stats", "requests", "request_status", "context", "reload", "parked", "replay"}
+        "help", "stats", "requests", "request_status", "context", "reload", "parked", "replay",
+        "actors", "funnel", "guest"}
 
 
 # --- the commands, after a real check-in --------------------------------------------------

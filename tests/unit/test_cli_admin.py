@@ -41,7 +41,8 @@ def test_each_action_sends_its_commands_request(
 def test_every_command_in_the_table_is_an_action_with_a_readable_reply(name: str) -> None:
     command = COMMANDS[name]
     for action in command.actions():
-        required = ["1" for p in command.action_params(action) if p.required]
+        required = [p.choices[0] if p.choices else "1"
+                    for p in command.action_params(action) if p.required]
         request = _request(action.name, *required)
         assert request["cmd"] == name
         assert {k: request[k] for k, _ in action.fixed} == dict(action.fixed)
