@@ -100,12 +100,14 @@ async def open_core(
     router_settings: RouterSettings | None = None,
     inbox_settings: InboxSettings | None = None,
     instrument_store: Callable[[Store], Store] | None = None,
+    policy_of: Callable[[str], PacingPolicy] | None = None,
 ) -> AsyncIterator[Core]:
     """Start the core (see the module docstring for the order); stop it in reverse on exit.
 
     Args:
         transport: sends go here instead of a Graph API client (tests record them).
         instrument_store: wraps the store before anything uses it (fault injection in tests).
+        policy_of: each sending number's pacing instead of the hotel files' (`hotelbot chat`).
     Raises:
         FlowDefinitionError: the configuration is invalid (nothing else started).
         StoreError: the database cannot be opened or migrated.
@@ -126,7 +128,7 @@ async def open_core(
             transport = graph
         pacer = await stack.enter_async_context(open_pacer(
             MeteredTransport(transport, metrics), store.outbox, store.windows, clock,
-            policy_of=_policy_of(config),
+            policy_of=policy_of or _policy_of(config),
             settings=PacerSettings(sending_grace=settings.sending_grace)))
         funnel = await stack.enter_async_context(
             open_funnel_recorder(store.funnel, clock, metrics))

@@ -3,7 +3,8 @@
 Owns: parsing the command line and dispatching to one function per subcommand
 (`SUBCOMMANDS`); each returns the process exit code. The subcommands' own modules sit
 beside it: serve.py (the runner), admin.py (the admin client, its actions built from the
-admin command table), say.py and screen.py (the demo guest). Must never hold business
+admin command table), say.py and screen.py (the demo guest), chat.py (the flow simulator),
+backup.py (backup and restore). Must never hold business
 logic: it calls into hotelbot's packages and prints their results. To add a subcommand,
 write `_add_<name>(subparsers)` and `_run_<name>(args) -> int` and list them in
 `SUBCOMMANDS`.
@@ -151,6 +152,18 @@ def _run_restore(args: argparse.Namespace) -> int:
     return run_restore(args)
 
 
+def _add_chat(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from hotelbot.cli.chat import add_chat
+
+    add_chat(subparsers)
+
+
+def _run_chat(args: argparse.Namespace) -> int:
+    from hotelbot.cli.chat import run_chat
+
+    return run_chat(args)
+
+
 def _no_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """A subcommand whose parser another entry's adder made."""
 
@@ -163,6 +176,7 @@ SUBCOMMANDS: dict[str, tuple[Adder, Callable[[argparse.Namespace], int]]] = {
     "admin": (_add_admin, _run_admin),
     "backup": (_add_backup, _run_backup),
     "restore": (_no_parser, _run_restore),
+    "chat": (_add_chat, _run_chat),
 }
 
 

@@ -1,0 +1,80 @@
+"""`hotelbot chat`: the real engine, actors and store on a temporary database, driven through
+stdin; no server, no Graph API."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from hotelbot.cli.chat import ChatOptions, chat
+from hotelbot.cli.screen import SayError
+from tests.paths import CONFIG
+
+ROOT = Path(__file__).resolve().parents[2]
+ORDER = ["hi", "#1", "#4", "#1", "2", "skip", "305", "#1"]
+
+
+def test_chat_through_stdin_completes_an_order(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTELBOT_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "hotelbot", "chat", "--hotel", "demo_hotel",
+         "--department", "room_service", "--config-dir", str(CONFIG)],
+        input="\n".join([*ORDER, "/quit"]) + "\n", capture_output=True, text=True,
+        timeout=120, cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "[1] Order food & drinks" in out  # buttons as numbered choices
+    assert "4. Drinks" in out  # a list's rows numbered
+    assert "Please confirm your order: 2 x Coffee, to room 305." in out
+    assert "Thank you! Your order is on its way to room 305." in out
+    assert "[request #1 order for room_service: room=305, item=Coffee, quantity=2]" in out
+    assert not list(tmp_path.iterdir())  # nothing written where it ran
+
+
+async def _lines(items: list[str], before: dict[int, object]) -> AsyncIterator[str]:
+    for n, item in enumerate(items):
+        action = before.get(n)
+        if callable(action):
+            action()
+        yield item + "\n"
+        await asyncio.sleep(0)
+
+
+async def test_chat_reloads_the_configuration_when_a_file_changes(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    shutil.copytree(CONFIG, config)
+    flow = config / "flows" / "room_service_menu.yaml"
+    hotel = config / "hotels" / "demo_hotel.yaml"
+
+    def edit_welcome() -> None:
+        flow.write_text(flow.read_text().replace("What would you like?",
+                                                 "What may we bring you?"))
+
+    def break_hotel() -> None:
+        hotel.write_text(hotel.read_text().replace("main_flow: room_service_menu",
+                                                   "main_flow: nope"))
+
+    out = io.StringIO()
+    options = ChatOptions(config_dir=config, hotel="demo_hotel", department="room_service")
+    await chat(options, _lines(["hi", "menu", "menu"], {1: edit_welcome, 2: break_hotel}), out)
+    text = out.getvalue()
+    first, second, third = text.split("Room service is available")[1:4]
+    assert "What would you like?" in first
+    assert "(configuration reloaded)" in text and "What may we bring you?" in second
+    assert "configuration refused, the previous one stays" in text and "nope" in text
+    assert "What may we bring you?" in third  # the last good configuration answered
+
+
+async def test_chat_names_what_exists_for_a_wrong_department() -> None:
+    options = ChatOptions(config_dir=CONFIG, hotel="demo_hotel", department="spa")
+    with pytest.raises(SayError) as caught:
+        await chat(options, _lines([], {}), io.StringIO())
+    assert "no department 'spa'" in caught.value.detail and "room_service" in caught.value.detail
