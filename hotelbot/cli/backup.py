@@ -29,7 +29,8 @@ def add_backup(subparsers: Subparsers) -> None:
         description="A consistent copy of <HOTELBOT_DATA_DIR>/hotelbot.sqlite3 (SQLite's "
         "online backup API). DEST is a file, or a directory (existing, or ending in /) that "
         "gets hotelbot-<UTC time>.sqlite3.")
-    parser.add_argument("dest", type=Path, help="backup file, or a directory for dated ones")
+    parser.add_argument("dest", help="backup file, or a directory for dated ones (an existing "
+                        "one, one ending in /, or any with --keep-days; created if needed)")
     parser.add_argument("--data-dir", type=Path, default=None, help="HOTELBOT_DATA_DIR")
     parser.add_argument("--keep-days", type=int, default=None, metavar="N",
                         help="with a directory: delete its dated backups older than N days")
@@ -42,10 +43,13 @@ def run_backup(args: argparse.Namespace) -> int:
         print(f"hotelbot backup: {exc}", file=sys.stderr)
         return 2
     now = datetime.now(UTC)
-    dest: Path = args.dest
-    folder = dest.is_dir() or str(dest).endswith("/")
-    if args.keep_days is not None and (not folder or args.keep_days < 1):
-        print("hotelbot backup: --keep-days needs a directory DEST and N >= 1", file=sys.stderr)
+    dest = Path(args.dest)  # (Path drops a trailing slash: look at the text first)
+    folder = args.dest.endswith("/") or dest.is_dir() or args.keep_days is not None
+    if args.keep_days is not None and args.keep_days < 1:
+        print("hotelbot backup: --keep-days needs N >= 1", file=sys.stderr)
+        return 2
+    if folder and dest.exists() and not dest.is_dir():
+        print(f"hotelbot backup: {dest} is a file, not a directory", file=sys.stderr)
         return 2
     target = dest / dated_backup_name(now) if folder else dest
     try:

@@ -121,3 +121,15 @@ async def test_dated_backups_in_a_directory_and_old_ones_pruned(
     names = sorted(p.name for p in folder.iterdir())
     assert not old.exists() and mine.exists()
     assert len([n for n in names if n.startswith("hotelbot-")]) == 1
+
+
+async def test_a_new_directory_ending_in_a_slash_gets_a_dated_backup(
+    start_hotel: HotelFactory, tmp_path: Path
+) -> None:
+    hotel = await start_hotel()
+    await hotel.say(FRONT_DESK, "34600000001", "hello")
+    folder = tmp_path / "nightly"
+    assert await _cli("backup", "--data-dir", str(tmp_path / "var"), f"{folder}/") == 0
+    (made,) = folder.iterdir()
+    assert made.name.startswith("hotelbot-") and made.suffix == ".sqlite3"
+    assert _rows(made, "SELECT count(*) FROM inbound") == [(1,)]
