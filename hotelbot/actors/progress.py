@@ -36,7 +36,14 @@ class FunnelRecorder:
         self._tally: Counter[FunnelKey] = Counter()
 
     def stepped(self, hotel: Hotel, before: Context, outcome: Outcome, now: datetime) -> None:
-        """One committed step of `hotel` (the context `before` it, the engine's outcome)."""
+        """One committed step of `hotel` (the context `before` it, the engine's outcome).
+        Never raises: counting must not turn a committed step into a failed one."""
+        try:
+            self._count(hotel, before, outcome, now)
+        except Exception:
+            log.exception("step_count_failed", hotel=hotel.hotel_id)
+
+    def _count(self, hotel: Hotel, before: Context, outcome: Outcome, now: datetime) -> None:
         moved = progress(hotel, before, outcome, now)
         day = now.astimezone(ZoneInfo(hotel.timezone)).date().isoformat()
         for mark, flow, step in moved.marks:

@@ -96,3 +96,4 @@ async def test_the_metrics_listener_can_be_turned_off(
     settings = Settings.from_env({"HOTELBOT_METRICS_PORT": port}, require_secrets=False)
     hotel = await start_hotel(metrics_port=settings.metrics_port)
     assert METRICS_SITE not in hotel.app
+
