@@ -1,0 +1,57 @@
+"""Guards: when the engine holds a guest back instead of moving them on. Pure.
+
+Owns rules 2 (spam: the rate limit's notice and silence), 4 (cooloff: silence until it ends),
+7 (expiry of an idle conversation) and 12 (invalid answers counted; the policy's threshold
+starts the cooloff) of hotelbot.flows.engine. The token bucket's arithmetic is
+hotelbot.flows.ratelimit's. Must never do I/O, read the clock (time is `self.now`) or log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from hotelbot.flows.context import Context
+from hotelbot.flows.effects import Silence, SilenceReason
+from hotelbot.flows.moves import Moves, Outcome, aware
+from hotelbot.flows.navigation import Position
+from hotelbot.flows.render import text_message
+
+__all__ = ["Guards"]
+
+
+class Guards(Moves):
+    """Rate limit, cooloff, expiry and the error count."""
+
+    __slots__ = ()
+
+    def limited(self, ctx: Context, merged: Context) -> Outcome:
+        """Past the rate limit: one notice per flood (in `merged`'s language), then silence."""
+        silence = Silence(reason=SilenceReason.SPAM)
+        if ctx.rate.noticed:
+            return Outcome(context=ctx, effects=(silence,))
+        ctx = ctx.evolve(rate=replace(ctx.rate, noticed=True))
+        return Outcome(context=ctx, effects=(text_message(self.say("spam", merged)), silence))
+
+    def cooling(self, ctx: Context) -> Outcome | None:
+        """Silence while a cooloff lasts; None once it is over (or there is none)."""
+        if ctx.cooloff_until is not None and self.now < aware(ctx.cooloff_until):
+            return Outcome(context=ctx, effects=(Silence(reason=SilenceReason.COOLOFF),))
+        return None
+
+    def expired(self, ctx: Context) -> bool:
+        if ctx.last_activity is None:
+            return False
+        limit = timedelta(minutes=self.hotel.policy.timeout_minutes)
+        return self.now - aware(ctx.last_activity) > limit
+
+    def invalid(self, ctx: Context, here: Position, wording: str) -> Outcome:
+        """Count an invalid answer: re-ask with `wording` on top, or start the cooloff."""
+        count = ctx.error_count + 1
+        policy = self.hotel.policy
+        if count < policy.max_errors:
+            return self.show(ctx.evolve(error_count=count), here, wording)
+        until = self.now + timedelta(minutes=policy.cooloff_minutes)
+        notice = self.say("cooloff", ctx, minutes=str(policy.cooloff_minutes))
+        ctx = ctx.evolve(error_count=count, cooloff_until=until)
+        return Outcome(context=ctx, effects=(text_message(notice),))

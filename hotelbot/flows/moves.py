@@ -1,0 +1,148 @@
+"""Moves: where a turn of the engine lands a guest, and the wording it lands with. Pure.
+
+Owns: `Outcome` (what one event did), the turn's base (`Moves`: the hotel and `now` every rule
+needs), system strings in the guest's language (`say`), and every arrival: the main menu, a
+step shown, a Next target followed (rule 13 of hotelbot.flows.engine), a requested flow
+started (rule 5), an end step finished (its text, CreateRequest and ScheduleMessage effects).
+Must never decide whether an answer is valid (hotelbot.flows.answers), what a global word
+means (hotelbot.flows.words) or when a guest is held back (hotelbot.flows.guards); never do
+I/O, read the clock or log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from hotelbot.flows.context import Context
+from hotelbot.flows.effects import CreateRequest, Effect, ScheduleMessage
+from hotelbot.flows.model import FLOW_PREFIX, Flow, Hotel, Step, StepKind, Text
+from hotelbot.flows.navigation import Navigator, Position, collected, idle, stack_to
+from hotelbot.flows.render import join, render_step, string, substitute, text_message, variables
+from hotelbot.typedefs import FlowId, JSONScalar
+
+__all__ = ["Moves", "Outcome", "aware"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    """What one event did: the context to keep and the effects to carry out, in order."""
+
+    context: Context
+    effects: tuple[Effect, ...]
+
+
+def aware(moment: datetime) -> datetime:
+    """`moment` with a time zone (a naive value is read as UTC)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+class Moves:
+    """One event's worth of rule application: holds what every rule needs.
+
+    The rules are split by concern along a single line of inheritance: Moves (arrivals) <-
+    Guards (holding a guest back) <- Answers (input answers, refusals) <- Words (global words,
+    taps, going back) <- the engine's turn (dispatch).
+    """
+
+    __slots__ = ("hotel", "nav", "now")
+
+    def __init__(self, hotel: Hotel, now: datetime) -> None:
+        self.hotel = hotel
+        self.nav = Navigator(hotel)
+        self.now = now
+
+    # -- wording ------------------------------------------------------------------------------
+
+    def say(self, key: str, ctx: Context, **extra: str) -> str:
+        """A system string in the guest's language, its {variables} filled."""
+        values = variables(self.hotel, ctx, None) | extra
+        return substitute(string(self.hotel, key, ctx.language), values)
+
+    # -- moving -------------------------------------------------------------------------------
+
+    def main_menu(self, ctx: Context, notice: str = "") -> Outcome:
+        """The department's main menu: step data, stack and error count cleared."""
+        dept = self.nav.department(ctx)
+        if dept is None or dept.main_flow not in self.hotel.flows:
+            return self.halt(ctx, notice)
+        start = self.hotel.flows[dept.main_flow].start
+        return self.enter(idle(ctx), dept.main_flow, start, notice, fallback=False)
+
+    def halt(self, ctx: Context, notice: str) -> Outcome:
+        """Nothing valid to show (a broken configuration): say so and go idle."""
+        body = join(notice, self.say("error", ctx)) or notice
+        return Outcome(context=idle(ctx), effects=(text_message(body),))
+
+    def enter(
+        self, ctx: Context, flow_id: str, step_id: str, notice: str = "", *, fallback: bool = True
+    ) -> Outcome:
+        """Arrive at a step (the stack already updated), passing through disabled steps."""
+        landing = self.nav.land(ctx, flow_id, step_id)
+        ctx, at = landing.context, landing.at
+        if at is None:
+            if fallback:
+                return self.main_menu(ctx, self.say("error", ctx))
+            return self.halt(ctx, notice)
+        if at.step.kind is StepKind.END:
+            return self.finish(ctx, at.flow, at.step, notice)
+        return self.show(ctx, at, notice)
+
+    def show(self, ctx: Context, here: Position, notice: str = "") -> Outcome:
+        message = render_step(self.hotel, ctx, here.flow, here.step, notice)
+        return Outcome(context=ctx, effects=(message,))
+
+    def finish(self, ctx: Context, flow: Flow, end: Step, notice: str) -> Outcome:
+        """An end step: closing text, the request, the scheduled messages; then idle."""
+        text = end.text.get(ctx.language, self.hotel.default_language)
+        closing = substitute(text, variables(self.hotel, ctx, flow))
+        effects: list[Effect] = [text_message(join(notice, closing))]
+        data = collected(ctx)
+        if end.request:
+            effects.append(
+                CreateRequest(kind=end.request, flow_id=flow.id, department=ctx.department,
+                              data=data)
+            )
+        effects.extend(
+            ScheduleMessage(message_type=spec.message_type, after_minutes=spec.after_minutes,
+                            data={**data, "flow_id": flow.id})
+            for spec in end.schedule
+        )
+        return Outcome(context=idle(ctx), effects=tuple(effects))
+
+    def goto(self, ctx: Context, here: Position, target: str | None) -> Outcome:
+        """Leave `here` for a Next target: a step of the same flow or "flow:<id>"."""
+        if target is None:
+            return self.main_menu(ctx, self.say("error", ctx))
+        stack = ctx.navigation_stack
+        if target.startswith(FLOW_PREFIX):
+            flow_id = target.removeprefix(FLOW_PREFIX)
+            if not self.nav.offered(ctx, flow_id):
+                return self.main_menu(ctx, self.say("error", ctx))
+            start = self.hotel.flows[FlowId(flow_id)].start
+            ctx = ctx.evolve(navigation_stack=stack_to(stack, here, f"{flow_id}.{start}"),
+                             step_data={})
+            return self.enter(ctx, flow_id, start)
+        ref = f"{here.flow.id}.{target}"
+        if ref != here.ref and ref in stack:  # passed already (a confirm's "change"): rule 10
+            ctx = self.nav.rewind(ctx, ref)
+        else:
+            ctx = ctx.evolve(navigation_stack=stack_to(stack, here, ref))
+        return self.enter(ctx, here.flow.id, target)
+
+    def start_requested(self, ctx: Context, flow_id: str) -> Outcome:
+        main = self.nav.main_start(ctx)
+        stack = (main.ref,) if main is not None and main.flow.id != flow_id else ()
+        ctx = idle(ctx).evolve(navigation_stack=stack)
+        return self.enter(ctx, flow_id, self.hotel.flows[FlowId(flow_id)].start)
+
+    def apply_set(self, ctx: Context, values: Mapping[str, JSONScalar | Text]) -> Context:
+        """Save an option's data; a Text in the guest's language (set by `language` first)."""
+        code = values.get("language")
+        if isinstance(code, str) and code in self.hotel.languages:
+            ctx = ctx.evolve(language=code)
+        data = {**ctx.step_data, **{
+            key: value.get(ctx.language, self.hotel.default_language) if isinstance(value, Text)
+            else value for key, value in values.items() if key != "language"}}
+        return ctx.evolve(step_data=data)
