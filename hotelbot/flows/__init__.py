@@ -17,8 +17,10 @@ from hotelbot.flows.effects import (
 )
 from hotelbot.flows.engine import Outcome, new_context, step
 from hotelbot.flows.events import (
+    ChatOpened,
     Event,
     FlowRequested,
+    NoticeReceived,
     OptionChosen,
     StepFailed,
     TemplateButtonPressed,
@@ -56,6 +58,7 @@ from hotelbot.flows.text import normalize
 __all__ = [
     "FLOW_PREFIX",
     "Branch",
+    "ChatOpened",
     "Choice",
     "Condition",
     "Context",
@@ -71,6 +74,7 @@ __all__ = [
     "Hotels",
     "MessageTemplate",
     "Next",
+    "NoticeReceived",
     "Op",
     "Option",
     "OptionChosen",

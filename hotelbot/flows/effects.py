@@ -46,6 +46,7 @@ class ScheduleMessage:
 class SilenceReason(StrEnum):
     COOLOFF = "cooloff"
     SPAM = "spam"  # past the rate limit
+    NOTICE = "notice"  # a reaction, a deletion, an edit, a system notice: nothing to answer
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

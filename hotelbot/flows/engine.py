@@ -26,6 +26,11 @@ Rules, in the order they are applied:
   3. Guest data. The guest's data and language, shared by the hotel's departments (`guest`),
      replace the context's accumulated_data and language (a language only once chosen); a
      language the hotel no longer enables (reload) becomes its default.
+  3b. Notices (NoticeReceived: a reaction, a deleted or edited message, a system notice such
+     as a number change) need no answer: `(Silence(NOTICE),)`, only last_activity changes
+     (the actor records the message). The chat-opened event (ChatOpened, `request_welcome`)
+     is handled like any message: idle, it gets the main menu with strings["welcome"]; in a
+     flow, the current step again.
   4. Cooloff. Before `cooloff_until`: no reply at all, `(Silence(COOLOFF),)`, only
      last_activity changes. After it: cooloff and error_count cleared, the event is handled.
   5. Flow requests. FlowRequested(id), or a template button whose payload is "flow:<id>",
@@ -72,10 +77,11 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from hotelbot.flows.context import Context, Guest
-from hotelbot.flows.effects import GuestChanged
+from hotelbot.flows.effects import GuestChanged, Silence, SilenceReason
 from hotelbot.flows.events import (
     Event,
     FlowRequested,
+    NoticeReceived,
     OptionChosen,
     StepFailed,
     TemplateButtonPressed,
@@ -173,6 +179,8 @@ class _Turn(Words):
     def handle(self, ctx: Context, event: Event) -> Outcome:
         if ctx.language not in self.hotel.languages:  # the hotel dropped it since (reload)
             ctx = ctx.evolve(language=self.hotel.default_language)
+        if isinstance(event, NoticeReceived):
+            return Outcome(context=ctx, effects=(Silence(reason=SilenceReason.NOTICE),))
         cooling = self.cooling(ctx)
         if cooling is not None:
             return cooling

@@ -8,11 +8,13 @@ from datetime import timedelta
 import pytest
 
 from hotelbot.flows import (
+    ChatOpened,
     Context,
     Event,
     FlowRequested,
     Guest,
     GuestChanged,
+    NoticeReceived,
     OptionChosen,
     Policy,
     Silence,
@@ -396,3 +398,24 @@ def test_a_refusal_is_in_the_guests_language() -> None:
     hotel = replace(_asking(Validator(kind=K.INTEGER, min=1, max=20)), strings=strings)
     out = run(at("order.quantity", language="pt"), TextReceived(text="0"), hotel)
     assert text_of(out).startswith("De 1 a 20.")
+
+
+@pytest.mark.parametrize("kind", ["reaction", "system", "revoke", "edit"])
+def test_notices_get_silence_and_change_nothing(kind: str) -> None:
+    before = at("late.room", errors=2)
+    out = run(before, NoticeReceived(kind=kind))
+    assert out.effects == (Silence(reason=SilenceReason.NOTICE),)
+    assert out.context == before.evolve(last_activity=NOW, rate=ONE_TAKEN)
+
+
+def test_chat_opened_greets_an_idle_guest_with_the_menu() -> None:
+    out = run(at(None), ChatOpened())
+    assert where(out.context) == "main.start"
+    assert "Welcome to Hotel Test!" in text_of(out) and "only read text" not in text_of(out)
+
+
+def test_chat_opened_in_a_flow_asks_the_step_again_without_counting() -> None:
+    before = at("late.room", errors=2)
+    out = run(before, ChatOpened())
+    assert where(out.context) == "late.room" and out.context.error_count == 2
+    assert "Your room number?" in text_of(out) and "only read text" not in text_of(out)

@@ -12,8 +12,10 @@ from hotelbot.flows.context import Context
 from hotelbot.flows.effects import SendMessage, Silence, SilenceReason
 from hotelbot.flows.engine import new_context, step
 from hotelbot.flows.events import (
+    ChatOpened,
     Event,
     FlowRequested,
+    NoticeReceived,
     OptionChosen,
     TemplateButtonPressed,
     TextReceived,
@@ -62,6 +64,8 @@ def events(hotel: Hotel) -> st.SearchStrategy[Event | int]:
         st.builds(TextReceived, text=st.text(max_size=30)),
         st.builds(OptionChosen, reply_id=st.sampled_from(ids) | fake_ids),
         st.builds(UnsupportedReceived, kind=st.sampled_from(["image", "audio", "location"])),
+        st.builds(NoticeReceived, kind=st.sampled_from(["reaction", "system", "revoke"])),
+        st.just(ChatOpened()),
         st.builds(FlowRequested, flow_id=st.sampled_from(flows)),
         st.builds(TemplateButtonPressed, payload=st.sampled_from([f"flow:{f}" for f in flows]
                                                                  + ["promo", ""]),
@@ -121,7 +125,9 @@ def play(hotel: Hotel, department: str, number: str, data: st.DataObject,
         now += timedelta(seconds=5)
         out = step(hotel, ctx, item, now)
         sends = [e for e in out.effects if isinstance(e, SendMessage)]
-        assert sends or out.effects == (Silence(reason=SilenceReason.COOLOFF),)
+        # the documented silences: a cooloff, a notice (reaction, deletion, system)
+        assert sends or out.effects in {(Silence(reason=SilenceReason.COOLOFF),),
+                                        (Silence(reason=SilenceReason.NOTICE),)}
         if not sends:
             assert out.context == ctx.evolve(last_activity=now, rate=out.context.rate)
         for send in sends:

@@ -9,6 +9,8 @@ A turn is one action, plus an optional `expect`:
   tap: "flow.step:option"  the guest taps a button/row with that reply id
   choose: "Title"          tap the button/row titled so in the last message we sent
   unsupported: image       the guest sends something menus cannot read
+  notice: reaction         a reaction, deletion, edit or system notice (NoticeReceived)
+  chat_opened: true        the guest opened the chat (request_welcome)
   flow: feedback           a FlowRequested (a reply to a scheduled message)
   template: {payload, text}  a template quick-reply button
   advance_minutes: 61      time passes (no event)
@@ -32,12 +34,14 @@ import yaml
 
 from hotelbot.config import load_hotels
 from hotelbot.flows import (
+    ChatOpened,
     Context,
     CreateRequest,
     Event,
     FlowRequested,
     Hotel,
     Hotels,
+    NoticeReceived,
     OptionChosen,
     Outcome,
     ScheduleMessage,
@@ -101,6 +105,10 @@ class Player:
             return OptionChosen(reply_id=self.reply_id_titled(turn["choose"]))
         if "unsupported" in turn:
             return UnsupportedReceived(kind=turn["unsupported"])
+        if "notice" in turn:
+            return NoticeReceived(kind=turn["notice"])
+        if "chat_opened" in turn:
+            return ChatOpened()
         if "flow" in turn:
             return FlowRequested(flow_id=turn["flow"])
         if "template" in turn:
@@ -131,7 +139,8 @@ class Player:
             assert check_message(envelope(GUEST, send.body)) == [], send.body
         if sends:
             self.last_message = sends[-1]
-        assert sends or outcome.effects == (Silence(reason=SilenceReason.COOLOFF),), outcome
+        documented = {(Silence(reason=r),) for r in (SilenceReason.COOLOFF, SilenceReason.NOTICE)}
+        assert sends or outcome.effects in documented, outcome
         assert self.context.last_activity == self.now
         return outcome
 
