@@ -52,6 +52,7 @@ TEXT_MAX = limits.INTERACTIVE_BODY_MAX
 # from one shape to the other: it must fit the smaller of the two.
 REPLY_ID_MAX = min(limits.BUTTON_ID_MAX, limits.ROW_ID_MAX)
 SHORT_STRINGS = frozenset({"confirm", "change", "menu_button"})  # shown as button titles
+FOOTER_STRINGS = frozenset({"nav_footer"})  # shown as an interactive message's footer
 _VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 Issue = tuple[str, str]  # (logical key, reason)
@@ -373,7 +374,10 @@ def _flow_links(flow: Flow | None) -> Iterator[tuple[str, str]]:
 
 
 def string_limit(key: str) -> int:
-    """The longest a system string may be: the ones shown as button titles are short."""
+    """The longest a system string may be: the ones shown as button titles or as a footer
+    are short (WhatsApp's limits)."""
+    if key in FOOTER_STRINGS:
+        return limits.FOOTER_TEXT_MAX
     return limits.BUTTON_TITLE_MAX if key in SHORT_STRINGS else TEXT_MAX
 
 

@@ -47,6 +47,7 @@ REQUIRED_STRINGS = (
     "invalid_time", "invalid_room", "invalid_phone", "invalid_email", "invalid_rating",
     "invalid_choice", "cooloff", "expired", "skip_not_allowed", "back_at_start", "unsupported",
     "confirm", "change", "menu_button", "numbered_hint", "skip_hint", "error", "spam", "welcome",
+    "nav_footer",
 )
 WORD_KINDS: tuple[WordKind, ...] = ("back", "menu", "skip")
 DEFAULT_ROOM_PATTERN = r"[0-9]{1,4}[A-Za-z]?"

@@ -11,6 +11,9 @@ Choosing the shape (DESIGN.md "Conversation rules"):
   4-10 entries   interactive "list"; one section, rows id <= 200, title <= 24, description
                  <= 72, action.button <= 20
   more than 10   a numbered text menu ("1. Title") + strings["numbered_hint"]
+Every shape with entries ends with how to navigate, strings["nav_footer"] ("0 = menu · back =
+previous step", at most 60 characters): the interactive footer, or a numbered menu's last
+line. A step's own footer then closes the body (a confirm's "Is everything correct?").
 An interactive shape that cannot be built validly (titles colliding once clipped, an id too
 long) falls back to the next shape down. Entries keep their order in every shape, so the
 number a guest types always names the entry shown in that position.
@@ -197,10 +200,11 @@ def render_step(
     header = _optional_text(step.header, lang, default, values)
     footer = _optional_text(step.footer, lang, default, values)
     entries = step_entries(hotel, step)
-    shape = _Shape(flow_id=flow.id, step_id=step.id, lang=lang, default=default,
-                   body=body, header=header, footer=footer, values=values)
     if not entries:
         return text_message(join(header, body, footer))
+    navigation = string(hotel, "nav_footer", lang)
+    shape = _Shape(flow_id=flow.id, step_id=step.id, lang=lang, default=default,
+                   body=join(body, footer), header=header, footer=navigation, values=values)
     if len(entries) <= limits.BUTTONS_MAX and (message := shape.buttons(entries)) is not None:
         return message
     if len(entries) <= limits.ROWS_MAX:
@@ -212,7 +216,7 @@ def render_step(
         f"{i}. {substitute(e.title.get(lang, default), values)}" for i, e in enumerate(entries, 1)
     )
     hint = string(hotel, "numbered_hint", lang)
-    return text_message(join(header, body, lines, hint, footer))
+    return text_message(join(header, body, lines, hint, footer, navigation))
 
 
 def summary_names(flow: Flow, step: Step, lang: str, default: str) -> tuple[str, ...]:

@@ -87,6 +87,7 @@ STRINGS: Mapping[str, Text] = {
     "change": t("Change", "Alterar"),
     "menu_button": t("Options", "Opções"),
     "numbered_hint": t("Reply with a number."),
+    "nav_footer": t("0 = menu · back = previous step", "0 = menu · voltar = passo anterior"),
     "skip_hint": t("Send 'skip' to leave this out."),
     "error": t("Something went wrong, please try again."),
     "spam": t("Please slow down."),
