@@ -47,9 +47,9 @@ REQUIRED_STRINGS = (
     "invalid_time", "invalid_room", "invalid_phone", "invalid_email", "invalid_rating",
     "invalid_choice", "cooloff", "expired", "skip_not_allowed", "back_at_start", "unsupported",
     "confirm", "change", "menu_button", "numbered_hint", "skip_hint", "error", "spam", "welcome",
-    "nav_footer",
+    "nav_footer", "acknowledged",
 )
-WORD_KINDS: tuple[WordKind, ...] = ("back", "menu", "skip")
+WORD_KINDS: tuple[WordKind, ...] = ("back", "menu", "skip", "thanks")
 DEFAULT_ROOM_PATTERN = r"[0-9]{1,4}[A-Za-z]?"
 _PHONE_NUMBER_ID = re.compile(r"^[0-9]{5,20}$")
 _HOTEL_KEYS = frozenset({"id", "name", "timezone", "languages", "room_pattern", "variables",
@@ -123,7 +123,7 @@ def parse_strings(src: Source) -> StringsDoc:
 
 
 def parse_words(src: Source, value: object, path: str) -> Words:
-    """`back|menu|skip -> lang -> [words]`."""
+    """`back|menu|skip|thanks -> lang -> [words]`."""
     raw = mapping(src, value, path, allowed=set(WORD_KINDS), what="words") or {}
     found: dict[WordKind, dict[str, tuple[str, ...]]] = {}
     for kind in WORD_KINDS:

@@ -36,8 +36,10 @@ Rules, in the order they are applied:
   5. Flow requests. FlowRequested(id), or a template button whose payload is "flow:<id>",
      start that flow if the department offers it (also on an idle or expired context). The
      stack keeps the department's main menu, so "back" leads there.
-  6. Idle (no current flow). Any other event shows the main menu with strings["welcome"];
-     a tap on a button of the main menu's first step is applied as if the menu were open.
+  6. Idle (no current flow). Small talk (words["thanks"]: thanks, ok, 👍, ...) from a guest
+     who talked before (a flow finished) gets strings["acknowledged"] and stays idle. Any
+     other event shows the main menu with strings["welcome"]; a tap on a button of the main
+     menu's first step is applied as if the menu were open.
   7. Expiry. If idle longer than policy.timeout_minutes, the event is not applied: the main
      menu is shown with strings["expired"].
   8. Unsupported kinds (image, audio, ...): strings["unsupported"] + the step again, no error.
@@ -209,6 +211,9 @@ class _Turn(Words):
         return self.show(ctx, here)
 
     def idle(self, ctx: Context, event: Event) -> Outcome:
+        if (isinstance(event, TextReceived) and ctx.last_activity is not None
+                and self.small_talk(event.text)):
+            return Outcome(context=ctx, effects=(text_message(self.say("acknowledged", ctx)),))
         main = self.nav.main_start(ctx)
         if isinstance(event, OptionChosen) and main is not None:
             ref, _, key = event.reply_id.rpartition(":")

@@ -198,7 +198,9 @@ class Department:
 
 
 
-WordKind = Literal["back", "menu", "skip"]
+# back/menu/skip are global words (engine rule 10); thanks is small talk, answered with a short
+# acknowledgement once a flow has finished (rule 6).
+WordKind = Literal["back", "menu", "skip", "thanks"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -37,6 +37,11 @@ class Words(Answers):
                 return kind
         return None
 
+    def small_talk(self, text: str) -> bool:
+        """Whether `text` is small talk ("thanks", "ok", 👍) in any enabled language."""
+        norm = normalize(text)
+        return any(norm in words for words in self.hotel.words.get("thanks", {}).values())
+
     def text(self, ctx: Context, here: Position, text: str) -> Outcome:
         kind = self.word(text, here.step)
         if kind == "menu":

@@ -87,6 +87,7 @@ STRINGS: Mapping[str, Text] = {
     "change": t("Change", "Alterar"),
     "menu_button": t("Options", "Opções"),
     "numbered_hint": t("Reply with a number."),
+    "acknowledged": t("You're welcome!", "De nada!"),
     "nav_footer": t("0 = menu · back = previous step", "0 = menu · voltar = passo anterior"),
     "skip_hint": t("Send 'skip' to leave this out."),
     "error": t("Something went wrong, please try again."),
@@ -98,6 +99,7 @@ WORDS = {
     "back": {"en": frozenset({"back", "previous"}), "pt": frozenset({"voltar"})},
     "menu": {"en": frozenset({"menu", "home", "main menu", "0"}), "pt": frozenset({"inicio"})},
     "skip": {"en": frozenset({"skip", "n/a", "prefer not to answer"}), "pt": frozenset({"pular"})},
+    "thanks": {"en": frozenset({"thanks", "ok", "👍"}), "pt": frozenset({"obrigado"})},
 }
 
 

@@ -419,3 +419,22 @@ def test_chat_opened_in_a_flow_asks_the_step_again_without_counting() -> None:
     out = run(before, ChatOpened())
     assert where(out.context) == "late.room" and out.context.error_count == 2
     assert "Your room number?" in text_of(out) and "only read text" not in text_of(out)
+
+
+@pytest.mark.parametrize("said", ["thanks", "Thanks!", "ok", "👍", "👍🏽", "obrigado"])
+def test_small_talk_after_a_finished_flow_is_acknowledged_not_the_menu(said: str) -> None:
+    out = run(at(None), TextReceived(text=said))
+    assert where(out.context) == "idle"
+    assert text_of(out) == "You're welcome!"
+
+
+def test_small_talk_from_a_new_guest_gets_the_menu() -> None:
+    out = run(at(None).evolve(last_activity=None), TextReceived(text="thanks"))
+    assert where(out.context) == "main.start" and "Welcome to Hotel Test!" in text_of(out)
+
+
+def test_small_talk_in_a_flow_is_an_answer_not_an_acknowledgement() -> None:
+    before = at("order.confirm", stack=("main.start", "order.category"),
+                data={"item": "Tea", "quantity": 1})
+    out = run(before, TextReceived(text="ok"))
+    assert where(out.context) == "idle" and "You're welcome!" not in text_of(out)

@@ -162,4 +162,4 @@ def test_configured_hotels_survive_any_event_sequence(data: st.DataObject) -> No
 
 
 def test_words_fixture_is_what_the_properties_draw_from() -> None:
-    assert {"back", "menu", "skip"} == set(WORDS) == set(FIXTURE.words)
+    assert {"back", "menu", "skip", "thanks"} == set(WORDS) == set(FIXTURE.words)
