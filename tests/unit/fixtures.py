@@ -158,7 +158,7 @@ def _order() -> Flow:
         Step(id=StepId("confirm"), kind=StepKind.CONFIRM,
              text=t("{quantity} x {item}. Note: {note}. Confirm?"),
              next=go("done"), change="quantity"),
-        Step(id=StepId("done"), kind=StepKind.END, text=t("Thank you! Your order is on its way."),
+        Step(id=StepId("done"), kind=StepKind.END, text=t("Thank you! Your order is with the kitchen."),
              request="order",
              schedule=(ScheduleSpec(message_type="feedback_request", after_minutes=120),)),
     ]
