@@ -220,6 +220,7 @@ def _resolve_hotel(
         flows=flows, departments=doc.departments, strings=doc.strings,
         words=normalized_words(doc.words, doc.languages), room_pattern=doc.room_pattern,
         read_receipts=doc.read_receipts, message_templates=doc.message_templates,
+        policy=doc.policy,
     )
 
 

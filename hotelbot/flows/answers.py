@@ -20,7 +20,6 @@ from hotelbot.flows.validators import (
     DEFAULT_MAX_TEXT,
     Accepted,
     Bound,
-    Locale,
     Rejected,
     match_choice,
     parse_answer,
@@ -79,9 +78,7 @@ class Answers(Guards):
         validator = current.validator
         if validator is None:
             return self.accept(ctx, here, text.strip())
-        locale = Locale(now=self.now, timezone=self.hotel.timezone,
-                        room_pattern=self.hotel.room_pattern)
-        answer = parse_answer(validator, text, locale)
+        answer = parse_answer(validator, text, self.locale())
         if isinstance(answer, Accepted):
             return self.accept(ctx, here, answer.value)
         return self.invalid(ctx, here, self.refusal(ctx, here, validator, answer))

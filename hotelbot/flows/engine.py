@@ -61,8 +61,12 @@ Rules, in the order they are applied:
      lengths, ["invalid_range"] {min} {max} (or ["invalid_too_low"] {min}, ["invalid_too_high"]
      {max} when one side is open) for a number, ["invalid_rating"] {min} {max} with the step's
      own range for any refused rating, else ["invalid_<kind>"] (not of the kind's form).
- 12. Invalid answers count; the policy.max_errors-th consecutive one starts the cooloff with
-     one strings["cooloff"] notice. Any valid move (answer, back, menu, skip) resets the count.
+ 12. Invalid answers count. From the 3rd consecutive one (guards.STUCK_FROM) the re-ask adds
+     strings["stuck_example"] {example} (a valid answer: the first entry's title, a rating's
+     top, a number's lowest, else the first candidate the step's validator accepts; none for
+     free text) and strings["stuck_way_out"] ("type menu"). The policy.max_errors-th
+     consecutive one starts the cooloff with one strings["cooloff"] notice. Any valid move
+     (answer, back, menu, skip) resets the count.
  13. Moving on: Next branches in order (first condition that holds), else the default; a step
      id of the same flow, or "flow:<id>" (new flow, step data cleared). Disabled steps are
      passed through by their own `next`. An end step sends its text, CreateRequest and

@@ -1,8 +1,9 @@
 """Guards: when the engine holds a guest back instead of moving them on. Pure.
 
 Owns rules 2 (spam: the rate limit's notice and silence), 4 (cooloff: silence until it ends),
-7 (expiry of an idle conversation) and 12 (invalid answers counted; the policy's threshold
-starts the cooloff) of hotelbot.flows.engine. The token bucket's arithmetic is
+7 (expiry of an idle conversation) and 12 (invalid answers counted: from the STUCK_FROM-th
+on the re-ask adds an example and the way out; the policy's threshold starts the cooloff) of
+hotelbot.flows.engine. The token bucket's arithmetic is
 hotelbot.flows.ratelimit's. Must never do I/O, read the clock (time is `self.now`) or log.
 """
 
@@ -15,9 +16,13 @@ from hotelbot.flows.context import Context
 from hotelbot.flows.effects import Silence, SilenceReason
 from hotelbot.flows.moves import Moves, Outcome, aware
 from hotelbot.flows.navigation import Position
-from hotelbot.flows.render import text_message
+from hotelbot.flows.render import example, join, text_message
+from hotelbot.flows.validators import Locale
 
-__all__ = ["Guards"]
+__all__ = ["STUCK_FROM", "Guards"]
+
+# From this consecutive invalid answer on, the re-ask shows an example and the way out.
+STUCK_FROM = 3
 
 
 class Guards(Moves):
@@ -45,11 +50,24 @@ class Guards(Moves):
         limit = timedelta(minutes=self.hotel.policy.timeout_minutes)
         return self.now - aware(ctx.last_activity) > limit
 
+    def locale(self) -> Locale:
+        return Locale(now=self.now, timezone=self.hotel.timezone,
+                      room_pattern=self.hotel.room_pattern)
+
+    def stuck(self, ctx: Context, here: Position) -> str:
+        """For a guest who keeps missing: an example of a valid answer (when there is one worth
+        showing) and the way out."""
+        shown = example(self.hotel, ctx, here.flow, here.step, self.locale())
+        return join(self.say("stuck_example", ctx, example=shown) if shown else "",
+                    self.say("stuck_way_out", ctx))
+
     def invalid(self, ctx: Context, here: Position, wording: str) -> Outcome:
         """Count an invalid answer: re-ask with `wording` on top, or start the cooloff."""
         count = ctx.error_count + 1
         policy = self.hotel.policy
         if count < policy.max_errors:
+            if count >= STUCK_FROM:
+                wording = join(wording, self.stuck(ctx, here))
             return self.show(ctx.evolve(error_count=count), here, wording)
         until = self.now + timedelta(minutes=policy.cooloff_minutes)
         notice = self.say("cooloff", ctx, minutes=str(policy.cooloff_minutes))

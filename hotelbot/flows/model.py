@@ -205,7 +205,8 @@ WordKind = Literal["back", "menu", "skip", "thanks"]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Policy:
-    """Standard conversation rules, the same for every hotel (DESIGN.md)."""
+    """A hotel's conversation rules: the seed's standard values by default; a hotel file may
+    set each within bounds (`conversation:`, hotelbot/config/hotels.py POLICY_BOUNDS)."""
 
     max_errors: int = 5  # the 5th consecutive invalid answer starts a cooloff
     cooloff_minutes: int = 15

@@ -37,7 +37,7 @@ from hotelbot.flows.context import Context
 from hotelbot.flows.effects import SendMessage
 from hotelbot.flows.model import Flow, Hotel, Step, StepKind, Text, ValidatorKind
 from hotelbot.flows.navigation import answers
-from hotelbot.flows.validators import rating_range
+from hotelbot.flows.validators import Accepted, Locale, parse_answer, rating_range
 from hotelbot.typedefs import Dept, JSONScalar, Lang
 from hotelbot.whatsapp import limits
 
@@ -217,6 +217,45 @@ def render_step(
     )
     hint = string(hotel, "numbered_hint", lang)
     return text_message(join(header, body, lines, hint, footer, navigation))
+
+
+# Candidate examples of a valid answer, per kind, tried in order (the first the step's own
+# validator accepts is shown): see `example`. A localized strings["example_<kind>"] comes first.
+_EXAMPLES: Mapping[ValidatorKind, tuple[str, ...]] = {
+    ValidatorKind.TIME: ("19:30", "12:00", "10:00", "14:00", "09:00", "16:00", "21:00"),
+    ValidatorKind.DATE: ("tomorrow", "today"),
+    ValidatorKind.ROOM: ("205", "101", "12", "1204", "A12", "12A"),
+    ValidatorKind.PHONE: ("+44 20 7946 0958",),
+    ValidatorKind.EMAIL: ("name@example.com",),
+}
+
+
+def example(hotel: Hotel, context: Context, flow: Flow, step: Step, locale: Locale) -> str:
+    """A valid answer to `step`, to show a guest who keeps missing it; "" when there is none
+    worth showing (free text: the refusal already names the bound it missed).
+
+    Menus, choices and confirmations: the first entry's title (a rating: its highest value);
+    numbers: the lowest allowed; other kinds: the first candidate (strings["example_<kind>"]
+    in the guest's language, then _EXAMPLES) that the step's own validator accepts now.
+    """
+    lang, default = context.language, hotel.default_language
+    validator = step.validator
+    entries = step_entries(hotel, step)
+    if validator is not None and validator.kind is ValidatorKind.RATING:
+        return str(rating_range(validator).stop - 1)
+    if entries:
+        return substitute(entries[0].title.get(lang, default), variables(hotel, context, flow))
+    if validator is None or validator.kind is ValidatorKind.TEXT:
+        return ""
+    if validator.kind in (ValidatorKind.INTEGER, ValidatorKind.NUMBER):
+        numbers: tuple[float, ...] = tuple(
+            n for n in (validator.min, 1.0, validator.max) if n is not None)
+        candidates = tuple(format_value(n) for n in numbers)
+    else:
+        own = string(hotel, f"example_{validator.kind.value}", lang)
+        candidates = ((own,) if own else ()) + _EXAMPLES.get(validator.kind, ())
+    return next((c for c in candidates
+                 if isinstance(parse_answer(validator, c, locale), Accepted)), "")
 
 
 def summary_names(flow: Flow, step: Step, lang: str, default: str) -> tuple[str, ...]:

@@ -110,7 +110,8 @@ async def test_button_reply_is_accepted(hotel: Hotel) -> None:
            "interactive": {"type": "button_reply", "button_reply": yes}}
     assert await hotel.send_items(FRONT_DESK, GUEST, [tap]) == 200
     await hotel.settle()
-    assert "your check-in details are with the front desk" in message_text(hotel.fake.sent_to(GUEST)[-1].body).lower()
+    closing = message_text(hotel.fake.sent_to(GUEST)[-1].body).lower()
+    assert "your check-in details are with the front desk" in closing
     requests = await hotel.store.requests.recent("demo_hotel")
     assert [r.kind for r in requests] == ["check_in"]
     assert requests[0].data["guest_name"] == "Maria Lopez"

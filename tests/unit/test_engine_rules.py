@@ -438,3 +438,25 @@ def test_small_talk_in_a_flow_is_an_answer_not_an_acknowledgement() -> None:
                 data={"item": "Tea", "quantity": 1})
     out = run(before, TextReceived(text="ok"))
     assert where(out.context) == "idle" and "You're welcome!" not in text_of(out)
+
+
+@pytest.mark.parametrize(("ref", "data", "wrong", "shown"), [
+    ("order.quantity", {"item": "Tea"}, "lots", "For example: 1"),
+    ("feedback.rating", {}, "meh", "For example: 5"),
+    ("order.category", {}, "pizza", "For example: Food"),
+    ("late.room", {}, "my room", "For example: 205"),
+])
+def test_the_third_wrong_answer_shows_an_example_and_the_way_out(
+    ref: str, data: dict[str, object], wrong: str, shown: str
+) -> None:
+    second = run(at(ref, data=data, errors=1), TextReceived(text=wrong))
+    assert "For example" not in text_of(second) and "start again" not in text_of(second)
+    third = run(at(ref, data=data, errors=2), TextReceived(text=wrong))
+    assert third.context.error_count == 3
+    assert shown in text_of(third) and "Or type menu to start again." in text_of(third)
+
+
+def test_a_free_text_step_shows_only_the_way_out() -> None:
+    out = run(at("order.note", data={"item": "Tea", "quantity": 1}, errors=2),
+              TextReceived(text="skip please" * 200))
+    assert "For example" not in text_of(out) and "Or type menu" in text_of(out)
