@@ -11,7 +11,7 @@ from hotelbot.actors.base import (
     FailureHook,
     live_actors,
 )
-from hotelbot.actors.conversation import ConversationActor, ConversationDeps
+from hotelbot.actors.conversation import ConversationActor, ConversationDeps, UnlockStatus
 from hotelbot.actors.guests import GuestBook
 from hotelbot.actors.inbox import Inbox, InboxSettings, InboxStatistics, open_inbox
 from hotelbot.actors.mailbox import Mailbox
@@ -43,6 +43,7 @@ __all__ = [
     "Supervisor",
     "SupervisorDecision",
     "SupervisorStatistics",
+    "UnlockStatus",
     "live_actors",
     "open_inbox",
     "open_router",

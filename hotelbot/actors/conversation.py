@@ -15,6 +15,7 @@ Lifecycle (driven by the Router, see router.py):
                --> sender.submit(committed rows) --> ACTIVE
            (past the rate limit the step is a Silence, with the notice the first time:
             committed the same way, so the excess is recorded, not answered)
+        ACTIVE --Unlock (staff)--> engine step(context, CooloffLifted) --> commit (no inbound)
         ACTIVE --idle past passivate_after--> stopped and dropped (state is on disk)
         ACTIVE --receive raised--> supervisor restarts it from its last snapshot; the
                router asks the engine for the apology (StepFailed) and parks the message
@@ -26,7 +27,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Protocol
 
 import structlog
@@ -36,6 +38,7 @@ from hotelbot.actors.guests import GuestBook
 from hotelbot.clock import Clock
 from hotelbot.flows import (
     Context,
+    CooloffLifted,
     CreateRequest,
     Event,
     Guest,
@@ -109,6 +112,18 @@ class GetContext:
     """Ask for the current context (admin socket, tests)."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unlock:
+    """Staff lift the guest's cooloff (and error count) with this department number."""
+
+
+class UnlockStatus(StrEnum):
+    LIFTED = "lifted"  # a cooloff was in force: the guest may write again at once
+    NOT_COOLING = "not_cooling"  # no cooloff in force: the error count was reset all the same
+    NO_CONVERSATION = "no_conversation"  # the guest never wrote to this number
+    UNKNOWN_NUMBER = "unknown_number"  # no configured department has this number
+
+
 @dataclass(frozen=True, slots=True)
 class ConversationDeps:
     """What every conversation actor shares (one instance for all: keeps actors small)."""
@@ -148,6 +163,8 @@ class ConversationActor(Actor):
             return None
         if isinstance(message, GetContext):
             return self._context
+        if isinstance(message, Unlock):
+            return await self._unlock()
         raise TypeError(f"unexpected message {type(message).__name__}")
 
     def _hotel(self) -> Hotel:
@@ -183,7 +200,24 @@ class ConversationActor(Actor):
         if hotel.read_receipts and message.wamid and not message.replayed:
             self._deps.sender.mark_read(self.phone_number_id, message.wamid)
 
-    async def _commit(self, outcome: Outcome, seq: int, now: datetime) -> None:
+    async def _unlock(self) -> UnlockStatus:
+        """The engine's CooloffLifted on the conversation, committed like a step (no inbound)."""
+        if self._context is None and await self._deps.store.conversations.load(
+                self.phone_number_id, self.guest_id) is None:
+            return UnlockStatus.NO_CONVERSATION
+        hotel = self._hotel()
+        record = await self._deps.guests.get(self.hotel_id, self.guest_id)
+        context = await self._restore(hotel, record)
+        now = self._deps.clock.now()
+        until = context.cooloff_until
+        cooling = until is not None and now < (until if until.tzinfo else until.replace(tzinfo=UTC))
+        outcome = step(hotel, context, CooloffLifted(), now)
+        await self._commit(outcome, None, now)
+        log.info("cooloff_lifted", hotel=self.hotel_id, dept=self.dept, guest=self.guest_id,
+                 was_cooling=cooling)
+        return UnlockStatus.LIFTED if cooling else UnlockStatus.NOT_COOLING
+
+    async def _commit(self, outcome: Outcome, seq: int | None, now: datetime) -> None:
         context = outcome.context
         changed = next((e for e in outcome.effects if isinstance(e, GuestChanged)), None)
         commit = StepCommit(
@@ -205,7 +239,7 @@ class ConversationActor(Actor):
         if changed is not None:
             self._deps.guests.update(self.hotel_id, self.guest_id, changed.data, changed.language)
         self._deps.sender.submit(rows)
-        if Silence(reason=SilenceReason.SPAM) in outcome.effects:
+        if seq is not None and Silence(reason=SilenceReason.SPAM) in outcome.effects:
             self._report.limited(seq)
         self._log_step(outcome, seq)
 
@@ -250,7 +284,7 @@ class ConversationActor(Actor):
             if isinstance(effect, ScheduleMessage)
         ]
 
-    def _log_step(self, outcome: Outcome, seq: int) -> None:
+    def _log_step(self, outcome: Outcome, seq: int | None) -> None:
         context = outcome.context
         kinds = [type(e).__name__ for e in outcome.effects]
         silent = any(isinstance(e, Silence) for e in outcome.effects)

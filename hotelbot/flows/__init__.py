@@ -18,6 +18,7 @@ from hotelbot.flows.effects import (
 from hotelbot.flows.engine import Outcome, new_context, step
 from hotelbot.flows.events import (
     ChatOpened,
+    CooloffLifted,
     Event,
     FlowRequested,
     NoticeReceived,
@@ -62,6 +63,7 @@ __all__ = [
     "Choice",
     "Condition",
     "Context",
+    "CooloffLifted",
     "CreateRequest",
     "Department",
     "Effect",

@@ -14,6 +14,8 @@ dispatch of one event to the rules; the rules themselves live in one module per 
   hotelbot.flows.words    global words, taps, back and skip (9, 10)
 
 Rules, in the order they are applied:
+  0. Staff lifted the cooloff (CooloffLifted): cooloff_until and error_count cleared, nothing
+     else changes and nothing is sent (not a guest message: no rate limit, no last_activity).
   1. Step failures. StepFailed (handling a guest message crashed): strings["error"] in the
      guest's language, and the context exactly as it was (the actor restarts from its
      snapshot). No other rule runs.
@@ -85,6 +87,7 @@ from datetime import datetime
 from hotelbot.flows.context import Context, Guest
 from hotelbot.flows.effects import GuestChanged, Silence, SilenceReason
 from hotelbot.flows.events import (
+    CooloffLifted,
     Event,
     FlowRequested,
     NoticeReceived,
@@ -151,6 +154,8 @@ def step(
     """
     now = aware(now)
     turn = _Turn(hotel, now)
+    if isinstance(event, CooloffLifted):
+        return Outcome(context=context.evolve(cooloff_until=None, error_count=0), effects=())
     if isinstance(event, StepFailed):
         apology = turn.say("error", _merged(context, guest))
         return Outcome(context=context, effects=(text_message(apology),))

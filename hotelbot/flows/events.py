@@ -1,7 +1,7 @@
 """What happens to a conversation: the engine's inputs.
 
-Must never do I/O. Events are facts, named in the past tense. Every event but StepFailed is a
-guest message: those count against the guest's rate limit.
+Must never do I/O. Events are facts, named in the past tense. Every event but StepFailed and
+CooloffLifted is a guest message: those count against the guest's rate limit.
 """
 
 from __future__ import annotations
@@ -61,13 +61,19 @@ class FlowRequested:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CooloffLifted:
+    """Staff lifted the guest's cooloff (`hotelbot admin unlock`, the staff console): the
+    guest may write again at once, their error count starts over. Not a guest message."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StepFailed:
     """Handling one of the guest's messages crashed (the actor restarts from its snapshot)."""
 
 
 Event = (
     TextReceived | OptionChosen | TemplateButtonPressed | UnsupportedReceived | NoticeReceived
-    | ChatOpened | FlowRequested | StepFailed
+    | ChatOpened | FlowRequested | StepFailed | CooloffLifted
 )
 
 # Webhook message types that need no answer (NoticeReceived). Meta's documented types:

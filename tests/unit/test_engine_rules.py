@@ -10,6 +10,7 @@ import pytest
 from hotelbot.flows import (
     ChatOpened,
     Context,
+    CooloffLifted,
     Event,
     FlowRequested,
     Guest,
@@ -460,3 +461,12 @@ def test_a_free_text_step_shows_only_the_way_out() -> None:
     out = run(at("order.note", data={"item": "Tea", "quantity": 1}, errors=2),
               TextReceived(text="skip please" * 200))
     assert "For example" not in text_of(out) and "Or type menu" in text_of(out)
+
+
+def test_staff_lifting_the_cooloff_clears_it_and_the_errors_and_sends_nothing() -> None:
+    before = at("late.room", errors=5).evolve(cooloff_until=NOW + timedelta(minutes=10))
+    out = step(HOTEL, before, CooloffLifted(), NOW)
+    assert out.effects == ()
+    assert out.context == before.evolve(cooloff_until=None, error_count=0)
+    answered = run(out.context, TextReceived(text="menu"))
+    assert where(answered.context) == "main.start"
