@@ -39,15 +39,20 @@ Rules, in the order they are applied:
      start that flow if the department offers it (also on an idle or expired context). The
      stack keeps the department's main menu, so "back" leads there.
   6. Idle (no current flow). Small talk (words["thanks"]: thanks, ok, 👍, ...) from a guest
-     who talked before (a flow finished) gets strings["acknowledged"] and stays idle. Any
-     other event shows the main menu with strings["welcome"]; a tap on a button of the main
-     menu's first step is applied as if the menu were open.
+     who talked before (a flow finished) gets strings["acknowledged"] and stays idle. A tap on
+     an earlier message at a flow's start step (the main menu's included) opens that flow and
+     is applied (rule 9); any other tap gets the main menu under strings["stale_tap"]. Any
+     other event shows the main menu with strings["welcome"].
   7. Expiry. If idle longer than policy.timeout_minutes, the event is not applied: the main
      menu is shown with strings["expired"].
   8. Unsupported kinds (image, audio, ...): strings["unsupported"] + the step again, no error.
   9. Taps (OptionChosen): a reply id "<flow>.<step>:<key>" of the current step is applied; of
      a step still on the navigation stack, the guest goes back to it (rule 10) and it is
-     applied there; anything else is an invalid answer.
+     applied there; of the start step of a flow the department offers (an earlier message),
+     that flow opens afresh there and it is applied. Anything else (a step passed or
+     abandoned, an option a reload removed, a forged id) is a stale tap: strings["stale_tap"]
+     and the current step again, never counted as an error. Never applied out of its flow: a
+     later step's tap (an old order's Confirm) needs answers that are gone.
  10. Global words (any enabled language): menu (main menu, stack and errors cleared), back
      (pop the stack; at the main menu's start: strings["back_at_start"]), skip (optional steps
      only, else strings["skip_not_allowed"] as an invalid answer). Going back to a step, by
@@ -99,7 +104,6 @@ from hotelbot.flows.events import (
 )
 from hotelbot.flows.model import FLOW_PREFIX, Hotel
 from hotelbot.flows.moves import Outcome, aware
-from hotelbot.flows.navigation import idle as _idle
 from hotelbot.flows.ratelimit import take
 from hotelbot.flows.render import text_message
 from hotelbot.flows.words import Words
@@ -223,14 +227,12 @@ class _Turn(Words):
         if (isinstance(event, TextReceived) and ctx.last_activity is not None
                 and self.small_talk(event.text)):
             return Outcome(context=ctx, effects=(text_message(self.say("acknowledged", ctx)),))
-        main = self.nav.main_start(ctx)
-        if isinstance(event, OptionChosen) and main is not None:
-            ref, _, key = event.reply_id.rpartition(":")
-            if ref == main.ref:
-                opened = _idle(ctx).evolve(current_flow=main.flow.id, current_step=main.step.id)
-                picked = self.pick_key(opened, main, key)
-                if picked is not None:
-                    return picked
+        if isinstance(event, OptionChosen):
+            ref, sep, key = event.reply_id.rpartition(":")
+            reopened = self.reopen(ctx, ref, key) if sep else None
+            if reopened is not None:
+                return reopened
+            return self.main_menu(ctx, self.say("stale_tap", ctx))
         return self.main_menu(ctx, self.say("welcome", ctx))
 
 

@@ -1,10 +1,11 @@
 """Words and taps: the global words (menu, back, skip) and taps on buttons or list rows. Pure.
 
-Owns rules 9 (taps: a reply id of the current step, or of a step still on the navigation
-stack) and 10 (global words in any enabled language; a numeral is an answer where the step
-reads a number; going back forgets the answers given since) of hotelbot.flows.engine. The
-stack's arithmetic (`rewind`) is hotelbot.flows.navigation's. Must never do I/O, read the
-clock or log.
+Owns rules 9 (taps: a reply id of the current step, of a step still on the navigation
+stack, or of a flow's start step on an earlier message; anything else is a stale tap, told
+and never counted) and 10 (global words in any enabled language; a numeral is an answer
+where the step reads a number; going back forgets the answers given since) of
+hotelbot.flows.engine. The stack's arithmetic (`rewind`) is hotelbot.flows.navigation's.
+Must never do I/O, read the clock or log.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from hotelbot.flows.answers import Answers
 from hotelbot.flows.context import Context
 from hotelbot.flows.model import Step, WordKind
 from hotelbot.flows.moves import Outcome
-from hotelbot.flows.navigation import Position, choose
+from hotelbot.flows.navigation import Position, choose, idle
 from hotelbot.flows.text import normalize
 from hotelbot.flows.validators import numeric_answer
 
@@ -53,6 +54,11 @@ class Words(Answers):
         return self.answer(ctx, here, text)
 
     def tap(self, ctx: Context, here: Position, reply_id: str) -> Outcome:
+        """A tap on a button or list row (rule 9): of the current step, of a step still on the
+        stack (back there, then applied), or of an earlier message whose step is the start of
+        a flow the department offers (that flow restarted there, then applied). Anything else
+        (a step passed or abandoned, an option a reload removed, a forged id) is a stale tap:
+        strings["stale_tap"] and the current step again, never counted as an error."""
         ref, sep, key = reply_id.rpartition(":")
         picked: Outcome | None = None
         if sep and ref == here.ref:
@@ -63,9 +69,25 @@ class Words(Answers):
                 moved = self.nav.rewind(ctx, ref, left=here).evolve(
                     current_flow=earlier.flow.id, current_step=earlier.step.id)
                 picked = self.pick_key(moved, earlier, key)
+        elif sep:
+            picked = self.reopen(ctx, ref, key)
         if picked is not None:
             return picked
-        return self.invalid(ctx, here, self.say("invalid_option", ctx))
+        return self.show(ctx, here, self.say("stale_tap", ctx))
+
+    def reopen(self, ctx: Context, ref: str, key: str) -> Outcome | None:
+        """A tap on an earlier message at the start step of a flow the department still
+        offers (its main menu included): that flow opened afresh at its start, the tap
+        applied there. None when `ref` is no such step or `key` is not one of its entries:
+        a later step's tap is never applied out of its flow (its earlier answers are gone)."""
+        target = self.nav.lookup(ctx, ref)
+        if target is None or target.step.id != target.flow.start:
+            return None
+        main = self.nav.main_start(ctx)
+        stack = (main.ref,) if main is not None and main.flow.id != target.flow.id else ()
+        opened = idle(ctx).evolve(navigation_stack=stack, current_flow=target.flow.id,
+                                  current_step=target.step.id)
+        return self.pick_key(opened, target, key)
 
     def back(self, ctx: Context, here: Position) -> Outcome:
         for top in reversed(ctx.navigation_stack):

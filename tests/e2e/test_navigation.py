@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 import pytest
 
+from hotelbot.devtools.fake_graph import RecordedSend
 from hotelbot.store.records import InboundState
 from tests.fakes.hotel import Hotel, new_wamid
 from tests.messages import message_text
@@ -83,3 +84,61 @@ async def test_an_image_gets_the_friendly_hint_and_the_step_again(hotel: Hotel) 
     replies = await _send(hotel, FRONT_DESK, guest, item)
     assert len(replies) == 1 and "only read text" in replies[0]
     assert "Which room are you staying in?" in replies[0]
+
+
+def _tap_item(guest: str, sent: RecordedSend, title: str) -> dict[str, object]:
+    """The webhook item for tapping the button or row titled `title` of the message `sent`."""
+    interactive = sent.body["interactive"]
+    action = interactive["action"]
+    if interactive["type"] == "button":
+        choices = [b["reply"] for b in action["buttons"]]
+        kind = "button_reply"
+    else:
+        choices = [r for s in action["sections"] for r in s["rows"]]
+        kind = "list_reply"
+    found = next(c for c in choices if c["title"] == title)
+    return {"context": {"from": "15550000000", "id": sent.wamid}, "from": guest,
+            "id": new_wamid(), "timestamp": str(int(time.time())), "type": "interactive",
+            "interactive": {"type": kind, kind: {"id": found["id"], "title": found["title"]}}}
+
+
+async def test_a_tap_on_an_old_confirmation_is_stale_and_creates_nothing(hotel: Hotel) -> None:
+    guest = _guest()
+    for text in ("hello", "late checkout", "room 305", "2pm"):
+        await hotel.say(FRONT_DESK, guest, text)
+    confirmation = hotel.fake.sent_to(guest)[-1]
+    assert "Late checkout at 14:00 for room 305?" in message_text(confirmation.body)
+    done = await _send(hotel, FRONT_DESK, guest, _tap_item(guest, confirmation, "Confirm"))
+    assert "Your request is with the front desk" in done[0]
+    again = await _send(hotel, FRONT_DESK, guest, _tap_item(guest, confirmation, "Confirm"))
+    assert len(again) == 1 and "That menu is no longer active." in again[0]
+    assert "How can we help you today?" in again[0]
+    requests = await hotel.store.requests.recent("demo_hotel")
+    assert [r.kind for r in requests] == ["late_checkout"]  # not twice
+
+
+async def test_a_stale_tap_mid_flow_is_never_counted_toward_the_cooloff(hotel: Hotel) -> None:
+    guest = _guest()
+    await hotel.say(FRONT_DESK, guest, "hello")
+    await hotel.say(FRONT_DESK, guest, "late checkout")
+    await hotel.say(FRONT_DESK, guest, "room 305")
+    await hotel.say(FRONT_DESK, guest, "2pm")
+    confirmation = hotel.fake.sent_to(guest)[-1]
+    await hotel.say(FRONT_DESK, guest, "change")  # back at the time: the confirmation is gone
+    for _ in range(6):  # more than the 5 wrong answers that would start a cooloff
+        replies = await _send(hotel, FRONT_DESK, guest, _tap_item(guest, confirmation, "Confirm"))
+        assert len(replies) == 1 and "That menu is no longer active." in replies[0]
+        assert "At what time would you like to check out?" in replies[0]
+    context = await hotel.core.router.ask_context(FRONT_DESK, guest)  # type: ignore[arg-type]
+    assert context.error_count == 0 and context.cooloff_until is None  # type: ignore[attr-defined]
+
+
+async def test_a_tap_on_an_old_main_menu_opens_that_option(hotel: Hotel) -> None:
+    guest = _guest()
+    await hotel.say(FRONT_DESK, guest, "hello")
+    menu = hotel.fake.sent_to(guest)[-1]
+    await hotel.say(FRONT_DESK, guest, "late checkout")
+    replies = await _send(hotel, FRONT_DESK, guest, _tap_item(guest, menu, "Online check-in"))
+    assert len(replies) == 1 and "no longer active" not in replies[0]
+    context = await hotel.core.router.ask_context(FRONT_DESK, guest)  # type: ignore[arg-type]
+    assert context.current_flow == "check_in"  # type: ignore[attr-defined]

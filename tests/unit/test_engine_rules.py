@@ -11,6 +11,7 @@ from hotelbot.flows import (
     ChatOpened,
     Context,
     CooloffLifted,
+    CreateRequest,
     Event,
     FlowRequested,
     Guest,
@@ -56,7 +57,7 @@ def test_new_context_uses_an_enabled_guest_language_else_the_default() -> None:
 
 @pytest.mark.parametrize("event", [
     TextReceived(text="hello"), TextReceived(text="back"), TextReceived(text="3"),
-    UnsupportedReceived(kind="image"), OptionChosen(reply_id="order.category:food"),
+    UnsupportedReceived(kind="image"),
     TemplateButtonPressed(payload="promo:spa", text="Tell me more"),
     FlowRequested(flow_id="not_offered"),
 ])
@@ -71,9 +72,6 @@ def test_idle_context_gets_welcome_and_main_menu(event: Event) -> None:
 INVALID = [
     ("order.category", TextReceived(text="pizza"), "Please pick one of the options."),
     ("order.category", TextReceived(text="3"), "Please pick one of the options."),
-    ("order.category", OptionChosen(reply_id="order.category:nope"), "Please pick one"),
-    ("order.category", OptionChosen(reply_id="late.confirm:confirm"), "Please pick one"),
-    ("order.category", OptionChosen(reply_id="no separator"), "Please pick one"),
     ("order.quantity", TextReceived(text="21"), "Please send a number from 1 to 20."),
     ("order.quantity", TextReceived(text="two and a half"), "Please send a whole number."),
     ("order.quantity", TextReceived(text="skip"), "This question cannot be skipped."),
@@ -101,7 +99,7 @@ def test_invalid_answer_changes_only_error_count_and_last_activity(
     assert body.index(wording) < len(body) - len(wording), "the step is asked again below"
 
 
-@pytest.mark.parametrize(("ref", "event", "wording"), INVALID[:8])
+@pytest.mark.parametrize(("ref", "event", "wording"), INVALID[:5])
 def test_fifth_invalid_answer_starts_cooloff_with_one_notice(
     ref: str, event: Event, wording: str
 ) -> None:
@@ -470,3 +468,33 @@ def test_staff_lifting_the_cooloff_clears_it_and_the_errors_and_sends_nothing() 
     assert out.context == before.evolve(cooloff_until=None, error_count=0)
     answered = run(out.context, TextReceived(text="menu"))
     assert where(answered.context) == "main.start"
+
+
+@pytest.mark.parametrize("reply_id", [
+    "order.category:nope",  # an option a reload removed
+    "late.confirm:confirm",  # a later step of another flow (an old confirmation)
+    "order.quantity:3",  # a step not on the stack
+    "no separator",
+    "nope.start:x",
+])
+def test_a_stale_tap_is_told_and_never_counted(reply_id: str) -> None:
+    before = at("order.category", stack=("main.start",), errors=1)
+    out = run(before, OptionChosen(reply_id=reply_id))
+    assert out.context == before.evolve(last_activity=NOW, rate=ONE_TAKEN)
+    assert text_of(out).startswith("That menu is no longer active.")
+    assert "Food or drinks?" in text_of(out)
+
+
+def test_a_tap_on_an_old_flow_start_reopens_that_flow_and_applies_it() -> None:
+    before = at("late.room", stack=("main.start", "late.time"), errors=2)
+    out = run(before, OptionChosen(reply_id="order.category:drinks"))
+    assert where(out.context) == "order.item_drinks"
+    assert out.context.step_data == {"category": "drinks"} and out.context.error_count == 0
+    assert out.context.navigation_stack == ("main.start", "order.category")
+
+
+def test_a_stale_tap_when_idle_shows_the_menu_under_the_notice() -> None:
+    out = run(at(None), OptionChosen(reply_id="order.confirm:confirm"))
+    assert where(out.context) == "main.start"
+    assert "That menu is no longer active." in text_of(out)
+    assert not any(isinstance(e, CreateRequest) for e in out.effects)
