@@ -43,6 +43,12 @@ Rules, in the order they are applied:
      an earlier message at a flow's start step (the main menu's included) opens that flow and
      is applied (rule 9); any other tap gets the main menu under strings["stale_tap"]. Any
      other event shows the main menu with strings["welcome"].
+ 6b. Free text naming an option. With no flow open, typed text (not a global word) that is
+     one of the main menu's options by number or title picks it, as if the menu were open.
+     There, and at an open menu whose options it does not name, a text containing one of an
+     option's `keywords` (any enabled language, whole words: "Can I extend my stay?") picks
+     it: an option of the open menu, else of the first menu of any flow the department
+     offers (main menu first), which opens that flow there.
   7. Expiry. If idle longer than policy.timeout_minutes, the event is not applied: the main
      menu is shown with strings["expired"].
   8. Unsupported kinds (image, audio, ...): strings["unsupported"] + the step again, no error.
@@ -227,6 +233,8 @@ class _Turn(Words):
         if (isinstance(event, TextReceived) and ctx.last_activity is not None
                 and self.small_talk(event.text)):
             return Outcome(context=ctx, effects=(text_message(self.say("acknowledged", ctx)),))
+        if isinstance(event, TextReceived) and (routed := self.from_idle(ctx, event.text)):
+            return routed
         if isinstance(event, OptionChosen):
             ref, sep, key = event.reply_id.rpartition(":")
             reopened = self.reopen(ctx, ref, key) if sep else None

@@ -132,6 +132,9 @@ class Option:
     next: Next
     # Data saved when chosen: a plain value, or a Text saved in the guest's language.
     set: Mapping[str, JSONScalar | Text] = field(default_factory=dict)
+    # Words that pick this option when a guest types them in free text (engine rule 6b):
+    # language -> phrases, normalized like guest text (hotelbot.flows.text.normalize).
+    keywords: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -10,9 +10,11 @@ Must never do I/O, read the clock or log.
 
 from __future__ import annotations
 
+import re
+
 from hotelbot.flows.answers import Answers
 from hotelbot.flows.context import Context
-from hotelbot.flows.model import Step, WordKind
+from hotelbot.flows.model import Option, Step, StepKind, WordKind
 from hotelbot.flows.moves import Outcome
 from hotelbot.flows.navigation import Position, choose, idle
 from hotelbot.flows.text import normalize
@@ -21,6 +23,19 @@ from hotelbot.flows.validators import numeric_answer
 __all__ = ["Words"]
 
 _WORD_ORDER: tuple[WordKind, ...] = ("menu", "back", "skip")
+_TOKEN = re.compile(r"\w+")
+
+
+def _tokens(text: str) -> str:
+    """Normalized words joined by single spaces, padded: " can i extend my stay "."""
+    return f" {' '.join(_TOKEN.findall(normalize(text)))} "
+
+
+def _names(option: Option, said: str) -> bool:
+    """Whether the padded tokens `said` contain one of the option's keyword phrases (any
+    language) as whole words."""
+    return any(f"{_tokens(phrase)}" in said
+               for phrases in option.keywords.values() for phrase in phrases)
 
 
 class Words(Answers):
@@ -51,7 +66,48 @@ class Words(Answers):
             return self.back(ctx, here)
         if kind == "skip":
             return self.skip(ctx, here)
+        if here.step.kind is StepKind.MENU and self.match_entry(ctx, here, text) is None:
+            routed = self.by_keyword(ctx, text, here)
+            if routed is not None:
+                return routed
         return self.answer(ctx, here, text)
+
+    def by_keyword(self, ctx: Context, text: str, here: Position | None = None
+                   ) -> Outcome | None:
+        """Free text that names an option by one of its keywords (rule 6b): an option of the
+        menu `here` is picked; else an option of the first menu of any flow the department
+        offers (its main menu first) opens that flow there and is applied. None: no keyword
+        in the text."""
+        said = _tokens(text)
+        if here is not None:
+            for option in here.step.options:
+                if _names(option, said):
+                    return self.pick_key(ctx, here, option.id)
+        dept = self.nav.department(ctx)
+        if dept is None:
+            return None
+        for flow_id in dict.fromkeys((dept.main_flow, *dept.flows)):
+            flow = self.hotel.flows.get(flow_id)
+            start = flow.steps.get(flow.start) if flow is not None else None
+            if flow is None or start is None or start.kind is not StepKind.MENU:
+                continue
+            for option in start.options:
+                if _names(option, said):
+                    return self.reopen(ctx, f"{flow.id}.{start.id}", option.id)
+        return None
+
+    def from_idle(self, ctx: Context, text: str) -> Outcome | None:
+        """Typed text with no flow open (rule 6b): the main menu's options by number or title,
+        else any option's keywords (by_keyword); None when it names none (or is a global
+        word: the welcome menu answers it)."""
+        main = self.nav.main_start(ctx)
+        if main is None or self.word(text, main.step) is not None:
+            return None
+        opened = idle(ctx).evolve(current_flow=main.flow.id, current_step=main.step.id)
+        index = self.match_entry(opened, main, text)
+        if index is not None:
+            return self.pick(opened, main, index)
+        return self.by_keyword(ctx, text)
 
     def tap(self, ctx: Context, here: Position, reply_id: str) -> Outcome:
         """A tap on a button or list row (rule 9): of the current step, of a step still on the

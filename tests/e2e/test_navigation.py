@@ -142,3 +142,17 @@ async def test_a_tap_on_an_old_main_menu_opens_that_option(hotel: Hotel) -> None
     assert len(replies) == 1 and "no longer active" not in replies[0]
     context = await hotel.core.router.ask_context(FRONT_DESK, guest)  # type: ignore[arg-type]
     assert context.current_flow == "check_in"  # type: ignore[attr-defined]
+
+
+async def test_a_question_with_a_keyword_starts_its_flow_with_no_menu_open(hotel: Hotel) -> None:
+    guest = _guest()
+    replies = [message_text(r.body) for r in await hotel.say(FRONT_DESK, guest,
+                                                             "Can I extend my stay?")]
+    assert len(replies) == 1 and "How can we help you today?" not in replies[0]
+    context = await hotel.core.router.ask_context(FRONT_DESK, guest)  # type: ignore[arg-type]
+    assert (context.current_flow, context.current_step) == (  # type: ignore[attr-defined]
+        "stay_extension", "checkout_date")
+    hungry = await hotel.say(ROOM_SERVICE, guest, "I'm hungry")
+    assert hungry and "How can we help" not in message_text(hungry[0].body)
+    context = await hotel.core.router.ask_context(ROOM_SERVICE, guest)  # type: ignore[arg-type]
+    assert context.current_flow == "room_service_order"  # type: ignore[attr-defined]

@@ -56,8 +56,8 @@ def test_new_context_uses_an_enabled_guest_language_else_the_default() -> None:
 
 
 @pytest.mark.parametrize("event", [
-    TextReceived(text="hello"), TextReceived(text="back"), TextReceived(text="3"),
-    UnsupportedReceived(kind="image"),
+    TextReceived(text="hello"), TextReceived(text="back"), TextReceived(text="what's up"),
+    TextReceived(text="9"), UnsupportedReceived(kind="image"),
     TemplateButtonPressed(payload="promo:spa", text="Tell me more"),
     FlowRequested(flow_id="not_offered"),
 ])
