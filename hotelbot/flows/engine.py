@@ -2,8 +2,9 @@
 
 Owns: every conversation rule of DESIGN.md, in the order below: what a guest reads is decided
 here and nowhere else (the actors carry effects out). Must never raise for any event on any
-context (a context left dangling by a config reload lands at the main menu), do I/O, read the
-clock (time arrives as `now`), use asyncio or log: the actor logs the effects.
+context (a context left dangling by a config reload continues at the nearest valid step),
+do I/O, read the clock (time arrives as `now`), use asyncio or log: the actor logs the
+effects.
 Where a move lands (step lookups, the stack, disabled steps) is hotelbot.flows.navigation's.
 
 This module owns the entry (`step`: failures, the spam guard, the guest's shared data) and the
@@ -51,6 +52,10 @@ Rules, in the order they are applied:
      offers (main menu first), which opens that flow there.
   7. Expiry. If idle longer than policy.timeout_minutes, the event is not applied: the main
      menu is shown with strings["expired"].
+ 7b. Reloaded. A context whose step a reload disabled or removed continues at the nearest
+     valid step under strings["flow_changed"], never an error: a disabled step's successor
+     (not an end step), else the flow's start (its answers dropped), else (the flow gone or
+     no longer offered) the main menu. The message is not applied to the new step.
   8. Unsupported kinds (image, audio, ...): strings["unsupported"] + the step again, no error.
   9. Taps (OptionChosen): a reply id "<flow>.<step>:<key>" of the current step is applied; of
      a step still on the navigation stack, the guest goes back to it (rule 10) and it is
@@ -220,7 +225,7 @@ class _Turn(Words):
             return self.main_menu(ctx, self.say("expired", ctx))
         here = self.nav.position(ctx)
         if here is None:
-            return self.main_menu(ctx, self.say("error", ctx))
+            return self.recover(ctx)
         if isinstance(event, UnsupportedReceived):
             return self.show(ctx, here, self.say("unsupported", ctx))
         if isinstance(event, OptionChosen):

@@ -3,7 +3,8 @@
 Owns: `Outcome` (what one event did), the turn's base (`Moves`: the hotel and `now` every rule
 needs), system strings in the guest's language (`say`), and every arrival: the main menu, a
 step shown, a Next target followed (rule 13 of hotelbot.flows.engine), a requested flow
-started (rule 5), an end step finished (its text, CreateRequest and ScheduleMessage effects).
+started (rule 5), an end step finished (its text, CreateRequest and ScheduleMessage effects),
+and the recovery of a context whose step a reload disabled or removed (rule 7b).
 Must never decide whether an answer is valid (hotelbot.flows.answers), what a global word
 means (hotelbot.flows.words) or when a guest is held back (hotelbot.flows.guards); never do
 I/O, read the clock or log.
@@ -20,7 +21,7 @@ from hotelbot.flows.effects import CreateRequest, Effect, ScheduleMessage
 from hotelbot.flows.model import FLOW_PREFIX, Flow, Hotel, Step, StepKind, Text
 from hotelbot.flows.navigation import Navigator, Position, collected, idle, stack_to
 from hotelbot.flows.render import join, render_step, string, substitute, text_message, variables
-from hotelbot.typedefs import FlowId, JSONScalar
+from hotelbot.typedefs import FlowId, JSONScalar, StepId
 
 __all__ = ["Moves", "Outcome", "aware"]
 
@@ -130,6 +131,27 @@ class Moves:
         else:
             ctx = ctx.evolve(navigation_stack=stack_to(stack, here, ref))
         return self.enter(ctx, here.flow.id, target)
+
+    def recover(self, ctx: Context) -> Outcome:
+        """The context's step is disabled or gone (a reload changed the flow): continue at the
+        nearest valid step under strings["flow_changed"], never an error. A disabled step: its
+        successor (through disabled steps, as a move would land; not an end step: a request
+        is never sent unconfirmed); a step gone: the flow again from its start (its answers
+        dropped); a flow gone or no longer offered: the main menu. The guest's message was
+        meant for the old step and is not applied."""
+        notice = self.say("flow_changed", ctx)
+        flow_id, step_id = ctx.current_flow, ctx.current_step
+        if flow_id is None or not self.nav.offered(ctx, flow_id):
+            return self.main_menu(ctx, notice)
+        flow = self.hotel.flows[FlowId(flow_id)]
+        if step_id is not None and StepId(step_id) in flow.steps:
+            landing = self.nav.land(ctx, flow_id, step_id)
+            if landing.at is not None and landing.at.step.kind is not StepKind.END:
+                return self.show(landing.context.evolve(error_count=0), landing.at, notice)
+        main = self.nav.main_start(ctx)
+        stack = (main.ref,) if main is not None and main.flow.id != flow_id else ()
+        restarted = idle(ctx).evolve(navigation_stack=stack)
+        return self.enter(restarted, flow_id, flow.start, notice)
 
     def start_requested(self, ctx: Context, flow_id: str) -> Outcome:
         main = self.nav.main_start(ctx)

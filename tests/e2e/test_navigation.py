@@ -9,8 +9,10 @@ would meet them.
 from __future__ import annotations
 
 import itertools
+import shutil
 import time
 from collections.abc import Mapping
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +20,7 @@ from hotelbot.devtools.fake_graph import RecordedSend
 from hotelbot.store.records import InboundState
 from tests.fakes.hotel import Hotel, new_wamid
 from tests.messages import message_text
+from tests.paths import CONFIG
 
 pytestmark = pytest.mark.e2e
 
@@ -156,3 +159,55 @@ async def test_a_question_with_a_keyword_starts_its_flow_with_no_menu_open(hotel
     assert hungry and "How can we help" not in message_text(hungry[0].body)
     context = await hotel.core.router.ask_context(ROOM_SERVICE, guest)  # type: ignore[arg-type]
     assert context.current_flow == "room_service_order"  # type: ignore[attr-defined]
+
+
+async def _at_arrival_time(hotel: Hotel, guest: str) -> None:
+    for text in ("hello", "1", "Ana Lopez", "AB1234"):
+        await hotel.say(FRONT_DESK, guest, text)
+    context = await hotel.core.router.ask_context(FRONT_DESK, guest)  # type: ignore[arg-type]
+    assert context.current_step == "arrival_time"  # type: ignore[attr-defined]
+
+
+def _reload_with(hotel: Hotel, config: Path) -> None:
+    hotel.core.config.config_dir = config
+    hotel.core.config.reload()
+
+
+async def test_a_reload_that_disables_the_guests_step_continues_at_its_successor(
+    hotel: Hotel, tmp_path: Path
+) -> None:
+    guest = _guest()
+    await _at_arrival_time(hotel, guest)
+    config = tmp_path / "config"
+    shutil.copytree(CONFIG, config)
+    hotel_file = config / "hotels" / "demo_hotel.yaml"
+    hotel_file.write_text(hotel_file.read_text(encoding="utf-8") + (
+        "overrides:\n  check_in:\n    steps:\n      arrival_time:\n        enabled: false\n"),
+        encoding="utf-8")
+    _reload_with(hotel, config)
+    [reply] = [message_text(r.body) for r in await hotel.say(FRONT_DESK, guest, "3pm")]
+    assert "We have just updated this service" in reply
+    assert "Any special requests for your stay?" in reply and "went wrong" not in reply
+    await hotel.say(FRONT_DESK, guest, "skip")
+    await hotel.say(FRONT_DESK, guest, "yes")
+    [request] = await hotel.store.requests.recent("demo_hotel")
+    assert request.kind == "check_in" and request.data["guest_name"] == "Ana Lopez"
+    assert "arrival_time" not in request.data
+
+
+async def test_a_reload_that_removes_the_guests_step_restarts_its_flow(
+    hotel: Hotel, tmp_path: Path
+) -> None:
+    guest = _guest()
+    await _at_arrival_time(hotel, guest)
+    config = tmp_path / "config"
+    shutil.copytree(CONFIG, config)
+    flow_file = config / "flows" / "check_in.yaml"
+    flow_file.write_text(flow_file.read_text(encoding="utf-8").replace(
+        "arrival_time", "arrival"), encoding="utf-8")
+    _reload_with(hotel, config)
+    [reply] = [message_text(r.body) for r in await hotel.say(FRONT_DESK, guest, "3pm")]
+    assert "We have just updated this service" in reply and "went wrong" not in reply
+    context = await hotel.core.router.ask_context(FRONT_DESK, guest)  # type: ignore[arg-type]
+    assert context.current_flow == "check_in"  # type: ignore[attr-defined]
+    assert context.current_step == "guest_name"  # type: ignore[attr-defined]
