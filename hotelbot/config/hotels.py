@@ -56,7 +56,7 @@ REQUIRED_STRINGS = (
     "invalid_choice", "cooloff", "expired", "skip_not_allowed", "back_at_start", "unsupported",
     "confirm", "change", "menu_button", "numbered_hint", "skip_hint", "error", "spam", "welcome",
     "nav_footer", "acknowledged", "stuck_example", "stuck_way_out", "example_date",
-    "stale_tap", "flow_changed",
+    "stale_tap", "flow_changed", "remembered_check",
 )
 WORD_KINDS: tuple[WordKind, ...] = ("back", "menu", "skip", "thanks")
 DEFAULT_ROOM_PATTERN = r"[0-9]{1,4}[A-Za-z]?"

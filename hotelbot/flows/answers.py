@@ -14,6 +14,7 @@ from hotelbot.flows.guards import Guards
 from hotelbot.flows.model import StepKind, Validator, ValidatorKind
 from hotelbot.flows.moves import Outcome
 from hotelbot.flows.navigation import Position, choose
+from hotelbot.flows.remembered import mark, uses
 from hotelbot.flows.render import entry_titles, format_value, step_entries, substitute, variables
 from hotelbot.flows.text import normalize
 from hotelbot.flows.validators import (
@@ -53,6 +54,13 @@ class Answers(Guards):
         if current.kind is StepKind.CONFIRM:
             if index == 0:
                 return self.goto(ctx, here, choose(current.next, ctx))
+            # Change: the remembered values the flow uses but did not ask itself this time
+            # (remembered, or asked by another flow) are confirmed again (rule 13b) on the
+            # way back, so a wrong room can be changed too, not only this flow's answers.
+            marks = {mark(key) for key in uses(self.hotel, here.flow)
+                     if key not in ctx.step_data}
+            data = {k: v for k, v in ctx.accumulated_data.items() if k not in marks}
+            ctx = ctx.evolve(accumulated_data=data)
             return self.goto(ctx, here, current.change or here.flow.start)
         entry = step_entries(self.hotel, current)[index]
         value: JSONScalar = int(entry.key) if entry.key.lstrip("-").isdigit() else entry.key
@@ -63,8 +71,9 @@ class Answers(Guards):
         current = here.step
         data = {**ctx.step_data, current.save_as or current.id: value}
         ctx = ctx.evolve(step_data=data, error_count=0)
-        if current.remember:
-            ctx = ctx.evolve(accumulated_data={**ctx.accumulated_data, current.remember: value})
+        if current.remember:  # told just now: confirmed for today (rule 13b)
+            ctx = ctx.evolve(accumulated_data={**ctx.accumulated_data, current.remember: value,
+                                               mark(current.remember): self.today()})
         return self.goto(ctx, here, choose(current.next, ctx))
 
     def answer(self, ctx: Context, here: Position, text: str) -> Outcome:

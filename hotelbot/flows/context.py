@@ -12,6 +12,10 @@ Fields:
   cooloff_until                set when error_count reached the limit; silence until then
   rate                         the inbound rate limit's token bucket (flows.ratelimit), with
                                whether this flood was noticed; absent in older snapshots: full
+  checking                     (key, phase): before the current step, a remembered value is
+                               being confirmed (phase "ask": is it right? "input": its new
+                               value); () when not (hotelbot.flows.remembered). Absent in
+                               older snapshots: ()
 
 Guest is what a hotel's departments share about one guest (their data and language): the
 engine merges it into the context and says when a step changed it (effects.GuestChanged).
@@ -27,7 +31,7 @@ from typing import TypedDict, TypeVar, Unpack
 from hotelbot.flows.ratelimit import Bucket
 from hotelbot.typedefs import JSONScalar
 
-SNAPSHOT_VERSION = 1  # `rate` was added with defaults: older snapshots still read
+SNAPSHOT_VERSION = 1  # `rate`, `checking` were added with defaults: older snapshots still read
 
 _T = TypeVar("_T")
 
@@ -48,6 +52,7 @@ class Context:
     last_activity: datetime | None = None
     cooloff_until: datetime | None = None
     rate: Bucket = field(default_factory=Bucket)
+    checking: tuple[str, ...] = ()
 
     def evolve(self, **changes: Unpack[ContextChanges]) -> Context:
         """A copy with `changes` applied; mypy checks each field's name and type."""
@@ -75,6 +80,7 @@ class Context:
                 "counted_at": _iso(self.rate.counted_at),
                 "noticed": self.rate.noticed,
             },
+            "checking": list(self.checking),
         }
 
     @staticmethod
@@ -102,6 +108,7 @@ class Context:
             last_activity=_dt(d["last_activity"]),
             cooloff_until=_dt(d["cooloff_until"]),
             rate=_bucket(d.get("rate")),
+            checking=tuple(_of(str, part) for part in _of(list, d.get("checking", []))),
         )
 
 
@@ -130,6 +137,7 @@ class ContextChanges(TypedDict, total=False):
     last_activity: datetime | None
     cooloff_until: datetime | None
     rate: Bucket
+    checking: tuple[str, ...]
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -89,6 +89,15 @@ Rules, in the order they are applied:
      id of the same flow, or "flow:<id>" (new flow, step data cleared). Disabled steps are
      passed through by their own `next`. An end step sends its text, CreateRequest and
      ScheduleMessage effects and leaves the context idle.
+ 13b. Remembered data is confirmed before use. Arriving at a step of a flow (not the main
+     menu) that uses a remembered value (its texts name it, a branch tests it, a step
+     remembers it) the guest has not confirmed today (the hotel's date): strings
+     ["remembered_check"] "{label}: {value} — is that right?" with Confirm / Change first
+     (Context.checking). Confirm marks it confirmed today; Change asks it again with the
+     remembering step's own question and validator, and the new value replaces the
+     remembered one. Then the step arrived at is shown. "Change" at a confirm step drops the
+     flow's confirmations, so the remembered values are asked again on the way back
+     (hotelbot.flows.remembered, hotelbot.flows.rechecks).
  14. last_activity = now after every event handled by rules 3-13.
  15. GuestChanged(data, language) ends the effects when the context's accumulated_data or
      language differ from the guest's as given (without `guest`: from the context's before
@@ -116,8 +125,8 @@ from hotelbot.flows.events import (
 from hotelbot.flows.model import FLOW_PREFIX, Hotel
 from hotelbot.flows.moves import Outcome, aware
 from hotelbot.flows.ratelimit import take
+from hotelbot.flows.rechecks import Rechecks
 from hotelbot.flows.render import text_message
-from hotelbot.flows.words import Words
 from hotelbot.typedefs import JSONScalar
 
 __all__ = ["Outcome", "new_context", "step"]
@@ -197,7 +206,7 @@ def _merged(context: Context, guest: Guest | None) -> Context:
     return context.evolve(accumulated_data=guest.data, language=guest.language or context.language)
 
 
-class _Turn(Words):
+class _Turn(Rechecks):
     """One event's turn: which rule applies to it (the rules' order in the docstring)."""
 
     __slots__ = ()
@@ -225,7 +234,9 @@ class _Turn(Words):
             return self.main_menu(ctx, self.say("expired", ctx))
         here = self.nav.position(ctx)
         if here is None:
-            return self.recover(ctx)
+            return self.recover(ctx.evolve(checking=()))
+        if ctx.checking:
+            return self.checked(ctx, here, event)
         if isinstance(event, UnsupportedReceived):
             return self.show(ctx, here, self.say("unsupported", ctx))
         if isinstance(event, OptionChosen):

@@ -17,7 +17,6 @@ from hotelbot.flows.effects import Silence, SilenceReason
 from hotelbot.flows.moves import Moves, Outcome, aware
 from hotelbot.flows.navigation import Position
 from hotelbot.flows.render import example, join, text_message
-from hotelbot.flows.validators import Locale
 
 __all__ = ["STUCK_FROM", "Guards"]
 
@@ -50,10 +49,6 @@ class Guards(Moves):
         limit = timedelta(minutes=self.hotel.policy.timeout_minutes)
         return self.now - aware(ctx.last_activity) > limit
 
-    def locale(self) -> Locale:
-        return Locale(now=self.now, timezone=self.hotel.timezone,
-                      room_pattern=self.hotel.room_pattern)
-
     def stuck(self, ctx: Context, here: Position) -> str:
         """For a guest who keeps missing: an example of a valid answer (when there is one worth
         showing) and the way out."""
@@ -68,6 +63,8 @@ class Guards(Moves):
         if count < policy.max_errors:
             if count >= STUCK_FROM:
                 wording = join(wording, self.stuck(ctx, here))
+            if ctx.checking:  # `here` is the synthetic step of a remembered value's check
+                return self.show_check(ctx.evolve(error_count=count), wording)
             return self.show(ctx.evolve(error_count=count), here, wording)
         until = self.now + timedelta(minutes=policy.cooloff_minutes)
         notice = self.say("cooloff", ctx, minutes=str(policy.cooloff_minutes))

@@ -20,7 +20,9 @@ from hotelbot.flows.context import Context
 from hotelbot.flows.effects import CreateRequest, Effect, ScheduleMessage
 from hotelbot.flows.model import FLOW_PREFIX, Flow, Hotel, Step, StepKind, Text
 from hotelbot.flows.navigation import Navigator, Position, collected, idle, stack_to
+from hotelbot.flows.remembered import ASK, check_position, due
 from hotelbot.flows.render import join, render_step, string, substitute, text_message, variables
+from hotelbot.flows.validators import Locale
 from hotelbot.typedefs import FlowId, JSONScalar, StepId
 
 __all__ = ["Moves", "Outcome", "aware"]
@@ -53,6 +55,14 @@ class Moves:
         self.hotel = hotel
         self.nav = Navigator(hotel)
         self.now = now
+
+    def locale(self) -> Locale:
+        return Locale(now=self.now, timezone=self.hotel.timezone,
+                      room_pattern=self.hotel.room_pattern)
+
+    def today(self) -> str:
+        """The hotel's local date, ISO (what a remembered value's confirmation is dated)."""
+        return self.locale().today().isoformat()
 
     # -- wording ------------------------------------------------------------------------------
 
@@ -88,7 +98,20 @@ class Moves:
             return self.halt(ctx, notice)
         if at.step.kind is StepKind.END:
             return self.finish(ctx, at.flow, at.step, notice)
+        key = due(self.hotel, ctx, at.flow, self.today())
+        if key is not None:  # rule 13b: a remembered value is confirmed before it is used
+            return self.show_check(ctx.evolve(checking=(key, ASK)), notice)
         return self.show(ctx, at, notice)
+
+    def show_check(self, ctx: Context, notice: str = "") -> Outcome:
+        """Ask Context.checking (a remembered value: is it right? or its new value)."""
+        found = check_position(self.hotel, ctx)
+        if found is None:  # no step remembers it any more (a reload): nothing to check
+            here = self.nav.position(ctx)
+            ctx = ctx.evolve(checking=())
+            return self.show(ctx, here, notice) if here is not None else self.main_menu(ctx)
+        flow, step = found
+        return Outcome(context=ctx, effects=(render_step(self.hotel, ctx, flow, step, notice),))
 
     def show(self, ctx: Context, here: Position, notice: str = "") -> Outcome:
         message = render_step(self.hotel, ctx, here.flow, here.step, notice)

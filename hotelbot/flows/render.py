@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from hotelbot.flows.context import Context
 from hotelbot.flows.effects import SendMessage
 from hotelbot.flows.model import Flow, Hotel, Step, StepKind, Text, ValidatorKind
-from hotelbot.flows.navigation import answers
+from hotelbot.flows.navigation import MARK_PREFIX, answers
 from hotelbot.flows.validators import Accepted, Locale, parse_answer, rating_range
 from hotelbot.typedefs import Dept, JSONScalar, Lang
 from hotelbot.whatsapp import limits
@@ -125,7 +125,8 @@ def variables(hotel: Hotel, context: Context, flow: Flow | None) -> dict[str, st
     values["hotel_name"] = hotel.name
     values["department"] = department.name.get(lang, default) if department else ""
     for source in (context.accumulated_data, context.step_data):
-        values.update({k: format_value(v) for k, v in source.items()})
+        values.update({k: format_value(v) for k, v in source.items()
+                       if not k.startswith(MARK_PREFIX)})
     return values
 
 

@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 
 from hotelbot.devtools.fake_graph import RecordedSend
-from hotelbot.store.records import InboundState
+from hotelbot.flows import Context
+from hotelbot.flows.remembered import mark
+from hotelbot.store.records import InboundState, StepCommit
 from tests.fakes.hotel import Hotel, new_wamid
 from tests.messages import message_text
 from tests.paths import CONFIG
@@ -211,3 +213,30 @@ async def test_a_reload_that_removes_the_guests_step_restarts_its_flow(
     context = await hotel.core.router.ask_context(FRONT_DESK, guest)  # type: ignore[arg-type]
     assert context.current_flow == "check_in"  # type: ignore[attr-defined]
     assert context.current_step == "guest_name"  # type: ignore[attr-defined]
+
+
+HOUSEKEEPING = "100000000000003"
+
+
+async def test_a_room_remembered_on_an_earlier_day_is_confirmed_and_changed(
+    hotel: Hotel
+) -> None:
+    """The issue's case: room 999 by mistake on an earlier day; before the next request the
+    guest is asked "Room: 999 — is that right?", changes it, and the request carries 205."""
+    guest = _guest()
+    await hotel.store.conversations.commit_step(StepCommit(  # what an earlier day left
+        phone_number_id=HOUSEKEEPING, guest_id=guest, hotel_id="demo_hotel",
+        context=Context(hotel_id="demo_hotel", guest_id=guest, phone_number_id=HOUSEKEEPING,
+                        department="housekeeping", language="en").to_dict(),
+        guest_data={"room": "999", mark("room"): "2020-01-01"}, language="en",
+        inbound_seq=None, guest_changed=True))
+    asked = [message_text(r.body) for r in await hotel.say(HOUSEKEEPING, guest, "towels")]
+    assert len(asked) == 1 and "Room: 999 — is that right?" in asked[0]
+    changed = [message_text(r.body) for r in await hotel.say(HOUSEKEEPING, guest, "change")]
+    assert "room number" in changed[0].lower()
+    for text in ("205", "fresh towels", "3pm"):
+        replies = await hotel.say(HOUSEKEEPING, guest, text)
+    assert "Fresh towels for room 205 at 15:00." in message_text(replies[-1].body)
+    await hotel.say(HOUSEKEEPING, guest, "yes")
+    [request] = await hotel.store.requests.recent("demo_hotel")
+    assert request.data["room"] == "205" and mark("room") not in request.data

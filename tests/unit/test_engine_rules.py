@@ -30,6 +30,7 @@ from hotelbot.flows import (
 )
 from hotelbot.flows.model import Hotel, Text, Validator, ValidatorKind
 from hotelbot.flows.ratelimit import Bucket
+from hotelbot.flows.remembered import mark
 from hotelbot.typedefs import FlowId, StepId
 from tests.messages import message_kind
 from tests.unit.fixtures import (
@@ -45,6 +46,8 @@ from tests.unit.fixtures import (
     text_of,
     where,
 )
+
+TODAY_MARK = mark("room")  # when the room was last confirmed (NOW's date)
 
 
 def test_new_context_uses_an_enabled_guest_language_else_the_default() -> None:
@@ -308,10 +311,11 @@ ANA = {"guest_name": "Ana"}
     (at(None).evolve(accumulated_data={"room": "101"}), Guest(data={"room": "204"}, language="en"),
      TextReceived(text="hi"), {"room": "204"}, "en", False),
     # the step remembers something new, or the same thing again
+    # (a value typed is confirmed for today: rule 13b's mark)
     (at("late.room"), Guest(data=ANA, language="en"), TextReceived(text="412"),
-     {**ANA, "room": "412"}, "en", True),
-    (at("late.room"), Guest(data={"room": "412"}, language="en"), TextReceived(text="412"),
-     {"room": "412"}, "en", False),
+     {**ANA, "room": "412", TODAY_MARK: "2026-11-25"}, "en", True),
+    (at("late.room"), Guest(data={"room": "412", TODAY_MARK: "2026-11-25"}, language="en"),
+     TextReceived(text="412"), {"room": "412", TODAY_MARK: "2026-11-25"}, "en", False),
     # the guest picks a language
     (at("main.start"), Guest(data=ANA, language="en"), OptionChosen(reply_id="main.start:lang_pt"),
      ANA, "pt", True),
@@ -322,7 +326,8 @@ ANA = {"guest_name": "Ana"}
     (at(None), Guest(data={}, language=None), TextReceived(text="hi"), {}, "en", True),
     (at(None), Guest(data={}, language="de"), TextReceived(text="hi"), {}, "en", True),
     # without the guest's record, the context's own data is the guest's
-    (at("late.room"), None, TextReceived(text="412"), {"room": "412"}, "en", True),
+    (at("late.room"), None, TextReceived(text="412"),
+     {"room": "412", TODAY_MARK: "2026-11-25"}, "en", True),
     (at("late.room"), None, TextReceived(text="nope"), {}, "en", False),
 ])
 def test_the_guest_data_effect_is_there_only_when_the_step_changed_it(

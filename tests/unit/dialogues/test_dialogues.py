@@ -3,7 +3,9 @@
 A file names its hotel (`hotel: fixture` for tests/unit/fixtures.py, or `hotel: <id>` for the
 tests' configuration, tests/data/config, whose flow templates are the shipped ones; with
 `department: <id>` in the file or per dialogue) and holds `dialogues`,
-each a `script` of turns (and optionally `start: {language, remember}`).
+each a `script` of turns (and optionally `start: {language, remember, remembered_before}`:
+`remember` is what the guest told earlier today (confirmed), `remembered_before` what they
+told on an earlier day (confirmed again before use, "Room 205 — is that right?").
 A turn is one action, plus an optional `expect`:
   say: "2"                 the guest types text
   tap: "flow.step:option"  the guest taps a button/row with that reply id
@@ -54,6 +56,7 @@ from hotelbot.flows import (
     new_context,
     step,
 )
+from hotelbot.flows.remembered import mark
 from hotelbot.whatsapp.limits import check_message
 from hotelbot.whatsapp.payloads import envelope
 from tests.messages import message_kind, message_text
@@ -198,9 +201,12 @@ def _check_effects(effects: tuple[object, ...], expect: dict[str, Any], where: s
 def test_dialogue(document: dict[str, Any], dialogue: dict[str, Any]) -> None:
     hotel, department, number = _hotel(document, dialogue)
     start = dialogue.get("start", {})
+    known = dict(start.get("remember", {}))  # told earlier today: already confirmed
+    known |= {mark(key): START.date().isoformat() for key in known}
+    known |= start.get("remembered_before", {})  # told on an earlier day: confirmed before use
     context = new_context(hotel, guest_id="351910000000", phone_number_id=number,
                           department=department, language=start.get("language"),
-                          accumulated_data=start.get("remember"))
+                          accumulated_data=known)
     player = Player(hotel, context)
     for index, turn in enumerate(dialogue["script"], 1):
         outcome = player.play(turn)
