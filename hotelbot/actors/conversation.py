@@ -45,6 +45,7 @@ from hotelbot.flows import (
     GuestChanged,
     Hotel,
     Hotels,
+    Limits,
     Outcome,
     ScheduleMessage,
     SendMessage,
@@ -193,9 +194,11 @@ class ConversationActor(Actor):
         record = await self._deps.guests.get(self.hotel_id, self.guest_id)
         context = await self._restore(hotel, record)
         now = self._deps.clock.now()
-        guest = Guest(data=record.data, language=record.language)
+        guest = Guest(data=record.data, language=record.language,
+                      limits=self._deps.guests.limits(self.hotel_id, self.guest_id))
         outcome = step(hotel, context, message.event, now, guest=guest,
                        replayed=message.replayed)
+        self._share_limits(outcome.context)  # before any await: no other step in between
         await self._commit(outcome, message.seq, now)
         if hotel.read_receipts and message.wamid and not message.replayed:
             self._deps.sender.mark_read(self.phone_number_id, message.wamid)
@@ -210,12 +213,22 @@ class ConversationActor(Actor):
         context = await self._restore(hotel, record)
         now = self._deps.clock.now()
         until = context.cooloff_until
+        limits = self._deps.guests.limits(self.hotel_id, self.guest_id)
+        if limits is not None and limits.cooloff_until is not None:
+            until = limits.cooloff_until  # started at another of the hotel's numbers
         cooling = until is not None and now < (until if until.tzinfo else until.replace(tzinfo=UTC))
-        outcome = step(hotel, context, CooloffLifted(), now)
+        guest = Guest(data=record.data, language=record.language, limits=limits)
+        outcome = step(hotel, context, CooloffLifted(), now, guest=guest)
+        self._share_limits(outcome.context)
         await self._commit(outcome, None, now)
         log.info("cooloff_lifted", hotel=self.hotel_id, dept=self.dept, guest=self.guest_id,
                  was_cooling=cooling)
         return UnlockStatus.LIFTED if cooling else UnlockStatus.NOT_COOLING
+
+    def _share_limits(self, context: Context) -> None:
+        """The step's rate limit and cooloff become the guest's, for all the hotel's numbers."""
+        self._deps.guests.set_limits(self.hotel_id, self.guest_id,
+                                     Limits(rate=context.rate, cooloff_until=context.cooloff_until))
 
     async def _commit(self, outcome: Outcome, seq: int | None, now: datetime) -> None:
         context = outcome.context

@@ -5,7 +5,7 @@ clock or logs; the configuration files are compiled into the model by hotelbot.c
 this package never imports.
 """
 
-from hotelbot.flows.context import Context, Guest
+from hotelbot.flows.context import Context, Guest, Limits
 from hotelbot.flows.effects import (
     CreateRequest,
     Effect,
@@ -74,6 +74,7 @@ __all__ = [
     "GuestChanged",
     "Hotel",
     "Hotels",
+    "Limits",
     "MessageTemplate",
     "Next",
     "NoticeReceived",

@@ -17,8 +17,10 @@ Fields:
                                value); () when not (hotelbot.flows.remembered). Absent in
                                older snapshots: ()
 
-Guest is what a hotel's departments share about one guest (their data and language): the
-engine merges it into the context and says when a step changed it (effects.GuestChanged).
+Guest is what a hotel's departments share about one guest (their data and language, and the
+anti-abuse Limits): the engine merges it into the context and says when a step changed the
+data or language (effects.GuestChanged); the context's rate and cooloff after a step are the
+guest's new Limits.
 """
 
 from __future__ import annotations
@@ -113,11 +115,24 @@ class Context:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    """The anti-abuse state of one guest across all of a hotel's numbers: the inbound rate
+    limit's bucket and the cooloff (issue 8 point 17: three departments do not give three
+    times the allowance, and switching numbers does not dodge a cooloff)."""
+
+    rate: Bucket = field(default_factory=Bucket)
+    cooloff_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Guest:
     """What a hotel's departments share about one guest (DESIGN.md "Keys")."""
 
     data: Mapping[str, JSONScalar] = field(default_factory=dict)  # name, room, ...
     language: str | None = None  # None: never chosen (the hotel's default applies)
+    # The hotel-wide rate limit and cooloff; None: not known (e.g. after a restart): the
+    # conversation's own (Context.rate, Context.cooloff_until) apply.
+    limits: Limits | None = None
 
 
 class ContextChanges(TypedDict, total=False):

@@ -26,6 +26,11 @@ Rules, in the order they are applied:
      recorded and not handled: the first one of a flood gets strings["spam"] in the guest's
      language and `Silence(SPAM)`, later ones only `Silence(SPAM)`; only context.rate changes
      and no other rule runs. A guest is noticed again only after they got a token back.
+ 2b. Hotel-wide limits. When the guest's Limits are given (Guest.limits), they are the rate
+     limit's bucket and the cooloff of rules 2 and 4 for every number of the hotel (applied
+     first, even to a step failure's context); the context's rate and cooloff_until after
+     the step are the guest's new Limits. A cooloff lifted elsewhere also resets this
+     conversation's error count.
   3. Guest data. The guest's data and language, shared by the hotel's departments (`guest`),
      replace the context's accumulated_data and language (a language only once chosen); a
      language the hotel no longer enables (reload) becomes its default.
@@ -109,7 +114,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from hotelbot.flows.context import Context, Guest
+from hotelbot.flows.context import Context, Guest, Limits
 from hotelbot.flows.effects import GuestChanged, Silence, SilenceReason
 from hotelbot.flows.events import (
     CooloffLifted,
@@ -178,6 +183,8 @@ def step(
     """
     now = aware(now)
     turn = _Turn(hotel, now)
+    if guest is not None and guest.limits is not None:  # hotel-wide (rule 2b)
+        context = _shared_limits(context, guest.limits)
     if isinstance(event, CooloffLifted):
         return Outcome(context=context.evolve(cooloff_until=None, error_count=0), effects=())
     if isinstance(event, StepFailed):
@@ -197,6 +204,16 @@ def step(
     if after.accumulated_data != before.data or after.language != before.language:
         effects += (GuestChanged(data=after.accumulated_data, language=after.language),)
     return Outcome(context=after, effects=effects)
+
+
+def _shared_limits(context: Context, limits: Limits) -> Context:
+    """The context under the guest's hotel-wide rate limit and cooloff; a cooloff lifted
+    elsewhere (staff, another number) also clears this conversation's error count."""
+    errors = context.error_count
+    if context.cooloff_until is not None and limits.cooloff_until is None:
+        errors = 0
+    return context.evolve(rate=limits.rate, cooloff_until=limits.cooloff_until,
+                          error_count=errors)
 
 
 def _merged(context: Context, guest: Guest | None) -> Context:

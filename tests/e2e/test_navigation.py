@@ -20,7 +20,7 @@ from hotelbot.devtools.fake_graph import RecordedSend
 from hotelbot.flows import Context
 from hotelbot.flows.remembered import mark
 from hotelbot.store.records import InboundState, StepCommit
-from tests.fakes.hotel import Hotel, new_wamid
+from tests.fakes.hotel import Hotel, new_wamid, text_item
 from tests.messages import message_text
 from tests.paths import CONFIG
 
@@ -240,3 +240,33 @@ async def test_a_room_remembered_on_an_earlier_day_is_confirmed_and_changed(
     await hotel.say(HOUSEKEEPING, guest, "yes")
     [request] = await hotel.store.requests.recent("demo_hotel")
     assert request.data["room"] == "205" and mark("room") not in request.data
+
+
+async def test_the_rate_limit_counts_a_guest_across_all_the_hotels_numbers(
+    hotel: Hotel
+) -> None:
+    """Burst 20 (the demo hotel's default): 15 messages to each of two departments are one
+    allowance, not two; each department's excess is recorded and not answered."""
+    guest = _guest()
+    for number in (FRONT_DESK, ROOM_SERVICE):
+        items = [text_item(guest, f"hello {n}") for n in range(15)]
+        assert await hotel.send_items(number, guest, items) == 200
+    await hotel.settle()
+    assert hotel.core.router.statistics().limited >= 8
+    texts = [message_text(r.body) for r in hotel.fake.sent_to(guest)]
+    assert sum("sending messages very quickly" in t for t in texts) >= 1
+
+
+async def test_a_cooloff_holds_at_every_number_of_the_hotel_until_staff_lift_it(
+    hotel: Hotel
+) -> None:
+    guest = _guest()
+    await hotel.say(FRONT_DESK, guest, "hello")
+    await hotel.say(FRONT_DESK, guest, "late checkout")
+    for wrong in ("one", "two", "three", "four", "five"):
+        await hotel.say(FRONT_DESK, guest, wrong)
+    assert await hotel.say(ROOM_SERVICE, guest, "hello") == []  # no dodging by switching
+    status = await hotel.core.router.unlock(FRONT_DESK, guest)  # type: ignore[arg-type]
+    assert status.value == "lifted"
+    replies = await hotel.say(ROOM_SERVICE, guest, "hello")
+    assert replies and "Room service" in message_text(replies[0].body)

@@ -16,6 +16,7 @@ from hotelbot.flows import (
     FlowRequested,
     Guest,
     GuestChanged,
+    Limits,
     NoticeReceived,
     OptionChosen,
     Policy,
@@ -503,3 +504,24 @@ def test_a_stale_tap_when_idle_shows_the_menu_under_the_notice() -> None:
     assert where(out.context) == "main.start"
     assert "That menu is no longer active." in text_of(out)
     assert not any(isinstance(e, CreateRequest) for e in out.effects)
+
+
+def test_the_guests_hotel_wide_cooloff_holds_at_a_number_without_one() -> None:
+    limits = Limits(cooloff_until=NOW + timedelta(minutes=5))
+    out = step(HOTEL, at("order.category"), TextReceived(text="menu"), NOW,
+               guest=Guest(language="en", limits=limits))
+    assert out.effects == (Silence(reason=SilenceReason.COOLOFF),)
+    assert out.context.cooloff_until == limits.cooloff_until
+
+
+def test_the_guests_hotel_wide_bucket_is_the_one_taken_from() -> None:
+    empty = Bucket(tokens=0.0, counted_at=NOW)
+    out = step(HOTEL, at("order.category"), TextReceived(text="menu"), NOW,
+               guest=Guest(limits=Limits(rate=empty)))
+    assert Silence(reason=SilenceReason.SPAM) in out.effects
+
+
+def test_a_cooloff_lifted_elsewhere_clears_this_conversations_errors() -> None:
+    before = at("order.category", errors=5).evolve(cooloff_until=NOW + timedelta(minutes=5))
+    out = step(HOTEL, before, TextReceived(text="food"), NOW, guest=Guest(limits=Limits()))
+    assert where(out.context) == "order.item_food" and out.context.error_count == 0
