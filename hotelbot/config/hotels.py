@@ -56,7 +56,7 @@ REQUIRED_STRINGS = (
     "invalid_choice", "cooloff", "expired", "skip_not_allowed", "back_at_start", "unsupported",
     "confirm", "change", "menu_button", "numbered_hint", "skip_hint", "error", "spam", "welcome",
     "nav_footer", "acknowledged", "stuck_example", "stuck_way_out", "example_date",
-    "stale_tap", "flow_changed", "remembered_check",
+    "stale_tap", "flow_changed", "remembered_check", "loop_notice",
 )
 WORD_KINDS: tuple[WordKind, ...] = ("back", "menu", "skip", "thanks")
 DEFAULT_ROOM_PATTERN = r"[0-9]{1,4}[A-Za-z]?"
@@ -82,6 +82,8 @@ POLICY_BOUNDS: Mapping[str, tuple[str, float, float, str]] = {
     "timeout_minutes": ("timeout_minutes", 5, 1440, "idle minutes before a conversation expires"),
     "inbound_burst": ("spam_burst", 1, 200, "messages a guest may send at once"),
     "inbound_per_second": ("spam_per_second", 0.05, 20, "messages a second after the burst"),
+    "loop_replies": ("loop_replies", 3, 100, "identical replies in a row that make a loop"),
+    "loop_minutes": ("loop_minutes", 1, 1440, "minutes within which those replies count"),
 }
 
 Origins = dict[str, tuple[str, str]]
@@ -300,8 +302,8 @@ def _departments(src: Source, value: object, dlang: str) -> dict[Dept, Departmen
 
 def _policy(src: Source, value: object, path: str) -> Policy:
     """`conversation: {max_errors, cooloff_minutes, timeout_minutes, inbound_burst,
-    inbound_per_second}`, each optional (POLICY_BOUNDS); a refused value keeps its default
-    (the file is refused anyway)."""
+    inbound_per_second, loop_replies, loop_minutes}`, each optional (POLICY_BOUNDS); a
+    refused value keeps its default (the file is refused anyway)."""
     raw = mapping(src, value, path, allowed=set(POLICY_BOUNDS), what="conversation settings")
     if raw is None:
         return Policy()

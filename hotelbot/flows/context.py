@@ -12,6 +12,7 @@ Fields:
   cooloff_until                set when error_count reached the limit; silence until then
   rate                         the inbound rate limit's token bucket (flows.ratelimit), with
                                whether this flood was noticed; absent in older snapshots: full
+  echo                         the loop guard's memory (Echo); absent in older snapshots: none
   checking                     (key, phase): before the current step, a remembered value is
                                being confirmed (phase "ask": is it right? "input": its new
                                value); () when not (hotelbot.flows.remembered). Absent in
@@ -33,7 +34,8 @@ from typing import TypedDict, TypeVar, Unpack
 from hotelbot.flows.ratelimit import Bucket
 from hotelbot.typedefs import JSONScalar
 
-SNAPSHOT_VERSION = 1  # `rate`, `checking` were added with defaults: older snapshots still read
+# `rate`, `checking` and `echo` were added with defaults: older snapshots still read.
+SNAPSHOT_VERSION = 1
 
 _T = TypeVar("_T")
 
@@ -55,6 +57,8 @@ class Context:
     cooloff_until: datetime | None = None
     rate: Bucket = field(default_factory=Bucket)
     checking: tuple[str, ...] = ()
+    # Bookkeeping of the loop guard, not where the conversation stands: left out of equality.
+    echo: Echo = field(default_factory=lambda: Echo(), compare=False)
 
     def evolve(self, **changes: Unpack[ContextChanges]) -> Context:
         """A copy with `changes` applied; mypy checks each field's name and type."""
@@ -83,6 +87,8 @@ class Context:
                 "noticed": self.rate.noticed,
             },
             "checking": list(self.checking),
+            "echo": {"fingerprint": self.echo.fingerprint, "since": _iso(self.echo.since),
+                     "count": self.echo.count, "tripped": self.echo.tripped},
         }
 
     @staticmethod
@@ -111,7 +117,19 @@ class Context:
             cooloff_until=_dt(d["cooloff_until"]),
             rate=_bucket(d.get("rate")),
             checking=tuple(_of(str, part) for part in _of(list, d.get("checking", []))),
+            echo=_echo(d.get("echo")),
         )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Echo:
+    """The loop guard's memory (engine rule 14b): the fingerprint of the last reply, since
+    when it has been the same, how many times, and whether the guard tripped (silence)."""
+
+    fingerprint: str = ""
+    since: datetime | None = None
+    count: int = 0
+    tripped: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -153,6 +171,16 @@ class ContextChanges(TypedDict, total=False):
     cooloff_until: datetime | None
     rate: Bucket
     checking: tuple[str, ...]
+    echo: Echo
+
+
+def _echo(value: object) -> Echo:
+    if value is None:  # a snapshot from before the loop guard
+        return Echo()
+    found = _of(dict, value)
+    return Echo(fingerprint=_of(str, found.get("fingerprint", "")),
+                since=_dt(found.get("since")), count=_of(int, found.get("count", 0)),
+                tripped=_of(bool, found.get("tripped", False)))
 
 
 def _iso(value: datetime | None) -> str | None:

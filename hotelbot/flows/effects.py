@@ -47,6 +47,7 @@ class SilenceReason(StrEnum):
     COOLOFF = "cooloff"
     SPAM = "spam"  # past the rate limit
     NOTICE = "notice"  # a reaction, a deletion, an edit, a system notice: nothing to answer
+    LOOP = "loop"  # the conversation kept producing the same reply (an auto-responder?)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -103,6 +103,12 @@ Rules, in the order they are applied:
      remembered one. Then the step arrived at is shown. "Change" at a confirm step drops the
      flow's confirmations, so the remembered values are asked again on the way back
      (hotelbot.flows.remembered, hotelbot.flows.rechecks).
+ 14b. Loop guard. When the replies of rules 3-13 are exactly the ones sent the last time,
+     more than policy.loop_replies times within policy.loop_minutes of the first (an
+     auto-responder, two bots talking): one strings["loop_notice"], a CreateRequest of kind
+     "incident" for staff (reason, count, the reply), and Silence(LOOP); then, while the step
+     would produce that same reply again (each within loop_minutes of the last), only
+     Silence(LOOP) and nothing of the step applies. A different reply ends it.
  14. last_activity = now after every event handled by rules 3-13.
  15. GuestChanged(data, language) ends the effects when the context's accumulated_data or
      language differ from the guest's as given (without `guest`: from the context's before
@@ -199,8 +205,8 @@ def step(
             return turn.limited(context, _merged(context, guest))
     before = guest or Guest(data=context.accumulated_data, language=context.language)
     outcome = turn.handle(_merged(context, guest), event)
-    after = outcome.context.evolve(last_activity=now)
-    effects = outcome.effects
+    after, effects = turn.echoed(context, outcome.context, outcome.effects)
+    after = after.evolve(last_activity=now)
     if after.accumulated_data != before.data or after.language != before.language:
         effects += (GuestChanged(data=after.accumulated_data, language=after.language),)
     return Outcome(context=after, effects=effects)

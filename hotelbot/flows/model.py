@@ -216,6 +216,8 @@ class Policy:
     timeout_minutes: int = 60  # idle longer than this and the context expires
     spam_burst: int = 20  # a guest may send this many messages at once (a full bucket) ...
     spam_per_second: float = 1.0  # ... then this many a second; past it: one notice, silence
+    loop_replies: int = 10  # the same reply more than this many times ...
+    loop_minutes: int = 10  # ... within this many minutes: a loop (one notice, an incident)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

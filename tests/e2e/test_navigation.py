@@ -270,3 +270,21 @@ async def test_a_cooloff_holds_at_every_number_of_the_hotel_until_staff_lift_it(
     assert status.value == "lifted"
     replies = await hotel.say(ROOM_SERVICE, guest, "hello")
     assert replies and "Room service" in message_text(replies[0].body)
+
+
+async def test_an_auto_responder_loop_is_stopped_with_one_notice_and_an_incident(
+    hotel: Hotel
+) -> None:
+    """The same reply more than 10 times in 10 minutes (the defaults): one notice, an
+    incident request for staff, then silence while it goes on."""
+    guest = _guest()
+    counts = [len(await hotel.say(FRONT_DESK, guest, "hello")) for _ in range(14)]
+    assert counts[:12] == [1] * 12 and counts[12:] == [0, 0]
+    texts = [message_text(r.body) for r in hotel.fake.sent_to(guest)]
+    assert "repeating ourselves" in texts[11]
+    assert sum("repeating ourselves" in t for t in texts) == 1
+    [incident] = await hotel.store.requests.recent("demo_hotel")
+    assert incident.kind == "incident" and incident.department == "front_desk"
+    assert incident.data["reason"] == "loop" and incident.data["repeated"] == 11
+    replies = await hotel.say(FRONT_DESK, guest, "late checkout")  # something else: over
+    assert replies and "Which room" in message_text(replies[0].body)

@@ -90,6 +90,7 @@ STRINGS: Mapping[str, Text] = {
     "stuck_example": t("For example: {example}"),
     "stuck_way_out": t("Or type menu to start again."),
     "example_date": t("tomorrow", "amanhã"),
+    "loop_notice": t("We seem to be repeating ourselves. Our staff have been told."),
     "remembered_check": t("{label}: {value} — is that right?", "{label}: {value} — está correto?"),
     "flow_changed": t("We have just updated this service."),
     "stale_tap": t("That menu is no longer active."),

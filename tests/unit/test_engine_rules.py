@@ -20,6 +20,7 @@ from hotelbot.flows import (
     NoticeReceived,
     OptionChosen,
     Policy,
+    SendMessage,
     Silence,
     SilenceReason,
     StepFailed,
@@ -525,3 +526,42 @@ def test_a_cooloff_lifted_elsewhere_clears_this_conversations_errors() -> None:
     before = at("order.category", errors=5).evolve(cooloff_until=NOW + timedelta(minutes=5))
     out = step(HOTEL, before, TextReceived(text="food"), NOW, guest=Guest(limits=Limits()))
     assert where(out.context) == "order.item_food" and out.context.error_count == 0
+
+
+def test_the_same_reply_over_and_over_is_a_loop_one_notice_an_incident_then_silence() -> None:
+    hotel = replace(HOTEL, policy=Policy(loop_replies=3, loop_minutes=10, spam_burst=100))
+    ctx, now = at("order.category"), NOW
+    kinds = []
+    for _ in range(6):
+        now += timedelta(seconds=30)
+        out = step(hotel, ctx, TextReceived(text="0"), now)  # the main menu, each time
+        ctx = out.context
+        kinds.append(tuple(type(e).__name__ for e in out.effects))
+    assert kinds[:3] == [("SendMessage",)] * 3
+    assert kinds[3] == ("SendMessage", "CreateRequest", "Silence")
+    assert kinds[4:] == [("Silence",)] * 2
+    out = step(hotel, ctx, TextReceived(text="food"), now + timedelta(seconds=30))
+    assert any(isinstance(e, SendMessage) for e in out.effects)  # a different reply: over
+
+
+def test_the_loop_incident_tells_staff_what_repeated() -> None:
+    hotel = replace(HOTEL, policy=Policy(loop_replies=2, spam_burst=100))
+    ctx, now = at("order.category"), NOW
+    for _ in range(3):
+        now += timedelta(seconds=5)
+        out = step(hotel, ctx, TextReceived(text="menu"), now)
+        ctx = out.context
+    [incident] = [e for e in out.effects if isinstance(e, CreateRequest)]
+    assert incident.kind == "incident" and incident.data["reason"] == "loop"
+    assert incident.data["repeated"] == 3 and "How can we help" in str(incident.data["reply"])
+    assert "repeating ourselves" in text_of(out)
+
+
+def test_the_same_reply_spread_over_more_than_the_window_is_no_loop() -> None:
+    hotel = replace(HOTEL, policy=Policy(loop_replies=2, loop_minutes=10))
+    ctx, now = at(None), NOW
+    for _ in range(5):
+        now += timedelta(minutes=6)
+        out = step(hotel, ctx, TextReceived(text="hello"), now)
+        ctx = out.context
+        assert not any(isinstance(e, CreateRequest) for e in out.effects)

@@ -142,7 +142,8 @@ class Player:
             assert check_message(envelope(GUEST, send.body)) == [], send.body
         if sends:
             self.last_message = sends[-1]
-        documented = {(Silence(reason=r),) for r in (SilenceReason.COOLOFF, SilenceReason.NOTICE)}
+        documented = {(Silence(reason=r),) for r in (SilenceReason.COOLOFF, SilenceReason.NOTICE,
+                                                     SilenceReason.LOOP)}
         assert sends or outcome.effects in documented, outcome
         assert self.context.last_activity == self.now
         return outcome
