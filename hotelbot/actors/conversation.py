@@ -37,21 +37,27 @@ from hotelbot.actors.base import Actor
 from hotelbot.actors.guests import GuestBook
 from hotelbot.clock import Clock
 from hotelbot.flows import (
+    CancelRequest,
     Context,
     CooloffLifted,
     CreateRequest,
+    Effect,
     Event,
     Guest,
     GuestChanged,
+    GuestRequest,
     Hotel,
     Hotels,
     Limits,
+    ListRequests,
     Outcome,
     ScheduleMessage,
     SendMessage,
     Silence,
     SilenceReason,
+    cancel_message,
     new_context,
+    requests_message,
     step,
 )
 from hotelbot.store import (
@@ -61,6 +67,7 @@ from hotelbot.store import (
     OutboundMessage,
     Priority,
     RequestRecord,
+    RequestRepository,
     ScheduledMessage,
     StepCommit,
 )
@@ -70,10 +77,14 @@ log = structlog.get_logger(__name__)
 
 
 class ConversationStore(Protocol):
-    """The repositories an actor uses: snapshots and steps, and inbound's done mark."""
+    """The repositories an actor uses: snapshots and steps, inbound's done mark, and the
+    guest's own requests ("my requests", a guest's cancel)."""
 
     @property
     def conversations(self) -> ConversationRepository: ...
+
+    @property
+    def requests(self) -> RequestRepository: ...
 
     @property
     def inbound(self) -> InboundRepository: ...
@@ -199,6 +210,7 @@ class ConversationActor(Actor):
         outcome = step(hotel, context, message.event, now, guest=guest,
                        replayed=message.replayed)
         self._share_limits(outcome.context)  # before any await: no other step in between
+        outcome = await self._requests_asked(hotel, outcome, now)
         await self._commit(outcome, message.seq, now)
         if hotel.read_receipts and message.wamid and not message.replayed:
             self._deps.sender.mark_read(self.phone_number_id, message.wamid)
@@ -224,6 +236,30 @@ class ConversationActor(Actor):
         log.info("cooloff_lifted", hotel=self.hotel_id, dept=self.dept, guest=self.guest_id,
                  was_cooling=cooling)
         return UnlockStatus.LIFTED if cooling else UnlockStatus.NOT_COOLING
+
+    async def _requests_asked(self, hotel: Hotel, outcome: Outcome, now: datetime) -> Outcome:
+        """Carry out ListRequests / CancelRequest: read or cancel in the store, and put the
+        engine's wording of the result (flows.requests_message / cancel_message) in their
+        place, so the reply commits with the step like any other."""
+        effects: list[Effect] = []
+        language = outcome.context.language
+        for effect in outcome.effects:
+            if isinstance(effect, ListRequests):
+                found = await self._deps.store.requests.open_for_guest(self.hotel_id,
+                                                                       self.guest_id)
+                shown = [GuestRequest(id=r.id, flow_id=r.flow_id, kind=r.kind,
+                                      status=r.status.value, created_at=r.created_at)
+                         for r in found]
+                effects.append(requests_message(hotel, language, shown))
+            elif isinstance(effect, CancelRequest):
+                cancelled = await self._deps.store.requests.cancel_by_guest(
+                    effect.request_id, self.hotel_id, self.guest_id, at=now)
+                log.info("request_cancel_by_guest", hotel=self.hotel_id, guest=self.guest_id,
+                         request=effect.request_id, cancelled=cancelled)
+                effects.append(cancel_message(hotel, language, effect.request_id, cancelled))
+            else:
+                effects.append(effect)
+        return Outcome(context=outcome.context, effects=tuple(effects))
 
     def _share_limits(self, context: Context) -> None:
         """The step's rate limit and cooloff become the guest's, for all the hotel's numbers."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from hotelbot.config.hotels import HotelDoc, normalized_words
 from hotelbot.flows import (
     FLOW_PREFIX,
+    REQUESTS_TARGET,
     Condition,
     Flow,
     Next,
@@ -41,9 +42,9 @@ __all__ = [
 
 # {minutes}: the cooloff's; {min}, {max}: the bound a refused answer missed (engine rule 11);
 # {example}: a valid answer shown to a guest who is stuck (rule 12); {label}, {value}: a
-# remembered value being confirmed (rule 13b).
+# remembered value being confirmed (rule 13b); {id}: a guest's request number (rule 5b).
 BUILTIN_VARIABLES = frozenset({"hotel_name", "guest_name", "room", "department", "minutes",
-                               "min", "max", "example", "label", "value"})
+                               "min", "max", "example", "label", "value", "id"})
 GUEST_KEYS = frozenset({"guest_name", "room", "language"})
 # WhatsApp's limits come from the one table, hotelbot/whatsapp/limits.py.
 # Any text (a step's, an error, a notice, a variable's value) may end up in an interactive
@@ -175,6 +176,9 @@ def _step_targets(step: Step, key: str) -> list[tuple[str, str]]:
 def _check_target(
     where: str, goal: str, flow_id: str, declared: frozenset[str], scope: Scope
 ) -> list[Issue]:
+    if goal == REQUESTS_TARGET:
+        return [(where, "change must name a step of this flow")] if where.endswith(
+            ".change") else []
     if goal.startswith(FLOW_PREFIX):
         if where.endswith(".change"):
             return [(where, "change must name a step of this flow")]

@@ -7,9 +7,11 @@ this package never imports.
 
 from hotelbot.flows.context import Context, Guest, Limits
 from hotelbot.flows.effects import (
+    CancelRequest,
     CreateRequest,
     Effect,
     GuestChanged,
+    ListRequests,
     ScheduleMessage,
     SendMessage,
     Silence,
@@ -31,6 +33,7 @@ from hotelbot.flows.events import (
 )
 from hotelbot.flows.model import (
     FLOW_PREFIX,
+    REQUESTS_TARGET,
     Branch,
     Choice,
     Condition,
@@ -54,11 +57,14 @@ from hotelbot.flows.model import (
 )
 from hotelbot.flows.navigation import answers
 from hotelbot.flows.render import render_step, reply_id, summary_names, text_message
+from hotelbot.flows.requests import GuestRequest, cancel_message, requests_message
 from hotelbot.flows.text import normalize
 
 __all__ = [
     "FLOW_PREFIX",
+    "REQUESTS_TARGET",
     "Branch",
+    "CancelRequest",
     "ChatOpened",
     "Choice",
     "Condition",
@@ -72,9 +78,11 @@ __all__ = [
     "FlowRequested",
     "Guest",
     "GuestChanged",
+    "GuestRequest",
     "Hotel",
     "Hotels",
     "Limits",
+    "ListRequests",
     "MessageTemplate",
     "Next",
     "NoticeReceived",
@@ -100,11 +108,13 @@ __all__ = [
     "ValidatorKind",
     "WordKind",
     "answers",
+    "cancel_message",
     "event_for",
     "new_context",
     "normalize",
     "render_step",
     "reply_id",
+    "requests_message",
     "step",
     "summary_names",
     "text_message",

@@ -44,6 +44,10 @@ Rules, in the order they are applied:
   5. Flow requests. FlowRequested(id), or a template button whose payload is "flow:<id>",
      start that flow if the department offers it (also on an idle or expired context). The
      stack keeps the department's main menu, so "back" leads there.
+ 5b. A guest's own requests. words["requests"] ("my orders", "my requests", per language)
+     anywhere: ListRequests (the actor sends requests_message: the open ones, a Cancel row
+     for each not yet acknowledged); a tap "~requests:cancel:<id>": CancelRequest (the actor
+     cancels it only while it is new, and sends cancel_message). The context stays as it is.
   6. Idle (no current flow). Small talk (words["thanks"]: thanks, ok, 👍, ...) from a guest
      who talked before (a flow finished) gets strings["acknowledged"] and stays idle. A tap on
      an earlier message at a flow's start step (the main menu's included) opens that flow and
@@ -121,7 +125,13 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from hotelbot.flows.context import Context, Guest, Limits
-from hotelbot.flows.effects import GuestChanged, Silence, SilenceReason
+from hotelbot.flows.effects import (
+    CancelRequest,
+    GuestChanged,
+    ListRequests,
+    Silence,
+    SilenceReason,
+)
 from hotelbot.flows.events import (
     CooloffLifted,
     Event,
@@ -138,6 +148,7 @@ from hotelbot.flows.moves import Outcome, aware
 from hotelbot.flows.ratelimit import take
 from hotelbot.flows.rechecks import Rechecks
 from hotelbot.flows.render import text_message
+from hotelbot.flows.requests import CANCEL_PREFIX
 from hotelbot.typedefs import JSONScalar
 
 __all__ = ["Outcome", "new_context", "step"]
@@ -251,6 +262,12 @@ class _Turn(Rechecks):
             event = UnsupportedReceived(kind="flow")
         if isinstance(event, TemplateButtonPressed):
             event = TextReceived(text=event.text or event.payload)
+        if isinstance(event, TextReceived) and self.asks_requests(event.text):
+            return Outcome(context=ctx, effects=(ListRequests(),))
+        if isinstance(event, OptionChosen) and event.reply_id.startswith(CANCEL_PREFIX):
+            wanted = event.reply_id.removeprefix(CANCEL_PREFIX)
+            if wanted.isdigit():
+                return Outcome(context=ctx, effects=(CancelRequest(request_id=int(wanted)),))
         if ctx.current_flow is None:
             return self.idle(ctx, event)
         if self.expired(ctx):

@@ -4,9 +4,9 @@ Owns: the intermediate representation of flows, steps, options, branches, valida
 hotel's resolved configuration (`Hotel`). Must never do I/O, import asyncio, read the clock
 or log. Everything here is already validated: the engine trusts it.
 
-Step references. A `next` target is either a step id of the same flow (`"quantity"`) or
-another flow (`"flow:feedback"`, which starts that flow at its start step). On the navigation
-stack and in reply ids a step is named by its `StepRef`: `"<flow_id>.<step_id>"`.
+Step references. A `next` target is either a step id of the same flow (`"quantity"`), another
+flow (`"flow:feedback"`, which starts that flow at its start step) or REQUESTS_TARGET. On the
+navigation stack and in reply ids a step is named by its `StepRef`: `"<flow_id>.<step_id>"`.
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ from typing import Literal
 from hotelbot.typedefs import Dept, FlowId, HotelId, JSONScalar, Lang, NumberId, StepId
 
 FLOW_PREFIX = "flow:"
+# A `next` target that shows the guest their open requests (engine rule 5b), e.g. a menu
+# option "My requests"; the conversation is then idle.
+REQUESTS_TARGET = "show:requests"
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +206,8 @@ class Department:
 
 # back/menu/skip are global words (engine rule 10); thanks is small talk, answered with a short
 # acknowledgement once a flow has finished (rule 6).
-WordKind = Literal["back", "menu", "skip", "thanks"]
+# requests ("my orders") lists the guest's open requests wherever they are (rule 5b).
+WordKind = Literal["back", "menu", "skip", "thanks", "requests"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from hotelbot.flows.context import Context
-from hotelbot.flows.effects import CreateRequest, Effect, ScheduleMessage
-from hotelbot.flows.model import FLOW_PREFIX, Flow, Hotel, Step, StepKind, Text
+from hotelbot.flows.effects import CreateRequest, Effect, ListRequests, ScheduleMessage
+from hotelbot.flows.model import FLOW_PREFIX, REQUESTS_TARGET, Flow, Hotel, Step, StepKind, Text
 from hotelbot.flows.navigation import Navigator, Position, collected, idle, stack_to
 from hotelbot.flows.remembered import ASK, check_position, due
 from hotelbot.flows.render import join, render_step, string, substitute, text_message, variables
@@ -139,6 +139,8 @@ class Moves:
         """Leave `here` for a Next target: a step of the same flow or "flow:<id>"."""
         if target is None:
             return self.main_menu(ctx, self.say("error", ctx))
+        if target == REQUESTS_TARGET:  # rule 5b: the actor shows them; the guest is idle
+            return Outcome(context=idle(ctx), effects=(ListRequests(),))
         stack = ctx.navigation_stack
         if target.startswith(FLOW_PREFIX):
             flow_id = target.removeprefix(FLOW_PREFIX)

@@ -53,6 +53,11 @@ class Words(Answers):
                 return kind
         return None
 
+    def asks_requests(self, text: str) -> bool:
+        """Whether `text` asks for the guest's own requests ("my orders") in any language."""
+        norm = normalize(text)
+        return any(norm in words for words in self.hotel.words.get("requests", {}).values())
+
     def small_talk(self, text: str) -> bool:
         """Whether `text` is small talk ("thanks", "ok", 👍) in any enabled language."""
         norm = normalize(text)

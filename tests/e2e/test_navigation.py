@@ -288,3 +288,61 @@ async def test_an_auto_responder_loop_is_stopped_with_one_notice_and_an_incident
     assert incident.data["reason"] == "loop" and incident.data["repeated"] == 11
     replies = await hotel.say(FRONT_DESK, guest, "late checkout")  # something else: over
     assert replies and "Which room" in message_text(replies[0].body)
+
+
+async def _late_checkout(hotel: Hotel, guest: str, time_: str) -> None:
+    for text in ("menu", "late checkout", "room 305", time_, "yes"):
+        await hotel.say(FRONT_DESK, guest, text)
+
+
+async def test_my_requests_lists_them_and_a_new_one_can_be_cancelled_by_the_guest(
+    hotel: Hotel
+) -> None:
+    guest = _guest()
+    await _late_checkout(hotel, guest, "2pm")
+    [request] = await hotel.store.requests.recent("demo_hotel")
+    [listing] = await hotel.say(FRONT_DESK, guest, "my requests")
+    text = message_text(listing.body)
+    assert f"#{request.id} Late checkout — waiting for our staff" in text
+    assert f"Cancel #{request.id}" in text
+    [done] = await _send(hotel, FRONT_DESK, guest,
+                         _tap_item(guest, listing, f"Cancel #{request.id}"))
+    assert done == f"Request #{request.id} is cancelled."
+    [stored] = await hotel.store.requests.recent("demo_hotel")
+    assert stored.status.value == "cancelled" and stored.data["cancelled_by"] == "guest"
+    again = await _send(hotel, FRONT_DESK, guest,
+                        _tap_item(guest, listing, f"Cancel #{request.id}"))
+    assert "can no longer be cancelled" in again[0]
+    [empty] = await hotel.say(FRONT_DESK, guest, "my orders")
+    assert message_text(empty.body) == "You have no open requests."
+
+
+async def test_a_request_staff_acknowledged_cannot_be_cancelled_by_the_guest(
+    hotel: Hotel
+) -> None:
+    guest, other = _guest(), _guest()
+    await _late_checkout(hotel, guest, "1pm")
+    [request] = await hotel.store.requests.recent("demo_hotel")
+    await hotel.store.requests.set_status(request.id, "acknowledged")
+    [listing] = await hotel.say(FRONT_DESK, guest, "my requests")
+    assert listing.body["type"] == "text"  # nothing left to cancel: no rows
+    assert f"#{request.id} Late checkout — being handled" in message_text(listing.body)
+    forged = {"from": guest, "id": new_wamid(), "timestamp": str(int(time.time())),
+              "type": "interactive", "interactive": {"type": "list_reply", "list_reply": {
+                  "id": f"~requests:cancel:{request.id}", "title": "Cancel"}}}
+    replies = await _send(hotel, FRONT_DESK, guest, forged)
+    assert "can no longer be cancelled" in replies[0]
+    stolen = {**forged, "from": other, "id": new_wamid()}  # another guest's request
+    await hotel.store.requests.set_status(request.id, "new")
+    assert "can no longer be cancelled" in (await _send(hotel, FRONT_DESK, other, stolen))[0]
+    [stored] = await hotel.store.requests.recent("demo_hotel")
+    assert stored.status.value == "new"
+
+
+async def test_the_my_requests_option_of_the_main_menu_lists_them(hotel: Hotel) -> None:
+    guest = _guest()
+    await _late_checkout(hotel, guest, "2pm")
+    await hotel.say(FRONT_DESK, guest, "menu")
+    menu = hotel.fake.sent_to(guest)[-1]
+    [listing] = await _send(hotel, FRONT_DESK, guest, _tap_item(guest, menu, "My requests"))
+    assert "Late checkout — waiting for our staff" in listing

@@ -90,6 +90,14 @@ STRINGS: Mapping[str, Text] = {
     "stuck_example": t("For example: {example}"),
     "stuck_way_out": t("Or type menu to start again."),
     "example_date": t("tomorrow", "amanhã"),
+    "requests_title": t("Your open requests:"),
+    "requests_none": t("You have no open requests."),
+    "requests_cancel_hint": t("You can still cancel these."),
+    "request_cancel_row": t("Cancel #{id}"),
+    "request_status_new": t("waiting for our staff"),
+    "request_status_acknowledged": t("being handled"),
+    "request_cancelled": t("Request #{id} is cancelled."),
+    "request_not_cancellable": t("Request #{id} can no longer be cancelled."),
     "loop_notice": t("We seem to be repeating ourselves. Our staff have been told."),
     "remembered_check": t("{label}: {value} — is that right?", "{label}: {value} — está correto?"),
     "flow_changed": t("We have just updated this service."),
@@ -107,6 +115,7 @@ WORDS = {
     "menu": {"en": frozenset({"menu", "home", "main menu", "0"}), "pt": frozenset({"inicio"})},
     "skip": {"en": frozenset({"skip", "n/a", "prefer not to answer"}), "pt": frozenset({"pular"})},
     "thanks": {"en": frozenset({"thanks", "ok", "👍"}), "pt": frozenset({"obrigado"})},
+    "requests": {"en": frozenset({"my orders", "my requests"}), "pt": frozenset({"meus pedidos"})},
 }
 
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from hotelbot.flows import (
+    CancelRequest,
     ChatOpened,
     Context,
     CooloffLifted,
@@ -16,7 +17,9 @@ from hotelbot.flows import (
     FlowRequested,
     Guest,
     GuestChanged,
+    GuestRequest,
     Limits,
+    ListRequests,
     NoticeReceived,
     OptionChosen,
     Policy,
@@ -27,16 +30,21 @@ from hotelbot.flows import (
     TemplateButtonPressed,
     TextReceived,
     UnsupportedReceived,
+    cancel_message,
     new_context,
+    requests_message,
     step,
 )
 from hotelbot.flows.model import Hotel, Text, Validator, ValidatorKind
 from hotelbot.flows.ratelimit import Bucket
 from hotelbot.flows.remembered import mark
 from hotelbot.typedefs import FlowId, StepId
-from tests.messages import message_kind
+from hotelbot.whatsapp.limits import check_message
+from hotelbot.whatsapp.payloads import envelope
+from tests.messages import message_kind, message_text
 from tests.unit.fixtures import (
     DEPT,
+    GUEST,
     HOTEL,
     NOW,
     NUMBER,
@@ -565,3 +573,30 @@ def test_the_same_reply_spread_over_more_than_the_window_is_no_loop() -> None:
         out = step(hotel, ctx, TextReceived(text="hello"), now)
         ctx = out.context
         assert not any(isinstance(e, CreateRequest) for e in out.effects)
+
+
+@pytest.mark.parametrize("said", ["my orders", "My requests!", "meus pedidos"])
+def test_my_requests_asks_the_actor_to_list_them_wherever_the_guest_is(said: str) -> None:
+    before = at("order.quantity", data={"item": "Tea"})
+    out = run(before, TextReceived(text=said))
+    assert out.effects == (ListRequests(),)
+    assert out.context == before.evolve(last_activity=NOW, rate=ONE_TAKEN)
+
+
+def test_a_cancel_row_asks_the_actor_to_cancel_that_request() -> None:
+    out = run(at(None), OptionChosen(reply_id="~requests:cancel:12"))
+    assert out.effects == (CancelRequest(request_id=12),)
+
+
+def test_the_requests_list_offers_cancel_only_for_new_ones_within_whatsapps_limits() -> None:
+    shown = [GuestRequest(id=12, flow_id="order", kind="order", status="new"),
+             GuestRequest(id=9, flow_id="late", kind="late_checkout", status="acknowledged")]
+    body = requests_message(HOTEL, "en", shown).body
+    assert check_message(envelope(GUEST, body)) == []
+    text = message_text(body)
+    assert "#12 Order — waiting for our staff" in text
+    assert "#9 Late checkout — being handled" in text
+    rows = body["interactive"]["action"]["sections"][0]["rows"]  # type: ignore[index]
+    assert [r["id"] for r in rows] == ["~requests:cancel:12"]
+    assert message_text(requests_message(HOTEL, "en", []).body) == "You have no open requests."
+    assert message_text(cancel_message(HOTEL, "en", 12, True).body) == "Request #12 is cancelled."

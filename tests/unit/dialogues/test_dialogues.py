@@ -36,6 +36,7 @@ import yaml
 
 from hotelbot.config import load_hotels
 from hotelbot.flows import (
+    CancelRequest,
     ChatOpened,
     Context,
     CreateRequest,
@@ -43,6 +44,7 @@ from hotelbot.flows import (
     FlowRequested,
     Hotel,
     Hotels,
+    ListRequests,
     NoticeReceived,
     OptionChosen,
     Outcome,
@@ -144,7 +146,8 @@ class Player:
             self.last_message = sends[-1]
         documented = {(Silence(reason=r),) for r in (SilenceReason.COOLOFF, SilenceReason.NOTICE,
                                                      SilenceReason.LOOP)}
-        assert sends or outcome.effects in documented, outcome
+        asked = any(isinstance(e, ListRequests | CancelRequest) for e in outcome.effects)
+        assert sends or asked or outcome.effects in documented, outcome
         assert self.context.last_activity == self.now
         return outcome
 
