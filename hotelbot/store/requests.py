@@ -90,13 +90,15 @@ class SqliteRequests:
 
     async def open_for_guest(self, hotel_id: str, guest_id: str, limit: int = 10
                              ) -> list[RequestRecord]:
-        rows = await self._db.fetchall(_OPEN_FOR_GUEST, (hotel_id, guest_id, limit))
+        params = (hotel_id, guest_id, RequestStatus.NEW, RequestStatus.ACKNOWLEDGED, limit)
+        rows = await self._db.fetchall(_OPEN_FOR_GUEST, params)
         return [codec.request_from_row(row) for row in rows]
 
     async def cancel_by_guest(
         self, id: int, hotel_id: str, guest_id: str, *, at: datetime | None = None
     ) -> bool:
-        params = (encode_optional_time(at), id, hotel_id, guest_id)
+        params = (RequestStatus.CANCELLED, encode_optional_time(at), id, hotel_id, guest_id,
+                  RequestStatus.NEW)
         changed = await self._db.write(lambda conn: conn.execute(_CANCEL_BY_GUEST,
                                                                   params).rowcount)
         return bool(changed == 1)
@@ -118,12 +120,12 @@ _RECENT_OF = (
 _SET_STATUS = "UPDATE requests SET status = ?, updated_at = coalesce(?, updated_at) WHERE id = ?"
 _OPEN_FOR_GUEST = (
     f"SELECT {codec.REQUEST_COLUMNS} FROM requests WHERE hotel_id = ? AND guest_id = ?"
-    " AND status IN ('new', 'acknowledged') ORDER BY id DESC LIMIT ?"
+    " AND status IN (?, ?) ORDER BY id DESC LIMIT ?"
 )
 _CANCEL_BY_GUEST = (
-    "UPDATE requests SET status = 'cancelled', data = json_set(data, '$.cancelled_by', 'guest'),"
+    "UPDATE requests SET status = ?, data = json_set(data, '$.cancelled_by', 'guest'),"
     " updated_at = coalesce(?, updated_at)"
-    " WHERE id = ? AND hotel_id = ? AND guest_id = ? AND status = 'new'"
+    " WHERE id = ? AND hotel_id = ? AND guest_id = ? AND status = ?"
 )
 
 
