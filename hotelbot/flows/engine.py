@@ -9,10 +9,15 @@ Where a move lands (step lookups, the stack, disabled steps) is hotelbot.flows.n
 
 This module owns the entry (`step`: failures, the spam guard, the guest's shared data) and the
 dispatch of one event to the rules; the rules themselves live in one module per concern:
-  hotelbot.flows.moves    arrivals: main menu, a step shown, Next followed, a flow finished
-  hotelbot.flows.guards   rate limit, cooloff, expiry, invalid answers counted (2, 4, 7, 12)
-  hotelbot.flows.answers  answers and refusals (11)
-  hotelbot.flows.words    global words, taps, back and skip (9, 10)
+  hotelbot.flows.moves       arrivals: main menu, a step shown, Next followed, a flow
+                             finished, a reloaded context recovered (5, 7b, 13)
+  hotelbot.flows.guards      rate limit, cooloff, expiry, invalid answers counted, loop
+                             guard (2, 4, 7, 12, 14b)
+  hotelbot.flows.answers     answers and refusals (11)
+  hotelbot.flows.words       global words, taps, back, skip, keywords (6b, 9, 10)
+  hotelbot.flows.rechecks    answers to a remembered value's check (13b; which values and
+                             when: hotelbot.flows.remembered)
+  hotelbot.flows.requests    the wording of a guest's own requests (5b)
 
 Rules, in the order they are applied:
   0. Staff lifted the cooloff (CooloffLifted): cooloff_until and error_count cleared, nothing
