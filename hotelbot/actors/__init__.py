@@ -11,7 +11,12 @@ from hotelbot.actors.base import (
     FailureHook,
     live_actors,
 )
-from hotelbot.actors.conversation import ConversationActor, ConversationDeps, StepObserver
+from hotelbot.actors.conversation import (
+    ConversationActor,
+    ConversationDeps,
+    StepObserver,
+    UnlockStatus,
+)
 from hotelbot.actors.guests import GuestBook
 from hotelbot.actors.inbox import Inbox, InboxSettings, InboxStatistics, open_inbox
 from hotelbot.actors.mailbox import Mailbox
@@ -54,6 +59,7 @@ __all__ = [
     "Supervisor",
     "SupervisorDecision",
     "SupervisorStatistics",
+    "UnlockStatus",
     "cutoffs_of",
     "live_actors",
     "open_funnel_recorder",

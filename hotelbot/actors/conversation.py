@@ -15,6 +15,7 @@ Lifecycle (driven by the Router, see router.py):
                --> sender.submit(committed rows) --> ACTIVE
            (past the rate limit the step is a Silence, with the notice the first time:
             committed the same way, so the excess is recorded, not answered)
+        ACTIVE --Unlock (staff)--> engine step(context, CooloffLifted) --> commit (no inbound)
         ACTIVE --idle past passivate_after--> stopped and dropped (state is on disk)
         ACTIVE --receive raised--> supervisor restarts it from its last snapshot; the
                router asks the engine for the apology (StepFailed) and parks the message
@@ -26,7 +27,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Protocol
 
 import structlog
@@ -35,19 +37,27 @@ from hotelbot.actors.base import Actor
 from hotelbot.actors.guests import GuestBook
 from hotelbot.clock import Clock
 from hotelbot.flows import (
+    CancelRequest,
     Context,
+    CooloffLifted,
     CreateRequest,
+    Effect,
     Event,
     Guest,
     GuestChanged,
+    GuestRequest,
     Hotel,
     Hotels,
+    Limits,
+    ListRequests,
     Outcome,
     ScheduleMessage,
     SendMessage,
     Silence,
     SilenceReason,
+    cancel_message,
     new_context,
+    requests_message,
     step,
 )
 from hotelbot.store import (
@@ -57,6 +67,7 @@ from hotelbot.store import (
     OutboundMessage,
     Priority,
     RequestRecord,
+    RequestRepository,
     ScheduledMessage,
     StepCommit,
 )
@@ -66,10 +77,14 @@ log = structlog.get_logger(__name__)
 
 
 class ConversationStore(Protocol):
-    """The repositories an actor uses: snapshots and steps, and inbound's done mark."""
+    """The repositories an actor uses: snapshots and steps, inbound's done mark, and the
+    guest's own requests ("my requests", a guest's cancel)."""
 
     @property
     def conversations(self) -> ConversationRepository: ...
+
+    @property
+    def requests(self) -> RequestRepository: ...
 
     @property
     def inbound(self) -> InboundRepository: ...
@@ -116,6 +131,18 @@ class GetContext:
     """Ask for the current context (admin socket, tests)."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unlock:
+    """Staff lift the guest's cooloff (and error count) with this department number."""
+
+
+class UnlockStatus(StrEnum):
+    LIFTED = "lifted"  # a cooloff was in force: the guest may write again at once
+    NOT_COOLING = "not_cooling"  # no cooloff in force: the error count was reset all the same
+    NO_CONVERSATION = "no_conversation"  # the guest never wrote to this number
+    UNKNOWN_NUMBER = "unknown_number"  # no configured department has this number
+
+
 @dataclass(frozen=True, slots=True)
 class ConversationDeps:
     """What every conversation actor shares (one instance for all: keeps actors small)."""
@@ -156,6 +183,8 @@ class ConversationActor(Actor):
             return None
         if isinstance(message, GetContext):
             return self._context
+        if isinstance(message, Unlock):
+            return await self._unlock()
         raise TypeError(f"unexpected message {type(message).__name__}")
 
     def _hotel(self) -> Hotel:
@@ -184,16 +213,70 @@ class ConversationActor(Actor):
         record = await self._deps.guests.get(self.hotel_id, self.guest_id)
         context = await self._restore(hotel, record)
         now = self._deps.clock.now()
-        guest = Guest(data=record.data, language=record.language)
+        guest = Guest(data=record.data, language=record.language,
+                      limits=self._deps.guests.limits(self.hotel_id, self.guest_id))
         outcome = step(hotel, context, message.event, now, guest=guest,
                        replayed=message.replayed)
+        self._share_limits(outcome.context)  # before any await: no other step in between
+        outcome = await self._requests_asked(hotel, outcome, now)
         await self._commit(outcome, message.seq, now)
         if self._deps.observer is not None:
             self._deps.observer.stepped(hotel, context, outcome, now)
         if hotel.read_receipts and message.wamid and not message.replayed:
             self._deps.sender.mark_read(self.phone_number_id, message.wamid)
 
-    async def _commit(self, outcome: Outcome, seq: int, now: datetime) -> None:
+    async def _unlock(self) -> UnlockStatus:
+        """The engine's CooloffLifted on the conversation, committed like a step (no inbound)."""
+        if self._context is None and await self._deps.store.conversations.load(
+                self.phone_number_id, self.guest_id) is None:
+            return UnlockStatus.NO_CONVERSATION
+        hotel = self._hotel()
+        record = await self._deps.guests.get(self.hotel_id, self.guest_id)
+        context = await self._restore(hotel, record)
+        now = self._deps.clock.now()
+        until = context.cooloff_until
+        limits = self._deps.guests.limits(self.hotel_id, self.guest_id)
+        if limits is not None and limits.cooloff_until is not None:
+            until = limits.cooloff_until  # started at another of the hotel's numbers
+        cooling = until is not None and now < (until if until.tzinfo else until.replace(tzinfo=UTC))
+        guest = Guest(data=record.data, language=record.language, limits=limits)
+        outcome = step(hotel, context, CooloffLifted(), now, guest=guest)
+        self._share_limits(outcome.context)
+        await self._commit(outcome, None, now)
+        log.info("cooloff_lifted", hotel=self.hotel_id, dept=self.dept, guest=self.guest_id,
+                 was_cooling=cooling)
+        return UnlockStatus.LIFTED if cooling else UnlockStatus.NOT_COOLING
+
+    async def _requests_asked(self, hotel: Hotel, outcome: Outcome, now: datetime) -> Outcome:
+        """Carry out ListRequests / CancelRequest: read or cancel in the store, and put the
+        engine's wording of the result (flows.requests_message / cancel_message) in their
+        place, so the reply commits with the step like any other."""
+        effects: list[Effect] = []
+        language = outcome.context.language
+        for effect in outcome.effects:
+            if isinstance(effect, ListRequests):
+                found = await self._deps.store.requests.open_for_guest(self.hotel_id,
+                                                                       self.guest_id)
+                shown = [GuestRequest(id=r.id, flow_id=r.flow_id, kind=r.kind,
+                                      status=r.status.value, created_at=r.created_at)
+                         for r in found]
+                effects.append(requests_message(hotel, language, shown))
+            elif isinstance(effect, CancelRequest):
+                cancelled = await self._deps.store.requests.cancel_by_guest(
+                    effect.request_id, self.hotel_id, self.guest_id, at=now)
+                log.info("request_cancel_by_guest", hotel=self.hotel_id, guest=self.guest_id,
+                         request=effect.request_id, cancelled=cancelled)
+                effects.append(cancel_message(hotel, language, effect.request_id, cancelled))
+            else:
+                effects.append(effect)
+        return Outcome(context=outcome.context, effects=tuple(effects))
+
+    def _share_limits(self, context: Context) -> None:
+        """The step's rate limit and cooloff become the guest's, for all the hotel's numbers."""
+        self._deps.guests.set_limits(self.hotel_id, self.guest_id,
+                                     Limits(rate=context.rate, cooloff_until=context.cooloff_until))
+
+    async def _commit(self, outcome: Outcome, seq: int | None, now: datetime) -> None:
         context = outcome.context
         changed = next((e for e in outcome.effects if isinstance(e, GuestChanged)), None)
         commit = StepCommit(
@@ -215,7 +298,7 @@ class ConversationActor(Actor):
         if changed is not None:
             self._deps.guests.update(self.hotel_id, self.guest_id, changed.data, changed.language)
         self._deps.sender.submit(rows)
-        if Silence(reason=SilenceReason.SPAM) in outcome.effects:
+        if seq is not None and Silence(reason=SilenceReason.SPAM) in outcome.effects:
             self._report.limited(seq)
         self._log_step(outcome, seq)
 
@@ -260,7 +343,7 @@ class ConversationActor(Actor):
             if isinstance(effect, ScheduleMessage)
         ]
 
-    def _log_step(self, outcome: Outcome, seq: int) -> None:
+    def _log_step(self, outcome: Outcome, seq: int | None) -> None:
         context = outcome.context
         kinds = [type(e).__name__ for e in outcome.effects]
         silent = any(isinstance(e, Silence) for e in outcome.effects)

@@ -5,7 +5,9 @@ a miss. A hotel's departments share one guest record; two hotels never see each 
 because the hotel is part of the key. Every write to guests goes through this process (the
 conversation actors commit it in their step transaction, then `update` it here), so the cache
 never holds stale data or language (last_inbound_at is read from the store by whoever needs
-the 24-hour window, never from here). Must never write to the store itself.
+the 24-hour window, never from here). It also holds, in memory only, each guest's hotel-wide
+Limits (rate limit and cooloff, engine rule 2b): after a restart each conversation's own
+snapshot applies until the guest writes again. Must never write to the store itself.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Protocol
 
+from hotelbot.flows import Limits
 from hotelbot.store import GuestRecord
 from hotelbot.typedefs import JSONScalar
 
@@ -27,6 +30,7 @@ class GuestBook:
         self._source = source
         self._capacity = capacity
         self._cache: OrderedDict[tuple[str, str], GuestRecord] = OrderedDict()
+        self._limits: OrderedDict[tuple[str, str], Limits] = OrderedDict()
 
     async def get(self, hotel_id: str, guest_id: str) -> GuestRecord:
         """The guest's record; an empty one for a guest never seen in this hotel."""
@@ -71,6 +75,17 @@ class GuestBook:
     def forget(self, hotel_id: str, guest_id: str) -> None:
         """Drop the cached record (the guest was erased: `guest forget`, retention)."""
         self._cache.pop((hotel_id, guest_id), None)
+    def limits(self, hotel_id: str, guest_id: str) -> Limits | None:
+        """The guest's hotel-wide rate limit and cooloff (every department's conversation
+        reads and writes the same); None when not known since this process started."""
+        return self._limits.get((hotel_id, guest_id))
+
+    def set_limits(self, hotel_id: str, guest_id: str, limits: Limits) -> None:
+        key = (hotel_id, guest_id)
+        self._limits[key] = limits
+        self._limits.move_to_end(key)
+        while len(self._limits) > self._capacity:
+            self._limits.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._cache)

@@ -47,6 +47,8 @@ from hotelbot.actors.conversation import (
     ConversationDeps,
     ConversationStore,
     Inbound,
+    Unlock,
+    UnlockStatus,
 )
 from hotelbot.actors.supervisor import Supervisor, SupervisorDecision
 from hotelbot.errors import ActorDeadError, MailboxFull
@@ -244,6 +246,28 @@ class Router:
 
         ref = self._supervisor.get((phone_number_id, guest_id))
         return None if ref is None else await ref.ask(GetContext())
+
+    async def unlock(self, phone_number_id: NumberId, guest_id: GuestId,
+                     timeout: float | None = 5.0) -> UnlockStatus:  # noqa: ASYNC109
+        """Lift a guest's cooloff (and reset their error count) with one department number:
+        the public way for staff (`hotelbot admin unlock`, the staff console) to let a guest
+        write again before the cooloff ends. Goes through the conversation's actor, so it is
+        ordered with the guest's own messages, and is committed like a step.
+
+        Raises:
+            TimeoutError: the conversation did not answer within `timeout` seconds.
+            ActorDeadError: the conversation is stopping (the router is shutting down).
+        """
+        key = (phone_number_id, guest_id)
+        department_of = self._deps.hotels().numbers.get(phone_number_id)
+        if department_of is None:
+            return UnlockStatus.UNKNOWN_NUMBER
+        self._last_used[key] = self._deps.clock.monotonic()
+        ref = self._supervisor.get(key) or self._spawn(key, department_of)
+        status = await ref.ask(Unlock(), timeout)
+        if not isinstance(status, UnlockStatus):
+            raise TypeError(f"a conversation answered Unlock with {status!r}")
+        return status
 
     # -- passivation and clean-up --------------------------------------------------------------
 

@@ -12,7 +12,8 @@ A request is `{"cmd": NAME, KEY: VALUE, ...}` with the keys of the command's `pa
 
 Must never: block the event loop on configuration loading (it runs in a thread), show a
 guest's full phone number unless asked (`"full": true`), log a request's data, or change
-anything but a request's status, a parked message and the configuration in force.
+anything but a request's status, a parked message, a guest's cooloff (`unlock`) and the
+configuration in force.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from hotelbot.actors import ActiveConversation
+from hotelbot.actors import ActiveConversation, UnlockStatus
 from hotelbot.errors import FlowDefinitionError, HotelbotError, StoreError
 from hotelbot.flows import Context, Hotels
 from hotelbot.store import (
@@ -71,6 +72,8 @@ class AdminRouter(HasStatistics, Protocol):
     def conversations(self) -> list[ActiveConversation]: ...
 
     async def release_guest(self, hotel_id: HotelId, guest_id: GuestId) -> int: ...
+    async def unlock(self, phone_number_id: NumberId, guest_id: GuestId,
+                     timeout: float | None = ...) -> UnlockStatus: ...  # noqa: ASYNC109
 
 
 class AdminInbox(HasStatistics, Protocol):
@@ -271,6 +274,21 @@ async def _context(targets: AdminTargets, request: Mapping[str, object]) -> Repl
     return {"source": "store", "context": jsonable(stored)}
 
 
+async def _unlock(targets: AdminTargets, request: Mapping[str, object]) -> Reply:
+    number, guest = _text(request, "phone_number_id"), _text(request, "guest")
+    try:
+        status = await targets.router.unlock(NumberId(number), GuestId(guest), ASK_TIMEOUT)
+    except TimeoutError:
+        raise CommandError("the conversation is busy; try again in a moment") from None
+    except HotelbotError:  # stopping
+        raise CommandError("the server is stopping; nothing was changed") from None
+    if status is UnlockStatus.UNKNOWN_NUMBER:
+        raise CommandError(f"no department has phone_number_id {number!r}")
+    if status is UnlockStatus.NO_CONVERSATION:
+        raise CommandError("no conversation between this number and this guest")
+    return {"guest": mask_guest(guest), "phone_number_id": number, "status": status.value}
+
+
 async def _reload(targets: AdminTargets, request: Mapping[str, object]) -> Reply:
     try:
         await asyncio.to_thread(targets.config.reload)
@@ -332,6 +350,12 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
                  for name, status in _STATUS_CHANGES)),
     Command(name="context", run=_context,
             doc="a conversation's context (in memory if active, else its snapshot)", params=(
+        Param(key="phone_number_id", metavar="NUMBER", help="the department's phone_number_id"),
+        Param(key="guest", help="the guest's WhatsApp id (phone number)"),
+    )),
+    Command(name="unlock", run=_unlock,
+            doc="lift a guest's cooloff (and reset their error count) with a department number",
+            params=(
         Param(key="phone_number_id", metavar="NUMBER", help="the department's phone_number_id"),
         Param(key="guest", help="the guest's WhatsApp id (phone number)"),
     )),

@@ -301,6 +301,10 @@ FORMATS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "context": lambda reply: format_context(reply["source"], reply["context"]),
     "parked": lambda reply: format_parked(reply["parked"]),
     "replay": lambda reply: f"message {reply['seq']} handed to its conversation again",
+    "unlock": lambda reply: (
+        f"guest {reply['guest']}: cooloff lifted, they may write again"
+        if reply["status"] == "lifted" else
+        f"guest {reply['guest']}: no cooloff in force (error count reset)"),
     "reload": lambda reply: f"configuration reloaded: {', '.join(reply['hotels'])}",
     "actors": lambda reply: format_actors(reply["actors"]),
     "funnel": format_funnel,

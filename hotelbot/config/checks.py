@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from hotelbot.config.hotels import HotelDoc, normalized_words
 from hotelbot.flows import (
     FLOW_PREFIX,
+    REQUESTS_TARGET,
     Condition,
     Flow,
     Next,
@@ -39,9 +40,11 @@ __all__ = [
     "Scope", "check_flow", "check_hotel", "check_strings", "string_limit", "text_faults",
 ]
 
-# {minutes}: the cooloff's; {min}, {max}: the bound a refused answer missed (engine rule 11).
+# {minutes}: the cooloff's; {min}, {max}: the bound a refused answer missed (engine rule 11);
+# {example}: a valid answer shown to a guest who is stuck (rule 12); {label}, {value}: a
+# remembered value being confirmed (rule 13b); {id}: a guest's request number (rule 5b).
 BUILTIN_VARIABLES = frozenset({"hotel_name", "guest_name", "room", "department", "minutes",
-                               "min", "max"})
+                               "min", "max", "example", "label", "value", "id"})
 GUEST_KEYS = frozenset({"guest_name", "room", "language"})
 # WhatsApp's limits come from the one table, hotelbot/whatsapp/limits.py.
 # Any text (a step's, an error, a notice, a variable's value) may end up in an interactive
@@ -52,6 +55,7 @@ TEXT_MAX = limits.INTERACTIVE_BODY_MAX
 # from one shape to the other: it must fit the smaller of the two.
 REPLY_ID_MAX = min(limits.BUTTON_ID_MAX, limits.ROW_ID_MAX)
 SHORT_STRINGS = frozenset({"confirm", "change", "menu_button"})  # shown as button titles
+FOOTER_STRINGS = frozenset({"nav_footer"})  # shown as an interactive message's footer
 _VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 Issue = tuple[str, str]  # (logical key, reason)
@@ -172,6 +176,9 @@ def _step_targets(step: Step, key: str) -> list[tuple[str, str]]:
 def _check_target(
     where: str, goal: str, flow_id: str, declared: frozenset[str], scope: Scope
 ) -> list[Issue]:
+    if goal == REQUESTS_TARGET:
+        return [(where, "change must name a step of this flow")] if where.endswith(
+            ".change") else []
     if goal.startswith(FLOW_PREFIX):
         if where.endswith(".change"):
             return [(where, "change must name a step of this flow")]
@@ -373,7 +380,10 @@ def _flow_links(flow: Flow | None) -> Iterator[tuple[str, str]]:
 
 
 def string_limit(key: str) -> int:
-    """The longest a system string may be: the ones shown as button titles are short."""
+    """The longest a system string may be: the ones shown as button titles or as a footer
+    are short (WhatsApp's limits)."""
+    if key in FOOTER_STRINGS:
+        return limits.FOOTER_TEXT_MAX
     return limits.BUTTON_TITLE_MAX if key in SHORT_STRINGS else TEXT_MAX
 
 

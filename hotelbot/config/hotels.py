@@ -35,6 +35,7 @@ from hotelbot.config.source import (
 from hotelbot.flows import (
     Department,
     MessageTemplate,
+    Policy,
     Retention,
     Sending,
     Text,
@@ -55,13 +56,18 @@ REQUIRED_STRINGS = (
     "invalid_time", "invalid_room", "invalid_phone", "invalid_email", "invalid_rating",
     "invalid_choice", "cooloff", "expired", "skip_not_allowed", "back_at_start", "unsupported",
     "confirm", "change", "menu_button", "numbered_hint", "skip_hint", "error", "spam", "welcome",
+    "nav_footer", "acknowledged", "stuck_example", "stuck_way_out", "example_date",
+    "stale_tap", "flow_changed", "remembered_check", "loop_notice",
+    "requests_title", "requests_none", "requests_cancel_hint", "request_cancel_row",
+    "request_status_new", "request_status_acknowledged", "request_cancelled",
+    "request_not_cancellable",
 )
-WORD_KINDS: tuple[WordKind, ...] = ("back", "menu", "skip")
+WORD_KINDS: tuple[WordKind, ...] = ("back", "menu", "skip", "thanks", "requests")
 DEFAULT_ROOM_PATTERN = r"[0-9]{1,4}[A-Za-z]?"
 _PHONE_NUMBER_ID = re.compile(r"^[0-9]{5,20}$")
 _HOTEL_KEYS = frozenset({"id", "name", "timezone", "languages", "room_pattern", "variables",
                          "departments", "strings", "words", "overrides", "read_receipts",
-                         "message_templates", "retention"})
+                         "message_templates", "retention", "conversation"})
 _TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")  # Meta: lowercase letters, digits, underscores
 _LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")  # Meta's codes: en, en_US, pt_BR...
 MAX_TEMPLATE_BUTTONS = 10
@@ -70,6 +76,19 @@ MAX_PAYLOAD = 256
 # message per 6 s to a guest, bursts of up to 45 in 6 s borrowed from later).
 MAX_MESSAGES_PER_SECOND = 1000
 MAX_PAIR_BURST = 45
+
+# The hotel file's `conversation:` settings (engine rules 2, 4, 7, 12): key -> the Policy
+# field, its bounds (inclusive) and what it means. Outside them a guest would be locked out for
+# days, never cooled off, or flooded: check-config refuses the file.
+POLICY_BOUNDS: Mapping[str, tuple[str, float, float, str]] = {
+    "max_errors": ("max_errors", 2, 20, "consecutive invalid answers that start a cooloff"),
+    "cooloff_minutes": ("cooloff_minutes", 1, 1440, "minutes of a cooloff"),
+    "timeout_minutes": ("timeout_minutes", 5, 1440, "idle minutes before a conversation expires"),
+    "inbound_burst": ("spam_burst", 1, 200, "messages a guest may send at once"),
+    "inbound_per_second": ("spam_per_second", 0.05, 20, "messages a second after the burst"),
+    "loop_replies": ("loop_replies", 3, 100, "identical replies in a row that make a loop"),
+    "loop_minutes": ("loop_minutes", 1, 1440, "minutes within which those replies count"),
+}
 
 Origins = dict[str, tuple[str, str]]
 Words = Mapping[WordKind, Mapping[str, tuple[str, ...]]]
@@ -101,6 +120,7 @@ class HotelDoc:
     read_receipts: bool = True
     message_templates: Mapping[str, MessageTemplate] = field(default_factory=dict)
     retention: Retention = field(default_factory=Retention)
+    policy: Policy = field(default_factory=Policy)
 
 
 def merge_text(base: Text | None, extra: Text) -> Text:
@@ -131,7 +151,7 @@ def parse_strings(src: Source) -> StringsDoc:
 
 
 def parse_words(src: Source, value: object, path: str) -> Words:
-    """`back|menu|skip -> lang -> [words]`."""
+    """`back|menu|skip|thanks|requests -> lang -> [words]`."""
     raw = mapping(src, value, path, allowed=set(WORD_KINDS), what="words") or {}
     found: dict[WordKind, dict[str, tuple[str, ...]]] = {}
     for kind in WORD_KINDS:
@@ -183,6 +203,7 @@ def parse_hotel(src: Source, hotel_id: str, shared: StringsDoc) -> HotelDoc | No
         read_receipts=boolean(src, raw.get("read_receipts", True), "read_receipts") is not False,
         message_templates=_message_templates(src, raw.get("message_templates", {}), languages),
         retention=_retention(src, raw.get("retention", {}), "retention"),
+        policy=_policy(src, raw.get("conversation", {}), "conversation"),
     )
 
 
@@ -283,6 +304,29 @@ def _departments(src: Source, value: object, dlang: str) -> dict[Dept, Departmen
             id=Dept(dept_id), phone_number_id=NumberId(number_id), name=name,
             main_flow=FlowId(main), flows=ids, sending=sending)
     return found
+
+
+def _policy(src: Source, value: object, path: str) -> Policy:
+    """`conversation: {max_errors, cooloff_minutes, timeout_minutes, inbound_burst,
+    inbound_per_second, loop_replies, loop_minutes}`, each optional (POLICY_BOUNDS); a
+    refused value keeps its default (the file is refused anyway)."""
+    raw = mapping(src, value, path, allowed=set(POLICY_BOUNDS), what="conversation settings")
+    if raw is None:
+        return Policy()
+    found: dict[str, float] = {}
+    for key, (field_name, low, high, meaning) in POLICY_BOUNDS.items():
+        if key not in raw:
+            continue
+        where = join(path, key)
+        whole = isinstance(low, int) and isinstance(high, int)
+        got = integer(src, raw[key], where) if whole else number(src, raw[key], where)
+        if got is None:
+            continue
+        if not low <= got <= high:
+            src.fault(where, f"must be from {low} to {high} ({meaning})")
+            continue
+        found[field_name] = got
+    return Policy(**found)  # type: ignore[arg-type]
 
 
 def _sending(src: Source, value: object, path: str) -> Sending | None:

@@ -231,6 +231,7 @@ def _resolve_hotel(
         words=normalized_words(doc.words, doc.languages), room_pattern=doc.room_pattern,
         read_receipts=doc.read_receipts, message_templates=doc.message_templates,
         retention=doc.retention,
+        policy=doc.policy,
     )
 
 

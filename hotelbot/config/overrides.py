@@ -30,6 +30,7 @@ from hotelbot.config.source import (
 from hotelbot.config.templates import (
     TEMPLATE_LANG,
     FlowDoc,
+    parse_keywords,
     parse_labels,
     parse_option,
     parse_set,
@@ -204,11 +205,13 @@ def _edit_options(
     origins: Origins, okey: str,
 ) -> None:
     if not isinstance(value, dict):
-        src.fault(path, "expected a mapping of option id -> {title, description, set}")
+        src.fault(path, "expected a mapping of option id -> {title, description, set, "
+                        "keywords}")
         return
     for option_id, raw_edit in value.items():
         epath = join(path, option_id)
-        edit = mapping(src, raw_edit, epath, allowed={"title", "description", "set"},
+        edit = mapping(src, raw_edit, epath,
+                       allowed={"title", "description", "set", "keywords"},
                        what="an option edit")
         if option_id not in by_id:
             src.fault(epath, f"unknown option '{option_id}'")
@@ -218,6 +221,10 @@ def _edit_options(
                                                         dlang)):
                 by_id[option_id] = _edited(by_id[option_id], name, extra)
                 origins[f"{okey}.{option_id}.{name}"] = (src.file, join(epath, name))
+        if edit and "keywords" in edit:  # a language given replaces the template's phrases
+            found = parse_keywords(src, edit["keywords"], join(epath, "keywords"), dlang)
+            merged = {**by_id[option_id].keywords, **found}
+            by_id[option_id] = replace(by_id[option_id], keywords=merged)
         if edit and "set" in edit:
             spath = join(epath, "set")
             by_id[option_id] = _edited_set(src, by_id[option_id], edit["set"], spath)

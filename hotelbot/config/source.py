@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from hotelbot.errors import Problem
-from hotelbot.flows import FLOW_PREFIX, Text
+from hotelbot.flows import FLOW_PREFIX, REQUESTS_TARGET, Text
 from hotelbot.typedefs import JSONScalar
 
 __all__ = [
@@ -241,7 +241,9 @@ def text(src: Source, value: object, path: str, default_lang: str) -> Text | Non
 
 
 def target(src: Source, value: object, path: str) -> str | None:
-    """A `next` target: a step id, or flow:<flow_id>."""
+    """A `next` target: a step id, flow:<flow_id>, or show:requests (the guest's requests)."""
+    if value == REQUESTS_TARGET:
+        return REQUESTS_TARGET
     if isinstance(value, str) and value.startswith(FLOW_PREFIX):
         flow_id = ident(src, value[len(FLOW_PREFIX):], path, "flow id")
         return value if flow_id is not None else None

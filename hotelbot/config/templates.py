@@ -21,6 +21,7 @@ from hotelbot.config.source import (
     items,
     join,
     kind_of,
+    lang,
     mapping,
     number,
     parent_path,
@@ -43,12 +44,14 @@ from hotelbot.flows import (
     Text,
     Validator,
     ValidatorKind,
+    normalize,
 )
 from hotelbot.typedefs import FlowId, JSONScalar, StepId
 
 __all__ = [
     "OPTION_KEYS", "STEP_KEYS", "TEMPLATE_LANG", "FlowDoc", "parse_condition", "parse_flow",
-    "parse_labels", "parse_next", "parse_option", "parse_set", "parse_step", "parse_validator",
+    "parse_keywords", "parse_labels", "parse_next", "parse_option", "parse_set", "parse_step",
+    "parse_validator",
 ]
 
 TEMPLATE_LANG = "en"  # a plain string in a flow template means English
@@ -62,7 +65,7 @@ STEP_KEYS: Mapping[StepKind, frozenset[str]] = {
     StepKind.CONFIRM: _COMMON | {"next", "change"},
     StepKind.END: _COMMON | {"request", "schedule"},
 }
-OPTION_KEYS = frozenset({"id", "title", "description", "next", "set"})
+OPTION_KEYS = frozenset({"id", "title", "description", "next", "set", "keywords"})
 _VALIDATOR_KEYS: Mapping[ValidatorKind, frozenset[str]] = {
     ValidatorKind.TEXT: frozenset({"min_length", "max_length"}),
     ValidatorKind.INTEGER: frozenset({"min", "max"}),
@@ -237,7 +240,7 @@ def _options(
 
 
 def parse_option(src: Source, value: object, path: str, dlang: str) -> Option | None:
-    """One `{id, title, description?, next, set?}` mapping -> Option."""
+    """One `{id, title, description?, next, set?, keywords?}` mapping -> Option."""
     raw = mapping(src, value, path, allowed=OPTION_KEYS, required=("id", "title", "next"),
                   what="an option")
     if raw is None or not {"id", "title"} <= raw.keys():
@@ -248,9 +251,38 @@ def parse_option(src: Source, value: object, path: str, dlang: str) -> Option | 
                    if "description" in raw else None)
     nxt = parse_next(src, raw["next"], join(path, "next")) if "next" in raw else Next()
     data = parse_set(src, raw.get("set", {}), join(path, "set"))
+    keywords = parse_keywords(src, raw.get("keywords", {}), join(path, "keywords"), dlang)
     if option_id is None or title is None:
         return None
-    return Option(id=option_id, title=title, description=description, next=nxt, set=data)
+    return Option(id=option_id, title=title, description=description, next=nxt, set=data,
+                  keywords=keywords)
+
+
+def parse_keywords(src: Source, value: object, path: str, dlang: str
+                   ) -> dict[str, tuple[str, ...]]:
+    """An option's `keywords`: `{lang: [phrase, ...]}`, or a plain list (in `dlang`); each
+    phrase normalized like guest text."""
+    if isinstance(value, list):
+        value = {dlang: value}
+    if not isinstance(value, dict):
+        src.fault(path, f"expected a list of phrases or a mapping of language -> list, got "
+                        f"{kind_of(value)}")
+        return {}
+    found: dict[str, tuple[str, ...]] = {}
+    for code, listed in value.items():
+        lpath = join(path, code)
+        phrases = items(src, listed, lpath) if lang(src, code, lpath) else None
+        if phrases is None:
+            continue
+        words = []
+        for i, phrase in enumerate(phrases):
+            norm = normalize(phrase) if isinstance(phrase, str) else ""
+            if not norm:
+                src.fault(join(lpath, i), "expected a non-empty phrase")
+                continue
+            words.append(norm)
+        found[code] = tuple(words)
+    return found
 
 
 def parse_set(src: Source, value: object, path: str) -> dict[str, JSONScalar | Text]:

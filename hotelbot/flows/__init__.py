@@ -5,11 +5,13 @@ clock or logs; the configuration files are compiled into the model by hotelbot.c
 this package never imports.
 """
 
-from hotelbot.flows.context import Context, Guest
+from hotelbot.flows.context import Context, Guest, Limits
 from hotelbot.flows.effects import (
+    CancelRequest,
     CreateRequest,
     Effect,
     GuestChanged,
+    ListRequests,
     ScheduleMessage,
     SendMessage,
     Silence,
@@ -17,8 +19,11 @@ from hotelbot.flows.effects import (
 )
 from hotelbot.flows.engine import Outcome, new_context, step
 from hotelbot.flows.events import (
+    ChatOpened,
+    CooloffLifted,
     Event,
     FlowRequested,
+    NoticeReceived,
     OptionChosen,
     StepFailed,
     TemplateButtonPressed,
@@ -28,6 +33,7 @@ from hotelbot.flows.events import (
 )
 from hotelbot.flows.model import (
     FLOW_PREFIX,
+    REQUESTS_TARGET,
     Branch,
     Choice,
     Condition,
@@ -53,14 +59,19 @@ from hotelbot.flows.model import (
 from hotelbot.flows.navigation import answers
 from hotelbot.flows.progress import Mark, Progress, progress
 from hotelbot.flows.render import render_step, reply_id, summary_names, text_message
+from hotelbot.flows.requests import GuestRequest, cancel_message, requests_message
 from hotelbot.flows.text import normalize
 
 __all__ = [
     "FLOW_PREFIX",
+    "REQUESTS_TARGET",
     "Branch",
+    "CancelRequest",
+    "ChatOpened",
     "Choice",
     "Condition",
     "Context",
+    "CooloffLifted",
     "CreateRequest",
     "Department",
     "Effect",
@@ -69,11 +80,15 @@ __all__ = [
     "FlowRequested",
     "Guest",
     "GuestChanged",
+    "GuestRequest",
     "Hotel",
     "Hotels",
+    "Limits",
+    "ListRequests",
     "Mark",
     "MessageTemplate",
     "Next",
+    "NoticeReceived",
     "Op",
     "Option",
     "OptionChosen",
@@ -98,12 +113,14 @@ __all__ = [
     "ValidatorKind",
     "WordKind",
     "answers",
+    "cancel_message",
     "event_for",
     "new_context",
     "normalize",
     "progress",
     "render_step",
     "reply_id",
+    "requests_message",
     "step",
     "summary_names",
     "text_message",

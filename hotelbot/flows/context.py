@@ -12,9 +12,16 @@ Fields:
   cooloff_until                set when error_count reached the limit; silence until then
   rate                         the inbound rate limit's token bucket (flows.ratelimit), with
                                whether this flood was noticed; absent in older snapshots: full
+  echo                         the loop guard's memory (Echo); absent in older snapshots: none
+  checking                     (key, phase): before the current step, a remembered value is
+                               being confirmed (phase "ask": is it right? "input": its new
+                               value); () when not (hotelbot.flows.remembered). Absent in
+                               older snapshots: ()
 
-Guest is what a hotel's departments share about one guest (their data and language): the
-engine merges it into the context and says when a step changed it (effects.GuestChanged).
+Guest is what a hotel's departments share about one guest (their data and language, and the
+anti-abuse Limits): the engine merges it into the context and says when a step changed the
+data or language (effects.GuestChanged); the context's rate and cooloff after a step are the
+guest's new Limits.
 """
 
 from __future__ import annotations
@@ -27,7 +34,8 @@ from typing import TypedDict, TypeVar, Unpack
 from hotelbot.flows.ratelimit import Bucket
 from hotelbot.typedefs import JSONScalar
 
-SNAPSHOT_VERSION = 1  # `rate` was added with defaults: older snapshots still read
+# `rate`, `checking` and `echo` were added with defaults: older snapshots still read.
+SNAPSHOT_VERSION = 1
 
 _T = TypeVar("_T")
 
@@ -48,6 +56,9 @@ class Context:
     last_activity: datetime | None = None
     cooloff_until: datetime | None = None
     rate: Bucket = field(default_factory=Bucket)
+    checking: tuple[str, ...] = ()
+    # Bookkeeping of the loop guard, not where the conversation stands: left out of equality.
+    echo: Echo = field(default_factory=lambda: Echo(), compare=False)
 
     def evolve(self, **changes: Unpack[ContextChanges]) -> Context:
         """A copy with `changes` applied; mypy checks each field's name and type."""
@@ -75,6 +86,9 @@ class Context:
                 "counted_at": _iso(self.rate.counted_at),
                 "noticed": self.rate.noticed,
             },
+            "checking": list(self.checking),
+            "echo": {"fingerprint": self.echo.fingerprint, "since": _iso(self.echo.since),
+                     "count": self.echo.count, "tripped": self.echo.tripped},
         }
 
     @staticmethod
@@ -102,7 +116,30 @@ class Context:
             last_activity=_dt(d["last_activity"]),
             cooloff_until=_dt(d["cooloff_until"]),
             rate=_bucket(d.get("rate")),
+            checking=tuple(_of(str, part) for part in _of(list, d.get("checking", []))),
+            echo=_echo(d.get("echo")),
         )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Echo:
+    """The loop guard's memory (engine rule 14b): the fingerprint of the last reply, since
+    when it has been the same, how many times, and whether the guard tripped (silence)."""
+
+    fingerprint: str = ""
+    since: datetime | None = None
+    count: int = 0
+    tripped: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    """The anti-abuse state of one guest across all of a hotel's numbers: the inbound rate
+    limit's bucket and the cooloff (issue 8 point 17: three departments do not give three
+    times the allowance, and switching numbers does not dodge a cooloff)."""
+
+    rate: Bucket = field(default_factory=Bucket)
+    cooloff_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -111,6 +148,9 @@ class Guest:
 
     data: Mapping[str, JSONScalar] = field(default_factory=dict)  # name, room, ...
     language: str | None = None  # None: never chosen (the hotel's default applies)
+    # The hotel-wide rate limit and cooloff; None: not known (e.g. after a restart): the
+    # conversation's own (Context.rate, Context.cooloff_until) apply.
+    limits: Limits | None = None
 
 
 class ContextChanges(TypedDict, total=False):
@@ -130,6 +170,17 @@ class ContextChanges(TypedDict, total=False):
     last_activity: datetime | None
     cooloff_until: datetime | None
     rate: Bucket
+    checking: tuple[str, ...]
+    echo: Echo
+
+
+def _echo(value: object) -> Echo:
+    if value is None:  # a snapshot from before the loop guard
+        return Echo()
+    found = _of(dict, value)
+    return Echo(fingerprint=_of(str, found.get("fingerprint", "")),
+                since=_dt(found.get("since")), count=_of(int, found.get("count", 0)),
+                tripped=_of(bool, found.get("tripped", False)))
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -46,6 +46,8 @@ class ScheduleMessage:
 class SilenceReason(StrEnum):
     COOLOFF = "cooloff"
     SPAM = "spam"  # past the rate limit
+    NOTICE = "notice"  # a reaction, a deletion, an edit, a system notice: nothing to answer
+    LOOP = "loop"  # the conversation kept producing the same reply (an auto-responder?)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,4 +68,21 @@ class GuestChanged:
     language: str
 
 
-Effect = SendMessage | CreateRequest | ScheduleMessage | Silence | GuestChanged
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListRequests:
+    """Show the guest their open requests ("my requests"): the actor reads them and sends
+    hotelbot.flows.requests_message (the engine's wording)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelRequest:
+    """The guest asked to cancel their request `request_id`: the actor cancels it if staff
+    have not acknowledged it yet and sends hotelbot.flows.cancel_message."""
+
+    request_id: int
+
+
+Effect = (
+    SendMessage | CreateRequest | ScheduleMessage | Silence | GuestChanged | ListRequests
+    | CancelRequest
+)

@@ -1,7 +1,7 @@
 """What happens to a conversation: the engine's inputs.
 
-Must never do I/O. Events are facts, named in the past tense. Every event but StepFailed is a
-guest message: those count against the guest's rate limit.
+Must never do I/O. Events are facts, named in the past tense. Every event but StepFailed and
+CooloffLifted is a guest message: those count against the guest's rate limit.
 """
 
 from __future__ import annotations
@@ -41,10 +41,29 @@ class UnsupportedReceived:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class NoticeReceived:
+    """An update that needs no answer: a reaction, a deleted or edited message, a system
+    notice (the guest changed their number). Recorded and met with silence."""
+
+    kind: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChatOpened:
+    """The guest opened the chat with the number (`request_welcome`): greet them."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FlowRequested:
     """Start `flow_id` now (a reply to a scheduled message names the flow to run)."""
 
     flow_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CooloffLifted:
+    """Staff lifted the guest's cooloff (`hotelbot admin unlock`, the staff console): the
+    guest may write again at once, their error count starts over. Not a guest message."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,9 +72,15 @@ class StepFailed:
 
 
 Event = (
-    TextReceived | OptionChosen | TemplateButtonPressed | UnsupportedReceived | FlowRequested
-    | StepFailed
+    TextReceived | OptionChosen | TemplateButtonPressed | UnsupportedReceived | NoticeReceived
+    | ChatOpened | FlowRequested | StepFailed | CooloffLifted
 )
+
+# Webhook message types that need no answer (NoticeReceived). Meta's documented types:
+# `reaction` (an emoji added or removed), `system` (user_changed_number and the like); the
+# newer `revoke`/`deleted` (a message deleted) and `edit` (a message edited: answering the
+# edit as a new message would re-run a step the guest already answered).
+NOTICE_KINDS = frozenset({"reaction", "system", "revoke", "deleted", "edit"})
 
 
 # --- a guest's WhatsApp message as an event (the one place messages become events) ----------
@@ -66,9 +91,15 @@ def event_for(kind: str, payload: Mapping[str, object]) -> Event:
     total over every payload (Cloud API fact sheet section 1.2 field notes).
 
     text -> TextReceived; interactive button_reply/list_reply -> OptionChosen; template
-    quick reply (`button`) -> TemplateButtonPressed; anything else, or a known type whose
-    content is missing, -> UnsupportedReceived(kind).
+    quick reply (`button`) -> TemplateButtonPressed; a reaction, deletion, edit or system
+    notice (NOTICE_KINDS) -> NoticeReceived(kind); `request_welcome` (the chat opened) ->
+    ChatOpened; anything else, or a known type whose content is missing (a `type:
+    unsupported` message included), -> UnsupportedReceived(kind).
     """
+    if kind in NOTICE_KINDS:
+        return NoticeReceived(kind=kind)
+    if kind == "request_welcome":
+        return ChatOpened()
     if kind == "text":
         body = _field(payload, "text", "body")
         if body is not None:

@@ -4,9 +4,9 @@ Owns: the intermediate representation of flows, steps, options, branches, valida
 hotel's resolved configuration (`Hotel`). Must never do I/O, import asyncio, read the clock
 or log. Everything here is already validated: the engine trusts it.
 
-Step references. A `next` target is either a step id of the same flow (`"quantity"`) or
-another flow (`"flow:feedback"`, which starts that flow at its start step). On the navigation
-stack and in reply ids a step is named by its `StepRef`: `"<flow_id>.<step_id>"`.
+Step references. A `next` target is either a step id of the same flow (`"quantity"`), another
+flow (`"flow:feedback"`, which starts that flow at its start step) or REQUESTS_TARGET. On the
+navigation stack and in reply ids a step is named by its `StepRef`: `"<flow_id>.<step_id>"`.
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ from typing import Literal
 from hotelbot.typedefs import Dept, FlowId, HotelId, JSONScalar, Lang, NumberId, StepId
 
 FLOW_PREFIX = "flow:"
+# A `next` target that shows the guest their open requests (engine rule 5b), e.g. a menu
+# option "My requests"; the conversation is then idle.
+REQUESTS_TARGET = "show:requests"
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +135,9 @@ class Option:
     next: Next
     # Data saved when chosen: a plain value, or a Text saved in the guest's language.
     set: Mapping[str, JSONScalar | Text] = field(default_factory=dict)
+    # Words that pick this option when a guest types them in free text (engine rule 6b):
+    # language -> phrases, normalized like guest text (hotelbot.flows.text.normalize).
+    keywords: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -210,18 +216,24 @@ class Department:
 
 
 
-WordKind = Literal["back", "menu", "skip"]
+# back/menu/skip are global words (engine rule 10); thanks is small talk, answered with a short
+# acknowledgement once a flow has finished (rule 6).
+# requests ("my orders") lists the guest's open requests wherever they are (rule 5b).
+WordKind = Literal["back", "menu", "skip", "thanks", "requests"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Policy:
-    """Standard conversation rules, the same for every hotel (DESIGN.md)."""
+    """A hotel's conversation rules: the seed's standard values by default; a hotel file may
+    set each within bounds (`conversation:`, hotelbot/config/hotels.py POLICY_BOUNDS)."""
 
     max_errors: int = 5  # the 5th consecutive invalid answer starts a cooloff
     cooloff_minutes: int = 15
     timeout_minutes: int = 60  # idle longer than this and the context expires
     spam_burst: int = 20  # a guest may send this many messages at once (a full bucket) ...
     spam_per_second: float = 1.0  # ... then this many a second; past it: one notice, silence
+    loop_replies: int = 10  # the same reply more than this many times ...
+    loop_minutes: int = 10  # ... within this many minutes: a loop (one notice, an incident)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

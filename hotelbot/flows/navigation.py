@@ -18,7 +18,8 @@ from hotelbot.flows.model import FLOW_PREFIX, Department, Flow, Hotel, Next, Ste
 from hotelbot.typedefs import Dept, FlowId, JSONScalar, StepId
 
 __all__ = [
-    "Landing", "Navigator", "Position", "answers", "choose", "collected", "idle", "stack_to",
+    "MARK_PREFIX", "Landing", "Navigator", "Position", "answers", "choose", "collected", "idle",
+    "stack_to",
 ]
 
 _MAX_STACK = 50
@@ -45,9 +46,14 @@ class Landing:
     at: Position | None
 
 
+MARK_PREFIX = "_"  # guest-level bookkeeping (e.g. when a remembered value was confirmed)
+
+
 def collected(ctx: Context) -> dict[str, JSONScalar]:
-    """Everything known about the guest: accumulated data overlaid by this flow's answers."""
-    return {**ctx.accumulated_data, **ctx.step_data}
+    """Everything known about the guest: accumulated data overlaid by this flow's answers
+    (bookkeeping keys, MARK_PREFIX, left out: they are never a request's data)."""
+    return {k: v for k, v in {**ctx.accumulated_data, **ctx.step_data}.items()
+            if not k.startswith(MARK_PREFIX)}
 
 
 def answers(step: Step) -> tuple[str, ...]:
@@ -72,9 +78,11 @@ def choose(next_: Next | None, ctx: Context) -> str | None:
 
 
 def idle(ctx: Context) -> Context:
-    """The context with no current flow: step data, stack and error count cleared."""
+    """The context with no current flow: step data, stack, error count and any check of a
+    remembered value cleared."""
     return ctx.evolve(
-        current_flow=None, current_step=None, step_data={}, navigation_stack=(), error_count=0
+        current_flow=None, current_step=None, step_data={}, navigation_stack=(), error_count=0,
+        checking=(),
     )
 
 

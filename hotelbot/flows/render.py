@@ -11,6 +11,9 @@ Choosing the shape (DESIGN.md "Conversation rules"):
   4-10 entries   interactive "list"; one section, rows id <= 200, title <= 24, description
                  <= 72, action.button <= 20
   more than 10   a numbered text menu ("1. Title") + strings["numbered_hint"]
+Every shape with entries ends with how to navigate, strings["nav_footer"] ("0 = menu · back =
+previous step", at most 60 characters): the interactive footer, or a numbered menu's last
+line. A step's own footer then closes the body (a confirm's "Is everything correct?").
 An interactive shape that cannot be built validly (titles colliding once clipped, an id too
 long) falls back to the next shape down. Entries keep their order in every shape, so the
 number a guest types always names the entry shown in that position.
@@ -33,8 +36,8 @@ from dataclasses import dataclass
 from hotelbot.flows.context import Context
 from hotelbot.flows.effects import SendMessage
 from hotelbot.flows.model import Flow, Hotel, Step, StepKind, Text, ValidatorKind
-from hotelbot.flows.navigation import answers
-from hotelbot.flows.validators import rating_range
+from hotelbot.flows.navigation import MARK_PREFIX, answers
+from hotelbot.flows.validators import Accepted, Locale, parse_answer, rating_range
 from hotelbot.typedefs import Dept, JSONScalar, Lang
 from hotelbot.whatsapp import limits
 
@@ -122,7 +125,8 @@ def variables(hotel: Hotel, context: Context, flow: Flow | None) -> dict[str, st
     values["hotel_name"] = hotel.name
     values["department"] = department.name.get(lang, default) if department else ""
     for source in (context.accumulated_data, context.step_data):
-        values.update({k: format_value(v) for k, v in source.items()})
+        values.update({k: format_value(v) for k, v in source.items()
+                       if not k.startswith(MARK_PREFIX)})
     return values
 
 
@@ -197,10 +201,11 @@ def render_step(
     header = _optional_text(step.header, lang, default, values)
     footer = _optional_text(step.footer, lang, default, values)
     entries = step_entries(hotel, step)
-    shape = _Shape(flow_id=flow.id, step_id=step.id, lang=lang, default=default,
-                   body=body, header=header, footer=footer, values=values)
     if not entries:
         return text_message(join(header, body, footer))
+    navigation = string(hotel, "nav_footer", lang)
+    shape = _Shape(flow_id=flow.id, step_id=step.id, lang=lang, default=default,
+                   body=join(body, footer), header=header, footer=navigation, values=values)
     if len(entries) <= limits.BUTTONS_MAX and (message := shape.buttons(entries)) is not None:
         return message
     if len(entries) <= limits.ROWS_MAX:
@@ -212,7 +217,46 @@ def render_step(
         f"{i}. {substitute(e.title.get(lang, default), values)}" for i, e in enumerate(entries, 1)
     )
     hint = string(hotel, "numbered_hint", lang)
-    return text_message(join(header, body, lines, hint, footer))
+    return text_message(join(header, body, lines, hint, footer, navigation))
+
+
+# Candidate examples of a valid answer, per kind, tried in order (the first the step's own
+# validator accepts is shown): see `example`. A localized strings["example_<kind>"] comes first.
+_EXAMPLES: Mapping[ValidatorKind, tuple[str, ...]] = {
+    ValidatorKind.TIME: ("19:30", "12:00", "10:00", "14:00", "09:00", "16:00", "21:00"),
+    ValidatorKind.DATE: ("tomorrow", "today"),
+    ValidatorKind.ROOM: ("205", "101", "12", "1204", "A12", "12A"),
+    ValidatorKind.PHONE: ("+44 20 7946 0958",),
+    ValidatorKind.EMAIL: ("name@example.com",),
+}
+
+
+def example(hotel: Hotel, context: Context, flow: Flow, step: Step, locale: Locale) -> str:
+    """A valid answer to `step`, to show a guest who keeps missing it; "" when there is none
+    worth showing (free text: the refusal already names the bound it missed).
+
+    Menus, choices and confirmations: the first entry's title (a rating: its highest value);
+    numbers: the lowest allowed; other kinds: the first candidate (strings["example_<kind>"]
+    in the guest's language, then _EXAMPLES) that the step's own validator accepts now.
+    """
+    lang, default = context.language, hotel.default_language
+    validator = step.validator
+    entries = step_entries(hotel, step)
+    if validator is not None and validator.kind is ValidatorKind.RATING:
+        return str(rating_range(validator).stop - 1)
+    if entries:
+        return substitute(entries[0].title.get(lang, default), variables(hotel, context, flow))
+    if validator is None or validator.kind is ValidatorKind.TEXT:
+        return ""
+    if validator.kind in (ValidatorKind.INTEGER, ValidatorKind.NUMBER):
+        numbers: tuple[float, ...] = tuple(
+            n for n in (validator.min, 1.0, validator.max) if n is not None)
+        candidates = tuple(format_value(n) for n in numbers)
+    else:
+        own = string(hotel, f"example_{validator.kind.value}", lang)
+        candidates = ((own,) if own else ()) + _EXAMPLES.get(validator.kind, ())
+    return next((c for c in candidates
+                 if isinstance(parse_answer(validator, c, locale), Accepted)), "")
 
 
 def summary_names(flow: Flow, step: Step, lang: str, default: str) -> tuple[str, ...]:

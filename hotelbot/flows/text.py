@@ -10,14 +10,18 @@ import unicodedata
 
 _SPACE = re.compile(r"\s+")
 _EDGE_PUNCT = ".,;:!?¡¿'\"()[]{}*_~-"
+# Emoji skin tones and the emoji variation selector: "👍🏽" and "❤️" read as "👍" and "❤".
+_EMOJI_MODIFIERS = re.compile("[\U0001F3FB-\U0001F3FF\uFE0F]")
 
 
 def normalize(text: str) -> str:
-    """Casefold, strip accents, collapse whitespace, trim surrounding punctuation.
+    """Casefold, strip accents and emoji modifiers, collapse whitespace, trim surrounding
+    punctuation.
 
     >>> normalize("  Café  au LAIT! ")
     'cafe au lait'
     """
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    stripped = _EMOJI_MODIFIERS.sub("", stripped)
     return _SPACE.sub(" ", stripped).strip().strip(_EDGE_PUNCT).strip()

@@ -43,6 +43,25 @@ class RequestRepository(Protocol):
         """
         ...
 
+    async def open_for_guest(self, hotel_id: str, guest_id: str, limit: int = 10
+                             ) -> list[RequestRecord]:
+        """One guest's requests at one hotel that staff have not finished (new or
+        acknowledged), newest first: what "my requests" shows the guest."""
+        ...
+
+    async def cancel_by_guest(
+        self, id: int, hotel_id: str, guest_id: str, *, at: datetime | None = None
+    ) -> bool:
+        """The guest cancels their own request: only while it is `new` (staff have not
+        acknowledged it), only their own at this hotel. Staff see it cancelled, with
+        `cancelled_by: guest` in its data. One conditional UPDATE: a request acknowledged
+        meanwhile is left alone.
+
+        Returns:
+            True if it was cancelled, False if it is not theirs or no longer new.
+        """
+        ...
+
 
 class SqliteRequests:
     """RequestRepository on the SQLite file."""
@@ -69,6 +88,21 @@ class SqliteRequests:
         params = (RequestStatus(status), encode_optional_time(at), id)
         await self._db.update_one(f"request with id {id}", _SET_STATUS, params)
 
+    async def open_for_guest(self, hotel_id: str, guest_id: str, limit: int = 10
+                             ) -> list[RequestRecord]:
+        params = (hotel_id, guest_id, RequestStatus.NEW, RequestStatus.ACKNOWLEDGED, limit)
+        rows = await self._db.fetchall(_OPEN_FOR_GUEST, params)
+        return [codec.request_from_row(row) for row in rows]
+
+    async def cancel_by_guest(
+        self, id: int, hotel_id: str, guest_id: str, *, at: datetime | None = None
+    ) -> bool:
+        params = (RequestStatus.CANCELLED, encode_optional_time(at), id, hotel_id, guest_id,
+                  RequestStatus.NEW)
+        changed = await self._db.write(lambda conn: conn.execute(_CANCEL_BY_GUEST,
+                                                                  params).rowcount)
+        return bool(changed == 1)
+
 
 # --- statements: run on the connection thread inside a writer job ------------------------------
 
@@ -84,6 +118,15 @@ _RECENT_OF = (
     " ORDER BY id DESC LIMIT ?"
 )
 _SET_STATUS = "UPDATE requests SET status = ?, updated_at = coalesce(?, updated_at) WHERE id = ?"
+_OPEN_FOR_GUEST = (
+    f"SELECT {codec.REQUEST_COLUMNS} FROM requests WHERE hotel_id = ? AND guest_id = ?"
+    " AND status IN (?, ?) ORDER BY id DESC LIMIT ?"
+)
+_CANCEL_BY_GUEST = (
+    "UPDATE requests SET status = ?, data = json_set(data, '$.cancelled_by', 'guest'),"
+    " updated_at = coalesce(?, updated_at)"
+    " WHERE id = ? AND hotel_id = ? AND guest_id = ? AND status = ?"
+)
 
 
 def insert_requests(conn: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -> None:

@@ -236,14 +236,19 @@ async def test_guest_data_is_shared_by_departments_and_not_by_hotels(
         assert other is None or "guest_name" not in other.data
 
 
+# A flood whose replies alternate (the main menu, then check-in's first question): the same
+# reply over and over would be stopped by the loop guard first (engine rule 14b).
+FLOOD = ("menu", "1")
+
+
 async def test_flooding_guest_gets_one_notice_and_never_slows_others(
     tmp_path: Path, clock: FakeClock
 ) -> None:
     flooder, calm = "34600000009", "34600000010"
     settings = RouterSettings(sweep_every=1e9)
     async with open_harness(tmp_path / "hb.sqlite3", clock, settings=settings) as h:
-        for _ in range(30):
-            await h.say(FRONT_DESK, flooder, "menu")
+        for n in range(30):  # replies alternate: the rate limit, not the loop guard, acts
+            await h.say(FRONT_DESK, flooder, FLOOD[n % 2])
         await h.say(FRONT_DESK, calm, "hi")
         await h.settle()
         flood = h.transport.texts_to(flooder)
@@ -331,16 +336,16 @@ async def test_a_flood_is_noticed_once_in_the_snapshot_and_ends_after_a_quiet_se
 ) -> None:
     async with open_harness(tmp_path / "hb.sqlite3", clock) as h:
         burst = h.hotels.hotels[HotelId("demo_hotel")].policy.spam_burst
-        for _ in range(burst + 2):
-            await h.say(FRONT_DESK, GUEST, "menu")
+        for n in range(burst + 2):
+            await h.say(FRONT_DESK, GUEST, FLOOD[n % 2])
         await h.settle()
         texts = h.transport.texts_to(GUEST)
         assert len(texts) == burst + 1 and "very quickly" in texts[-1]
         snapshot = await h.store.conversations.load(FRONT_DESK, GUEST)
         assert snapshot is not None and Context.from_dict(snapshot).rate.noticed
         clock.jump(1)  # one token back: answered, and a next flood gets its own notice
-        for _ in range(2):
-            await h.say(FRONT_DESK, GUEST, "menu")
+        for n in range(2):
+            await h.say(FRONT_DESK, GUEST, FLOOD[n % 2])
         await h.settle()
         texts = h.transport.texts_to(GUEST)
         assert len(texts) == burst + 3 and "very quickly" in texts[-1]
@@ -355,8 +360,8 @@ async def test_replayed_messages_are_not_counted_against_the_rate_limit(
     db = tmp_path / "hb.sqlite3"
     async with open_harness(db, clock) as h:
         burst = h.hotels.hotels[HotelId("demo_hotel")].policy.spam_burst
-        for _ in range(burst + 5):  # acknowledged, then the process died
-            await h.record(FRONT_DESK, GUEST, "menu")
+        for n in range(burst + 5):  # acknowledged, then the process died
+            await h.record(FRONT_DESK, GUEST, FLOOD[n % 2])
     async with open_harness(db, clock) as h:
         await h.settle()
         texts = h.transport.texts_to(GUEST)

@@ -11,13 +11,17 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
 
+from hotelbot.config import load_hotels
 from hotelbot.flows import Context
+from hotelbot.flows.remembered import mark
 from hotelbot.store.records import StepCommit
 from tests.fakes.hotel import Hotel, new_wamid, text_item
 from tests.messages import message_kind, message_text
@@ -62,9 +66,12 @@ async def _seed(hotel: Hotel, number: str, guest: str, hotel_id: str, dept: str,
                 start: Mapping[str, Any]) -> None:
     """Give the guest what the dialogue starts with (remembered data, a language)."""
     language = start.get("language") or ("pt" if hotel_id == "seaside_inn" else "en")
+    known = dict(start.get("remember", {}))  # told earlier today: already confirmed
+    today = datetime.now(ZoneInfo(load_hotels(CONFIG).hotels[hotel_id].timezone)).date()
+    known |= {mark(key): today.isoformat() for key in known}
+    known |= start.get("remembered_before", {})
     context = Context(hotel_id=hotel_id, guest_id=guest, phone_number_id=number,
-                      department=dept, language=language,
-                      accumulated_data=dict(start.get("remember", {})))
+                      department=dept, language=language, accumulated_data=known)
     await hotel.store.conversations.commit_step(StepCommit(
         phone_number_id=number, guest_id=guest, hotel_id=hotel_id, context=context.to_dict(),
         guest_data=context.accumulated_data, language=language, inbound_seq=None,
@@ -72,8 +79,6 @@ async def _seed(hotel: Hotel, number: str, guest: str, hotel_id: str, dept: str,
 
 
 def _number(document: Mapping[str, Any], dialogue: Mapping[str, Any]) -> tuple[str, str]:
-    from hotelbot.config import load_hotels
-
     hotels = load_hotels(CONFIG)
     dept = dialogue.get("department", document.get("department"))
     hotel = hotels.hotels[document["hotel"]]

@@ -26,6 +26,7 @@ from hotelbot.admin import AdminSocketError, open_admin_server
 from hotelbot.app import ADMIN, CORE
 from hotelbot.store import RequestStatus
 from tests.fakes.hotel import Hotel, HotelFactory
+from tests.messages import message_text
 from tests.numbers import FRONT_DESK
 from tests.paths import CONFIG
 
@@ -184,7 +185,7 @@ async def test_help_lists_every_command(conn: Conn) -> None:
     reply = await conn.ask({"cmd": "help"})
     assert set(reply["commands"]) == {
         "help", "stats", "requests", "request_status", "context", "reload", "parked", "replay",
-        "actors", "funnel", "guest"}
+        "actors", "funnel", "guest", "unlock"}
 
 
 # --- the commands, after a real check-in --------------------------------------------------
@@ -232,6 +233,9 @@ async def test_requests_list_the_check_in_with_its_data_guest_masked(
     ({"cmd": "request_status", "id": 999, "status": "done"}, "no request with id 999"),
     ({"cmd": "context", "phone_number_id": FRONT_DESK}, "'guest' is required"),
     ({"cmd": "context", "phone_number_id": FRONT_DESK, "guest": "111"}, "no conversation"),
+    ({"cmd": "unlock", "phone_number_id": FRONT_DESK}, "'guest' is required"),
+    ({"cmd": "unlock", "phone_number_id": FRONT_DESK, "guest": "111"}, "no conversation"),
+    ({"cmd": "unlock", "phone_number_id": "999", "guest": "111"}, "no department has"),
 ])
 async def test_bad_arguments_are_refused_with_the_reason(
     conn: Conn, request_: dict[str, object], reason: str
@@ -287,6 +291,31 @@ async def test_reload_refuses_a_broken_config_and_the_old_one_keeps_working(
     assert admin_hotel.app[CORE].config.get() is before
     replies = await admin_hotel.say(FRONT_DESK, GUEST, "Hello")
     assert replies and "How can we help you today?" in orjson.dumps(replies[0].body).decode()
+
+
+async def test_unlock_lifts_a_cooloff_so_the_guest_is_answered_again(
+    admin_hotel: Hotel, sock_dir: Path, capsys: pytest.CaptureFixture[str],
+    logs: list[dict[str, Any]],
+) -> None:
+    """Five wrong answers start the cooloff (silence, even to "menu"); `hotelbot admin unlock`
+    goes socket -> router -> the conversation's actor -> the engine, and "menu" works again."""
+    await admin_hotel.say(FRONT_DESK, GUEST, "Hello")
+    await admin_hotel.say(FRONT_DESK, GUEST, "late checkout")
+    for wrong in ("one", "two", "three", "four", "five"):
+        await admin_hotel.say(FRONT_DESK, GUEST, wrong)
+    assert await admin_hotel.say(FRONT_DESK, GUEST, "menu") == []  # cooling off: silence
+    sock = str(sock_dir / "a.sock")
+    assert await _admin_cli("--socket", sock, "unlock", FRONT_DESK, GUEST) == 0
+    lifted = "guest *******1222: cooloff lifted, they may write again"
+    assert capsys.readouterr().out.strip() == lifted
+    context = await admin_hotel.core.router.ask_context(FRONT_DESK, GUEST)  # type: ignore[arg-type]
+    assert context.cooloff_until is None and context.error_count == 0  # type: ignore[attr-defined]
+    replies = await admin_hotel.say(FRONT_DESK, GUEST, "menu")
+    assert replies and "How can we help you today?" in message_text(replies[0].body)
+    assert await _admin_cli("--socket", sock, "unlock", FRONT_DESK, GUEST) == 0
+    assert "no cooloff in force" in capsys.readouterr().out
+    stored = await admin_hotel.store.conversations.load(FRONT_DESK, GUEST)
+    assert stored is not None and stored["cooloff_until"] is None
 
 
 # --- the CLI client ------------------------------------------------------------------------

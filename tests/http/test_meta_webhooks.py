@@ -5,7 +5,7 @@ The examples are read at test time from the vendored spec
 not copied. Each is POSTed to the real app on loopback, signed with the App Secret like Meta
 signs it, and must be answered 200 without anything failing (no parked message). A guest's
 message among them must be answered through the fake Graph API: a menu, an answer or the
-"please use the menu" hint.
+"please use the menu" hint; a reaction or a system notice is recorded and not answered.
 
 Meta's examples name phone_number_id 106540352242922, which is not a number of ours: before
 posting, every `metadata.phone_number_id` is rewritten to the demo hotel's front desk
@@ -32,6 +32,8 @@ from tests.numbers import FRONT_DESK
 EXAMPLES = webhook_examples()
 # Examples whose messages are not something a guest typed: answered 200, no reply required.
 NOT_FROM_A_GUEST = {"System Message"}
+# Updates that need no answer: recorded, and met with silence (a reaction, a system notice).
+NOT_ANSWERED = {"System Message", "Reaction Message"}
 
 
 def _for_our_number(example: dict[str, Any]) -> dict[str, Any]:
@@ -76,7 +78,8 @@ async def test_each_spec_webhook_example_is_answered_200_and_the_guest_gets_a_re
     if not messages:  # group events: another webhook field, nothing to record or answer
         assert hotel.fake.sends == []
         return
-    if name in NOT_FROM_A_GUEST:
+    if name in NOT_ANSWERED:
+        assert all(hotel.fake.sent_to(guest) == [] for guest in guests), name
         return
     for guest in guests:
         replies = hotel.fake.sent_to(guest)
@@ -86,7 +89,7 @@ async def test_each_spec_webhook_example_is_answered_200_and_the_guest_gets_a_re
 
 
 GUEST_EXAMPLES = sorted(n for n, e in EXAMPLES.items()
-                        if _guest_messages(e) and n not in NOT_FROM_A_GUEST)
+                        if _guest_messages(e) and n not in NOT_ANSWERED)
 
 
 @pytest.mark.parametrize("name", GUEST_EXAMPLES)
@@ -103,6 +106,20 @@ async def test_each_guest_example_mid_conversation_gets_an_answer_or_the_menu_hi
     replies = hotel.fake.sent_to(guest)[before:]
     assert replies, f"{name}: no answer mid-conversation"
     assert all(r.body["type"] in ("text", "interactive") for r in replies)
+
+
+@pytest.mark.parametrize("name", sorted(NOT_ANSWERED))
+async def test_an_update_that_needs_no_answer_is_recorded_and_silent_mid_conversation(
+    hotel: Hotel, name: str
+) -> None:
+    example = _for_our_number(EXAMPLES[name])
+    [guest] = {m["from"] for m in _guest_messages(example)}
+    assert await hotel.say(FRONT_DESK, guest, "Hello")
+    before = len(hotel.fake.sent_to(guest))
+    assert await hotel.post(orjson.dumps(example)) == 200
+    await hotel.settle()
+    assert await hotel.store.inbound.parked() == [] and await hotel.store.inbound.pending() == []
+    assert hotel.fake.sent_to(guest)[before:] == []
 
 
 async def test_a_retried_example_is_acknowledged_and_not_answered_twice(hotel: Hotel) -> None:

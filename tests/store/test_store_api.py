@@ -359,6 +359,27 @@ async def test_requests_listing_by_hotel_status_and_limit(store: Store) -> None:
     assert [r.kind for r in await store.requests.recent("h2")] == ["x"]
 
 
+async def test_a_guest_cancels_only_their_own_request_and_only_while_it_is_new(
+    store: Store
+) -> None:
+    await store.conversations.commit_step(
+        commit(None, requests=(request("a"), request("b"), request("x", "h2"))))
+    b, a = await store.requests.recent("h1")
+    [x] = await store.requests.recent("h2")
+    assert [r.kind for r in await store.requests.open_for_guest("h1", "g1")] == ["b", "a"]
+    await store.requests.set_status(b.id, "acknowledged")
+    assert not await store.requests.cancel_by_guest(b.id, "h1", "g1", at=T0)  # staff have it
+    assert not await store.requests.cancel_by_guest(a.id, "h1", "g2", at=T0)  # not theirs
+    assert not await store.requests.cancel_by_guest(x.id, "h1", "g1", at=T0)  # another hotel
+    assert await store.requests.cancel_by_guest(a.id, "h1", "g1", at=T0)
+    assert not await store.requests.cancel_by_guest(a.id, "h1", "g1", at=T0)  # once
+    [cancelled] = await store.requests.recent("h1", "cancelled")
+    assert cancelled.id == a.id and cancelled.data == {"dish": "soup", "qty": 2,
+                                                       "cancelled_by": "guest"}
+    assert [r.kind for r in await store.requests.open_for_guest("h1", "g1")] == ["b"]
+    assert await store.requests.open_for_guest("h2", "g1") == [x]
+
+
 async def test_bad_request_queries_are_refused(store: Store) -> None:
     with pytest.raises(ValueError):
         await store.requests.recent("h1", "lost")

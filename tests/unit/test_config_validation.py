@@ -14,7 +14,7 @@ import pytest
 
 from hotelbot.config import check_config, load_hotels
 from hotelbot.errors import FlowDefinitionError, Problem
-from hotelbot.flows import Sending
+from hotelbot.flows import Policy, Sending
 from hotelbot.typedefs import Dept, HotelId
 from tests.paths import CONFIG
 
@@ -163,6 +163,28 @@ CASES = [
     Case("string_button_too_long", "strings.yaml", 'confirm: {en: "Confirm",',
          'confirm: {en: "Confirm this order now please",', "strings.confirm", "at most 20",
          "Confirm this order"),
+    Case("navigation_footer_too_long", "strings.yaml", 'fr: "0 = menu · retour = étape précédente"',
+         'fr: "0 = menu · retour = étape précédente · passer = ignorer la question"',
+         "strings.nav_footer", "at most 60", "^  nav_footer:"),
+    Case("cooloff_too_long", "hotels/seaside_inn.yaml", "  cooloff_minutes: 10\n",
+         "  cooloff_minutes: 100000\n", "conversation.cooloff_minutes", "must be from 1 to 1440",
+         "cooloff_minutes: 100000"),
+    Case("max_errors_too_low", "hotels/seaside_inn.yaml", "  max_errors: 5\n",
+         "  max_errors: 1\n", "conversation.max_errors", "must be from 2 to 20", "max_errors: 1"),
+    Case("inbound_rate_not_a_number", "hotels/seaside_inn.yaml", "  inbound_per_second: 1\n",
+         "  inbound_per_second: fast\n", "conversation.inbound_per_second", "expected a number",
+         "inbound_per_second: fast"),
+    Case("conversation_unknown_key", "hotels/seaside_inn.yaml", "  inbound_burst: 20\n",
+         "  inbound_burst: 20\n  patience: 3\n", "conversation.patience",
+         "unknown key 'patience'", "patience: 3"),
+    Case("keywords_not_phrases", "flows/front_desk_menu.yaml",
+         "keywords: [feedback, review, complaint, complain]", "keywords: 42",
+         "steps.main.options[3].keywords", "expected a list of phrases", "keywords: 42"),
+    Case("override_keywords_bad_language", "hotels/seaside_inn.yaml",
+         "keywords: {pt: [opinião, reclamação, avaliação]}",
+         "keywords: {portuguese: [opinião]}",
+         "overrides.front_desk_menu.steps.main.options.edit.feedback.keywords.portuguese",
+         "bad language code", "keywords: {portuguese"),
     Case("sending_rate_too_high", "hotels/demo_hotel.yaml", SENDING,
          "    sending: {messages_per_second: 5000}\n",
          "departments.front_desk.sending.messages_per_second", "at most 1000",
@@ -315,3 +337,11 @@ def test_sending_limits_and_read_receipts_are_read_with_defaults(tmp_path: Path)
     assert (front.sending.messages_per_second, front.sending.pair_burst,
             front.sending.pair_interval_seconds) == (1000, 3, 6.0)
     assert rooms.sending == Sending()
+
+
+def test_conversation_settings_are_read_with_defaults() -> None:
+    hotels = load_hotels(CONFIG)
+    seaside, demo = hotels.hotels["seaside_inn"], hotels.hotels["demo_hotel"]
+    assert demo.policy == Policy()
+    assert seaside.policy == Policy(max_errors=5, cooloff_minutes=10, timeout_minutes=60,
+                                    spam_burst=20, spam_per_second=1.0)

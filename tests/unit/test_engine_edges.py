@@ -31,17 +31,39 @@ def with_steps(hotel: Hotel, flow_id: str, *steps: Step) -> Hotel:
     return replace(hotel, flows=flows)
 
 
-@pytest.mark.parametrize("ref", ["order.gone", "gone.start", "order.done", "main."])
-def test_context_at_a_step_that_no_longer_exists_lands_at_main_menu(ref: str) -> None:
-    out = run(at(ref, stack=("order.gone",), data={"x": 1}), TextReceived(text="1"))
-    assert where(out.context) == "main.start" and out.context.step_data == {}
-    assert "Something went wrong" in text_of(out)
+@pytest.mark.parametrize(("ref", "lands", "stack"), [
+    ("order.gone", "order.category", ("main.start",)),  # a step gone: its flow's start
+    ("order.done", "order.category", ("main.start",)),  # an end step: never sent unconfirmed
+    ("gone.start", "main.start", ()),  # a flow gone: the main menu
+    ("main.", "main.start", ()),
+])
+def test_context_at_a_step_that_no_longer_exists_continues_at_a_valid_one(
+    ref: str, lands: str, stack: tuple[str, ...]
+) -> None:
+    out = run(at(ref, stack=("order.gone",), data={"x": 1}, errors=2), TextReceived(text="1"))
+    assert where(out.context) == lands and out.context.step_data == {}
+    assert out.context.navigation_stack == stack and out.context.error_count == 0
+    assert "We have just updated this service." in text_of(out)
+    assert "Something went wrong" not in text_of(out)
+    assert not any(isinstance(e, CreateRequest) for e in out.effects)
+
+
+def test_a_disabled_step_continues_at_its_successor_with_the_answers_kept() -> None:
+    quantity = replace(build_hotel().flows[FlowId("order")].steps[StepId("quantity")],
+                       enabled=False)
+    hotel = with_steps(build_hotel(), "order", quantity)
+    before = at("order.quantity", stack=("main.start", "order.category"),
+                data={"category": "food", "item": "Tea"}, errors=1)
+    out = run(before, TextReceived(text="2"), hotel)
+    assert where(out.context) == "order.note" and out.context.error_count == 0
+    assert out.context.step_data == {"category": "food", "item": "Tea"}  # "2" not applied
+    assert text_of(out).startswith("We have just updated this service.")
 
 
 def test_current_flow_without_step_is_repaired() -> None:
     ctx = at(None).evolve(current_flow="order")
     out = run(ctx, TextReceived(text="hi"))
-    assert where(out.context) == "main.start"
+    assert where(out.context) == "order.category"  # the flow again, from its start
 
 
 def test_unknown_department_answers_an_error_and_stays_idle() -> None:

@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 from hotelbot.errors import GraphAPIError, PayloadError, RateLimited
 from hotelbot.flows import Event, event_for
 from hotelbot.flows.events import (
+    ChatOpened,
+    NoticeReceived,
     OptionChosen,
     TemplateButtonPressed,
     TextReceived,
@@ -445,14 +447,15 @@ def test_any_message_shape_parses_or_is_rejected(fields: dict[str, object]) -> N
     parsed = parse_webhook(orjson.dumps(document))  # never raises: one part, one verdict
     assert len(parsed.messages) + len(parsed.rejected) == 1
     for msg in parsed.messages:
-        assert isinstance(_event(msg), TextReceived | OptionChosen | UnsupportedReceived)
+        assert isinstance(_event(msg), TextReceived | OptionChosen | UnsupportedReceived
+                          | NoticeReceived | ChatOpened)
 
 
 # --- events ------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    "kind", ["image", "audio", "video", "document", "location", "sticker", "reaction", "contacts"]
+    "kind", ["image", "audio", "video", "document", "location", "sticker", "contacts"]
 )
 def test_media_and_other_kinds_are_unsupported(kind: str) -> None:
     assert _event(message(kind, {kind: {"id": "1"}})) == UnsupportedReceived(kind=kind)
@@ -461,7 +464,26 @@ def test_media_and_other_kinds_are_unsupported(kind: str) -> None:
 @pytest.mark.parametrize(
     ("kind", "payload"),
     [
-        ("system", {"system": {"body": "changed number"}}),
+        ("reaction", {"reaction": {"message_id": "wamid.X", "emoji": "👍"}}),
+        ("reaction", {"reaction": {"message_id": "wamid.X"}}),  # a reaction removed
+        ("system", {"system": {"body": "changed number", "type": "user_changed_number"}}),
+        ("revoke", {"revoke": {"original_message_id": "wamid.X"}}),
+        ("edit", {"edit": {"original_message_id": "wamid.X"}}),
+    ],
+)
+def test_reactions_deletions_and_system_notices_need_no_answer(
+    kind: str, payload: dict[str, object]
+) -> None:
+    assert _event(message(kind, payload)) == NoticeReceived(kind=kind)
+
+
+def test_request_welcome_is_the_chat_opened() -> None:
+    assert _event(message("request_welcome", {})) == ChatOpened()
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload"),
+    [
         ("unsupported", {"errors": [{"code": 131051}]}),
         ("interactive", {"interactive": {"type": "nfm_reply", "nfm_reply": {"id": "x"}}}),
         ("interactive", {"interactive": {"type": "button_reply", "button_reply": {}}}),

@@ -9,11 +9,19 @@ from hypothesis import strategies as st
 
 from hotelbot.config import load_hotels
 from hotelbot.flows.context import Context
-from hotelbot.flows.effects import SendMessage, Silence, SilenceReason
+from hotelbot.flows.effects import (
+    CancelRequest,
+    ListRequests,
+    SendMessage,
+    Silence,
+    SilenceReason,
+)
 from hotelbot.flows.engine import new_context, step
 from hotelbot.flows.events import (
+    ChatOpened,
     Event,
     FlowRequested,
+    NoticeReceived,
     OptionChosen,
     TemplateButtonPressed,
     TextReceived,
@@ -62,6 +70,8 @@ def events(hotel: Hotel) -> st.SearchStrategy[Event | int]:
         st.builds(TextReceived, text=st.text(max_size=30)),
         st.builds(OptionChosen, reply_id=st.sampled_from(ids) | fake_ids),
         st.builds(UnsupportedReceived, kind=st.sampled_from(["image", "audio", "location"])),
+        st.builds(NoticeReceived, kind=st.sampled_from(["reaction", "system", "revoke"])),
+        st.just(ChatOpened()),
         st.builds(FlowRequested, flow_id=st.sampled_from(flows)),
         st.builds(TemplateButtonPressed, payload=st.sampled_from([f"flow:{f}" for f in flows]
                                                                  + ["promo", ""]),
@@ -120,12 +130,18 @@ def play(hotel: Hotel, department: str, number: str, data: st.DataObject,
             continue
         now += timedelta(seconds=5)
         out = step(hotel, ctx, item, now)
-        sends = [e for e in out.effects if isinstance(e, SendMessage)]
-        assert sends or out.effects == (Silence(reason=SilenceReason.COOLOFF),)
+        # ListRequests / CancelRequest: the actor sends the reply (flows.requests_message)
+        sends = [e for e in out.effects
+                 if isinstance(e, SendMessage | ListRequests | CancelRequest)]
+        # the documented silences: a cooloff, a notice (reaction, deletion, system), a loop
+        assert sends or out.effects in {(Silence(reason=SilenceReason.COOLOFF),),
+                                        (Silence(reason=SilenceReason.NOTICE),),
+                                        (Silence(reason=SilenceReason.LOOP),)}
         if not sends:
             assert out.context == ctx.evolve(last_activity=now, rate=out.context.rate)
         for send in sends:
-            assert check_message(envelope(GUEST, send.body)) == [], send.body
+            if isinstance(send, SendMessage):
+                assert check_message(envelope(GUEST, send.body)) == [], send.body
         check_context(hotel, out.context, now)
         ctx = out.context
 
@@ -156,4 +172,4 @@ def test_configured_hotels_survive_any_event_sequence(data: st.DataObject) -> No
 
 
 def test_words_fixture_is_what_the_properties_draw_from() -> None:
-    assert {"back", "menu", "skip"} == set(WORDS) == set(FIXTURE.words)
+    assert {"back", "menu", "skip", "thanks", "requests"} == set(WORDS) == set(FIXTURE.words)

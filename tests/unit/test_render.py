@@ -60,6 +60,7 @@ def test_two_options_render_exact_reply_buttons() -> None:
         "interactive": {
             "type": "button",
             "body": {"text": "Food or drinks?"},
+            "footer": {"text": "0 = menu · back = previous step"},
             "action": {"buttons": [
                 {"type": "reply", "reply": {"id": "order.category:food", "title": "Food"}},
                 {"type": "reply", "reply": {"id": "order.category:drinks", "title": "Drinks"}},
@@ -69,14 +70,15 @@ def test_two_options_render_exact_reply_buttons() -> None:
 
 
 def test_four_options_render_an_exact_list_with_header_footer_and_descriptions() -> None:
+    """The step's own footer closes the body; the footer says how to navigate."""
     body = render("main.start", notice="Welcome!").body
     assert body == {
         "type": "interactive",
         "interactive": {
             "type": "list",
             "header": {"type": "text", "text": "Hotel Test"},
-            "body": {"text": "Welcome!\n\nHow can we help, ?"},
-            "footer": {"text": "Reception is open 24h"},
+            "body": {"text": "Welcome!\n\nHow can we help, ?\n\nReception is open 24h"},
+            "footer": {"text": "0 = menu · back = previous step"},
             "action": {"button": "Options", "sections": [{"rows": [
                 {"id": "main.start:order", "title": "Room service",
                  "description": "Food and drinks, 07:00-23:00"},
@@ -93,7 +95,7 @@ def test_more_than_ten_options_render_a_numbered_text_menu() -> None:
     text = body["text"]["body"]  # type: ignore[index]
     assert body["type"] == "text" and body["text"]["preview_url"] is False  # type: ignore[index]
     assert text.startswith("Which drink?\n\n1. Drink 1\n2. Drink 2\n")
-    assert text.endswith("12. Drink 12\n\nReply with a number.")
+    assert text.endswith("12. Drink 12\n\nReply with a number.\n\n0 = menu · back = previous step")
     assert "order.item_drinks" not in text
 
 
@@ -139,7 +141,13 @@ def test_long_texts_are_clipped_to_the_limits() -> None:
     assert check_message(envelope(GUEST, body)) == []
     inter = body["interactive"]  # type: ignore[index]
     assert len(inter["body"]["text"]) == 1024 and inter["body"]["text"].endswith(ELLIPSIS)
-    assert len(inter["header"]["text"]) == 60 and len(inter["footer"]["text"]) == 60
+    assert len(inter["header"]["text"]) == 60
+    assert inter["footer"]["text"] == "0 = menu · back = previous step"
+
+
+def test_the_navigation_footer_is_in_the_guest_language() -> None:
+    body = render("feedback.what", language="pt").body
+    assert body["interactive"]["footer"]["text"] == "0 = menu · voltar = passo anterior"  # type: ignore[index]
 
 
 def test_button_titles_that_collide_once_clipped_fall_back_to_a_list() -> None:

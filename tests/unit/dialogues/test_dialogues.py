@@ -3,12 +3,16 @@
 A file names its hotel (`hotel: fixture` for tests/unit/fixtures.py, or `hotel: <id>` for the
 tests' configuration, tests/data/config, whose flow templates are the shipped ones; with
 `department: <id>` in the file or per dialogue) and holds `dialogues`,
-each a `script` of turns (and optionally `start: {language, remember}`).
+each a `script` of turns (and optionally `start: {language, remember, remembered_before}`:
+`remember` is what the guest told earlier today (confirmed), `remembered_before` what they
+told on an earlier day (confirmed again before use, "Room 205 — is that right?").
 A turn is one action, plus an optional `expect`:
   say: "2"                 the guest types text
   tap: "flow.step:option"  the guest taps a button/row with that reply id
   choose: "Title"          tap the button/row titled so in the last message we sent
   unsupported: image       the guest sends something menus cannot read
+  notice: reaction         a reaction, deletion, edit or system notice (NoticeReceived)
+  chat_opened: true        the guest opened the chat (request_welcome)
   flow: feedback           a FlowRequested (a reply to a scheduled message)
   template: {payload, text}  a template quick-reply button
   advance_minutes: 61      time passes (no event)
@@ -32,12 +36,16 @@ import yaml
 
 from hotelbot.config import load_hotels
 from hotelbot.flows import (
+    CancelRequest,
+    ChatOpened,
     Context,
     CreateRequest,
     Event,
     FlowRequested,
     Hotel,
     Hotels,
+    ListRequests,
+    NoticeReceived,
     OptionChosen,
     Outcome,
     ScheduleMessage,
@@ -50,6 +58,7 @@ from hotelbot.flows import (
     new_context,
     step,
 )
+from hotelbot.flows.remembered import mark
 from hotelbot.whatsapp.limits import check_message
 from hotelbot.whatsapp.payloads import envelope
 from tests.messages import message_kind, message_text
@@ -101,6 +110,10 @@ class Player:
             return OptionChosen(reply_id=self.reply_id_titled(turn["choose"]))
         if "unsupported" in turn:
             return UnsupportedReceived(kind=turn["unsupported"])
+        if "notice" in turn:
+            return NoticeReceived(kind=turn["notice"])
+        if "chat_opened" in turn:
+            return ChatOpened()
         if "flow" in turn:
             return FlowRequested(flow_id=turn["flow"])
         if "template" in turn:
@@ -131,7 +144,10 @@ class Player:
             assert check_message(envelope(GUEST, send.body)) == [], send.body
         if sends:
             self.last_message = sends[-1]
-        assert sends or outcome.effects == (Silence(reason=SilenceReason.COOLOFF),), outcome
+        documented = {(Silence(reason=r),) for r in (SilenceReason.COOLOFF, SilenceReason.NOTICE,
+                                                     SilenceReason.LOOP)}
+        asked = any(isinstance(e, ListRequests | CancelRequest) for e in outcome.effects)
+        assert sends or asked or outcome.effects in documented, outcome
         assert self.context.last_activity == self.now
         return outcome
 
@@ -189,9 +205,12 @@ def _check_effects(effects: tuple[object, ...], expect: dict[str, Any], where: s
 def test_dialogue(document: dict[str, Any], dialogue: dict[str, Any]) -> None:
     hotel, department, number = _hotel(document, dialogue)
     start = dialogue.get("start", {})
+    known = dict(start.get("remember", {}))  # told earlier today: already confirmed
+    known |= {mark(key): START.date().isoformat() for key in known}
+    known |= start.get("remembered_before", {})  # told on an earlier day: confirmed before use
     context = new_context(hotel, guest_id="351910000000", phone_number_id=number,
                           department=department, language=start.get("language"),
-                          accumulated_data=start.get("remember"))
+                          accumulated_data=known)
     player = Player(hotel, context)
     for index, turn in enumerate(dialogue["script"], 1):
         outcome = player.play(turn)

@@ -1,0 +1,195 @@
+"""Moves: where a turn of the engine lands a guest, and the wording it lands with. Pure.
+
+Owns: `Outcome` (what one event did), the turn's base (`Moves`: the hotel and `now` every rule
+needs), system strings in the guest's language (`say`), and every arrival: the main menu, a
+step shown, a Next target followed (rule 13 of hotelbot.flows.engine), a requested flow
+started (rule 5), an end step finished (its text, CreateRequest and ScheduleMessage effects),
+and the recovery of a context whose step a reload disabled or removed (rule 7b).
+Must never decide whether an answer is valid (hotelbot.flows.answers), what a global word
+means (hotelbot.flows.words) or when a guest is held back (hotelbot.flows.guards); never do
+I/O, read the clock or log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from hotelbot.flows.context import Context
+from hotelbot.flows.effects import CreateRequest, Effect, ListRequests, ScheduleMessage
+from hotelbot.flows.model import FLOW_PREFIX, REQUESTS_TARGET, Flow, Hotel, Step, StepKind, Text
+from hotelbot.flows.navigation import Navigator, Position, collected, idle, stack_to
+from hotelbot.flows.remembered import ASK, check_position, due
+from hotelbot.flows.render import join, render_step, string, substitute, text_message, variables
+from hotelbot.flows.validators import Locale
+from hotelbot.typedefs import FlowId, JSONScalar, StepId
+
+__all__ = ["Moves", "Outcome", "aware"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    """What one event did: the context to keep and the effects to carry out, in order."""
+
+    context: Context
+    effects: tuple[Effect, ...]
+
+
+def aware(moment: datetime) -> datetime:
+    """`moment` with a time zone (a naive value is read as UTC)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+class Moves:
+    """One event's worth of rule application: holds what every rule needs.
+
+    The rules are split by concern along a single line of inheritance: Moves (arrivals) <-
+    Guards (holding a guest back) <- Answers (input answers, refusals) <- Words (global words,
+    taps, going back) <- the engine's turn (dispatch).
+    """
+
+    __slots__ = ("hotel", "nav", "now")
+
+    def __init__(self, hotel: Hotel, now: datetime) -> None:
+        self.hotel = hotel
+        self.nav = Navigator(hotel)
+        self.now = now
+
+    def locale(self) -> Locale:
+        return Locale(now=self.now, timezone=self.hotel.timezone,
+                      room_pattern=self.hotel.room_pattern)
+
+    def today(self) -> str:
+        """The hotel's local date, ISO (what a remembered value's confirmation is dated)."""
+        return self.locale().today().isoformat()
+
+    # -- wording ------------------------------------------------------------------------------
+
+    def say(self, key: str, ctx: Context, **extra: str) -> str:
+        """A system string in the guest's language, its {variables} filled."""
+        values = variables(self.hotel, ctx, None) | extra
+        return substitute(string(self.hotel, key, ctx.language), values)
+
+    # -- moving -------------------------------------------------------------------------------
+
+    def main_menu(self, ctx: Context, notice: str = "") -> Outcome:
+        """The department's main menu: step data, stack and error count cleared."""
+        dept = self.nav.department(ctx)
+        if dept is None or dept.main_flow not in self.hotel.flows:
+            return self.halt(ctx, notice)
+        start = self.hotel.flows[dept.main_flow].start
+        return self.enter(idle(ctx), dept.main_flow, start, notice, fallback=False)
+
+    def halt(self, ctx: Context, notice: str) -> Outcome:
+        """Nothing valid to show (a broken configuration): say so and go idle."""
+        body = join(notice, self.say("error", ctx)) or notice
+        return Outcome(context=idle(ctx), effects=(text_message(body),))
+
+    def enter(
+        self, ctx: Context, flow_id: str, step_id: str, notice: str = "", *, fallback: bool = True
+    ) -> Outcome:
+        """Arrive at a step (the stack already updated), passing through disabled steps."""
+        landing = self.nav.land(ctx, flow_id, step_id)
+        ctx, at = landing.context, landing.at
+        if at is None:
+            if fallback:
+                return self.main_menu(ctx, self.say("error", ctx))
+            return self.halt(ctx, notice)
+        if at.step.kind is StepKind.END:
+            return self.finish(ctx, at.flow, at.step, notice)
+        key = due(self.hotel, ctx, at.flow, self.today())
+        if key is not None:  # rule 13b: a remembered value is confirmed before it is used
+            return self.show_check(ctx.evolve(checking=(key, ASK)), notice)
+        return self.show(ctx, at, notice)
+
+    def show_check(self, ctx: Context, notice: str = "") -> Outcome:
+        """Ask Context.checking (a remembered value: is it right? or its new value)."""
+        found = check_position(self.hotel, ctx)
+        if found is None:  # no step remembers it any more (a reload): nothing to check
+            here = self.nav.position(ctx)
+            ctx = ctx.evolve(checking=())
+            return self.show(ctx, here, notice) if here is not None else self.main_menu(ctx)
+        flow, step = found
+        return Outcome(context=ctx, effects=(render_step(self.hotel, ctx, flow, step, notice),))
+
+    def show(self, ctx: Context, here: Position, notice: str = "") -> Outcome:
+        message = render_step(self.hotel, ctx, here.flow, here.step, notice)
+        return Outcome(context=ctx, effects=(message,))
+
+    def finish(self, ctx: Context, flow: Flow, end: Step, notice: str) -> Outcome:
+        """An end step: closing text, the request, the scheduled messages; then idle."""
+        text = end.text.get(ctx.language, self.hotel.default_language)
+        closing = substitute(text, variables(self.hotel, ctx, flow))
+        effects: list[Effect] = [text_message(join(notice, closing))]
+        data = collected(ctx)
+        if end.request:
+            effects.append(
+                CreateRequest(kind=end.request, flow_id=flow.id, department=ctx.department,
+                              data=data)
+            )
+        effects.extend(
+            ScheduleMessage(message_type=spec.message_type, after_minutes=spec.after_minutes,
+                            data={**data, "flow_id": flow.id})
+            for spec in end.schedule
+        )
+        return Outcome(context=idle(ctx), effects=tuple(effects))
+
+    def goto(self, ctx: Context, here: Position, target: str | None) -> Outcome:
+        """Leave `here` for a Next target: a step of the same flow or "flow:<id>"."""
+        if target is None:
+            return self.main_menu(ctx, self.say("error", ctx))
+        if target == REQUESTS_TARGET:  # rule 5b: the actor shows them; the guest is idle
+            return Outcome(context=idle(ctx), effects=(ListRequests(),))
+        stack = ctx.navigation_stack
+        if target.startswith(FLOW_PREFIX):
+            flow_id = target.removeprefix(FLOW_PREFIX)
+            if not self.nav.offered(ctx, flow_id):
+                return self.main_menu(ctx, self.say("error", ctx))
+            start = self.hotel.flows[FlowId(flow_id)].start
+            ctx = ctx.evolve(navigation_stack=stack_to(stack, here, f"{flow_id}.{start}"),
+                             step_data={})
+            return self.enter(ctx, flow_id, start)
+        ref = f"{here.flow.id}.{target}"
+        if ref != here.ref and ref in stack:  # passed already (a confirm's "change"): rule 10
+            ctx = self.nav.rewind(ctx, ref)
+        else:
+            ctx = ctx.evolve(navigation_stack=stack_to(stack, here, ref))
+        return self.enter(ctx, here.flow.id, target)
+
+    def recover(self, ctx: Context) -> Outcome:
+        """The context's step is disabled or gone (a reload changed the flow): continue at the
+        nearest valid step under strings["flow_changed"], never an error. A disabled step: its
+        successor (through disabled steps, as a move would land; not an end step: a request
+        is never sent unconfirmed); a step gone: the flow again from its start (its answers
+        dropped); a flow gone or no longer offered: the main menu. The guest's message was
+        meant for the old step and is not applied."""
+        notice = self.say("flow_changed", ctx)
+        flow_id, step_id = ctx.current_flow, ctx.current_step
+        if flow_id is None or not self.nav.offered(ctx, flow_id):
+            return self.main_menu(ctx, notice)
+        flow = self.hotel.flows[FlowId(flow_id)]
+        if step_id is not None and StepId(step_id) in flow.steps:
+            landing = self.nav.land(ctx, flow_id, step_id)
+            if landing.at is not None and landing.at.step.kind is not StepKind.END:
+                return self.show(landing.context.evolve(error_count=0), landing.at, notice)
+        main = self.nav.main_start(ctx)
+        stack = (main.ref,) if main is not None and main.flow.id != flow_id else ()
+        restarted = idle(ctx).evolve(navigation_stack=stack)
+        return self.enter(restarted, flow_id, flow.start, notice)
+
+    def start_requested(self, ctx: Context, flow_id: str) -> Outcome:
+        main = self.nav.main_start(ctx)
+        stack = (main.ref,) if main is not None and main.flow.id != flow_id else ()
+        ctx = idle(ctx).evolve(navigation_stack=stack)
+        return self.enter(ctx, flow_id, self.hotel.flows[FlowId(flow_id)].start)
+
+    def apply_set(self, ctx: Context, values: Mapping[str, JSONScalar | Text]) -> Context:
+        """Save an option's data; a Text in the guest's language (set by `language` first)."""
+        code = values.get("language")
+        if isinstance(code, str) and code in self.hotel.languages:
+            ctx = ctx.evolve(language=code)
+        data = {**ctx.step_data, **{
+            key: value.get(ctx.language, self.hotel.default_language) if isinstance(value, Text)
+            else value for key, value in values.items() if key != "language"}}
+        return ctx.evolve(step_data=data)

@@ -1,0 +1,172 @@
+"""Words and taps: the global words (menu, back, skip) and taps on buttons or list rows. Pure.
+
+Owns rules 9 (taps: a reply id of the current step, of a step still on the navigation
+stack, or of a flow's start step on an earlier message; anything else is a stale tap, told
+and never counted) and 10 (global words in any enabled language; a numeral is an answer
+where the step reads a number; going back forgets the answers given since) of
+hotelbot.flows.engine. The stack's arithmetic (`rewind`) is hotelbot.flows.navigation's.
+Must never do I/O, read the clock or log.
+"""
+
+from __future__ import annotations
+
+import re
+
+from hotelbot.flows.answers import Answers
+from hotelbot.flows.context import Context
+from hotelbot.flows.model import Option, Step, StepKind, WordKind
+from hotelbot.flows.moves import Outcome
+from hotelbot.flows.navigation import Position, choose, idle
+from hotelbot.flows.text import normalize
+from hotelbot.flows.validators import numeric_answer
+
+__all__ = ["Words"]
+
+_WORD_ORDER: tuple[WordKind, ...] = ("menu", "back", "skip")
+_TOKEN = re.compile(r"\w+")
+
+
+def _tokens(text: str) -> str:
+    """Normalized words joined by single spaces, padded: " can i extend my stay "."""
+    return f" {' '.join(_TOKEN.findall(normalize(text)))} "
+
+
+def _names(option: Option, said: str) -> bool:
+    """Whether the padded tokens `said` contain one of the option's keyword phrases (any
+    language) as whole words."""
+    return any(f"{_tokens(phrase)}" in said
+               for phrases in option.keywords.values() for phrase in phrases)
+
+
+class Words(Answers):
+    """Typed text (a global word, else an answer), taps, back and skip."""
+
+    __slots__ = ()
+
+    def word(self, text: str, asking: Step) -> WordKind | None:
+        """The global word `text` is, if any; a numeral is none where `asking` reads numbers."""
+        if numeric_answer(asking.validator, text):
+            return None
+        norm = normalize(text)
+        for kind in _WORD_ORDER:
+            if any(norm in words for words in self.hotel.words.get(kind, {}).values()):
+                return kind
+        return None
+
+    def asks_requests(self, text: str) -> bool:
+        """Whether `text` asks for the guest's own requests ("my orders") in any language."""
+        norm = normalize(text)
+        return any(norm in words for words in self.hotel.words.get("requests", {}).values())
+
+    def small_talk(self, text: str) -> bool:
+        """Whether `text` is small talk ("thanks", "ok", 👍) in any enabled language."""
+        norm = normalize(text)
+        return any(norm in words for words in self.hotel.words.get("thanks", {}).values())
+
+    def text(self, ctx: Context, here: Position, text: str) -> Outcome:
+        kind = self.word(text, here.step)
+        if kind == "menu":
+            return self.main_menu(ctx)
+        if kind == "back":
+            return self.back(ctx, here)
+        if kind == "skip":
+            return self.skip(ctx, here)
+        if here.step.kind is StepKind.MENU and self.match_entry(ctx, here, text) is None:
+            routed = self.by_keyword(ctx, text, here)
+            if routed is not None:
+                return routed
+        return self.answer(ctx, here, text)
+
+    def by_keyword(self, ctx: Context, text: str, here: Position | None = None
+                   ) -> Outcome | None:
+        """Free text that names an option by one of its keywords (rule 6b): an option of the
+        menu `here` is picked; else an option of the first menu of any flow the department
+        offers (its main menu first) opens that flow there and is applied. None: no keyword
+        in the text."""
+        said = _tokens(text)
+        if here is not None:
+            for option in here.step.options:
+                if _names(option, said):
+                    return self.pick_key(ctx, here, option.id)
+        dept = self.nav.department(ctx)
+        if dept is None:
+            return None
+        for flow_id in dict.fromkeys((dept.main_flow, *dept.flows)):
+            flow = self.hotel.flows.get(flow_id)
+            start = flow.steps.get(flow.start) if flow is not None else None
+            if flow is None or start is None or start.kind is not StepKind.MENU:
+                continue
+            for option in start.options:
+                if _names(option, said):
+                    return self.reopen(ctx, f"{flow.id}.{start.id}", option.id)
+        return None
+
+    def from_idle(self, ctx: Context, text: str) -> Outcome | None:
+        """Typed text with no flow open (rule 6b): the main menu's options by number or title,
+        else any option's keywords (by_keyword); None when it names none (or is a global
+        word: the welcome menu answers it)."""
+        main = self.nav.main_start(ctx)
+        if main is None or self.word(text, main.step) is not None:
+            return None
+        opened = idle(ctx).evolve(current_flow=main.flow.id, current_step=main.step.id)
+        index = self.match_entry(opened, main, text)
+        if index is not None:
+            return self.pick(opened, main, index)
+        return self.by_keyword(ctx, text)
+
+    def tap(self, ctx: Context, here: Position, reply_id: str) -> Outcome:
+        """A tap on a button or list row (rule 9): of the current step, of a step still on the
+        stack (back there, then applied), or of an earlier message whose step is the start of
+        a flow the department offers (that flow restarted there, then applied). Anything else
+        (a step passed or abandoned, an option a reload removed, a forged id) is a stale tap:
+        strings["stale_tap"] and the current step again, never counted as an error."""
+        ref, sep, key = reply_id.rpartition(":")
+        picked: Outcome | None = None
+        if sep and ref == here.ref:
+            picked = self.pick_key(ctx, here, key)
+        elif sep and ref in ctx.navigation_stack:
+            earlier = self.nav.lookup(ctx, ref)
+            if earlier is not None:
+                moved = self.nav.rewind(ctx, ref, left=here).evolve(
+                    current_flow=earlier.flow.id, current_step=earlier.step.id)
+                picked = self.pick_key(moved, earlier, key)
+        elif sep:
+            picked = self.reopen(ctx, ref, key)
+        if picked is not None:
+            return picked
+        return self.show(ctx, here, self.say("stale_tap", ctx))
+
+    def reopen(self, ctx: Context, ref: str, key: str) -> Outcome | None:
+        """A tap on an earlier message at the start step of a flow the department still
+        offers (its main menu included): that flow opened afresh at its start, the tap
+        applied there. None when `ref` is no such step or `key` is not one of its entries:
+        a later step's tap is never applied out of its flow (its earlier answers are gone)."""
+        target = self.nav.lookup(ctx, ref)
+        if target is None or target.step.id != target.flow.start:
+            return None
+        main = self.nav.main_start(ctx)
+        stack = (main.ref,) if main is not None and main.flow.id != target.flow.id else ()
+        opened = idle(ctx).evolve(navigation_stack=stack, current_flow=target.flow.id,
+                                  current_step=target.step.id)
+        return self.pick_key(opened, target, key)
+
+    def back(self, ctx: Context, here: Position) -> Outcome:
+        for top in reversed(ctx.navigation_stack):
+            earlier = self.nav.lookup(ctx, top)
+            if earlier is not None:
+                moved = self.nav.rewind(ctx, top, left=here).evolve(
+                    current_flow=earlier.flow.id, current_step=earlier.step.id, error_count=0)
+                return self.show(moved, earlier)
+        main = self.nav.main_start(ctx)
+        if main is not None and main.ref == here.ref:
+            ctx = ctx.evolve(navigation_stack=(), error_count=0)
+            return self.show(ctx, here, self.say("back_at_start", ctx))
+        return self.main_menu(ctx)
+
+    def skip(self, ctx: Context, here: Position) -> Outcome:
+        current = here.step
+        if not current.optional or current.next is None:
+            return self.invalid(ctx, here, self.say("skip_not_allowed", ctx))
+        data = {k: v for k, v in ctx.step_data.items() if k != (current.save_as or current.id)}
+        ctx = ctx.evolve(step_data=data, error_count=0)
+        return self.goto(ctx, here, choose(current.next, ctx))
