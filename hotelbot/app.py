@@ -11,7 +11,8 @@ application: its routes and its `cleanup_ctx` list.
                    rows caught `sending` wait for their status)
                 -> router (accepting; sweeps idle actors and stale contexts)
                 -> inbox (recovery: inbound rows still `received` are replayed)
-    create_app: cleanup_ctx = [core, admin socket]; routes = webhook, /healthz, /readyz
+    create_app: cleanup_ctx = [core, admin socket, console]; routes = webhook, /healthz,
+                /readyz, and the staff console at /console/ when HOTELBOT_CONSOLE_SECRET is set
 
 On SIGTERM aiohttp stops accepting first; then the admin socket closes, the inbox stops
 sweeping, the router drains every mailbox (each step commits), the pacer finishes what is in
@@ -21,6 +22,7 @@ and checkpoints. Must never do work at import time.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -31,6 +33,7 @@ from aiohttp import web
 from hotelbot.actors import (
     ConversationDeps,
     GuestBook,
+    Holds,
     Inbox,
     InboxSettings,
     Router,
@@ -46,9 +49,15 @@ from hotelbot.settings import Settings
 from hotelbot.store import Store, open_store
 from hotelbot.typedefs import NumberId
 from hotelbot.web import (
+    DESK,
+    GATE,
     READINESS,
     WEBHOOK,
+    Desk,
+    Gate,
+    LoginLimiter,
     WebhookHandler,
+    add_console,
     add_health_routes,
     add_webhook_routes,
 )
@@ -70,6 +79,7 @@ class Core:
     pacer: Pacer
     router: Router
     inbox: Inbox
+    holds: Holds  # conversations staff took over in the console (the bot stays silent)
 
     def readiness(self) -> Mapping[str, bool]:
         """The checks of /readyz: the store takes writes and the router accepts messages."""
@@ -110,13 +120,16 @@ async def open_core(
         pacer = await stack.enter_async_context(open_pacer(
             transport, store.outbox, store.windows, clock, policy_of=_policy_of(config),
             settings=PacerSettings(sending_grace=settings.sending_grace)))
+        holds = Holds()
+        await holds.load(store.handoffs)
         deps = ConversationDeps(store=store, sender=pacer, guests=GuestBook(store.guests),
-                                clock=clock, hotels=config.get)
+                                clock=clock, hotels=config.get, holds=holds)
         router = await stack.enter_async_context(open_router(deps, store, router_settings))
         inbox = await stack.enter_async_context(
             open_inbox(store.inbound, router, clock, inbox_settings, outbound=pacer))
         yield Core(settings=settings, clock=clock, config=config, store=store,
-                   transport=transport, graph=graph, pacer=pacer, router=router, inbox=inbox)
+                   transport=transport, graph=graph, pacer=pacer, router=router, inbox=inbox,
+                   holds=holds)
 
 
 def _policy_of(config: LiveConfig) -> Callable[[str], PacingPolicy]:
@@ -148,6 +161,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     ])
     add_webhook_routes(app)
     add_health_routes(app)
+    if settings.console_secret:
+        add_console(app, secret=settings.console_secret,
+                    session_seconds=settings.console_session)
+        app.cleanup_ctx.append(_console_ctx)
     return app
 
 
@@ -166,6 +183,23 @@ def _core_ctx(
             yield
 
     return core_ctx
+
+
+async def _console_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The console's desk (staff actions) and sign-in; the sweep of timed-out handoffs.
+    The scheduler's feedback trigger hooks in with `app[DESK].on_done(...)`."""
+    core = app[CORE]
+    desk = Desk(store=core.store, pacer=core.pacer, hotels=core.config.get, clock=core.clock,
+                holds=core.holds, handoff_timeout=core.settings.handoff_timeout)
+    app[DESK] = desk
+    app[GATE] = Gate(store=core.store, clock=core.clock, limiter=LoginLimiter(),
+                     session_seconds=core.settings.console_session)
+    sweeper = asyncio.create_task(desk.sweep_forever(), name="console-handoff-sweep")
+    try:
+        yield
+    finally:
+        sweeper.cancel()
+        await asyncio.gather(sweeper, return_exceptions=True)
 
 
 async def _admin_ctx(app: web.Application) -> AsyncIterator[None]:

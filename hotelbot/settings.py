@@ -26,6 +26,12 @@ silently (every fault is a SettingError naming the variable).
                                                get a 503 and are closed (fd limit is often 1024)
     HOTELBOT_SENDING_GRACE    sending_grace    120 s a reply caught mid-send by a crash waits
                                                for a status naming it before it is sent again
+    HOTELBOT_CONSOLE_SECRET   console_secret   unset: no staff console. A Fernet key (32 bytes,
+                                               url-safe base64) that encrypts and signs the
+                                               console's session cookies
+    HOTELBOT_CONSOLE_SESSION  console_session  43200 s (12 h): a console login lasts this long
+    HOTELBOT_HANDOFF_TIMEOUT  handoff_timeout  1800 s: a conversation staff took over goes back
+                                               to the bot after this long without release
 
 Why these numbers (issue 14): Meta sends a whole webhook POST (at most ~3 MB) at once from its
 data centres, in well under a second; 10 s is generous for that and short for a client that
@@ -39,6 +45,7 @@ An empty variable counts as unset. Overrides are keyword arguments named like th
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -92,6 +99,9 @@ class Settings:
     idle_timeout: float = 15.0
     max_connections: int = 512
     sending_grace: float = 120.0
+    console_secret: str = field(default="", repr=False)
+    console_session: float = 12 * 3600.0
+    handoff_timeout: float = 1800.0
 
     def __post_init__(self) -> None:
         if self.admin_socket == Path():
@@ -191,6 +201,27 @@ def _seconds(value: str) -> float:
     return number
 
 
+def _fernet_key(value: str) -> str:
+    try:
+        if len(base64.urlsafe_b64decode(value.encode("ascii"))) == 32:
+            return value
+    except (ValueError, UnicodeEncodeError):
+        pass
+    raise ValueError("expected a Fernet key: 32 bytes in url-safe base64 (make one with"
+                     " `python -c 'from cryptography.fernet import Fernet;"
+                     " print(Fernet.generate_key().decode())'`)")
+
+
+def _long_seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"not a number of seconds: {value!r}") from None
+    if not 0 < number <= 30 * 86400:
+        raise ValueError(f"must be more than 0 and at most 30 days, got {value}")
+    return number
+
+
 def _url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -231,4 +262,7 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "idle_timeout": _seconds,
     "max_connections": _positive_int,
     "sending_grace": _seconds,
+    "console_secret": _fernet_key,
+    "console_session": _long_seconds,
+    "handoff_timeout": _long_seconds,
 }

@@ -13,6 +13,7 @@ from hotelbot.actors.base import (
 )
 from hotelbot.actors.conversation import ConversationActor, ConversationDeps
 from hotelbot.actors.guests import GuestBook
+from hotelbot.actors.holds import Holds
 from hotelbot.actors.inbox import Inbox, InboxSettings, InboxStatistics, open_inbox
 from hotelbot.actors.mailbox import Mailbox
 from hotelbot.actors.router import Router, RouterSettings, RouterStatistics, open_router
@@ -33,6 +34,7 @@ __all__ = [
     "DecisionHook",
     "FailureHook",
     "GuestBook",
+    "Holds",
     "Inbox",
     "InboxSettings",
     "InboxStatistics",

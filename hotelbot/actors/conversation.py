@@ -15,6 +15,8 @@ Lifecycle (driven by the Router, see router.py):
                --> sender.submit(committed rows) --> ACTIVE
            (past the rate limit the step is a Silence, with the notice the first time:
             committed the same way, so the excess is recorded, not answered)
+        ACTIVE --Inbound while staff hold it (holds.py)--> recorded and marked done, context
+               untouched, nothing sent (the console shows it) --> ACTIVE
         ACTIVE --idle past passivate_after--> stopped and dropped (state is on disk)
         ACTIVE --receive raised--> supervisor restarts it from its last snapshot; the
                router asks the engine for the apology (StepFailed) and parks the message
@@ -33,6 +35,7 @@ import structlog
 
 from hotelbot.actors.base import Actor
 from hotelbot.actors.guests import GuestBook
+from hotelbot.actors.holds import Holds
 from hotelbot.clock import Clock
 from hotelbot.flows import (
     Context,
@@ -118,6 +121,7 @@ class ConversationDeps:
     guests: GuestBook
     clock: Clock
     hotels: Callable[[], Hotels]
+    holds: Holds | None = None  # conversations staff took over (the console)
 
 
 class ConversationActor(Actor):
@@ -176,6 +180,10 @@ class ConversationActor(Actor):
         record = await self._deps.guests.get(self.hotel_id, self.guest_id)
         context = await self._restore(hotel, record)
         now = self._deps.clock.now()
+        holds = self._deps.holds
+        if holds is not None and holds.held(self.phone_number_id, self.guest_id, now):
+            await self._commit(Outcome(context=context, effects=()), message.seq, now)
+            return
         guest = Guest(data=record.data, language=record.language)
         outcome = step(hotel, context, message.event, now, guest=guest,
                        replayed=message.replayed)

@@ -128,12 +128,25 @@ def _run_admin(args: argparse.Namespace) -> int:
                as_json=args.json or args.action == RAW)
 
 
+def _add_staff(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from hotelbot.cli.staff import add_parser
+
+    add_parser(subparsers)
+
+
+def _run_staff(args: argparse.Namespace) -> int:
+    from hotelbot.cli.staff import run
+
+    return run(args)
+
+
 Adder = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 SUBCOMMANDS: dict[str, tuple[Adder, Callable[[argparse.Namespace], int]]] = {
     "check-config": (_add_check_config, _run_check_config),
     "serve": (_add_serve, _run_serve),
     "say": (_add_say, _run_say),
     "admin": (_add_admin, _run_admin),
+    "staff": (_add_staff, _run_staff),
 }
 
 

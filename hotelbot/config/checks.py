@@ -39,9 +39,10 @@ __all__ = [
     "Scope", "check_flow", "check_hotel", "check_strings", "string_limit", "text_faults",
 ]
 
-# {minutes}: the cooloff's; {min}, {max}: the bound a refused answer missed (engine rule 11).
+# {minutes}: the cooloff's; {min}, {max}: the bound a refused answer missed (engine rule 11);
+# {reason}: why staff cancelled a request (flows/notices.py).
 BUILTIN_VARIABLES = frozenset({"hotel_name", "guest_name", "room", "department", "minutes",
-                               "min", "max"})
+                               "min", "max", "reason"})
 GUEST_KEYS = frozenset({"guest_name", "room", "language"})
 # WhatsApp's limits come from the one table, hotelbot/whatsapp/limits.py.
 # Any text (a step's, an error, a notice, a variable's value) may end up in an interactive

@@ -50,11 +50,19 @@ from hotelbot.flows.model import (
     WordKind,
 )
 from hotelbot.flows.navigation import answers
-from hotelbot.flows.render import render_step, reply_id, summary_names, text_message
+from hotelbot.flows.notices import NOTICE_KEYS, staff_notice
+from hotelbot.flows.render import (
+    render_step,
+    reply_id,
+    summary_names,
+    template_object,
+    text_message,
+)
 from hotelbot.flows.text import normalize
 
 __all__ = [
     "FLOW_PREFIX",
+    "NOTICE_KEYS",
     "Branch",
     "Choice",
     "Condition",
@@ -98,7 +106,9 @@ __all__ = [
     "normalize",
     "render_step",
     "reply_id",
+    "staff_notice",
     "step",
     "summary_names",
+    "template_object",
     "text_message",
 ]

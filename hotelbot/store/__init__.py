@@ -9,6 +9,8 @@ import only these names.
 
 from hotelbot.store.conversations import ConversationRepository
 from hotelbot.store.guests import GuestRepository
+from hotelbot.store.handoffs import Handoff, HandoffRepository
+from hotelbot.store.history import History, HistoryRepository
 from hotelbot.store.inbound import InboundRepository
 from hotelbot.store.outbox import OutboxRepository
 from hotelbot.store.records import (
@@ -31,21 +33,32 @@ from hotelbot.store.records import (
     StepCommit,
     outbox_callback,
 )
-from hotelbot.store.requests import RequestRepository
+from hotelbot.store.requests import (
+    TRANSITIONS,
+    RequestRepository,
+    TransitionRefused,
+    check_transition,
+)
 from hotelbot.store.scheduled import ScheduledRepository
 from hotelbot.store.schema import ConnectionSettings
 from hotelbot.store.sqlite import Store, open_store
+from hotelbot.store.staff import StaffRecord, StaffRepository, StaffRole
 from hotelbot.store.statuses import StatusRepository
 from hotelbot.store.windows import WindowRepository
 from hotelbot.store.writer import StoreStatistics
 
 __all__ = [
     "REJECTED_PREFIX",
+    "TRANSITIONS",
     "ConnectionSettings",
     "ConversationRepository",
     "DeliveryStatus",
     "GuestRecord",
     "GuestRepository",
+    "Handoff",
+    "HandoffRepository",
+    "History",
+    "HistoryRepository",
     "InboundMessage",
     "InboundRepository",
     "InboundRow",
@@ -63,11 +76,16 @@ __all__ = [
     "ScheduledMessage",
     "ScheduledRepository",
     "ScheduledStatus",
+    "StaffRecord",
+    "StaffRepository",
+    "StaffRole",
     "StatusRepository",
     "StepCommit",
     "Store",
     "StoreStatistics",
+    "TransitionRefused",
     "WindowRepository",
+    "check_transition",
     "open_store",
     "outbox_callback",
 ]

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
@@ -175,6 +176,12 @@ class OutboxRepository(Protocol):
         ...
 
 
+    async def add(self, message: OutboundMessage, at: datetime) -> OutboundMessage:
+        """Commit one message outside a conversation step (a staff reply); returns it with
+        its outbox id, for the pacer."""
+        ...
+
+
 class SqliteOutbox:
     """OutboxRepository on the SQLite file."""
 
@@ -274,6 +281,11 @@ class SqliteOutbox:
     async def skip(self, id: int, reason: str, at: datetime) -> None:
         params = (S.SKIPPED, reason, encode_time(at), id, *UNSENT, S.FAILED)
         await self._update(id, _SKIP, params)
+
+    async def add(self, message: OutboundMessage, at: datetime) -> OutboundMessage:
+        params = codec.outbound_params(message, codec.encode_time(at))
+        row_id = await self._db.write(lambda conn: insert_outbound(conn, params))
+        return replace(message, id=row_id)
 
     async def _update(self, id: int, sql: str, params: tuple[object, ...]) -> None:
         """Run a guarded UPDATE of one row; a row in another state is left alone, no row fails.

@@ -14,6 +14,9 @@ message bodies, payloads or full phone numbers.
           ── statuses       statuses.py       record, latest, history
           ── scheduled      scheduled.py      pending
           ── windows        windows.py        last_inbound, last_inbound_many
+          ── staff          staff.py          add, get, of_hotel, set_password, set_disabled
+          ── handoffs       handoffs.py       take, release, active (the console's holds)
+          ── history        history.py        of (a conversation's messages), stamp
     all of them ──▶ Database (database.py) ──▶ one connection + one Writer (writer.py)
 
 Each repository is a Protocol (the seam where a PostgreSQL implementation can stand beside,
@@ -47,11 +50,14 @@ from hotelbot.errors import StoreError
 from hotelbot.store.conversations import ConversationRepository, SqliteConversations
 from hotelbot.store.database import Database, read
 from hotelbot.store.guests import GuestRepository, SqliteGuests
+from hotelbot.store.handoffs import HandoffRepository, SqliteHandoffs
+from hotelbot.store.history import HistoryRepository, SqliteHistory
 from hotelbot.store.inbound import InboundRepository, SqliteInbound
 from hotelbot.store.outbox import OutboxRepository, SqliteOutbox
 from hotelbot.store.requests import RequestRepository, SqliteRequests
 from hotelbot.store.scheduled import ScheduledRepository, SqliteScheduled
 from hotelbot.store.schema import ConnectionSettings, Synchronous, configure, migrate, settings_of
+from hotelbot.store.staff import SqliteStaff, StaffRepository
 from hotelbot.store.statuses import SqliteStatuses, StatusRepository
 from hotelbot.store.windows import SqliteWindows, WindowRepository
 from hotelbot.store.writer import StoreStatistics, Writer
@@ -103,10 +109,13 @@ class Store:
         "_writer",
         "conversations",
         "guests",
+        "handoffs",
+        "history",
         "inbound",
         "outbox",
         "requests",
         "scheduled",
+        "staff",
         "statuses",
         "windows",
     )
@@ -123,6 +132,9 @@ class Store:
         self.statuses: Final[StatusRepository] = SqliteStatuses(self._db)
         self.scheduled: Final[ScheduledRepository] = SqliteScheduled(self._db)
         self.windows: Final[WindowRepository] = SqliteWindows(self._db)
+        self.staff: Final[StaffRepository] = SqliteStaff(self._db)
+        self.handoffs: Final[HandoffRepository] = SqliteHandoffs(self._db)
+        self.history: Final[HistoryRepository] = SqliteHistory(self._db)
 
     def schema_version(self) -> int:
         return self._version

@@ -22,6 +22,8 @@ from hotelbot.store.schema import CURRENT_VERSION, MIGRATIONS, migrate, statemen
 
 ALL_TABLES = {
     "guests",
+    "staff",
+    "handoffs",
     "conversations",
     "inbound",
     "requests",
@@ -129,7 +131,7 @@ async def test_v2_outbox_is_rebuilt_keeping_rows_states_ids_and_gaining_windows(
     conn.close()
 
     async with open_store(path) as store:
-        assert store.schema_version() == CURRENT_VERSION == 3
+        assert store.schema_version() == CURRENT_VERSION
         sent, failed, pending = [await store.outbox.get(n) for n in (1, 2, 3)]
         assert sent is not None and failed is not None and pending is not None
         assert (sent.state, sent.wamid) == (OutboundState.SENT, "wamid.1")
@@ -148,7 +150,8 @@ async def test_v2_outbox_is_rebuilt_keeping_rows_states_ids_and_gaining_windows(
         indexes = {name for (name,) in check.execute(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'outbound'")}
         assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    assert indexes == {"outbound_pending", "outbound_sending", "outbound_by_wamid"}
+    assert indexes == {"outbound_pending", "outbound_sending", "outbound_by_wamid",
+                       "outbound_by_conversation"}  # v4: the console reads a conversation
     assert tables(path) == ALL_TABLES
 
 

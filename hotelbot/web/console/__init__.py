@@ -1,0 +1,74 @@
+"""hotelbot.web.console: the staff console at /console/ (issue 11).
+
+Server-rendered pages (aiohttp-jinja2 templates, vendored static files: no CDN), sessions in
+encrypted cookies, CSRF on every form, live updates by server-sent events. `add_console`
+mounts it on the application; the desk (desk.py) is what staff actions do. See
+docs/console.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from hotelbot.web.console import auth, views
+from hotelbot.web.console.accounts import (
+    MIN_PASSWORD,
+    LoginLimiter,
+    LoginLimits,
+    check_password,
+    hash_password,
+)
+from hotelbot.web.console.auth import GATE, Gate
+from hotelbot.web.console.desk import ACTIONS, Desk, DoneHook, NotFound
+from hotelbot.web.console.views import DESK, mask
+
+__all__ = [
+    "ACTIONS",
+    "DESK",
+    "GATE",
+    "MIN_PASSWORD",
+    "Desk",
+    "DoneHook",
+    "Gate",
+    "LoginLimiter",
+    "LoginLimits",
+    "NotFound",
+    "add_console",
+    "check_password",
+    "hash_password",
+    "mask",
+]
+
+HERE = Path(__file__).parent
+
+
+def add_console(app: web.Application, *, secret: str, session_seconds: float) -> None:
+    """Mount the console at /console/ (app[DESK] and app[GATE] are set by the caller's
+    cleanup context before the first request)."""
+    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"),
+                         autoescape=jinja2.select_autoescape(default=True))
+    auth.setup_auth(app, secret, session_seconds)
+    r = app.router
+    r.add_get("/console", _to_console)
+    r.add_get("/console/login", auth.login_page)
+    r.add_post("/console/login", auth.login)
+    r.add_post("/console/logout", auth.logout)
+    r.add_get("/console/", views.board)
+    r.add_get("/console/board", views.board_fragment)
+    r.add_get("/console/events", views.events)
+    r.add_get("/console/requests/{id}", views.request_page)
+    r.add_post("/console/requests/{id}/{action}", views.act)
+    r.add_get("/console/conversations", views.conversations)
+    r.add_get("/console/conversations/{department}/{guest}", views.conversation)
+    r.add_get("/console/conversations/{department}/{guest}/messages", views.messages_fragment)
+    r.add_post("/console/conversations/{department}/{guest}/{action}",
+               views.conversation_action)
+    r.add_static("/console/static/", HERE / "static", append_version=True)
+
+
+async def _to_console(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPPermanentRedirect("/console/")
