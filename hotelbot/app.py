@@ -193,7 +193,8 @@ async def _console_ctx(app: web.Application) -> AsyncIterator[None]:
                 holds=core.holds, handoff_timeout=core.settings.handoff_timeout)
     app[DESK] = desk
     app[GATE] = Gate(store=core.store, clock=core.clock, limiter=LoginLimiter(),
-                     session_seconds=core.settings.console_session)
+                     session_seconds=core.settings.console_session,
+                     secret=core.settings.console_secret)
     sweeper = asyncio.create_task(desk.sweep_forever(), name="console-handoff-sweep")
     try:
         yield

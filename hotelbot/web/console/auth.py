@@ -25,6 +25,7 @@ from aiohttp import web
 from aiohttp_session import Session, get_session, new_session
 from aiohttp_session import setup as setup_session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
+from cryptography.fernet import Fernet, InvalidToken
 
 from hotelbot.clock import Clock
 from hotelbot.store import StaffRecord, Store
@@ -47,10 +48,23 @@ class Gate:
     clock: Clock
     limiter: LoginLimiter
     session_seconds: float
+    secret: str  # HOTELBOT_CONSOLE_SECRET: also makes the guests' opaque handles
+
+    def handle(self, guest_id: str) -> str:
+        """A guest's id as it appears in a console URL: encrypted, so no phone number shows in
+        an address bar, a history or a proxy log."""
+        return Fernet(self.secret.encode("ascii")).encrypt(guest_id.encode()).decode()
+
+    def guest_of(self, handle: str) -> str | None:
+        """The guest id of a handle (None: not one of ours)."""
+        try:
+            return Fernet(self.secret.encode("ascii")).decrypt(handle.encode()).decode()
+        except (InvalidToken, ValueError):
+            return None
 
 
 GATE = web.AppKey("console_gate", Gate)
-STAFF = "console_staff"  # request key: the signed-in StaffRecord
+STAFF = web.RequestKey("console_staff", StaffRecord)  # the signed-in staff member
 
 
 class _Cookies(EncryptedCookieStorage):
@@ -63,15 +77,14 @@ class _Cookies(EncryptedCookieStorage):
 
 
 def setup_auth(app: web.Application, secret: str, session_seconds: float) -> None:
-    storage = _Cookies(secret.encode("ascii"), cookie_name=COOKIE, path=f"{PREFIX}/",
+    storage = _Cookies(Fernet(secret.encode("ascii")), cookie_name=COOKIE, path=f"{PREFIX}/",
                        max_age=int(session_seconds), httponly=True, samesite="Lax")
     setup_session(app, storage)
     app.middlewares.append(_guard)
 
 
 def staff_of(request: web.Request) -> StaffRecord:
-    staff: StaffRecord = request[STAFF]
-    return staff
+    return request[STAFF]
 
 
 async def csrf_token(request: web.Request) -> str:

@@ -30,11 +30,10 @@ from hotelbot.store import (
     OutboundRow,
     RequestRecord,
     RequestStatus,
-    StaffRecord,
     TransitionRefused,
 )
 from hotelbot.typedefs import Dept, FlowId
-from hotelbot.web.console.auth import csrf_token, staff_of
+from hotelbot.web.console.auth import GATE, csrf_token, staff_of
 from hotelbot.web.console.desk import ACTIONS, Desk, NotFound
 
 DESK = web.AppKey("console_desk", Desk)
@@ -59,6 +58,7 @@ class Card:
     guest_name: str
     room: str
     masked: str
+    handle: str  # the guest in the conversation's URL (auth.Gate.handle)
     created: str  # in the hotel's timezone
     updated: str
     fields: tuple[tuple[str, str], ...]  # every collected value: (label, value)
@@ -76,7 +76,10 @@ def _local(moment: datetime | None, zone: ZoneInfo) -> str:
     return "" if moment is None else moment.astimezone(zone).strftime("%d %b %H:%M")
 
 
-async def _cards(desk: Desk, staff: StaffRecord, requests: Sequence[RequestRecord]) -> list[Card]:
+async def _cards(request: web.Request, requests: Sequence[RequestRecord]) -> list[Card]:
+    staff = staff_of(request)
+    desk = request.app[DESK]
+    gate = request.app[GATE]
     hotel = desk.hotel(staff)
     zone = ZoneInfo(hotel.timezone)
     lang = hotel.default_language
@@ -96,6 +99,7 @@ async def _cards(desk: Desk, staff: StaffRecord, requests: Sequence[RequestRecor
             request=req, department=dept.name.get(lang, lang) if dept else req.department,
             guest_name=str(data.get("guest_name") or data.get("name") or ""),
             room=str(data.get("room") or ""), masked=mask(req.guest_id),
+            handle=gate.handle(req.guest_id),
             created=_local(req.created_at, zone), updated=_local(req.updated_at, zone),
             fields=fields, actions=actions))
     return cards
@@ -110,7 +114,7 @@ async def _board_values(request: web.Request) -> dict[str, object]:
                 if staff.sees_department(r.department)
                 and (not department or r.department == department)
                 and (not status or r.status == status)]
-    cards = await _cards(desk, staff, requests)
+    cards = await _cards(request, requests)
     if search.strip():
         needle = search.strip().lower()
         cards = [c for c in cards if needle in c.room.lower() or needle in c.guest_name.lower()]
@@ -148,7 +152,7 @@ async def request_page(request: web.Request) -> web.StreamResponse:
         found = await desk.request(staff, _int(request.match_info["id"]))
     except NotFound:
         raise web.HTTPNotFound(text="no such request") from None
-    cards = await _cards(desk, staff, [found])
+    cards = await _cards(request, [found])
     return aiohttp_jinja2.render_template("request.html", request,
                                           await _context(request, card=cards[0]))
 
@@ -169,7 +173,7 @@ async def act(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound(text="no such request") from None
     except TransitionRefused as exc:
         if exc.reason == "reason_required":
-            card = (await _cards(desk, staff, [await desk.request(staff, request_id)]))[0]
+            card = (await _cards(request, [await desk.request(staff, request_id)]))[0]
             return aiohttp_jinja2.render_template(
                 "request.html", request,
                 await _context(request, card=card, ask_reason=True, error=str(exc)),
@@ -195,7 +199,8 @@ async def conversations(request: web.Request) -> web.StreamResponse:
         record = await desk.guest(staff, guest_id)
         name = str(record.data.get("guest_name") or "") if record else ""
         rows.append({"department": dept, "department_name": hotel.departments[dept].name.get(
-            lang, lang), "guest_id": guest_id, "masked": mask(guest_id), "name": name,
+            lang, lang), "handle": request.app[GATE].handle(guest_id), "masked": mask(guest_id),
+            "name": name,
             "last": _local(last, zone),
             "held": desk.holds.held(number, guest_id, desk.now())})
     return aiohttp_jinja2.render_template("conversations.html", request,
@@ -205,7 +210,7 @@ async def conversations(request: web.Request) -> web.StreamResponse:
 async def _conversation_values(request: web.Request) -> dict[str, object]:
     staff = staff_of(request)
     desk = request.app[DESK]
-    department, guest_id = request.match_info["department"], request.match_info["guest"]
+    department, guest_id = request.match_info["department"], _guest(request)
     try:
         number = desk.number_of(staff, department)
     except NotFound:
@@ -222,7 +227,8 @@ async def _conversation_values(request: web.Request) -> dict[str, object]:
     record = await desk.guest(staff, guest_id)
     window = await desk.window(number, guest_id)
     handoff = await desk.handoff(number, guest_id)
-    return {"department": department, "guest_id": guest_id, "masked": mask(guest_id),
+    return {"department": department, "handle": request.match_info["guest"],
+            "masked": mask(guest_id),
             "name": str(record.data.get("guest_name") or "") if record else "",
             "messages": messages, "window": window,
             "closes": _local(window.closes_at, zone), "handoff": handoff,
@@ -289,10 +295,10 @@ async def conversation_action(request: web.Request) -> web.StreamResponse:
     staff = staff_of(request)
     desk = request.app[DESK]
     await _conversation_values(request)  # 404 for a conversation this staff cannot see
-    department, guest_id = request.match_info["department"], request.match_info["guest"]
+    department, guest_id = request.match_info["department"], _guest(request)
     action = request.match_info["action"]
     form = await request.post()
-    page = f"/console/conversations/{department}/{guest_id}"
+    page = f"/console/conversations/{department}/{request.match_info['guest']}"
     try:
         if action == "take":
             await desk.take(staff, department, guest_id)
@@ -324,7 +330,10 @@ async def events(request: web.Request) -> web.StreamResponse:
             number = desk.number_of(staff, request.query["department"])
         except NotFound:
             raise web.HTTPNotFound(text="no such conversation") from None
-        conversation_key = (number, request.query.get("guest", ""))
+        guest_id = request.app[GATE].guest_of(request.query.get("guest", ""))
+        if guest_id is None:
+            raise web.HTTPNotFound(text="no such conversation")
+        conversation_key = (number, guest_id)
     response = web.StreamResponse(headers={
         "Content-Type": "text/event-stream", "Cache-Control": "no-store",
         "X-Accel-Buffering": "no"})
@@ -348,6 +357,13 @@ async def events(request: web.Request) -> web.StreamResponse:
         last, newest = stamp, max(newest, top)
         await asyncio.sleep(POLL_SECONDS)
         quiet += POLL_SECONDS
+
+
+def _guest(request: web.Request) -> str:
+    guest_id = request.app[GATE].guest_of(request.match_info["guest"])
+    if guest_id is None:
+        raise web.HTTPNotFound(text="no such conversation")
+    return guest_id
 
 
 def _int(text: str) -> int:
