@@ -38,7 +38,7 @@ from hotelbot.store import (
     RequestRepository,
     RequestStatus,
 )
-from hotelbot.typedefs import GuestId, NumberId
+from hotelbot.typedefs import GuestId, HotelId, NumberId
 
 log = structlog.get_logger(__name__)
 
@@ -219,7 +219,8 @@ async def _requests(targets: AdminTargets, request: Mapping[str, object]) -> Rep
     if not isinstance(full, bool):
         raise CommandError("'full' must be true or false")
     rows = await targets.store.requests.recent(hotel, status, limit)
-    return {"hotel": hotel, "requests": [request_row(r, full=full) for r in rows]}
+    return {"hotel": hotel, "timezone": hotels[HotelId(hotel)].timezone, "full": full,
+            "requests": [request_row(r, full=full) for r in rows]}
 
 
 async def _request_status(targets: AdminTargets, request: Mapping[str, object]) -> Reply:
@@ -301,7 +302,8 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
         Param(key="status", required=False, choices=tuple(s.value for s in RequestStatus),
               help="only requests with this status"),
         _LIMIT,
-        Param(key="full", kind="bool", required=False, help="show full guest numbers"),
+        Param(key="full", kind="bool", required=False,
+              help="full guest numbers and every collected value in full"),
     )),
     Command(name="request_status", run=_request_status, doc="set a request's status", params=(
         Param(key="id", kind="int", help="the request's id"),
@@ -338,6 +340,8 @@ def request_row(record: RequestRecord, *, full: bool = False) -> Reply:
         "data": jsonable(record.data),
         "status": record.status.value,
         "created_at": jsonable(record.created_at),
+        "updated_at": jsonable(record.updated_at),
+        "note": record.note,
     }
 
 

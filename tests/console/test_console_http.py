@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sqlite3
+import time
 from collections.abc import AsyncIterator
+from urllib.parse import unquote
 
 import pytest
 
-from hotelbot.store import RequestStatus
+from hotelbot.cli.screen import SendText, message_item
+from hotelbot.store import RequestRecord, RequestStatus
+from hotelbot.web import DESK
 from tests.console.staff import CONSOLE_SECRET, ORDER, Browserless, add_staff
-from tests.fakes.hotel import Hotel, HotelFactory
+from tests.fakes.hotel import Hotel, HotelFactory, new_wamid
 from tests.messages import message_text
 from tests.numbers import ROOM_SERVICE
 
@@ -183,3 +188,86 @@ async def test_session_cookie_is_httponly_and_lax(console: Hotel,
         cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/console/" in cookie
     assert "Secure" not in cookie  # plain HTTP on loopback; HTTPS requests get Secure
+
+
+async def test_done_runs_the_done_hooks_once_committed(
+        console: Hotel, browsers: list[Browserless]) -> None:
+    request_id = await _order(console)
+    seen: list[tuple[int, RequestStatus]] = []
+
+    async def hook(request: RequestRecord) -> None:
+        seen.append((request.id, request.status))
+
+    console.app[DESK].on_done(hook)
+    console.app[DESK].on_done(lambda request: 1 / 0)  # a failing hook: logged, no harm
+    await add_staff(console, "alice")
+    alice = _open(console, browsers)
+    board = await alice.login("alice")
+    await alice.post(f"/console/requests/{request_id}/acknowledge", {"csrf": board.csrf})
+    assert seen == []
+    page = await alice.post(f"/console/requests/{request_id}/done", {"csrf": board.csrf})
+    assert page.status == 200
+    assert seen == [(request_id, RequestStatus.DONE)]
+
+
+async def test_a_taken_conversation_times_out_and_the_bot_says_so(
+        start_hotel: HotelFactory) -> None:
+    hotel = await start_hotel(console_secret=CONSOLE_SECRET, handoff_timeout=1)
+    await hotel.say(ROOM_SERVICE, GUEST, "hi")
+    await add_staff(hotel, "alice")
+    alice = Browserless(hotel)
+    try:
+        board = await alice.login("alice")
+        page = await alice.get("/console/conversations")
+        [link] = set(re.findall(r'href="(/console/conversations/room_service/[^"]+)"',
+                                page.text))
+        taken = await alice.post(f"{link}/take", {"csrf": board.csrf})
+        assert 'id="held"' in taken.text
+        assert await hotel.say(ROOM_SERVICE, GUEST, "hello?") == []  # the bot is silent
+        assert "hello?" in (await alice.get(f"{link}/messages")).text
+        await asyncio.sleep(1.1)
+        assert await hotel.app[DESK].sweep() == 1
+        await hotel.settle()
+        assert "automatic assistant" in message_text(hotel.fake.sent_to(GUEST)[-1].body)
+        assert await hotel.store.handoffs.active() == []
+        assert await hotel.say(ROOM_SERVICE, GUEST, "menu")  # the bot answers again
+    finally:
+        await alice.close()
+
+
+async def test_outside_the_window_the_reply_box_offers_the_template(
+        console: Hotel, browsers: list[Browserless]) -> None:
+    fresh, stale = "34600999002", "34600999003"
+    await console.say(ROOM_SERVICE, fresh, "hi")
+    old = message_item(SendText(text="hi"), guest=stale, wamid=new_wamid(),
+                       now=int(time.time()) - 25 * 3600)  # Meta's timestamp: 25 hours ago
+    assert await console.send_items(ROOM_SERVICE, stale, [old]) == 200
+    await console.settle()
+    await add_staff(console, "alice")
+    alice = _open(console, browsers)
+    board = await alice.login("alice")
+    page = await alice.get("/console/conversations")
+    links = re.findall(r'href="(/console/conversations/room_service/[^"]+)"', page.text)
+    assert len(links) == 2
+    pages = {link: await alice.get(link) for link in links}
+    [open_link] = [k for k, p in pages.items() if 'id="text"' in p.text]
+    [closed_link] = [k for k, p in pages.items() if 'id="window-closed"' in p.text]
+    assert "feedback_request" in pages[closed_link].text  # the hotel's templates are offered
+    sent = len(console.fake.sent_to(stale))
+    refused = await alice.post(f"{closed_link}/reply", {"csrf": board.csrf, "text": "hello"})
+    assert "window is closed" in unquote(refused.url)
+    nameless = await alice.post(f"{closed_link}/template",
+                                {"csrf": board.csrf, "template": "feedback_request"})
+    assert "no value for 'guest_name'" in unquote(nameless.url)  # said, nothing sent
+    with sqlite3.connect(console.core.settings.database_path) as db:  # the guest told a name
+        db.execute("UPDATE guests SET data = ? WHERE guest_id = ?", ('{"guest_name":"Ana"}',
+                                                                      stale))
+    await alice.post(f"{closed_link}/template",
+                     {"csrf": board.csrf, "template": "feedback_request"})
+    await console.settle()
+    [template] = console.fake.sent_to(stale)[sent:]
+    assert template.body["type"] == "template"
+    assert template.body["template"]["name"] == "feedback_request_v1"
+    await alice.post(f"{open_link}/reply", {"csrf": board.csrf, "text": "Hello from reception"})
+    await console.settle()
+    assert message_text(console.fake.sent_to(fresh)[-1].body) == "Hello from reception"
