@@ -187,7 +187,13 @@ async def test_session_cookie_is_httponly_and_lax(console: Hotel,
             "csrf": form.csrf}) as response:
         cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/console/" in cookie
-    assert "Secure" not in cookie  # plain HTTP on loopback; HTTPS requests get Secure
+    assert "Secure" not in cookie  # plain HTTP on loopback
+    form = await b.get("/console/login")
+    async with b.session.post(b.base + "/console/login", allow_redirects=False, headers={
+            "X-Forwarded-Proto": "https"}, data={  # HTTPS at the proxy on this machine
+            "username": "alice", "password": "correct horse battery",
+            "csrf": form.csrf}) as response:
+        assert "Secure" in response.headers["Set-Cookie"]
 
 
 async def test_done_runs_the_done_hooks_once_committed(

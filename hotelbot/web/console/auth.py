@@ -68,12 +68,20 @@ STAFF = web.RequestKey("console_staff", StaffRecord)  # the signed-in staff memb
 
 
 class _Cookies(EncryptedCookieStorage):
-    """Secure only when the request came over HTTPS (a plain-HTTP demo still works)."""
+    """Secure when the request came over HTTPS: directly, or through a reverse proxy on this
+    machine that says so (X-Forwarded-Proto from loopback only; docs/console.md). A plain-HTTP
+    demo on loopback still works."""
 
     async def save_session(self, request: web.Request, response: web.StreamResponse,
                            session: Session) -> None:
-        self._cookie_params["secure"] = request.secure
+        self._cookie_params["secure"] = over_https(request)
         await super().save_session(request, response, session)
+
+
+def over_https(request: web.Request) -> bool:
+    proxied = (request.remote in ("127.0.0.1", "::1")
+               and request.headers.get("X-Forwarded-Proto", "").lower() == "https")
+    return request.secure or proxied
 
 
 def setup_auth(app: web.Application, secret: str, session_seconds: float) -> None:
