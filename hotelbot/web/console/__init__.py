@@ -8,6 +8,7 @@ docs/console.md.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -67,7 +68,9 @@ def add_console(app: web.Application, *, secret: str, session_seconds: float) ->
     r.add_get("/console/conversations/{department}/{guest}/messages", views.messages_fragment)
     r.add_post("/console/conversations/{department}/{guest}/{action}",
                views.conversation_action)
-    r.add_static("/console/static/", HERE / "static", append_version=True)
+    r.add_static("/console/static/", HERE / "static")
+    app[views.STREAMS_CLOSING] = asyncio.Event()
+    app.on_shutdown.append(views.close_streams)
 
 
 async def _to_console(request: web.Request) -> web.StreamResponse:

@@ -15,6 +15,7 @@ request appeared. The page fetches its fragment again; no script is inline (CSP)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +31,7 @@ from hotelbot.store import (
     OutboundRow,
     RequestRecord,
     RequestStatus,
+    StaffRecord,
     TransitionRefused,
 )
 from hotelbot.typedefs import Dept, FlowId
@@ -37,6 +39,7 @@ from hotelbot.web.console.auth import GATE, csrf_token, staff_of
 from hotelbot.web.console.desk import ACTIONS, Desk, NotFound
 
 DESK = web.AppKey("console_desk", Desk)
+STREAMS_CLOSING = web.AppKey("console_streams_closing", asyncio.Event)
 COLUMNS = (RequestStatus.NEW, RequestStatus.ACKNOWLEDGED, RequestStatus.DONE,
            RequestStatus.CANCELLED)
 POLL_SECONDS = 1.0
@@ -338,10 +341,18 @@ async def events(request: web.Request) -> web.StreamResponse:
         "Content-Type": "text/event-stream", "Cache-Control": "no-store",
         "X-Accel-Buffering": "no"})
     await response.prepare(request)
+    closing = request.app[STREAMS_CLOSING]
+    with contextlib.suppress(ConnectionResetError):  # the page went away
+        await _stream(response, desk, staff, conversation_key, closing)
+    return response
+
+
+async def _stream(response: web.StreamResponse, desk: Desk, staff: StaffRecord,
+                  conversation_key: tuple[str, str] | None, closing: asyncio.Event) -> None:
     last: object = None
     newest = 0
     quiet = 0.0
-    while True:
+    while not closing.is_set():
         if conversation_key is None:
             stamp: object = await desk.board_stamp(staff)
             top = int(stamp[0]) if isinstance(stamp, tuple) else 0
@@ -355,8 +366,16 @@ async def events(request: web.Request) -> web.StreamResponse:
             await response.write(b": keep-alive\n\n")
             quiet = 0.0
         last, newest = stamp, max(newest, top)
-        await asyncio.sleep(POLL_SECONDS)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(closing.wait(), POLL_SECONDS)
         quiet += POLL_SECONDS
+
+
+async def close_streams(app: web.Application) -> None:
+    """on_shutdown: end the event streams, so a graceful stop does not wait for browsers
+    to hang up (aiohttp waits for running handlers before the cleanup contexts unwind; a
+    signal is its documented place for closing long-lived responses)."""
+    app[STREAMS_CLOSING].set()
 
 
 def _guest(request: web.Request) -> str:
