@@ -48,7 +48,7 @@ REQUIRED_STRINGS = (
     "invalid_choice", "cooloff", "expired", "skip_not_allowed", "back_at_start", "unsupported",
     "confirm", "change", "menu_button", "numbered_hint", "skip_hint", "error", "spam", "welcome",
 )
-WORD_KINDS: tuple[WordKind, ...] = ("back", "menu", "skip")
+WORD_KINDS: tuple[WordKind, ...] = ("back", "menu", "skip", "person")
 DEFAULT_ROOM_PATTERN = r"[0-9]{1,4}[A-Za-z]?"
 _PHONE_NUMBER_ID = re.compile(r"^[0-9]{5,20}$")
 _HOTEL_KEYS = frozenset({"id", "name", "timezone", "languages", "room_pattern", "variables",
@@ -122,7 +122,7 @@ def parse_strings(src: Source) -> StringsDoc:
 
 
 def parse_words(src: Source, value: object, path: str) -> Words:
-    """`back|menu|skip -> lang -> [words]`."""
+    """`back|menu|skip|person -> lang -> [words]`."""
     raw = mapping(src, value, path, allowed=set(WORD_KINDS), what="words") or {}
     found: dict[WordKind, dict[str, tuple[str, ...]]] = {}
     for kind in WORD_KINDS:

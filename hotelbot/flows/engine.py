@@ -23,7 +23,9 @@ Rules, in the order they are applied:
      last_activity changes. After it: cooloff and error_count cleared, the event is handled.
   5. Flow requests. FlowRequested(id), or a template button whose payload is "flow:<id>",
      start that flow if the department offers it (also on an idle or expired context). The
-     stack keeps the department's main menu, so "back" leads there.
+     stack keeps the department's main menu, so "back" leads there. A message that is a
+     "person" word ("human", "agent", "person", ...) requests the handoff flow the same way,
+     when the department offers it (issue 11: the guest asks for a member of staff).
   6. Idle (no current flow). Any other event shows the main menu with strings["welcome"];
      a tap on a button of the main menu's first step is applied as if the menu were open.
   7. Expiry. If idle longer than policy.timeout_minutes, the event is not applied: the main
@@ -85,6 +87,7 @@ from hotelbot.flows.events import (
 )
 from hotelbot.flows.model import (
     FLOW_PREFIX,
+    HANDOFF_FLOW,
     Flow,
     Hotel,
     Step,
@@ -234,7 +237,7 @@ class _Turn:
             if self.now < _aware(ctx.cooloff_until):
                 return Outcome(context=ctx, effects=(Silence(reason=SilenceReason.COOLOFF),))
             ctx = ctx.evolve(cooloff_until=None, error_count=0)
-        requested = _requested_flow(event)
+        requested = _requested_flow(event) or self.asks_for_person(ctx, event)
         if requested is not None:
             if self.nav.offered(ctx, requested):
                 return self.start_requested(ctx, requested)
@@ -287,6 +290,14 @@ class _Turn:
         """A system string in the guest's language, its {variables} filled."""
         values = variables(self.hotel, ctx, None) | extra
         return substitute(string(self.hotel, key, ctx.language), values)
+
+    def asks_for_person(self, ctx: Context, event: Event) -> str | None:
+        """The handoff flow, when the guest's text is a "person" word and it is offered."""
+        if not isinstance(event, TextReceived) or not self.nav.offered(ctx, HANDOFF_FLOW):
+            return None
+        norm = normalize(event.text)
+        words = self.hotel.words.get("person", {}).values()
+        return HANDOFF_FLOW if any(norm in listed for listed in words) else None
 
     def word(self, text: str, asking: Step) -> WordKind | None:
         """The global word `text` is, if any; a numeral is none where `asking` reads numbers."""

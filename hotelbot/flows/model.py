@@ -198,7 +198,8 @@ class Department:
 
 
 
-WordKind = Literal["back", "menu", "skip"]
+WordKind = Literal["back", "menu", "skip", "person"]
+HANDOFF_FLOW = "handoff"  # the flow a "person" word starts ("talk to a person", issue 11)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
