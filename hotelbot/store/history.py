@@ -8,18 +8,23 @@ checked the hotel).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
 from hotelbot.store import codec
 from hotelbot.store.database import Database
 from hotelbot.store.records import InboundMessage, OutboundRow
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # a row written before created_at was kept
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class History:
-    inbound: tuple[InboundMessage, ...]  # oldest first
-    outbound: tuple[OutboundRow, ...]  # oldest first
+    """Each message with the time it entered hotelbot (inbound: recorded; outbound: committed),
+    by which the two interleave: a guest's own timestamps are whole seconds."""
+
+    inbound: tuple[tuple[InboundMessage, datetime], ...]  # oldest first
+    outbound: tuple[tuple[OutboundRow, datetime], ...]  # oldest first
 
 
 class HistoryRepository(Protocol):
@@ -47,8 +52,11 @@ class SqliteHistory:
         inbound = await self._db.fetchall(_INBOUND, key)
         outbound = await self._db.fetchall(_OUTBOUND, key)
         return History(
-            inbound=tuple(codec.inbound_from_row(r) for r in reversed(inbound)),
-            outbound=tuple(codec.outbound_row_from_row(r) for r in reversed(outbound)),
+            inbound=tuple((codec.inbound_from_row(r[:-1]), codec.decode_time(r[-1]))
+                          for r in reversed(inbound)),
+            outbound=tuple((codec.outbound_row_from_row(r[:-1]),
+                            codec.decode_optional_time(r[-1]) or _EPOCH)
+                           for r in reversed(outbound)),
         )
 
     async def stamp(self, phone_number_id: str, guest_id: str) -> tuple[object, ...]:
@@ -71,11 +79,12 @@ class SqliteHistory:
 
 
 _INBOUND = (
-    f"SELECT {codec.INBOUND_COLUMNS} FROM inbound WHERE phone_number_id = ? AND guest_id = ?"
+    f"SELECT {codec.INBOUND_COLUMNS}, received_at FROM inbound"
+    " WHERE phone_number_id = ? AND guest_id = ?"
     " AND kind != 'rejected' ORDER BY seq DESC LIMIT ?"
 )
 _OUTBOUND = (
-    f"SELECT {codec.OUTBOUND_ROW_COLUMNS} FROM outbound WHERE phone_number_id = ?"
+    f"SELECT {codec.OUTBOUND_ROW_COLUMNS}, created_at FROM outbound WHERE phone_number_id = ?"
     " AND guest_id = ? ORDER BY id DESC LIMIT ?"
 )
 _INBOUND_STAMP = (

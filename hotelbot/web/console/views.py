@@ -223,10 +223,9 @@ async def _conversation_values(request: web.Request) -> dict[str, object]:
         raise web.HTTPNotFound(text="no such conversation")
     hotel = desk.hotel(staff)
     zone = ZoneInfo(hotel.timezone)
-    timeline = [(m.sent_at.timestamp(), m.seq, _in(m, zone)) for m in history.inbound]
-    timeline += [((r.sent_at or desk.now()).timestamp(), r.message.id, _out(r, zone))
-                 for r in history.outbound]
-    messages = [m for _at, _n, m in sorted(timeline, key=lambda t: (t[0], t[1]))]
+    timeline = [(at, 0, m.seq, _in(m, zone)) for m, at in history.inbound]
+    timeline += [(at, 1, r.message.id, _out(r, at, zone)) for r, at in history.outbound]
+    messages = [m for *_order, m in sorted(timeline, key=lambda t: t[:3])]
     record = await desk.guest(staff, guest_id)
     window = await desk.window(number, guest_id)
     handoff = await desk.handoff(number, guest_id)
@@ -247,8 +246,8 @@ def _in(message: InboundMessage, zone: ZoneInfo) -> dict[str, object]:
             "tick": ""}
 
 
-def _out(row: OutboundRow, zone: ZoneInfo) -> dict[str, object]:
-    return {"direction": "out", "at": _local(row.sent_at, zone),
+def _out(row: OutboundRow, committed: datetime, zone: ZoneInfo) -> dict[str, object]:
+    return {"direction": "out", "at": _local(row.sent_at or committed, zone),
             "text": _body_text(row.message.body),
             "tick": TICKS.get(str(row.state), ""), "state": str(row.state),
             "why": row.skip_reason or row.error_title or ""}
