@@ -232,7 +232,10 @@ async def test_a_taken_conversation_times_out_and_the_bot_says_so(
         assert await hotel.say(ROOM_SERVICE, GUEST, "hello?") == []  # the bot is silent
         assert "hello?" in (await alice.get(f"{link}/messages")).text
         await asyncio.sleep(1.1)
+        assert hotel.app[DESK].statistics().holding == 1
         assert await hotel.app[DESK].sweep() == 1
+        stats = hotel.app[DESK].statistics()
+        assert (stats.taken, stats.released, stats.holding) == (1, 1, 0)
         await hotel.settle()
         assert "automatic assistant" in message_text(hotel.fake.sent_to(GUEST)[-1].body)
         assert await hotel.store.handoffs.active() == []

@@ -58,6 +58,15 @@ class NotFound(LookupError):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DeskStatistics:
+    moved: int  # requests acknowledged, done or cancelled
+    replies: int  # staff messages sent (free-form and templates)
+    taken: int  # conversations taken over
+    released: int  # handed back (by staff or by the timeout)
+    holding: int  # conversations held now
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Window:
     open: bool  # a free-form reply may go out now
     closes_at: datetime | None  # None: the guest never wrote to this number
@@ -75,6 +84,10 @@ class Desk:
         self.holds = holds
         self.handoff_timeout = timedelta(seconds=handoff_timeout)
         self._done_hooks: list[DoneHook] = []
+        self._counts = {"moved": 0, "replies": 0, "taken": 0, "released": 0}
+
+    def statistics(self) -> DeskStatistics:
+        return DeskStatistics(**self._counts, holding=len(self.holds))
 
     # --- hooks ------------------------------------------------------------------------------
 
@@ -158,6 +171,7 @@ class Desk:
             note=reason, notice=row)
         if committed is not None:
             self._pacer.submit((committed,))
+        self._counts["moved"] += 1
         log.info("request_moved", hotel=staff.hotel_id, request=request.id,
                  status=str(target), staff=staff.username)
         moved = await self.request(staff, request.id)
@@ -189,6 +203,7 @@ class Desk:
                           staff=staff.username, taken_at=now, until=now + self.handoff_timeout)
         await self._store.handoffs.take(handoff)
         self.holds.hold(number, guest_id, handoff.until)
+        self._counts["taken"] += 1
         log.info("conversation_taken", hotel=staff.hotel_id, dept=department,
                  guest=guest_id, staff=staff.username)
         return handoff
@@ -211,6 +226,7 @@ class Desk:
         if notice is not None:
             await self._send(OutboundMessage(phone_number_id=number, guest_id=guest_id,
                                              body=notice.body, priority=Priority.REPLY))
+        self._counts["released"] += 1
         log.info("conversation_released", hotel=hotel_id, dept=department, guest=guest_id)
         return True
 
@@ -227,7 +243,7 @@ class Desk:
         if not (await self.window(number, guest_id)).open:
             raise ValueError("the 24-hour window is closed: send a template instead")
         body = text_message(text).body
-        return await self._send(OutboundMessage(phone_number_id=number, guest_id=guest_id,
+        return await self._send_staff(OutboundMessage(phone_number_id=number, guest_id=guest_id,
                                                 body=body, priority=Priority.REPLY))
 
     async def send_template(self, staff: StaffRecord, department: str, guest_id: str,
@@ -244,7 +260,7 @@ class Desk:
         language = (record.language if record else None) or hotel.default_language
         template = template_object(hotel, template_id, record.data if record else {}, language)
         body = {"type": "template", "template": template}
-        return await self._send(OutboundMessage(phone_number_id=number, guest_id=guest_id,
+        return await self._send_staff(OutboundMessage(phone_number_id=number, guest_id=guest_id,
                                                 body=body, priority=Priority.REPLY,
                                                 template=template))
 
@@ -252,6 +268,10 @@ class Desk:
         committed = await self._store.outbox.add(message, self._clock.now())
         self._pacer.submit((committed,))
         return committed
+
+    async def _send_staff(self, message: OutboundMessage) -> OutboundMessage:
+        self._counts["replies"] += 1
+        return await self._send(message)
 
     # --- timeouts ---------------------------------------------------------------------------
 
