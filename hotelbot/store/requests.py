@@ -97,8 +97,9 @@ class RequestRepository(Protocol):
         """
         ...
 
-    async def stamp(self, hotel_id: str) -> tuple[int, str]:
-        """(newest id, latest change) of a hotel's requests: changes when any does."""
+    async def stamp(self, hotel_id: str, departments: Sequence[str] = ()) -> tuple[int, str]:
+        """(newest id, latest change) of a hotel's requests (of these departments, when
+        given): changes when any of them does."""
         ...
 
 
@@ -155,8 +156,13 @@ class SqliteRequests:
                                priority=notice.priority, template=notice.template,
                                id=outbox_id)
 
-    async def stamp(self, hotel_id: str) -> tuple[int, str]:
-        row = await self._db.fetchone(_STAMP, (hotel_id,))
+    async def stamp(self, hotel_id: str, departments: Sequence[str] = ()) -> tuple[int, str]:
+        if departments:
+            marks = ", ".join("?" * len(departments))
+            row = await self._db.fetchone(f"{_STAMP} AND department IN ({marks})",
+                                          (hotel_id, *departments))
+        else:
+            row = await self._db.fetchone(_STAMP, (hotel_id,))
         return (int(row[0] or 0), str(row[1] or "")) if row else (0, "")
 
 
@@ -178,7 +184,14 @@ _TRANSITION = (
     "UPDATE requests SET status = ?, updated_at = ?, note = coalesce(?, note)"
     " WHERE id = ? AND hotel_id = ? AND status = ?"
 )
-_STAMP = "SELECT max(id), max(updated_at) FROM requests WHERE hotel_id = ?"
+# Every move changes the count of some status, even one within the same microsecond.
+_STAMP = (
+    "SELECT max(id), coalesce(max(updated_at), '') || '|' || count(*) || '|'"
+    " || sum(CASE WHEN status = 'new' THEN 1 ELSE 0 END) || '|'"
+    " || sum(CASE WHEN status = 'acknowledged' THEN 1 ELSE 0 END) || '|'"
+    " || sum(CASE WHEN status = 'done' THEN 1 ELSE 0 END)"
+    " FROM requests WHERE hotel_id = ?"
+)
 _SET_STATUS = "UPDATE requests SET status = ?, updated_at = coalesce(?, updated_at) WHERE id = ?"
 
 

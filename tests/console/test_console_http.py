@@ -154,6 +154,15 @@ async def test_wrong_passwords_are_rate_limited_per_user(
     assert (await _open(console, browsers).login("alice")).status == 429  # any address
 
 
+async def test_wrong_passwords_are_rate_limited_per_address(
+        console: Hotel, browsers: list[Browserless]) -> None:
+    await add_staff(console, "alice")
+    mallory = _open(console, browsers)
+    for n in range(20):  # a different username each time: the address is what is counted
+        assert (await mallory.login(f"user{n}", "wrong password!")).status == 401
+    assert (await mallory.login("alice")).status == 429
+
+
 async def test_a_disabled_user_is_logged_out(console: Hotel,
                                              browsers: list[Browserless]) -> None:
     await add_staff(console, "alice")

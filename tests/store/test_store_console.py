@@ -107,6 +107,16 @@ async def test_a_stale_or_foreign_move_changes_nothing(store: Store) -> None:
     assert cancelled is not None and cancelled.note == "kitchen closed"
 
 
+async def test_the_board_stamp_changes_with_its_departments_only(store: Store) -> None:
+    rid = await _request(store)
+    before = await store.requests.stamp("h1", ("housekeeping",))
+    board = await store.requests.stamp("h1")
+    await store.requests.transition("h1", rid, seen=S.NEW, to=S.ACKNOWLEDGED, at=T0)
+    assert await store.requests.stamp("h1", ("housekeeping",)) == before
+    assert await store.requests.stamp("h1") != board
+    assert (await store.requests.stamp("h1", ("room_service",)))[0] == rid
+
+
 async def test_staff_accounts(store: Store) -> None:
     maria = StaffRecord(username="maria", hotel_id="h1", password_hash="$argon2id$x",
                         role=StaffRole.MANAGER, departments=("room_service",))

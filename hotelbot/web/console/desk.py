@@ -127,7 +127,7 @@ class Desk:
         return await self._store.requests.recent(staff.hotel_id, limit=limit)
 
     async def board_stamp(self, staff: StaffRecord) -> tuple[int, str]:
-        return await self._store.requests.stamp(staff.hotel_id)
+        return await self._store.requests.stamp(staff.hotel_id, staff.departments)
 
     async def history(self, number: str, guest_id: str) -> History:
         return await self._store.history.of(number, guest_id)
