@@ -233,6 +233,7 @@ class Desk:
     async def reply(self, staff: StaffRecord, department: str, guest_id: str,
                     text: str) -> OutboundMessage:
         """A staff member's free-form reply (inside the window; the pacer enforces it too).
+        While the conversation is held, replying renews the hold's timeout.
 
         Raises:
             ValueError: empty text, or the 24-hour window is closed.
@@ -242,6 +243,8 @@ class Desk:
             raise ValueError("write a reply first")
         if not (await self.window(number, guest_id)).open:
             raise ValueError("the 24-hour window is closed: send a template instead")
+        if self.holds.held(number, guest_id, self._clock.now()):
+            await self.take(staff, department, guest_id)  # talking renews the hold
         body = text_message(text).body
         return await self._send_staff(OutboundMessage(phone_number_id=number, guest_id=guest_id,
                                                 body=body, priority=Priority.REPLY))
