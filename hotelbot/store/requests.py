@@ -73,10 +73,13 @@ class RequestRepository(Protocol):
     async def set_status(
         self, id: int, status: RequestStatus | str, *, at: datetime | None = None
     ) -> None:
-        """Move a request to `status` (staff acknowledged it, did it, cancelled it).
+        """Move a request to `status` (the admin socket's ack/done/cancel), by the same
+        rules as the console (TRANSITIONS), without a notice to the guest.
 
         Raises:
             ValueError: unknown status.
+            TransitionRefused: the rules refuse the move (a done request stays done unless
+                cancelled with a reason, which this has not).
             StoreError: no request has this id.
         """
         ...
@@ -125,8 +128,15 @@ class SqliteRequests:
     async def set_status(
         self, id: int, status: RequestStatus | str, *, at: datetime | None = None
     ) -> None:
-        params = (RequestStatus(status), encode_optional_time(at), id)
-        await self._db.update_one(f"request with id {id}", _SET_STATUS, params)
+        target = RequestStatus(status)
+        row = await self._db.fetchone("SELECT status FROM requests WHERE id = ?", (id,))
+        if row is None:
+            raise StoreError(f"no request with id {id}")
+        current = RequestStatus(row[0])
+        check_transition(current, target, "")
+        params = (target, encode_optional_time(at), id, current)
+        await self._db.update_one(f"request with id {id} in status {current}", _SET_STATUS,
+                                  params)
 
 
     async def get(self, hotel_id: str, id: int) -> RequestRecord | None:
@@ -160,9 +170,9 @@ class SqliteRequests:
         if departments:
             marks = ", ".join("?" * len(departments))
             row = await self._db.fetchone(f"{_STAMP} AND department IN ({marks})",
-                                          (hotel_id, *departments))
+                                          (*_STAMP_STATES, hotel_id, *departments))
         else:
-            row = await self._db.fetchone(_STAMP, (hotel_id,))
+            row = await self._db.fetchone(_STAMP, (*_STAMP_STATES, hotel_id))
         return (int(row[0] or 0), str(row[1] or "")) if row else (0, "")
 
 
@@ -187,12 +197,16 @@ _TRANSITION = (
 # Every move changes the count of some status, even one within the same microsecond.
 _STAMP = (
     "SELECT max(id), coalesce(max(updated_at), '') || '|' || count(*) || '|'"
-    " || sum(CASE WHEN status = 'new' THEN 1 ELSE 0 END) || '|'"
-    " || sum(CASE WHEN status = 'acknowledged' THEN 1 ELSE 0 END) || '|'"
-    " || sum(CASE WHEN status = 'done' THEN 1 ELSE 0 END)"
+    " || sum(CASE WHEN status = ? THEN 1 ELSE 0 END) || '|'"
+    " || sum(CASE WHEN status = ? THEN 1 ELSE 0 END) || '|'"
+    " || sum(CASE WHEN status = ? THEN 1 ELSE 0 END)"
     " FROM requests WHERE hotel_id = ?"
 )
-_SET_STATUS = "UPDATE requests SET status = ?, updated_at = coalesce(?, updated_at) WHERE id = ?"
+_STAMP_STATES = (S.NEW, S.ACKNOWLEDGED, S.DONE)
+_SET_STATUS = (
+    "UPDATE requests SET status = ?, updated_at = coalesce(?, updated_at) WHERE id = ?"
+    " AND status = ?"
+)
 
 
 def insert_requests(conn: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -> None:

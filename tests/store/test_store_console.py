@@ -146,3 +146,16 @@ async def test_handoffs_take_renew_and_release(store: Store) -> None:
     assert await store.handoffs.release("pn1", "g1") == renewed
     assert await store.handoffs.release("pn1", "g1") is None
     assert await store.handoffs.active() == []
+
+
+async def test_the_admin_status_change_follows_the_same_rules(store: Store) -> None:
+    rid = await _request(store)
+    await store.requests.set_status(rid, S.DONE, at=T0)
+    with pytest.raises(TransitionRefused) as back:
+        await store.requests.set_status(rid, S.ACKNOWLEDGED)
+    assert back.value.reason == "not_allowed"
+    with pytest.raises(TransitionRefused) as why:
+        await store.requests.set_status(rid, S.CANCELLED)
+    assert why.value.reason == "reason_required"
+    done = await store.requests.get("h1", rid)
+    assert done is not None and done.status is S.DONE
