@@ -289,3 +289,18 @@ async def test_outside_the_window_the_reply_box_offers_the_template(
     await alice.post(f"{open_link}/reply", {"csrf": board.csrf, "text": "Hello from reception"})
     await console.settle()
     assert message_text(console.fake.sent_to(fresh)[-1].body) == "Hello from reception"
+
+
+async def test_the_assets_ship_in_the_package_and_pages_need_a_login(
+        console: Hotel, browsers: list[Browserless]) -> None:
+    anonymous = _open(console, browsers)
+    script = await anonymous.get("/console/static/console.js")
+    assert script.status == 200 and "EventSource" in script.text
+    assert script.headers["Content-Type"].startswith("text/javascript")
+    assert "script-src 'self'" in script.headers["Content-Security-Policy"]
+    for name in ("app.py", "..%2F__init__.py"):
+        assert (await anonymous.get(f"/console/static/{name}")).status == 404
+    for path in ("/console/", "/console/conversations", "/console/requests/1"):
+        page = await anonymous.get(path)
+        assert page.url.endswith("/console/login") and 'name="password"' in page.text
+    assert (await anonymous.post("/console/requests/1/done", {"csrf": "x"})).status == 401

@@ -9,7 +9,8 @@ docs/console.md.
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
+import functools
+from importlib import resources
 
 import aiohttp_jinja2
 import jinja2
@@ -44,13 +45,11 @@ __all__ = [
     "mask",
 ]
 
-HERE = Path(__file__).parent
-
-
 def add_console(app: web.Application, *, secret: str, session_seconds: float) -> None:
     """Mount the console at /console/ (app[DESK] and app[GATE] are set by the caller's
     cleanup context before the first request)."""
-    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"),
+    # PackageLoader and importlib.resources read inside a zipapp too (no files on disk).
+    aiohttp_jinja2.setup(app, loader=jinja2.PackageLoader(__name__, "templates"),
                          autoescape=jinja2.select_autoescape(default=True))
     auth.setup_auth(app, secret, session_seconds)
     r = app.router
@@ -68,9 +67,25 @@ def add_console(app: web.Application, *, secret: str, session_seconds: float) ->
     r.add_get("/console/conversations/{department}/{guest}/messages", views.messages_fragment)
     r.add_post("/console/conversations/{department}/{guest}/{action}",
                views.conversation_action)
-    r.add_static("/console/static/", HERE / "static")
+    r.add_get("/console/static/{name}", _static)
     app[views.STREAMS_CLOSING] = asyncio.Event()
     app.on_shutdown.append(views.close_streams)
+
+
+STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
+
+
+@functools.cache
+def _asset(name: str) -> bytes:
+    return resources.files(__name__).joinpath("static", name).read_bytes()
+
+
+async def _static(request: web.Request) -> web.StreamResponse:
+    name = request.match_info["name"]
+    if name not in STATIC:
+        raise web.HTTPNotFound(text="no such file")
+    return web.Response(body=_asset(name), content_type=STATIC[name], charset="utf-8",
+                        headers={"Cache-Control": "max-age=300"})
 
 
 async def _to_console(request: web.Request) -> web.StreamResponse:
