@@ -136,7 +136,9 @@ def _add_staff(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def _run_staff(args: argparse.Namespace) -> int:
     from hotelbot.cli.staff import run
+    from hotelbot.log import configure_logging
 
+    configure_logging(level="warning")  # the store's open/close lines are not for this
     return run(args)
 
 

@@ -20,7 +20,6 @@ from typing import TextIO
 
 from hotelbot.config import load_hotels
 from hotelbot.errors import HotelbotError
-from hotelbot.log import configure_logging
 from hotelbot.settings import Settings
 from hotelbot.store import StaffRecord, StaffRole, open_store
 from hotelbot.web import MIN_PASSWORD, hash_password
@@ -51,7 +50,6 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace, *, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout,
         err: TextIO = sys.stderr) -> int:
-    configure_logging(level="warning")  # the store's open/close lines are not for this
     try:
         settings = Settings.from_env(os.environ, require_secrets=False)
         return asyncio.run(_run(args, settings, stdin, out))
