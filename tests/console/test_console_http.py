@@ -100,10 +100,16 @@ async def test_another_hotels_staff_get_404_for_its_request_and_conversation(
     await pedro.login("pedro")
     [conversation] = set(re.findall(r'href="(/console/conversations/room_service/[^"]+)"',
                                     board.text))
+    handle = conversation.rsplit("/", 1)[1]
+    events = f"/console/events?department=room_service&guest={handle}"
     for path in (f"/console/requests/{request_id}", conversation,
                  f"{conversation}/messages"):
         assert (await alice.get(path)).status == 200
         assert (await pedro.get(path)).status == 404
+    async with pedro.session.get(pedro.base + events) as stream:
+        assert stream.status == 404
+    async with alice.session.get(alice.base + events) as stream:
+        assert stream.status == 200  # the stream itself is read by the browser test
     board = await pedro.get("/console/")
     assert f'id="request-{request_id}"' not in board.text
     for action in ("take", "reply"):

@@ -336,6 +336,9 @@ async def events(request: web.Request) -> web.StreamResponse:
         if guest_id is None:
             raise web.HTTPNotFound(text="no such conversation")
         conversation_key = (number, guest_id)
+        seen = await desk.history_stamp(*conversation_key)
+        if not (seen[0] or seen[2]):  # no message in (counts of inbound, outbound)
+            raise web.HTTPNotFound(text="no such conversation")  # none with this number
     response = web.StreamResponse(headers={
         "Content-Type": "text/event-stream", "Cache-Control": "no-store",
         "X-Accel-Buffering": "no"})
