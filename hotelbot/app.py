@@ -12,8 +12,9 @@ application: its routes and its `cleanup_ctx` list.
                 -> router (accepting; sweeps idle actors and stale contexts)
                 -> inbox (recovery: inbound rows still `received` are replayed)
                 -> retention sweep (hourly: each hotel's rows past their ages are purged)
-    create_app: cleanup_ctx = [core, metrics listener, admin socket]; routes = webhook,
-                /healthz, /readyz; GET /metrics on its own listener (web/metrics.py)
+    create_app: cleanup_ctx = [core, metrics listener, admin socket, console]; routes =
+                webhook, /healthz, /readyz, and the staff console at /console/ when
+                HOTELBOT_CONSOLE_SECRET is set; GET /metrics on its own listener (web/metrics.py)
 
 On SIGTERM aiohttp stops accepting first; then the admin socket closes, the inbox stops
 sweeping, the router drains every mailbox (each step commits), the pacer finishes what is in
@@ -23,6 +24,7 @@ and checkpoints. Must never do work at import time.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -35,6 +37,7 @@ from hotelbot.actors import (
     ConversationDeps,
     FunnelRecorder,
     GuestBook,
+    Holds,
     Inbox,
     InboxSettings,
     Router,
@@ -53,13 +56,19 @@ from hotelbot.settings import Settings
 from hotelbot.store import Store, open_store
 from hotelbot.typedefs import NumberId
 from hotelbot.web import (
+    DESK,
+    GATE,
     READINESS,
     WEBHOOK,
     WEBHOOK_METER,
+    Desk,
+    Gate,
+    LoginLimiter,
     MeteredInbox,
     MeteredTransport,
     WebhookHandler,
     WebhookMeter,
+    add_console,
     add_health_routes,
     add_webhook_routes,
     open_metrics_site,
@@ -85,6 +94,7 @@ class Core:
     inbox: Inbox
     metrics: Metrics  # this app's registry (tests run several apps in one process)
     funnel: FunnelRecorder
+    holds: Holds  # conversations staff took over in the console (the bot stays silent)
 
     def readiness(self) -> Mapping[str, bool]:
         """The checks of /readyz: the store takes writes and the router accepts messages."""
@@ -132,15 +142,17 @@ async def open_core(
             settings=PacerSettings(sending_grace=settings.sending_grace)))
         funnel = await stack.enter_async_context(
             open_funnel_recorder(store.funnel, clock, metrics))
+        holds = Holds()
+        await holds.load(store.handoffs)
         deps = ConversationDeps(store=store, sender=pacer, guests=GuestBook(store.guests),
-                                clock=clock, hotels=config.get, observer=funnel)
+                                clock=clock, hotels=config.get, observer=funnel, holds=holds)
         router = await stack.enter_async_context(open_router(deps, store, router_settings))
         inbox = await stack.enter_async_context(
             open_inbox(store.inbound, router, clock, inbox_settings, outbound=pacer))
         await stack.enter_async_context(open_retention(store, config.get, clock))
         yield Core(settings=settings, clock=clock, config=config, store=store,
                    transport=transport, graph=graph, pacer=pacer, router=router, inbox=inbox,
-                   metrics=metrics, funnel=funnel)
+                   metrics=metrics, funnel=funnel, holds=holds)
 
 
 def _policy_of(config: LiveConfig) -> Callable[[str], PacingPolicy]:
@@ -175,6 +187,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     ])
     add_webhook_routes(app)
     add_health_routes(app)
+    if settings.console_secret:
+        add_console(app, secret=settings.console_secret,
+                    session_seconds=settings.console_session)
+        app.cleanup_ctx.append(_console_ctx)
     return app
 
 
@@ -235,6 +251,22 @@ async def _metrics_ctx(app: web.Application) -> AsyncIterator[None]:
         app[METRICS_SITE] = site
         log.info("metrics_listening", host=core.settings.metrics_host, port=site.port)
         yield
+async def _console_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The console's desk (staff actions) and sign-in; the sweep of timed-out handoffs.
+    The scheduler's feedback trigger hooks in with `app[DESK].on_done(...)`."""
+    core = app[CORE]
+    desk = Desk(store=core.store, pacer=core.pacer, hotels=core.config.get, clock=core.clock,
+                holds=core.holds, handoff_timeout=core.settings.handoff_timeout)
+    app[DESK] = desk
+    app[GATE] = Gate(store=core.store, clock=core.clock, limiter=LoginLimiter(),
+                     session_seconds=core.settings.console_session,
+                     secret=core.settings.console_secret)
+    sweeper = asyncio.create_task(desk.sweep_forever(), name="console-handoff-sweep")
+    try:
+        yield
+    finally:
+        sweeper.cancel()
+        await asyncio.gather(sweeper, return_exceptions=True)
 
 
 async def _admin_ctx(app: web.Application) -> AsyncIterator[None]:

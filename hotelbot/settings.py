@@ -30,6 +30,12 @@ pass and reported together).
     HOTELBOT_METRICS_HOST     metrics_host     127.0.0.1: GET /metrics listens here, apart
                                                from the webhook (keep it off the internet)
     HOTELBOT_METRICS_PORT     metrics_port     9108 (0: any free port; off: no listener)
+    HOTELBOT_CONSOLE_SECRET   console_secret   unset: no staff console. A Fernet key (32 bytes,
+                                               url-safe base64) that encrypts and signs the
+                                               console's session cookies
+    HOTELBOT_CONSOLE_SESSION  console_session  43200 s (12 h): a console login lasts this long
+    HOTELBOT_HANDOFF_TIMEOUT  handoff_timeout  1800 s: a conversation staff took over goes back
+                                               to the bot after this long without release
 
 Why these numbers (issue 14): Meta sends a whole webhook POST (at most ~3 MB) at once from its
 data centres, in well under a second; 10 s is generous for that and short for a client that
@@ -43,6 +49,7 @@ An empty variable counts as unset. Overrides are keyword arguments named like th
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -103,6 +110,9 @@ class Settings:
     sending_grace: float = 120.0
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = 9108  # None: no metrics listener; 0: any free port (tests)
+    console_secret: str = field(default="", repr=False)
+    console_session: float = 12 * 3600.0
+    handoff_timeout: float = 1800.0
 
     def __post_init__(self) -> None:
         if self.admin_socket == Path():
@@ -217,6 +227,27 @@ def _seconds(value: str) -> float:
     return number
 
 
+def _fernet_key(value: str) -> str:
+    try:
+        if len(base64.urlsafe_b64decode(value.encode("ascii"))) == 32:
+            return value
+    except (ValueError, UnicodeEncodeError):
+        pass
+    raise ValueError("expected a Fernet key: 32 bytes in url-safe base64 (make one with"
+                     " `python -c 'from cryptography.fernet import Fernet;"
+                     " print(Fernet.generate_key().decode())'`)")
+
+
+def _long_seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"not a number of seconds: {value!r}") from None
+    if not 0 < number <= 30 * 86400:
+        raise ValueError(f"must be more than 0 and at most 30 days, got {value}")
+    return number
+
+
 def _url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -259,4 +290,7 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "sending_grace": _seconds,
     "metrics_host": _text,
     "metrics_port": _metrics_port,
+    "console_secret": _fernet_key,
+    "console_session": _long_seconds,
+    "handoff_timeout": _long_seconds,
 }

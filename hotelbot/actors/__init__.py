@@ -18,6 +18,7 @@ from hotelbot.actors.conversation import (
     UnlockStatus,
 )
 from hotelbot.actors.guests import GuestBook
+from hotelbot.actors.holds import Holds
 from hotelbot.actors.inbox import Inbox, InboxSettings, InboxStatistics, open_inbox
 from hotelbot.actors.mailbox import Mailbox
 from hotelbot.actors.progress import FunnelRecorder, open_funnel_recorder
@@ -48,6 +49,7 @@ __all__ = [
     "FailureHook",
     "FunnelRecorder",
     "GuestBook",
+    "Holds",
     "Inbox",
     "InboxSettings",
     "InboxStatistics",

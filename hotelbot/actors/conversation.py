@@ -16,6 +16,8 @@ Lifecycle (driven by the Router, see router.py):
            (past the rate limit the step is a Silence, with the notice the first time:
             committed the same way, so the excess is recorded, not answered)
         ACTIVE --Unlock (staff)--> engine step(context, CooloffLifted) --> commit (no inbound)
+        ACTIVE --Inbound while staff hold it (holds.py)--> recorded and marked done, context
+               untouched, nothing sent (the console shows it) --> ACTIVE
         ACTIVE --idle past passivate_after--> stopped and dropped (state is on disk)
         ACTIVE --receive raised--> supervisor restarts it from its last snapshot; the
                router asks the engine for the apology (StepFailed) and parks the message
@@ -35,6 +37,7 @@ import structlog
 
 from hotelbot.actors.base import Actor
 from hotelbot.actors.guests import GuestBook
+from hotelbot.actors.holds import Holds
 from hotelbot.clock import Clock
 from hotelbot.flows import (
     CancelRequest,
@@ -153,6 +156,7 @@ class ConversationDeps:
     clock: Clock
     hotels: Callable[[], Hotels]
     observer: StepObserver | None = None  # metrics and the funnel (issue 12)
+    holds: Holds | None = None  # conversations staff took over (the console)
 
 
 class ConversationActor(Actor):
@@ -213,6 +217,10 @@ class ConversationActor(Actor):
         record = await self._deps.guests.get(self.hotel_id, self.guest_id)
         context = await self._restore(hotel, record)
         now = self._deps.clock.now()
+        holds = self._deps.holds
+        if holds is not None and holds.held(self.phone_number_id, self.guest_id, now):
+            await self._commit(Outcome(context=context, effects=()), message.seq, now)
+            return
         guest = Guest(data=record.data, language=record.language,
                       limits=self._deps.guests.limits(self.hotel_id, self.guest_id))
         outcome = step(hotel, context, message.event, now, guest=guest,

@@ -241,8 +241,10 @@ async def _requests(targets: AdminTargets, request: Mapping[str, object]) -> Rep
     if not isinstance(full, bool):
         raise CommandError("'full' must be true or false")
     rows = await targets.store.requests.recent(hotel, status, limit)
-    zone = ZoneInfo(hotels[HotelId(hotel)].timezone)  # times in the hotel's timezone
-    return {"hotel": hotel, "requests": [request_row(r, full=full, zone=zone) for r in rows]}
+    timezone = hotels[HotelId(hotel)].timezone
+    zone = ZoneInfo(timezone)  # times in the hotel's timezone
+    return {"hotel": hotel, "timezone": timezone, "full": full,
+            "requests": [request_row(r, full=full, zone=zone) for r in rows]}
 
 
 async def _request_status(targets: AdminTargets, request: Mapping[str, object]) -> Reply:
@@ -339,7 +341,8 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
         Param(key="status", required=False, choices=tuple(s.value for s in RequestStatus),
               help="only requests with this status"),
         _LIMIT,
-        Param(key="full", kind="bool", required=False, help="show full guest numbers"),
+        Param(key="full", kind="bool", required=False,
+              help="full guest numbers and every collected value in full"),
     )),
     Command(name="request_status", run=_request_status, doc="set a request's status", params=(
         Param(key="id", kind="int", help="the request's id"),
@@ -376,9 +379,10 @@ def request_row(
 ) -> Reply:
     """A request as the admin socket shows it: the guest masked unless `full`, its time in
     `zone` (the hotel's timezone) when given."""
-    created = record.created_at
-    if created is not None and zone is not None:
-        created = created.astimezone(zone)
+    created, updated = record.created_at, record.updated_at
+    if zone is not None:
+        created = created.astimezone(zone) if created is not None else None
+        updated = updated.astimezone(zone) if updated is not None else None
     return {
         "id": record.id,
         "department": record.department,
@@ -388,6 +392,8 @@ def request_row(
         "data": jsonable(record.data),
         "status": record.status.value,
         "created_at": jsonable(created),
+        "updated_at": jsonable(updated),
+        "note": record.note,
     }
 
 

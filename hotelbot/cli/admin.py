@@ -15,8 +15,10 @@ from __future__ import annotations
 import argparse
 import socket
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
@@ -222,13 +224,17 @@ def format_stats(stats: Mapping[str, Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def format_requests(rows: Sequence[Mapping[str, Any]]) -> str:
+def format_requests(rows: Sequence[Mapping[str, Any]], timezone: str | None = None,
+                    full: bool = False) -> str:
+    """A table; TIME in the hotel's timezone (UTC when unknown); with `full`, DATA is every
+    collected value in full (and why a cancelled request was cancelled)."""
     if not rows:
         return "no requests"
-    header = ("ID", "TIME", "DEPARTMENT", "KIND", "STATUS", "DATA")
+    header = ("ID", "TIME", "GUEST", "DEPARTMENT", "KIND", "STATUS", "DATA")
     table = [header] + [
-        (str(r["id"]), _time(r.get("created_at")), str(r["department"]), str(r["kind"]),
-         str(r["status"]), summary(r.get("data") or {}))
+        (str(r["id"]), _time(r.get("created_at"), timezone), str(r.get("guest", "")),
+         str(r["department"]), str(r["kind"]), str(r["status"]),
+         _full_data(r) if full else summary(r.get("data") or {}))
         for r in rows
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
@@ -255,11 +261,24 @@ def summary(data: Mapping[str, Any], width: int = SUMMARY_WIDTH) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _time(value: object) -> str:
-    """ISO 8601 -> `YYYY-MM-DD HH:MM` (as the server gave it: the hotel's local time)."""
+def _full_data(row: Mapping[str, Any]) -> str:
+    parts = [f"{k}={v}" for k, v in (row.get("data") or {}).items()]
+    if row.get("note"):
+        parts.append(f"cancelled because: {row['note']}")
+    return "; ".join(parts)
+
+
+def _time(value: object, timezone: str | None = None) -> str:
+    """ISO 8601 (stored in UTC) -> `YYYY-MM-DD HH:MM` in `timezone` (UTC when None)."""
     if not isinstance(value, str) or len(value) < 16:
         return "-"
-    return value[:10] + " " + value[11:16]
+    try:
+        moment = datetime.fromisoformat(value)
+        if timezone:
+            moment = moment.astimezone(ZoneInfo(timezone))
+    except (ValueError, ZoneInfoNotFoundError):
+        return value[:10] + " " + value[11:16]
+    return moment.strftime("%Y-%m-%d %H:%M")
 
 
 def format_actors(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -296,7 +315,8 @@ def format_guest(reply: Mapping[str, Any]) -> str:
 FORMATS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "help": lambda reply: format_help(reply["commands"]),
     "stats": lambda reply: format_stats(reply["stats"]),
-    "requests": lambda reply: format_requests(reply["requests"]),
+    "requests": lambda reply: format_requests(reply["requests"], reply.get("timezone"),
+                                              bool(reply.get("full"))),
     "request_status": lambda reply: f"request {reply['id']}: {reply['status']}",
     "context": lambda reply: format_context(reply["source"], reply["context"]),
     "parked": lambda reply: format_parked(reply["parked"]),

@@ -166,6 +166,18 @@ def _run_chat(args: argparse.Namespace) -> int:
 
 def _no_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """A subcommand whose parser another entry's adder made."""
+def _add_staff(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from hotelbot.cli.staff import add_parser
+
+    add_parser(subparsers)
+
+
+def _run_staff(args: argparse.Namespace) -> int:
+    from hotelbot.cli.staff import run
+    from hotelbot.log import configure_logging
+
+    configure_logging(level="warning")  # the store's open/close lines are not for this
+    return run(args)
 
 
 Adder = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
@@ -177,6 +189,7 @@ SUBCOMMANDS: dict[str, tuple[Adder, Callable[[argparse.Namespace], int]]] = {
     "backup": (_add_backup, _run_backup),
     "restore": (_no_parser, _run_restore),
     "chat": (_add_chat, _run_chat),
+    "staff": (_add_staff, _run_staff),
 }
 
 

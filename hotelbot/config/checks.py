@@ -42,9 +42,10 @@ __all__ = [
 
 # {minutes}: the cooloff's; {min}, {max}: the bound a refused answer missed (engine rule 11);
 # {example}: a valid answer shown to a guest who is stuck (rule 12); {label}, {value}: a
-# remembered value being confirmed (rule 13b); {id}: a guest's request number (rule 5b).
+# remembered value being confirmed (rule 13b); {id}: a guest's request number (rule 5b);
+# {reason}: why staff cancelled a request (flows/notices.py).
 BUILTIN_VARIABLES = frozenset({"hotel_name", "guest_name", "room", "department", "minutes",
-                               "min", "max", "example", "label", "value", "id"})
+                               "min", "max", "example", "label", "value", "id", "reason"})
 GUEST_KEYS = frozenset({"guest_name", "room", "language"})
 # WhatsApp's limits come from the one table, hotelbot/whatsapp/limits.py.
 # Any text (a step's, an error, a notice, a variable's value) may end up in an interactive

@@ -59,10 +59,10 @@ REQUIRED_STRINGS = (
     "nav_footer", "acknowledged", "stuck_example", "stuck_way_out", "example_date",
     "stale_tap", "flow_changed", "remembered_check", "loop_notice",
     "requests_title", "requests_none", "requests_cancel_hint", "request_cancel_row",
-    "request_status_new", "request_status_acknowledged", "request_cancelled",
+    "request_status_new", "request_status_acknowledged", "guest_cancelled",
     "request_not_cancellable",
 )
-WORD_KINDS: tuple[WordKind, ...] = ("back", "menu", "skip", "thanks", "requests")
+WORD_KINDS: tuple[WordKind, ...] = ("back", "menu", "skip", "thanks", "requests", "person")
 DEFAULT_ROOM_PATTERN = r"[0-9]{1,4}[A-Za-z]?"
 _PHONE_NUMBER_ID = re.compile(r"^[0-9]{5,20}$")
 _HOTEL_KEYS = frozenset({"id", "name", "timezone", "languages", "room_pattern", "variables",
@@ -151,7 +151,7 @@ def parse_strings(src: Source) -> StringsDoc:
 
 
 def parse_words(src: Source, value: object, path: str) -> Words:
-    """`back|menu|skip|thanks|requests -> lang -> [words]`."""
+    """`back|menu|skip|thanks|requests|person -> lang -> [words]`."""
     raw = mapping(src, value, path, allowed=set(WORD_KINDS), what="words") or {}
     found: dict[WordKind, dict[str, tuple[str, ...]]] = {}
     for kind in WORD_KINDS:

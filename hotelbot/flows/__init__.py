@@ -57,13 +57,21 @@ from hotelbot.flows.model import (
     WordKind,
 )
 from hotelbot.flows.navigation import answers
+from hotelbot.flows.notices import NOTICE_KEYS, staff_notice
 from hotelbot.flows.progress import Mark, Progress, progress
-from hotelbot.flows.render import render_step, reply_id, summary_names, text_message
+from hotelbot.flows.render import (
+    render_step,
+    reply_id,
+    summary_names,
+    template_object,
+    text_message,
+)
 from hotelbot.flows.requests import GuestRequest, cancel_message, requests_message
 from hotelbot.flows.text import normalize
 
 __all__ = [
     "FLOW_PREFIX",
+    "NOTICE_KEYS",
     "REQUESTS_TARGET",
     "Branch",
     "CancelRequest",
@@ -121,7 +129,9 @@ __all__ = [
     "render_step",
     "reply_id",
     "requests_message",
+    "staff_notice",
     "step",
     "summary_names",
+    "template_object",
     "text_message",
 ]

@@ -48,7 +48,9 @@ Rules, in the order they are applied:
      last_activity changes. After it: cooloff and error_count cleared, the event is handled.
   5. Flow requests. FlowRequested(id), or a template button whose payload is "flow:<id>",
      start that flow if the department offers it (also on an idle or expired context). The
-     stack keeps the department's main menu, so "back" leads there.
+     stack keeps the department's main menu, so "back" leads there. A message that is a
+     "person" word ("human", "agent", "person", ...) requests the handoff flow the same way,
+     when the department offers it (the guest asks for a member of staff).
  5b. A guest's own requests. words["requests"] ("my orders", "my requests", per language)
      anywhere: ListRequests (the actor sends requests_message: the open ones, a Cancel row
      for each not yet acknowledged); a tap "~requests:cancel:<id>": CancelRequest (the actor
@@ -260,7 +262,7 @@ class _Turn(Rechecks):
             return cooling
         if ctx.cooloff_until is not None:
             ctx = ctx.evolve(cooloff_until=None, error_count=0)
-        requested = _requested_flow(event)
+        requested = _requested_flow(event) or self.asks_for_person(ctx, event)
         if requested is not None:
             if self.nav.offered(ctx, requested):
                 return self.start_requested(ctx, requested)

@@ -219,7 +219,9 @@ class Department:
 # back/menu/skip are global words (engine rule 10); thanks is small talk, answered with a short
 # acknowledgement once a flow has finished (rule 6).
 # requests ("my orders") lists the guest's open requests wherever they are (rule 5b).
-WordKind = Literal["back", "menu", "skip", "thanks", "requests"]
+# person ("human", "agent") asks for a member of staff: the handoff flow (issue 11).
+WordKind = Literal["back", "menu", "skip", "thanks", "requests", "person"]
+HANDOFF_FLOW = "handoff"  # the flow a "person" word starts ("talk to a person", issue 11)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -75,5 +75,5 @@ def requests_message(hotel: Hotel, lang: str, requests: Sequence[GuestRequest]
 def cancel_message(hotel: Hotel, lang: str, request_id: int, cancelled: bool) -> SendMessage:
     """The answer to a cancel: done, or too late (staff already have it, or it is not the
     guest's open request)."""
-    key = "request_cancelled" if cancelled else "request_not_cancellable"
+    key = "guest_cancelled" if cancelled else "request_not_cancellable"
     return text_message(substitute(string(hotel, key, lang), {"id": str(request_id)}))

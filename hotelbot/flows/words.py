@@ -14,7 +14,8 @@ import re
 
 from hotelbot.flows.answers import Answers
 from hotelbot.flows.context import Context
-from hotelbot.flows.model import Option, Step, StepKind, WordKind
+from hotelbot.flows.events import Event, TextReceived
+from hotelbot.flows.model import HANDOFF_FLOW, Option, Step, StepKind, WordKind
 from hotelbot.flows.moves import Outcome
 from hotelbot.flows.navigation import Position, choose, idle
 from hotelbot.flows.text import normalize
@@ -57,6 +58,14 @@ class Words(Answers):
         """Whether `text` asks for the guest's own requests ("my orders") in any language."""
         norm = normalize(text)
         return any(norm in words for words in self.hotel.words.get("requests", {}).values())
+
+    def asks_for_person(self, ctx: Context, event: Event) -> str | None:
+        """The handoff flow, when the guest's text is a "person" word and it is offered."""
+        if not isinstance(event, TextReceived) or not self.nav.offered(ctx, HANDOFF_FLOW):
+            return None
+        norm = normalize(event.text)
+        words = self.hotel.words.get("person", {}).values()
+        return HANDOFF_FLOW if any(norm in listed for listed in words) else None
 
     def small_talk(self, text: str) -> bool:
         """Whether `text` is small talk ("thanks", "ok", 👍) in any enabled language."""

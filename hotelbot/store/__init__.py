@@ -24,6 +24,8 @@ from hotelbot.store.guestdata import (
     GuestTable,
 )
 from hotelbot.store.guests import GuestRepository
+from hotelbot.store.handoffs import Handoff, HandoffRepository
+from hotelbot.store.history import History, HistoryRepository
 from hotelbot.store.inbound import InboundRepository
 from hotelbot.store.outbox import OutboxRepository
 from hotelbot.store.records import (
@@ -46,11 +48,17 @@ from hotelbot.store.records import (
     StepCommit,
     outbox_callback,
 )
-from hotelbot.store.requests import RequestRepository
+from hotelbot.store.requests import (
+    TRANSITIONS,
+    RequestRepository,
+    TransitionRefused,
+    check_transition,
+)
 from hotelbot.store.retention import Cutoffs, PurgeReport
 from hotelbot.store.scheduled import ScheduledRepository
 from hotelbot.store.schema import ConnectionSettings
 from hotelbot.store.sqlite import Store, open_store
+from hotelbot.store.staff import StaffRecord, StaffRepository, StaffRole
 from hotelbot.store.statuses import StatusRepository
 from hotelbot.store.windows import WindowRepository
 from hotelbot.store.writer import StoreStatistics
@@ -59,6 +67,7 @@ __all__ = [
     "GUEST_COLUMNS",
     "GUEST_TABLES",
     "REJECTED_PREFIX",
+    "TRANSITIONS",
     "BackupInfo",
     "ConnectionSettings",
     "ConversationRepository",
@@ -72,6 +81,10 @@ __all__ = [
     "GuestRecord",
     "GuestRepository",
     "GuestTable",
+    "Handoff",
+    "HandoffRepository",
+    "History",
+    "HistoryRepository",
     "InboundMessage",
     "InboundRepository",
     "InboundRow",
@@ -90,12 +103,17 @@ __all__ = [
     "ScheduledMessage",
     "ScheduledRepository",
     "ScheduledStatus",
+    "StaffRecord",
+    "StaffRepository",
+    "StaffRole",
     "StatusRepository",
     "StepCommit",
     "Store",
     "StoreStatistics",
+    "TransitionRefused",
     "WindowRepository",
     "backup_database",
+    "check_transition",
     "dated_backup_name",
     "open_store",
     "outbox_callback",

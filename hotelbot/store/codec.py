@@ -118,7 +118,9 @@ OUTBOUND_ROW_COLUMNS = (
     f"{OUTBOUND_COLUMNS}, state, wamid, error_code, error_detail, error_title, skip_reason,"
     " sent_at, delivered_at, read_at, failed_at, skipped_at"
 )
-REQUEST_COLUMNS = "id, hotel_id, department, guest_id, flow_id, kind, data, status, created_at"
+REQUEST_COLUMNS = (
+    "id, hotel_id, department, guest_id, flow_id, kind, data, status, created_at, updated_at, note"
+)
 SCHEDULED_COLUMNS = (
     "id, hotel_id, phone_number_id, guest_id, message_type, scheduled_at, data, status"
 )
@@ -303,7 +305,8 @@ def scheduled_from_row(row: Row) -> ScheduledMessage:
 
 
 def request_from_row(row: Row) -> RequestRecord:
-    id_, hotel_id, department, guest_id, flow_id, kind, data, status, created_at = row
+    id_, hotel_id, department, guest_id, flow_id, kind, data, status, created_at = row[:9]
+    updated_at, note = row[9:] if len(row) > 9 else (None, None)
     return RequestRecord(
         hotel_id=hotel_id,
         department=department,
@@ -314,6 +317,8 @@ def request_from_row(row: Row) -> RequestRecord:
         status=RequestStatus(status),
         id=id_,
         created_at=decode_optional_time(created_at),
+        updated_at=decode_optional_time(updated_at),
+        note=note,
     )
 
 

@@ -51,6 +51,7 @@ GUEST_TABLES: tuple[GuestTable, ...] = (
     GuestTable("delivery_statuses", "recipient_id", "sent_to"),
     GuestTable("outbound", "guest_id", "number"),
     GuestTable("windows", "guest_id", "number"),
+    GuestTable("handoffs", "guest_id", "hotel"),
     GuestTable("scheduled_messages", "guest_id", "hotel"),
     GuestTable("requests", "guest_id", "hotel", "anonymise"),
 )

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
@@ -179,6 +180,12 @@ class OutboxRepository(Protocol):
         ...
 
 
+    async def add(self, message: OutboundMessage, at: datetime) -> OutboundMessage:
+        """Commit one message outside a conversation step (a staff reply); returns it with
+        its outbox id, for the pacer."""
+        ...
+
+
 class SqliteOutbox:
     """OutboxRepository on the SQLite file."""
 
@@ -283,6 +290,10 @@ class SqliteOutbox:
         by_state = {str(state): int(n) for state, n in await self._db.fetchall(_COUNTS, ())}
         oldest = await self._db.fetchone(_OLDEST_PENDING, (S.PENDING,))
         return by_state, codec.decode_optional_time(oldest[0] if oldest else None)
+    async def add(self, message: OutboundMessage, at: datetime) -> OutboundMessage:
+        params = codec.outbound_params(message, codec.encode_time(at))
+        row_id = await self._db.write(lambda conn: insert_outbound(conn, params))
+        return replace(message, id=row_id)
 
     async def _update(self, id: int, sql: str, params: tuple[object, ...]) -> None:
         """Run a guarded UPDATE of one row; a row in another state is left alone, no row fails.

@@ -193,6 +193,8 @@ class RequestRecord:
     status: RequestStatus = RequestStatus.NEW
     id: int = 0
     created_at: datetime | None = None
+    updated_at: datetime | None = None  # its last move (staff acted on it)
+    note: str | None = None  # why staff cancelled it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

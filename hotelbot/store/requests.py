@@ -4,6 +4,17 @@ Owns: the SQL of the requests table, its repository seam (`RequestRepository`) a
 implementation, and the insert statement a step's transaction composes. Must never show one
 hotel's requests to another (every read is by hotel), never insert a request outside the step
 that created it (conversations.py), and never write except through the group-commit writer.
+
+Staff move a request through its states (issue 11), checked here so that no caller can skip
+the rules:
+
+    new ──▶ acknowledged ──▶ done
+     │            │            │ (only with a reason: cancelling finished work is a decision)
+     └────────────┴────────────┴──▶ cancelled
+
+A done request never goes back to acknowledged or new, and a cancelled one never moves again.
+A move commits in ONE transaction with the guest's notice (an outbox row), guarded by the
+state the caller saw: two staff acting at once cannot both move it.
 """
 
 from __future__ import annotations
@@ -13,10 +24,37 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
+from hotelbot.errors import StoreError
 from hotelbot.store import codec
-from hotelbot.store.codec import encode_optional_time
+from hotelbot.store.codec import encode_optional_time, encode_time, outbound_params
 from hotelbot.store.database import Database
-from hotelbot.store.records import RequestRecord, RequestStatus
+from hotelbot.store.outbox import insert_outbound
+from hotelbot.store.records import OutboundMessage, RequestRecord, RequestStatus
+
+S = RequestStatus
+TRANSITIONS: dict[RequestStatus, frozenset[RequestStatus]] = {
+    S.NEW: frozenset({S.ACKNOWLEDGED, S.DONE, S.CANCELLED}),
+    S.ACKNOWLEDGED: frozenset({S.DONE, S.CANCELLED}),
+    S.DONE: frozenset({S.CANCELLED}),  # with a reason
+    S.CANCELLED: frozenset(),
+}
+
+
+class TransitionRefused(StoreError):
+    """A request cannot move as asked. `reason`: "not_allowed" (the rules above),
+    "reason_required" (cancelling a done request), "stale" (it moved meanwhile), "missing"."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
+def check_transition(current: RequestStatus, target: RequestStatus, note: str) -> None:
+    """Raises TransitionRefused when `current` may not move to `target` (pure)."""
+    if target not in TRANSITIONS[current]:
+        raise TransitionRefused("not_allowed", f"a {current} request cannot become {target}")
+    if current is S.DONE and not note.strip():
+        raise TransitionRefused("reason_required", "cancelling a done request needs a reason")
 
 
 class RequestRepository(Protocol):
@@ -35,10 +73,13 @@ class RequestRepository(Protocol):
     async def set_status(
         self, id: int, status: RequestStatus | str, *, at: datetime | None = None
     ) -> None:
-        """Move a request to `status` (staff acknowledged it, did it, cancelled it).
+        """Move a request to `status` (the admin socket's ack/done/cancel), by the same
+        rules as the console (TRANSITIONS), without a notice to the guest.
 
         Raises:
             ValueError: unknown status.
+            TransitionRefused: the rules refuse the move (a done request stays done unless
+                cancelled with a reason, which this has not).
             StoreError: no request has this id.
         """
         ...
@@ -60,6 +101,27 @@ class RequestRepository(Protocol):
         Returns:
             True if it was cancelled, False if it is not theirs or no longer new.
         """
+        ...
+
+    async def get(self, hotel_id: str, id: int) -> RequestRecord | None:
+        """One request of the hotel (None: no such request, or another hotel's)."""
+        ...
+
+    async def transition(
+        self, hotel_id: str, id: int, *, seen: RequestStatus, to: RequestStatus, at: datetime,
+        note: str = "", notice: OutboundMessage | None = None,
+    ) -> OutboundMessage | None:
+        """Move a request from `seen` to `to` with the guest's `notice`, in one transaction.
+
+        Returns: the notice as committed (with its outbox id), for the pacer.
+        Raises:
+            TransitionRefused: the rules refuse it, or the request is no longer `seen`.
+        """
+        ...
+
+    async def stamp(self, hotel_id: str, departments: Sequence[str] = ()) -> tuple[int, str]:
+        """(newest id, latest change) of a hotel's requests (of these departments, when
+        given): changes when any of them does."""
         ...
 
 
@@ -85,8 +147,52 @@ class SqliteRequests:
     async def set_status(
         self, id: int, status: RequestStatus | str, *, at: datetime | None = None
     ) -> None:
-        params = (RequestStatus(status), encode_optional_time(at), id)
-        await self._db.update_one(f"request with id {id}", _SET_STATUS, params)
+        target = RequestStatus(status)
+        row = await self._db.fetchone("SELECT status FROM requests WHERE id = ?", (id,))
+        if row is None:
+            raise StoreError(f"no request with id {id}")
+        current = RequestStatus(row[0])
+        check_transition(current, target, "")
+        params = (target, encode_optional_time(at), id, current)
+        await self._db.update_one(f"request with id {id} in status {current}", _SET_STATUS,
+                                  params)
+
+
+    async def get(self, hotel_id: str, id: int) -> RequestRecord | None:
+        row = await self._db.fetchone(_GET, (id, hotel_id))
+        return None if row is None else codec.request_from_row(row)
+
+    async def transition(
+        self, hotel_id: str, id: int, *, seen: RequestStatus, to: RequestStatus, at: datetime,
+        note: str = "", notice: OutboundMessage | None = None,
+    ) -> OutboundMessage | None:
+        check_transition(seen, to, note)
+        params = (to, encode_time(at), note.strip() or None, id, hotel_id, seen)
+        notice_row = None if notice is None else outbound_params(notice, encode_time(at))
+
+        def move(conn: sqlite3.Connection) -> int | None:
+            if conn.execute(_TRANSITION, params).rowcount != 1:
+                return -1  # raised outside the job: a raising job rolls back its whole batch
+            return None if notice_row is None else insert_outbound(conn, notice_row)
+
+        outbox_id = await self._db.write(move)
+        if outbox_id == -1:
+            raise TransitionRefused("stale", f"request {id} is no longer {seen}")
+        if notice is None or outbox_id is None:
+            return None
+        return OutboundMessage(phone_number_id=notice.phone_number_id,
+                               guest_id=notice.guest_id, body=notice.body,
+                               priority=notice.priority, template=notice.template,
+                               id=outbox_id)
+
+    async def stamp(self, hotel_id: str, departments: Sequence[str] = ()) -> tuple[int, str]:
+        if departments:
+            marks = ", ".join("?" * len(departments))
+            row = await self._db.fetchone(f"{_STAMP} AND department IN ({marks})",
+                                          (*_STAMP_STATES, hotel_id, *departments))
+        else:
+            row = await self._db.fetchone(_STAMP, (*_STAMP_STATES, hotel_id))
+        return (int(row[0] or 0), str(row[1] or "")) if row else (0, "")
 
     async def open_for_guest(self, hotel_id: str, guest_id: str, limit: int = 10
                              ) -> list[RequestRecord]:
@@ -117,7 +223,6 @@ _RECENT_OF = (
     f"SELECT {codec.REQUEST_COLUMNS} FROM requests WHERE hotel_id = ? AND status = ?"
     " ORDER BY id DESC LIMIT ?"
 )
-_SET_STATUS = "UPDATE requests SET status = ?, updated_at = coalesce(?, updated_at) WHERE id = ?"
 _OPEN_FOR_GUEST = (
     f"SELECT {codec.REQUEST_COLUMNS} FROM requests WHERE hotel_id = ? AND guest_id = ?"
     " AND status IN (?, ?) ORDER BY id DESC LIMIT ?"
@@ -126,6 +231,24 @@ _CANCEL_BY_GUEST = (
     "UPDATE requests SET status = ?, data = json_set(data, '$.cancelled_by', 'guest'),"
     " updated_at = coalesce(?, updated_at)"
     " WHERE id = ? AND hotel_id = ? AND guest_id = ? AND status = ?"
+)
+_GET = f"SELECT {codec.REQUEST_COLUMNS} FROM requests WHERE id = ? AND hotel_id = ?"
+_TRANSITION = (
+    "UPDATE requests SET status = ?, updated_at = ?, note = coalesce(?, note)"
+    " WHERE id = ? AND hotel_id = ? AND status = ?"
+)
+# Every move changes the count of some status, even one within the same microsecond.
+_STAMP = (
+    "SELECT max(id), coalesce(max(updated_at), '') || '|' || count(*) || '|'"
+    " || sum(CASE WHEN status = ? THEN 1 ELSE 0 END) || '|'"
+    " || sum(CASE WHEN status = ? THEN 1 ELSE 0 END) || '|'"
+    " || sum(CASE WHEN status = ? THEN 1 ELSE 0 END)"
+    " FROM requests WHERE hotel_id = ?"
+)
+_STAMP_STATES = (S.NEW, S.ACKNOWLEDGED, S.DONE)
+_SET_STATUS = (
+    "UPDATE requests SET status = ?, updated_at = coalesce(?, updated_at) WHERE id = ?"
+    " AND status = ?"
 )
 
 

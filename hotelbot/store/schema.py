@@ -206,7 +206,37 @@ CREATE TABLE funnel_counts (
 ) WITHOUT ROWID;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4_FUNNEL)
+# v5: the staff console (issue 11): staff accounts, why a request was cancelled, and the
+# conversations a staff member has taken over (the bot stays silent for them).
+_V5_CONSOLE = """
+CREATE TABLE staff (
+    username TEXT PRIMARY KEY,
+    hotel_id TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('manager', 'staff')),
+    departments TEXT NOT NULL DEFAULT '[]',
+    disabled INTEGER NOT NULL DEFAULT 0,
+    generation INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT
+) WITHOUT ROWID;
+
+ALTER TABLE requests ADD COLUMN note TEXT;
+CREATE INDEX requests_by_update ON requests (hotel_id, updated_at);
+
+CREATE TABLE handoffs (
+    phone_number_id TEXT NOT NULL,
+    guest_id TEXT NOT NULL,
+    hotel_id TEXT NOT NULL,
+    staff TEXT NOT NULL,
+    taken_at TEXT NOT NULL,
+    until TEXT NOT NULL,
+    PRIMARY KEY (phone_number_id, guest_id)
+) WITHOUT ROWID;
+CREATE INDEX inbound_by_conversation ON inbound (phone_number_id, guest_id, seq);
+CREATE INDEX outbound_by_conversation ON outbound (phone_number_id, guest_id, id);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4_FUNNEL, _V5_CONSOLE)
 """Migration n (1-based) is MIGRATIONS[n - 1]; append only."""
 
 CURRENT_VERSION = len(MIGRATIONS)

@@ -17,6 +17,9 @@ message bodies, payloads or full phone numbers.
           ── funnel         funnel.py         add, counts (per hotel, day, flow, step)
           ── guest_data     guestdata.py      export, forget (GUEST_TABLES: every guest table)
           ── retention      retention.py      purge (per hotel, past its ages)
+          ── staff          staff.py          add, get, of_hotel, set_password, set_disabled
+          ── handoffs       handoffs.py       take, release, active (the console's holds)
+          ── history        history.py        of (a conversation's messages), stamp
     all of them ──▶ Database (database.py) ──▶ one connection + one Writer (writer.py)
 
 Each repository is a Protocol (the seam where a PostgreSQL implementation can stand beside,
@@ -52,12 +55,15 @@ from hotelbot.store.database import Database, read
 from hotelbot.store.funnel import FunnelRepository, SqliteFunnel
 from hotelbot.store.guestdata import GuestDataRepository, SqliteGuestData
 from hotelbot.store.guests import GuestRepository, SqliteGuests
+from hotelbot.store.handoffs import HandoffRepository, SqliteHandoffs
+from hotelbot.store.history import HistoryRepository, SqliteHistory
 from hotelbot.store.inbound import InboundRepository, SqliteInbound
 from hotelbot.store.outbox import OutboxRepository, SqliteOutbox
 from hotelbot.store.requests import RequestRepository, SqliteRequests
 from hotelbot.store.retention import SqliteRetention
 from hotelbot.store.scheduled import ScheduledRepository, SqliteScheduled
 from hotelbot.store.schema import ConnectionSettings, Synchronous, configure, migrate, settings_of
+from hotelbot.store.staff import SqliteStaff, StaffRepository
 from hotelbot.store.statuses import SqliteStatuses, StatusRepository
 from hotelbot.store.windows import SqliteWindows, WindowRepository
 from hotelbot.store.writer import StoreStatistics, Writer
@@ -111,11 +117,14 @@ class Store:
         "funnel",
         "guest_data",
         "guests",
+        "handoffs",
+        "history",
         "inbound",
         "outbox",
         "requests",
         "retention",
         "scheduled",
+        "staff",
         "statuses",
         "windows",
     )
@@ -135,6 +144,9 @@ class Store:
         self.funnel: Final[FunnelRepository] = SqliteFunnel(self._db)
         self.guest_data: Final[GuestDataRepository] = SqliteGuestData(self._db)
         self.retention: Final = SqliteRetention(self._db)  # purges across tables
+        self.staff: Final[StaffRepository] = SqliteStaff(self._db)
+        self.handoffs: Final[HandoffRepository] = SqliteHandoffs(self._db)
+        self.history: Final[HistoryRepository] = SqliteHistory(self._db)
 
     def schema_version(self) -> int:
         return self._version

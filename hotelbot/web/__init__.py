@@ -1,10 +1,24 @@
 """hotelbot.web: every HTTP route hotelbot serves.
 
 The webhook (webhook.py: GET verify, POST receive -> the inbox) and the probes (health.py:
-/healthz, /readyz) and GET /metrics on its own listener (metrics.py). Other packages import
-only the names below.
+/healthz, /readyz), the staff console (console/: /console/, issue 11) and GET /metrics on
+its own listener (metrics.py). Other packages import only the names below.
 """
 
+from hotelbot.web.console import (
+    DESK,
+    GATE,
+    MIN_PASSWORD,
+    Desk,
+    DoneHook,
+    Gate,
+    LoginLimiter,
+    LoginLimits,
+    add_console,
+    check_password,
+    hash_password,
+    mask,
+)
 from hotelbot.web.health import READINESS, Readiness, add_health_routes
 from hotelbot.web.metrics import (
     WEBHOOK_METER,
@@ -18,18 +32,30 @@ from hotelbot.web.metrics import (
 from hotelbot.web.webhook import WEBHOOK, Inbox, WebhookHandler, add_webhook_routes
 
 __all__ = [
+    "DESK",
+    "GATE",
+    "MIN_PASSWORD",
     "READINESS",
     "WEBHOOK",
     "WEBHOOK_METER",
+    "Desk",
+    "DoneHook",
+    "Gate",
     "Inbox",
+    "LoginLimiter",
+    "LoginLimits",
     "MeteredInbox",
     "MeteredTransport",
     "MetricsSources",
     "Readiness",
     "WebhookHandler",
     "WebhookMeter",
+    "add_console",
     "add_health_routes",
     "add_webhook_routes",
+    "check_password",
+    "hash_password",
+    "mask",
     "open_metrics_site",
     "webhook_timer",
 ]

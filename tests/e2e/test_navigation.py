@@ -332,11 +332,15 @@ async def test_a_request_staff_acknowledged_cannot_be_cancelled_by_the_guest(
                   "id": f"~requests:cancel:{request.id}", "title": "Cancel"}}}
     replies = await _send(hotel, FRONT_DESK, guest, forged)
     assert "can no longer be cancelled" in replies[0]
-    stolen = {**forged, "from": other, "id": new_wamid()}  # another guest's request
-    await hotel.store.requests.set_status(request.id, "new")
+    await _late_checkout(hotel, guest, "2pm")  # a new one: still cancellable, but not by others
+    fresh = max(await hotel.store.requests.recent("demo_hotel"), key=lambda r: r.id)
+    assert fresh.status.value == "new"
+    stolen = {**forged, "from": other, "id": new_wamid(), "interactive": {
+        "type": "list_reply", "list_reply": {"id": f"~requests:cancel:{fresh.id}",
+                                             "title": "Cancel"}}}
     assert "can no longer be cancelled" in (await _send(hotel, FRONT_DESK, other, stolen))[0]
-    [stored] = await hotel.store.requests.recent("demo_hotel")
-    assert stored.status.value == "new"
+    stored = {r.id: r.status.value for r in await hotel.store.requests.recent("demo_hotel")}
+    assert stored == {request.id: "acknowledged", fresh.id: "new"}
 
 
 async def test_the_my_requests_option_of_the_main_menu_lists_them(hotel: Hotel) -> None:

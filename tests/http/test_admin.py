@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
@@ -23,6 +24,7 @@ import structlog
 
 from hotelbot import cli
 from hotelbot.admin import AdminSocketError, open_admin_server
+from hotelbot.admin.commands import mask_guest
 from hotelbot.app import ADMIN, CORE
 from hotelbot.store import RequestStatus
 from tests.fakes.hotel import Hotel, HotelFactory
@@ -329,17 +331,26 @@ async def test_cli_prints_requests_as_a_table_and_acks(
     sock = str(sock_dir / "a.sock")
     assert await _admin_cli("--socket", sock, "requests", "demo_hotel") == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split()[:6] == ["ID", "TIME", "DEPARTMENT", "KIND", "STATUS", "DATA"]
+    assert lines[0].split()[:7] == ["ID", "TIME", "GUEST", "DEPARTMENT", "KIND", "STATUS",
+                                    "DATA"]
     cells = lines[1].split()
     request_id = cells[0]
-    assert cells[3:6] == ["front_desk", "check_in", "new"]
+    assert cells[4:7] == ["front_desk", "check_in", "new"]
+    assert cells[3] == mask_guest(GUEST)
     assert "guest_name=Ana Lopez" in lines[1]
+    assert await _admin_cli("--socket", sock, "requests", "demo_hotel", "--full") == 0
+    full = capsys.readouterr().out.splitlines()[1]
+    assert GUEST in full and "; " in full and "…" not in full  # every value, in full
+    [stored] = await admin_hotel.store.requests.recent("demo_hotel")
+    assert stored.created_at is not None
+    london = stored.created_at.astimezone(ZoneInfo("Europe/London")).strftime("%Y-%m-%d %H:%M")
+    assert full.split("  ")[1].strip() == london  # the hotel's timezone
     assert await _admin_cli("--socket", sock, "ack", request_id) == 0
     assert capsys.readouterr().out.strip() == f"request {request_id}: acknowledged"
     assert await _admin_cli("--socket", sock, "requests", "demo_hotel", "--status", "new") == 0
     assert capsys.readouterr().out.strip() == "no requests"
     commands = [e for e in logs if e["event"] == "admin_command"]
-    assert [e["cmd"] for e in commands] == ["requests", "request_status", "requests"]
+    assert [e["cmd"] for e in commands] == ["requests", "requests", "request_status", "requests"]
     assert "Ana Lopez" not in repr(commands) and GUEST not in repr(commands)
 
 
@@ -359,7 +370,8 @@ async def test_cli_stats_context_and_raw(
     assert orjson.loads(capsys.readouterr().out)["ok"] is True
     assert await _admin_cli("--socket", sock, "--json", "requests", "demo_hotel") == 0
     assert orjson.loads(capsys.readouterr().out) == {
-        "ok": True, "hotel": "demo_hotel", "requests": []}
+        "ok": True, "hotel": "demo_hotel", "timezone": "Europe/London", "full": False,
+        "requests": []}
     assert await _admin_cli("--socket", sock, "--json", "ack", "99") == 1
     assert orjson.loads(capsys.readouterr().out)["ok"] is False
     assert await _admin_cli("--socket", sock, "help") == 0

@@ -31,10 +31,11 @@ def test_chat_through_stdin_completes_an_order(tmp_path: Path) -> None:
         timeout=120, cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "[1] Order food & drinks" in out  # buttons as numbered choices
-    assert "4. Drinks" in out  # a list's rows numbered
+    assert "[1] Confirm  [2] Change" in out  # buttons as numbered choices
+    assert "1. Order food & drinks" in out and "4. Drinks" in out  # a list's rows numbered
     assert "Please confirm your order: 2 x Coffee, to room 305." in out
-    assert "Your order is with the kitchen; we'll message you when it's on its way to room 305." in out
+    assert ("Your order is with the kitchen; we'll message you when it's on its way to room 305."
+            in out)
     assert "[request #1 order for room_service: room=305, item=Coffee, quantity=2]" in out
     assert not list(tmp_path.iterdir())  # nothing written where it ran
 

@@ -23,6 +23,8 @@ from hotelbot.store.schema import CURRENT_VERSION, MIGRATIONS, migrate, statemen
 ALL_TABLES = {
     "guests",
     "funnel_counts",
+    "staff",
+    "handoffs",
     "conversations",
     "inbound",
     "requests",
@@ -149,7 +151,8 @@ async def test_v2_outbox_is_rebuilt_keeping_rows_states_ids_and_gaining_windows(
         indexes = {name for (name,) in check.execute(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'outbound'")}
         assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    assert indexes == {"outbound_pending", "outbound_sending", "outbound_by_wamid"}
+    assert indexes == {"outbound_pending", "outbound_sending", "outbound_by_wamid",
+                       "outbound_by_conversation"}  # v4: the console reads a conversation
     assert tables(path) == ALL_TABLES
 
 

@@ -96,7 +96,7 @@ STRINGS: Mapping[str, Text] = {
     "request_cancel_row": t("Cancel #{id}"),
     "request_status_new": t("waiting for our staff"),
     "request_status_acknowledged": t("being handled"),
-    "request_cancelled": t("Request #{id} is cancelled."),
+    "guest_cancelled": t("Request #{id} is cancelled."),
     "request_not_cancellable": t("Request #{id} can no longer be cancelled."),
     "loop_notice": t("We seem to be repeating ourselves. Our staff have been told."),
     "remembered_check": t("{label}: {value} — is that right?", "{label}: {value} — está correto?"),

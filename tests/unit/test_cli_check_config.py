@@ -14,7 +14,7 @@ from tests.paths import CONFIG
 def test_good_config_prints_summary_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check-config", str(CONFIG)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("ok: 2 hotels, 5 departments, 9 flows")
+    assert out.startswith("ok: 2 hotels, 5 departments, 10 flows")
     assert out.count("\n") == 1
 
 

@@ -130,8 +130,8 @@ def test_seaside_texts_merge_portuguese_with_template_english(hotels: Hotels) ->
 def test_seaside_main_menu_switches_language(hotels: Hotels) -> None:
     main = hotels.hotels["seaside_inn"].flows["front_desk_menu"].steps["main"]
     assert [o.id for o in main.options] == ["late_checkout", "feedback", "my_requests",
-                                            "english", "portugues"]
-    assert main.options[3].set == {"language": "en"}
+                                            "person", "english", "portugues"]
+    assert main.options[4].set == {"language": "en"}
 
 
 def test_words_are_normalized_merged_and_limited_to_enabled_languages(hotels: Hotels) -> None:

@@ -168,3 +168,27 @@ def test_the_metrics_listener_is_loopback_by_default_and_can_be_turned_off():
     settings = Settings.from_env(SECRETS)
     assert (settings.metrics_host, settings.metrics_port) == ("127.0.0.1", 9108)
     assert Settings.from_env({**SECRETS, "HOTELBOT_METRICS_PORT": "off"}).metrics_port is None
+CONSOLE_KEY = "LDl9Dqwyst3TRTvqXnUvd2qENX2iOrQQtzjQjzmtKGs="  # a Fernet key (test value)
+
+
+def test_the_console_is_off_until_its_key_is_set_and_the_key_stays_out_of_repr():
+    assert Settings.from_env(SECRETS).console_secret == ""
+    settings = Settings.from_env({**SECRETS, "HOTELBOT_CONSOLE_SECRET": CONSOLE_KEY,
+                                  "HOTELBOT_CONSOLE_SESSION": "3600",
+                                  "HOTELBOT_HANDOFF_TIMEOUT": "600"})
+    assert settings.console_secret == CONSOLE_KEY
+    assert (settings.console_session, settings.handoff_timeout) == (3600.0, 600.0)
+    assert CONSOLE_KEY not in repr(settings)
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("HOTELBOT_CONSOLE_SECRET", "not-a-fernet-key"),
+    ("HOTELBOT_CONSOLE_SECRET", "c2hvcnQ="),  # base64, but not 32 bytes
+    ("HOTELBOT_CONSOLE_SESSION", "0"),
+    ("HOTELBOT_HANDOFF_TIMEOUT", "forever"),
+])
+def test_bad_console_settings_name_their_variable(variable, value):
+    with pytest.raises(SettingError) as caught:
+        Settings.from_env({**SECRETS, variable: value})
+    assert caught.value.variable == variable
+    assert value not in str(caught.value) or variable != "HOTELBOT_CONSOLE_SECRET"
