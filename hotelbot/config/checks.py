@@ -28,6 +28,8 @@ from hotelbot.flows import (
     StepKind,
     Text,
     answers,
+    basket_step,
+    item_options,
     normalize,
     summary_names,
 )
@@ -51,7 +53,8 @@ TEXT_MAX = limits.INTERACTIVE_BODY_MAX
 # offers 1-3 entries and as a list row id for 4-10, and a hotel's overrides can move a step
 # from one shape to the other: it must fit the smaller of the two.
 REPLY_ID_MAX = min(limits.BUTTON_ID_MAX, limits.ROW_ID_MAX)
-SHORT_STRINGS = frozenset({"confirm", "change", "menu_button"})  # shown as button titles
+SHORT_STRINGS = frozenset({"confirm", "change", "menu_button", "basket_add", "basket_add_first",
+                           "basket_review", "basket_change", "basket_done"})  # button titles
 _VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 Issue = tuple[str, str]  # (logical key, reason)
@@ -139,11 +142,11 @@ def _collected(flow: Flow) -> frozenset[str]:
 
 def _check_exits(step: Step, key: str) -> list[Issue]:
     issues: list[Issue] = []
-    if step.kind in (StepKind.INPUT, StepKind.CONFIRM) and step.next is None:
+    if step.kind in (StepKind.INPUT, StepKind.CONFIRM, StepKind.BASKET) and step.next is None:
         issues.append((key, f"a {step.kind} step needs 'next': the guest would be stuck here"))
     if step.kind is StepKind.MENU and not step.options:
         issues.append((f"{key}.options", "a menu needs at least one option"))
-    if not step.enabled and step.kind in (StepKind.MENU, StepKind.END):
+    if not step.enabled and step.kind in (StepKind.MENU, StepKind.END, StepKind.BASKET):
         issues.append((f"{key}.enabled", f"a {step.kind} step cannot be disabled: it has no "
                        "next to skip to"))
     return issues
@@ -166,6 +169,8 @@ def _step_targets(step: Step, key: str) -> list[tuple[str, str]]:
         found += _next_targets(option.next, f"{key}.options.edit.{option.id}.next")
     if step.change:
         found.append((f"{key}.change", step.change))
+    if step.add:
+        found.append((f"{key}.add", step.add))
     return found
 
 
@@ -173,8 +178,8 @@ def _check_target(
     where: str, goal: str, flow_id: str, declared: frozenset[str], scope: Scope
 ) -> list[Issue]:
     if goal.startswith(FLOW_PREFIX):
-        if where.endswith(".change"):
-            return [(where, "change must name a step of this flow")]
+        if where.endswith((".change", ".add")):
+            return [(where, f"{where.rpartition('.')[2]} must name a step of this flow")]
         if goal[len(FLOW_PREFIX):] not in scope.flows:
             return [(where, f"unknown flow '{goal[len(FLOW_PREFIX):]}'")]
         return []
@@ -351,11 +356,29 @@ def check_hotel(doc: HotelDoc, flows: Mapping[FlowId, Flow], scope: Scope) -> li
                    for r in text_faults(body, TEXT_MAX, scope.languages, frozenset())]
         if name in BUILTIN_VARIABLES:
             issues.append((f"$hotel.variables.{name}", f"'{name}' is a builtin variable"))
+    issues += _price_faults(doc, flows)
     for kind, per_lang in normalized_words(doc.words, doc.languages).items():
         for code in doc.languages:
             if not per_lang.get(code):
                 issues.append((f"$words.{kind}.{code}", f"no '{kind}' words for language "
                                f"'{code}'"))
+    return issues
+
+
+def _price_faults(doc: HotelDoc, flows: Mapping[FlowId, Flow]) -> list[Issue]:
+    """Every item a basket flow of the hotel offers has a price; every price names one."""
+    issues: list[Issue] = []
+    offered: set[str] = set()
+    for flow in flows.values():
+        if basket_step(flow) is None:
+            continue
+        for item in item_options(flow):
+            offered.add(item)
+            if item not in doc.orders.prices:
+                issues.append(("$hotel.orders.prices", f"no price for item '{item}' (an option "
+                               f"of flow '{flow.id}' that sets 'item'): a basket needs one"))
+    issues += [(f"$hotel.orders.prices.{item}", f"price for '{item}', which no basket flow "
+                "of this hotel offers") for item in doc.orders.prices if item not in offered]
     return issues
 
 

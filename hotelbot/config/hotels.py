@@ -18,6 +18,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
+
+import babel
+import babel.numbers
+import phonenumbers
 
 from hotelbot.config.source import (
     Source,
@@ -32,7 +37,16 @@ from hotelbot.config.source import (
     string,
     text,
 )
-from hotelbot.flows import Department, MessageTemplate, Sending, Text, WordKind, normalize
+from hotelbot.flows import (
+    DEFAULT_REFERENCE_PATTERN,
+    Department,
+    MessageTemplate,
+    Orders,
+    Sending,
+    Text,
+    WordKind,
+    normalize,
+)
 from hotelbot.typedefs import Dept, FlowId, Lang, NumberId
 
 __all__ = [
@@ -45,7 +59,8 @@ REQUIRED_STRINGS = (
     "invalid_option", "invalid_text", "invalid_too_short", "invalid_too_long", "invalid_range",
     "invalid_too_low", "invalid_too_high", "invalid_integer", "invalid_number", "invalid_date",
     "invalid_time", "invalid_room", "invalid_phone", "invalid_email", "invalid_rating",
-    "invalid_choice", "cooloff", "expired", "skip_not_allowed", "back_at_start", "unsupported",
+    "invalid_choice", "invalid_reference", "invalid_name", "cooloff", "expired",
+    "skip_not_allowed", "back_at_start", "unsupported",
     "confirm", "change", "menu_button", "numbered_hint", "skip_hint", "error", "spam", "welcome",
 )
 WORD_KINDS: tuple[WordKind, ...] = ("back", "menu", "skip")
@@ -53,7 +68,8 @@ DEFAULT_ROOM_PATTERN = r"[0-9]{1,4}[A-Za-z]?"
 _PHONE_NUMBER_ID = re.compile(r"^[0-9]{5,20}$")
 _HOTEL_KEYS = frozenset({"id", "name", "timezone", "languages", "room_pattern", "variables",
                          "departments", "strings", "words", "overrides", "read_receipts",
-                         "message_templates"})
+                         "message_templates", "locale", "phone_region", "reference_pattern",
+                         "orders", "opening_hours"})
 _TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")  # Meta: lowercase letters, digits, underscores
 _LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")  # Meta's codes: en, en_US, pt_BR...
 MAX_TEMPLATE_BUTTONS = 10
@@ -92,6 +108,11 @@ class HotelDoc:
     origins: Origins
     read_receipts: bool = True
     message_templates: Mapping[str, MessageTemplate] = field(default_factory=dict)
+    locale: str = "en"
+    phone_region: str | None = None
+    date_order: str = "DMY"
+    reference_pattern: str = DEFAULT_REFERENCE_PATTERN
+    orders: Orders = field(default_factory=Orders)
 
 
 def merge_text(base: Text | None, extra: Text) -> Text:
@@ -152,6 +173,10 @@ def parse_hotel(src: Source, hotel_id: str, shared: StringsDoc) -> HotelDoc | No
     name = string(src, raw.get("name"), "name") if "name" in raw else None
     timezone = string(src, raw.get("timezone"), "timezone") if "timezone" in raw else None
     room_pattern = _room_pattern(src, raw.get("room_pattern", DEFAULT_ROOM_PATTERN))
+    reference_pattern = _pattern(src, raw.get("reference_pattern", DEFAULT_REFERENCE_PATTERN),
+                                 "reference_pattern")
+    where = _locale(src, raw.get("locale", languages[0] if languages else "en"))
+    region = _phone_region(src, raw.get("phone_region", where.territory if where else None))
     if not languages or name is None or timezone is None or room_pattern is None:
         return None
     dlang = languages[0]
@@ -173,6 +198,9 @@ def parse_hotel(src: Source, hotel_id: str, shared: StringsDoc) -> HotelDoc | No
         strings=strings, words=words, overrides=overrides, origins=origins,
         read_receipts=boolean(src, raw.get("read_receipts", True), "read_receipts") is not False,
         message_templates=_message_templates(src, raw.get("message_templates", {}), languages),
+        locale=str(where) if where is not None else "en", phone_region=region,
+        date_order=_date_order(where), reference_pattern=reference_pattern or
+        DEFAULT_REFERENCE_PATTERN, orders=_orders(src, raw.get("orders", {})),
     )
 
 
@@ -196,15 +224,90 @@ def _languages(src: Source, value: object) -> tuple[str, ...]:
 
 
 def _room_pattern(src: Source, value: object) -> str | None:
-    pattern = string(src, value, "room_pattern")
+    return _pattern(src, value, "room_pattern")
+
+
+def _pattern(src: Source, value: object, path: str) -> str | None:
+    pattern = string(src, value, path)
     if pattern is None:
         return None
     try:
         re.compile(pattern)
     except re.error as exc:
-        src.fault("room_pattern", f"not a valid regular expression: {exc}")
+        src.fault(path, f"not a valid regular expression: {exc}")
         return None
     return pattern
+
+
+def _locale(src: Source, value: object) -> babel.Locale | None:
+    """`locale: en_GB`: the Babel (CLDR) locale amounts and dates are written in."""
+    code = string(src, value, "locale")
+    if code is None:
+        return None
+    try:
+        return babel.Locale.parse(code.replace("-", "_"))
+    except (ValueError, babel.UnknownLocaleError):
+        src.fault("locale", f"unknown locale {code!r} (use a CLDR code such as en_GB, pt_PT)")
+        return None
+
+
+def _phone_region(src: Source, value: object) -> str | None:
+    """`phone_region: GB`: where a phone number typed without a country code is read."""
+    if value is None:
+        return None
+    code = string(src, value, "phone_region")
+    if code is not None and code.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        src.fault("phone_region", f"unknown phone region {code!r} (a two-letter country "
+                  "code such as GB, PT)")
+        return None
+    return code.upper() if code is not None else None
+
+
+def _orders(src: Source, value: object) -> Orders:
+    """`orders: {currency, charge_to_room, prices: {item: price}}`: what a basket costs."""
+    raw = mapping(src, value, "orders", allowed={"currency", "charge_to_room", "prices"},
+                  what="orders") or {}
+    default = Orders()
+    currency = string(src, raw.get("currency", default.currency), "orders.currency")
+    if currency is not None and currency not in babel.numbers.list_currencies():
+        src.fault("orders.currency", f"unknown currency {currency!r} (an ISO 4217 code such "
+                  "as EUR, GBP)")
+        currency = None
+    charge = boolean(src, raw.get("charge_to_room", default.charge_to_room),
+                     "orders.charge_to_room")
+    prices: dict[str, Decimal] = {}
+    listed = raw.get("prices", {})
+    if not isinstance(listed, dict):
+        src.fault("orders.prices", "expected a mapping of item (option id) -> price")
+        listed = {}
+    for item, price in listed.items():
+        path = join("orders.prices", item)
+        if ident(src, item, path, "item id") is None:
+            continue
+        if isinstance(price, bool) or not isinstance(price, int | float | str):
+            src.fault(path, f"expected a price such as 12.50, got {price!r}")
+            continue
+        try:
+            amount = Decimal(str(price))
+        except ArithmeticError:
+            src.fault(path, f"expected a price such as 12.50, got {price!r}")
+            continue
+        if not amount.is_finite() or amount < 0 or amount > 100000 or amount != round(amount, 2):
+            src.fault(path, "a price is a number from 0 to 100000 with at most 2 decimals")
+            continue
+        prices[item] = amount
+    return Orders(currency=currency or default.currency, prices=prices,
+                  charge_to_room=default.charge_to_room if charge is None else charge)
+
+
+def _date_order(where: babel.Locale | None) -> str:
+    """DMY, MDY or YMD: the order of the locale's short date pattern ("dd/MM/y" -> DMY)."""
+    if where is None:
+        return "DMY"
+    pattern = where.date_formats["short"].pattern
+    firsts = sorted((pattern.find(ch), ch) for ch in "dMy" if ch in pattern)
+    order = "".join({"d": "D", "M": "M", "y": "Y"}[ch] for _, ch in firsts)
+    return order if order in ("DMY", "MDY", "YMD") else "DMY"
 
 
 def _variables(src: Source, value: object, dlang: str) -> dict[str, Text]:

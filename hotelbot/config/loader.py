@@ -220,6 +220,8 @@ def _resolve_hotel(
         flows=flows, departments=doc.departments, strings=doc.strings,
         words=normalized_words(doc.words, doc.languages), room_pattern=doc.room_pattern,
         read_receipts=doc.read_receipts, message_templates=doc.message_templates,
+        locale=doc.locale, phone_region=doc.phone_region, date_order=doc.date_order,
+        reference_pattern=doc.reference_pattern, orders=doc.orders,
     )
 
 

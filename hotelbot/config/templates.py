@@ -61,10 +61,12 @@ STEP_KEYS: Mapping[StepKind, frozenset[str]] = {
     StepKind.INPUT: _COMMON | {"validate", "save_as", "remember", "next", "optional"},
     StepKind.CONFIRM: _COMMON | {"next", "change"},
     StepKind.END: _COMMON | {"request", "schedule"},
+    StepKind.BASKET: _COMMON | {"next", "add", "button", "max_quantity"},
 }
 OPTION_KEYS = frozenset({"id", "title", "description", "next", "set"})
 _VALIDATOR_KEYS: Mapping[ValidatorKind, frozenset[str]] = {
     ValidatorKind.TEXT: frozenset({"min_length", "max_length"}),
+    ValidatorKind.NAME: frozenset({"min_length", "max_length"}),
     ValidatorKind.INTEGER: frozenset({"min", "max"}),
     ValidatorKind.NUMBER: frozenset({"min", "max"}),
     ValidatorKind.CHOICE: frozenset({"choices"}),
@@ -138,8 +140,8 @@ def parse_step(
     kind_raw = value.get("kind") if isinstance(value, dict) else None
     if kind_raw not in set(StepKind):
         if isinstance(value, dict):
-            src.fault(join(path, "kind"), f"step kind must be one of menu, input, confirm, end;"
-                      f" got {kind_raw!r}")
+            src.fault(join(path, "kind"), f"step kind must be one of menu, input, confirm, end,"
+                      f" basket; got {kind_raw!r}")
         else:
             src.fault(path, f"expected a mapping for a step, got {kind_of(value)}")
         return None
@@ -165,7 +167,20 @@ def parse_step(
         enabled=_flag(src, raw, "enabled", path, True),
         request=_opt_ident(src, raw, "request", path),
         schedule=_schedule(src, raw.get("schedule", []), join(path, "schedule")),
+        add=_opt_ident(src, raw, "add", path, required=kind is StepKind.BASKET),
+        max_quantity=_max_quantity(src, raw, path),
     )
+
+
+def _max_quantity(src: Source, raw: dict[str, object], path: str) -> int:
+    """A basket's `max_quantity`: the most of one item (default 20, at most 999)."""
+    if "max_quantity" not in raw:
+        return 20
+    found = integer(src, raw["max_quantity"], join(path, "max_quantity"), low=1)
+    if found is not None and found > 999:
+        src.fault(join(path, "max_quantity"), "must be at most 999")
+        return 20
+    return found or 20
 
 
 def _optional_texts(src: Source, raw: dict[str, object], path: str, dlang: str) -> dict[str, Text]:

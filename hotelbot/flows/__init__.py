@@ -5,6 +5,7 @@ clock or logs; the configuration files are compiled into the model by hotelbot.c
 this package never imports.
 """
 
+from hotelbot.flows.basket import basket_step, item_options
 from hotelbot.flows.context import Context, Guest
 from hotelbot.flows.effects import (
     CreateRequest,
@@ -27,6 +28,7 @@ from hotelbot.flows.events import (
     event_for,
 )
 from hotelbot.flows.model import (
+    DEFAULT_REFERENCE_PATTERN,
     FLOW_PREFIX,
     Branch,
     Choice,
@@ -39,6 +41,7 @@ from hotelbot.flows.model import (
     Next,
     Op,
     Option,
+    Orders,
     Policy,
     ScheduleSpec,
     Sending,
@@ -54,6 +57,7 @@ from hotelbot.flows.render import render_step, reply_id, summary_names, text_mes
 from hotelbot.flows.text import normalize
 
 __all__ = [
+    "DEFAULT_REFERENCE_PATTERN",
     "FLOW_PREFIX",
     "Branch",
     "Choice",
@@ -74,6 +78,7 @@ __all__ = [
     "Op",
     "Option",
     "OptionChosen",
+    "Orders",
     "Outcome",
     "Policy",
     "ScheduleMessage",
@@ -93,7 +98,9 @@ __all__ = [
     "ValidatorKind",
     "WordKind",
     "answers",
+    "basket_step",
     "event_for",
+    "item_options",
     "new_context",
     "normalize",
     "render_step",

@@ -65,6 +65,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+from hotelbot.flows import basket
 from hotelbot.flows.context import Context, Guest
 from hotelbot.flows.effects import (
     CreateRequest,
@@ -248,6 +249,7 @@ class _Turn:
         here = self.nav.position(ctx)
         if here is None:
             return self.main_menu(ctx, self.say("error", ctx))
+        here = self.view(ctx, here)
         if isinstance(event, UnsupportedReceived):
             return self.show(ctx, here, self.say("unsupported", ctx))
         if isinstance(event, OptionChosen):
@@ -325,9 +327,20 @@ class _Turn:
             return self.halt(ctx, notice)
         if at.step.kind is StepKind.END:
             return self.finish(ctx, at.flow, at.step, notice)
+        if at.step.kind is StepKind.BASKET:  # arriving adds the item just chosen
+            ctx, full = basket.absorb(at.flow, at.step, ctx)
+            notice = join(notice, self.say(full, ctx)) if full else notice
         return self.show(ctx, at, notice)
 
+    def view(self, ctx: Context, here: Position) -> Position:
+        """The step as the guest sees it now: a basket step is a menu or input built from
+        the context (hotelbot.flows.basket); every other step as configured."""
+        if here.step.kind is not StepKind.BASKET:
+            return here
+        return Position(here.flow, basket.view(self.hotel, here.flow, here.step, ctx))
+
     def show(self, ctx: Context, here: Position, notice: str = "") -> Outcome:
+        here = self.view(ctx, here)
         message = render_step(self.hotel, ctx, here.flow, here.step, notice)
         return Outcome(context=ctx, effects=(message,))
 
@@ -336,7 +349,7 @@ class _Turn:
         text = end.text.get(ctx.language, self.hotel.default_language)
         closing = substitute(text, variables(self.hotel, ctx, flow))
         effects: list[Effect] = [text_message(join(notice, closing))]
-        data = collected(ctx)
+        data = basket.request_data(self.hotel, flow, collected(ctx))
         if end.request:
             effects.append(
                 CreateRequest(kind=end.request, flow_id=flow.id, department=ctx.department,
@@ -387,7 +400,7 @@ class _Turn:
             if earlier is not None:
                 moved = self.nav.rewind(ctx, ref, left=here).evolve(
                     current_flow=earlier.flow.id, current_step=earlier.step.id)
-                picked = self.pick_key(moved, earlier, key)
+                picked = self.pick_key(moved, self.view(moved, earlier), key)
         if picked is not None:
             return picked
         return self.invalid(ctx, here, self.say("invalid_option", ctx))
@@ -402,7 +415,7 @@ class _Turn:
         current = here.step
         if current.kind is StepKind.MENU:
             option = current.options[index]
-            ctx = self.apply_set(ctx, option.set)
+            ctx = basket.chosen(here.flow, option, self.apply_set(ctx, option.set))
             return self.goto(ctx, here, choose(option.next, ctx))
         if current.kind is StepKind.CONFIRM:
             if index == 0:
@@ -448,8 +461,7 @@ class _Turn:
         validator = current.validator
         if validator is None:
             return self.accept(ctx, here, text.strip())
-        locale = Locale(now=self.now, timezone=self.hotel.timezone,
-                        room_pattern=self.hotel.room_pattern)
+        locale = Locale.of(self.hotel, self.now, ctx.language)
         answer = parse_answer(validator, text, locale)
         if isinstance(answer, Accepted):
             return self.accept(ctx, here, answer.value)

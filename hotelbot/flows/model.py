@@ -13,12 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
 from hotelbot.typedefs import Dept, FlowId, HotelId, JSONScalar, Lang, NumberId, StepId
 
 FLOW_PREFIX = "flow:"
+# A booking reference unless the hotel file says otherwise: 3 to 20 letters, digits or dashes,
+# starting with a letter or a digit ("205", "AB1234", "BK-2026-77").
+DEFAULT_REFERENCE_PATTERN = r"[A-Za-z0-9][A-Za-z0-9-]{2,19}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +96,7 @@ class StepKind(StrEnum):
     INPUT = "input"
     CONFIRM = "confirm"
     END = "end"
+    BASKET = "basket"  # the order so far (hotelbot.flows.basket): add, change, remove, review
 
 
 class ValidatorKind(StrEnum):
@@ -105,6 +110,8 @@ class ValidatorKind(StrEnum):
     EMAIL = "email"
     RATING = "rating"  # integer 1-5, also accepted as stars
     CHOICE = "choice"  # one of `choices` (matched like menu options), saved as the choice id
+    REFERENCE = "reference"  # a booking reference: the hotel's reference_pattern
+    NAME = "name"  # a person's name: letters, spaces, apostrophes, hyphens, dots
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -160,6 +167,8 @@ class Step:
     enabled: bool = True
     request: str | None = None  # end: kind of request created ("order", "housekeeping", ...)
     schedule: tuple[ScheduleSpec, ...] = ()  # end
+    add: str | None = None  # basket: the step that adds another item (its `next` reviews)
+    max_quantity: int = 20  # basket: the most of one item a guest may order
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -230,6 +239,20 @@ class MessageTemplate:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Orders:
+    """What the hotel charges for what a basket holds (the hotel file's `orders`).
+
+    `prices` maps an item (the id of the menu option that chooses it) to its price in
+    `currency` (ISO 4217, e.g. "GBP"); `charge_to_room`: orders are added to the room's bill
+    (else paid on delivery); the texts say which.
+    """
+
+    currency: str = "EUR"
+    prices: Mapping[str, Decimal] = field(default_factory=dict)
+    charge_to_room: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Hotel:
     """One hotel's configuration, resolved and validated: what the engine runs on."""
 
@@ -244,6 +267,12 @@ class Hotel:
     words: Mapping[WordKind, Mapping[str, frozenset[str]]]  # kind -> lang -> normalized words
     room_pattern: str  # regex a room number must fully match
     policy: Policy = Policy()
+    # Babel locale of the hotel (e.g. "en_GB"): how amounts and dates are written for it.
+    locale: str = "en"
+    phone_region: str | None = None  # phonenumbers' default region for numbers without +
+    date_order: str = "DMY"  # how guests write numeric dates here (from the locale): DMY/MDY/YMD
+    reference_pattern: str = DEFAULT_REFERENCE_PATTERN  # regex a booking reference must match
+    orders: Orders = Orders()
     read_receipts: bool = True  # mark each guest message read (blue ticks) once handled
     message_templates: Mapping[str, MessageTemplate] = field(default_factory=dict)
 

@@ -30,6 +30,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from hotelbot.flows import basket
 from hotelbot.flows.context import Context
 from hotelbot.flows.effects import SendMessage
 from hotelbot.flows.model import Flow, Hotel, Step, StepKind, Text, ValidatorKind
@@ -123,6 +124,7 @@ def variables(hotel: Hotel, context: Context, flow: Flow | None) -> dict[str, st
     values["department"] = department.name.get(lang, default) if department else ""
     for source in (context.accumulated_data, context.step_data):
         values.update({k: format_value(v) for k, v in source.items()})
+    values.update(basket.variables(hotel, flow, context))
     return values
 
 
@@ -222,6 +224,7 @@ def summary_names(flow: Flow, step: Step, lang: str, default: str) -> tuple[str,
     texts = (step.text, step.header, step.footer)
     named = {name for body in texts if body is not None
              for name in _VARIABLE.findall(body.get(lang, default))}
+    named |= basket.hidden(flow)  # a basket's lines are listed by {order_lines}
     found: dict[str, None] = {}
     for asked in flow.steps.values():
         if asked.enabled:

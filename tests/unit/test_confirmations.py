@@ -84,7 +84,8 @@ def _typed(hotel: Hotel, here: Step, now: datetime) -> str:
         return format_value(validator.max if validator.max is not None else 5)
     candidates = {ValidatorKind.TIME: ["3pm"], ValidatorKind.DATE: ["25/12"],
                   ValidatorKind.ROOM: ["412", "204", "101", "12"],
-                  ValidatorKind.PHONE: ["+351912345678"], ValidatorKind.EMAIL: ["ana@b.com"]}
+                  ValidatorKind.PHONE: ["+351912345678"], ValidatorKind.EMAIL: ["ana@b.com"],
+                  ValidatorKind.NAME: ["Ana Lopez"], ValidatorKind.REFERENCE: ["AB1234"]}
     locale = Locale(now=now, timezone=hotel.timezone, room_pattern=hotel.room_pattern)
     for candidate in candidates[validator.kind]:
         if isinstance(parse_answer(validator, candidate, locale), Accepted):
