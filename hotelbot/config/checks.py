@@ -42,8 +42,11 @@ __all__ = [
 ]
 
 # {minutes}: the cooloff's; {min}, {max}: the bound a refused answer missed (engine rule 11).
+# {item}: the item a basket asks the quantity of (strings["basket_quantity"]).
 BUILTIN_VARIABLES = frozenset({"hotel_name", "guest_name", "room", "department", "minutes",
-                               "min", "max"})
+                               "min", "max", "item"})
+# What the texts of a flow with a basket step may name (hotelbot.flows.basket.variables).
+BASKET_VARIABLES = frozenset({"order_lines", "order_total", "order_payment"})
 GUEST_KEYS = frozenset({"guest_name", "room", "language"})
 # WhatsApp's limits come from the one table, hotelbot/whatsapp/limits.py.
 # Any text (a step's, an error, a notice, a variable's value) may end up in an interactive
@@ -76,6 +79,8 @@ def check_flow(flow: Flow, declared: frozenset[str], scope: Scope) -> list[Issue
     if flow.start not in declared:
         issues.append((f"{flow.id}.start", f"unknown step '{flow.start}'"))
     known = _collected(flow) | scope.remembered | GUEST_KEYS
+    if basket_step(flow) is not None:
+        known |= BASKET_VARIABLES
     variables = scope.variables | known if scope.languages else None
     issues += [(f"{flow.id}.title", r)
                for r in text_faults(flow.title, limits.HEADER_TEXT_MAX, scope.languages,
@@ -372,7 +377,11 @@ def _price_faults(doc: HotelDoc, flows: Mapping[FlowId, Flow]) -> list[Issue]:
     for flow in flows.values():
         if basket_step(flow) is None:
             continue
+        reachable = _reachable(flow)
+        asked = {o.id for sid in reachable for o in flow.steps[StepId(sid)].options}
         for item in item_options(flow):
+            if item not in asked:
+                continue  # its menu was cut off by the hotel's overrides
             offered.add(item)
             if item not in doc.orders.prices:
                 issues.append(("$hotel.orders.prices", f"no price for item '{item}' (an option "

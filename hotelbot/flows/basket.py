@@ -21,8 +21,9 @@ twice: each pick of an item gets a number (`basket_pick`), and the line records 
 for which pick (`basket_added`).
 
 A request made by a flow with a basket carries all lines and the total (`request_data`):
-items (one "2 × Coffee — £7.00" a line, in the hotel's default language, for staff), total
-(a number), currency, charged_to_room, and the basket itself; the per-item keys are dropped.
+items (one "2 × Coffee — £7.00" a line, in the guest's language as they confirmed it), total
+("£35.50"), amount (35.5), currency, charged_to_room, and the basket itself; the per-item
+keys are dropped.
 Amounts are written for the hotel's locale by Babel (currency symbol, decimal separator).
 Must never do I/O, read the clock or log.
 """
@@ -40,8 +41,8 @@ from hotelbot.flows.model import ValidatorKind as VK
 from hotelbot.typedefs import JSONScalar, StepId
 
 __all__ = [
-    "BASKET", "ITEM", "MAX_LINES", "QUANTITY", "absorb", "basket_step", "chosen", "hidden",
-    "item_options", "lines", "money", "request_data", "variables", "view",
+    "BASKET", "ITEM", "MAX_LINES", "QUANTITY", "RESTATED", "STATE_KEYS", "absorb", "basket_step",
+    "chosen", "hidden", "item_options", "lines", "money", "request_data", "variables", "view",
 ]
 
 BASKET = "basket"  # step_data: the basket, "coffee*2,tea*1"
@@ -53,6 +54,10 @@ _ADDED = "basket_added"  # "<pick>*<quantity>": what the last arrival added, for
 _MODE = "basket_mode"  # "" overview, "edit", or the item id whose quantity is being changed
 _NEW_QUANTITY = "basket_quantity"  # the answer of the line view
 _INTERNAL = frozenset({_ITEM_ID, _PICK, _ADDED, _MODE, _NEW_QUANTITY})
+STATE_KEYS = _INTERNAL | {BASKET}  # step_data a basket keeps that no step answers
+# Request values for machines that restate what the confirmation shows as its lines ("items"),
+# total and payment text: the basket, the amount as a number, the currency, charged_to_room.
+RESTATED = frozenset({BASKET, "amount", "currency", "charged_to_room"})
 MAX_LINES = 9  # the edit view lists the lines and "Back to the order": a list of <= 10 rows
 
 Lines = tuple[tuple[str, int], ...]
@@ -119,12 +124,14 @@ def absorb(flow: Flow, step: Step, ctx: Context) -> tuple[Context, str | None]:
     if isinstance(item, str) and isinstance(count, int) and isinstance(pick, int):
         before, _, added = str(data.get(_ADDED, "")).partition("*")
         already = int(added) if before == str(pick) and added.isdigit() else 0
-        if not already and item not in dict(basket) and len(basket) >= MAX_LINES:
+        if count == already:
+            pass  # this pick is in the basket already (an edit view, a line changed)
+        elif not already and item not in dict(basket) and len(basket) >= MAX_LINES:
             notice = "basket_full"
-        elif count != already:
+            data[_ADDED] = f"{pick}*0"
+        else:
             total = dict(basket).get(item, 0) - already + count
             basket = _with(basket, item, max(0, min(total, step.max_quantity)))
-        if notice is None:
             data[_ADDED] = f"{pick}*{count}"
             data[_MODE] = ""
     data[BASKET] = _encode(basket)
@@ -199,18 +206,18 @@ def hidden(flow: Flow) -> frozenset[str]:
     return frozenset({ITEM, QUANTITY}) if basket_step(flow) is not None else frozenset()
 
 
-def request_data(hotel: Hotel, flow: Flow,
-                 data: Mapping[str, JSONScalar]) -> dict[str, JSONScalar]:
+def request_data(hotel: Hotel, flow: Flow, data: Mapping[str, JSONScalar],
+                 lang: str) -> dict[str, JSONScalar]:
     """What a basket flow's request carries: every line, the total; no per-item keys."""
     if basket_step(flow) is None:
         return dict(data)
     basket = lines(data.get(BASKET))
     kept = {k: v for k, v in data.items() if k not in _INTERNAL | {ITEM, QUANTITY}}
-    lang = hotel.default_language
     kept.update({
         BASKET: _encode(basket),
         "items": "\n".join(_line(hotel, flow, i, c, lang) for i, c in basket),
-        "total": float(total(hotel, basket)),
+        "total": money(hotel, total(hotel, basket)),
+        "amount": float(total(hotel, basket)),
         "currency": hotel.orders.currency,
         "charged_to_room": hotel.orders.charge_to_room,
     })

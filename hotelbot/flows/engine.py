@@ -65,7 +65,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from hotelbot.flows import basket
+from hotelbot.flows import availability, basket
 from hotelbot.flows.context import Context, Guest
 from hotelbot.flows.effects import (
     CreateRequest,
@@ -88,6 +88,7 @@ from hotelbot.flows.model import (
     FLOW_PREFIX,
     Flow,
     Hotel,
+    Hours,
     Step,
     StepKind,
     Text,
@@ -335,6 +336,10 @@ class _Turn:
     def view(self, ctx: Context, here: Position) -> Position:
         """The step as the guest sees it now: a basket step is a menu or input built from
         the context (hotelbot.flows.basket); every other step as configured."""
+        if here.step.kind is StepKind.MENU:  # closed options say when they open
+            local = availability.local(self.hotel, self.now)
+            return Position(here.flow, availability.menu_view(self.hotel, here.step, local,
+                                                              ctx.language))
         if here.step.kind is not StepKind.BASKET:
             return here
         return Position(here.flow, basket.view(self.hotel, here.flow, here.step, ctx))
@@ -348,8 +353,11 @@ class _Turn:
         """An end step: closing text, the request, the scheduled messages; then idle."""
         text = end.text.get(ctx.language, self.hotel.default_language)
         closing = substitute(text, variables(self.hotel, ctx, flow))
+        refused = self.unservable(ctx, flow)
+        if refused is not None:
+            return refused
         effects: list[Effect] = [text_message(join(notice, closing))]
-        data = basket.request_data(self.hotel, flow, collected(ctx))
+        data = basket.request_data(self.hotel, flow, collected(ctx), ctx.language)
         if end.request:
             effects.append(
                 CreateRequest(kind=end.request, flow_id=flow.id, department=ctx.department,
@@ -361,6 +369,33 @@ class _Turn:
             for spec in end.schedule
         )
         return Outcome(context=_idle(ctx), effects=tuple(effects))
+
+    def unservable(self, ctx: Context, flow: Flow) -> Outcome | None:
+        """No request that cannot be served: a flow closed since it started goes to the main
+        menu, a basket holding an item not served now goes back to the basket; each says why
+        and when it opens. None: it can be served."""
+        local = availability.local(self.hotel, self.now)
+        lang = ctx.language
+        if flow.hours is not None and not availability.is_open(flow.hours, local):
+            what = flow.title.get(lang, self.hotel.default_language)
+            return self.main_menu(ctx, availability.closed_notice(self.hotel, what, flow.hours,
+                                                                  local, lang))
+        step_of_basket = basket.basket_step(flow)
+        closed = availability.closed_items(self.hotel, flow, ctx, local)
+        if step_of_basket is None or not closed:
+            return None
+        ref = f"{flow.id}.{step_of_basket.id}"
+        if ref in ctx.navigation_stack:
+            ctx = self.nav.rewind(ctx, ref)
+        return self.enter(ctx, flow.id, step_of_basket.id, closed)
+
+    def closed(self, ctx: Context, option_hours: object, what: str) -> str:
+        """The notice for a choice that is closed now; "" when it is open."""
+        hours = option_hours if isinstance(option_hours, Hours) else None
+        local = availability.local(self.hotel, self.now)
+        if hours is None or availability.is_open(hours, local):
+            return ""
+        return availability.closed_notice(self.hotel, what, hours, local, ctx.language)
 
     def goto(self, ctx: Context, here: Position, target: str | None) -> Outcome:
         """Leave `here` for a Next target: a step of the same flow or "flow:<id>"."""
@@ -383,6 +418,11 @@ class _Turn:
         return self.enter(ctx, here.flow.id, target)
 
     def start_requested(self, ctx: Context, flow_id: str) -> Outcome:
+        flow = self.hotel.flows[FlowId(flow_id)]
+        closed = self.closed(ctx, flow.hours, flow.title.get(ctx.language,
+                                                             self.hotel.default_language))
+        if closed:
+            return self.main_menu(ctx, closed)
         main = self.nav.main_start(ctx)
         stack = (main.ref,) if main is not None and main.flow.id != flow_id else ()
         ctx = _idle(ctx).evolve(navigation_stack=stack)
@@ -415,6 +455,10 @@ class _Turn:
         current = here.step
         if current.kind is StepKind.MENU:
             option = current.options[index]
+            closed = self.closed(ctx, availability.option_hours(self.hotel, option),
+                                 option.title.get(ctx.language, self.hotel.default_language))
+            if closed:  # not an error: the menu again, with what it offers now
+                return self.show(ctx, here, closed)
             ctx = basket.chosen(here.flow, option, self.apply_set(ctx, option.set))
             return self.goto(ctx, here, choose(option.next, ctx))
         if current.kind is StepKind.CONFIRM:
@@ -479,6 +523,12 @@ class _Turn:
             return self.say("invalid_rating", ctx, min=str(ratings.start),
                             max=str(ratings.stop - 1))
         low, high = validator.min, validator.max
+        if answer.bound is Bound.PAST:
+            return self.say("invalid_time_past", ctx)
+        if answer.kind is ValidatorKind.TIME and answer.bound is Bound.RANGE:
+            start, end = availability.window_label(self.hotel, low or 0, 24 if high is None
+                                                   else high, ctx.language)
+            return self.say("invalid_time_window", ctx, min=start, max=end)
         if answer.bound is Bound.TOO_SHORT:
             return self.say("invalid_too_short", ctx, min=format_value(validator.min_length))
         if answer.bound is Bound.TOO_LONG:

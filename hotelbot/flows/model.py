@@ -129,6 +129,18 @@ class Validator:
     max: float | None = None
     choices: tuple[Choice, ...] = ()
     error: Text | None = None  # the hotel's wording when the answer is invalid
+    # time: a time of day already past today is for tomorrow ("tomorrow") or refused
+    # ("refuse"); either way the answer is saved as a local date-time ("2026-11-26T19:00").
+    # None: saved "HH:MM", with no day.
+    past: Literal["tomorrow", "refuse"] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Hours:
+    """When something is available, in the hotel's timezone: windows of minutes since
+    midnight, [start, end); an end at or before its start runs past midnight."""
+
+    windows: tuple[tuple[int, int], ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -139,6 +151,7 @@ class Option:
     next: Next
     # Data saved when chosen: a plain value, or a Text saved in the guest's language.
     set: Mapping[str, JSONScalar | Text] = field(default_factory=dict)
+    hours: Hours | None = None  # when it can be chosen (the hotel file's opening_hours)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -180,6 +193,7 @@ class Flow:
     # Readable names of the values the flow collects ("arrival_time" -> "Arrival time"): a
     # confirm step lists what its text does not name as "Label: value" (render.summary).
     labels: Mapping[str, Text] = field(default_factory=dict)
+    hours: Hours | None = None  # when it can run (the hotel file's opening_hours)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -29,8 +29,10 @@ Accepted forms (guest text is first `normalize`d: case, accents and edge punctua
            and has no notion of an ambiguous hour): "7pm", "7:30 pm", "7.30pm", "19:30",
            "19.30", "19h30", "19h", "1930", "930", "noon", "midnight", "now"/"asap" (the
            hotel's current time); bare hours "13".."23" and "0". A bare "1".."12" is
-           ambiguous (morning or evening?) and rejected. Saved "HH:MM". min/max, when set, are
-           hours of the day (e.g. 7 and 22.5).
+           ambiguous (morning or evening?) and rejected. min/max, when set, are the window in
+           hours of the day (e.g. 8 and 20; outside: Bound.RANGE). Saved "HH:MM"; with `past`
+           resolved to a local date-time "2026-11-26T19:00": a time already past today is
+           tomorrow's (past: tomorrow) or refused (past: refuse, Bound.PAST).
   room     the hotel's room_pattern must fully match, after dropping a leading "room", "rm",
            "no", "#", "habitacion", "quarto", "chambre", "zimmer"; tried as typed, then
            upper-cased.
@@ -86,7 +88,8 @@ class Bound(Enum):
 
     TOO_SHORT = "too_short"  # text under min_length
     TOO_LONG = "too_long"  # text over max_length
-    RANGE = "range"  # integer, number or rating outside min..max
+    RANGE = "range"  # integer, number or rating outside min..max; a time outside its window
+    PAST = "past"  # a time of day already past today, where the step refuses it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -406,14 +409,24 @@ def _dateparser_languages(languages: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(code for code in languages if code in known) or ("en",)
 
 
-def _time(v: Validator, text: str, locale: Locale) -> JSONScalar:
-    found = parse_time(normalize(text), locale.local_now())
+def _time(v: Validator, text: str, locale: Locale) -> Parsed:
+    local_now = locale.local_now()
+    found = parse_time(normalize(text), local_now)
     if found is None:
         return None
     hours = found[0] + found[1] / 60
     if (v.min is not None and hours < v.min) or (v.max is not None and hours > v.max):
-        return None
-    return f"{found[0]:02d}:{found[1]:02d}"
+        return Bound.RANGE
+    if v.past is None:
+        return f"{found[0]:02d}:{found[1]:02d}"
+    # Resolved to a concrete local date-time: today, or (already past) tomorrow or refused.
+    # "now" is never past: it reads the clock it is compared with.
+    day = local_now.date()
+    if (found[0], found[1]) < (local_now.hour, local_now.minute):
+        if v.past == "refuse":
+            return Bound.PAST
+        day += timedelta(days=1)
+    return f"{day.isoformat()}T{found[0]:02d}:{found[1]:02d}"
 
 
 _PARSERS: Mapping[ValidatorKind, Callable[[Validator, str, Locale], Parsed]] = {

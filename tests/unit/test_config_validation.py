@@ -191,7 +191,7 @@ CASES = [
          'labels:\n  arrival: "Arrival"\n', "labels.arrival",
          "label for 'arrival', a value this flow never collects", "arrival:"),
     Case("override_text_drops_a_value_without_a_translated_label", "hotels/seaside_inn.yaml",
-         "{quantity} x {item}, para o quarto {room}.", "{quantity} x {item}.",
+         "Confirme o pedido para o quarto {room}:", "Confirme o pedido:",
          "overrides.room_service_order.labels.room", "missing translation for 'pt'",
          "^  room_service_order:"),
     Case("override_label_unknown_value", "hotels/seaside_inn.yaml",
