@@ -42,9 +42,10 @@ __all__ = [
 ]
 
 # {minutes}: the cooloff's; {min}, {max}: the bound a refused answer missed (engine rule 11).
-# {item}: the item a basket asks the quantity of (strings["basket_quantity"]).
+# {item}: the item a basket asks the quantity of (strings["basket_quantity"]); {what},
+# {start}, {end}, {when}, {time}: what is closed, its window, when it opens (strings["closed"]).
 BUILTIN_VARIABLES = frozenset({"hotel_name", "guest_name", "room", "department", "minutes",
-                               "min", "max", "item"})
+                               "min", "max", "item", "what", "start", "end", "when", "time"})
 # What the texts of a flow with a basket step may name (hotelbot.flows.basket.variables).
 BASKET_VARIABLES = frozenset({"order_lines", "order_total", "order_payment"})
 GUEST_KEYS = frozenset({"guest_name", "room", "language"})

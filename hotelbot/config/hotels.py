@@ -19,6 +19,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 import babel
 import babel.numbers
@@ -31,6 +32,7 @@ from hotelbot.config.source import (
     integer,
     items,
     join,
+    kind_of,
     lang,
     mapping,
     number,
@@ -40,6 +42,7 @@ from hotelbot.config.source import (
 from hotelbot.flows import (
     DEFAULT_REFERENCE_PATTERN,
     Department,
+    Hours,
     MessageTemplate,
     Orders,
     Sending,
@@ -60,7 +63,8 @@ REQUIRED_STRINGS = (
     "invalid_too_low", "invalid_too_high", "invalid_integer", "invalid_number", "invalid_date",
     "invalid_time", "invalid_room", "invalid_phone", "invalid_email", "invalid_rating",
     "invalid_choice", "invalid_reference", "invalid_name", "cooloff", "expired",
-    "skip_not_allowed", "back_at_start", "unsupported",
+    "skip_not_allowed", "back_at_start", "unsupported", "closed", "opens_today",
+    "opens_tomorrow", "opens_at", "invalid_time_window", "invalid_time_past",
     "confirm", "change", "menu_button", "numbered_hint", "skip_hint", "error", "spam", "welcome",
 )
 WORD_KINDS: tuple[WordKind, ...] = ("back", "menu", "skip")
@@ -113,6 +117,9 @@ class HotelDoc:
     date_order: str = "DMY"
     reference_pattern: str = DEFAULT_REFERENCE_PATTERN
     orders: Orders = field(default_factory=Orders)
+    # opening_hours, parsed: flow id -> Hours, and (flow, step, option) -> Hours.
+    flow_hours: Mapping[str, Hours] = field(default_factory=dict)
+    option_hours: Mapping[tuple[str, str, str], Hours] = field(default_factory=dict)
 
 
 def merge_text(base: Text | None, extra: Text) -> Text:
@@ -201,6 +208,7 @@ def parse_hotel(src: Source, hotel_id: str, shared: StringsDoc) -> HotelDoc | No
         locale=str(where) if where is not None else "en", phone_region=region,
         date_order=_date_order(where), reference_pattern=reference_pattern or
         DEFAULT_REFERENCE_PATTERN, orders=_orders(src, raw.get("orders", {})),
+        **_opening_hours(src, raw.get("opening_hours", {})),
     )
 
 
@@ -261,6 +269,64 @@ def _phone_region(src: Source, value: object) -> str | None:
                   "code such as GB, PT)")
         return None
     return code.upper() if code is not None else None
+
+
+_WINDOW = re.compile(r"([0-9]{1,2}):([0-9]{2})\s*-\s*([0-9]{1,2}):([0-9]{2})")
+
+
+def _opening_hours(src: Source, value: object) -> dict[str, dict[Any, Hours]]:
+    """`opening_hours: {flows: {flow: hours}, options: {flow: {step: {option: hours}}}}`;
+    hours are "07:00-23:00" or a list of such windows, in the hotel's timezone. Whether the
+    flows and options exist is checked once the hotel's flows are known (the loader)."""
+    raw = mapping(src, value, "opening_hours", allowed={"flows", "options"},
+                  what="opening hours") or {}
+    flows: dict[str, Hours] = {}
+    for flow_id, hours in _named(src, raw.get("flows", {}), "opening_hours.flows").items():
+        found = _hours(src, hours, join("opening_hours.flows", flow_id))
+        if found is not None:
+            flows[flow_id] = found
+    options: dict[tuple[str, str, str], Hours] = {}
+    base = "opening_hours.options"
+    for flow_id, steps in _named(src, raw.get("options", {}), base).items():
+        for step_id, opts in _named(src, steps, join(base, flow_id)).items():
+            where = join(join(base, flow_id), step_id)
+            for option_id, hours in _named(src, opts, where).items():
+                found = _hours(src, hours, join(where, option_id))
+                if found is not None:
+                    options[(flow_id, step_id, option_id)] = found
+    return {"flow_hours": flows, "option_hours": options}
+
+
+def _named(src: Source, value: object, path: str) -> dict[str, object]:
+    if not isinstance(value, dict):
+        src.fault(path, f"expected a mapping of id -> ..., got {kind_of(value)}")
+        return {}
+    return {key: item for key, item in value.items()
+            if ident(src, key, join(path, key), "id") is not None}
+
+
+def _hours(src: Source, value: object, path: str) -> Hours | None:
+    """ "07:00-23:00" or ["07:00-10:30", "18:00-22:00"]: daily windows; "22:00-02:00" runs
+    past midnight."""
+    listed = value if isinstance(value, list) else [value]
+    windows: list[tuple[int, int]] = []
+    for i, raw in enumerate(listed):
+        where = join(path, i) if isinstance(value, list) else path
+        m = _WINDOW.fullmatch(raw.strip()) if isinstance(raw, str) else None
+        if m is None:
+            src.fault(where, f"expected opening hours such as \"07:00-23:00\", got {raw!r}")
+            return None
+        start_h, start_m, end_h, end_m = (int(g) for g in m.groups())
+        start, end = start_h * 60 + start_m, end_h * 60 + end_m
+        if start_h > 23 or start_m > 59 or end_m > 59 or end > 24 * 60 or start == end:
+            src.fault(where, f"{raw!r} is not a window of the day (00:00 to 24:00, start and "
+                      "end different)")
+            return None
+        windows.append((start, end))
+    if not windows:
+        src.fault(path, "list at least one window, e.g. \"07:00-23:00\"")
+        return None
+    return Hours(windows=tuple(windows))
 
 
 def _orders(src: Source, value: object) -> Orders:

@@ -70,7 +70,10 @@ _VALIDATOR_KEYS: Mapping[ValidatorKind, frozenset[str]] = {
     ValidatorKind.INTEGER: frozenset({"min", "max"}),
     ValidatorKind.NUMBER: frozenset({"min", "max"}),
     ValidatorKind.CHOICE: frozenset({"choices"}),
+    ValidatorKind.TIME: frozenset({"min", "max", "past"}),  # a window in hours of the day
+    ValidatorKind.DATE: frozenset({"min", "max"}),  # days from today
 }
+_PAST = ("tomorrow", "refuse")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -403,10 +406,22 @@ def parse_validator(
             src.fault(join(path, low), f"{low} {lo:g} is greater than {high} {hi:g}")
     choices = _choices(src, raw, path, dlang, origins, key) if kind is ValidatorKind.CHOICE else ()
     error = text(src, raw["error"], join(path, "error"), dlang) if "error" in raw else None
+    past = raw.get("past")
+    if past is not None and past not in _PAST:
+        src.fault(join(path, "past"), "past is 'tomorrow' (a time already past today is for "
+                  f"tomorrow) or 'refuse'; got {past!r}")
+        past = None
+    if kind is ValidatorKind.TIME:
+        for name in ("min", "max"):
+            hour = nums.get(name)
+            if hour is not None and not 0 <= hour <= 24:
+                src.fault(join(path, name), f"a time window is in hours of the day (0 to 24), "
+                          f"got {hour:g}")
     return Validator(
         kind=kind, min=nums.get("min"), max=nums.get("max"),
         min_length=lengths.get("min_length"), max_length=lengths.get("max_length"),
-        choices=choices, error=error,
+        choices=choices, error=error, past="tomorrow" if past == "tomorrow" else
+        "refuse" if past == "refuse" else None,
     )
 
 

@@ -116,20 +116,31 @@ def option_hours(hotel: Hotel, option: Option) -> Hours | None:
 
 
 def menu_view(hotel: Hotel, step: Step, moment: datetime, lang: str) -> Step:
-    """A menu as it reads at `moment`: each closed option's description says when it opens."""
+    """A menu as it reads at `moment`: each closed option says when it opens, in its row
+    description when the menu is a list (4-10 options), else (buttons and numbered menus
+    show no descriptions) in a line under the menu's text."""
     if step.kind is not StepKind.MENU:
         return step
-    options = []
-    changed = False
+    as_list = limits.BUTTONS_MAX < len(step.options) <= limits.ROWS_MAX
+    options, notes = [], []
     for option in step.options:
         hours = option_hours(hotel, option)
         if hours is not None and not is_open(hours, moment):
             _, _, when = _opens(hotel, hours, moment, lang)
-            note = _say(hotel, "opens_at", lang, when=when)[: limits.ROW_DESCRIPTION_MAX]
-            option = replace(option, description=Text({lang: note}))
-            changed = True
+            note = _say(hotel, "opens_at", lang, when=when)
+            if as_list:
+                option = replace(option, description=Text({lang: note[
+                    : limits.ROW_DESCRIPTION_MAX]}))
+            else:
+                notes.append(f"{option.title.get(lang, hotel.default_language)}: {note}")
         options.append(option)
-    return replace(step, options=tuple(options)) if changed else step
+    if not notes and options == list(step.options):
+        return step
+    text = step.text
+    if notes:
+        body = "\n\n".join((step.text.get(lang, hotel.default_language), "\n".join(notes)))
+        text = Text({lang: body})
+    return replace(step, options=tuple(options), text=text)
 
 
 def _item_hours(flow: Flow, item: str) -> list[tuple[Option, Hours]]:

@@ -84,6 +84,7 @@ from hotelbot.flows.events import (
     TextReceived,
     UnsupportedReceived,
 )
+from hotelbot.flows.i18n import expand_plurals
 from hotelbot.flows.model import (
     FLOW_PREFIX,
     Flow,
@@ -289,7 +290,8 @@ class _Turn:
     def say(self, key: str, ctx: Context, **extra: str) -> str:
         """A system string in the guest's language, its {variables} filled."""
         values = variables(self.hotel, ctx, None) | extra
-        return substitute(string(self.hotel, key, ctx.language), values)
+        text = expand_plurals(string(self.hotel, key, ctx.language), values, ctx.language)
+        return substitute(text, values)
 
     def word(self, text: str, asking: Step) -> WordKind | None:
         """The global word `text` is, if any; a numeral is none where `asking` reads numbers."""
@@ -352,7 +354,8 @@ class _Turn:
     def finish(self, ctx: Context, flow: Flow, end: Step, notice: str) -> Outcome:
         """An end step: closing text, the request, the scheduled messages; then idle."""
         text = end.text.get(ctx.language, self.hotel.default_language)
-        closing = substitute(text, variables(self.hotel, ctx, flow))
+        values = variables(self.hotel, ctx, flow)
+        closing = substitute(expand_plurals(text, values, ctx.language), values)
         refused = self.unservable(ctx, flow)
         if refused is not None:
             return refused

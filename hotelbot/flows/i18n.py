@@ -19,7 +19,7 @@ from datetime import date, datetime, time
 from functools import lru_cache
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_time
+from babel.dates import format_date, format_skeleton, format_time
 
 __all__ = ["display_locale", "expand_plurals", "readable_moment", "show_date", "show_datetime",
            "show_time"]
@@ -56,10 +56,11 @@ def show_time(moment: time, locale: Locale) -> str:
 
 
 def show_datetime(moment: datetime, locale: Locale) -> str:
-    """ "Thursday, 26 November 2026, 19:00": the locale's date and time joined its way."""
+    """ "Thursday 26 November, 19:00": the day (no year: a request is for the coming days)
+    and the time, joined the locale's way."""
     pattern = str(locale.datetime_formats.get("full", "{1}, {0}"))
-    return pattern.replace("{1}", show_date(moment.date(), locale)).replace(
-        "{0}", show_time(moment.time(), locale))
+    day = str(format_skeleton("MMMMEEEEd", moment.date(), locale=locale))
+    return pattern.replace("{1}", day).replace("{0}", show_time(moment.time(), locale))
 
 
 def readable_moment(value: str, locale: Locale) -> str | None:

@@ -30,9 +30,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from babel import Locale
+
 from hotelbot.flows import basket
 from hotelbot.flows.context import Context
 from hotelbot.flows.effects import SendMessage
+from hotelbot.flows.i18n import display_locale, expand_plurals, readable_moment
 from hotelbot.flows.model import Flow, Hotel, Step, StepKind, Text, ValidatorKind
 from hotelbot.flows.navigation import answers
 from hotelbot.flows.validators import rating_range
@@ -122,10 +125,21 @@ def variables(hotel: Hotel, context: Context, flow: Flow | None) -> dict[str, st
     values.update(dict.fromkeys(_BUILTINS, ""))
     values["hotel_name"] = hotel.name
     values["department"] = department.name.get(lang, default) if department else ""
+    where = display_locale(lang, hotel.locale)
     for source in (context.accumulated_data, context.step_data):
-        values.update({k: format_value(v) for k, v in source.items()})
+        values.update({k: shown_value(v, where) for k, v in source.items()})
     values.update(basket.variables(hotel, flow, context))
     return values
+
+
+def shown_value(value: JSONScalar, where: Locale) -> str:
+    """How a collected value reads to the guest: a date, time or local date-time in their
+    language by Babel ("Friday, 25 December 2026", never "2026-12-25"), else format_value."""
+    if isinstance(value, str):
+        moment = readable_moment(value, where)
+        if moment is not None:
+            return moment
+    return format_value(value)
 
 
 # Memo of _collected_names, keyed by id(flow) and holding the flow itself, so an id can never
@@ -191,7 +205,8 @@ def render_step(
     """
     lang, default = context.language, hotel.default_language
     values = variables(hotel, context, flow)
-    body = join(notice, substitute(step.text.get(lang, default), values))
+    own = expand_plurals(step.text.get(lang, default), values, lang)
+    body = join(notice, substitute(own, values))
     if step.kind is StepKind.CONFIRM:
         body = join(body, summary(hotel, context, flow, step))
     if step.optional:
@@ -237,15 +252,17 @@ def summary(hotel: Hotel, context: Context, flow: Flow, step: Step) -> str:
     lang, default = context.language, hotel.default_language
     data = {**context.accumulated_data, **context.step_data}
     lines = []
+    where = display_locale(lang, hotel.locale)
     for name in summary_names(flow, step, lang, default):
         label, value = flow.labels.get(name), data.get(name)
         if label is not None and value is not None and value != "":
-            shown = _readable(flow, name, value, lang, default)
+            shown = _readable(flow, name, value, lang, default, where)
             lines.append(f"{label.get(lang, default)}: {shown}")
     return "\n".join(lines)
 
 
-def _readable(flow: Flow, name: str, value: JSONScalar, lang: str, default: str) -> str:
+def _readable(flow: Flow, name: str, value: JSONScalar, lang: str, default: str,
+              where: Locale) -> str:
     """A collected value as the guest reads it: a choice's title rather than its id."""
     for asked in flow.steps.values():
         validator = asked.validator
@@ -253,7 +270,7 @@ def _readable(flow: Flow, name: str, value: JSONScalar, lang: str, default: str)
             for choice in validator.choices:
                 if choice.id == value:
                     return choice.title.get(lang, default)
-    return format_value(value)
+    return shown_value(value, where)
 
 
 def _optional_text(text: Text | None, lang: str, default: str, values: Mapping[str, str]) -> str:

@@ -19,9 +19,11 @@ import yaml
 
 from hotelbot.flows import Context
 from hotelbot.store.records import StepCommit
-from tests.fakes.hotel import Hotel, new_wamid, text_item
+from tests.fakes.clock import ShiftedClock
+from tests.fakes.hotel import Hotel, HotelFactory, new_wamid, text_item
 from tests.messages import message_kind, message_text
 from tests.paths import CONFIG
+from tests.unit.dialogues.test_dialogues import START
 
 pytestmark = pytest.mark.e2e
 DIALOGUES = Path(__file__).resolve().parents[1] / "unit" / "dialogues"
@@ -82,8 +84,10 @@ def _number(document: Mapping[str, Any], dialogue: Mapping[str, Any]) -> tuple[s
 
 @pytest.mark.parametrize(("document", "dialogue"), _cases())
 async def test_shipped_dialogue_through_the_webhook(
-    hotel: Hotel, document: dict[str, Any], dialogue: dict[str, Any]
+    start_hotel: HotelFactory, document: dict[str, Any], dialogue: dict[str, Any]
 ) -> None:
+    # The dialogues' time of day (opening hours, times resolved to today or tomorrow).
+    hotel = await start_hotel(clock=ShiftedClock(START))
     number, dept = _number(document, dialogue)
     guest = f"4479{next(_guests):08d}"
     if "start" in dialogue:

@@ -35,8 +35,9 @@ from hotelbot.flows import (
     summary_names,
 )
 from hotelbot.flows.basket import RESTATED, basket_step
+from hotelbot.flows.i18n import display_locale
 from hotelbot.flows.model import Flow, ValidatorKind
-from hotelbot.flows.render import format_value, reply_id, step_entries
+from hotelbot.flows.render import format_value, reply_id, shown_value, step_entries
 from hotelbot.flows.validators import Accepted, Locale, parse_answer
 from tests.messages import message_text
 from tests.paths import CONFIG
@@ -154,7 +155,7 @@ def test_a_confirmation_shows_every_value_the_request_stores(
         for key, value in ending.data.items():
             if basket_step(flow) is not None and key in RESTATED:
                 continue  # the lines, total and payment text say it (flows.basket)
-            shown = format_value(value)  # type: ignore[arg-type]
+            shown = shown_value(value, display_locale(lang, hotel.locale))  # type: ignore[arg-type]
             assert shown in ending.text, (ending.path, key, shown, ending.text)
             if key in listed:
                 label = flow.labels[key].get(lang, hotel.default_language)
