@@ -47,7 +47,7 @@ __all__ = [
 BUILTIN_VARIABLES = frozenset({"hotel_name", "guest_name", "room", "department", "minutes",
                                "min", "max", "item", "what", "start", "end", "when", "time"})
 # What the texts of a flow with a basket step may name (hotelbot.flows.basket.variables).
-BASKET_VARIABLES = frozenset({"order_lines", "order_total", "order_payment"})
+BASKET_VARIABLES = frozenset({"order_lines", "order_total", "order_payment", "order_count"})
 GUEST_KEYS = frozenset({"guest_name", "room", "language"})
 # WhatsApp's limits come from the one table, hotelbot/whatsapp/limits.py.
 # Any text (a step's, an error, a notice, a variable's value) may end up in an interactive
@@ -60,6 +60,7 @@ REPLY_ID_MAX = min(limits.BUTTON_ID_MAX, limits.ROW_ID_MAX)
 SHORT_STRINGS = frozenset({"confirm", "change", "menu_button", "basket_add", "basket_add_first",
                            "basket_review", "basket_change", "basket_done"})  # button titles
 _VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_PLURAL_OF = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*),\s*plural,")  # an ICU plural's number
 
 Issue = tuple[str, str]  # (logical key, reason)
 
@@ -254,7 +255,8 @@ def text_faults(
     faults += [f"missing translation for '{code}'" for code in languages
                if code not in body.by_lang]
     if variables is not None:
-        names = {m for s in body.by_lang.values() for m in _VARIABLE.findall(s)}
+        names = {m for s in body.by_lang.values()
+                 for m in (*_VARIABLE.findall(s), *_PLURAL_OF.findall(s))}
         faults += [f"unknown variable {{{name}}} (not a hotel variable, a builtin or a value "
                    "this flow collects)" for name in sorted(names - variables)]
     return faults

@@ -187,13 +187,15 @@ def summary(hotel: Hotel, flow: Flow, basket: Lines, lang: str) -> str:
 
 
 def variables(hotel: Hotel, flow: Flow | None, ctx: Context) -> dict[str, str]:
-    """{order_lines}, {order_total} and {order_payment} for a flow with a basket."""
+    """{order_lines}, {order_total}, {order_payment} and {order_count} (how many items, for a
+    plural: "{order_count, plural, one {# item} other {# items}}") for a basket flow."""
     if flow is None or basket_step(flow) is None:
         return {}
     lang = ctx.language
     basket = lines(ctx.step_data.get(BASKET))
     payment = "basket_charged_to_room" if hotel.orders.charge_to_room else "basket_pay_on_delivery"
     return {
+        "order_count": str(sum(count for _, count in basket)),
         "order_lines": "\n".join(_line(hotel, flow, i, c, lang) for i, c in basket),
         "order_total": money(hotel, total(hotel, basket)),
         "order_payment": _string(hotel, payment, lang),
