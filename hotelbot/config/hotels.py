@@ -65,6 +65,7 @@ REQUIRED_STRINGS = (
     "invalid_choice", "invalid_reference", "invalid_name", "cooloff", "expired",
     "skip_not_allowed", "back_at_start", "unsupported", "closed", "opens_today",
     "opens_tomorrow", "opens_at", "invalid_time_window", "invalid_time_past",
+    "time_tomorrow",
     "confirm", "change", "menu_button", "numbered_hint", "skip_hint", "error", "spam", "welcome",
 )
 WORD_KINDS: tuple[WordKind, ...] = ("back", "menu", "skip")

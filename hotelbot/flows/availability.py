@@ -20,12 +20,22 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from hotelbot.flows.basket import BASKET, item_name, lines
 from hotelbot.flows.context import Context
 from hotelbot.flows.i18n import display_locale, show_time
-from hotelbot.flows.model import FLOW_PREFIX, Flow, Hotel, Hours, Option, Step, StepKind, Text
-from hotelbot.typedefs import FlowId
+from hotelbot.flows.model import (
+    FLOW_PREFIX,
+    Flow,
+    Hotel,
+    Hours,
+    Option,
+    Step,
+    StepKind,
+    Text,
+    Validator,
+)
+from hotelbot.typedefs import FlowId, JSONScalar
 from hotelbot.whatsapp import limits
 
 __all__ = ["closed_items", "closed_notice", "is_open", "local", "menu_view", "option_hours",
-           "window_label"]
+           "rolled_over", "window_label"]
 
 _DAY = 24 * 60
 
@@ -141,6 +151,20 @@ def menu_view(hotel: Hotel, step: Step, moment: datetime, lang: str) -> Step:
         body = "\n\n".join((step.text.get(lang, hotel.default_language), "\n".join(notes)))
         text = Text({lang: body})
     return replace(step, options=tuple(options), text=text)
+
+
+def rolled_over(hotel: Hotel, validator: Validator, value: JSONScalar, now: datetime,
+                lang: str) -> str:
+    """For a time answer taken for tomorrow (past: tomorrow, already past today): the time
+    in the guest's language, to say which day was understood; "" otherwise."""
+    if validator.past != "tomorrow" or not isinstance(value, str) or len(value) != 16:
+        return ""
+    if value[:10] == local(hotel, now).date().isoformat():
+        return ""
+    try:
+        return show_time(time.fromisoformat(value[11:]), display_locale(lang, hotel.locale))
+    except ValueError:
+        return ""
 
 
 def _item_hours(flow: Flow, item: str) -> list[tuple[Option, Hours]]:

@@ -400,8 +400,10 @@ class _Turn:
             return ""
         return availability.closed_notice(self.hotel, what, hours, local, ctx.language)
 
-    def goto(self, ctx: Context, here: Position, target: str | None) -> Outcome:
-        """Leave `here` for a Next target: a step of the same flow or "flow:<id>"."""
+    def goto(self, ctx: Context, here: Position, target: str | None,
+             notice: str = "") -> Outcome:
+        """Leave `here` for a Next target: a step of the same flow or "flow:<id>"; `notice`
+        goes on top of what the guest reads there."""
         if target is None:
             return self.main_menu(ctx, self.say("error", ctx))
         stack = ctx.navigation_stack
@@ -412,13 +414,13 @@ class _Turn:
             start = self.hotel.flows[FlowId(flow_id)].start
             ctx = ctx.evolve(navigation_stack=stack_to(stack, here, f"{flow_id}.{start}"),
                              step_data={})
-            return self.enter(ctx, flow_id, start)
+            return self.enter(ctx, flow_id, start, notice)
         ref = f"{here.flow.id}.{target}"
         if ref != here.ref and ref in stack:  # passed already (a confirm's "change"): rule 10
             ctx = self.nav.rewind(ctx, ref)
         else:
             ctx = ctx.evolve(navigation_stack=stack_to(stack, here, ref))
-        return self.enter(ctx, here.flow.id, target)
+        return self.enter(ctx, here.flow.id, target, notice)
 
     def start_requested(self, ctx: Context, flow_id: str) -> Outcome:
         flow = self.hotel.flows[FlowId(flow_id)]
@@ -482,14 +484,15 @@ class _Turn:
             else value for key, value in values.items() if key != "language"}}
         return ctx.evolve(step_data=data)
 
-    def accept(self, ctx: Context, here: Position, value: JSONScalar) -> Outcome:
+    def accept(self, ctx: Context, here: Position, value: JSONScalar,
+               notice: str = "") -> Outcome:
         """A valid input answer: save it (and remember it), then move on."""
         current = here.step
         data = {**ctx.step_data, current.save_as or current.id: value}
         ctx = ctx.evolve(step_data=data, error_count=0)
         if current.remember:
             ctx = ctx.evolve(accumulated_data={**ctx.accumulated_data, current.remember: value})
-        return self.goto(ctx, here, choose(current.next, ctx))
+        return self.goto(ctx, here, choose(current.next, ctx), notice)
 
     def text(self, ctx: Context, here: Position, text: str) -> Outcome:
         kind = self.word(text, here.step)
@@ -510,8 +513,11 @@ class _Turn:
             return self.accept(ctx, here, text.strip())
         locale = Locale.of(self.hotel, self.now, ctx.language)
         answer = parse_answer(validator, text, locale)
-        if isinstance(answer, Accepted):
-            return self.accept(ctx, here, answer.value)
+        if isinstance(answer, Accepted):  # a time past today, taken for tomorrow, says so
+            tomorrow = availability.rolled_over(self.hotel, validator, answer.value, self.now,
+                                                ctx.language)
+            notice = self.say("time_tomorrow", ctx, time=tomorrow) if tomorrow else ""
+            return self.accept(ctx, here, answer.value, notice)
         return self.invalid(ctx, here, self.refusal(ctx, here, validator, answer))
 
     def refusal(self, ctx: Context, here: Position, validator: Validator,

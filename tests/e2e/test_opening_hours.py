@@ -86,6 +86,7 @@ async def test_a_housekeeping_time_past_today_is_booked_for_tomorrow(
     assert "When would suit you best?" in await _said(hotel, number, "fresh towels")
     assert "between 08:00 and 20:00" in await _said(hotel, number, "9pm")
     confirm = await _said(hotel, number, "7pm")
+    assert "19:00 has already passed today, so we have it for tomorrow." in confirm
     assert "Fresh towels for room 412, Thursday 26 November, 19:00." in confirm
     done = await _said(hotel, number, "yes")
     assert "Thursday 26 November, 19:00" in done

@@ -84,6 +84,23 @@ def test_time_window_in_hours() -> None:
     assert parsed(K.TIME, "6am", min=7, max=22) == "REJECTED"
     assert parsed(K.TIME, "10:30pm", min=7, max=22) == "REJECTED"
     assert parsed(K.TIME, "9pm", min=7, max=22) == "21:00"
+    window = Validator(kind=K.TIME, min=8, max=20)
+    assert parse_answer(window, "9pm", LOCALE) == Rejected(kind=K.TIME, bound=Bound.RANGE)
+
+
+# LOCALE reads 23:30 in Lisbon on Wednesday 25 November.
+@pytest.mark.parametrize(("past", "text", "value"), [
+    ("tomorrow", "7pm", "2026-11-26T19:00"), ("tomorrow", "23:45", "2026-11-25T23:45"),
+    ("tomorrow", "now", "2026-11-25T23:30"), ("refuse", "23:45", "2026-11-25T23:45"),
+    ("refuse", "7pm", Bound.PAST),
+])
+def test_a_time_is_resolved_to_today_or_tomorrow_or_refused(
+    past: str, text: str, value: str | Bound
+) -> None:
+    answer = parse_answer(Validator(kind=K.TIME, past=past), text, LOCALE)  # type: ignore[arg-type]
+    expected = Rejected(kind=K.TIME, bound=value) if isinstance(value, Bound) else Accepted(
+        value=value)
+    assert answer == expected
 
 
 @pytest.mark.parametrize(("kind", "text", "value", "limits"), [
