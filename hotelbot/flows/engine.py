@@ -41,18 +41,30 @@ Rules, in the order they are applied:
      menu) is a word only where the step does not read a number: at an integer, number or
      rating input it is an answer (validators.numeric_answer), checked like any other.
  11. Answers: menus and choice/rating inputs by number or title (validators.match_choice);
+     a basket step is shown and answered as the menu or input hotelbot.flows.basket.view
+     builds from the context, and arriving at it adds the item just chosen (basket.absorb);
      other inputs by their validator; confirm steps by number, title, yes or no. A refused
      answer is re-asked under the step's own error text if it has one, else under what it
      missed: strings["invalid_too_short"] {min} / ["invalid_too_long"] {max} for a text's
      lengths, ["invalid_range"] {min} {max} (or ["invalid_too_low"] {min}, ["invalid_too_high"]
      {max} when one side is open) for a number, ["invalid_rating"] {min} {max} with the step's
-     own range for any refused rating, else ["invalid_<kind>"] (not of the kind's form).
+     own range for any refused rating, ["invalid_time_window"] {min} {max} (the guest's times)
+     for a time outside the step's window, ["invalid_time_past"] for one already past today
+     where the step refuses it, else ["invalid_<kind>"] (not of the kind's form). A time
+     taken for tomorrow says so: strings["time_tomorrow"] above the next step.
  12. Invalid answers count; the policy.max_errors-th consecutive one starts the cooloff with
      one strings["cooloff"] notice. Any valid move (answer, back, menu, skip) resets the count.
  13. Moving on: Next branches in order (first condition that holds), else the default; a step
      id of the same flow, or "flow:<id>" (new flow, step data cleared). Disabled steps are
      passed through by their own `next`. An end step sends its text, CreateRequest and
-     ScheduleMessage effects and leaves the context idle.
+     ScheduleMessage effects and leaves the context idle (a basket's request carries its
+     lines and total: basket.request_data).
+     Opening hours (hotelbot.flows.availability): a menu shows when each closed option opens;
+     choosing a closed option (or a flow whose hours are closed) gives strings["closed"] and
+     the menu again, not counted as an error; a flow requested while closed lands at the main
+     menu with that notice. An end step creates no request that cannot be served: a flow
+     closed since lands at the main menu, a basket holding an item not served now goes back
+     to the basket step, each with strings["closed"].
  14. last_activity = now after every event handled by rules 3-13.
  15. GuestChanged(data, language) ends the effects when the context's accumulated_data or
      language differ from the guest's as given (without `guest`: from the context's before
@@ -353,12 +365,12 @@ class _Turn:
 
     def finish(self, ctx: Context, flow: Flow, end: Step, notice: str) -> Outcome:
         """An end step: closing text, the request, the scheduled messages; then idle."""
-        text = end.text.get(ctx.language, self.hotel.default_language)
-        values = variables(self.hotel, ctx, flow)
-        closing = substitute(expand_plurals(text, values, ctx.language), values)
         refused = self.unservable(ctx, flow)
         if refused is not None:
             return refused
+        text = end.text.get(ctx.language, self.hotel.default_language)
+        values = variables(self.hotel, ctx, flow)
+        closing = substitute(expand_plurals(text, values, ctx.language), values)
         effects: list[Effect] = [text_message(join(notice, closing))]
         data = basket.request_data(self.hotel, flow, collected(ctx), ctx.language)
         if end.request:
@@ -392,9 +404,8 @@ class _Turn:
             ctx = self.nav.rewind(ctx, ref)
         return self.enter(ctx, flow.id, step_of_basket.id, closed)
 
-    def closed(self, ctx: Context, option_hours: object, what: str) -> str:
+    def closed(self, ctx: Context, hours: Hours | None, what: str) -> str:
         """The notice for a choice that is closed now; "" when it is open."""
-        hours = option_hours if isinstance(option_hours, Hours) else None
         local = availability.local(self.hotel, self.now)
         if hours is None or availability.is_open(hours, local):
             return ""

@@ -16,7 +16,11 @@ long) falls back to the next shape down. Entries keep their order in every shape
 number a guest types always names the entry shown in that position.
 
 Substitution is ONE pass (re.sub) over the template: inserted values are never scanned again,
-so a guest's own text is shown literally. Unknown variables stay as written.
+so a guest's own text is shown literally. Unknown variables stay as written. Before it, a
+step's own text picks its plural forms (hotelbot.flows.i18n.expand_plurals: config text only,
+never a guest's). Collected dates and times read in the guest's language (Babel), never as
+ISO text (`shown_value`); a basket flow's texts may name {order_lines}, {order_total},
+{order_payment} and {order_count} (hotelbot.flows.basket.variables).
 
 A confirmation shows everything the request will carry: under a confirm step's text comes its
 summary, one "Label: value" a line (the flow's `labels`, in the guest's language), for every
