@@ -356,12 +356,13 @@ def template_object(
     """
     spec = hotel.message_templates[template_id]
     code = spec.languages.get(Lang(language)) or spec.languages[hotel.default_language]
+    where = display_locale(language, hotel.locale)
     params = []
     for name in spec.body:
         raw = values.get(name)
         if raw is None and name in hotel.variables:
             raw = hotel.variables[name].get(language, hotel.default_language)
-        text = "" if raw is None else format_value(raw)
+        text = "" if raw is None else shown_value(raw, where)  # a date reads as words
         text = _PARAM_SPACES.sub("    ", " ".join(text.split("\n")).replace("\t", " ")).strip()
         if not text:
             raise ValueError(f"message template {template_id!r}: no value for {name!r}")
