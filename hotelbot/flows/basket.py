@@ -9,7 +9,8 @@ step then offers, in the guest's language (config/strings.yaml):
   overview  its text, one "2 × Coffee  £7.00" a line, the total, whether it is charged to
             the room; options "Add another item" (to the step's `add`), "Review order" (to
             its `next`) and "Change or remove"; an empty basket offers only "Add an item"
-  edit      one option per line ("2 × Coffee") and "Back to the order"
+  edit      one option per line ("2 × Coffee"; the lines in full above them, as a button
+            title is cut at 20 characters) and "Back to the order"
   line      "How many <item>? 0 removes it": an integer 0..max_quantity
 
 Each view is an ordinary menu or input step built from the context (`view`), so the engine
@@ -242,8 +243,10 @@ def view(hotel: Hotel, flow: Flow, step: Step, ctx: Context) -> Step:
                        flow, item, lang, hotel.default_language)}), next=here,
                           set={_MODE: item}) for item, count in basket]
         options.append(option("done", "basket_done", here, **{_MODE: ""}))
-        return _as(step, StepKind.MENU, _string(hotel, "basket_edit_text", lang), lang,
-                   options=tuple(options))
+        listed = "\n".join(f"{i}. {count} × " + item_name(flow, item, lang, hotel.default_language)
+                           for i, (item, count) in enumerate(basket, 1))
+        body = _string(hotel, "basket_edit_text", lang) + "\n\n" + listed  # titles are clipped
+        return _as(step, StepKind.MENU, body, lang, options=tuple(options))
     if isinstance(mode, str) and mode in dict(basket):
         name = item_name(flow, mode, lang, hotel.default_language)
         body = _string(hotel, "basket_quantity", lang).replace("{item}", name)
