@@ -29,6 +29,8 @@ from hotelbot.flows import (
     StepKind,
     Text,
     answers,
+    basket_step,
+    item_options,
     normalize,
     summary_names,
 )
@@ -43,9 +45,14 @@ __all__ = [
 # {minutes}: the cooloff's; {min}, {max}: the bound a refused answer missed (engine rule 11);
 # {example}: a valid answer shown to a guest who is stuck (rule 12); {label}, {value}: a
 # remembered value being confirmed (rule 13b); {id}: a guest's request number (rule 5b);
-# {reason}: why staff cancelled a request (flows/notices.py).
+# {reason}: why staff cancelled a request (flows/notices.py); {item}: the item a basket asks
+# the quantity of (strings["basket_quantity"]); {what}, {start}, {end}, {when}, {time}: what is
+# closed, its window, when it opens (strings["closed"]).
 BUILTIN_VARIABLES = frozenset({"hotel_name", "guest_name", "room", "department", "minutes",
-                               "min", "max", "example", "label", "value", "id", "reason"})
+                               "min", "max", "example", "label", "value", "id", "reason",
+                               "item", "what", "start", "end", "when", "time"})
+# What the texts of a flow with a basket step may name (hotelbot.flows.basket.variables).
+BASKET_VARIABLES = frozenset({"order_lines", "order_total", "order_payment", "order_count"})
 GUEST_KEYS = frozenset({"guest_name", "room", "language"})
 # WhatsApp's limits come from the one table, hotelbot/whatsapp/limits.py.
 # Any text (a step's, an error, a notice, a variable's value) may end up in an interactive
@@ -55,9 +62,11 @@ TEXT_MAX = limits.INTERACTIVE_BODY_MAX
 # offers 1-3 entries and as a list row id for 4-10, and a hotel's overrides can move a step
 # from one shape to the other: it must fit the smaller of the two.
 REPLY_ID_MAX = min(limits.BUTTON_ID_MAX, limits.ROW_ID_MAX)
-SHORT_STRINGS = frozenset({"confirm", "change", "menu_button"})  # shown as button titles
+SHORT_STRINGS = frozenset({"confirm", "change", "menu_button", "basket_add", "basket_add_first",
+                           "basket_review", "basket_change", "basket_done"})  # button titles
 FOOTER_STRINGS = frozenset({"nav_footer"})  # shown as an interactive message's footer
 _VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_PLURAL_OF = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*),\s*plural,")  # an ICU plural's number
 
 Issue = tuple[str, str]  # (logical key, reason)
 
@@ -78,6 +87,8 @@ def check_flow(flow: Flow, declared: frozenset[str], scope: Scope) -> list[Issue
     if flow.start not in declared:
         issues.append((f"{flow.id}.start", f"unknown step '{flow.start}'"))
     known = _collected(flow) | scope.remembered | GUEST_KEYS
+    if basket_step(flow) is not None:
+        known |= BASKET_VARIABLES
     variables = scope.variables | known if scope.languages else None
     issues += [(f"{flow.id}.title", r)
                for r in text_faults(flow.title, limits.HEADER_TEXT_MAX, scope.languages,
@@ -144,11 +155,11 @@ def _collected(flow: Flow) -> frozenset[str]:
 
 def _check_exits(step: Step, key: str) -> list[Issue]:
     issues: list[Issue] = []
-    if step.kind in (StepKind.INPUT, StepKind.CONFIRM) and step.next is None:
+    if step.kind in (StepKind.INPUT, StepKind.CONFIRM, StepKind.BASKET) and step.next is None:
         issues.append((key, f"a {step.kind} step needs 'next': the guest would be stuck here"))
     if step.kind is StepKind.MENU and not step.options:
         issues.append((f"{key}.options", "a menu needs at least one option"))
-    if not step.enabled and step.kind in (StepKind.MENU, StepKind.END):
+    if not step.enabled and step.kind in (StepKind.MENU, StepKind.END, StepKind.BASKET):
         issues.append((f"{key}.enabled", f"a {step.kind} step cannot be disabled: it has no "
                        "next to skip to"))
     return issues
@@ -171,6 +182,8 @@ def _step_targets(step: Step, key: str) -> list[tuple[str, str]]:
         found += _next_targets(option.next, f"{key}.options.edit.{option.id}.next")
     if step.change:
         found.append((f"{key}.change", step.change))
+    if step.add:
+        found.append((f"{key}.add", step.add))
     return found
 
 
@@ -181,8 +194,8 @@ def _check_target(
         return [(where, "change must name a step of this flow")] if where.endswith(
             ".change") else []
     if goal.startswith(FLOW_PREFIX):
-        if where.endswith(".change"):
-            return [(where, "change must name a step of this flow")]
+        if where.endswith((".change", ".add")):
+            return [(where, f"{where.rpartition('.')[2]} must name a step of this flow")]
         if goal[len(FLOW_PREFIX):] not in scope.flows:
             return [(where, f"unknown flow '{goal[len(FLOW_PREFIX):]}'")]
         return []
@@ -251,7 +264,8 @@ def text_faults(
     faults += [f"missing translation for '{code}'" for code in languages
                if code not in body.by_lang]
     if variables is not None:
-        names = {m for s in body.by_lang.values() for m in _VARIABLE.findall(s)}
+        names = {m for s in body.by_lang.values()
+                 for m in (*_VARIABLE.findall(s), *_PLURAL_OF.findall(s))}
         faults += [f"unknown variable {{{name}}} (not a hotel variable, a builtin or a value "
                    "this flow collects)" for name in sorted(names - variables)]
     return faults
@@ -359,11 +373,33 @@ def check_hotel(doc: HotelDoc, flows: Mapping[FlowId, Flow], scope: Scope) -> li
                    for r in text_faults(body, TEXT_MAX, scope.languages, frozenset())]
         if name in BUILTIN_VARIABLES:
             issues.append((f"$hotel.variables.{name}", f"'{name}' is a builtin variable"))
+    issues += _price_faults(doc, flows)
     for kind, per_lang in normalized_words(doc.words, doc.languages).items():
         for code in doc.languages:
             if not per_lang.get(code):
                 issues.append((f"$words.{kind}.{code}", f"no '{kind}' words for language "
                                f"'{code}'"))
+    return issues
+
+
+def _price_faults(doc: HotelDoc, flows: Mapping[FlowId, Flow]) -> list[Issue]:
+    """Every item a basket flow of the hotel offers has a price; every price names one."""
+    issues: list[Issue] = []
+    offered: set[str] = set()
+    for flow in flows.values():
+        if basket_step(flow) is None:
+            continue
+        reachable = _reachable(flow)
+        asked = {o.id for sid in reachable for o in flow.steps[StepId(sid)].options}
+        for item in item_options(flow):
+            if item not in asked:
+                continue  # its menu was cut off by the hotel's overrides
+            offered.add(item)
+            if item not in doc.orders.prices:
+                issues.append(("$hotel.orders.prices", f"no price for item '{item}' (an option "
+                               f"of flow '{flow.id}' that sets 'item'): a basket needs one"))
+    issues += [(f"$hotel.orders.prices.{item}", f"price for '{item}', which no basket flow "
+                "of this hotel offers") for item in doc.orders.prices if item not in offered]
     return issues
 
 

@@ -18,6 +18,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import babel
+import babel.numbers
+import phonenumbers
 
 from hotelbot.config.source import (
     Source,
@@ -26,6 +32,7 @@ from hotelbot.config.source import (
     integer,
     items,
     join,
+    kind_of,
     lang,
     mapping,
     number,
@@ -33,8 +40,11 @@ from hotelbot.config.source import (
     text,
 )
 from hotelbot.flows import (
+    DEFAULT_REFERENCE_PATTERN,
     Department,
+    Hours,
     MessageTemplate,
+    Orders,
     Policy,
     Retention,
     Sending,
@@ -54,7 +64,10 @@ REQUIRED_STRINGS = (
     "invalid_option", "invalid_text", "invalid_too_short", "invalid_too_long", "invalid_range",
     "invalid_too_low", "invalid_too_high", "invalid_integer", "invalid_number", "invalid_date",
     "invalid_time", "invalid_room", "invalid_phone", "invalid_email", "invalid_rating",
-    "invalid_choice", "cooloff", "expired", "skip_not_allowed", "back_at_start", "unsupported",
+    "invalid_choice", "invalid_reference", "invalid_name", "cooloff", "expired",
+    "skip_not_allowed", "back_at_start", "unsupported", "closed", "opens_today",
+    "opens_tomorrow", "opens_at", "invalid_time_window", "invalid_time_past",
+    "time_tomorrow",
     "confirm", "change", "menu_button", "numbered_hint", "skip_hint", "error", "spam", "welcome",
     "nav_footer", "acknowledged", "stuck_example", "stuck_way_out", "example_date",
     "stale_tap", "flow_changed", "remembered_check", "loop_notice",
@@ -67,7 +80,8 @@ DEFAULT_ROOM_PATTERN = r"[0-9]{1,4}[A-Za-z]?"
 _PHONE_NUMBER_ID = re.compile(r"^[0-9]{5,20}$")
 _HOTEL_KEYS = frozenset({"id", "name", "timezone", "languages", "room_pattern", "variables",
                          "departments", "strings", "words", "overrides", "read_receipts",
-                         "message_templates", "retention", "conversation"})
+                         "message_templates", "retention", "conversation", "locale",
+                         "phone_region", "reference_pattern", "orders", "opening_hours"})
 _TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")  # Meta: lowercase letters, digits, underscores
 _LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")  # Meta's codes: en, en_US, pt_BR...
 MAX_TEMPLATE_BUTTONS = 10
@@ -121,6 +135,14 @@ class HotelDoc:
     message_templates: Mapping[str, MessageTemplate] = field(default_factory=dict)
     retention: Retention = field(default_factory=Retention)
     policy: Policy = field(default_factory=Policy)
+    locale: str = "en"
+    phone_region: str | None = None
+    date_order: str = "DMY"
+    reference_pattern: str = DEFAULT_REFERENCE_PATTERN
+    orders: Orders = field(default_factory=Orders)
+    # opening_hours, parsed: flow id -> Hours, and (flow, step, option) -> Hours.
+    flow_hours: Mapping[str, Hours] = field(default_factory=dict)
+    option_hours: Mapping[tuple[str, str, str], Hours] = field(default_factory=dict)
 
 
 def merge_text(base: Text | None, extra: Text) -> Text:
@@ -181,6 +203,10 @@ def parse_hotel(src: Source, hotel_id: str, shared: StringsDoc) -> HotelDoc | No
     name = string(src, raw.get("name"), "name") if "name" in raw else None
     timezone = string(src, raw.get("timezone"), "timezone") if "timezone" in raw else None
     room_pattern = _room_pattern(src, raw.get("room_pattern", DEFAULT_ROOM_PATTERN))
+    reference_pattern = _pattern(src, raw.get("reference_pattern", DEFAULT_REFERENCE_PATTERN),
+                                 "reference_pattern")
+    where = _locale(src, raw.get("locale", languages[0] if languages else "en"))
+    region = _phone_region(src, raw.get("phone_region", where.territory if where else None))
     if not languages or name is None or timezone is None or room_pattern is None:
         return None
     dlang = languages[0]
@@ -204,6 +230,10 @@ def parse_hotel(src: Source, hotel_id: str, shared: StringsDoc) -> HotelDoc | No
         message_templates=_message_templates(src, raw.get("message_templates", {}), languages),
         retention=_retention(src, raw.get("retention", {}), "retention"),
         policy=_policy(src, raw.get("conversation", {}), "conversation"),
+        locale=str(where) if where is not None else "en", phone_region=region,
+        date_order=_date_order(where), reference_pattern=reference_pattern or
+        DEFAULT_REFERENCE_PATTERN, orders=_orders(src, raw.get("orders", {})),
+        **_opening_hours(src, raw.get("opening_hours", {})),
     )
 
 
@@ -227,15 +257,148 @@ def _languages(src: Source, value: object) -> tuple[str, ...]:
 
 
 def _room_pattern(src: Source, value: object) -> str | None:
-    pattern = string(src, value, "room_pattern")
+    return _pattern(src, value, "room_pattern")
+
+
+def _pattern(src: Source, value: object, path: str) -> str | None:
+    pattern = string(src, value, path)
     if pattern is None:
         return None
     try:
         re.compile(pattern)
     except re.error as exc:
-        src.fault("room_pattern", f"not a valid regular expression: {exc}")
+        src.fault(path, f"not a valid regular expression: {exc}")
         return None
     return pattern
+
+
+def _locale(src: Source, value: object) -> babel.Locale | None:
+    """`locale: en_GB`: the Babel (CLDR) locale amounts and dates are written in."""
+    code = string(src, value, "locale")
+    if code is None:
+        return None
+    try:
+        return babel.Locale.parse(code.replace("-", "_"))
+    except (ValueError, babel.UnknownLocaleError):
+        src.fault("locale", f"unknown locale {code!r} (use a CLDR code such as en_GB, pt_PT)")
+        return None
+
+
+def _phone_region(src: Source, value: object) -> str | None:
+    """`phone_region: GB`: where a phone number typed without a country code is read."""
+    if value is None:
+        return None
+    code = string(src, value, "phone_region")
+    if code is not None and code.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        src.fault("phone_region", f"unknown phone region {code!r} (a two-letter country "
+                  "code such as GB, PT)")
+        return None
+    return code.upper() if code is not None else None
+
+
+_WINDOW = re.compile(r"([0-9]{1,2}):([0-9]{2})\s*-\s*([0-9]{1,2}):([0-9]{2})")
+
+
+def _opening_hours(src: Source, value: object) -> dict[str, dict[Any, Hours]]:
+    """`opening_hours: {flows: {flow: hours}, options: {flow: {step: {option: hours}}}}`;
+    hours are "07:00-23:00" or a list of such windows, in the hotel's timezone. Whether the
+    flows and options exist is checked once the hotel's flows are known (the loader)."""
+    raw = mapping(src, value, "opening_hours", allowed={"flows", "options"},
+                  what="opening hours") or {}
+    flows: dict[str, Hours] = {}
+    for flow_id, hours in _named(src, raw.get("flows", {}), "opening_hours.flows").items():
+        found = _hours(src, hours, join("opening_hours.flows", flow_id))
+        if found is not None:
+            flows[flow_id] = found
+    options: dict[tuple[str, str, str], Hours] = {}
+    base = "opening_hours.options"
+    for flow_id, steps in _named(src, raw.get("options", {}), base).items():
+        for step_id, opts in _named(src, steps, join(base, flow_id)).items():
+            where = join(join(base, flow_id), step_id)
+            for option_id, hours in _named(src, opts, where).items():
+                found = _hours(src, hours, join(where, option_id))
+                if found is not None:
+                    options[(flow_id, step_id, option_id)] = found
+    return {"flow_hours": flows, "option_hours": options}
+
+
+def _named(src: Source, value: object, path: str) -> dict[str, object]:
+    if not isinstance(value, dict):
+        src.fault(path, f"expected a mapping of id -> ..., got {kind_of(value)}")
+        return {}
+    return {key: item for key, item in value.items()
+            if ident(src, key, join(path, key), "id") is not None}
+
+
+def _hours(src: Source, value: object, path: str) -> Hours | None:
+    """ "07:00-23:00" or ["07:00-10:30", "18:00-22:00"]: daily windows; "22:00-02:00" runs
+    past midnight."""
+    listed = value if isinstance(value, list) else [value]
+    windows: list[tuple[int, int]] = []
+    for i, raw in enumerate(listed):
+        where = join(path, i) if isinstance(value, list) else path
+        m = _WINDOW.fullmatch(raw.strip()) if isinstance(raw, str) else None
+        if m is None:
+            src.fault(where, f"expected opening hours such as \"07:00-23:00\", got {raw!r}")
+            return None
+        start_h, start_m, end_h, end_m = (int(g) for g in m.groups())
+        start, end = start_h * 60 + start_m, end_h * 60 + end_m
+        if start_h > 23 or start_m > 59 or end_m > 59 or end > 24 * 60 or start == end:
+            src.fault(where, f"{raw!r} is not a window of the day (00:00 to 24:00, start and "
+                      "end different)")
+            return None
+        windows.append((start, end))
+    if not windows:
+        src.fault(path, "list at least one window, e.g. \"07:00-23:00\"")
+        return None
+    return Hours(windows=tuple(windows))
+
+
+def _orders(src: Source, value: object) -> Orders:
+    """`orders: {currency, charge_to_room, prices: {item: price}}`: what a basket costs."""
+    raw = mapping(src, value, "orders", allowed={"currency", "charge_to_room", "prices"},
+                  what="orders") or {}
+    default = Orders()
+    currency = string(src, raw.get("currency", default.currency), "orders.currency")
+    if currency is not None and currency not in babel.numbers.list_currencies():
+        src.fault("orders.currency", f"unknown currency {currency!r} (an ISO 4217 code such "
+                  "as EUR, GBP)")
+        currency = None
+    charge = boolean(src, raw.get("charge_to_room", default.charge_to_room),
+                     "orders.charge_to_room")
+    prices: dict[str, Decimal] = {}
+    listed = raw.get("prices", {})
+    if not isinstance(listed, dict):
+        src.fault("orders.prices", "expected a mapping of item (option id) -> price")
+        listed = {}
+    for item, price in listed.items():
+        path = join("orders.prices", item)
+        if ident(src, item, path, "item id") is None:
+            continue
+        if isinstance(price, bool) or not isinstance(price, int | float | str):
+            src.fault(path, f"expected a price such as 12.50, got {price!r}")
+            continue
+        try:
+            amount = Decimal(str(price))
+        except ArithmeticError:
+            src.fault(path, f"expected a price such as 12.50, got {price!r}")
+            continue
+        if not amount.is_finite() or amount < 0 or amount > 100000 or amount != round(amount, 2):
+            src.fault(path, "a price is a number from 0 to 100000 with at most 2 decimals")
+            continue
+        prices[item] = amount
+    return Orders(currency=currency or default.currency, prices=prices,
+                  charge_to_room=default.charge_to_room if charge is None else charge)
+
+
+def _date_order(where: babel.Locale | None) -> str:
+    """DMY, MDY or YMD: the order of the locale's short date pattern ("dd/MM/y" -> DMY)."""
+    if where is None:
+        return "DMY"
+    pattern = where.date_formats["short"].pattern
+    firsts = sorted((pattern.find(ch), ch) for ch in "dMy" if ch in pattern)
+    order = "".join({"d": "D", "M": "M", "y": "Y"}[ch] for _, ch in firsts)
+    return order if order in ("DMY", "MDY", "YMD") else "DMY"
 
 
 def _variables(src: Source, value: object, dlang: str) -> dict[str, Text]:

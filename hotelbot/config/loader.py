@@ -16,7 +16,7 @@ added) is reported in the hotel's file, at the override path where the fix belon
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -40,8 +40,8 @@ from hotelbot.config.overrides import apply_overrides
 from hotelbot.config.source import ID_PATTERN, Source, parent_path, parse_source
 from hotelbot.config.templates import FlowDoc, parse_flow
 from hotelbot.errors import FlowDefinitionError, Problem
-from hotelbot.flows import Hotel, Hotels
-from hotelbot.typedefs import Dept, FlowId, HotelId, Lang, NumberId
+from hotelbot.flows import Flow, Hotel, Hotels
+from hotelbot.typedefs import Dept, FlowId, HotelId, Lang, NumberId, StepId
 
 __all__ = ["check_config", "load_hotels"]
 
@@ -207,6 +207,7 @@ def _resolve_hotel(
                   "Europe/Lisbon)")
     used = _used_flows(src, doc, templates)
     flows, origins = apply_overrides(src, doc, templates, used)
+    flows = _with_hours(src, doc, flows)
     scope = Scope(
         flows=frozenset(templates), languages=doc.languages,
         remembered=frozenset(s.remember for f in flows.values() for s in f.steps.values()
@@ -232,7 +233,35 @@ def _resolve_hotel(
         read_receipts=doc.read_receipts, message_templates=doc.message_templates,
         retention=doc.retention,
         policy=doc.policy,
+        locale=doc.locale, phone_region=doc.phone_region, date_order=doc.date_order,
+        reference_pattern=doc.reference_pattern, orders=doc.orders,
     )
+
+
+def _with_hours(src: Source, doc: HotelDoc, flows: dict[FlowId, Flow]) -> dict[FlowId, Flow]:
+    """The hotel's opening_hours set on its flows and options; unknown ones are faults."""
+    found = dict(flows)
+    for flow_id, hours in doc.flow_hours.items():
+        flow = found.get(FlowId(flow_id))
+        if flow is None:
+            src.fault(f"opening_hours.flows.{flow_id}", f"unknown flow '{flow_id}' (not one "
+                      "this hotel's departments offer)")
+        else:
+            found[flow.id] = replace(flow, hours=hours)
+    for (flow_id, step_id, option_id), hours in doc.option_hours.items():
+        path = f"opening_hours.options.{flow_id}.{step_id}.{option_id}"
+        flow = found.get(FlowId(flow_id))
+        step = flow.steps.get(StepId(step_id)) if flow is not None else None
+        ids = [o.id for o in step.options] if step is not None else []
+        if flow is None or step is None or option_id not in ids:
+            src.fault(path, f"unknown option '{option_id}' of step '{step_id}' of flow "
+                      f"'{flow_id}' (after this hotel's overrides)")
+            continue
+        options = tuple(replace(o, hours=hours) if o.id == option_id else o
+                        for o in step.options)
+        steps = {**flow.steps, step.id: replace(step, options=options)}
+        found[flow.id] = replace(flow, steps=steps)
+    return found
 
 
 def _used_flows(src: Source, doc: HotelDoc, templates: Mapping[str, FlowDoc]) -> tuple[FlowId,

@@ -64,14 +64,19 @@ STEP_KEYS: Mapping[StepKind, frozenset[str]] = {
     StepKind.INPUT: _COMMON | {"validate", "save_as", "remember", "next", "optional"},
     StepKind.CONFIRM: _COMMON | {"next", "change"},
     StepKind.END: _COMMON | {"request", "schedule"},
+    StepKind.BASKET: _COMMON | {"next", "add", "button", "max_quantity"},
 }
 OPTION_KEYS = frozenset({"id", "title", "description", "next", "set", "keywords"})
 _VALIDATOR_KEYS: Mapping[ValidatorKind, frozenset[str]] = {
     ValidatorKind.TEXT: frozenset({"min_length", "max_length"}),
+    ValidatorKind.NAME: frozenset({"min_length", "max_length"}),
     ValidatorKind.INTEGER: frozenset({"min", "max"}),
     ValidatorKind.NUMBER: frozenset({"min", "max"}),
     ValidatorKind.CHOICE: frozenset({"choices"}),
+    ValidatorKind.TIME: frozenset({"min", "max", "past"}),  # a window in hours of the day
+    ValidatorKind.DATE: frozenset({"min", "max"}),  # days from today
 }
+_PAST = ("tomorrow", "refuse")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -141,8 +146,8 @@ def parse_step(
     kind_raw = value.get("kind") if isinstance(value, dict) else None
     if kind_raw not in set(StepKind):
         if isinstance(value, dict):
-            src.fault(join(path, "kind"), f"step kind must be one of menu, input, confirm, end;"
-                      f" got {kind_raw!r}")
+            src.fault(join(path, "kind"), f"step kind must be one of menu, input, confirm, end,"
+                      f" basket; got {kind_raw!r}")
         else:
             src.fault(path, f"expected a mapping for a step, got {kind_of(value)}")
         return None
@@ -168,7 +173,20 @@ def parse_step(
         enabled=_flag(src, raw, "enabled", path, True),
         request=_opt_ident(src, raw, "request", path),
         schedule=_schedule(src, raw.get("schedule", []), join(path, "schedule")),
+        add=_opt_ident(src, raw, "add", path, required=kind is StepKind.BASKET),
+        max_quantity=_max_quantity(src, raw, path),
     )
+
+
+def _max_quantity(src: Source, raw: dict[str, object], path: str) -> int:
+    """A basket's `max_quantity`: the most of one item (default 20, at most 999)."""
+    if "max_quantity" not in raw:
+        return 20
+    found = integer(src, raw["max_quantity"], join(path, "max_quantity"), low=1)
+    if found is not None and found > 999:
+        src.fault(join(path, "max_quantity"), "must be at most 999")
+        return 20
+    return found or 20
 
 
 def _optional_texts(src: Source, raw: dict[str, object], path: str, dlang: str) -> dict[str, Text]:
@@ -420,10 +438,22 @@ def parse_validator(
             src.fault(join(path, low), f"{low} {lo:g} is greater than {high} {hi:g}")
     choices = _choices(src, raw, path, dlang, origins, key) if kind is ValidatorKind.CHOICE else ()
     error = text(src, raw["error"], join(path, "error"), dlang) if "error" in raw else None
+    past = raw.get("past")
+    if past is not None and past not in _PAST:
+        src.fault(join(path, "past"), "past is 'tomorrow' (a time already past today is for "
+                  f"tomorrow) or 'refuse'; got {past!r}")
+        past = None
+    if kind is ValidatorKind.TIME:
+        for name in ("min", "max"):
+            hour = nums.get(name)
+            if hour is not None and not 0 <= hour <= 24:
+                src.fault(join(path, name), f"a time window is in hours of the day (0 to 24), "
+                          f"got {hour:g}")
     return Validator(
         kind=kind, min=nums.get("min"), max=nums.get("max"),
         min_length=lengths.get("min_length"), max_length=lengths.get("max_length"),
-        choices=choices, error=error,
+        choices=choices, error=error, past="tomorrow" if past == "tomorrow" else
+        "refuse" if past == "refuse" else None,
     )
 
 

@@ -5,6 +5,7 @@ clock or logs; the configuration files are compiled into the model by hotelbot.c
 this package never imports.
 """
 
+from hotelbot.flows.basket import basket_step, item_options
 from hotelbot.flows.context import Context, Guest, Limits
 from hotelbot.flows.effects import (
     CancelRequest,
@@ -32,6 +33,7 @@ from hotelbot.flows.events import (
     event_for,
 )
 from hotelbot.flows.model import (
+    DEFAULT_REFERENCE_PATTERN,
     FLOW_PREFIX,
     REQUESTS_TARGET,
     Branch,
@@ -41,10 +43,12 @@ from hotelbot.flows.model import (
     Flow,
     Hotel,
     Hotels,
+    Hours,
     MessageTemplate,
     Next,
     Op,
     Option,
+    Orders,
     Policy,
     Retention,
     ScheduleSpec,
@@ -70,6 +74,7 @@ from hotelbot.flows.requests import GuestRequest, cancel_message, requests_messa
 from hotelbot.flows.text import normalize
 
 __all__ = [
+    "DEFAULT_REFERENCE_PATTERN",
     "FLOW_PREFIX",
     "NOTICE_KEYS",
     "REQUESTS_TARGET",
@@ -91,6 +96,7 @@ __all__ = [
     "GuestRequest",
     "Hotel",
     "Hotels",
+    "Hours",
     "Limits",
     "ListRequests",
     "Mark",
@@ -100,6 +106,7 @@ __all__ = [
     "Op",
     "Option",
     "OptionChosen",
+    "Orders",
     "Outcome",
     "Policy",
     "Progress",
@@ -121,8 +128,10 @@ __all__ = [
     "ValidatorKind",
     "WordKind",
     "answers",
+    "basket_step",
     "cancel_message",
     "event_for",
+    "item_options",
     "new_context",
     "normalize",
     "progress",

@@ -9,6 +9,7 @@ hotelbot.flows.guards'. Must never do I/O, read the clock or log.
 
 from __future__ import annotations
 
+from hotelbot.flows import availability, basket
 from hotelbot.flows.context import Context
 from hotelbot.flows.guards import Guards
 from hotelbot.flows.model import StepKind, Validator, ValidatorKind
@@ -49,7 +50,11 @@ class Answers(Guards):
         current = here.step
         if current.kind is StepKind.MENU:
             option = current.options[index]
-            ctx = self.apply_set(ctx, option.set)
+            closed = self.closed(ctx, availability.option_hours(self.hotel, option),
+                                 option.title.get(ctx.language, self.hotel.default_language))
+            if closed:  # not an error: the menu again, with what it offers now
+                return self.show(ctx, here, closed)
+            ctx = basket.chosen(here.flow, option, self.apply_set(ctx, option.set))
             return self.goto(ctx, here, choose(option.next, ctx))
         if current.kind is StepKind.CONFIRM:
             if index == 0:
@@ -66,7 +71,8 @@ class Answers(Guards):
         value: JSONScalar = int(entry.key) if entry.key.lstrip("-").isdigit() else entry.key
         return self.accept(ctx, here, value)
 
-    def accept(self, ctx: Context, here: Position, value: JSONScalar) -> Outcome:
+    def accept(self, ctx: Context, here: Position, value: JSONScalar,
+               notice: str = "") -> Outcome:
         """A valid input answer: save it (and remember it), then move on."""
         current = here.step
         data = {**ctx.step_data, current.save_as or current.id: value}
@@ -74,7 +80,7 @@ class Answers(Guards):
         if current.remember:  # told just now: confirmed for today (rule 13b)
             ctx = ctx.evolve(accumulated_data={**ctx.accumulated_data, current.remember: value,
                                                mark(current.remember): self.today()})
-        return self.goto(ctx, here, choose(current.next, ctx))
+        return self.goto(ctx, here, choose(current.next, ctx), notice)
 
     def answer(self, ctx: Context, here: Position, text: str) -> Outcome:
         """Typed text that is no global word: an answer to the current step, or a refusal."""
@@ -87,9 +93,12 @@ class Answers(Guards):
         validator = current.validator
         if validator is None:
             return self.accept(ctx, here, text.strip())
-        answer = parse_answer(validator, text, self.locale())
-        if isinstance(answer, Accepted):
-            return self.accept(ctx, here, answer.value)
+        answer = parse_answer(validator, text, self.locale(ctx.language))
+        if isinstance(answer, Accepted):  # a time past today, taken for tomorrow, says so
+            tomorrow = availability.rolled_over(self.hotel, validator, answer.value, self.now,
+                                                ctx.language)
+            notice = self.say("time_tomorrow", ctx, time=tomorrow) if tomorrow else ""
+            return self.accept(ctx, here, answer.value, notice)
         return self.invalid(ctx, here, self.refusal(ctx, here, validator, answer))
 
     def refusal(self, ctx: Context, here: Position, validator: Validator,
@@ -104,6 +113,12 @@ class Answers(Guards):
             return self.say("invalid_rating", ctx, min=str(ratings.start),
                             max=str(ratings.stop - 1))
         low, high = validator.min, validator.max
+        if answer.bound is Bound.PAST:
+            return self.say("invalid_time_past", ctx)
+        if answer.kind is ValidatorKind.TIME and answer.bound is Bound.RANGE:
+            start, end = availability.window_label(self.hotel, low or 0, 24 if high is None
+                                                   else high, ctx.language)
+            return self.say("invalid_time_window", ctx, min=start, max=end)
         if answer.bound is Bound.TOO_SHORT:
             return self.say("invalid_too_short", ctx, min=format_value(validator.min_length))
         if answer.bound is Bound.TOO_LONG:

@@ -89,12 +89,17 @@ Rules, in the order they are applied:
      menu) is a word only where the step does not read a number: at an integer, number or
      rating input it is an answer (validators.numeric_answer), checked like any other.
  11. Answers: menus and choice/rating inputs by number or title (validators.match_choice);
+     a basket step is shown and answered as the menu or input hotelbot.flows.basket.view
+     builds from the context, and arriving at it adds the item just chosen (basket.absorb);
      other inputs by their validator; confirm steps by number, title, yes or no. A refused
      answer is re-asked under the step's own error text if it has one, else under what it
      missed: strings["invalid_too_short"] {min} / ["invalid_too_long"] {max} for a text's
      lengths, ["invalid_range"] {min} {max} (or ["invalid_too_low"] {min}, ["invalid_too_high"]
      {max} when one side is open) for a number, ["invalid_rating"] {min} {max} with the step's
-     own range for any refused rating, else ["invalid_<kind>"] (not of the kind's form).
+     own range for any refused rating, ["invalid_time_window"] {min} {max} (the guest's times)
+     for a time outside the step's window, ["invalid_time_past"] for one already past today
+     where the step refuses it, else ["invalid_<kind>"] (not of the kind's form). A time
+     taken for tomorrow says so: strings["time_tomorrow"] above the next step.
  12. Invalid answers count. From the 3rd consecutive one (guards.STUCK_FROM) the re-ask adds
      strings["stuck_example"] {example} (a valid answer: the first entry's title, a rating's
      top, a number's lowest, else the first candidate the step's validator accepts; none for
@@ -104,7 +109,14 @@ Rules, in the order they are applied:
  13. Moving on: Next branches in order (first condition that holds), else the default; a step
      id of the same flow, or "flow:<id>" (new flow, step data cleared). Disabled steps are
      passed through by their own `next`. An end step sends its text, CreateRequest and
-     ScheduleMessage effects and leaves the context idle.
+     ScheduleMessage effects and leaves the context idle (a basket's request carries its
+     lines and total: basket.request_data).
+     Opening hours (hotelbot.flows.availability): a menu shows when each closed option opens;
+     choosing a closed option (or a flow whose hours are closed) gives strings["closed"] and
+     the menu again, not counted as an error; a flow requested while closed lands at the main
+     menu with that notice. An end step creates no request that cannot be served: a flow
+     closed since lands at the main menu, a basket holding an item not served now goes back
+     to the basket step, each with strings["closed"].
  13b. Remembered data is confirmed before use. Arriving at a step of a flow (not the main
      menu) that uses a remembered value (its texts name it, a branch tests it, a step
      remembers it) the guest has not confirmed today (the hotel's date): strings
@@ -284,6 +296,7 @@ class _Turn(Rechecks):
             return self.recover(ctx.evolve(checking=()))
         if ctx.checking:
             return self.checked(ctx, here, event)
+        here = self.view(ctx, here)
         if isinstance(event, UnsupportedReceived):
             return self.show(ctx, here, self.say("unsupported", ctx))
         if isinstance(event, OptionChosen):

@@ -55,7 +55,7 @@ class Guards(Moves):
     def stuck(self, ctx: Context, here: Position) -> str:
         """For a guest who keeps missing: an example of a valid answer (when there is one worth
         showing) and the way out."""
-        shown = example(self.hotel, ctx, here.flow, here.step, self.locale())
+        shown = example(self.hotel, ctx, here.flow, here.step, self.locale(ctx.language))
         return join(self.say("stuck_example", ctx, example=shown) if shown else "",
                     self.say("stuck_way_out", ctx))
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
@@ -22,6 +23,9 @@ FLOW_PREFIX = "flow:"
 # A `next` target that shows the guest their open requests (engine rule 5b), e.g. a menu
 # option "My requests"; the conversation is then idle.
 REQUESTS_TARGET = "show:requests"
+# A booking reference unless the hotel file says otherwise: 3 to 20 letters, digits or dashes,
+# starting with a letter or a digit ("205", "AB1234", "BK-2026-77").
+DEFAULT_REFERENCE_PATTERN = r"[A-Za-z0-9][A-Za-z0-9-]{2,19}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +99,7 @@ class StepKind(StrEnum):
     INPUT = "input"
     CONFIRM = "confirm"
     END = "end"
+    BASKET = "basket"  # the order so far (hotelbot.flows.basket): add, change, remove, review
 
 
 class ValidatorKind(StrEnum):
@@ -108,6 +113,8 @@ class ValidatorKind(StrEnum):
     EMAIL = "email"
     RATING = "rating"  # integer 1-5, also accepted as stars
     CHOICE = "choice"  # one of `choices` (matched like menu options), saved as the choice id
+    REFERENCE = "reference"  # a booking reference: the hotel's reference_pattern
+    NAME = "name"  # a person's name: letters, spaces, apostrophes, hyphens, dots
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -125,6 +132,18 @@ class Validator:
     max: float | None = None
     choices: tuple[Choice, ...] = ()
     error: Text | None = None  # the hotel's wording when the answer is invalid
+    # time: a time of day already past today is for tomorrow ("tomorrow") or refused
+    # ("refuse"); either way the answer is saved as a local date-time ("2026-11-26T19:00").
+    # None: saved "HH:MM", with no day.
+    past: Literal["tomorrow", "refuse"] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Hours:
+    """When something is available, in the hotel's timezone: windows of minutes since
+    midnight, [start, end); an end at or before its start runs past midnight."""
+
+    windows: tuple[tuple[int, int], ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -138,6 +157,7 @@ class Option:
     # Words that pick this option when a guest types them in free text (engine rule 6b):
     # language -> phrases, normalized like guest text (hotelbot.flows.text.normalize).
     keywords: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    hours: Hours | None = None  # when it can be chosen (the hotel file's opening_hours)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -166,6 +186,8 @@ class Step:
     enabled: bool = True
     request: str | None = None  # end: kind of request created ("order", "housekeeping", ...)
     schedule: tuple[ScheduleSpec, ...] = ()  # end
+    add: str | None = None  # basket: the step that adds another item (its `next` reviews)
+    max_quantity: int = 20  # basket: the most of one item a guest may order
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -177,6 +199,7 @@ class Flow:
     # Readable names of the values the flow collects ("arrival_time" -> "Arrival time"): a
     # confirm step lists what its text does not name as "Label: value" (render.summary).
     labels: Mapping[str, Text] = field(default_factory=dict)
+    hours: Hours | None = None  # when it can run (the hotel file's opening_hours)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -256,6 +279,20 @@ class MessageTemplate:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Orders:
+    """What the hotel charges for what a basket holds (the hotel file's `orders`).
+
+    `prices` maps an item (the id of the menu option that chooses it) to its price in
+    `currency` (ISO 4217, e.g. "GBP"); `charge_to_room`: orders are added to the room's bill
+    (else paid on delivery); the texts say which.
+    """
+
+    currency: str = "EUR"
+    prices: Mapping[str, Decimal] = field(default_factory=dict)
+    charge_to_room: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Hotel:
     """One hotel's configuration, resolved and validated: what the engine runs on."""
 
@@ -270,6 +307,12 @@ class Hotel:
     words: Mapping[WordKind, Mapping[str, frozenset[str]]]  # kind -> lang -> normalized words
     room_pattern: str  # regex a room number must fully match
     policy: Policy = Policy()
+    # Babel locale of the hotel (e.g. "en_GB"): how amounts and dates are written for it.
+    locale: str = "en"
+    phone_region: str | None = None  # phonenumbers' default region for numbers without +
+    date_order: str = "DMY"  # how guests write numeric dates here (from the locale): DMY/MDY/YMD
+    reference_pattern: str = DEFAULT_REFERENCE_PATTERN  # regex a booking reference must match
+    orders: Orders = Orders()
     read_receipts: bool = True  # mark each guest message read (blue ticks) once handled
     message_templates: Mapping[str, MessageTemplate] = field(default_factory=dict)
     retention: Retention = Retention()

@@ -16,9 +16,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from hotelbot.flows import availability, basket
 from hotelbot.flows.context import Context
 from hotelbot.flows.effects import CreateRequest, Effect, ListRequests, ScheduleMessage
-from hotelbot.flows.model import FLOW_PREFIX, REQUESTS_TARGET, Flow, Hotel, Step, StepKind, Text
+from hotelbot.flows.i18n import expand_plurals
+from hotelbot.flows.model import (
+    FLOW_PREFIX,
+    REQUESTS_TARGET,
+    Flow,
+    Hotel,
+    Hours,
+    Step,
+    StepKind,
+    Text,
+)
 from hotelbot.flows.navigation import Navigator, Position, collected, idle, stack_to
 from hotelbot.flows.remembered import ASK, check_position, due
 from hotelbot.flows.render import join, render_step, string, substitute, text_message, variables
@@ -56,9 +67,9 @@ class Moves:
         self.nav = Navigator(hotel)
         self.now = now
 
-    def locale(self) -> Locale:
-        return Locale(now=self.now, timezone=self.hotel.timezone,
-                      room_pattern=self.hotel.room_pattern)
+    def locale(self, language: str | None = None) -> Locale:
+        """How answers are read for a guest writing in `language` (the hotel's default)."""
+        return Locale.of(self.hotel, self.now, language or self.hotel.default_language)
 
     def today(self) -> str:
         """The hotel's local date, ISO (what a remembered value's confirmation is dated)."""
@@ -69,7 +80,8 @@ class Moves:
     def say(self, key: str, ctx: Context, **extra: str) -> str:
         """A system string in the guest's language, its {variables} filled."""
         values = variables(self.hotel, ctx, None) | extra
-        return substitute(string(self.hotel, key, ctx.language), values)
+        text = expand_plurals(string(self.hotel, key, ctx.language), values, ctx.language)
+        return substitute(text, values)
 
     # -- moving -------------------------------------------------------------------------------
 
@@ -101,6 +113,9 @@ class Moves:
         key = due(self.hotel, ctx, at.flow, self.today())
         if key is not None:  # rule 13b: a remembered value is confirmed before it is used
             return self.show_check(ctx.evolve(checking=(key, ASK)), notice)
+        if at.step.kind is StepKind.BASKET:  # arriving adds the item just chosen
+            ctx, full = basket.absorb(at.flow, at.step, ctx)
+            notice = join(notice, self.say(full, ctx)) if full else notice
         return self.show(ctx, at, notice)
 
     def show_check(self, ctx: Context, notice: str = "") -> Outcome:
@@ -113,16 +128,33 @@ class Moves:
         flow, step = found
         return Outcome(context=ctx, effects=(render_step(self.hotel, ctx, flow, step, notice),))
 
+    def view(self, ctx: Context, here: Position) -> Position:
+        """The step as the guest sees it now: a menu's closed options say when they open, a
+        basket step is a menu or input built from the context (hotelbot.flows.basket); every
+        other step as configured."""
+        if here.step.kind is StepKind.MENU:
+            local = availability.local(self.hotel, self.now)
+            return Position(here.flow, availability.menu_view(self.hotel, here.step, local,
+                                                              ctx.language))
+        if here.step.kind is not StepKind.BASKET:
+            return here
+        return Position(here.flow, basket.view(self.hotel, here.flow, here.step, ctx))
+
     def show(self, ctx: Context, here: Position, notice: str = "") -> Outcome:
+        here = self.view(ctx, here)
         message = render_step(self.hotel, ctx, here.flow, here.step, notice)
         return Outcome(context=ctx, effects=(message,))
 
     def finish(self, ctx: Context, flow: Flow, end: Step, notice: str) -> Outcome:
         """An end step: closing text, the request, the scheduled messages; then idle."""
+        refused = self.unservable(ctx, flow)
+        if refused is not None:
+            return refused
         text = end.text.get(ctx.language, self.hotel.default_language)
-        closing = substitute(text, variables(self.hotel, ctx, flow))
+        values = variables(self.hotel, ctx, flow)
+        closing = substitute(expand_plurals(text, values, ctx.language), values)
         effects: list[Effect] = [text_message(join(notice, closing))]
-        data = collected(ctx)
+        data = basket.request_data(self.hotel, flow, collected(ctx), ctx.language)
         if end.request:
             effects.append(
                 CreateRequest(kind=end.request, flow_id=flow.id, department=ctx.department,
@@ -135,8 +167,36 @@ class Moves:
         )
         return Outcome(context=idle(ctx), effects=tuple(effects))
 
-    def goto(self, ctx: Context, here: Position, target: str | None) -> Outcome:
-        """Leave `here` for a Next target: a step of the same flow or "flow:<id>"."""
+    def unservable(self, ctx: Context, flow: Flow) -> Outcome | None:
+        """No request that cannot be served: a flow closed since it started goes to the main
+        menu, a basket holding an item not served now goes back to the basket; each says why
+        and when it opens. None: it can be served."""
+        local = availability.local(self.hotel, self.now)
+        lang = ctx.language
+        if flow.hours is not None and not availability.is_open(flow.hours, local):
+            what = flow.title.get(lang, self.hotel.default_language)
+            return self.main_menu(ctx, availability.closed_notice(self.hotel, what, flow.hours,
+                                                                  local, lang))
+        step_of_basket = basket.basket_step(flow)
+        closed = availability.closed_items(self.hotel, flow, ctx, local)
+        if step_of_basket is None or not closed:
+            return None
+        ref = f"{flow.id}.{step_of_basket.id}"
+        if ref in ctx.navigation_stack:
+            ctx = self.nav.rewind(ctx, ref)
+        return self.enter(ctx, flow.id, step_of_basket.id, closed)
+
+    def closed(self, ctx: Context, hours: Hours | None, what: str) -> str:
+        """The notice for a choice that is closed now; "" when it is open."""
+        local = availability.local(self.hotel, self.now)
+        if hours is None or availability.is_open(hours, local):
+            return ""
+        return availability.closed_notice(self.hotel, what, hours, local, ctx.language)
+
+    def goto(self, ctx: Context, here: Position, target: str | None,
+             notice: str = "") -> Outcome:
+        """Leave `here` for a Next target: a step of the same flow or "flow:<id>"; `notice`
+        goes on top of what the guest reads there."""
         if target is None:
             return self.main_menu(ctx, self.say("error", ctx))
         if target == REQUESTS_TARGET:  # rule 5b: the actor shows them; the guest is idle
@@ -149,13 +209,13 @@ class Moves:
             start = self.hotel.flows[FlowId(flow_id)].start
             ctx = ctx.evolve(navigation_stack=stack_to(stack, here, f"{flow_id}.{start}"),
                              step_data={})
-            return self.enter(ctx, flow_id, start)
+            return self.enter(ctx, flow_id, start, notice)
         ref = f"{here.flow.id}.{target}"
         if ref != here.ref and ref in stack:  # passed already (a confirm's "change"): rule 10
             ctx = self.nav.rewind(ctx, ref)
         else:
             ctx = ctx.evolve(navigation_stack=stack_to(stack, here, ref))
-        return self.enter(ctx, here.flow.id, target)
+        return self.enter(ctx, here.flow.id, target, notice)
 
     def recover(self, ctx: Context) -> Outcome:
         """The context's step is disabled or gone (a reload changed the flow): continue at the
@@ -179,6 +239,11 @@ class Moves:
         return self.enter(restarted, flow_id, flow.start, notice)
 
     def start_requested(self, ctx: Context, flow_id: str) -> Outcome:
+        flow = self.hotel.flows[FlowId(flow_id)]
+        closed = self.closed(ctx, flow.hours, flow.title.get(ctx.language,
+                                                             self.hotel.default_language))
+        if closed:
+            return self.main_menu(ctx, closed)
         main = self.nav.main_start(ctx)
         stack = (main.ref,) if main is not None and main.flow.id != flow_id else ()
         ctx = idle(ctx).evolve(navigation_stack=stack)

@@ -60,7 +60,7 @@ class Rechecks(Words):
             if phase == ASK or asking.step.validator is None:
                 return self.invalid(ctx, asking, self.say("invalid_option", ctx))
         validator = asking.step.validator
-        answer = parse_answer(validator, event.text, self.locale())
+        answer = parse_answer(validator, event.text, self.locale(ctx.language))
         if isinstance(answer, Accepted):
             return self.replace_value(ctx, here, answer.value)
         return self.invalid(ctx, asking, self.refusal(ctx, asking, validator, answer))

@@ -19,7 +19,11 @@ long) falls back to the next shape down. Entries keep their order in every shape
 number a guest types always names the entry shown in that position.
 
 Substitution is ONE pass (re.sub) over the template: inserted values are never scanned again,
-so a guest's own text is shown literally. Unknown variables stay as written.
+so a guest's own text is shown literally. Unknown variables stay as written. Before it, a
+step's own text picks its plural forms (hotelbot.flows.i18n.expand_plurals: config text only,
+never a guest's). Collected dates and times read in the guest's language (Babel), never as
+ISO text (`shown_value`); a basket flow's texts may name {order_lines}, {order_total},
+{order_payment} and {order_count} (hotelbot.flows.basket.variables).
 
 A confirmation shows everything the request will carry: under a confirm step's text comes its
 summary, one "Label: value" a line (the flow's `labels`, in the guest's language), for every
@@ -33,8 +37,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from babel import Locale as BabelLocale
+
+from hotelbot.flows import basket
 from hotelbot.flows.context import Context
 from hotelbot.flows.effects import SendMessage
+from hotelbot.flows.i18n import display_locale, expand_plurals, readable_moment
 from hotelbot.flows.model import Flow, Hotel, Step, StepKind, Text, ValidatorKind
 from hotelbot.flows.navigation import MARK_PREFIX, answers
 from hotelbot.flows.validators import Accepted, Locale, parse_answer, rating_range
@@ -124,10 +132,22 @@ def variables(hotel: Hotel, context: Context, flow: Flow | None) -> dict[str, st
     values.update(dict.fromkeys(_BUILTINS, ""))
     values["hotel_name"] = hotel.name
     values["department"] = department.name.get(lang, default) if department else ""
+    where = display_locale(lang, hotel.locale)
     for source in (context.accumulated_data, context.step_data):
-        values.update({k: format_value(v) for k, v in source.items()
+        values.update({k: shown_value(v, where) for k, v in source.items()
                        if not k.startswith(MARK_PREFIX)})
+    values.update(basket.variables(hotel, flow, context))
     return values
+
+
+def shown_value(value: JSONScalar, where: BabelLocale) -> str:
+    """How a collected value reads to the guest: a date, time or local date-time in their
+    language by Babel ("Friday, 25 December 2026", never "2026-12-25"), else format_value."""
+    if isinstance(value, str):
+        moment = readable_moment(value, where)
+        if moment is not None:
+            return moment
+    return format_value(value)
 
 
 # Memo of _collected_names, keyed by id(flow) and holding the flow itself, so an id can never
@@ -193,7 +213,8 @@ def render_step(
     """
     lang, default = context.language, hotel.default_language
     values = variables(hotel, context, flow)
-    body = join(notice, substitute(step.text.get(lang, default), values))
+    own = expand_plurals(step.text.get(lang, default), values, lang)
+    body = join(notice, substitute(own, values))
     if step.kind is StepKind.CONFIRM:
         body = join(body, summary(hotel, context, flow, step))
     if step.optional:
@@ -266,6 +287,7 @@ def summary_names(flow: Flow, step: Step, lang: str, default: str) -> tuple[str,
     texts = (step.text, step.header, step.footer)
     named = {name for body in texts if body is not None
              for name in _VARIABLE.findall(body.get(lang, default))}
+    named |= basket.hidden(flow)  # a basket's lines are listed by {order_lines}
     found: dict[str, None] = {}
     for asked in flow.steps.values():
         if asked.enabled:
@@ -278,15 +300,17 @@ def summary(hotel: Hotel, context: Context, flow: Flow, step: Step) -> str:
     lang, default = context.language, hotel.default_language
     data = {**context.accumulated_data, **context.step_data}
     lines = []
+    where = display_locale(lang, hotel.locale)
     for name in summary_names(flow, step, lang, default):
         label, value = flow.labels.get(name), data.get(name)
         if label is not None and value is not None and value != "":
-            shown = _readable(flow, name, value, lang, default)
+            shown = _readable(flow, name, value, lang, default, where)
             lines.append(f"{label.get(lang, default)}: {shown}")
     return "\n".join(lines)
 
 
-def _readable(flow: Flow, name: str, value: JSONScalar, lang: str, default: str) -> str:
+def _readable(flow: Flow, name: str, value: JSONScalar, lang: str, default: str,
+              where: BabelLocale) -> str:
     """A collected value as the guest reads it: a choice's title rather than its id."""
     for asked in flow.steps.values():
         validator = asked.validator
@@ -294,7 +318,7 @@ def _readable(flow: Flow, name: str, value: JSONScalar, lang: str, default: str)
             for choice in validator.choices:
                 if choice.id == value:
                     return choice.title.get(lang, default)
-    return format_value(value)
+    return shown_value(value, where)
 
 
 def _optional_text(text: Text | None, lang: str, default: str, values: Mapping[str, str]) -> str:
@@ -376,12 +400,13 @@ def template_object(
     """
     spec = hotel.message_templates[template_id]
     code = spec.languages.get(Lang(language)) or spec.languages[hotel.default_language]
+    where = display_locale(language, hotel.locale)
     params = []
     for name in spec.body:
         raw = values.get(name)
         if raw is None and name in hotel.variables:
             raw = hotel.variables[name].get(language, hotel.default_language)
-        text = "" if raw is None else format_value(raw)
+        text = "" if raw is None else shown_value(raw, where)  # a date reads as words
         text = _PARAM_SPACES.sub("    ", " ".join(text.split("\n")).replace("\t", " ")).strip()
         if not text:
             raise ValueError(f"message template {template_id!r}: no value for {name!r}")

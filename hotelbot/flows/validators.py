@@ -12,28 +12,46 @@ Accepted forms (guest text is first `normalize`d: case, accents and edge punctua
   integer  "3", "+3", "-2", or a number word one..ten in en/es/pt/fr/de; min/max inclusive
            (outside: Bound.RANGE).
   number   "2.5" or "2,5" (decimal comma); min/max inclusive (outside: Bound.RANGE).
-  (the date and time words themselves are hotelbot.flows.moment's)
-  date     "25/12", "25/12/2026", "25-12-26", "2026-12-25", "25 dec", "december 25 2026",
-           "25 de diciembre", "today", "tomorrow", "day after tomorrow" and weekday names
-           ("friday", "next friday"), in en/es/pt/fr/de. Day first ("3/4" is 3 April) unless
-           only month-first makes sense ("12/25"). Without a year it is the next such date
-           (today included). Resolved in the hotel's timezone from `now`; saved ISO
+  date     read by dateparser (maintained; imported on first use, ~0.4 s, its first parse
+           loads its language data, ~0.4 s more) in the guest's language and the hotel's,
+           with the hotel's date order (DMY or MDY, from its locale), "now" injected as
+           RELATIVE_BASE, future dates preferred and a day and a month required, so "2" or
+           "205" is never a date: "25/12", "25/12/2026", "2026-12-25", "25 dec",
+           "december 25 2026", "tomorrow", "in 3 days", "amanhã". Hand-written
+           (hotelbot.flows.moment), tried when dateparser finds nothing, for what it lacks:
+           weekday names ("friday", "next friday": its day-and-month rule refuses them),
+           month-first when only that makes sense in a day-first hotel ("12/25"), and
+           "depois de amanhã". Without a year it is the next such date, today included (dateparser
+           skips to next year's). Resolved in the hotel's timezone from `now`; saved ISO
            ("2026-12-25"). min/max are days from today, default min 0: a past date is
            invalid unless min is negative.
-  time     "7pm", "7:30 pm", "7.30pm", "19:30", "19.30", "19h30", "19h", "1930", "930",
-           "noon", "midnight", "now"/"asap" (the hotel's current time); bare hours "13".."23"
-           and "0". A bare "1".."12" is ambiguous (morning or evening?) and rejected. Saved
-           "HH:MM". min/max, when set, are hours of the day (e.g. 7 and 22.5).
+  time     hand-written (hotelbot.flows.moment: dateparser reads "7" as the 7th of the month
+           and has no notion of an ambiguous hour): "7pm", "7:30 pm", "7.30pm", "19:30",
+           "19.30", "19h30", "19h", "1930", "930", "noon", "midnight", "now"/"asap" (the
+           hotel's current time); bare hours "13".."23" and "0". A bare "1".."12" is
+           ambiguous (morning or evening?) and rejected. min/max, when set, are the window in
+           hours of the day (e.g. 8 and 20; outside: Bound.RANGE). Saved "HH:MM"; with `past`
+           resolved to a local date-time "2026-11-26T19:00": a time already past today is
+           tomorrow's (past: tomorrow) or refused (past: refuse, Bound.PAST).
   room     the hotel's room_pattern must fully match, after dropping a leading "room", "rm",
            "no", "#", "habitacion", "quarto", "chambre", "zimmer"; tried as typed, then
            upper-cased.
-  phone    7-15 digits, with optional +/00 prefix, spaces, dashes, dots, parentheses; saved
-           "+<digits>" when international, else digits.
-  email    one "@", a dotted domain, no spaces, <= 254 characters; domain saved lower-case.
+  phone    phonenumbers (maintained): a valid number for its country, written with +/00 and
+           a country code or, without one, read in the hotel's phone_region; saved E.164
+           ("+442079460000").
+  email    email-validator (maintained): syntax only, no DNS (check_deliverability off);
+           saved normalized (domain lower-case).
   rating   an integer in min..max (default 1..5; outside: Bound.RANGE): "4", "4/5", "4 stars",
            "4 - good", or star symbols ("⭐⭐⭐⭐", "****").
   choice   one of the validator's choices by number, or by title in any language; saved as
            the choice id.
+  reference  a booking reference: the hotel's reference_pattern (default 3-20 letters,
+           digits or dashes) fully matches, as typed or upper-cased, after dropping a leading
+           "ref", "booking", "#"; saved upper-cased ("ab1234" -> "AB1234"); "205" is a
+           reference, "tomorrow" is not (it must hold a digit).
+  name     a person's name: 2-80 characters, letters (any script), spaces, apostrophes,
+           hyphens and dots, at least two letters, no digits; saved as typed, trimmed.
+           Hand-written: no maintained library validates personal names.
 """
 
 from __future__ import annotations
@@ -41,11 +59,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import Enum
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from hotelbot.flows.model import Validator, ValidatorKind
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from hotelbot.flows.model import DEFAULT_REFERENCE_PATTERN, Hotel, Validator, ValidatorKind
 from hotelbot.flows.moment import parse_date, parse_time
 from hotelbot.flows.text import normalize
 from hotelbot.typedefs import JSONScalar
@@ -66,7 +88,8 @@ class Bound(Enum):
 
     TOO_SHORT = "too_short"  # text under min_length
     TOO_LONG = "too_long"  # text over max_length
-    RANGE = "range"  # integer, number or rating outside min..max
+    RANGE = "range"  # integer, number or rating outside min..max; a time outside its window
+    PAST = "past"  # a time of day already past today, where the step refuses it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,11 +107,25 @@ Parsed = JSONScalar | Bound  # what a parser found: the value, None (not its for
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Locale:
-    """What parsing needs to know about the hotel: its clock reading, zone and room rule."""
+    """What parsing needs to know about the hotel and the guest: the clock reading, the zone,
+    the room and reference rules, the phone region, the date order and the languages (the
+    guest's first)."""
 
     now: datetime
     timezone: str
     room_pattern: str
+    reference_pattern: str = DEFAULT_REFERENCE_PATTERN
+    region: str | None = None
+    date_order: str = "DMY"
+    languages: tuple[str, ...] = ("en",)
+
+    @staticmethod
+    def of(hotel: Hotel, now: datetime, language: str) -> Locale:
+        """The locale for a guest of `hotel` writing in `language` at `now`."""
+        return Locale(now=now, timezone=hotel.timezone, room_pattern=hotel.room_pattern,
+                      reference_pattern=hotel.reference_pattern, region=hotel.phone_region,
+                      date_order=hotel.date_order,
+                      languages=tuple(dict.fromkeys((language, *hotel.languages))))
 
     def today(self) -> date:
         return self.local_now().date()
@@ -229,24 +266,60 @@ def _room(_: Validator, text: str, locale: Locale) -> JSONScalar:
     return None
 
 
-def _phone(_: Validator, text: str, __: Locale) -> JSONScalar:
-    raw = re.sub(r"[\s\-.()]", "", text.strip())
-    international = raw.startswith(("+", "00"))
-    digits = raw[1:] if raw.startswith("+") else raw[2:] if raw.startswith("00") else raw
-    if not (digits.isascii() and digits.isdigit() and 7 <= len(digits) <= 15):
+def _phone(_: Validator, text: str, locale: Locale) -> JSONScalar:
+    raw = text.strip()
+    if raw.startswith("00"):  # the international prefix most of the world dials
+        raw = "+" + raw[2:]
+    if len(raw) > 40:
         return None
-    return f"+{digits}" if international else digits
-
-
-_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s.]+(?:\.[^@\s.]+)*\.[^@\s.0-9]{2,}")
+    try:
+        number = phonenumbers.parse(raw, locale.region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _email(_: Validator, text: str, __: Locale) -> JSONScalar:
     value = text.strip().strip("<>").rstrip(".")
-    if len(value) > 254 or not _EMAIL.fullmatch(value):
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError:
         return None
-    local, _sep, domain = value.partition("@")
-    return f"{local}@{domain.lower()}"
+
+
+_REFERENCE_PREFIX = re.compile(
+    r"^(?:booking|reservation|reserva|reservation|buchung|ref|reference|referencia|no|nr|#)"
+    r"\s*[.:#]?\s*", re.IGNORECASE)
+
+
+def _reference(_: Validator, text: str, locale: Locale) -> JSONScalar:
+    raw = text.strip().strip(".,;:!?")
+    m = _REFERENCE_PREFIX.match(raw)
+    candidate = raw[m.end():].strip() if m and m.end() < len(raw) else raw
+    try:
+        pattern = re.compile(locale.reference_pattern)
+    except re.error:
+        return None
+    if not any(ch.isdigit() for ch in candidate):  # "tomorrow" is a word, not a reference
+        return None
+    matches = any(pattern.fullmatch(form) for form in (candidate, candidate.upper()))
+    return candidate.upper() if matches else None
+
+
+_NAME_CHARS = re.compile(r"[^\W\d_]+(?:[ '’.\-]+[^\W\d_]*)*\.?")
+
+
+def _name(v: Validator, text: str, _: Locale) -> Parsed:
+    value = " ".join(text.split())
+    if not _NAME_CHARS.fullmatch(value) or sum(ch.isalpha() for ch in value) < 2:
+        return None
+    low = v.min_length if v.min_length is not None else 2
+    high = v.max_length if v.max_length is not None else 80
+    if len(value) < low:
+        return Bound.TOO_SHORT
+    return Bound.TOO_LONG if len(value) > high else value
 
 
 _STARS = frozenset("⭐★*✩☆🌟")
@@ -279,7 +352,10 @@ def _choice(v: Validator, text: str, _: Locale) -> JSONScalar:
 
 def _date(v: Validator, text: str, locale: Locale) -> JSONScalar:
     today = locale.today()
-    found = parse_date(normalize(text), today)
+    norm = normalize(text)
+    if not norm or norm.isdigit() or len(norm) > 60:  # "2", "205": never a date
+        return None
+    found = _dateparser_date(text.strip(), locale) or parse_date(norm, today)
     if found is None:
         return None
     offset = (found - today).days
@@ -289,14 +365,68 @@ def _date(v: Validator, text: str, locale: Locale) -> JSONScalar:
     return found.isoformat()
 
 
-def _time(v: Validator, text: str, locale: Locale) -> JSONScalar:
-    found = parse_time(normalize(text), locale.local_now())
+def _dateparser_date(text: str, locale: Locale) -> date | None:
+    """The date dateparser reads, relative to the hotel's local now; None if none.
+
+    Imported here, not at the top: dateparser costs ~0.4 s to import and is needed only when
+    a guest types a date.
+    """
+    from dateparser.date import DateDataParser  # lazy: import cost
+
+    local_now = locale.local_now().replace(tzinfo=None)
+    found = _dateparser_once(DateDataParser, text, locale, local_now)
+    today = local_now.date()
+    if found is not None and found.year == today.year + 1 and (found.month, found.day) == (
+            today.month, today.day):
+        # dateparser's "future" skips today ("25/11" typed on 25 Nov reads next year's):
+        # read again from yesterday; an explicit year still gives next year.
+        again = _dateparser_once(DateDataParser, text, locale, local_now - timedelta(days=1))
+        if again == today:
+            return today
+    return found
+
+
+def _dateparser_once(parser: Any, text: str, locale: Locale, base: datetime) -> date | None:
+    settings = {"RELATIVE_BASE": base, "PREFER_DATES_FROM": "future",
+                "DATE_ORDER": locale.date_order, "REQUIRE_PARTS": ["day", "month"],
+                "RETURN_TIME_AS_PERIOD": False}
+    try:
+        data = parser(languages=list(_dateparser_languages(locale.languages)),
+                      settings=settings).get_date_data(text)
+    except Exception:  # any: a guest's text must never break the engine)
+        return None
+    if data is None or data.date_obj is None or data.period not in (None, "day"):
+        return None
+    found: datetime = data.date_obj
+    return found.date()
+
+
+def _dateparser_languages(languages: tuple[str, ...]) -> tuple[str, ...]:
+    """The languages dateparser knows among `languages` (it refuses unknown codes)."""
+    from dateparser.data.languages_info import language_order  # lazy: import cost
+
+    known = frozenset(language_order)
+    return tuple(code for code in languages if code in known) or ("en",)
+
+
+def _time(v: Validator, text: str, locale: Locale) -> Parsed:
+    local_now = locale.local_now()
+    found = parse_time(normalize(text), local_now)
     if found is None:
         return None
     hours = found[0] + found[1] / 60
     if (v.min is not None and hours < v.min) or (v.max is not None and hours > v.max):
-        return None
-    return f"{found[0]:02d}:{found[1]:02d}"
+        return Bound.RANGE
+    if v.past is None:
+        return f"{found[0]:02d}:{found[1]:02d}"
+    # Resolved to a concrete local date-time: today, or (already past) tomorrow or refused.
+    # "now" is never past: it reads the clock it is compared with.
+    day = local_now.date()
+    if (found[0], found[1]) < (local_now.hour, local_now.minute):
+        if v.past == "refuse":
+            return Bound.PAST
+        day += timedelta(days=1)
+    return f"{day.isoformat()}T{found[0]:02d}:{found[1]:02d}"
 
 
 _PARSERS: Mapping[ValidatorKind, Callable[[Validator, str, Locale], Parsed]] = {
@@ -310,4 +440,6 @@ _PARSERS: Mapping[ValidatorKind, Callable[[Validator, str, Locale], Parsed]] = {
     ValidatorKind.EMAIL: _email,
     ValidatorKind.RATING: _rating,
     ValidatorKind.CHOICE: _choice,
+    ValidatorKind.REFERENCE: _reference,
+    ValidatorKind.NAME: _name,
 }

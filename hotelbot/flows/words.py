@@ -138,7 +138,7 @@ class Words(Answers):
             if earlier is not None:
                 moved = self.nav.rewind(ctx, ref, left=here).evolve(
                     current_flow=earlier.flow.id, current_step=earlier.step.id)
-                picked = self.pick_key(moved, earlier, key)
+                picked = self.pick_key(moved, self.view(moved, earlier), key)
         elif sep:
             picked = self.reopen(ctx, ref, key)
         if picked is not None:

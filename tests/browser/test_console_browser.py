@@ -10,7 +10,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from tests.browser.conftest import Browser
-from tests.console.staff import CONSOLE_SECRET, ORDER, PASSWORD, add_staff
+from tests.console.staff import CONSOLE_SECRET, DAYTIME, ORDER, PASSWORD, add_staff
+from tests.fakes.clock import ShiftedClock
 from tests.fakes.hotel import HotelFactory
 from tests.messages import message_text
 from tests.numbers import ROOM_SERVICE
@@ -25,7 +26,8 @@ def _texts(sent: list[object]) -> list[str]:
 
 async def test_staff_work_a_request_and_a_conversation_in_the_browser(
         start_hotel: HotelFactory, chromium: WebDriver) -> None:
-    hotel = await start_hotel(console_secret=CONSOLE_SECRET, handoff_timeout=600)
+    hotel = await start_hotel(console_secret=CONSOLE_SECRET, handoff_timeout=600,
+                              clock=ShiftedClock(DAYTIME))
     await add_staff(hotel, "alice")
     browser = Browser(chromium, str(hotel.client.make_url("")).rstrip("/"))
     find = chromium.find_element

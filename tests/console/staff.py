@@ -17,7 +17,11 @@ from tests.fakes.hotel import Hotel
 
 CONSOLE_SECRET = Fernet.generate_key().decode()
 PASSWORD = "correct horse battery"
-ORDER = ["hi", "1", "1", "1", "2", "No onions, please", "101", "1"]  # room service, confirmed
+# Room service: order, Drinks, Coffee, 2, review the basket, a special request, room, confirm.
+ORDER = ["hi", "1", "4", "1", "2", "review order", "No onions, please", "101", "1"]
+# A wall clock inside room service's opening hours (07:00-23:00 in London), running at the
+# real pace (session and handoff expiry still pass in real time).
+DAYTIME = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 

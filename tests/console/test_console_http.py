@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-import time
 from collections.abc import AsyncIterator
 from urllib.parse import unquote
 
@@ -15,7 +14,8 @@ import pytest
 from hotelbot.cli.screen import SendText, message_item
 from hotelbot.store import RequestRecord, RequestStatus
 from hotelbot.web import DESK
-from tests.console.staff import CONSOLE_SECRET, ORDER, Browserless, add_staff
+from tests.console.staff import CONSOLE_SECRET, DAYTIME, ORDER, Browserless, add_staff
+from tests.fakes.clock import ShiftedClock
 from tests.fakes.hotel import Hotel, HotelFactory, new_wamid
 from tests.messages import message_text
 from tests.numbers import ROOM_SERVICE
@@ -26,7 +26,7 @@ SEASIDE_ROOM_SERVICE = "200000000000002"
 
 @pytest.fixture
 async def console(start_hotel: HotelFactory) -> Hotel:
-    return await start_hotel(console_secret=CONSOLE_SECRET)
+    return await start_hotel(console_secret=CONSOLE_SECRET, clock=ShiftedClock(DAYTIME))
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ async def test_board_shows_every_field_and_acting_tells_the_guest(
     board = await alice.login("alice")
     assert board.url.endswith("/console/")
     assert f'id="request-{request_id}"' in board.text
-    for shown in ("Continental breakfast", "No onions, please", "101", "+34"):
+    for shown in ("2 × Coffee — £7.00", "No onions, please", "101", "+34"):
         assert shown in board.text
     assert GUEST not in board.text  # the number is masked
     assert "frame-ancestors 'none'" in board.headers["Content-Security-Policy"]
@@ -264,7 +264,7 @@ async def test_outside_the_window_the_reply_box_offers_the_template(
     fresh, stale = "34600999002", "34600999003"
     await console.say(ROOM_SERVICE, fresh, "hi")
     old = message_item(SendText(text="hi"), guest=stale, wamid=new_wamid(),
-                       now=int(time.time()) - 25 * 3600)  # Meta's timestamp: 25 hours ago
+                       now=int(DAYTIME.timestamp()) - 25 * 3600)  # 25 hours before the clock
     assert await console.send_items(ROOM_SERVICE, stale, [old]) == 200
     await console.settle()
     await add_staff(console, "alice")

@@ -236,7 +236,8 @@ async def test_a_room_remembered_on_an_earlier_day_is_confirmed_and_changed(
     assert "room number" in changed[0].lower()
     for text in ("205", "fresh towels", "3pm"):
         replies = await hotel.say(HOUSEKEEPING, guest, text)
-    assert "Fresh towels for room 205 at 15:00." in message_text(replies[-1].body)
+    summary = message_text(replies[-1].body)
+    assert "Fresh towels for room 205, " in summary and ", 15:00." in summary
     await hotel.say(HOUSEKEEPING, guest, "yes")
     [request] = await hotel.store.requests.recent("demo_hotel")
     assert request.data["room"] == "205" and mark("room") not in request.data

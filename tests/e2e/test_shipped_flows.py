@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,9 +22,11 @@ from hotelbot.config import load_hotels
 from hotelbot.flows import Context
 from hotelbot.flows.remembered import mark
 from hotelbot.store.records import StepCommit
-from tests.fakes.hotel import Hotel, new_wamid, text_item
+from tests.fakes.clock import ShiftedClock
+from tests.fakes.hotel import Hotel, HotelFactory, new_wamid, text_item
 from tests.messages import message_kind, message_text
 from tests.paths import CONFIG
+from tests.unit.dialogues.test_dialogues import START
 
 pytestmark = pytest.mark.e2e
 DIALOGUES = Path(__file__).resolve().parents[1] / "unit" / "dialogues"
@@ -67,7 +68,7 @@ async def _seed(hotel: Hotel, number: str, guest: str, hotel_id: str, dept: str,
     """Give the guest what the dialogue starts with (remembered data, a language)."""
     language = start.get("language") or ("pt" if hotel_id == "seaside_inn" else "en")
     known = dict(start.get("remember", {}))  # told earlier today: already confirmed
-    today = datetime.now(ZoneInfo(load_hotels(CONFIG).hotels[hotel_id].timezone)).date()
+    today = START.astimezone(ZoneInfo(load_hotels(CONFIG).hotels[hotel_id].timezone)).date()
     known |= {mark(key): today.isoformat() for key in known}
     known |= start.get("remembered_before", {})
     context = Context(hotel_id=hotel_id, guest_id=guest, phone_number_id=number,
@@ -87,8 +88,10 @@ def _number(document: Mapping[str, Any], dialogue: Mapping[str, Any]) -> tuple[s
 
 @pytest.mark.parametrize(("document", "dialogue"), _cases())
 async def test_shipped_dialogue_through_the_webhook(
-    hotel: Hotel, document: dict[str, Any], dialogue: dict[str, Any]
+    start_hotel: HotelFactory, document: dict[str, Any], dialogue: dict[str, Any]
 ) -> None:
+    # The dialogues' time of day (opening hours, times resolved to today or tomorrow).
+    hotel = await start_hotel(clock=ShiftedClock(START))
     number, dept = _number(document, dialogue)
     guest = f"4479{next(_guests):08d}"
     if "start" in dialogue:

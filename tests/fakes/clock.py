@@ -1,7 +1,8 @@
 """A jumpable clock for tests (after Trio's MockClock): time moves only when a test says so.
 
-Owns: fake wall-clock and monotonic time and the sleepers waiting on it. Must never read the
-real clock; `sleep` returns only when `jump` has moved time past the sleeper's deadline.
+Owns: fake wall-clock and monotonic time and the sleepers waiting on it. FakeClock must never
+read the real clock; `sleep` returns only when `jump` has moved time past the sleeper's
+deadline. ShiftedClock runs at the real pace from a chosen wall-clock time.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import time
 from datetime import UTC, datetime, timedelta
 
 DEFAULT_START = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
@@ -77,3 +79,24 @@ class FakeClock:
                 return
             await asyncio.sleep(0)
         raise TimeoutError(f"{self.sleeping} sleepers, wanted {count}")
+
+
+class ShiftedClock:
+    """Implements hotelbot.clock.Clock: the real clock's pace (monotonic time and sleeps are
+    real), its wall clock starting at `start`. For end-to-end tests whose answers depend on
+    the hotel's time of day (opening hours, "7pm" today or tomorrow)."""
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("start must be an aware datetime")
+        self._start = start.astimezone(UTC)
+        self._origin = time.monotonic()
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=time.monotonic() - self._origin)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)

@@ -19,25 +19,42 @@ from hotelbot.cli.screen import SayError
 from tests.paths import CONFIG
 
 ROOT = Path(__file__).resolve().parents[2]
-ORDER = ["hi", "#1", "#4", "#1", "2", "skip", "305", "#1"]
+# Order, Drinks, Coffee, 2, review the basket, no special request, room 305, confirm.
+ORDER = ["hi", "#1", "#4", "#1", "2", "#2", "skip", "305", "#1"]
+
+
+def _open_all_day(tmp_path: Path) -> Path:
+    """The tests' configuration without opening hours: the simulator runs on the real clock,
+    and an order must not depend on the time of day the suite runs at (the hours have their
+    own tests on a fixed clock)."""
+    config = tmp_path / "config"
+    shutil.copytree(CONFIG, config)
+    hotel = config / "hotels" / "demo_hotel.yaml"
+    text = hotel.read_text(encoding="utf-8")
+    start = text.index("opening_hours:")
+    end = text.index("message_templates:", start)
+    hotel.write_text(text[:start] + text[end:], encoding="utf-8")
+    return config
 
 
 def test_chat_through_stdin_completes_an_order(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTELBOT_")}
+    config, cwd = _open_all_day(tmp_path), tmp_path / "cwd"
+    cwd.mkdir()
     result = subprocess.run(
         [sys.executable, "-m", "hotelbot", "chat", "--hotel", "demo_hotel",
-         "--department", "room_service", "--config-dir", str(CONFIG)],
+         "--department", "room_service", "--config-dir", str(config)],
         input="\n".join([*ORDER, "/quit"]) + "\n", capture_output=True, text=True,
-        timeout=120, cwd=tmp_path, env=env)
+        timeout=120, cwd=cwd, env=env)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "[1] Confirm  [2] Change" in out  # buttons as numbered choices
     assert "1. Order food & drinks" in out and "4. Drinks" in out  # a list's rows numbered
-    assert "Please confirm your order: 2 x Coffee, to room 305." in out
+    assert "Please confirm your order to room 305:" in out and "2 × Coffee — £7.00" in out
     assert ("Your order is with the kitchen; we'll message you when it's on its way to room 305."
             in out)
-    assert "[request #1 order for room_service: room=305, item=Coffee, quantity=2]" in out
-    assert not list(tmp_path.iterdir())  # nothing written where it ran
+    assert "[request #1 order for room_service: room=305" in out and "total=£7.00" in out
+    assert not list(cwd.iterdir())  # nothing written where it ran
 
 
 async def _lines(items: list[str], before: dict[int, object]) -> AsyncIterator[str]:

@@ -244,7 +244,7 @@ def build_hotel(**changes: object) -> Hotel:
         flows=flows, departments={Dept(DEPT): department}, strings=STRINGS,
         words={kind: {lang: frozenset(normalize(w) for w in ws) for lang, ws in by.items()}
                for kind, by in WORDS.items()},  # type: ignore[misc]
-        room_pattern=r"[0-9]{3}[A-Z]?",
+        room_pattern=r"[0-9]{3}[A-Z]?", locale="en_PT",
     )
     return replace(hotel, **changes)  # type: ignore[arg-type]
 

@@ -123,7 +123,7 @@ def test_seaside_texts_merge_portuguese_with_template_english(hotels: Hotels) ->
     text = seaside.flows["feedback"].steps["rating"].text.by_lang
     assert text["en"].startswith("How would you rate") and text["pt"].startswith("Como avalia")
     assert seaside.strings["welcome"].by_lang["pt"].startswith("Olá!")
-    assert seaside.strings["cooloff"].by_lang["pt"].endswith("{minutes} minutos.")
+    assert seaside.strings["cooloff"].by_lang["pt"].endswith("other {# minutos}}.")
     assert seaside.variables["restaurant_hours"].by_lang["pt"] == "das 8h às 22h"
 
 

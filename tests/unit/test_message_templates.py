@@ -95,3 +95,11 @@ def test_a_bad_message_template_is_reported_with_its_path(
     hotel.write_text(text.replace(replace, broken, 1))
     problems = [p for p in check_config(config) if p.path == path]
     assert problems and reason in problems[0].reason and problems[0].line
+
+
+def test_a_date_or_time_parameter_reads_in_the_guests_language_not_as_iso() -> None:
+    template = template_object(SEASIDE, "checkout_reminder",
+                               {"guest_name": "Rui", "checkout_time": "2026-12-04T11:00"}, "pt")
+    params = template["components"][0]["parameters"]  # type: ignore[index]
+    assert params[1] == {"type": "text", "text": "sexta, 4 de dezembro, 11:00"}
+    assert check_send(_send_body(template)) == []

@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hotelbot.config import load_hotels
+from hotelbot.flows.basket import STATE_KEYS, basket_step
 from hotelbot.flows.context import Context
 from hotelbot.flows.effects import (
     CancelRequest,
@@ -95,6 +96,8 @@ def check_context(hotel: Hotel, ctx: Context, now: datetime) -> None:
     on_path = {key for ref in ctx.navigation_stack if ref.startswith(f"{ctx.current_flow}.")
                for key in answers(hotel.flows[ctx.current_flow]  # type: ignore[index]
                                   .steps[ref.partition(".")[2]])}  # type: ignore[index]
+    if ctx.current_flow is not None and basket_step(hotel.flows[ctx.current_flow]) is not None:
+        on_path |= STATE_KEYS  # a basket outlives the steps that filled it (flows.basket)
     assert set(ctx.step_data) <= on_path, (ctx.navigation_stack, dict(ctx.step_data))
     if ctx.cooloff_until is None:
         assert 0 <= ctx.error_count < hotel.policy.max_errors

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -83,6 +84,23 @@ def test_time_window_in_hours() -> None:
     assert parsed(K.TIME, "6am", min=7, max=22) == "REJECTED"
     assert parsed(K.TIME, "10:30pm", min=7, max=22) == "REJECTED"
     assert parsed(K.TIME, "9pm", min=7, max=22) == "21:00"
+    window = Validator(kind=K.TIME, min=8, max=20)
+    assert parse_answer(window, "9pm", LOCALE) == Rejected(kind=K.TIME, bound=Bound.RANGE)
+
+
+# LOCALE reads 23:30 in Lisbon on Wednesday 25 November.
+@pytest.mark.parametrize(("past", "text", "value"), [
+    ("tomorrow", "7pm", "2026-11-26T19:00"), ("tomorrow", "23:45", "2026-11-25T23:45"),
+    ("tomorrow", "now", "2026-11-25T23:30"), ("refuse", "23:45", "2026-11-25T23:45"),
+    ("refuse", "7pm", Bound.PAST),
+])
+def test_a_time_is_resolved_to_today_or_tomorrow_or_refused(
+    past: str, text: str, value: str | Bound
+) -> None:
+    answer = parse_answer(Validator(kind=K.TIME, past=past), text, LOCALE)  # type: ignore[arg-type]
+    expected = Rejected(kind=K.TIME, bound=value) if isinstance(value, Bound) else Accepted(
+        value=value)
+    assert answer == expected
 
 
 @pytest.mark.parametrize(("kind", "text", "value", "limits"), [
@@ -94,10 +112,10 @@ def test_time_window_in_hours() -> None:
     (K.ROOM, "412", "412", {}), (K.ROOM, "Room 412", "412", {}), (K.ROOM, "#412b", "412B", {}),
     (K.ROOM, "quarto 101", "101", {}), (K.ROOM, "41", "REJECTED", {}),
     (K.ROOM, "room", "REJECTED", {}),
-    (K.PHONE, "+351 912 345 678", "+351912345678", {}), (K.PHONE, "(555) 123-4567",
-                                                         "5551234567", {}),
+    (K.PHONE, "+351 912 345 678", "+351912345678", {}),
+    (K.PHONE, "(201) 555-0123", "REJECTED", {}),  # no country code, and no region to read it in
     (K.PHONE, "0044 20 1234 5678", "+442012345678", {}), (K.PHONE, "123", "REJECTED", {}),
-    (K.PHONE, "+12 abc 4567890", "REJECTED", {}),
+    (K.PHONE, "+12 abc 4567890", "REJECTED", {}), (K.PHONE, "+44 12345", "REJECTED", {}),
     (K.EMAIL, "Ana@Example.COM", "Ana@example.com", {}), (K.EMAIL, "a@b", "REJECTED", {}),
     (K.EMAIL, "a b@c.com", "REJECTED", {}), (K.EMAIL, "a@@c.com", "REJECTED", {}),
     (K.RATING, "4", 4, {}), (K.RATING, "4/5", 4, {}), (K.RATING, "4 stars", 4, {}),
@@ -132,6 +150,81 @@ def test_a_rejection_names_the_bound_an_answer_of_the_right_form_missed(
 ) -> None:
     answer = parse_answer(Validator(kind=kind, **limits), text, LOCALE)  # type: ignore[arg-type]
     assert answer == Rejected(kind=kind, bound=bound)
+
+
+@pytest.mark.parametrize(("text", "region", "e164"), [
+    ("(201) 555-0123", "US", "+12015550123"),
+    ("020 7946 0000", "GB", "+442079460000"),
+    ("912 345 678", "PT", "+351912345678"),
+    ("+351 912 345 678", "GB", "+351912345678"),  # a country code wins over the region
+    ("07700 900123", "GB", "REJECTED"),  # Ofcom's range for drama: not a real number
+    ("12345", "PT", "REJECTED"),
+])
+def test_phone_numbers_are_read_in_the_hotels_region_and_saved_e164(
+    text: str, region: str, e164: str
+) -> None:
+    locale = replace(LOCALE, region=region)
+    answer = parse_answer(Validator(kind=K.PHONE), text, locale)
+    assert (answer.value if isinstance(answer, Accepted) else "REJECTED") == e164
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("ana@example.co.uk", "ana@example.co.uk"), ("<Ana@Example.COM>", "Ana@example.com"),
+    ("ana.lopez+hotel@mail.example.org", "ana.lopez+hotel@mail.example.org"),
+    ("ana@example", "REJECTED"), ("ana@.com", "REJECTED"), ("ana@exa mple.com", "REJECTED"),
+    ("ana@" + "x" * 250 + ".com", "REJECTED"),
+])
+def test_email_addresses_by_syntax_without_dns(text: str, value: str) -> None:
+    assert parsed(K.EMAIL, text) == value
+
+
+@pytest.mark.parametrize("text", ["2", "205", "12", "0", "2026", "2 coffees", "room 205"])
+def test_a_bare_number_is_never_a_date(text: str) -> None:
+    assert parsed(K.DATE, text) == "REJECTED"
+
+
+@pytest.mark.parametrize(("order", "text", "iso"), [
+    ("DMY", "3/4", "2027-04-03"), ("MDY", "3/4", "2027-03-04"),
+    ("MDY", "12/25", "2026-12-25"), ("DMY", "12/25", "2026-12-25"),
+])
+def test_numeric_dates_follow_the_hotels_date_order(order: str, text: str, iso: str) -> None:
+    answer = parse_answer(Validator(kind=K.DATE), text, replace(LOCALE, date_order=order))
+    assert answer == Accepted(value=iso)
+
+
+@pytest.mark.parametrize(("text", "language", "iso"), [
+    ("in 3 days", "en", "2026-11-28"), ("5 de enero", "es", "2027-01-05"),
+    ("depois de amanhã", "pt", "2026-11-27"), ("übermorgen", "de", "2026-11-27"),
+])
+def test_dates_in_the_guests_language(text: str, language: str, iso: str) -> None:
+    locale = replace(LOCALE, languages=(language, "en"))
+    assert parse_answer(Validator(kind=K.DATE), text, locale) == Accepted(value=iso)
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("205", "205"), ("AB1234", "AB1234"), ("ab1234", "AB1234"), ("ref: BK-2026-77", "BK-2026-77"),
+    ("#4711", "4711"), ("tomorrow", "REJECTED"), ("hello there", "REJECTED"), ("12", "REJECTED"),
+    ("ABCDEFGHIJKLMNOPQRSTU1", "REJECTED"),
+])
+def test_booking_references_fit_the_hotels_pattern(text: str, value: str) -> None:
+    assert parsed(K.REFERENCE, text) == value
+
+
+def test_a_hotel_may_set_its_own_reference_pattern() -> None:
+    strict = replace(LOCALE, reference_pattern=r"[A-Z]{2}[0-9]{4}")
+    validator = Validator(kind=K.REFERENCE)
+    assert parse_answer(validator, "ab1234", strict) == Accepted(value="AB1234")
+    assert parse_answer(validator, "205", strict) == Rejected(kind=K.REFERENCE)
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("Ana Lopez", "Ana Lopez"), ("  José   María  ", "José María"), ("O'Brien", "O'Brien"),
+    ("Jean-Luc Picard", "Jean-Luc Picard"), ("Dr. Ana", "Dr. Ana"), ("李小龙", "李小龙"),
+    ("205", "REJECTED"), ("Ana 2", "REJECTED"), ("A", "REJECTED"), ("!!", "REJECTED"),
+    ("ana@example.com", "REJECTED"),
+])
+def test_names_are_letters(text: str, value: str) -> None:
+    assert parsed(K.NAME, text) == value
 
 
 def test_a_bad_room_pattern_rejects_instead_of_raising() -> None:
