@@ -2,14 +2,15 @@
 
 `open_store` yields a `Store` with one repository per table: `store.inbound`,
 `store.conversations`, `store.guests`, `store.outbox`, `store.requests`, `store.statuses`,
-`store.scheduled`, `store.windows`. Each is typed by its Protocol (`InboundRepository`, ...):
-the seam where a PostgreSQL implementation can stand beside the SQLite one. Other packages
-import only these names.
+`store.scheduled`, `store.windows`, `store.stays`, `store.opt_outs`. Each is typed by its
+Protocol (`InboundRepository`, ...): the seam where a PostgreSQL implementation can stand
+beside the SQLite one. Other packages import only these names.
 """
 
 from hotelbot.store.conversations import ConversationRepository
 from hotelbot.store.guests import GuestRepository
 from hotelbot.store.inbound import InboundRepository
+from hotelbot.store.optouts import OptOutRepository
 from hotelbot.store.outbox import OutboxRepository
 from hotelbot.store.records import (
     REJECTED_PREFIX,
@@ -26,30 +27,38 @@ from hotelbot.store.records import (
     RejectedPart,
     RequestRecord,
     RequestStatus,
+    ScheduledKind,
     ScheduledMessage,
     ScheduledStatus,
+    StayRecord,
+    StayState,
     StepCommit,
     outbox_callback,
 )
 from hotelbot.store.requests import RequestRepository
-from hotelbot.store.scheduled import ScheduledRepository
+from hotelbot.store.scheduled import Fired, ScheduledRepository
 from hotelbot.store.schema import ConnectionSettings
 from hotelbot.store.sqlite import Store, open_store
 from hotelbot.store.statuses import StatusRepository
+from hotelbot.store.stays import STAY_CANCELLED, STAY_CHANGED, StayApplied, StayRepository
 from hotelbot.store.windows import WindowRepository
 from hotelbot.store.writer import StoreStatistics
 
 __all__ = [
     "REJECTED_PREFIX",
+    "STAY_CANCELLED",
+    "STAY_CHANGED",
     "ConnectionSettings",
     "ConversationRepository",
     "DeliveryStatus",
+    "Fired",
     "GuestRecord",
     "GuestRepository",
     "InboundMessage",
     "InboundRepository",
     "InboundRow",
     "InboundState",
+    "OptOutRepository",
     "OutboundMessage",
     "OutboundRow",
     "OutboundState",
@@ -60,10 +69,15 @@ __all__ = [
     "RequestRecord",
     "RequestRepository",
     "RequestStatus",
+    "ScheduledKind",
     "ScheduledMessage",
     "ScheduledRepository",
     "ScheduledStatus",
     "StatusRepository",
+    "StayApplied",
+    "StayRecord",
+    "StayRepository",
+    "StayState",
     "StepCommit",
     "Store",
     "StoreStatistics",

@@ -12,7 +12,9 @@ message bodies, payloads or full phone numbers.
           ── outbox         outbox.py         next_batch, mark_sending, mark_sent_many, ...
           ── requests       requests.py       recent, set_status
           ── statuses       statuses.py       record, latest, history
-          ── scheduled      scheduled.py      pending
+          ── scheduled      scheduled.py      pending_before, claim, complete, cancel, ...
+          ── stays          stays.py          upsert (+ re-planned rows), cancel, segments
+          ── opt_outs       optouts.py        opted_out (written by a step)
           ── windows        windows.py        last_inbound, last_inbound_many
     all of them ──▶ Database (database.py) ──▶ one connection + one Writer (writer.py)
 
@@ -48,11 +50,13 @@ from hotelbot.store.conversations import ConversationRepository, SqliteConversat
 from hotelbot.store.database import Database, read
 from hotelbot.store.guests import GuestRepository, SqliteGuests
 from hotelbot.store.inbound import InboundRepository, SqliteInbound
+from hotelbot.store.optouts import OptOutRepository, SqliteOptOuts
 from hotelbot.store.outbox import OutboxRepository, SqliteOutbox
 from hotelbot.store.requests import RequestRepository, SqliteRequests
 from hotelbot.store.scheduled import ScheduledRepository, SqliteScheduled
 from hotelbot.store.schema import ConnectionSettings, Synchronous, configure, migrate, settings_of
 from hotelbot.store.statuses import SqliteStatuses, StatusRepository
+from hotelbot.store.stays import SqliteStays, StayRepository
 from hotelbot.store.windows import SqliteWindows, WindowRepository
 from hotelbot.store.writer import StoreStatistics, Writer
 
@@ -104,10 +108,12 @@ class Store:
         "conversations",
         "guests",
         "inbound",
+        "opt_outs",
         "outbox",
         "requests",
         "scheduled",
         "statuses",
+        "stays",
         "windows",
     )
 
@@ -123,6 +129,8 @@ class Store:
         self.statuses: Final[StatusRepository] = SqliteStatuses(self._db)
         self.scheduled: Final[ScheduledRepository] = SqliteScheduled(self._db)
         self.windows: Final[WindowRepository] = SqliteWindows(self._db)
+        self.stays: Final[StayRepository] = SqliteStays(self._db)
+        self.opt_outs: Final[OptOutRepository] = SqliteOptOuts(self._db)
 
     def schema_version(self) -> int:
         return self._version
