@@ -42,6 +42,7 @@ from hotelbot.flows import (
     GuestChanged,
     Hotel,
     Hotels,
+    OptOutChanged,
     Outcome,
     ScheduleMessage,
     SendMessage,
@@ -118,6 +119,7 @@ class ConversationDeps:
     guests: GuestBook
     clock: Clock
     hotels: Callable[[], Hotels]
+    scheduled: Callable[[], None] = lambda: None  # a step scheduled messages: wake the scheduler
 
 
 class ConversationActor(Actor):
@@ -186,6 +188,7 @@ class ConversationActor(Actor):
     async def _commit(self, outcome: Outcome, seq: int, now: datetime) -> None:
         context = outcome.context
         changed = next((e for e in outcome.effects if isinstance(e, GuestChanged)), None)
+        opt = next((e for e in outcome.effects if isinstance(e, OptOutChanged)), None)
         commit = StepCommit(
             phone_number_id=self.phone_number_id,
             guest_id=self.guest_id,
@@ -199,12 +202,15 @@ class ConversationActor(Actor):
             scheduled=tuple(self._scheduled(outcome, now)),
             at=now,
             guest_changed=changed is not None,
+            opt_out=None if opt is None else opt.opted_out,
         )
         rows = await self._deps.store.conversations.commit_step(commit)
         self._context = context
         if changed is not None:
             self._deps.guests.update(self.hotel_id, self.guest_id, changed.data, changed.language)
         self._deps.sender.submit(rows)
+        if commit.scheduled:
+            self._deps.scheduled()  # the scheduler loads rows due soon (issue 10)
         if Silence(reason=SilenceReason.SPAM) in outcome.effects:
             self._report.limited(seq)
         self._log_step(outcome, seq)

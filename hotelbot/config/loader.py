@@ -37,6 +37,7 @@ from hotelbot.config.hotels import (
     parse_strings,
 )
 from hotelbot.config.overrides import apply_overrides
+from hotelbot.config.scheduled import parse_scheduler_part
 from hotelbot.config.source import ID_PATTERN, Source, parent_path, parse_source
 from hotelbot.config.templates import FlowDoc, parse_flow
 from hotelbot.errors import FlowDefinitionError, Problem
@@ -207,6 +208,9 @@ def _resolve_hotel(
     for flow in flows.values():
         issues += check_flow(flow, templates[flow.id].declared, scope)
     issues += check_hotel(doc, flows, scope)
+    proactive = parse_scheduler_part(
+        src, languages=doc.languages, departments=doc.departments, flows=flows,
+        templates=doc.message_templates, variables=frozenset(doc.variables))
     for key, reason in issues:
         file, path = _origin(key, origins) or ("", "")
         if (file, path, reason) in standalone:
@@ -220,6 +224,8 @@ def _resolve_hotel(
         flows=flows, departments=doc.departments, strings=doc.strings,
         words=normalized_words(doc.words, doc.languages), room_pattern=doc.room_pattern,
         read_receipts=doc.read_receipts, message_templates=doc.message_templates,
+        scheduled=proactive.scheduled, quiet_hours=proactive.quiet_hours,
+        pms_token_env=proactive.pms_token_env,
     )
 
 

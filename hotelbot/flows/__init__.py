@@ -10,6 +10,7 @@ from hotelbot.flows.effects import (
     CreateRequest,
     Effect,
     GuestChanged,
+    OptOutChanged,
     ScheduleMessage,
     SendMessage,
     Silence,
@@ -50,12 +51,31 @@ from hotelbot.flows.model import (
     WordKind,
 )
 from hotelbot.flows.navigation import answers
-from hotelbot.flows.render import render_step, reply_id, summary_names, text_message
+from hotelbot.flows.proactive import (
+    SCHEDULED_VARIABLES,
+    Category,
+    QuietHours,
+    ScheduledTemplate,
+    Trigger,
+    TriggerKind,
+)
+from hotelbot.flows.render import (
+    format_value,
+    render_step,
+    reply_id,
+    substitute,
+    summary_names,
+    template_object,
+    text_message,
+)
+from hotelbot.flows.reply import ScheduledReply, reply_event
 from hotelbot.flows.text import normalize
 
 __all__ = [
     "FLOW_PREFIX",
+    "SCHEDULED_VARIABLES",
     "Branch",
+    "Category",
     "Choice",
     "Condition",
     "Context",
@@ -72,12 +92,16 @@ __all__ = [
     "MessageTemplate",
     "Next",
     "Op",
+    "OptOutChanged",
     "Option",
     "OptionChosen",
     "Outcome",
     "Policy",
+    "QuietHours",
     "ScheduleMessage",
     "ScheduleSpec",
+    "ScheduledReply",
+    "ScheduledTemplate",
     "SendMessage",
     "Sending",
     "Silence",
@@ -88,17 +112,23 @@ __all__ = [
     "TemplateButtonPressed",
     "Text",
     "TextReceived",
+    "Trigger",
+    "TriggerKind",
     "UnsupportedReceived",
     "Validator",
     "ValidatorKind",
     "WordKind",
     "answers",
     "event_for",
+    "format_value",
     "new_context",
     "normalize",
     "render_step",
+    "reply_event",
     "reply_id",
     "step",
+    "substitute",
     "summary_names",
+    "template_object",
     "text_message",
 ]

@@ -66,4 +66,11 @@ class GuestChanged:
     language: str
 
 
-Effect = SendMessage | CreateRequest | ScheduleMessage | Silence | GuestChanged
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OptOutChanged:
+    """The guest said STOP (True) or START (False): store the hotel's marketing opt-out."""
+
+    opted_out: bool
+
+
+Effect = SendMessage | CreateRequest | ScheduleMessage | Silence | GuestChanged | OptOutChanged

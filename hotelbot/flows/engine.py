@@ -16,6 +16,9 @@ Rules, in the order they are applied:
      recorded and not handled: the first one of a flood gets strings["spam"] in the guest's
      language and `Silence(SPAM)`, later ones only `Silence(SPAM)`; only context.rate changes
      and no other rule runs. A guest is noticed again only after they got a token back.
+  2b. Opt-out. A text that is wholly one of the hotel's `stop` words (STOP, unsubscribe, per
+     language) or `start` words: strings["opted_out"] / ["opted_in"] and OptOutChanged(True /
+     False) for the actor to store (flows/optout.py); the context only gets last_activity.
   3. Guest data. The guest's data and language, shared by the hotel's departments (`guest`),
      replace the context's accumulated_data and language (a language only once chosen); a
      language the hotel no longer enables (reload) becomes its default.
@@ -96,6 +99,7 @@ from hotelbot.flows.model import (
 )
 from hotelbot.flows.navigation import Navigator, Position, choose, collected, stack_to
 from hotelbot.flows.navigation import idle as _idle
+from hotelbot.flows.optout import opt_out_effects
 from hotelbot.flows.ratelimit import take
 from hotelbot.flows.render import (
     entry_titles,
@@ -196,6 +200,9 @@ def step(
         if not allowed:
             return turn.limited(context, _merged(context, guest))
     before = guest or Guest(data=context.accumulated_data, language=context.language)
+    opted = opt_out_effects(hotel, _merged(context, guest), event)  # rule 2b: STOP / START
+    if opted is not None:
+        return Outcome(context=context.evolve(last_activity=now), effects=opted)
     outcome = turn.handle(_merged(context, guest), event)
     after = outcome.context.evolve(last_activity=now)
     effects = outcome.effects

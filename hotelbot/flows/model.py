@@ -14,9 +14,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from hotelbot.typedefs import Dept, FlowId, HotelId, JSONScalar, Lang, NumberId, StepId
+
+if TYPE_CHECKING:
+    from hotelbot.flows.proactive import Category, QuietHours, ScheduledTemplate
 
 FLOW_PREFIX = "flow:"
 
@@ -198,7 +201,7 @@ class Department:
 
 
 
-WordKind = Literal["back", "menu", "skip"]
+WordKind = Literal["back", "menu", "skip", "stop", "start"]  # stop/start: marketing opt-out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -246,6 +249,11 @@ class Hotel:
     policy: Policy = Policy()
     read_receipts: bool = True  # mark each guest message read (blue ticks) once handled
     message_templates: Mapping[str, MessageTemplate] = field(default_factory=dict)
+    # The scheduler's (issue 10, flows/proactive.py): scheduled-message templates by message
+    # type, quiet hours per category, the env variable holding the PMS's bearer token.
+    scheduled: Mapping[str, ScheduledTemplate] = field(default_factory=dict)
+    quiet_hours: Mapping[Category, QuietHours] = field(default_factory=dict)
+    pms_token_env: str | None = None
 
     @property
     def default_language(self) -> Lang:
