@@ -9,6 +9,7 @@ application: its routes and its `cleanup_ctx` list.
                 -> Graph API client (or a transport the caller gives)
                 -> pacer (one task per sending number; recovery: pending rows are sent,
                    rows caught `sending` wait for their status)
+                -> scheduler (rows left `due` decided; the next hour's rows in its wheel)
                 -> router (accepting; sweeps idle actors and stale contexts)
                 -> inbox (recovery: inbound rows still `received` are replayed)
     create_app: cleanup_ctx = [core, admin socket]; routes = webhook, /healthz, /readyz
@@ -42,6 +43,7 @@ from hotelbot.admin import AdminCommands, AdminServer, AdminTargets, open_admin_
 from hotelbot.clock import Clock, SystemClock
 from hotelbot.config import LiveConfig, load_hotels
 from hotelbot.outbound import Pacer, PacerSettings, PacingPolicy, Transport, open_pacer
+from hotelbot.scheduler import SchedulerActor, SchedulerSettings, open_scheduler
 from hotelbot.settings import Settings
 from hotelbot.store import Store, open_store
 from hotelbot.typedefs import NumberId
@@ -70,6 +72,7 @@ class Core:
     pacer: Pacer
     router: Router
     inbox: Inbox
+    scheduler: SchedulerActor
 
     def readiness(self) -> Mapping[str, bool]:
         """The checks of /readyz: the store takes writes and the router accepts messages."""
@@ -110,13 +113,19 @@ async def open_core(
         pacer = await stack.enter_async_context(open_pacer(
             transport, store.outbox, store.windows, clock, policy_of=_policy_of(config),
             settings=PacerSettings(sending_grace=settings.sending_grace)))
-        deps = ConversationDeps(store=store, sender=pacer, guests=GuestBook(store.guests),
-                                clock=clock, hotels=config.get)
+        guests = GuestBook(store.guests)
+        scheduler = await stack.enter_async_context(open_scheduler(
+            store, pacer, clock, config.get, guests,
+            SchedulerSettings(reply_window=settings.scheduled_reply_window)))
+        deps = ConversationDeps(store=store, sender=pacer, guests=guests, clock=clock,
+                                hotels=config.get, scheduled=scheduler.wake,
+                                answered=scheduler.answered)
         router = await stack.enter_async_context(open_router(deps, store, router_settings))
         inbox = await stack.enter_async_context(
             open_inbox(store.inbound, router, clock, inbox_settings, outbound=pacer))
         yield Core(settings=settings, clock=clock, config=config, store=store,
-                   transport=transport, graph=graph, pacer=pacer, router=router, inbox=inbox)
+                   transport=transport, graph=graph, pacer=pacer, router=router, inbox=inbox,
+                   scheduler=scheduler)
 
 
 def _policy_of(config: LiveConfig) -> Callable[[str], PacingPolicy]:

@@ -26,6 +26,8 @@ silently (every fault is a SettingError naming the variable).
                                                get a 503 and are closed (fd limit is often 1024)
     HOTELBOT_SENDING_GRACE    sending_grace    120 s a reply caught mid-send by a crash waits
                                                for a status naming it before it is sent again
+    HOTELBOT_SCHEDULED_REPLY_WINDOW scheduled_reply_window 4 h: a guest's next message this
+                                               soon after a scheduled one answers it (issue 10)
 
 Why these numbers (issue 14): Meta sends a whole webhook POST (at most ~3 MB) at once from its
 data centres, in well under a second; 10 s is generous for that and short for a client that
@@ -92,6 +94,7 @@ class Settings:
     idle_timeout: float = 15.0
     max_connections: int = 512
     sending_grace: float = 120.0
+    scheduled_reply_window: float = 4 * 3600.0
 
     def __post_init__(self) -> None:
         if self.admin_socket == Path():
@@ -231,4 +234,5 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "idle_timeout": _seconds,
     "max_connections": _positive_int,
     "sending_grace": _seconds,
+    "scheduled_reply_window": _seconds,
 }

@@ -44,11 +44,14 @@ from hotelbot.flows import (
     Hotels,
     OptOutChanged,
     Outcome,
+    ScheduledReply,
     ScheduleMessage,
     SendMessage,
     Silence,
     SilenceReason,
+    may_answer,
     new_context,
+    reply_event,
     step,
 )
 from hotelbot.store import (
@@ -84,6 +87,11 @@ class Sender(Protocol):
     def mark_read(self, phone_number_id: str, wamid: str) -> None: ...
 
 
+class ScheduledLookup(Protocol):
+    async def __call__(self, phone_number_id: str, guest_id: str, quoted: str,
+                       now: datetime) -> ScheduledReply | None: ...
+
+
 class ConversationReport(Protocol):
     """What a conversation tells its router: an explicit port, given when it is spawned."""
 
@@ -103,6 +111,7 @@ class Inbound:
     event: Event
     wamid: str = ""  # marked read (blue ticks) once handled, when the hotel wants it
     replayed: bool = False
+    quoted: str = ""  # the wamid the message quotes (context.id), if any
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -120,6 +129,8 @@ class ConversationDeps:
     clock: Clock
     hotels: Callable[[], Hotels]
     scheduled: Callable[[], None] = lambda: None  # a step scheduled messages: wake the scheduler
+    # The scheduled message a guest's message may answer (the scheduler's lookup; issue 10).
+    answered: ScheduledLookup | None = None
 
 
 class ConversationActor(Actor):
@@ -179,11 +190,22 @@ class ConversationActor(Actor):
         context = await self._restore(hotel, record)
         now = self._deps.clock.now()
         guest = Guest(data=record.data, language=record.language)
-        outcome = step(hotel, context, message.event, now, guest=guest,
+        event = await self._answering(hotel, context, message, now)
+        outcome = step(hotel, context, event, now, guest=guest,
                        replayed=message.replayed)
         await self._commit(outcome, message.seq, now)
         if hotel.read_receipts and message.wamid and not message.replayed:
             self._deps.sender.mark_read(self.phone_number_id, message.wamid)
+
+    async def _answering(self, hotel: Hotel, context: Context, message: Inbound,
+                         now: datetime) -> Event:
+        """The event, or FlowRequested when it answers a scheduled message (flows/reply.py)."""
+        lookup = self._deps.answered
+        if lookup is None or message.replayed or not may_answer(hotel, context, message.event,
+                                                                 now):
+            return message.event
+        answered = await lookup(self.phone_number_id, self.guest_id, message.quoted, now)
+        return reply_event(hotel, context, message.event, answered, now)
 
     async def _commit(self, outcome: Outcome, seq: int, now: datetime) -> None:
         context = outcome.context

@@ -68,7 +68,7 @@ from hotelbot.flows.render import (
     template_object,
     text_message,
 )
-from hotelbot.flows.reply import ScheduledReply, reply_event
+from hotelbot.flows.reply import ScheduledReply, may_answer, reply_event
 from hotelbot.flows.text import normalize
 
 __all__ = [
@@ -121,6 +121,7 @@ __all__ = [
     "answers",
     "event_for",
     "format_value",
+    "may_answer",
     "new_context",
     "normalize",
     "render_step",

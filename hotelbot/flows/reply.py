@@ -52,6 +52,12 @@ def reply_event(hotel: Hotel, context: Context, event: Event, answered: Schedule
     return event
 
 
+def may_answer(hotel: Hotel, context: Context, event: Event, now: datetime) -> bool:
+    """False when `event` cannot answer a scheduled message whatever was sent (the guest is
+    mid-flow or said a global word): the caller need not look one up."""
+    return not _mid_flow(hotel, context, now) and not _global_word(hotel, event)
+
+
 def _mid_flow(hotel: Hotel, context: Context, now: datetime) -> bool:
     if context.current_flow is None:
         return False

@@ -1,0 +1,405 @@
+"""The scheduler actor: scheduled rows from SQLite, fired on time through the pacer (issue 10).
+
+Owns: the timing wheel of the rows due within `lookahead` (far rows stay in SQLite, loaded as
+they come near), the one task that sleeps until the wheel's next deadline (or a refill, or a
+wake-up) on the injected clock, firing (claim -> decide -> one transaction with the outbox
+rows -> pacer), and the scheduler's API: stays, request changes, broadcasts, cancel, the
+lookup a guest's reply uses. Must never send anything that is not committed in the same
+transaction that marks its row sent, never hold a row that is not pending in the wheel, and
+never decide what a message says (triggers.py does, pure).
+
+    start:  rows left `due` by a crash are decided first; then the window is loaded
+    loop:   sleep until min(wheel deadline, next refill) or a wake-up
+            advance(now) -> ids -> claim (pending -> due, one write)
+                         -> decide each (guest, opt-out, window) -> complete (ONE transaction:
+                            rows sent/skipped/failed + their outbox rows) -> pacer.submit
+            refill: pending rows due before now + lookahead join the wheel (a wake-up from a
+                    step loads only the rows with ids above the highest seen)
+    stop:   the task is cancelled; the wheel is dropped (its rows are pending on disk)
+
+A row fires once: claim moves only pending rows, complete only due ones, and complete's
+transaction holds the outbox row. A crash between claim and complete leaves the row due; the
+next start decides it (the outbox row was never committed, so nothing was sent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import orjson
+import structlog
+
+from hotelbot.clock import Clock
+from hotelbot.flows import Category, Hotel, Hotels, ScheduledReply
+from hotelbot.scheduler.triggers import (
+    Send,
+    Skip,
+    decide,
+    quiet_adjusted,
+    request_dues,
+)
+from hotelbot.scheduler.wheel import TimingWheel
+from hotelbot.store import (
+    Fired,
+    GuestRecord,
+    OutboundMessage,
+    Priority,
+    ScheduledKind,
+    ScheduledMessage,
+    ScheduledStatus,
+    Store,
+)
+from hotelbot.typedefs import Dept, HotelId, JSONScalar
+
+log = structlog.get_logger(__name__)
+
+BATCH = 500  # rows claimed and decided per transaction
+
+
+class Sender(Protocol):
+    def submit(self, rows: tuple[OutboundMessage, ...]) -> None: ...
+
+
+class Guests(Protocol):
+    """The guest book (actors.GuestBook): the cache of the guests' shared data."""
+
+    async def get(self, hotel_id: str, guest_id: str) -> GuestRecord: ...
+
+    def update(self, hotel_id: str, guest_id: str, data: dict[str, JSONScalar],
+               language: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SchedulerSettings:
+    lookahead: float = 3600.0  # seconds of rows held in the wheel; the rest stay in SQLite
+    reply_window: float = 4 * 3600.0  # a guest's next message this soon answers a send
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SchedulerStatistics:
+    in_wheel: int
+    fired: int  # rows decided (sent + skipped + failed)
+    sent: int
+    skipped: int
+    failed: int
+    late_p50_ms: float  # of the last LATENESS_KEPT rows: commit time minus due time
+    late_p99_ms: float
+    late_max_ms: float
+
+
+LATENESS_KEPT = 100_000
+
+
+class SchedulerActor:
+    """The scheduler (module docstring). Made by `open_scheduler`."""
+
+    def __init__(self, store: Store, sender: Sender, clock: Clock, hotels: Callable[[], Hotels],
+                 guests: Guests, settings: SchedulerSettings | None = None) -> None:
+        self._store = store
+        self._sender = sender
+        self._clock = clock
+        self._hotels = hotels
+        self._guests = guests
+        self._settings = settings or SchedulerSettings()
+        self._wheel: TimingWheel[int] = TimingWheel(start=clock.monotonic(), levels=3)
+        self._loaded_until = clock.now()
+        self._refill_at = clock.monotonic()
+        self._max_id = 0
+        self._woken = asyncio.Event()
+        self._new_rows = False
+        self._task: asyncio.Task[None] | None = None
+        self._lateness: deque[float] = deque(maxlen=LATENESS_KEPT)
+        self._counts = {ScheduledStatus.SENT: 0, ScheduledStatus.SKIPPED: 0,
+                        ScheduledStatus.FAILED: 0}
+        self._lock = asyncio.Lock()  # one firing at a time (claim -> complete)
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Decide the rows a crash left due, load the window, start the task."""
+        left = await self._store.scheduled.due()
+        for start in range(0, len(left), BATCH):
+            await self._decide(left[start:start + BATCH])
+        await self._refill(full=True)
+        self._task = asyncio.create_task(self._run(), name="scheduler")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self._wheel.stop()
+
+    def wake(self) -> None:
+        """New rows were committed (a step's `schedule:`): load those due soon."""
+        self._new_rows = True
+        self._woken.set()
+
+    def statistics(self) -> SchedulerStatistics:
+        late = sorted(self._lateness)
+
+        def pick(q: float) -> float:
+            return late[min(len(late) - 1, int(q * len(late)))] * 1000 if late else 0.0
+
+        c = self._counts
+        return SchedulerStatistics(
+            in_wheel=len(self._wheel), fired=sum(c.values()), sent=c[ScheduledStatus.SENT],
+            skipped=c[ScheduledStatus.SKIPPED], failed=c[ScheduledStatus.FAILED],
+            late_p50_ms=pick(0.5), late_p99_ms=pick(0.99), late_max_ms=pick(1.0))
+
+    # --- the API ---------------------------------------------------------------------------
+
+    def track(self, rows: Iterable[ScheduledMessage]) -> None:
+        """Pending rows just committed or moved: into the wheel if due within the window."""
+        for row in rows:
+            self._max_id = max(self._max_id, row.id)
+            if row.status is not ScheduledStatus.PENDING:
+                self._wheel.cancel(row.id)
+            elif row.scheduled_at < self._loaded_until:
+                self._wheel.add(row.id, self._mono(row.scheduled_at))
+            else:
+                self._wheel.cancel(row.id)
+        self._woken.set()
+
+    def guest_changed(self, hotel_id: str, guest_id: str, data: dict[str, JSONScalar],
+                      language: str | None) -> None:
+        """A stay wrote the guest's name and room: the guest book follows."""
+        if language is None:
+            language = ""
+        self._guests.update(hotel_id, guest_id, data, language)
+
+    def forget(self, ids: Iterable[int]) -> None:
+        for id_ in ids:
+            self._wheel.cancel(id_)
+
+    async def request_changed(self, *, hotel_id: str, request_id: int, guest_id: str,
+                              flow_id: str, status: str, at: datetime) -> list[int]:
+        """A request moved to `status` (staff marked it done, ...): schedule what the hotel's
+        after_request templates ask for. Returns the new rows' ids (a repeat adds none)."""
+        hotel = self._hotels().hotels.get(HotelId(hotel_id))
+        if hotel is None:
+            return []
+        dues = request_dues(hotel, request_id=request_id, flow_id=flow_id, status=status, at=at)
+        rows = [ScheduledMessage(
+            hotel_id=hotel_id, guest_id=guest_id, message_type=d.message_type,
+            phone_number_id=hotel.departments[Dept(d.department)].phone_number_id,
+            scheduled_at=d.at, trigger_key=d.key, data={"request_id": request_id})
+            for d in dues]
+        return await self.insert(rows)
+
+    async def insert(self, rows: Sequence[ScheduledMessage]) -> list[int]:
+        """Commit new pending rows (a trigger key already there is not repeated); track them."""
+        ids = await self._store.scheduled.insert(rows, self._clock.now())
+        inserted = list(zip(ids, rows, strict=False)) if len(ids) == len(rows) else []
+        if inserted:
+            self.track(replace(row, id=id_) for id_, row in inserted)
+        else:
+            self.wake()  # some keys were there already: let the refill find the new ones
+        return ids
+
+    async def cancel(self, id: int, reason: str = "cancelled") -> bool:
+        done = await self._store.scheduled.cancel(id, reason, self._clock.now())
+        self._wheel.cancel(id)
+        return done
+
+    async def answered(self, phone_number_id: str, guest_id: str, quoted: str,
+                       now: datetime) -> ScheduledReply | None:
+        """The scheduled message a guest's message may answer (flows.reply_event decides)."""
+        if quoted:
+            row = await self._store.scheduled.by_wamid(quoted)
+            if row is not None and (row.phone_number_id, row.guest_id) == (phone_number_id,
+                                                                           guest_id):
+                return _reply(row, quoted=True, recent=True)
+        row = await self._store.scheduled.last_sent(phone_number_id, guest_id)
+        if row is None or row.done_at is None:
+            return None
+        recent = now - row.done_at <= timedelta(seconds=self._settings.reply_window)
+        return _reply(row, quoted=False, recent=recent) if recent else None
+
+    def quiet(self, hotel: Hotel, category: Category, at: datetime) -> datetime:
+        return quiet_adjusted(hotel, category, at)
+
+    # --- the loop --------------------------------------------------------------------------
+
+    def _mono(self, at: datetime) -> float:
+        return self._clock.monotonic() + (at - self._clock.now()).total_seconds()
+
+    async def _run(self) -> None:
+        while True:
+            now = self._clock.monotonic()
+            deadline = self._wheel.next_deadline()
+            wake_at = self._refill_at if deadline is None else min(deadline, self._refill_at)
+            if wake_at > now and not self._woken.is_set():
+                await self._wait(wake_at - now)
+            self._woken.clear()
+            if self._new_rows:
+                self._new_rows = False
+                await self._refill(full=False)
+            fired = self._wheel.advance(self._clock.monotonic())
+            ids = [key for key, _due in fired]
+            for start in range(0, len(ids), BATCH):
+                await self._fire(ids[start:start + BATCH])
+            if self._clock.monotonic() >= self._refill_at:
+                await self._refill(full=True)
+
+    async def _wait(self, seconds: float) -> None:
+        sleeper = asyncio.ensure_future(self._clock.sleep(seconds))
+        waker = asyncio.ensure_future(self._woken.wait())
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sleeper, waker):
+                task.cancel()
+
+    async def _refill(self, *, full: bool) -> None:
+        now = self._clock.now()
+        if full:
+            self._loaded_until = now + timedelta(seconds=self._settings.lookahead)
+            self._refill_at = self._clock.monotonic() + self._settings.lookahead / 2
+        after = 0 if full else self._max_id
+        rows = await self._store.scheduled.pending_before(self._loaded_until, after_id=after)
+        for row in rows:
+            self._max_id = max(self._max_id, row.id)
+            if row.id not in self._wheel:
+                self._wheel.add(row.id, self._mono(row.scheduled_at))
+
+    async def _fire(self, ids: list[int]) -> None:
+        async with self._lock:
+            claimed = await self._store.scheduled.claim(ids, self._clock.now())
+        await self._decide(claimed)
+
+    async def _decide(self, rows: Sequence[ScheduledMessage]) -> None:
+        if not rows:
+            return
+        hotels = self._hotels()
+        fired: list[Fired] = []
+        guests_after: list[tuple[str, str, dict[str, JSONScalar], str]] = []
+        opted = await self._opted_out(rows)
+        windows = await self._windows(rows, hotels)
+        for row in rows:
+            hotel = hotels.hotels.get(HotelId(row.hotel_id))
+            if hotel is None:
+                fired.append(Fired(id=row.id, status=ScheduledStatus.FAILED,
+                                   reason="unknown_hotel"))
+                continue
+            guest = await self._guests.get(row.hotel_id, row.guest_id)
+            if row.kind is ScheduledKind.CHECKOUT:
+                fired.append(self._checkout(row, guest, guests_after))
+                continue
+            number = _number_of(hotel, row)
+            outcome = decide(
+                hotel, message_type=row.message_type,
+                from_stay_or_trigger=row.trigger_key is not None,
+                language=str(guest.language or row.data.get("language") or ""),
+                data=row.data, guest=guest.data,
+                opted_out=(row.hotel_id, row.guest_id) in opted,
+                window_open=windows.get((number, row.guest_id), False))
+            fired.append(_fired(row, outcome))
+        now = self._clock.now()
+        sent = await self._store.scheduled.complete(fired, now)
+        for hotel_id, guest_id, data, language in guests_after:
+            self._guests.update(hotel_id, guest_id, data, language)
+        self._count(fired, rows, now)
+        if sent:
+            self._sender.submit(tuple(sent))
+
+    def _checkout(self, row: ScheduledMessage, guest: GuestRecord,
+                  after: list[tuple[str, str, dict[str, JSONScalar], str]]) -> Fired:
+        """The stay ended: its room leaves the guest's data (only if it is still that room:
+        a new stay's room stays)."""
+        data = dict(guest.data)
+        room = row.data.get("room")
+        if room is not None and data.get("room") == room:
+            data.pop("room")
+            language = guest.language or ""
+            after.append((row.hotel_id, row.guest_id, data, language))
+            return Fired(id=row.id, status=ScheduledStatus.SENT, reason=None,
+                         guest=(row.hotel_id, row.guest_id, _json(data), guest.language),
+                         stay_checked_out=(row.hotel_id, str(row.booking_ref)))
+        return Fired(id=row.id, status=ScheduledStatus.SENT,
+                     stay_checked_out=(row.hotel_id, str(row.booking_ref)))
+
+    async def _opted_out(self, rows: Sequence[ScheduledMessage]) -> set[tuple[str, str]]:
+        by_hotel: dict[str, set[str]] = {}
+        for row in rows:
+            by_hotel.setdefault(row.hotel_id, set()).add(row.guest_id)
+        found: set[tuple[str, str]] = set()
+        for hotel_id, guests in by_hotel.items():
+            out = await self._store.opt_outs.opted_out(hotel_id, guests)
+            found.update((hotel_id, g) for g in out)
+        return found
+
+    async def _windows(self, rows: Sequence[ScheduledMessage],
+                       hotels: Hotels) -> dict[tuple[str, str], bool]:
+        by_number: dict[str, set[str]] = {}
+        for row in rows:
+            hotel = hotels.hotels.get(HotelId(row.hotel_id))
+            if hotel is not None and row.kind is ScheduledKind.MESSAGE:
+                by_number.setdefault(_number_of(hotel, row), set()).add(row.guest_id)
+        now = self._clock.now()
+        found: dict[tuple[str, str], bool] = {}
+        for number, guests in by_number.items():
+            last = await self._store.windows.last_inbound_many(number, sorted(guests))
+            for guest, at in last.items():
+                # the pacer's rule keeps a minute of margin; so does this one
+                found[(number, guest)] = now - at < timedelta(hours=24) - timedelta(minutes=1)
+        return found
+
+    def _count(self, fired: Sequence[Fired], rows: Sequence[ScheduledMessage],
+               now: datetime) -> None:
+        due_of = {row.id: row.scheduled_at for row in rows}
+        for f in fired:
+            if f.status in self._counts:
+                self._counts[f.status] += 1
+            self._lateness.append(max(0.0, (now - due_of[f.id]).total_seconds()))
+        log.info("scheduled_fired", rows=len(fired),
+                 sent=sum(1 for f in fired if f.outbound is not None))
+
+
+def _number_of(hotel: Hotel, row: ScheduledMessage) -> str:
+    spec = hotel.scheduled.get(row.message_type)
+    department = hotel.departments.get(spec.department) if spec is not None else None
+    return department.phone_number_id if department is not None else row.phone_number_id
+
+
+def _fired(row: ScheduledMessage, outcome: Send | Skip) -> Fired:
+    if isinstance(outcome, Skip):
+        status = ScheduledStatus.FAILED if outcome.failed else ScheduledStatus.SKIPPED
+        return Fired(id=row.id, status=status, reason=outcome.reason)
+    priority = Priority.MARKETING if outcome.category is Category.MARKETING else Priority.SERVICE
+    message = OutboundMessage(phone_number_id=outcome.phone_number_id, guest_id=row.guest_id,
+                              body=outcome.body, priority=priority, template=outcome.template)
+    return Fired(id=row.id, status=ScheduledStatus.SENT, outbound=message,
+                 reply_flow=outcome.reply_flow)
+
+
+def _reply(row: ScheduledMessage, *, quoted: bool, recent: bool) -> ScheduledReply:
+    assert row.done_at is not None
+    return ScheduledReply(reply_flow=row.reply_flow, sent_at=row.done_at, quoted=quoted,
+                          recent=recent)
+
+
+def _json(data: dict[str, JSONScalar]) -> str:
+    return orjson.dumps(data).decode()
+
+
+@contextlib.asynccontextmanager
+async def open_scheduler(store: Store, sender: Sender, clock: Clock,
+                         hotels: Callable[[], Hotels], guests: Guests,
+                         settings: SchedulerSettings | None = None
+                         ) -> AsyncIterator[SchedulerActor]:
+    """Start the scheduler (rows left due are decided, the window loaded); stop it on exit."""
+    actor = SchedulerActor(store, sender, clock, hotels, guests, settings)
+    await actor.start()
+    try:
+        yield actor
+    finally:
+        await actor.close()
+
