@@ -7,8 +7,8 @@ A scheduled send creates no conversation context. A guest message answers it whe
 it (`context.id` is its wamid), taps one of its template's buttons, or comes within the
 hotel's reply window after it before the guest did anything else on that number (the
 context's last_activity is older than the send). It then becomes FlowRequested(reply_flow),
-unless the guest is in the middle of a flow (not idle, not expired: the reply is handled
-there) or the text is a global word (menu, back, STOP...: those keep their meaning). A template
+unless the guest is in the middle of a flow (not idle, not expired, not at the first step
+of the department's main menu: the reply is handled there) or the text is a global word (menu, back, STOP...: those keep their meaning). A template
 button whose payload is "flow:<id>" is left to the engine, which starts that flow itself.
 """
 
@@ -21,6 +21,7 @@ from hotelbot.flows.context import Context
 from hotelbot.flows.events import Event, FlowRequested, TemplateButtonPressed, TextReceived
 from hotelbot.flows.model import FLOW_PREFIX, Hotel
 from hotelbot.flows.text import normalize
+from hotelbot.typedefs import Dept
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,7 +47,7 @@ def reply_event(hotel: Hotel, context: Context, event: Event, answered: Schedule
         return event
     tapped = isinstance(event, TemplateButtonPressed)
     fresh = answered.recent and (context.last_activity is None
-                                 or _aware(context.last_activity) < _aware(answered.sent_at))
+                                 or _aware(context.last_activity) <= _aware(answered.sent_at))
     if answered.quoted or tapped or fresh:
         return FlowRequested(flow_id=answered.reply_flow)
     return event
@@ -59,8 +60,14 @@ def may_answer(hotel: Hotel, context: Context, event: Event, now: datetime) -> b
 
 
 def _mid_flow(hotel: Hotel, context: Context, now: datetime) -> bool:
+    """In a flow, not idle past the timeout; the department's main menu is no flow to keep."""
     if context.current_flow is None:
         return False
+    department = hotel.departments.get(Dept(context.department))
+    if department is not None and context.current_flow == department.main_flow:
+        main = hotel.flows.get(department.main_flow)
+        if main is not None and context.current_step == main.start:
+            return False
     if context.last_activity is None:
         return True
     idle = _aware(now) - _aware(context.last_activity)

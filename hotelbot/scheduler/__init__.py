@@ -13,6 +13,7 @@ from hotelbot.scheduler.actor import (
     SchedulerStatistics,
     open_scheduler,
 )
+from hotelbot.scheduler.broadcast import BroadcastError, BroadcastResult, Segment, broadcast
 from hotelbot.scheduler.stays import (
     FIELDS,
     FieldError,
@@ -27,14 +28,18 @@ from hotelbot.scheduler.wheel import TimingWheel, WheelStatistics
 __all__ = [
     "CHECKOUT",
     "FIELDS",
+    "BroadcastError",
+    "BroadcastResult",
     "Due",
     "FieldError",
     "SchedulerActor",
     "SchedulerSettings",
     "SchedulerStatistics",
+    "Segment",
     "TimingWheel",
     "WheelStatistics",
     "after_quiet",
+    "broadcast",
     "delete_stay",
     "local_moment",
     "open_scheduler",

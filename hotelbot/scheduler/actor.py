@@ -118,6 +118,7 @@ class SchedulerActor:
         self._counts = {ScheduledStatus.SENT: 0, ScheduledStatus.SKIPPED: 0,
                         ScheduledStatus.FAILED: 0}
         self._lock = asyncio.Lock()  # one firing at a time (claim -> complete)
+        self._sleeping_until: float | None = None  # the loop waits until then (monotonic)
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -249,12 +250,26 @@ class SchedulerActor:
             if self._clock.monotonic() >= self._refill_at:
                 await self._refill(full=True)
 
+    async def wait_idle(self, *, limit: float = 10.0) -> None:
+        """Until the loop sleeps towards a deadline still ahead with nothing to do (tests,
+        benchmarks: after moving a fake clock). `limit`: real seconds at most."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + limit
+        while loop.time() < end:
+            until = self._sleeping_until
+            if until is not None and self._clock.monotonic() < until \
+                    and not self._woken.is_set():
+                return
+            await asyncio.sleep(0.001)
+
     async def _wait(self, seconds: float) -> None:
+        self._sleeping_until = self._clock.monotonic() + seconds
         sleeper = asyncio.ensure_future(self._clock.sleep(seconds))
         waker = asyncio.ensure_future(self._woken.wait())
         try:
             await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            self._sleeping_until = None
             for task in (sleeper, waker):
                 task.cancel()
 

@@ -26,6 +26,7 @@ from aiohttp.test_utils import TestClient, TestServer, unused_port
 from hotelbot.app import CORE, Core, create_app
 from hotelbot.cli.screen import SendText, message_item, webhook_body
 from hotelbot.cli.serve import runner_options
+from hotelbot.clock import Clock
 from hotelbot.devtools.fake_graph import FAKE_GRAPH, FakeGraph, RecordedSend, create_fake_graph
 from hotelbot.settings import Settings
 from hotelbot.store import Store
@@ -117,7 +118,8 @@ async def start_hotel(tmp_path: Path) -> AsyncIterator[HotelFactory]:
     """Start (or restart, on the same data dir) hotelbot and a fake Graph API."""
     started: list[tuple[TestClient[web.Request, web.Application], TestServer]] = []
 
-    async def start(*, statuses: tuple[str, ...] = (), **overrides: Any) -> Hotel:
+    async def start(*, statuses: tuple[str, ...] = (), clock: Clock | None = None,
+                    **overrides: Any) -> Hotel:
         port = unused_port()
         graph_app = create_fake_graph(
             access_token=ACCESS_TOKEN, webhook_url=f"http://127.0.0.1:{port}/webhook",
@@ -127,7 +129,7 @@ async def start_hotel(tmp_path: Path) -> AsyncIterator[HotelFactory]:
         await graph.start_server()
         graph_url = str(graph.make_url("")).rstrip("/")
         settings = settings_for(tmp_path / "var", graph_url, **overrides)
-        app = create_app(settings)
+        app = create_app(settings, clock=clock)
         server = TestServer(app, host="127.0.0.1", port=port)
         await server.start_server(**runner_options(settings))  # the listener options of serve
         client = TestClient(server)
