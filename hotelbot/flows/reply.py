@@ -8,7 +8,8 @@ it (`context.id` is its wamid), taps one of its template's buttons, or comes wit
 hotel's reply window after it before the guest did anything else on that number (the
 context's last_activity is older than the send). It then becomes FlowRequested(reply_flow),
 unless the guest is in the middle of a flow (not idle, not expired, not at the first step
-of the department's main menu: the reply is handled there) or the text is a global word (menu, back, STOP...: those keep their meaning). A template
+of the department's main menu: the reply is handled there) or the text is a global word
+(menu, back, STOP...: those keep their meaning). A template
 button whose payload is "flow:<id>" is left to the engine, which starts that flow itself.
 """
 

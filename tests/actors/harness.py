@@ -78,8 +78,9 @@ class Harness:
         await self.inbox.accept([inbound(number, guest, text, self.clock)])
 
     async def settle(self) -> None:
-        """Every step committed, every due scheduled row decided, every reply sent. The pacer spreads sends over time (the
-        number's even pace): while it holds rows, the fake clock moves 10 ms at a time."""
+        """Every step committed, every due scheduled row decided, every reply sent. The pacer
+        spreads sends over time (the number's even pace): while it holds rows, the fake clock
+        moves 10 ms at a time."""
         for _ in range(1000):
             await self.scheduler.wait_idle()
             await self.router.wait_idle()
