@@ -12,7 +12,8 @@ application: its routes and its `cleanup_ctx` list.
                 -> scheduler (rows left `due` decided; the next hour's rows in its wheel)
                 -> router (accepting; sweeps idle actors and stale contexts)
                 -> inbox (recovery: inbound rows still `received` are replayed)
-    create_app: cleanup_ctx = [core, admin socket]; routes = webhook, /healthz, /readyz
+    create_app: cleanup_ctx = [core, admin socket]; routes = webhook, /healthz, /readyz,
+                the PMS stays API (its tokens from the environment)
 
 On SIGTERM aiohttp stops accepting first; then the admin socket closes, the inbox stops
 sweeping, the router drains every mailbox (each step commits), the pacer finishes what is in
@@ -22,6 +23,7 @@ and checkpoints. Must never do work at import time.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -49,9 +51,12 @@ from hotelbot.store import Store, open_store
 from hotelbot.typedefs import NumberId
 from hotelbot.web import (
     READINESS,
+    STAYS,
     WEBHOOK,
+    StaysApi,
     WebhookHandler,
     add_health_routes,
+    add_stays_routes,
     add_webhook_routes,
 )
 from hotelbot.whatsapp import GraphClient, open_graph_client
@@ -157,6 +162,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     ])
     add_webhook_routes(app)
     add_health_routes(app)
+    add_stays_routes(app)
     return app
 
 
@@ -172,6 +178,8 @@ def _core_ctx(
                 body_timeout=settings.body_timeout,
             )
             app[READINESS] = core.readiness
+            app[STAYS] = StaysApi(scheduler=core.scheduler, store=core.store,
+                                  hotels=core.config.get, clock=core.clock, environ=os.environ)
             yield
 
     return core_ctx
