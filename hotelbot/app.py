@@ -189,7 +189,7 @@ async def _admin_ctx(app: web.Application) -> AsyncIterator[None]:
     core = app[CORE]
     targets = AdminTargets(
         router=core.router, inbox=core.inbox, store=core.store, pacer=core.pacer,
-        graph=core.graph, config=core.config, now=core.clock.now,
+        graph=core.graph, config=core.config, now=core.clock.now, scheduler=core.scheduler,
     )
     async with open_admin_server(core.settings.admin_socket, AdminCommands(targets)) as server:
         app[ADMIN] = server

@@ -13,12 +13,15 @@ from hotelbot.admin.commands import (
     CommandError,
     Param,
 )
+from hotelbot.admin.scheduling import SCHEDULER_COMMANDS
 from hotelbot.admin.server import (
     AdminServer,
     AdminServerStatistics,
     AdminSocketError,
     open_admin_server,
 )
+
+COMMANDS.update(SCHEDULER_COMMANDS)  # queue, queue_cancel, broadcast (issue 10)
 
 __all__ = [
     "COMMANDS",

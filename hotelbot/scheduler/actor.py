@@ -195,6 +195,16 @@ class SchedulerActor:
             for d in dues]
         return await self.insert(rows)
 
+    async def request_status_changed(self, request_id: int, status: str) -> list[int]:
+        """A request's status changed (the admin socket's ack/done/cancel, the staff console's
+        "done"): what its hotel's after_request templates schedule. Unknown id: nothing."""
+        record = await self._store.requests.get(request_id)
+        if record is None:
+            return []
+        return await self.request_changed(
+            hotel_id=record.hotel_id, request_id=request_id, guest_id=record.guest_id,
+            flow_id=record.flow_id, status=status, at=self._clock.now())
+
     async def insert(self, rows: Sequence[ScheduledMessage]) -> list[int]:
         """Commit new pending rows (a trigger key already there is not repeated); track them."""
         ids = await self._store.scheduled.insert(rows, self._clock.now())

@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from hotelbot.flows import Hotel
-from hotelbot.scheduler.actor import SchedulerActor
 from hotelbot.scheduler.triggers import local_moment, quiet_adjusted, stay_values
-from hotelbot.store import ScheduledMessage, StayRecord, Store
+from hotelbot.store import ScheduledMessage, StayRecord, StayRepository
 from hotelbot.typedefs import Dept, JSONScalar
 
 _WA_ID = re.compile(r"^[0-9]{6,15}$")
@@ -44,7 +44,16 @@ class BroadcastError(ValueError):
     """A broadcast the scheduler refuses; the message says why (shown to the operator)."""
 
 
-async def broadcast(scheduler: SchedulerActor, store: Store, hotel: Hotel, *, message_type: str,
+class Inserter(Protocol):
+    async def insert(self, rows: Sequence[ScheduledMessage]) -> list[int]: ...
+
+
+class HasStays(Protocol):
+    @property
+    def stays(self) -> StayRepository: ...
+
+
+async def broadcast(scheduler: Inserter, store: HasStays, hotel: Hotel, *, message_type: str,
                     segment: Segment, numbers: Sequence[str], broadcast_id: str,
                     now: datetime) -> BroadcastResult:
     """Add one row per guest of the segment.
@@ -70,7 +79,7 @@ async def broadcast(scheduler: SchedulerActor, store: Store, hotel: Hotel, *, me
                            refused=tuple(refused))
 
 
-async def _guests(store: Store, hotel: Hotel, segment: Segment, numbers: Sequence[str],
+async def _guests(store: HasStays, hotel: Hotel, segment: Segment, numbers: Sequence[str],
                   now: datetime) -> tuple[dict[str, dict[str, JSONScalar]], list[str]]:
     if segment is Segment.NUMBERS:
         if not numbers:

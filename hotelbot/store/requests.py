@@ -32,6 +32,10 @@ class RequestRepository(Protocol):
         """
         ...
 
+    async def get(self, id: int) -> RequestRecord | None:
+        """One request, or None when no request has this id."""
+        ...
+
     async def set_status(
         self, id: int, status: RequestStatus | str, *, at: datetime | None = None
     ) -> None:
@@ -63,6 +67,10 @@ class SqliteRequests:
             rows = await self._db.fetchall(_RECENT_OF, (hotel_id, RequestStatus(status), limit))
         return [codec.request_from_row(row) for row in rows]
 
+    async def get(self, id: int) -> RequestRecord | None:
+        found = await self._db.fetchone(_GET, (id,))
+        return None if found is None else codec.request_from_row(found)
+
     async def set_status(
         self, id: int, status: RequestStatus | str, *, at: datetime | None = None
     ) -> None:
@@ -83,6 +91,7 @@ _RECENT_OF = (
     f"SELECT {codec.REQUEST_COLUMNS} FROM requests WHERE hotel_id = ? AND status = ?"
     " ORDER BY id DESC LIMIT ?"
 )
+_GET = f"SELECT {codec.REQUEST_COLUMNS} FROM requests WHERE id = ?"
 _SET_STATUS = "UPDATE requests SET status = ?, updated_at = coalesce(?, updated_at) WHERE id = ?"
 
 

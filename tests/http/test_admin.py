@@ -14,6 +14,7 @@ import socket
 import stat
 import tempfile
 from collections.abc import AsyncIterator, Iterator, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,9 @@ import structlog
 from hotelbot import cli
 from hotelbot.admin import AdminSocketError, open_admin_server
 from hotelbot.app import ADMIN, CORE
-from hotelbot.store import RequestStatus
+from hotelbot.store import RequestRecord, RequestStatus, StepCommit
 from tests.fakes.hotel import Hotel, HotelFactory
-from tests.numbers import FRONT_DESK
+from tests.numbers import FRONT_DESK, ROOM_SERVICE
 from tests.paths import CONFIG
 
 GUEST = "34600111222"
@@ -183,7 +184,8 @@ async def test_a_too_long_line_is_refused_and_the_server_keeps_serving(
 async def test_help_lists_every_command(conn: Conn) -> None:
     reply = await conn.ask({"cmd": "help"})
     assert set(reply["commands"]) == {
-        "help", "stats", "requests", "request_status", "context", "reload", "parked", "replay"}
+        "help", "stats", "requests", "request_status", "context", "reload", "parked", "replay",
+        "queue", "queue_cancel", "broadcast"}
 
 
 # --- the commands, after a real check-in --------------------------------------------------
@@ -192,7 +194,7 @@ async def test_help_lists_every_command(conn: Conn) -> None:
 async def test_stats_count_the_conversation(admin_hotel: Hotel, conn: Conn) -> None:
     await _check_in(admin_hotel)
     stats = (await conn.ask({"cmd": "stats"}))["stats"]
-    assert set(stats) == {"inbox", "router", "store", "pacer", "graph"}
+    assert set(stats) == {"inbox", "router", "store", "pacer", "graph", "scheduler"}
     assert stats["inbox"]["accepted"] == stats["router"]["dispatched"] == len(CHECK_IN)
     assert stats["router"]["active"] == 1
     assert stats["pacer"]["sent"] == len(admin_hotel.fake.sent_to(GUEST)) >= len(CHECK_IN)
@@ -244,7 +246,7 @@ async def test_ack_changes_the_request_status(admin_hotel: Hotel, conn: Conn) ->
     await _check_in(admin_hotel)
     [row] = (await conn.ask({"cmd": "requests", "hotel": "demo_hotel"}))["requests"]
     reply = await conn.ask({"cmd": "request_status", "id": row["id"], "status": "acknowledged"})
-    assert reply == {"ok": True, "id": row["id"], "status": "acknowledged"}
+    assert reply == {"ok": True, "id": row["id"], "status": "acknowledged", "scheduled": []}
     [stored] = await admin_hotel.store.requests.recent("demo_hotel")
     assert stored.status is RequestStatus.ACKNOWLEDGED
 
@@ -395,3 +397,49 @@ async def test_cli_parked_and_replay(
     assert "no parked messages" in capsys.readouterr().out
     assert await _admin_cli("--socket", sock, "replay", "999") == 1
     assert "no parked inbound message with seq 999" in capsys.readouterr().err
+
+
+async def test_done_on_a_room_service_order_schedules_the_feedback_request_in_the_queue(
+    admin_hotel: Hotel, conn: Conn
+) -> None:
+    now = admin_hotel.core.clock.now()
+    await admin_hotel.store.conversations.commit_step(StepCommit(
+        phone_number_id=ROOM_SERVICE, guest_id=GUEST, hotel_id="demo_hotel", context={},
+        guest_data={}, language="en", inbound_seq=None, guest_changed=False, at=now,
+        requests=(RequestRecord(hotel_id="demo_hotel", department="room_service",
+                                guest_id=GUEST, flow_id="room_service_order", kind="order",
+                                data={"item": "Club sandwich"}, created_at=now),)))
+    [order] = await admin_hotel.store.requests.recent("demo_hotel")
+    reply = await conn.ask({"cmd": "request_status", "id": order.id, "status": "done"})
+    assert reply["ok"] is True and len(reply["scheduled"]) == 1
+    again = await conn.ask({"cmd": "request_status", "id": order.id, "status": "done"})
+    assert again["scheduled"] == []  # a trigger fires once
+    queue = await conn.ask({"cmd": "queue", "hotel": "demo_hotel"})
+    [row] = queue["queue"]
+    assert (row["type"], row["status"], row["guest"]) == ("feedback_request", "pending",
+                                                          "*******1222")
+    assert row["due"][:16] == (now + timedelta(hours=2)).isoformat()[:16]
+    cancelled = await conn.ask({"cmd": "queue_cancel", "id": row["id"]})
+    assert cancelled == {"ok": True, "id": row["id"], "status": "skipped", "reason": "cancelled"}
+    refused = await conn.ask({"cmd": "queue_cancel", "id": row["id"]})
+    assert refused["ok"] is False and "is skipped, not pending" in refused["error"]
+    assert (await conn.ask({"cmd": "queue", "hotel": "demo_hotel"}))["queue"] == []
+
+
+async def test_broadcast_to_numbers_through_the_socket_refuses_bad_input(
+    admin_hotel: Hotel, conn: Conn
+) -> None:
+    reply = await conn.ask({"cmd": "broadcast", "hotel": "demo_hotel",
+                            "message_type": "spa_offer", "segment": "numbers",
+                            "numbers": "34600111222, +34600111333, 12x", "id": "spring"})
+    assert (reply["ok"], reply["rows"], reply["refused"]) == (True, 2, ["12x"])
+    assert (await conn.ask({"cmd": "broadcast", "hotel": "demo_hotel",
+                            "message_type": "spa_offer", "segment": "numbers",
+                            "numbers": "34600111222", "id": "spring"}))["rows"] == 0
+    for bad, reason in [
+        ({"message_type": "nope", "segment": "in_house"}, "unknown message type 'nope'"),
+        ({"message_type": "spa_offer", "segment": "everyone"}, "'segment' must be one of"),
+        ({"message_type": "spa_offer", "segment": "numbers"}, "give the numbers"),
+    ]:
+        refused = await conn.ask({"cmd": "broadcast", "hotel": "demo_hotel", **bad})
+        assert refused["ok"] is False and reason in refused["error"]
