@@ -30,7 +30,7 @@ from typing import Any, Literal, Protocol
 import structlog
 
 from hotelbot.errors import FlowDefinitionError, HotelbotError, StoreError
-from hotelbot.flows import Context, Hotels
+from hotelbot.flows import Context, Hotel, Hotels
 from hotelbot.store import (
     ConversationRepository,
     InboundMessage,
@@ -40,6 +40,8 @@ from hotelbot.store import (
     RequestStatus,
     ScheduledMessage,
     ScheduledRepository,
+    StayApplied,
+    StayRecord,
     StayRepository,
 )
 from hotelbot.typedefs import GuestId, NumberId
@@ -100,6 +102,8 @@ class AdminScheduler(HasStatistics, Protocol):
     async def cancel(self, id: int, reason: str = "cancelled") -> bool: ...
 
     async def insert(self, rows: Sequence[ScheduledMessage]) -> list[int]: ...
+
+    async def put_stay(self, hotel: Hotel, stay: StayRecord) -> StayApplied: ...
 
 
 class AdminConfig(Protocol):

@@ -1,16 +1,19 @@
 """The scheduler's admin commands (issue 10): the queue, cancelling a row, broadcasts.
 
-Owns: `queue` (a hotel's scheduled rows, by status), `queue_cancel` (a pending row becomes
-skipped, reason cancelled), `broadcast` (one message type to a segment: in-house guests,
-arriving tomorrow, or a list of numbers). Registered into the one command table by the
-package (admin/__init__.py). Must never show a full phone number unless asked, and never send:
-a broadcast adds rows the scheduler fires (quiet hours, opt-out and the window apply).
+Owns: `stay_put` (a stay, as the PMS API takes it), `queue` (a hotel's scheduled rows, by
+status), `queue_cancel` (a pending row becomes skipped, reason cancelled), `broadcast` (one
+message type to a segment: in-house guests, arriving tomorrow, or a list of numbers).
+Registered into the one command table by the package (admin/__init__.py). Must never show a
+full phone number unless asked, and never send: a broadcast adds rows the scheduler fires
+(quiet hours, opt-out and the window apply).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+
+import orjson
 
 from hotelbot.admin.commands import (
     DEFAULT_LIMIT,
@@ -21,7 +24,7 @@ from hotelbot.admin.commands import (
     Reply,
     mask_guest,
 )
-from hotelbot.scheduler import BroadcastError, Segment, broadcast
+from hotelbot.scheduler import BroadcastError, Segment, broadcast, parse_stay
 from hotelbot.store import ScheduledMessage, ScheduledStatus
 from hotelbot.typedefs import HotelId
 
@@ -82,6 +85,28 @@ async def _broadcast(targets: AdminTargets, request: Mapping[str, object]) -> Re
             "due": result.due.isoformat(), "refused": list(result.refused)}
 
 
+async def _stay_put(targets: AdminTargets, request: Mapping[str, object]) -> Reply:
+    """A stay as the PMS API takes it, through the socket (`hotelbot stays import`)."""
+    hotel_id = _hotel(targets, request)
+    hotel = targets.config.get().hotels[HotelId(hotel_id)]
+    ref = request.get("booking_ref")
+    raw = request.get("stay")
+    try:
+        body = orjson.loads(raw) if isinstance(raw, str) else None
+    except orjson.JSONDecodeError:
+        body = None
+    if not isinstance(body, dict) or not isinstance(ref, str):
+        raise CommandError("'booking_ref' (text) and 'stay' (a JSON object) are required")
+    if targets.scheduler is None:
+        raise CommandError("no scheduler is running")
+    parsed = parse_stay(hotel, ref, body)
+    if isinstance(parsed, list):
+        return {"ok": False, "error": "invalid stay",
+                "fields": [{"field": f.field, "reason": f.reason} for f in parsed]}
+    applied = await targets.scheduler.put_stay(hotel, parsed)
+    return {"hotel": hotel_id, "booking_ref": ref, "pending": len(applied.open_rows)}
+
+
 def _hotel(targets: AdminTargets, request: Mapping[str, object]) -> str:
     hotel = request.get("hotel")
     hotels = targets.config.get().hotels
@@ -117,6 +142,13 @@ SCHEDULER_COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command(name="queue_cancel", run=_queue_cancel,
             doc="cancel a pending scheduled message (it becomes skipped: cancelled)",
             params=(Param(key="id", kind="int", help="the scheduled row's id"),)),
+    Command(name="stay_put", run=_stay_put,
+            doc="add or update a stay as the PMS API does (hotelbot stays import uses it)",
+            params=(
+        Param(key="hotel", help="the hotel's id"),
+        Param(key="booking_ref", metavar="REF", help="the booking reference"),
+        Param(key="stay", metavar="JSON", help="the stay's fields as a JSON object"),
+    )),
     Command(name="broadcast", run=_broadcast,
             doc="send a scheduled message type to a segment of a hotel's guests", params=(
         Param(key="hotel", help="the hotel's id"),

@@ -284,6 +284,7 @@ FORMATS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "replay": lambda reply: f"message {reply['seq']} handed to its conversation again",
     "reload": lambda reply: f"configuration reloaded: {', '.join(reply['hotels'])}",
     "queue": lambda reply: format_queue(reply["queue"]),
+    "stay_put": lambda reply: f"stay {reply['booking_ref']}: {reply['pending']} pending",
     "queue_cancel": lambda reply: f"scheduled message {reply['id']}: cancelled",
     "broadcast": lambda reply: (
         f"broadcast {reply['broadcast_id']}: {reply['rows']} messages due {reply['due'][:16]}"

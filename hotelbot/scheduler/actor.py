@@ -37,6 +37,7 @@ import structlog
 
 from hotelbot.clock import Clock
 from hotelbot.flows import Category, Hotel, Hotels, ScheduledReply
+from hotelbot.scheduler.stays import put_stay
 from hotelbot.scheduler.triggers import (
     Send,
     Skip,
@@ -53,6 +54,8 @@ from hotelbot.store import (
     ScheduledKind,
     ScheduledMessage,
     ScheduledStatus,
+    StayApplied,
+    StayRecord,
     Store,
 )
 from hotelbot.typedefs import Dept, HotelId, JSONScalar
@@ -204,6 +207,10 @@ class SchedulerActor:
         return await self.request_changed(
             hotel_id=record.hotel_id, request_id=request_id, guest_id=record.guest_id,
             flow_id=record.flow_id, status=status, at=self._clock.now())
+
+    async def put_stay(self, hotel: Hotel, stay: StayRecord) -> StayApplied:
+        """Store a stay and re-plan its rows (scheduler/stays.py: put_stay)."""
+        return await put_stay(self, self._store, hotel, stay, self._clock.now())
 
     async def insert(self, rows: Sequence[ScheduledMessage]) -> list[int]:
         """Commit new pending rows (a trigger key already there is not repeated); track them."""

@@ -14,12 +14,12 @@ letters, digits, ".", "_" or "-".
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from hotelbot.flows import Hotel
-from hotelbot.scheduler.actor import SchedulerActor
 from hotelbot.scheduler.triggers import CHECKOUT, stay_plan, stay_values
 from hotelbot.store import (
     ScheduledKind,
@@ -28,13 +28,24 @@ from hotelbot.store import (
     StayRecord,
     Store,
 )
-from hotelbot.typedefs import Dept
+from hotelbot.typedefs import Dept, JSONScalar
 
 FIELDS = ("guest_wa_id", "guest_name", "room", "check_in", "check_out", "language")
 REQUIRED = FIELDS[:-1]
 _WA_ID = re.compile(r"^\+?[0-9]{6,15}$")
 _REF = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 MAX_NAME = 100
+
+
+class Tracker(Protocol):
+    """The scheduler's side of a stay change (SchedulerActor): the wheel and the guest book."""
+
+    def track(self, rows: Iterable[ScheduledMessage]) -> None: ...
+
+    def forget(self, ids: Iterable[int]) -> None: ...
+
+    def guest_changed(self, hotel_id: str, guest_id: str, data: dict[str, JSONScalar],
+                      language: str | None) -> None: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -110,7 +121,7 @@ def _moment(body: Mapping[str, object], key: str, faults: list[FieldError]) -> d
     return moment
 
 
-async def put_stay(scheduler: SchedulerActor, store: Store, hotel: Hotel,
+async def put_stay(scheduler: Tracker, store: Store, hotel: Hotel,
                    stay: StayRecord, now: datetime) -> StayApplied:
     """Store the stay and re-plan its rows (one transaction); the wheel follows. A stay whose
     check_out has passed is checked out at once (its checkout row is due now)."""
@@ -140,7 +151,7 @@ async def put_stay(scheduler: SchedulerActor, store: Store, hotel: Hotel,
     return applied
 
 
-async def delete_stay(scheduler: SchedulerActor, store: Store, hotel_id: str,
+async def delete_stay(scheduler: Tracker, store: Store, hotel_id: str,
                       booking_ref: str, now: datetime) -> StayApplied | None:
     """Cancel the stay: its pending rows are skipped (stay_cancelled). None: no such stay."""
     applied = await store.stays.cancel(hotel_id, booking_ref, now)

@@ -185,7 +185,7 @@ async def test_help_lists_every_command(conn: Conn) -> None:
     reply = await conn.ask({"cmd": "help"})
     assert set(reply["commands"]) == {
         "help", "stats", "requests", "request_status", "context", "reload", "parked", "replay",
-        "queue", "queue_cancel", "broadcast"}
+        "queue", "queue_cancel", "broadcast", "stay_put"}
 
 
 # --- the commands, after a real check-in --------------------------------------------------
@@ -443,3 +443,29 @@ async def test_broadcast_to_numbers_through_the_socket_refuses_bad_input(
     ]:
         refused = await conn.ask({"cmd": "broadcast", "hotel": "demo_hotel", **bad})
         assert refused["ok"] is False and reason in refused["error"]
+
+
+async def test_stays_import_reports_refused_lines_and_applies_the_rest(
+    admin_hotel: Hotel, sock_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    csv_file = tmp_path / "stays.csv"
+    csv_file.write_text(
+        "booking_ref,guest_wa_id,guest_name,room,check_in,check_out,language\n"
+        "A-1,34600111222,Ana Lopez,101,2030-05-01T15:00:00+01:00,2030-05-03T11:00:00+01:00,en\n"
+        "A-2,34600111333,Bo,9999,2030-05-01T15:00:00+01:00,2030-05-03T11:00:00+01:00,\n"
+        "A-3,34600111444,Cy,102,2030-05-01T15:00:00,2030-05-03T11:00:00+01:00,\n",
+        encoding="utf-8")
+    argv = ["stays", "import", str(csv_file), "--hotel", "demo_hotel", "--config-dir",
+            str(CONFIG), "--socket", str(sock_dir / "a.sock")]
+    assert await asyncio.to_thread(cli.main, argv) == 1
+    out = [line for line in capsys.readouterr().out.splitlines() if "[info" not in line]
+    assert out == [f"{csv_file}:3: room: not a room number of this hotel",
+                   f"{csv_file}:4: check_in: needs a UTC offset, e.g. +01:00 or Z",
+                   "1 accepted, 2 refused"]
+    stay = await admin_hotel.store.stays.get("demo_hotel", "A-1")
+    assert stay is not None and stay.guest_name == "Ana Lopez"
+    assert await admin_hotel.store.stays.get("demo_hotel", "A-2") is None
+    bad_header = tmp_path / "bad.csv"
+    bad_header.write_text("booking_ref,phone\nX,1\n", encoding="utf-8")
+    assert await asyncio.to_thread(cli.main, [*argv[:2], str(bad_header), *argv[3:]]) == 1
+    assert "missing column guest_wa_id" in capsys.readouterr().out
