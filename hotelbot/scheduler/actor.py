@@ -63,6 +63,9 @@ from hotelbot.typedefs import Dept, HotelId, JSONScalar
 log = structlog.get_logger(__name__)
 
 BATCH = 500  # rows claimed and decided per transaction
+# A deadline this close counts as come: a due is a datetime turned into monotonic seconds, and
+# float rounding must not leave the loop waiting a microsecond (or spinning) short of it.
+SLACK = 0.001
 
 
 class Sender(Protocol):
@@ -254,13 +257,16 @@ class SchedulerActor:
             now = self._clock.monotonic()
             deadline = self._wheel.next_deadline()
             wake_at = self._refill_at if deadline is None else min(deadline, self._refill_at)
-            if wake_at > now and not self._woken.is_set():
+            if wake_at > now + SLACK and not self._woken.is_set():
                 await self._wait(wake_at - now)
             self._woken.clear()
             if self._new_rows:
                 self._new_rows = False
                 await self._refill(full=False)
-            fired = self._wheel.advance(self._clock.monotonic())
+            now = self._clock.monotonic()
+            if deadline is not None and deadline <= now + SLACK:
+                now = max(now, deadline)  # dues are datetimes turned into floats: no spin
+            fired = self._wheel.advance(now)
             ids = [key for key, _due in fired]
             for start in range(0, len(ids), BATCH):
                 await self._fire(ids[start:start + BATCH])

@@ -10,6 +10,10 @@ Rules:
                   with zoneinfo on each date: 10:00 stays 10:00 across a DST change (the UTC
                   instant moves by an hour). A time that does not exist that day (the hour
                   skipped in spring) is read with fold=0, i.e. as the offset before the change.
+    keys          a row's trigger key names its stay and type, plus the date for a daily one
+                  and the check-out instant for one before check-out (and the checkout row):
+                  an extension after a reminder went out plans a new reminder; a welcome
+                  goes once per stay.
     each morning  a daily template fires on every date from the day after check-in through
                   the check-out day, when that moment lies strictly between check-in and
                   check-out (the 10:00 of a 09:00 checkout day is not "during the stay").
@@ -90,15 +94,16 @@ def stay_plan(hotel: Hotel, *, booking_ref: str, check_in: datetime, check_out: 
                 found.append(Due(message_type=spec.id, at=at, department=spec.department,
                                  key=f"stay:{booking_ref}:{spec.id}{suffix}"))
     found.append(Due(message_type=CHECKOUT, at=check_out.astimezone(UTC),
-                     key=f"stay:{booking_ref}:{CHECKOUT}"))
+                     key=f"stay:{booking_ref}:{CHECKOUT}:{_instant(check_out)}"))
     return sorted(found, key=lambda d: (d.at, d.key))
 
 
 def _stay_moments(hotel: Hotel, spec: ScheduledTemplate, check_in: datetime,
                   check_out: datetime) -> list[tuple[datetime, str]]:
     trigger = spec.trigger
-    if trigger.kind is TriggerKind.BEFORE_CHECKOUT:
-        return [((check_out - timedelta(minutes=trigger.minutes)).astimezone(UTC), "")]
+    if trigger.kind is TriggerKind.BEFORE_CHECKOUT:  # a new checkout (extension): a new one
+        return [((check_out - timedelta(minutes=trigger.minutes)).astimezone(UTC),
+                 f":{_instant(check_out)}")]
     if trigger.kind is TriggerKind.AFTER_CHECK_IN:
         return [((check_in + timedelta(minutes=trigger.minutes)).astimezone(UTC), "")]
     if trigger.kind is not TriggerKind.DAILY or trigger.at is None:
@@ -114,6 +119,10 @@ def _stay_moments(hotel: Hotel, spec: ScheduledTemplate, check_in: datetime,
             moments.append((at, f":{day.isoformat()}"))
         day += timedelta(days=1)
     return moments
+
+
+def _instant(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M")
 
 
 def local_moment(zone: ZoneInfo, day: date, at: time) -> datetime:

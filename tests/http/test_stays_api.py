@@ -103,5 +103,5 @@ async def test_put_is_an_idempotent_upsert_that_reschedules_and_delete_cancels(
     assert (status, body["state"], body["skipped"]) == (200, "cancelled", 7)
     assert await api.store.scheduled.pending() == []
     skipped = await api.store.scheduled.listing("demo_hotel", ScheduledStatus.SKIPPED, 50)
-    assert {r.skip_reason for r in skipped} == {"stay_cancelled"}
+    assert {r.skip_reason for r in skipped} == {"stay_cancelled", "stay_changed"}
     assert (await call(api, "DELETE", path=PATH.replace("BK-77", "NOPE")))[0] == 404
