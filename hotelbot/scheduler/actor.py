@@ -66,6 +66,8 @@ BATCH = 500  # rows claimed and decided per transaction
 # A deadline this close counts as come: a due is a datetime turned into monotonic seconds, and
 # float rounding must not leave the loop waiting a microsecond (or spinning) short of it.
 SLACK = 0.001
+# The 24-hour window as the pacer keeps it (a minute of margin): outside it, the template.
+WINDOW = timedelta(hours=24) - timedelta(minutes=1)
 
 
 class Sender(Protocol):
@@ -74,8 +76,6 @@ class Sender(Protocol):
 
 class Guests(Protocol):
     """The guest book (actors.GuestBook): the cache of the guests' shared data."""
-
-    async def get(self, hotel_id: str, guest_id: str) -> GuestRecord: ...
 
     def update(self, hotel_id: str, guest_id: str, data: dict[str, JSONScalar],
                language: str) -> None: ...
@@ -319,32 +319,37 @@ class SchedulerActor:
         hotels = self._hotels()
         fired: list[Fired] = []
         guests_after: list[tuple[str, str, dict[str, JSONScalar], str]] = []
-        opted = await self._opted_out(rows)
-        windows = await self._windows(rows, hotels)
+        numbers = {row.id: _number_of(hotels, row) for row in rows}
+        context = await self._store.scheduled.fire_context(
+            {(row.hotel_id, row.guest_id) for row in rows},
+            {(numbers[row.id], row.guest_id) for row in rows
+             if row.kind is ScheduledKind.MESSAGE})
+        now = self._clock.now()
+        open_after = now - WINDOW
         for row in rows:
             hotel = hotels.hotels.get(HotelId(row.hotel_id))
             if hotel is None:
                 fired.append(Fired(id=row.id, status=ScheduledStatus.FAILED,
                                    reason="unknown_hotel"))
                 continue
-            guest = await self._guests.get(row.hotel_id, row.guest_id)
+            guest = context.guests.get((row.hotel_id, row.guest_id)) or GuestRecord(
+                hotel_id=row.hotel_id, guest_id=row.guest_id, data={})
             if row.kind is ScheduledKind.CHECKOUT:
                 fired.append(self._checkout(row, guest, guests_after))
                 continue
-            number = _number_of(hotel, row)
+            last = context.last_inbound.get((numbers[row.id], row.guest_id))
             outcome = decide(
                 hotel, message_type=row.message_type,
                 from_stay_or_trigger=row.trigger_key is not None,
                 language=str(guest.language or row.data.get("language") or ""),
                 data=row.data, guest=guest.data,
-                opted_out=(row.hotel_id, row.guest_id) in opted,
-                window_open=windows.get((number, row.guest_id), False))
+                opted_out=(row.hotel_id, row.guest_id) in context.opted_out,
+                window_open=last is not None and last > open_after)
             fired.append(_fired(row, outcome))
-        now = self._clock.now()
-        sent = await self._store.scheduled.complete(fired, now)
+        sent = await self._store.scheduled.complete(fired, self._clock.now())
         for hotel_id, guest_id, data, language in guests_after:
             self._guests.update(hotel_id, guest_id, data, language)
-        self._count(fired, rows, now)
+        self._count(fired, rows, self._clock.now())
         if sent:
             self._sender.submit(tuple(sent))
 
@@ -364,32 +369,6 @@ class SchedulerActor:
         return Fired(id=row.id, status=ScheduledStatus.SENT,
                      stay_checked_out=(row.hotel_id, str(row.booking_ref)))
 
-    async def _opted_out(self, rows: Sequence[ScheduledMessage]) -> set[tuple[str, str]]:
-        by_hotel: dict[str, set[str]] = {}
-        for row in rows:
-            by_hotel.setdefault(row.hotel_id, set()).add(row.guest_id)
-        found: set[tuple[str, str]] = set()
-        for hotel_id, guests in by_hotel.items():
-            out = await self._store.opt_outs.opted_out(hotel_id, guests)
-            found.update((hotel_id, g) for g in out)
-        return found
-
-    async def _windows(self, rows: Sequence[ScheduledMessage],
-                       hotels: Hotels) -> dict[tuple[str, str], bool]:
-        by_number: dict[str, set[str]] = {}
-        for row in rows:
-            hotel = hotels.hotels.get(HotelId(row.hotel_id))
-            if hotel is not None and row.kind is ScheduledKind.MESSAGE:
-                by_number.setdefault(_number_of(hotel, row), set()).add(row.guest_id)
-        now = self._clock.now()
-        found: dict[tuple[str, str], bool] = {}
-        for number, guests in by_number.items():
-            last = await self._store.windows.last_inbound_many(number, sorted(guests))
-            for guest, at in last.items():
-                # the pacer's rule keeps a minute of margin; so does this one
-                found[(number, guest)] = now - at < timedelta(hours=24) - timedelta(minutes=1)
-        return found
-
     def _count(self, fired: Sequence[Fired], rows: Sequence[ScheduledMessage],
                now: datetime) -> None:
         due_of = {row.id: row.scheduled_at for row in rows}
@@ -401,7 +380,10 @@ class SchedulerActor:
                  sent=sum(1 for f in fired if f.outbound is not None))
 
 
-def _number_of(hotel: Hotel, row: ScheduledMessage) -> str:
+def _number_of(hotels: Hotels, row: ScheduledMessage) -> str:
+    hotel = hotels.hotels.get(HotelId(row.hotel_id))
+    if hotel is None:
+        return row.phone_number_id
     spec = hotel.scheduled.get(row.message_type)
     department = hotel.departments.get(spec.department) if spec is not None else None
     return department.phone_number_id if department is not None else row.phone_number_id

@@ -36,7 +36,7 @@ from hotelbot.store.records import (
     outbox_callback,
 )
 from hotelbot.store.requests import RequestRepository
-from hotelbot.store.scheduled import Fired, ScheduledRepository
+from hotelbot.store.scheduled import FireContext, Fired, ScheduledRepository
 from hotelbot.store.schema import ConnectionSettings
 from hotelbot.store.sqlite import Store, open_store
 from hotelbot.store.statuses import StatusRepository
@@ -51,6 +51,7 @@ __all__ = [
     "ConnectionSettings",
     "ConversationRepository",
     "DeliveryStatus",
+    "FireContext",
     "Fired",
     "GuestRecord",
     "GuestRepository",

@@ -17,7 +17,7 @@ the index scheduled_by_status_time (status, scheduled_at) serves "pending rows d
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
@@ -28,6 +28,7 @@ from hotelbot.store.database import Database, lastrowid
 from hotelbot.store.guests import upsert_guest_data
 from hotelbot.store.outbox import insert_outbound
 from hotelbot.store.records import (
+    GuestRecord,
     OutboundMessage,
     ScheduledMessage,
     ScheduledStatus,
@@ -53,6 +54,16 @@ class Fired:
     reply_flow: str | None = None
     guest: tuple[str, str, str, str | None] | None = None
     stay_checked_out: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FireContext:
+    """What deciding a batch of due rows reads, in one hop: the guests' shared data, their
+    marketing opt-outs, and when each last wrote to the sending number (the 24-hour window)."""
+
+    guests: dict[tuple[str, str], GuestRecord]  # (hotel_id, guest_id)
+    opted_out: set[tuple[str, str]]  # (hotel_id, guest_id)
+    last_inbound: dict[tuple[str, str], datetime]  # (phone_number_id, guest_id)
 
 
 class ScheduledRepository(Protocol):
@@ -110,6 +121,12 @@ class ScheduledRepository(Protocol):
         ...
 
     async def count_open(self) -> int: ...
+
+    async def fire_context(self, guests: Collection[tuple[str, str]],
+                           windows: Collection[tuple[str, str]]) -> FireContext:
+        """The guests ((hotel_id, guest_id)) and windows ((phone_number_id, guest_id)) a
+        batch of due rows needs, read in one hop."""
+        ...
 
 
 class SqliteScheduled:
@@ -211,9 +228,37 @@ class SqliteScheduled:
         found = await self._db.fetchone(_BY_WAMID, (wamid, S.SENT))
         return None if found is None else codec.scheduled_from_row(found)
 
+    async def fire_context(self, guests: Collection[tuple[str, str]],
+                           windows: Collection[tuple[str, str]]) -> FireContext:
+        by_hotel = _grouped(guests)
+        by_number = _grouped(windows)
+
+        def read(conn: sqlite3.Connection) -> FireContext:
+            found: dict[tuple[str, str], GuestRecord] = {}
+            opted: set[tuple[str, str]] = set()
+            last: dict[tuple[str, str], datetime] = {}
+            for hotel_id, ids in by_hotel.items():
+                listed = encode_json(ids)
+                for row in conn.execute(_GUESTS, (hotel_id, listed)):
+                    found[(hotel_id, row[1])] = codec.guest_from_row(row)
+                opted.update((hotel_id, g) for (g,) in conn.execute(_OPTED, (hotel_id, listed)))
+            for number, ids in by_number.items():
+                for guest, at in conn.execute(_WINDOWS, (number, encode_json(ids))):
+                    last[(number, guest)] = codec.decode_time(at)
+            return FireContext(guests=found, opted_out=opted, last_inbound=last)
+
+        return await self._db.read(read)
+
     async def count_open(self) -> int:
         (count,) = await self._db.fetchone(_COUNT_OPEN, (S.PENDING, S.DUE))
         return int(count)
+
+
+def _grouped(pairs: Collection[tuple[str, str]]) -> dict[str, list[str]]:
+    grouped: dict[str, set[str]] = {}
+    for key, value in pairs:
+        grouped.setdefault(key, set()).add(value)
+    return {key: sorted(values) for key, values in grouped.items()}
 
 
 def _with_id(message: OutboundMessage, id: int) -> OutboundMessage:
@@ -284,6 +329,18 @@ _LAST_SENT = (
 _BY_WAMID = (
     f"SELECT {_COLUMNS} FROM scheduled_messages WHERE outbox_id ="
     " (SELECT id FROM outbound WHERE wamid = ? ORDER BY id LIMIT 1) AND status = ?"
+)
+_GUESTS = (
+    f"SELECT {codec.GUEST_COLUMNS} FROM guests WHERE hotel_id = ?"
+    " AND guest_id IN (SELECT value FROM json_each(?))"
+)
+_OPTED = (
+    "SELECT guest_id FROM opt_outs WHERE hotel_id = ? AND guest_id IN (SELECT value FROM"
+    " json_each(?))"
+)
+_WINDOWS = (
+    "SELECT guest_id, last_inbound_at FROM windows WHERE phone_number_id = ?"
+    " AND guest_id IN (SELECT value FROM json_each(?))"
 )
 _COUNT_OPEN = "SELECT count(*) FROM scheduled_messages WHERE status IN (?, ?)"
 
