@@ -7,7 +7,7 @@ Owns: `scripts/bench scheduler [--rows 1000000] [--fire 10000] [--fire-seconds 2
     insert      --rows scheduled rows written to a fresh database through the store's API
                 (batches of 10 000, synchronous=FULL): cost per row. All but --fire of them
                 are due 2-30 days ahead (they stay in SQLite); --fire are due one after the
-                other over --fire-seconds, starting LEAD seconds after the insert ends
+                other over --fire-seconds, starting --lead seconds (30) after the insert ends
     cancel      CANCELS rows cancelled one call each (concurrently, group-committed): cost
     serve       hotelbot serve in a child process on that database (the shipped config,
                 unpaced, benchmarks/hotels.py), pinned to one core; its RSS once ready
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import sys
 import tempfile
@@ -41,7 +42,7 @@ from hotelbot.cli.admin import call
 from hotelbot.scheduler import TimingWheel
 from hotelbot.store import ScheduledMessage, open_store
 
-LEAD = 30.0  # seconds between the end of the insert and the first due row: the server starts
+LEAD = 30.0  # default seconds between the insert's end and the first due row: the server starts
 BATCH = 10_000
 CANCELS = 10_000
 FIRE_TYPE = "spa_offer"  # the demo hotel's promo: no values needed, a template outside the window
@@ -63,9 +64,14 @@ class Result:
     in_wheel: int
     fired: int
     sent: int
+    fire_p50_ms: float
+    fire_p99_ms: float
+    fire_max_ms: float
     late_p50_ms: float
     late_p99_ms: float
     late_max_ms: float
+    fsync_p50_ms: float
+    fsync_p99_ms: float
     ack_p50_ms: float
     ack_p99_ms: float
     posts: int
@@ -86,6 +92,20 @@ def wheel_costs(n: int) -> tuple[float, float]:
     return (t1 - t0) / n * 1e6, (t2 - t1) / n * 1e6
 
 
+def fsync_costs(path: Path, n: int = 200) -> tuple[float, float]:
+    """p50 and p99 of one 4 KiB write + fsync on the data directory's disk, in ms."""
+    took = []
+    with path.open("wb") as handle:
+        for _ in range(n):
+            handle.write(b"x" * 4096)
+            handle.flush()
+            t0 = time.perf_counter()
+            os.fsync(handle.fileno())
+            took.append(time.perf_counter() - t0)
+    path.unlink()
+    return percentile(took, 0.5) * 1000, percentile(took, 0.99) * 1000
+
+
 def row(guest: int, due: datetime) -> ScheduledMessage:
     return ScheduledMessage(hotel_id="demo_hotel", phone_number_id=FRONT_DESK,
                             guest_id=f"4478{guest:08d}", message_type=FIRE_TYPE, scheduled_at=due)
@@ -104,7 +124,7 @@ async def prepare(db: Path, args: argparse.Namespace) -> tuple[float, float, dat
             t0 = time.perf_counter()
             await store.scheduled.insert(rows, now)
             insert_seconds += time.perf_counter() - t0
-        first = datetime.now(UTC) + timedelta(seconds=LEAD)
+        first = datetime.now(UTC) + timedelta(seconds=args.lead)
         step = args.fire_seconds / max(args.fire, 1)
         fire = [row(far + i, first + timedelta(seconds=i * step)) for i in range(args.fire)]
         t0 = time.perf_counter()
@@ -129,6 +149,7 @@ async def run(args: argparse.Namespace) -> Result:
         db = data / "hotelbot.sqlite3"
         insert_us, cancel_us, first_due = await prepare(db, args)
         db_mb = sum(p.stat().st_size for p in data.glob("hotelbot.sqlite3*")) / 2**20
+        fsync = fsync_costs(data / "fsync.probe")
         async with open_fake_graph() as (_fake, graph_url), open_server(
                 "hotelbot", graph_url=graph_url, data_dir=data, cpu=pinning.server) as server:
             ready_in_time = datetime.now(UTC) < first_due
@@ -153,7 +174,9 @@ async def run(args: argparse.Namespace) -> Result:
         rows=args.rows, fire=args.fire, fire_seconds=args.fire_seconds, rate=args.rate,
         wheel_add_us=add_us, wheel_cancel_us=cancel_wheel_us, insert_us=insert_us,
         cancel_us=cancel_us, db_mb=db_mb, rss_mb=rss_mb, in_wheel=in_wheel,
-        fired=sched["fired"], sent=sched["sent"], late_p50_ms=sched["late_p50_ms"],
+        fired=sched["fired"], sent=sched["sent"], fire_p50_ms=sched["fire_p50_ms"],
+        fire_p99_ms=sched["fire_p99_ms"], fire_max_ms=sched["fire_max_ms"],
+        fsync_p50_ms=fsync[0], fsync_p99_ms=fsync[1], late_p50_ms=sched["late_p50_ms"],
         late_p99_ms=sched["late_p99_ms"], late_max_ms=sched["late_max_ms"],
         ack_p50_ms=percentile(acks, 0.5) * 1000 if acks else 0.0,
         ack_p99_ms=percentile(acks, 0.99) * 1000 if acks else 0.0,
@@ -173,8 +196,12 @@ def render(r: Result) -> str:
         ("rows in the wheel (the next hour)", f"{r.in_wheel:,}"),
         (f"fired during the load ({r.fire:,} due over {r.fire_seconds:.0f} s)",
          f"{r.fired:,} ({r.sent:,} sent)"),
-        ("fire lateness p50 / p99 / max",
+        ("timer lateness p50 / p99 / max (the wheel fired it)",
+         f"{r.fire_p50_ms:.1f} / {r.fire_p99_ms:.1f} / {r.fire_max_ms:.1f} ms"),
+        ("commit lateness p50 / p99 / max (outbox row committed)",
          f"{r.late_p50_ms:.1f} / {r.late_p99_ms:.1f} / {r.late_max_ms:.1f} ms"),
+        ("this disk's fsync p50 / p99 (4 KiB)",
+         f"{r.fsync_p50_ms:.1f} / {r.fsync_p99_ms:.1f} ms"),
         (f"webhook load ({r.rate:.0f} msgs/s) ack p50 / p99",
          f"{ms(r.ack_p50_ms / 1000)} / {ms(r.ack_p99_ms / 1000)} ({r.posts:,} posts, "
          f"{r.errors} errors)"),
@@ -182,8 +209,11 @@ def render(r: Result) -> str:
     note = ("" if r.ready_before_first_due else
             "\n**The server was not ready before the first due row: lateness includes start-up.**")
     return table(("measure", "result"), rows) + note + (
-        "\n\nLateness is the commit of a row's outbox row (and its `sent` mark, one transaction) "
-        "minus its due time, from the scheduler's own statistics; the pacer's send follows. "
+        "\n\nTimer lateness: when the wheel handed the row over, minus its due time. Commit "
+        "lateness: when its outbox row and its `sent` mark committed (one transaction, after "
+        "the `due` claim's own commit: two fsyncs with synchronous=FULL), minus its due time; "
+        "the pacer's send follows. Both from the scheduler's statistics (`hotelbot admin "
+        "stats`). "
         "The machine is shared with other work: one run, read it as an order of magnitude.")
 
 
@@ -193,6 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fire", type=int, default=10_000)
     parser.add_argument("--fire-seconds", type=float, default=20.0)
     parser.add_argument("--rate", type=float, default=500.0, help="webhook messages a second")
+    parser.add_argument("--lead", type=float, default=LEAD,
+                        help="seconds from the insert's end to the first due row")
     parser.add_argument("--quick", action="store_true", help="20 000 rows, 500 fired, 5 s")
     parser.add_argument("--write", action="store_true", help=f"update {BENCHMARKS_MD.name}")
     parser.add_argument("--output", type=Path, default=None)
@@ -200,6 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.rows, args.fire, args.fire_seconds, args.rate = 20_000, 500, 5.0, 100.0
+        args.lead = min(args.lead, 10.0)
     if args.fire > args.rows:
         parser.error("--fire must not exceed --rows")
     result = uvloop.run(run(args))
