@@ -65,6 +65,7 @@ BATCH = 500  # rows claimed and decided per transaction
 # A deadline this close counts as come: a due is a datetime turned into monotonic seconds, and
 # float rounding must not leave the loop waiting a microsecond (or spinning) short of it.
 SLACK = 0.001
+RETRY_AFTER = 1.0  # seconds after a failed turn (the store refused a write) before the next
 # The 24-hour window as the pacer keeps it (a minute of margin): outside it, the template.
 WINDOW = timedelta(hours=24) - timedelta(minutes=1)
 
@@ -258,24 +259,36 @@ class SchedulerActor:
 
     async def _run(self) -> None:
         while True:
-            now = self._clock.monotonic()
-            deadline = self._wheel.next_deadline()
-            wake_at = self._refill_at if deadline is None else min(deadline, self._refill_at)
-            if wake_at > now + SLACK and not self._woken.is_set():
-                await self._wait(wake_at - now)
-            self._woken.clear()
-            if self._new_rows:
-                self._new_rows = False
-                await self._refill(full=False)
-            now = self._clock.monotonic()
-            if deadline is not None and deadline <= now + SLACK:
-                now = max(now, deadline)  # dues are datetimes turned into floats: no spin
-            fired = self._wheel.advance(now)
-            ids = [key for key, _due in fired]
-            for start in range(0, len(ids), BATCH):
-                await self._fire(ids[start:start + BATCH])
-            if self._clock.monotonic() >= self._refill_at:
-                await self._refill(full=True)
+            try:
+                await self._turn()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a store fault: rows stay pending/due on disk; try again soon
+                log.exception("scheduler_turn_failed")
+                await self._clock.sleep(RETRY_AFTER)
+                with contextlib.suppress(Exception):
+                    await self._decide(await self._store.scheduled.due())
+
+    async def _turn(self) -> None:
+        """One wait and what follows it: fire what is due, load what comes near."""
+        now = self._clock.monotonic()
+        deadline = self._wheel.next_deadline()
+        wake_at = self._refill_at if deadline is None else min(deadline, self._refill_at)
+        if wake_at > now + SLACK and not self._woken.is_set():
+            await self._wait(wake_at - now)
+        self._woken.clear()
+        if self._new_rows:
+            self._new_rows = False
+            await self._refill(full=False)
+        now = self._clock.monotonic()
+        if deadline is not None and deadline <= now + SLACK:
+            now = max(now, deadline)  # dues are datetimes turned into floats: no spin
+        fired = self._wheel.advance(now)
+        ids = [key for key, _due in fired]
+        for start in range(0, len(ids), BATCH):
+            await self._fire(ids[start:start + BATCH])
+        if self._clock.monotonic() >= self._refill_at:
+            await self._refill(full=True)
 
     async def wait_idle(self, *, limit: float = 10.0) -> None:
         """Until the loop sleeps towards a deadline still ahead with nothing to do (tests,
@@ -283,6 +296,8 @@ class SchedulerActor:
         loop = asyncio.get_running_loop()
         end = loop.time() + limit
         while loop.time() < end:
+            if self._task is not None and self._task.done():
+                return
             until = self._sleeping_until
             if until is not None and self._clock.monotonic() < until \
                     and not self._woken.is_set():
