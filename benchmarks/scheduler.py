@@ -1,7 +1,7 @@
 """The scheduler with a million pending messages: insert and cancel costs, memory, lateness.
 
-Owns: `scripts/bench scheduler [--rows 1000000] [--fire 10000] [--fire-seconds 20]
-[--rate 500] [--write]`. Steps, all on 127.0.0.1:
+Owns: `scripts/bench scheduler [--rows 1000000] [--fire 4000] [--fire-seconds 40]
+[--rate 200] [--write]`. Steps, all on 127.0.0.1:
 
     wheel       the pure timing wheel alone: add and cancel cost per entry (--rows entries)
     insert      --rows scheduled rows written to a fresh database through the store's API
@@ -220,9 +220,9 @@ def render(r: Result) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/bench scheduler")
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--fire", type=int, default=10_000)
-    parser.add_argument("--fire-seconds", type=float, default=20.0)
-    parser.add_argument("--rate", type=float, default=500.0, help="webhook messages a second")
+    parser.add_argument("--fire", type=int, default=4_000)
+    parser.add_argument("--fire-seconds", type=float, default=40.0)
+    parser.add_argument("--rate", type=float, default=200.0, help="webhook messages a second")
     parser.add_argument("--lead", type=float, default=LEAD,
                         help="seconds from the insert's end to the first due row")
     parser.add_argument("--quick", action="store_true", help="20 000 rows, 500 fired, 5 s")

@@ -65,6 +65,7 @@ BATCH = 500  # rows claimed and decided per transaction
 # A deadline this close counts as come: a due is a datetime turned into monotonic seconds, and
 # float rounding must not leave the loop waiting a microsecond (or spinning) short of it.
 SLACK = 0.001
+IN_FLIGHT = 8  # firings committing at once
 RETRY_AFTER = 1.0  # seconds after a failed turn (the store refused a write) before the next
 # The 24-hour window as the pacer keeps it (a minute of margin): outside it, the template.
 WINDOW = timedelta(hours=24) - timedelta(minutes=1)
@@ -129,8 +130,13 @@ class SchedulerActor:
         self._fire_lateness: deque[float] = deque(maxlen=LATENESS_KEPT)
         self._counts = {ScheduledStatus.SENT: 0, ScheduledStatus.SKIPPED: 0,
                         ScheduledStatus.FAILED: 0}
-        self._lock = asyncio.Lock()  # one firing at a time (claim -> complete)
+        # Firings in flight (claim -> decide -> complete): the loop does not wait for their
+        # commits, so a row due meanwhile is not late by them; their writes share the group
+        # commits. At most IN_FLIGHT at once (past it, the loop waits: backpressure).
+        self._firing: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(IN_FLIGHT)
         self._sleeping_until: float | None = None  # the loop waits until then (monotonic)
+        self._retry_due = False  # a firing failed: decide the rows it left due again
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -148,6 +154,8 @@ class SchedulerActor:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._firing:  # let the firings in flight commit (else their rows wait, due)
+            await asyncio.gather(*self._firing, return_exceptions=True)
         self._wheel.stop()
 
     def wake(self) -> None:
@@ -277,6 +285,10 @@ class SchedulerActor:
         if wake_at > now + SLACK and not self._woken.is_set():
             await self._wait(wake_at - now)
         self._woken.clear()
+        if self._retry_due:
+            self._retry_due = False
+            await self._clock.sleep(RETRY_AFTER)
+            await self._decide(await self._store.scheduled.due())
         if self._new_rows:
             self._new_rows = False
             await self._refill(full=False)
@@ -284,9 +296,13 @@ class SchedulerActor:
         if deadline is not None and deadline <= now + SLACK:
             now = max(now, deadline)  # dues are datetimes turned into floats: no spin
         fired = self._wheel.advance(now)
+        fired_at = self._clock.now()
         ids = [key for key, _due in fired]
         for start in range(0, len(ids), BATCH):
-            await self._fire(ids[start:start + BATCH])
+            await self._slots.acquire()
+            task = asyncio.create_task(self._fire(ids[start:start + BATCH], fired_at))
+            self._firing.add(task)
+            task.add_done_callback(self._fired_done)
         if self._clock.monotonic() >= self._refill_at:
             await self._refill(full=True)
 
@@ -299,7 +315,7 @@ class SchedulerActor:
             if self._task is not None and self._task.done():
                 return
             until = self._sleeping_until
-            if until is not None and self._clock.monotonic() < until \
+            if not self._firing and until is not None and self._clock.monotonic() < until \
                     and not self._woken.is_set():
                 return
             await asyncio.sleep(0.001)
@@ -327,11 +343,18 @@ class SchedulerActor:
             if row.id not in self._wheel:
                 self._wheel.add(row.id, self._mono(row.scheduled_at))
 
-    async def _fire(self, ids: list[int]) -> None:
-        fired_at = self._clock.now()
-        async with self._lock:
-            claimed = await self._store.scheduled.claim(ids, fired_at)
+    async def _fire(self, ids: list[int], fired_at: datetime) -> None:
+        claimed = await self._store.scheduled.claim(ids, fired_at)
         await self._decide(claimed, fired_at)
+
+    def _fired_done(self, task: asyncio.Task[None]) -> None:
+        self._firing.discard(task)
+        self._slots.release()
+        if not task.cancelled() and task.exception() is not None:
+            # A store fault: the rows stay due; the next turn's retry decides them again.
+            log.error("scheduler_fire_failed", error=repr(task.exception()))
+            self._retry_due = True
+            self._woken.set()
 
     async def _decide(self, rows: Sequence[ScheduledMessage],
                       fired_at: datetime | None = None) -> None:
