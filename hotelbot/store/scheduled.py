@@ -154,11 +154,17 @@ class SqliteScheduled:
     async def claim(self, ids: Sequence[int], at: datetime) -> list[ScheduledMessage]:
         if not ids:
             return []
-        params = (S.DUE, encode_json(list(ids)), S.PENDING)
+        wanted = sorted(set(ids))
 
         def claim(conn: sqlite3.Connection) -> list[ScheduledMessage]:
-            rows = conn.execute(_CLAIM, params).fetchall()
-            return [codec.scheduled_from_row(row) for row in rows]
+            # One primary-key UPDATE a row: `id IN (...) AND status = ?` would let the
+            # planner walk the status index's million pending entries instead.
+            found = []
+            for id_ in wanted:
+                row = conn.execute(_CLAIM, (S.DUE, id_, S.PENDING)).fetchone()
+                if row is not None:
+                    found.append(codec.scheduled_from_row(row))
+            return found
 
         return sorted(await self._db.write(claim), key=lambda m: (m.scheduled_at, m.id))
 
@@ -296,8 +302,7 @@ _PENDING_BEFORE = (
     " AND id > ? ORDER BY scheduled_at, id LIMIT ?"
 )
 _CLAIM = (
-    "UPDATE scheduled_messages SET status = ? WHERE id IN (SELECT value FROM json_each(?))"
-    f" AND status = ? RETURNING {_COLUMNS}"
+    f"UPDATE scheduled_messages SET status = ? WHERE id = ? AND status = ? RETURNING {_COLUMNS}"
 )
 _DECIDE = (
     "UPDATE scheduled_messages SET status = ?, skip_reason = ?, reply_flow = ?, done_at = ?"

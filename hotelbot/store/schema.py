@@ -231,7 +231,7 @@ ALTER TABLE scheduled_v4 RENAME TO scheduled_messages;
 CREATE INDEX scheduled_by_status_time ON scheduled_messages (status, scheduled_at);
 CREATE UNIQUE INDEX scheduled_by_trigger ON scheduled_messages (hotel_id, trigger_key)
     WHERE trigger_key IS NOT NULL;
-CREATE INDEX scheduled_by_stay ON scheduled_messages (hotel_id, booking_ref)
+CREATE INDEX scheduled_by_stay ON scheduled_messages (hotel_id, booking_ref, status)
     WHERE booking_ref IS NOT NULL;
 CREATE INDEX scheduled_by_outbox ON scheduled_messages (outbox_id) WHERE outbox_id IS NOT NULL;
 CREATE INDEX scheduled_by_guest ON scheduled_messages (phone_number_id, guest_id, done_at)

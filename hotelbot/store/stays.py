@@ -144,7 +144,8 @@ class SqliteStays:
 
 def _open_rows(conn: sqlite3.Connection, ref: tuple[str, str]) -> tuple[ScheduledMessage, ...]:
     found = conn.execute(_STAY_ROWS, (*ref, S.PENDING)).fetchall()
-    return tuple(codec.scheduled_from_row(row) for row in found)
+    rows = (codec.scheduled_from_row(row) for row in found)
+    return tuple(sorted(rows, key=lambda r: (r.scheduled_at, r.id)))
 
 
 def _set_guest(conn: sqlite3.Connection, guest: tuple[str, str, str, str, str | None]
@@ -204,8 +205,8 @@ _SKIP_STAY_ROWS = (
 _SKIP_STAY_ROWS_RETURNING = f"{_SKIP_STAY_ROWS} RETURNING id"
 _STAY_ROWS = (
     f"SELECT {codec.SCHEDULED_COLUMNS} FROM scheduled_messages"
-    " WHERE hotel_id = ? AND booking_ref = ? AND status = ? ORDER BY scheduled_at, id"
-)
+    " WHERE hotel_id = ? AND booking_ref = ? AND status = ?"  # sorted in Python: an ORDER BY
+)  # here would make the planner walk the status index (every pending row) for its order
 _SET_STATE = "UPDATE stays SET state = ?, updated_at = ? WHERE hotel_id = ? AND booking_ref = ?"
 _IN_HOUSE = (
     f"SELECT {STAY_COLUMNS} FROM stays WHERE hotel_id = ? AND state = ?"
