@@ -2,9 +2,10 @@
 
 The timing wheel (wheel.py, pure: O(1) add and cancel, wakes only for non-empty slots, an
 essay on the algorithm in its header); the triggers (triggers.py, pure: a stay's plan, quiet
-hours, DST, what a due row becomes); the scheduler actor (actor.py: the wheel's window of
-SQLite rows, firing through the pacer, its API); stays (stays.py: a stay's validation and
-re-planning). Other packages import only the names below.
+hours, DST, what a due row becomes); a batch of due rows decided (firing.py); the scheduler
+actor (actor.py: the wheel's window of SQLite rows, firing through the pacer, its API);
+stays (stays.py: a stay's validation and re-planning); broadcasts (broadcast.py). Other
+packages import only the names below.
 """
 
 from hotelbot.scheduler.actor import (

@@ -32,25 +32,19 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
-import orjson
 import structlog
 
 from hotelbot.clock import Clock
-from hotelbot.flows import Category, Hotel, Hotels, ScheduledReply
+from hotelbot.flows import Hotel, Hotels, ScheduledReply
+from hotelbot.scheduler.firing import decide_rows, windows_needed
 from hotelbot.scheduler.stays import put_stay
 from hotelbot.scheduler.triggers import (
-    Send,
-    Skip,
-    decide,
     request_dues,
 )
 from hotelbot.scheduler.wheel import TimingWheel
 from hotelbot.store import (
     Fired,
-    GuestRecord,
     OutboundMessage,
-    Priority,
-    ScheduledKind,
     ScheduledMessage,
     ScheduledStatus,
     StayApplied,
@@ -67,8 +61,6 @@ BATCH = 500  # rows claimed and decided per transaction
 SLACK = 0.001
 IN_FLIGHT = 8  # firings committing at once
 RETRY_AFTER = 1.0  # seconds after a failed turn (the store refused a write) before the next
-# The 24-hour window as the pacer keeps it (a minute of margin): outside it, the template.
-WINDOW = timedelta(hours=24) - timedelta(minutes=1)
 
 
 class Sender(Protocol):
@@ -358,60 +350,19 @@ class SchedulerActor:
 
     async def _decide(self, rows: Sequence[ScheduledMessage],
                       fired_at: datetime | None = None) -> None:
+        """Decide due rows (firing.py) and commit them with their outbox rows; send."""
         if not rows:
             return
         hotels = self._hotels()
-        fired: list[Fired] = []
-        guests_after: list[tuple[str, str, dict[str, JSONScalar], str]] = []
-        numbers = {row.id: _number_of(hotels, row) for row in rows}
         context = await self._store.scheduled.fire_context(
-            {(row.hotel_id, row.guest_id) for row in rows},
-            {(numbers[row.id], row.guest_id) for row in rows
-             if row.kind is ScheduledKind.MESSAGE})
-        now = self._clock.now()
-        open_after = now - WINDOW
-        for row in rows:
-            hotel = hotels.hotels.get(HotelId(row.hotel_id))
-            if hotel is None:
-                fired.append(Fired(id=row.id, status=ScheduledStatus.FAILED,
-                                   reason="unknown_hotel"))
-                continue
-            guest = context.guests.get((row.hotel_id, row.guest_id)) or GuestRecord(
-                hotel_id=row.hotel_id, guest_id=row.guest_id, data={})
-            if row.kind is ScheduledKind.CHECKOUT:
-                fired.append(self._checkout(row, guest, guests_after))
-                continue
-            last = context.last_inbound.get((numbers[row.id], row.guest_id))
-            outcome = decide(
-                hotel, message_type=row.message_type,
-                from_stay_or_trigger=row.trigger_key is not None,
-                language=str(guest.language or row.data.get("language") or ""),
-                data=row.data, guest=guest.data,
-                opted_out=(row.hotel_id, row.guest_id) in context.opted_out,
-                window_open=last is not None and last > open_after)
-            fired.append(_fired(row, outcome))
+            {(row.hotel_id, row.guest_id) for row in rows}, windows_needed(hotels, rows))
+        fired, updates = decide_rows(hotels, rows, context, self._clock.now())
         sent = await self._store.scheduled.complete(fired, self._clock.now())
-        for hotel_id, guest_id, data, language in guests_after:
-            self._guests.update(hotel_id, guest_id, data, language)
+        for update in updates:
+            self._guests.update(update.hotel_id, update.guest_id, update.data, update.language)
         self._count(fired, rows, fired_at, self._clock.now())
         if sent:
             self._sender.submit(tuple(sent))
-
-    def _checkout(self, row: ScheduledMessage, guest: GuestRecord,
-                  after: list[tuple[str, str, dict[str, JSONScalar], str]]) -> Fired:
-        """The stay ended: its room leaves the guest's data (only if it is still that room:
-        a new stay's room stays)."""
-        data = dict(guest.data)
-        room = row.data.get("room")
-        if room is not None and data.get("room") == room:
-            data.pop("room")
-            language = guest.language or ""
-            after.append((row.hotel_id, row.guest_id, data, language))
-            return Fired(id=row.id, status=ScheduledStatus.SENT, reason=None,
-                         guest=(row.hotel_id, row.guest_id, _json(data), guest.language),
-                         stay_checked_out=(row.hotel_id, str(row.booking_ref)))
-        return Fired(id=row.id, status=ScheduledStatus.SENT,
-                     stay_checked_out=(row.hotel_id, str(row.booking_ref)))
 
     def _count(self, fired: Sequence[Fired], rows: Sequence[ScheduledMessage],
                fired_at: datetime | None, now: datetime) -> None:
@@ -426,34 +377,10 @@ class SchedulerActor:
                  sent=sum(1 for f in fired if f.outbound is not None))
 
 
-def _number_of(hotels: Hotels, row: ScheduledMessage) -> str:
-    hotel = hotels.hotels.get(HotelId(row.hotel_id))
-    if hotel is None:
-        return row.phone_number_id
-    spec = hotel.scheduled.get(row.message_type)
-    department = hotel.departments.get(spec.department) if spec is not None else None
-    return department.phone_number_id if department is not None else row.phone_number_id
-
-
-def _fired(row: ScheduledMessage, outcome: Send | Skip) -> Fired:
-    if isinstance(outcome, Skip):
-        status = ScheduledStatus.FAILED if outcome.failed else ScheduledStatus.SKIPPED
-        return Fired(id=row.id, status=status, reason=outcome.reason)
-    priority = Priority.MARKETING if outcome.category is Category.MARKETING else Priority.SERVICE
-    message = OutboundMessage(phone_number_id=outcome.phone_number_id, guest_id=row.guest_id,
-                              body=outcome.body, priority=priority, template=outcome.template)
-    return Fired(id=row.id, status=ScheduledStatus.SENT, outbound=message,
-                 reply_flow=outcome.reply_flow)
-
-
 def _reply(row: ScheduledMessage, *, quoted: bool, recent: bool) -> ScheduledReply:
     assert row.done_at is not None
     return ScheduledReply(reply_flow=row.reply_flow, sent_at=row.done_at, quoted=quoted,
                           recent=recent)
-
-
-def _json(data: dict[str, JSONScalar]) -> str:
-    return orjson.dumps(data).decode()
 
 
 @contextlib.asynccontextmanager
