@@ -282,3 +282,27 @@ async def test_a_reply_to_a_scheduled_message_starts_its_flow_and_mid_flow_keeps
         await h.settle()
         reply = h.transport.texts_to(GUEST)[-1]
         assert "How would you rate" not in reply and "checkout date" in reply
+
+
+async def test_broadcast_segments_in_house_and_arriving_tomorrow(tmp_path: Path) -> None:
+    clock = FakeClock(start=datetime(2026, 1, 15, 12, 0, tzinfo=UTC))
+    async with open_harness(tmp_path / "s.db", clock) as h:
+        hotel = h.hotels.hotels["demo_hotel"]
+        await apply(h, stay(check_in=datetime(2026, 1, 14, 15, 0, tzinfo=UTC),
+                            check_out=datetime(2026, 1, 17, 11, 0, tzinfo=UTC)))
+        await apply(h, stay(booking_ref="BK-2", guest_id="447700900222", room="210",
+                            check_in=datetime(2026, 1, 16, 23, 30, tzinfo=UTC),
+                            check_out=datetime(2026, 1, 18, 11, 0, tzinfo=UTC)))
+        await apply(h, stay(booking_ref="BK-3", guest_id="447700900333", room="310",
+                            check_in=datetime(2026, 1, 17, 0, 30, tzinfo=UTC),
+                            check_out=datetime(2026, 1, 18, 11, 0, tzinfo=UTC)))
+        for segment, guests in [(Segment.IN_HOUSE, {GUEST}),
+                                (Segment.ARRIVING_TOMORROW, {"447700900222"})]:
+            result = await broadcast(h.scheduler, h.store, hotel, message_type="spa_offer",
+                                     segment=segment, numbers=(), broadcast_id=segment.value,
+                                     now=clock.now())
+            assert result.rows == len(guests)
+            rows = await h.store.scheduled.listing("demo_hotel", ScheduledStatus.PENDING, 100)
+            assert {r.guest_id for r in rows if r.message_type == "spa_offer"
+                    and r.trigger_key and r.trigger_key.startswith(
+                        f"broadcast:{segment.value}:")} == guests
