@@ -9,12 +9,14 @@ application: its routes and its `cleanup_ctx` list.
                 -> Graph API client (or a transport the caller gives)
                 -> pacer (one task per sending number; recovery: pending rows are sent,
                    rows caught `sending` wait for their status)
+                -> scheduler (rows left `due` decided; the next hour's rows in its wheel)
                 -> router (accepting; sweeps idle actors and stale contexts)
                 -> inbox (recovery: inbound rows still `received` are replayed)
                 -> retention sweep (hourly: each hotel's rows past their ages are purged)
     create_app: cleanup_ctx = [core, metrics listener, admin socket, console]; routes =
-                webhook, /healthz, /readyz, and the staff console at /console/ when
-                HOTELBOT_CONSOLE_SECRET is set; GET /metrics on its own listener (web/metrics.py)
+                webhook, /healthz, /readyz, the PMS stays API (its tokens from the
+                environment), and the staff console at /console/ when HOTELBOT_CONSOLE_SECRET
+                is set; GET /metrics on its own listener (web/metrics.py)
 
 On SIGTERM aiohttp stops accepting first; then the admin socket closes, the inbox stops
 sweeping, the router drains every mailbox (each step commits), the pacer finishes what is in
@@ -25,6 +27,7 @@ and checkpoints. Must never do work at import time.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -52,13 +55,15 @@ from hotelbot.clock import Clock, SystemClock
 from hotelbot.config import LiveConfig, load_hotels
 from hotelbot.metrics import Metrics
 from hotelbot.outbound import Pacer, PacerSettings, PacingPolicy, Transport, open_pacer
+from hotelbot.scheduler import SchedulerActor, SchedulerSettings, open_scheduler
 from hotelbot.settings import Settings
-from hotelbot.store import Store, open_store
+from hotelbot.store import RequestRecord, Store, open_store
 from hotelbot.typedefs import NumberId
 from hotelbot.web import (
     DESK,
     GATE,
     READINESS,
+    STAYS,
     WEBHOOK,
     WEBHOOK_METER,
     Desk,
@@ -66,10 +71,12 @@ from hotelbot.web import (
     LoginLimiter,
     MeteredInbox,
     MeteredTransport,
+    StaysApi,
     WebhookHandler,
     WebhookMeter,
     add_console,
     add_health_routes,
+    add_stays_routes,
     add_webhook_routes,
     open_metrics_site,
     webhook_timer,
@@ -95,6 +102,7 @@ class Core:
     metrics: Metrics  # this app's registry (tests run several apps in one process)
     funnel: FunnelRecorder
     holds: Holds  # conversations staff took over in the console (the bot stays silent)
+    scheduler: SchedulerActor
 
     def readiness(self) -> Mapping[str, bool]:
         """The checks of /readyz: the store takes writes and the router accepts messages."""
@@ -144,15 +152,20 @@ async def open_core(
             open_funnel_recorder(store.funnel, clock, metrics))
         holds = Holds()
         await holds.load(store.handoffs)
-        deps = ConversationDeps(store=store, sender=pacer, guests=GuestBook(store.guests),
-                                clock=clock, hotels=config.get, observer=funnel, holds=holds)
+        guests = GuestBook(store.guests)
+        scheduler = await stack.enter_async_context(open_scheduler(
+            store, pacer, clock, config.get, guests,
+            SchedulerSettings(reply_window=settings.scheduled_reply_window)))
+        deps = ConversationDeps(store=store, sender=pacer, guests=guests, clock=clock,
+                                hotels=config.get, observer=funnel, holds=holds,
+                                scheduled=scheduler.wake, answered=scheduler.answered)
         router = await stack.enter_async_context(open_router(deps, store, router_settings))
         inbox = await stack.enter_async_context(
             open_inbox(store.inbound, router, clock, inbox_settings, outbound=pacer))
         await stack.enter_async_context(open_retention(store, config.get, clock))
         yield Core(settings=settings, clock=clock, config=config, store=store,
                    transport=transport, graph=graph, pacer=pacer, router=router, inbox=inbox,
-                   metrics=metrics, funnel=funnel, holds=holds)
+                   metrics=metrics, funnel=funnel, holds=holds, scheduler=scheduler)
 
 
 def _policy_of(config: LiveConfig) -> Callable[[str], PacingPolicy]:
@@ -191,6 +204,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         add_console(app, secret=settings.console_secret,
                     session_seconds=settings.console_session)
         app.cleanup_ctx.append(_console_ctx)
+    add_stays_routes(app)
     return app
 
 
@@ -208,6 +222,8 @@ def _core_ctx(
             )
             app[READINESS] = core.readiness
             app[WEBHOOK_METER] = WebhookMeter(core.metrics, core.clock.monotonic)
+            app[STAYS] = StaysApi(scheduler=core.scheduler, store=core.store,
+                                  hotels=core.config.get, clock=core.clock, environ=os.environ)
             yield
 
     return core_ctx
@@ -253,10 +269,18 @@ async def _metrics_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
 async def _console_ctx(app: web.Application) -> AsyncIterator[None]:
     """The console's desk (staff actions) and sign-in; the sweep of timed-out handoffs.
-    The scheduler's feedback trigger hooks in with `app[DESK].on_done(...)`."""
+    A request staff mark done fires its hotel's after-request triggers (the feedback request)."""
     core = app[CORE]
     desk = Desk(store=core.store, pacer=core.pacer, hotels=core.config.get, clock=core.clock,
                 holds=core.holds, handoff_timeout=core.settings.handoff_timeout)
+    scheduler = core.scheduler
+
+    async def done(request: RequestRecord) -> None:
+        await scheduler.request_changed(
+            hotel_id=request.hotel_id, request_id=request.id, guest_id=request.guest_id,
+            flow_id=request.flow_id, status="done", at=core.clock.now())
+
+    desk.on_done(done)
     app[DESK] = desk
     app[GATE] = Gate(store=core.store, clock=core.clock, limiter=LoginLimiter(),
                      session_seconds=core.settings.console_session,
@@ -274,6 +298,7 @@ async def _admin_ctx(app: web.Application) -> AsyncIterator[None]:
     targets = AdminTargets(
         router=core.router, inbox=core.inbox, store=core.store, pacer=core.pacer,
         graph=core.graph, config=core.config, now=core.clock.now, funnel=core.funnel,
+        scheduler=core.scheduler,
     )
     async with open_admin_server(core.settings.admin_socket, AdminCommands(targets)) as server:
         app[ADMIN] = server

@@ -36,6 +36,8 @@ pass and reported together).
     HOTELBOT_CONSOLE_SESSION  console_session  43200 s (12 h): a console login lasts this long
     HOTELBOT_HANDOFF_TIMEOUT  handoff_timeout  1800 s: a conversation staff took over goes back
                                                to the bot after this long without release
+    HOTELBOT_SCHEDULED_REPLY_WINDOW scheduled_reply_window 4 h: a guest's next message this
+                                               soon after a scheduled one answers it (issue 10)
 
 Why these numbers (issue 14): Meta sends a whole webhook POST (at most ~3 MB) at once from its
 data centres, in well under a second; 10 s is generous for that and short for a client that
@@ -113,6 +115,7 @@ class Settings:
     console_secret: str = field(default="", repr=False)
     console_session: float = 12 * 3600.0
     handoff_timeout: float = 1800.0
+    scheduled_reply_window: float = 4 * 3600.0
 
     def __post_init__(self) -> None:
         if self.admin_socket == Path():
@@ -293,4 +296,5 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "console_secret": _fernet_key,
     "console_session": _long_seconds,
     "handoff_timeout": _long_seconds,
+    "scheduled_reply_window": _seconds,
 }

@@ -19,8 +19,9 @@ MODULES = sorted(
 )
 PURE = ["hotelbot/flows", "hotelbot/whatsapp/payloads.py", "hotelbot/whatsapp/limits.py",
         "hotelbot/whatsapp/errors.py", "hotelbot/scheduler/wheel.py",
+        "hotelbot/scheduler/triggers.py",
         *(f"hotelbot/config/{name}.py" for name in ("source", "templates", "hotels", "overrides",
-                                                   "checks"))]
+                                                   "checks", "scheduled"))]
 FORBIDDEN_IN_PURE = {"asyncio", "aiohttp", "aiosqlite", "structlog", "sqlite3", "socket",
                      "time", "hotelbot.clock", "hotelbot.store", "hotelbot.actors"}
 # Dependencies point one way (README "Architecture"): the edges (web, admin, cli, app; the

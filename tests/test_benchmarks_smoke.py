@@ -120,3 +120,12 @@ def test_percentile_and_table() -> None:
     assert table(["a", "b"], [[1, 22]]).splitlines()[2] == "| 1 | 22 |"
     with pytest.raises(ValueError):
         table(["a"], [[1, 2]])
+
+
+def test_scheduler_tiny_run_fires_every_due_row(tmp_path: Path) -> None:
+    data, md = _run("scheduler", "--rows", "2000", "--fire", "50", "--fire-seconds", "1",
+                    "--rate", "20", "--lead", "8", tmp_path=tmp_path)
+    assert isinstance(data, dict)
+    assert data["fired"] == data["sent"] == 50 and data["errors"] == 0
+    assert data["in_wheel"] == 50 and data["rss_mb"] > 0 and data["insert_us"] > 0
+    assert "commit lateness" in md

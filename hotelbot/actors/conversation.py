@@ -53,13 +53,17 @@ from hotelbot.flows import (
     Hotels,
     Limits,
     ListRequests,
+    OptOutChanged,
     Outcome,
+    ScheduledReply,
     ScheduleMessage,
     SendMessage,
     Silence,
     SilenceReason,
     cancel_message,
+    may_answer,
     new_context,
+    reply_event,
     requests_message,
     step,
 )
@@ -101,6 +105,11 @@ class Sender(Protocol):
     def mark_read(self, phone_number_id: str, wamid: str) -> None: ...
 
 
+class ScheduledLookup(Protocol):
+    async def __call__(self, phone_number_id: str, guest_id: str, quoted: str,
+                       now: datetime) -> ScheduledReply | None: ...
+
+
 class ConversationReport(Protocol):
     """What a conversation tells its router: an explicit port, given when it is spawned."""
 
@@ -120,6 +129,7 @@ class Inbound:
     event: Event
     wamid: str = ""  # marked read (blue ticks) once handled, when the hotel wants it
     replayed: bool = False
+    quoted: str = ""  # the wamid the message quotes (context.id), if any
 
 
 class StepObserver(Protocol):
@@ -157,6 +167,9 @@ class ConversationDeps:
     hotels: Callable[[], Hotels]
     observer: StepObserver | None = None  # metrics and the funnel (issue 12)
     holds: Holds | None = None  # conversations staff took over (the console)
+    scheduled: Callable[[], None] = lambda: None  # a step scheduled messages: wake the scheduler
+    # The scheduled message a guest's message may answer (the scheduler's lookup; issue 10).
+    answered: ScheduledLookup | None = None
 
 
 class ConversationActor(Actor):
@@ -223,7 +236,8 @@ class ConversationActor(Actor):
             return
         guest = Guest(data=record.data, language=record.language,
                       limits=self._deps.guests.limits(self.hotel_id, self.guest_id))
-        outcome = step(hotel, context, message.event, now, guest=guest,
+        event = await self._answering(hotel, context, message, now)
+        outcome = step(hotel, context, event, now, guest=guest,
                        replayed=message.replayed)
         self._share_limits(outcome.context)  # before any await: no other step in between
         outcome = await self._requests_asked(hotel, outcome, now)
@@ -284,9 +298,20 @@ class ConversationActor(Actor):
         self._deps.guests.set_limits(self.hotel_id, self.guest_id,
                                      Limits(rate=context.rate, cooloff_until=context.cooloff_until))
 
+    async def _answering(self, hotel: Hotel, context: Context, message: Inbound,
+                         now: datetime) -> Event:
+        """The event, or FlowRequested when it answers a scheduled message (flows/reply.py)."""
+        lookup = self._deps.answered
+        if lookup is None or message.replayed or not may_answer(hotel, context, message.event,
+                                                                 now):
+            return message.event
+        answered = await lookup(self.phone_number_id, self.guest_id, message.quoted, now)
+        return reply_event(hotel, context, message.event, answered, now)
+
     async def _commit(self, outcome: Outcome, seq: int | None, now: datetime) -> None:
         context = outcome.context
         changed = next((e for e in outcome.effects if isinstance(e, GuestChanged)), None)
+        opt = next((e for e in outcome.effects if isinstance(e, OptOutChanged)), None)
         commit = StepCommit(
             phone_number_id=self.phone_number_id,
             guest_id=self.guest_id,
@@ -300,12 +325,15 @@ class ConversationActor(Actor):
             scheduled=tuple(self._scheduled(outcome, now)),
             at=now,
             guest_changed=changed is not None,
+            opt_out=None if opt is None else opt.opted_out,
         )
         rows = await self._deps.store.conversations.commit_step(commit)
         self._context = context
         if changed is not None:
             self._deps.guests.update(self.hotel_id, self.guest_id, changed.data, changed.language)
         self._deps.sender.submit(rows)
+        if commit.scheduled:
+            self._deps.scheduled()  # the scheduler loads rows due soon (issue 10)
         if seq is not None and Silence(reason=SilenceReason.SPAM) in outcome.effects:
             self._report.limited(seq)
         self._log_step(outcome, seq)

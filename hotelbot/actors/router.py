@@ -155,7 +155,8 @@ class Router:
             self._background(self._store.inbound.park(message.seq, "unknown phone_number_id"))
             return
         self._last_used[key] = self._deps.clock.monotonic()
-        inbound = Inbound(seq=message.seq, event=event, wamid=message.wamid, replayed=replayed)
+        inbound = Inbound(seq=message.seq, event=event, wamid=message.wamid, replayed=replayed,
+                          quoted=_quoted(message.payload))
         try:
             ref = self._supervisor.get(key) or self._spawn(key, department_of)
             ref.tell_nowait(inbound)
@@ -387,3 +388,10 @@ async def open_router(
         yield router
     finally:
         await router.stop()
+
+
+def _quoted(payload: Mapping[str, object]) -> str:
+    """The wamid a guest's message quotes (`context.id`: a reply or a button tap), or ""."""
+    context = payload.get("context")
+    quoted = context.get("id") if isinstance(context, dict) else None
+    return quoted if isinstance(quoted, str) else ""

@@ -14,6 +14,7 @@ from hotelbot.admin.commands import (
     Param,
 )
 from hotelbot.admin.ops import OPS_COMMANDS
+from hotelbot.admin.scheduling import SCHEDULER_COMMANDS
 from hotelbot.admin.server import (
     AdminServer,
     AdminServerStatistics,
@@ -22,6 +23,7 @@ from hotelbot.admin.server import (
 )
 
 COMMANDS.update(OPS_COMMANDS)  # the operator's commands (ops.py, issue 12) join the one table
+COMMANDS.update(SCHEDULER_COMMANDS)  # queue, queue_cancel, broadcast (issue 10)
 
 __all__ = [
     "COMMANDS",

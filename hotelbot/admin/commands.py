@@ -12,15 +12,16 @@ A request is `{"cmd": NAME, KEY: VALUE, ...}` with the keys of the command's `pa
 
 Must never: block the event loop on configuration loading (it runs in a thread), show a
 guest's full phone number unless asked (`"full": true`), log a request's data, or change
-anything but a request's status, a parked message, a guest's cooloff (`unlock`) and the
-configuration in force.
+anything but a request's status, a parked message, a guest's cooloff (`unlock`), the
+configuration in force and the scheduled messages (admin/scheduling.py: queue, cancel,
+broadcast).
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import Enum
@@ -32,7 +33,7 @@ import structlog
 
 from hotelbot.actors import ActiveConversation, UnlockStatus
 from hotelbot.errors import FlowDefinitionError, HotelbotError, StoreError
-from hotelbot.flows import Context, Hotels
+from hotelbot.flows import Context, Hotel, Hotels
 from hotelbot.store import (
     ConversationRepository,
     FunnelRepository,
@@ -42,6 +43,11 @@ from hotelbot.store import (
     RequestRecord,
     RequestRepository,
     RequestStatus,
+    ScheduledMessage,
+    ScheduledRepository,
+    StayApplied,
+    StayRecord,
+    StayRepository,
 )
 from hotelbot.typedefs import GuestId, HotelId, NumberId
 
@@ -98,9 +104,27 @@ class AdminStore(HasStatistics, Protocol):
     @property
     def funnel(self) -> FunnelRepository: ...
 
+    @property
+    def scheduled(self) -> ScheduledRepository: ...
+
+    @property
+    def stays(self) -> StayRepository: ...
+
 
 class Flushable(Protocol):
     async def flush(self) -> None: ...
+
+
+class AdminScheduler(HasStatistics, Protocol):
+    """The scheduler as the commands use it (hotelbot.scheduler.SchedulerActor)."""
+
+    async def request_status_changed(self, request_id: int, status: str) -> list[int]: ...
+
+    async def cancel(self, id: int, reason: str = "cancelled") -> bool: ...
+
+    async def insert(self, rows: Sequence[ScheduledMessage]) -> list[int]: ...
+
+    async def put_stay(self, hotel: Hotel, stay: StayRecord) -> StayApplied: ...
 
 
 class AdminConfig(Protocol):
@@ -123,6 +147,7 @@ class AdminTargets:
     config: AdminConfig
     now: Callable[[], datetime]
     funnel: Flushable | None = None  # the funnel's in-memory tally (flushed before a read)
+    scheduler: AdminScheduler | None = None  # the scheduler (queue, broadcast; issue 10)
 
 
 Handler = Callable[[AdminTargets, Mapping[str, object]], Awaitable[Reply]]
@@ -224,7 +249,7 @@ async def _help(targets: AdminTargets, request: Mapping[str, object]) -> Reply:
 async def _stats(targets: AdminTargets, request: Mapping[str, object]) -> Reply:
     parts = {
         "inbox": targets.inbox, "router": targets.router, "store": targets.store,
-        "pacer": targets.pacer, "graph": targets.graph,
+        "pacer": targets.pacer, "graph": targets.graph, "scheduler": targets.scheduler,
     }
     return {"stats": {name: jsonable(obj.statistics()) for name, obj in parts.items()
                       if obj is not None}}
@@ -258,7 +283,10 @@ async def _request_status(targets: AdminTargets, request: Mapping[str, object]) 
         await targets.store.requests.set_status(id_, status, at=targets.now())
     except StoreError as exc:  # no request with this id
         raise CommandError(str(exc)) from None
-    return {"id": id_, "status": status.value}
+    scheduled: list[int] = []
+    if targets.scheduler is not None:  # e.g. a feedback request 2 h after "done" (issue 10)
+        scheduled = await targets.scheduler.request_status_changed(id_, status.value)
+    return {"id": id_, "status": status.value, "scheduled": scheduled}
 
 
 async def _context(targets: AdminTargets, request: Mapping[str, object]) -> Reply:

@@ -244,6 +244,20 @@ def format_requests(rows: Sequence[Mapping[str, Any]], timezone: str | None = No
     ).rstrip()
 
 
+def format_queue(rows: Sequence[Mapping[str, Any]]) -> str:
+    if not rows:
+        return "no scheduled messages"
+    header = ("ID", "DUE (UTC)", "TYPE", "GUEST", "STATUS", "REASON")
+    table = [header] + [
+        (str(r["id"]), _time(r.get("due")), str(r["type"]), str(r["guest"]), str(r["status"]),
+         str(r.get("reason") or ""))
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+                     for row in table)
+
+
 def format_context(source: str, context: Mapping[str, Any]) -> str:
     where = "active, in memory" if source == "memory" else "stored snapshot"
     lines = [f"context ({where})"]
@@ -329,4 +343,10 @@ FORMATS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "actors": lambda reply: format_actors(reply["actors"]),
     "funnel": format_funnel,
     "guest": lambda reply: format_guest(reply),
+    "queue": lambda reply: format_queue(reply["queue"]),
+    "stay_put": lambda reply: f"stay {reply['booking_ref']}: {reply['pending']} pending",
+    "queue_cancel": lambda reply: f"scheduled message {reply['id']}: cancelled",
+    "broadcast": lambda reply: (
+        f"broadcast {reply['broadcast_id']}: {reply['rows']} messages due {reply['due'][:16]}"
+        + (f"; refused: {', '.join(reply['refused'])}" if reply["refused"] else "")),
 }

@@ -178,6 +178,42 @@ def _run_staff(args: argparse.Namespace) -> int:
 
     configure_logging(level="warning")  # the store's open/close lines are not for this
     return run(args)
+def _add_stays(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "stays", help="import stays from a CSV file into the running hotelbot",
+        description="Check every row like the PMS stays API and hand the good ones to the "
+        "running server (admin socket); prints FILE:LINE: field: reason for each refused row.")
+    sub = parser.add_subparsers(dest="stays_action", required=True, metavar="ACTION")
+    imp = sub.add_parser("import", help="import a CSV file (header: booking_ref, guest_wa_id, "
+                         "guest_name, room, check_in, check_out[, language])")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--hotel", required=True, help="the hotel's id")
+    imp.add_argument("--config-dir", type=Path, default=None,
+                     help=f"configuration directory (default: ${CONFIG_DIR_ENV} or ./config)")
+    imp.add_argument("--socket", type=Path, default=None, help="the admin socket (default: "
+                     "$HOTELBOT_ADMIN_SOCKET or <$HOTELBOT_DATA_DIR or var>/admin.sock)")
+
+
+def _run_stays(args: argparse.Namespace) -> int:
+    from hotelbot.cli.stays import import_stays
+    from hotelbot.errors import ConfigError, FlowDefinitionError
+    from hotelbot.settings import Settings
+    from hotelbot.typedefs import HotelId
+
+    config_dir: Path = args.config_dir or Path(os.environ.get(CONFIG_DIR_ENV, "config"))
+    try:
+        hotels = load_hotels(config_dir).hotels
+        socket_path: Path = args.socket or Settings.from_env(
+            os.environ, require_secrets=False).admin_socket
+    except (FlowDefinitionError, ConfigError) as exc:
+        print(f"hotelbot stays: {exc}", file=sys.stderr)
+        return 2
+    hotel = hotels.get(HotelId(args.hotel))
+    if hotel is None:
+        print(f"hotelbot stays: unknown hotel {args.hotel!r}; known hotels: "
+              f"{', '.join(sorted(hotels))}", file=sys.stderr)
+        return 2
+    return import_stays(args.file, hotel, socket_path, sys.stdout)
 
 
 Adder = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
@@ -190,6 +226,7 @@ SUBCOMMANDS: dict[str, tuple[Adder, Callable[[argparse.Namespace], int]]] = {
     "restore": (_no_parser, _run_restore),
     "chat": (_add_chat, _run_chat),
     "staff": (_add_staff, _run_staff),
+    "stays": (_add_stays, _run_stays),
 }
 
 

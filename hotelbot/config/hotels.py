@@ -73,15 +73,17 @@ REQUIRED_STRINGS = (
     "stale_tap", "flow_changed", "remembered_check", "loop_notice",
     "requests_title", "requests_none", "requests_cancel_hint", "request_cancel_row",
     "request_status_new", "request_status_acknowledged", "guest_cancelled",
-    "request_not_cancellable",
+    "request_not_cancellable", "opted_out", "opted_in",
 )
-WORD_KINDS: tuple[WordKind, ...] = ("back", "menu", "skip", "thanks", "requests", "person")
+WORD_KINDS: tuple[WordKind, ...] = ("back", "menu", "skip", "thanks", "requests", "person",
+                                    "stop", "start")
 DEFAULT_ROOM_PATTERN = r"[0-9]{1,4}[A-Za-z]?"
 _PHONE_NUMBER_ID = re.compile(r"^[0-9]{5,20}$")
 _HOTEL_KEYS = frozenset({"id", "name", "timezone", "languages", "room_pattern", "variables",
                          "departments", "strings", "words", "overrides", "read_receipts",
                          "message_templates", "retention", "conversation", "locale",
-                         "phone_region", "reference_pattern", "orders", "opening_hours"})
+                         "phone_region", "reference_pattern", "orders", "opening_hours",
+                         "scheduled_messages", "quiet_hours", "pms_token_env"})
 _TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")  # Meta: lowercase letters, digits, underscores
 _LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")  # Meta's codes: en, en_US, pt_BR...
 MAX_TEMPLATE_BUTTONS = 10
@@ -173,7 +175,7 @@ def parse_strings(src: Source) -> StringsDoc:
 
 
 def parse_words(src: Source, value: object, path: str) -> Words:
-    """`back|menu|skip|thanks|requests|person -> lang -> [words]`."""
+    """`back|menu|skip|thanks|requests|person|stop|start -> lang -> [words]`."""
     raw = mapping(src, value, path, allowed=set(WORD_KINDS), what="words") or {}
     found: dict[WordKind, dict[str, tuple[str, ...]]] = {}
     for kind in WORD_KINDS:

@@ -37,6 +37,7 @@ from hotelbot.config.hotels import (
     parse_strings,
 )
 from hotelbot.config.overrides import apply_overrides
+from hotelbot.config.scheduled import parse_scheduler_part
 from hotelbot.config.source import ID_PATTERN, Source, parent_path, parse_source
 from hotelbot.config.templates import FlowDoc, parse_flow
 from hotelbot.errors import FlowDefinitionError, Problem
@@ -218,6 +219,9 @@ def _resolve_hotel(
     for flow in flows.values():
         issues += check_flow(flow, templates[flow.id].declared, scope)
     issues += check_hotel(doc, flows, scope)
+    proactive = parse_scheduler_part(
+        src, languages=doc.languages, departments=doc.departments, flows=flows,
+        templates=doc.message_templates, variables=frozenset(doc.variables))
     for key, reason in issues:
         file, path = _origin(key, origins) or ("", "")
         if (file, path, reason) in standalone:
@@ -235,6 +239,8 @@ def _resolve_hotel(
         policy=doc.policy,
         locale=doc.locale, phone_region=doc.phone_region, date_order=doc.date_order,
         reference_pattern=doc.reference_pattern, orders=doc.orders,
+        scheduled=proactive.scheduled, quiet_hours=proactive.quiet_hours,
+        pms_token_env=proactive.pms_token_env,
     )
 
 

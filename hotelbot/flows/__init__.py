@@ -13,6 +13,7 @@ from hotelbot.flows.effects import (
     Effect,
     GuestChanged,
     ListRequests,
+    OptOutChanged,
     ScheduleMessage,
     SendMessage,
     Silence,
@@ -62,14 +63,26 @@ from hotelbot.flows.model import (
 )
 from hotelbot.flows.navigation import answers
 from hotelbot.flows.notices import NOTICE_KEYS, staff_notice
+from hotelbot.flows.proactive import (
+    SCHEDULED_VARIABLES,
+    Category,
+    QuietHours,
+    ScheduledTemplate,
+    Trigger,
+    TriggerKind,
+)
 from hotelbot.flows.progress import Mark, Progress, progress
+from hotelbot.flows.remembered import mark as remembered_mark
 from hotelbot.flows.render import (
+    format_value,
     render_step,
     reply_id,
+    substitute,
     summary_names,
     template_object,
     text_message,
 )
+from hotelbot.flows.reply import ScheduledReply, may_answer, reply_event
 from hotelbot.flows.requests import GuestRequest, cancel_message, requests_message
 from hotelbot.flows.text import normalize
 
@@ -78,8 +91,10 @@ __all__ = [
     "FLOW_PREFIX",
     "NOTICE_KEYS",
     "REQUESTS_TARGET",
+    "SCHEDULED_VARIABLES",
     "Branch",
     "CancelRequest",
+    "Category",
     "ChatOpened",
     "Choice",
     "Condition",
@@ -104,15 +119,19 @@ __all__ = [
     "Next",
     "NoticeReceived",
     "Op",
+    "OptOutChanged",
     "Option",
     "OptionChosen",
     "Orders",
     "Outcome",
     "Policy",
     "Progress",
+    "QuietHours",
     "Retention",
     "ScheduleMessage",
     "ScheduleSpec",
+    "ScheduledReply",
+    "ScheduledTemplate",
     "SendMessage",
     "Sending",
     "Silence",
@@ -123,6 +142,8 @@ __all__ = [
     "TemplateButtonPressed",
     "Text",
     "TextReceived",
+    "Trigger",
+    "TriggerKind",
     "UnsupportedReceived",
     "Validator",
     "ValidatorKind",
@@ -131,15 +152,20 @@ __all__ = [
     "basket_step",
     "cancel_message",
     "event_for",
+    "format_value",
     "item_options",
+    "may_answer",
     "new_context",
     "normalize",
     "progress",
+    "remembered_mark",
     "render_step",
+    "reply_event",
     "reply_id",
     "requests_message",
     "staff_notice",
     "step",
+    "substitute",
     "summary_names",
     "template_object",
     "text_message",

@@ -82,7 +82,14 @@ class CancelRequest:
     request_id: int
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OptOutChanged:
+    """The guest said STOP (True) or START (False): store the hotel's marketing opt-out."""
+
+    opted_out: bool
+
+
 Effect = (
     SendMessage | CreateRequest | ScheduleMessage | Silence | GuestChanged | ListRequests
-    | CancelRequest
+    | CancelRequest | OptOutChanged
 )

@@ -36,6 +36,9 @@ Rules, in the order they are applied:
      first, even to a step failure's context); the context's rate and cooloff_until after
      the step are the guest's new Limits. A cooloff lifted elsewhere also resets this
      conversation's error count.
+ 2c. Opt-out. A text that is wholly one of the hotel's `stop` words (STOP, unsubscribe, per
+     language) or `start` words: strings["opted_out"] / ["opted_in"] and OptOutChanged(True /
+     False) for the actor to store (flows/optout.py); the context only gets last_activity.
   3. Guest data. The guest's data and language, shared by the hotel's departments (`guest`),
      replace the context's accumulated_data and language (a language only once chosen); a
      language the hotel no longer enables (reload) becomes its default.
@@ -164,6 +167,7 @@ from hotelbot.flows.events import (
 )
 from hotelbot.flows.model import FLOW_PREFIX, Hotel
 from hotelbot.flows.moves import Outcome, aware
+from hotelbot.flows.optout import opt_out_effects
 from hotelbot.flows.ratelimit import take
 from hotelbot.flows.rechecks import Rechecks
 from hotelbot.flows.render import text_message
@@ -234,6 +238,9 @@ def step(
         if not allowed:
             return turn.limited(context, _merged(context, guest))
     before = guest or Guest(data=context.accumulated_data, language=context.language)
+    opted = opt_out_effects(hotel, _merged(context, guest), event)  # rule 2c: STOP / START
+    if opted is not None:
+        return Outcome(context=context.evolve(last_activity=now), effects=opted)
     outcome = turn.handle(_merged(context, guest), event)
     after, effects = turn.echoed(context, outcome.context, outcome.effects)
     after = after.evolve(last_activity=now)

@@ -15,9 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from hotelbot.typedefs import Dept, FlowId, HotelId, JSONScalar, Lang, NumberId, StepId
+
+if TYPE_CHECKING:
+    from hotelbot.flows.proactive import Category, QuietHours, ScheduledTemplate
 
 FLOW_PREFIX = "flow:"
 # A `next` target that shows the guest their open requests (engine rule 5b), e.g. a menu
@@ -243,7 +246,8 @@ class Department:
 # acknowledgement once a flow has finished (rule 6).
 # requests ("my orders") lists the guest's open requests wherever they are (rule 5b).
 # person ("human", "agent") asks for a member of staff: the handoff flow (issue 11).
-WordKind = Literal["back", "menu", "skip", "thanks", "requests", "person"]
+# stop/start: the guest's marketing opt-out at the hotel (issue 8, point 18).
+WordKind = Literal["back", "menu", "skip", "thanks", "requests", "person", "stop", "start"]
 HANDOFF_FLOW = "handoff"  # the flow a "person" word starts ("talk to a person", issue 11)
 
 
@@ -316,6 +320,11 @@ class Hotel:
     read_receipts: bool = True  # mark each guest message read (blue ticks) once handled
     message_templates: Mapping[str, MessageTemplate] = field(default_factory=dict)
     retention: Retention = Retention()
+    # The scheduler's (issue 10, flows/proactive.py): scheduled-message templates by message
+    # type, quiet hours per category, the env variable holding the PMS's bearer token.
+    scheduled: Mapping[str, ScheduledTemplate] = field(default_factory=dict)
+    quiet_hours: Mapping[Category, QuietHours] = field(default_factory=dict)
+    pms_token_env: str | None = None
 
     @property
     def default_language(self) -> Lang:

@@ -1,4 +1,4 @@
-"""Remembered data, confirmed before use: "Room 205 — is that right?" once a day. Pure.
+"""Remembered data, confirmed before use: "Room 205 — is that right?" once a day or stay. Pure.
 
 Owns: which remembered values (a step's `remember`: room, guest_name, ...) a flow uses, when
 one is due for confirmation, the guest-level mark that records the confirmation (the hotel's
@@ -73,13 +73,16 @@ def uses(hotel: Hotel, flow: Flow) -> frozenset[str]:
 
 def due(hotel: Hotel, ctx: Context, flow: Flow, today: str) -> str | None:
     """The first remembered value `flow` uses that the guest has and has not confirmed
-    today; None when there is none (or `flow` is the department's main menu)."""
+    today; None when there is none (or `flow` is the department's main menu). A mark holds
+    the last date the value is confirmed through: the day the guest gave or confirmed it, or
+    the last day of the stay when the hotel's PMS gave it (the room of a stay)."""
     dept = hotel.departments.get(Dept(ctx.department))
     if dept is not None and dept.main_flow == flow.id:
         return None
     for key in sorted(uses(hotel, flow)):
         value = ctx.accumulated_data.get(key)
-        if value not in (None, "") and ctx.accumulated_data.get(mark(key)) != today:
+        through = ctx.accumulated_data.get(mark(key))
+        if value not in (None, "") and not (isinstance(through, str) and through >= today):
             return key
     return None
 

@@ -2,9 +2,9 @@
 
 `open_store` yields a `Store` with one repository per table: `store.inbound`,
 `store.conversations`, `store.guests`, `store.outbox`, `store.requests`, `store.statuses`,
-`store.scheduled`, `store.windows`. Each is typed by its Protocol (`InboundRepository`, ...):
-the seam where a PostgreSQL implementation can stand beside the SQLite one. Other packages
-import only these names.
+`store.scheduled`, `store.windows`, `store.stays`, `store.opt_outs`. Each is typed by its
+Protocol (`InboundRepository`, ...): the seam where a PostgreSQL implementation can stand
+beside the SQLite one. Other packages import only these names.
 """
 
 from hotelbot.store.backup import (
@@ -27,6 +27,7 @@ from hotelbot.store.guests import GuestRepository
 from hotelbot.store.handoffs import Handoff, HandoffRepository
 from hotelbot.store.history import History, HistoryRepository
 from hotelbot.store.inbound import InboundRepository
+from hotelbot.store.optouts import OptOutRepository
 from hotelbot.store.outbox import OutboxRepository
 from hotelbot.store.records import (
     REJECTED_PREFIX,
@@ -43,8 +44,11 @@ from hotelbot.store.records import (
     RejectedPart,
     RequestRecord,
     RequestStatus,
+    ScheduledKind,
     ScheduledMessage,
     ScheduledStatus,
+    StayRecord,
+    StayState,
     StepCommit,
     outbox_callback,
 )
@@ -55,11 +59,12 @@ from hotelbot.store.requests import (
     check_transition,
 )
 from hotelbot.store.retention import Cutoffs, PurgeReport
-from hotelbot.store.scheduled import ScheduledRepository
+from hotelbot.store.scheduled import FireContext, Fired, ScheduledRepository
 from hotelbot.store.schema import ConnectionSettings
 from hotelbot.store.sqlite import Store, open_store
 from hotelbot.store.staff import StaffRecord, StaffRepository, StaffRole
 from hotelbot.store.statuses import StatusRepository
+from hotelbot.store.stays import STAY_CANCELLED, STAY_CHANGED, StayApplied, StayRepository
 from hotelbot.store.windows import WindowRepository
 from hotelbot.store.writer import StoreStatistics
 
@@ -67,12 +72,16 @@ __all__ = [
     "GUEST_COLUMNS",
     "GUEST_TABLES",
     "REJECTED_PREFIX",
+    "STAY_CANCELLED",
+    "STAY_CHANGED",
     "TRANSITIONS",
     "BackupInfo",
     "ConnectionSettings",
     "ConversationRepository",
     "Cutoffs",
     "DeliveryStatus",
+    "FireContext",
+    "Fired",
     "ForgetReport",
     "FunnelCount",
     "FunnelKey",
@@ -89,6 +98,7 @@ __all__ = [
     "InboundRepository",
     "InboundRow",
     "InboundState",
+    "OptOutRepository",
     "OutboundMessage",
     "OutboundRow",
     "OutboundState",
@@ -100,6 +110,7 @@ __all__ = [
     "RequestRecord",
     "RequestRepository",
     "RequestStatus",
+    "ScheduledKind",
     "ScheduledMessage",
     "ScheduledRepository",
     "ScheduledStatus",
@@ -107,6 +118,10 @@ __all__ = [
     "StaffRepository",
     "StaffRole",
     "StatusRepository",
+    "StayApplied",
+    "StayRecord",
+    "StayRepository",
+    "StayState",
     "StepCommit",
     "Store",
     "StoreStatistics",

@@ -34,6 +34,7 @@ from hotelbot.store.records import (
     RejectedPart,
     RequestRecord,
     RequestStatus,
+    ScheduledKind,
     ScheduledMessage,
     ScheduledStatus,
     StepCommit,
@@ -122,7 +123,8 @@ REQUEST_COLUMNS = (
     "id, hotel_id, department, guest_id, flow_id, kind, data, status, created_at, updated_at, note"
 )
 SCHEDULED_COLUMNS = (
-    "id, hotel_id, phone_number_id, guest_id, message_type, scheduled_at, data, status"
+    "id, hotel_id, phone_number_id, guest_id, message_type, scheduled_at, data, status, kind,"
+    " trigger_key, booking_ref, skip_reason, outbox_id, reply_flow, done_at"
 )
 STATUS_COLUMNS = "wamid, status, at, recipient_id, error_code, payload, error_title, callback"
 
@@ -143,6 +145,7 @@ class PreparedStep:
     requests: tuple[tuple[object, ...], ...]
     scheduled: tuple[tuple[object, ...], ...]
     inbound_seq: int | None
+    opt_out: bool | None = None
 
 
 def inbound_params(
@@ -291,8 +294,16 @@ def status_from_row(row: Row) -> DeliveryStatus:
 
 
 def scheduled_from_row(row: Row) -> ScheduledMessage:
-    id_, hotel_id, phone_number_id, guest_id, message_type, scheduled_at, data, status = row
+    (id_, hotel_id, phone_number_id, guest_id, message_type, scheduled_at, data, status,
+     kind, trigger_key, booking_ref, skip_reason, outbox_id, reply_flow, done_at) = row
     return ScheduledMessage(
+        kind=ScheduledKind(kind),
+        trigger_key=trigger_key,
+        booking_ref=booking_ref,
+        skip_reason=skip_reason,
+        outbox_id=outbox_id,
+        reply_flow=reply_flow,
+        done_at=decode_optional_time(done_at),
         hotel_id=hotel_id,
         phone_number_id=phone_number_id,
         guest_id=guest_id,
@@ -349,6 +360,7 @@ def prepare_step(commit: StepCommit) -> PreparedStep:
         requests=tuple(_request_params(r, at) for r in commit.requests),
         scheduled=tuple(_scheduled_params(s, at) for s in commit.scheduled),
         inbound_seq=commit.inbound_seq,
+        opt_out=commit.opt_out,
     )
 
 

@@ -31,6 +31,7 @@ from hotelbot.store.codec import PreparedStep, encode_time
 from hotelbot.store.database import Database
 from hotelbot.store.guests import upsert_guest_data
 from hotelbot.store.inbound import mark_inbound_done
+from hotelbot.store.optouts import set_opt_out
 from hotelbot.store.outbox import insert_outbound
 from hotelbot.store.records import OutboundMessage, StepCommit
 from hotelbot.store.requests import insert_requests
@@ -112,6 +113,9 @@ def _write_step(conn: sqlite3.Connection, step: PreparedStep) -> list[int]:
     ids = [insert_outbound(conn, row) for row in step.outbound]
     insert_requests(conn, step.requests)
     insert_scheduled(conn, step.scheduled)
+    if step.opt_out is not None:
+        hotel_id, guest_id, at = step.conversation[2], step.conversation[1], step.conversation[4]
+        set_opt_out(conn, str(hotel_id), str(guest_id), step.opt_out, str(at))
     if step.inbound_seq is not None:
         mark_inbound_done(conn, step.inbound_seq)
     return ids

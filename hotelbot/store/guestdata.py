@@ -52,6 +52,8 @@ GUEST_TABLES: tuple[GuestTable, ...] = (
     GuestTable("outbound", "guest_id", "number"),
     GuestTable("windows", "guest_id", "number"),
     GuestTable("handoffs", "guest_id", "hotel"),
+    GuestTable("stays", "guest_id", "hotel"),
+    GuestTable("opt_outs", "guest_id", "hotel"),
     GuestTable("scheduled_messages", "guest_id", "hotel"),
     GuestTable("requests", "guest_id", "hotel", "anonymise"),
 )

@@ -50,10 +50,24 @@ class RequestStatus(StrEnum):
 
 
 class ScheduledStatus(StrEnum):
+    """pending -> due -> sent / skipped (skip_reason) / failed (scheduler/actor.py)."""
+
     PENDING = "pending"  # waiting for its scheduled_at
-    SENT = "sent"  # rendered and handed to the outbox
-    CANCELLED = "cancelled"  # withdrawn before it fired (checkout moved, guest opted out)
-    FAILED = "failed"  # could not be rendered or sent
+    DUE = "due"  # its time came: claimed by the scheduler, being rendered
+    SENT = "sent"  # rendered; its outbox row committed in the same transaction (outbox_id)
+    SKIPPED = "skipped"  # never sent, on purpose (skip_reason: opted_out, stay_cancelled, ...)
+    FAILED = "failed"  # could not be rendered (skip_reason says why)
+
+
+class ScheduledKind(StrEnum):
+    MESSAGE = "message"  # a message to the guest
+    CHECKOUT = "checkout"  # a stay's checkout: the guest's stay data (room) is cleared
+
+
+class StayState(StrEnum):
+    BOOKED = "booked"  # upserted by the PMS (before or during the stay)
+    CHECKED_OUT = "checked_out"  # its check_out passed: the guest's room was cleared
+    CANCELLED = "cancelled"  # DELETE by the PMS: its pending messages were skipped
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -207,6 +221,28 @@ class ScheduledMessage:
     data: Mapping[str, JSONScalar] = field(default_factory=dict)
     status: ScheduledStatus = ScheduledStatus.PENDING
     id: int = 0
+    kind: ScheduledKind = ScheduledKind.MESSAGE
+    trigger_key: str | None = None  # unique per hotel: a stay's trigger is re-planned in place
+    booking_ref: str | None = None  # the stay it belongs to
+    skip_reason: str | None = None
+    outbox_id: int | None = None  # the outbox row it became (status sent)
+    reply_flow: str | None = None  # the flow a reply to it starts (set when it is sent)
+    done_at: datetime | None = None  # when it left pending/due
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StayRecord:
+    """A guest's stay, as the hotel's PMS (or a CSV import) gave it."""
+
+    hotel_id: str
+    booking_ref: str
+    guest_id: str
+    guest_name: str
+    room: str
+    check_in: datetime  # aware
+    check_out: datetime  # aware
+    language: str | None = None
+    state: StayState = StayState.BOOKED
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -240,3 +276,4 @@ class StepCommit:
     scheduled: tuple[ScheduledMessage, ...] = ()
     at: datetime | None = None
     guest_changed: bool = True
+    opt_out: bool | None = None  # True: marketing opt-out recorded; False: undone (issue 8.18)

@@ -2,9 +2,10 @@
 
 Owns: the purge statements, per hotel (`Cutoffs`: one moment per kind of row; older rows go).
 Must never delete what is still in work: an inbound message not yet processed, an outbound
-row not yet sent (pending, sending), an open request, or a guest with any of those or with a
-pending scheduled message. Must never touch another hotel's rows. Each purge is one writer job
-per kind, so a large purge never holds the writer long (guests go a batch at a time).
+row not yet sent (pending, sending), an open request, or a guest with any of those, with a
+pending scheduled message or with a stay booked or ended less than the guest age ago. Must
+never touch another hotel's rows. Each purge is one writer job per kind, so a large purge
+never holds the writer long (guests go a batch at a time).
 
 An idle guest is erased the way `guest forget` erases (guestdata.py): their finished requests
 stay, anonymised; everything else about them at that hotel goes.
@@ -107,13 +108,17 @@ def _purge_guests(conn: sqlite3.Connection, hotel_id: str, marks: str,
         "   AND r.guest_id = g.guest_id AND r.status IN (?, ?))"
         " AND NOT EXISTS (SELECT 1 FROM scheduled_messages s WHERE s.hotel_id = g.hotel_id"
         "   AND s.guest_id = g.guest_id AND s.status = ?)"
+        # A guest the PMS told us about is not idle before their stay is over by the age
+        # (they may never have written: last_inbound_at is then empty).
+        " AND NOT EXISTS (SELECT 1 FROM stays st WHERE st.hotel_id = g.hotel_id"
+        "   AND st.guest_id = g.guest_id AND (st.state = 'booked' OR st.check_out >= ?))"
         f" AND NOT EXISTS (SELECT 1 FROM outbound o WHERE o.phone_number_id IN ({marks})"
         "   AND o.guest_id = g.guest_id AND o.state IN (?, ?))"
         f" AND NOT EXISTS (SELECT 1 FROM inbound i WHERE i.phone_number_id IN ({marks})"
         "   AND i.guest_id = g.guest_id AND i.state = ?)"
         " LIMIT ?",
         (hotel_id, cutoff, RequestStatus.NEW, RequestStatus.ACKNOWLEDGED,
-         ScheduledStatus.PENDING, *numbers, OutboundState.PENDING, OutboundState.SENDING,
+         ScheduledStatus.PENDING, cutoff, *numbers, OutboundState.PENDING, OutboundState.SENDING,
          *numbers, InboundState.RECEIVED, GUEST_BATCH)).fetchall()]
     for guest_id in idle:
         erase_guest(conn, hotel_id, guest_id, numbers, f"forgotten-{secrets.token_hex(8)}")

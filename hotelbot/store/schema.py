@@ -236,7 +236,76 @@ CREATE INDEX inbound_by_conversation ON inbound (phone_number_id, guest_id, seq)
 CREATE INDEX outbound_by_conversation ON outbound (phone_number_id, guest_id, id);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4_FUNNEL, _V5_CONSOLE)
+# v6: the scheduler (issue 10): stays from the hotel's PMS, scheduled rows that move pending ->
+# due -> sent / skipped (with a reason) / failed, keyed by what triggered them (a stay's
+# trigger is re-planned in place when the stay changes), and the guests' marketing opt-outs.
+# scheduled_messages is rebuilt (its CHECK changes; see v3 for the recipe); a v2 `cancelled`
+# row becomes `skipped` with reason `cancelled`.
+_V6_SCHEDULER = """
+CREATE TABLE scheduled_v4 (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    hotel_id TEXT NOT NULL,
+    phone_number_id TEXT NOT NULL,
+    guest_id TEXT NOT NULL,
+    message_type TEXT NOT NULL,
+    scheduled_at TEXT NOT NULL,
+    data TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending'
+        CHECK (status IN ('pending', 'due', 'sent', 'skipped', 'failed')),
+    created_at TEXT,
+    kind TEXT NOT NULL DEFAULT 'message',
+    trigger_key TEXT,
+    booking_ref TEXT,
+    skip_reason TEXT,
+    outbox_id INTEGER,
+    reply_flow TEXT,
+    done_at TEXT
+);
+INSERT INTO scheduled_v4 (id, hotel_id, phone_number_id, guest_id, message_type, scheduled_at,
+    data, status, created_at, skip_reason)
+    SELECT id, hotel_id, phone_number_id, guest_id, message_type, scheduled_at, data,
+    CASE status WHEN 'cancelled' THEN 'skipped' ELSE status END, created_at,
+    CASE status WHEN 'cancelled' THEN 'cancelled' END FROM scheduled_messages;
+DELETE FROM sqlite_sequence WHERE name = 'scheduled_v4';
+INSERT INTO sqlite_sequence (name, seq)
+    SELECT 'scheduled_v4', seq FROM sqlite_sequence WHERE name = 'scheduled_messages';
+DROP TABLE scheduled_messages;
+ALTER TABLE scheduled_v4 RENAME TO scheduled_messages;
+CREATE INDEX scheduled_by_status_time ON scheduled_messages (status, scheduled_at);
+CREATE UNIQUE INDEX scheduled_by_trigger ON scheduled_messages (hotel_id, trigger_key)
+    WHERE trigger_key IS NOT NULL;
+CREATE INDEX scheduled_by_stay ON scheduled_messages (hotel_id, booking_ref, status)
+    WHERE booking_ref IS NOT NULL;
+CREATE INDEX scheduled_by_outbox ON scheduled_messages (outbox_id) WHERE outbox_id IS NOT NULL;
+CREATE INDEX scheduled_by_guest ON scheduled_messages (phone_number_id, guest_id, done_at)
+    WHERE outbox_id IS NOT NULL;
+
+CREATE TABLE stays (
+    hotel_id TEXT NOT NULL,
+    booking_ref TEXT NOT NULL,
+    guest_id TEXT NOT NULL,
+    guest_name TEXT NOT NULL,
+    room TEXT NOT NULL,
+    check_in TEXT NOT NULL,
+    check_out TEXT NOT NULL,
+    language TEXT,
+    state TEXT NOT NULL DEFAULT 'booked'
+        CHECK (state IN ('booked', 'checked_out', 'cancelled')),
+    updated_at TEXT,
+    PRIMARY KEY (hotel_id, booking_ref)
+) WITHOUT ROWID;
+CREATE INDEX stays_by_guest ON stays (hotel_id, guest_id);
+CREATE INDEX stays_by_dates ON stays (hotel_id, state, check_in, check_out);
+
+CREATE TABLE opt_outs (
+    hotel_id TEXT NOT NULL,
+    guest_id TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (hotel_id, guest_id)
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4_FUNNEL, _V5_CONSOLE, _V6_SCHEDULER)
 """Migration n (1-based) is MIGRATIONS[n - 1]; append only."""
 
 CURRENT_VERSION = len(MIGRATIONS)

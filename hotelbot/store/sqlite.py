@@ -12,7 +12,9 @@ message bodies, payloads or full phone numbers.
           ── outbox         outbox.py         next_batch, mark_sending, mark_sent_many, ...
           ── requests       requests.py       recent, set_status
           ── statuses       statuses.py       record, latest, history
-          ── scheduled      scheduled.py      pending
+          ── scheduled      scheduled.py      pending_before, claim, complete, cancel, ...
+          ── stays          stays.py          upsert (+ re-planned rows), cancel, segments
+          ── opt_outs       optouts.py        opted_out (written by a step)
           ── windows        windows.py        last_inbound, last_inbound_many
           ── funnel         funnel.py         add, counts (per hotel, day, flow, step)
           ── guest_data     guestdata.py      export, forget (GUEST_TABLES: every guest table)
@@ -58,6 +60,7 @@ from hotelbot.store.guests import GuestRepository, SqliteGuests
 from hotelbot.store.handoffs import HandoffRepository, SqliteHandoffs
 from hotelbot.store.history import HistoryRepository, SqliteHistory
 from hotelbot.store.inbound import InboundRepository, SqliteInbound
+from hotelbot.store.optouts import OptOutRepository, SqliteOptOuts
 from hotelbot.store.outbox import OutboxRepository, SqliteOutbox
 from hotelbot.store.requests import RequestRepository, SqliteRequests
 from hotelbot.store.retention import SqliteRetention
@@ -65,6 +68,7 @@ from hotelbot.store.scheduled import ScheduledRepository, SqliteScheduled
 from hotelbot.store.schema import ConnectionSettings, Synchronous, configure, migrate, settings_of
 from hotelbot.store.staff import SqliteStaff, StaffRepository
 from hotelbot.store.statuses import SqliteStatuses, StatusRepository
+from hotelbot.store.stays import SqliteStays, StayRepository
 from hotelbot.store.windows import SqliteWindows, WindowRepository
 from hotelbot.store.writer import StoreStatistics, Writer
 
@@ -120,12 +124,14 @@ class Store:
         "handoffs",
         "history",
         "inbound",
+        "opt_outs",
         "outbox",
         "requests",
         "retention",
         "scheduled",
         "staff",
         "statuses",
+        "stays",
         "windows",
     )
 
@@ -147,6 +153,8 @@ class Store:
         self.staff: Final[StaffRepository] = SqliteStaff(self._db)
         self.handoffs: Final[HandoffRepository] = SqliteHandoffs(self._db)
         self.history: Final[HistoryRepository] = SqliteHistory(self._db)
+        self.stays: Final[StayRepository] = SqliteStays(self._db)
+        self.opt_outs: Final[OptOutRepository] = SqliteOptOuts(self._db)
 
     def schema_version(self) -> int:
         return self._version

@@ -1,8 +1,9 @@
 """hotelbot.web: every HTTP route hotelbot serves.
 
 The webhook (webhook.py: GET verify, POST receive -> the inbox) and the probes (health.py:
-/healthz, /readyz), the staff console (console/: /console/, issue 11) and GET /metrics on
-its own listener (metrics.py). Other packages import only the names below.
+/healthz, /readyz), the PMS stays API (stays_api.py), the staff console (console/: /console/,
+issue 11) and GET /metrics on its own listener (metrics.py). Other packages import only the
+names below.
 """
 
 from hotelbot.web.console import (
@@ -29,6 +30,7 @@ from hotelbot.web.metrics import (
     open_metrics_site,
     webhook_timer,
 )
+from hotelbot.web.stays_api import STAYS, StaysApi, add_stays_routes
 from hotelbot.web.webhook import WEBHOOK, Inbox, WebhookHandler, add_webhook_routes
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "GATE",
     "MIN_PASSWORD",
     "READINESS",
+    "STAYS",
     "WEBHOOK",
     "WEBHOOK_METER",
     "Desk",
@@ -48,10 +51,12 @@ __all__ = [
     "MeteredTransport",
     "MetricsSources",
     "Readiness",
+    "StaysApi",
     "WebhookHandler",
     "WebhookMeter",
     "add_console",
     "add_health_routes",
+    "add_stays_routes",
     "add_webhook_routes",
     "check_password",
     "hash_password",

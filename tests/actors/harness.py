@@ -17,6 +17,7 @@ from hotelbot.actors import Inbox, InboxSettings, Router, RouterSettings
 from hotelbot.app import open_core
 from hotelbot.flows import Hotels, event_for, new_context, step
 from hotelbot.outbound import Pacer
+from hotelbot.scheduler import SchedulerActor
 from hotelbot.settings import Settings
 from hotelbot.store import InboundMessage, Store
 from tests.fakes.clock import FakeClock
@@ -61,6 +62,7 @@ class Harness:
     transport: RecordingTransport
     clock: FakeClock
     hotels: Hotels
+    scheduler: SchedulerActor
 
     async def record(self, number: str, guest: str, text: str) -> InboundMessage:
         """Durably record a guest message as the webhook does (not yet dispatched)."""
@@ -76,9 +78,11 @@ class Harness:
         await self.inbox.accept([inbound(number, guest, text, self.clock)])
 
     async def settle(self) -> None:
-        """Every step committed and every reply sent. The pacer spreads sends over time (the
-        number's even pace): while it holds rows, the fake clock moves 10 ms at a time."""
+        """Every step committed, every due scheduled row decided, every reply sent. The pacer
+        spreads sends over time (the number's even pace): while it holds rows, the fake clock
+        moves 10 ms at a time."""
         for _ in range(1000):
+            await self.scheduler.wait_idle()
             await self.router.wait_idle()
             await self.pacer.wait_idle()
             now = self.clock.now()
@@ -121,4 +125,4 @@ async def open_harness(
         inbox_settings=InboxSettings(sweep_every=1e9), instrument_store=wrap_store,
     ) as core:
         yield Harness(core.store, core.router, core.inbox, core.pacer, transport, clock,
-                      core.config.get())
+                      core.config.get(), core.scheduler)

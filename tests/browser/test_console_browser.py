@@ -45,7 +45,9 @@ async def test_staff_work_a_request_and_a_conversation_in_the_browser(
     # a guest orders through signed webhooks: the card appears live, with a notice
     for text in ORDER:
         await hotel.say(ROOM_SERVICE, GUEST, text)
-    [request] = await hotel.store.requests.recent("demo_hotel")
+    requests = await hotel.store.requests.recent("demo_hotel")
+    assert len(requests) == 1, [(r.kind, r.guest_id[-4:], r.data) for r in requests]
+    [request] = requests
     card_id = f"request-{request.id}"
     card = await browser.until(lambda d: d.find_elements(By.ID, card_id))
     assert "No onions, please" in await browser.run(lambda: card[0].text)

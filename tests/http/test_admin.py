@@ -14,6 +14,7 @@ import socket
 import stat
 import tempfile
 from collections.abc import AsyncIterator, Iterator, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,10 +27,10 @@ from hotelbot import cli
 from hotelbot.admin import AdminSocketError, open_admin_server
 from hotelbot.admin.commands import mask_guest
 from hotelbot.app import ADMIN, CORE
-from hotelbot.store import RequestStatus
+from hotelbot.store import RequestRecord, RequestStatus, StepCommit
 from tests.fakes.hotel import Hotel, HotelFactory
 from tests.messages import message_text
-from tests.numbers import FRONT_DESK
+from tests.numbers import FRONT_DESK, ROOM_SERVICE
 from tests.paths import CONFIG
 
 GUEST = "34600111222"
@@ -187,7 +188,7 @@ async def test_help_lists_every_command(conn: Conn) -> None:
     reply = await conn.ask({"cmd": "help"})
     assert set(reply["commands"]) == {
         "help", "stats", "requests", "request_status", "context", "reload", "parked", "replay",
-        "actors", "funnel", "guest", "unlock"}
+        "actors", "funnel", "guest", "unlock", "queue", "queue_cancel", "broadcast", "stay_put"}
 
 
 # --- the commands, after a real check-in --------------------------------------------------
@@ -196,7 +197,7 @@ async def test_help_lists_every_command(conn: Conn) -> None:
 async def test_stats_count_the_conversation(admin_hotel: Hotel, conn: Conn) -> None:
     await _check_in(admin_hotel)
     stats = (await conn.ask({"cmd": "stats"}))["stats"]
-    assert set(stats) == {"inbox", "router", "store", "pacer", "graph"}
+    assert set(stats) == {"inbox", "router", "store", "pacer", "graph", "scheduler"}
     assert stats["inbox"]["accepted"] == stats["router"]["dispatched"] == len(CHECK_IN)
     assert stats["router"]["active"] == 1
     assert stats["pacer"]["sent"] == len(admin_hotel.fake.sent_to(GUEST)) >= len(CHECK_IN)
@@ -251,7 +252,7 @@ async def test_ack_changes_the_request_status(admin_hotel: Hotel, conn: Conn) ->
     await _check_in(admin_hotel)
     [row] = (await conn.ask({"cmd": "requests", "hotel": "demo_hotel"}))["requests"]
     reply = await conn.ask({"cmd": "request_status", "id": row["id"], "status": "acknowledged"})
-    assert reply == {"ok": True, "id": row["id"], "status": "acknowledged"}
+    assert reply == {"ok": True, "id": row["id"], "status": "acknowledged", "scheduled": []}
     [stored] = await admin_hotel.store.requests.recent("demo_hotel")
     assert stored.status is RequestStatus.ACKNOWLEDGED
 
@@ -437,3 +438,75 @@ async def test_cli_parked_and_replay(
     assert "no parked messages" in capsys.readouterr().out
     assert await _admin_cli("--socket", sock, "replay", "999") == 1
     assert "no parked inbound message with seq 999" in capsys.readouterr().err
+
+
+async def test_done_on_a_room_service_order_schedules_the_feedback_request_in_the_queue(
+    admin_hotel: Hotel, conn: Conn
+) -> None:
+    now = admin_hotel.core.clock.now()
+    await admin_hotel.store.conversations.commit_step(StepCommit(
+        phone_number_id=ROOM_SERVICE, guest_id=GUEST, hotel_id="demo_hotel", context={},
+        guest_data={}, language="en", inbound_seq=None, guest_changed=False, at=now,
+        requests=(RequestRecord(hotel_id="demo_hotel", department="room_service",
+                                guest_id=GUEST, flow_id="room_service_order", kind="order",
+                                data={"item": "Club sandwich"}, created_at=now),)))
+    [order] = await admin_hotel.store.requests.recent("demo_hotel")
+    reply = await conn.ask({"cmd": "request_status", "id": order.id, "status": "done"})
+    assert reply["ok"] is True and len(reply["scheduled"]) == 1
+    again = await conn.ask({"cmd": "request_status", "id": order.id, "status": "done"})
+    assert again["ok"] is False  # already done: refused, and nothing scheduled twice
+    queue = await conn.ask({"cmd": "queue", "hotel": "demo_hotel"})
+    [row] = queue["queue"]
+    assert (row["type"], row["status"], row["guest"]) == ("feedback_request", "pending",
+                                                          "*******1222")
+    assert row["due"][:16] == (now + timedelta(hours=2)).isoformat()[:16]
+    cancelled = await conn.ask({"cmd": "queue_cancel", "id": row["id"]})
+    assert cancelled == {"ok": True, "id": row["id"], "status": "skipped", "reason": "cancelled"}
+    refused = await conn.ask({"cmd": "queue_cancel", "id": row["id"]})
+    assert refused["ok"] is False and "is skipped, not pending" in refused["error"]
+    assert (await conn.ask({"cmd": "queue", "hotel": "demo_hotel"}))["queue"] == []
+
+
+async def test_broadcast_to_numbers_through_the_socket_refuses_bad_input(
+    admin_hotel: Hotel, conn: Conn
+) -> None:
+    reply = await conn.ask({"cmd": "broadcast", "hotel": "demo_hotel",
+                            "message_type": "spa_offer", "segment": "numbers",
+                            "numbers": "34600111222, +34600111333, 12x", "id": "spring"})
+    assert (reply["ok"], reply["rows"], reply["refused"]) == (True, 2, ["12x"])
+    assert (await conn.ask({"cmd": "broadcast", "hotel": "demo_hotel",
+                            "message_type": "spa_offer", "segment": "numbers",
+                            "numbers": "34600111222", "id": "spring"}))["rows"] == 0
+    for bad, reason in [
+        ({"message_type": "nope", "segment": "in_house"}, "unknown message type 'nope'"),
+        ({"message_type": "spa_offer", "segment": "everyone"}, "'segment' must be one of"),
+        ({"message_type": "spa_offer", "segment": "numbers"}, "give the numbers"),
+    ]:
+        refused = await conn.ask({"cmd": "broadcast", "hotel": "demo_hotel", **bad})
+        assert refused["ok"] is False and reason in refused["error"]
+
+
+async def test_stays_import_reports_refused_lines_and_applies_the_rest(
+    admin_hotel: Hotel, sock_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    csv_file = tmp_path / "stays.csv"
+    csv_file.write_text(
+        "booking_ref,guest_wa_id,guest_name,room,check_in,check_out,language\n"
+        "A-1,34600111222,Ana Lopez,101,2030-05-01T15:00:00+01:00,2030-05-03T11:00:00+01:00,en\n"
+        "A-2,34600111333,Bo,9999,2030-05-01T15:00:00+01:00,2030-05-03T11:00:00+01:00,\n"
+        "A-3,34600111444,Cy,102,2030-05-01T15:00:00,2030-05-03T11:00:00+01:00,\n",
+        encoding="utf-8")
+    argv = ["stays", "import", str(csv_file), "--hotel", "demo_hotel", "--config-dir",
+            str(CONFIG), "--socket", str(sock_dir / "a.sock")]
+    assert await asyncio.to_thread(cli.main, argv) == 1
+    out = [line for line in capsys.readouterr().out.splitlines() if "[info" not in line]
+    assert out == [f"{csv_file}:3: room: not a room number of this hotel",
+                   f"{csv_file}:4: check_in: needs a UTC offset, e.g. +01:00 or Z",
+                   "1 accepted, 2 refused"]
+    stay = await admin_hotel.store.stays.get("demo_hotel", "A-1")
+    assert stay is not None and stay.guest_name == "Ana Lopez"
+    assert await admin_hotel.store.stays.get("demo_hotel", "A-2") is None
+    bad_header = tmp_path / "bad.csv"
+    bad_header.write_text("booking_ref,phone\nX,1\n", encoding="utf-8")
+    assert await asyncio.to_thread(cli.main, [*argv[:2], str(bad_header), *argv[3:]]) == 1
+    assert "missing column guest_wa_id" in capsys.readouterr().out

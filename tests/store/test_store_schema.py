@@ -33,6 +33,8 @@ ALL_TABLES = {
     "scheduled_messages",
     "message_templates",
     "windows",
+    "stays",
+    "opt_outs",
 }
 
 
