@@ -234,9 +234,11 @@ class ConversationActor(Actor):
         if holds is not None and holds.held(self.phone_number_id, self.guest_id, now):
             await self._commit(Outcome(context=context, effects=()), message.seq, now)
             return
+        event = await self._answering(hotel, context, message, now)
+        # From reading the guest's hotel-wide limits to sharing the step's: no await, so no
+        # other conversation of the guest steps in between (they share one allowance).
         guest = Guest(data=record.data, language=record.language,
                       limits=self._deps.guests.limits(self.hotel_id, self.guest_id))
-        event = await self._answering(hotel, context, message, now)
         outcome = step(hotel, context, event, now, guest=guest,
                        replayed=message.replayed)
         self._share_limits(outcome.context)  # before any await: no other step in between

@@ -100,3 +100,23 @@ class ShiftedClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+
+
+class FrozenWallClock:
+    """Implements hotelbot.clock.Clock: the wall clock stands still at `at` while monotonic
+    time and sleeps are real. For end-to-end tests of rules that count wall-clock time (the
+    inbound rate limit's refill), so they do not depend on how fast the machine is."""
+
+    def __init__(self, at: datetime) -> None:
+        if at.tzinfo is None:
+            raise ValueError("at must be an aware datetime")
+        self._at = at.astimezone(UTC)
+
+    def now(self) -> datetime:
+        return self._at
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
