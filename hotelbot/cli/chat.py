@@ -25,16 +25,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from hotelbot.cli.screen import (
-    Help,
-    Quit,
     SayError,
     Screen,
     SendTap,
     SendText,
     format_reply,
     message_item,
-    parse_line,
     screen_of,
+    typed_sends,
     webhook_body,
 )
 from hotelbot.config import load_hotels
@@ -206,19 +204,12 @@ async def chat(options: ChatOptions, lines: AsyncIterator[str], out: TextIO) -> 
         async with open_core(settings, transport=transport,
                              policy_of=lambda _number: UNPACED) as core:
             session = _Chat(core, transport, options, number, out)
-            async for raw in lines:
+
+            async def reload() -> None:  # the files may have changed since the last line
                 session.reload_if_changed()
-                try:
-                    line = parse_line(raw, session.screen)
-                except SayError as exc:
-                    out.write(f"  ({exc.detail})\n")
-                    continue
-                if isinstance(line, Quit):
-                    break
-                if isinstance(line, Help):
-                    out.write(HELP + "\n")
-                elif line is not None:
-                    await session.say(line)
+
+            async for line in typed_sends(lines, lambda: session.screen, out, HELP, reload):
+                await session.say(line)
                 out.flush()
             return session.shown
 

@@ -53,6 +53,7 @@ from hotelbot.cli.screen import (
     parse_line,
     screen_of,
     str_of,
+    typed_sends,
     webhook_body,
 )
 from hotelbot.errors import FlowDefinitionError
@@ -251,23 +252,17 @@ async def converse(options: SayOptions, lines: AsyncIterator[str], out: TextIO) 
         session = _Session(options=options, http=http, out=out, seen=set())
         session.seen.update(str_of(r.get("wamid")) for r in await session.sends())
         shown = 0
-        async for raw in lines:
-            shown += session.show(await session.sends())  # late replies to the last line
-            try:
-                line = parse_line(raw, session.screen)
-            except SayError as exc:
-                out.write(f"  ({exc.detail})\n")
-                continue
-            if isinstance(line, Quit):
-                break
-            if isinstance(line, Help):
-                out.write(HELP + "\n")
-            elif line is not None:
-                await session.post(line)
-                got = await session.wait_replies(options.wait)
-                shown += got
-                if not got:
-                    out.write(f"  (no reply within {options.wait:g} s)\n")
+
+        async def late_replies() -> None:  # to the last line, before the next is read
+            nonlocal shown
+            shown += session.show(await session.sends())
+
+        async for line in typed_sends(lines, lambda: session.screen, out, HELP, late_replies):
+            await session.post(line)
+            got = await session.wait_replies(options.wait)
+            shown += got
+            if not got:
+                out.write(f"  (no reply within {options.wait:g} s)\n")
             out.flush()
         return shown
 

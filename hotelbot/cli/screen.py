@@ -13,9 +13,9 @@ arrives as `now`) or run anything at import.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TextIO
 
 import orjson
 
@@ -30,6 +30,7 @@ __all__ = [
     "SayError",
     "SayErrorKind",
     "Screen",
+    "Send",
     "SendTap",
     "SendText",
     "format_reply",
@@ -39,6 +40,7 @@ __all__ = [
     "parse_line",
     "screen_of",
     "str_of",
+    "typed_sends",
     "webhook_body",
 ]
 
@@ -105,6 +107,33 @@ class Quit:
 
 
 Line = SendText | SendTap | Help | Quit
+Send = SendText | SendTap
+
+
+async def typed_sends(lines: AsyncIterable[str], screen: Callable[[], Screen | None],
+                      out: TextIO, help_text: str,
+                      before: Callable[[], Awaitable[object]] | None = None
+                      ) -> AsyncIterator[Send]:
+    """What the person at the keyboard sends, line by line: `before` runs ahead of each line
+    (replies that came late, a configuration reload) so the line is read against the screen
+    as it is now; a line that cannot be read is told on `out` and skipped; /help prints
+    `help_text`; /quit ends the lines."""
+    async for raw in lines:
+        if before is not None:
+            await before()
+        try:
+            line = parse_line(raw, screen())
+        except SayError as exc:
+            out.write(f"  ({exc.detail})\n")
+            out.flush()
+            continue
+        if isinstance(line, Quit):
+            return
+        if isinstance(line, Help):
+            out.write(help_text + "\n")
+            out.flush()
+        elif line is not None:
+            yield line
 
 
 def parse_line(line: str, screen: Screen | None) -> Line | None:
