@@ -34,6 +34,7 @@ import structlog
 from hotelbot.actors import ActiveConversation, UnlockStatus
 from hotelbot.errors import FlowDefinitionError, HotelbotError, StoreError
 from hotelbot.flows import Context, Hotel, Hotels
+from hotelbot.log import mask_guest as mask_guest  # the one masking rule (logs, admin)
 from hotelbot.store import (
     ConversationRepository,
     FunnelRepository,
@@ -423,11 +424,6 @@ def request_row(
         "updated_at": jsonable(updated),
         "note": record.note,
     }
-
-
-def mask_guest(guest_id: str) -> str:
-    """Only the last 4 characters of a guest's id (a phone number) are shown."""
-    return "*" * max(len(guest_id) - 4, 0) + guest_id[-4:]
 
 
 def jsonable(value: object) -> Any:
