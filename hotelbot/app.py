@@ -272,7 +272,8 @@ async def _console_ctx(app: web.Application) -> AsyncIterator[None]:
     A request staff mark done fires its hotel's after-request triggers (the feedback request)."""
     core = app[CORE]
     desk = Desk(store=core.store, pacer=core.pacer, hotels=core.config.get, clock=core.clock,
-                holds=core.holds, handoff_timeout=core.settings.handoff_timeout)
+                holds=core.holds, handoff_timeout=core.settings.handoff_timeout,
+                cooloffs=core.router)
     scheduler = core.scheduler
 
     async def done(request: RequestRecord) -> None:

@@ -20,10 +20,11 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import structlog
 
-from hotelbot.actors import Holds
+from hotelbot.actors import Holds, UnlockStatus
 from hotelbot.clock import Clock
 from hotelbot.flows import Hotel, Hotels, staff_notice, template_object, text_message
 from hotelbot.outbound import Pacer, Route, route
@@ -38,7 +39,7 @@ from hotelbot.store import (
     StaffRecord,
     Store,
 )
-from hotelbot.typedefs import Dept, HotelId, NumberId
+from hotelbot.typedefs import Dept, GuestId, HotelId, NumberId
 
 log = structlog.get_logger(__name__)
 
@@ -51,6 +52,17 @@ ACTIONS: Mapping[str, RequestStatus] = {
 }
 _NOTICE = {RequestStatus.ACKNOWLEDGED: "acknowledged", RequestStatus.DONE: "done",
            RequestStatus.CANCELLED: "cancelled"}
+
+
+class Cooloffs(Protocol):
+    """A guest's pause after repeated wrong answers, as the console sees and lifts it
+    (hotelbot.actors.Router: the lift goes through the conversation's actor)."""
+
+    async def cooloff_until(self, phone_number_id: NumberId,
+                            guest_id: GuestId) -> datetime | None: ...
+
+    async def unlock(self, phone_number_id: NumberId, guest_id: GuestId,
+                     timeout: float | None = ...) -> UnlockStatus: ...  # noqa: ASYNC109
 
 
 class NotFound(LookupError):
@@ -76,8 +88,10 @@ class Desk:
     """Staff actions; one per application (`app[DESK]`)."""
 
     def __init__(self, *, store: Store, pacer: Pacer, hotels: Callable[[], Hotels],
-                 clock: Clock, holds: Holds, handoff_timeout: float) -> None:
+                 clock: Clock, holds: Holds, handoff_timeout: float,
+                 cooloffs: Cooloffs | None = None) -> None:
         self._store = store
+        self._cooloffs = cooloffs
         self._pacer = pacer
         self._hotels = hotels
         self._clock = clock
@@ -195,6 +209,27 @@ class Desk:
         now = self._clock.now()
         free = route(last_inbound_at=last, now=now, has_template=False) is Route.FREE_FORM
         return Window(open=free, closes_at=None if last is None else last + timedelta(hours=24))
+
+    async def paused_until(self, number: str, guest_id: str) -> datetime | None:
+        """When the guest's cooloff with this number ends, if one is in force now."""
+        if self._cooloffs is None:
+            return None
+        return await self._cooloffs.cooloff_until(NumberId(number), GuestId(guest_id))
+
+    async def lift_pause(self, staff: StaffRecord, department: str, guest_id: str) -> bool:
+        """Lift the guest's cooloff (and error count) with the department's number, like
+        `hotelbot admin unlock`; True when one was in force.
+
+        Raises:
+            NotFound: not this staff member's department.
+        """
+        number = self.number_of(staff, department)
+        if self._cooloffs is None:
+            return False
+        status = await self._cooloffs.unlock(NumberId(number), GuestId(guest_id))
+        log.info("pause_lifted", hotel=staff.hotel_id, dept=department, guest=guest_id,
+                 staff=staff.username, status=str(status))
+        return status is UnlockStatus.LIFTED
 
     async def take(self, staff: StaffRecord, department: str, guest_id: str) -> Handoff:
         number = self.number_of(staff, department)
