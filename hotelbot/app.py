@@ -53,7 +53,7 @@ from hotelbot.actors import (
 from hotelbot.admin import AdminCommands, AdminServer, AdminTargets, open_admin_server
 from hotelbot.clock import Clock, SystemClock
 from hotelbot.config import LiveConfig, load_hotels
-from hotelbot.metrics import Metrics
+from hotelbot.metrics import Metrics, SchedulerMeter
 from hotelbot.outbound import Pacer, PacerSettings, PacingPolicy, Transport, open_pacer
 from hotelbot.scheduler import SchedulerActor, SchedulerSettings, open_scheduler
 from hotelbot.settings import Settings
@@ -155,7 +155,8 @@ async def open_core(
         guests = GuestBook(store.guests)
         scheduler = await stack.enter_async_context(open_scheduler(
             store, pacer, clock, config.get, guests,
-            SchedulerSettings(reply_window=settings.scheduled_reply_window)))
+            SchedulerSettings(reply_window=settings.scheduled_reply_window),
+            SchedulerMeter(metrics)))
         deps = ConversationDeps(store=store, sender=pacer, guests=guests, clock=clock,
                                 hotels=config.get, observer=funnel, holds=holds,
                                 scheduled=scheduler.wake, answered=scheduler.answered)
