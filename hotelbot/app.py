@@ -53,7 +53,7 @@ from hotelbot.actors import (
 from hotelbot.admin import AdminCommands, AdminServer, AdminTargets, open_admin_server
 from hotelbot.clock import Clock, SystemClock
 from hotelbot.config import LiveConfig, load_hotels
-from hotelbot.metrics import Metrics
+from hotelbot.metrics import Metrics, SchedulerMeter
 from hotelbot.outbound import Pacer, PacerSettings, PacingPolicy, Transport, open_pacer
 from hotelbot.scheduler import SchedulerActor, SchedulerSettings, open_scheduler
 from hotelbot.settings import Settings
@@ -155,7 +155,8 @@ async def open_core(
         guests = GuestBook(store.guests)
         scheduler = await stack.enter_async_context(open_scheduler(
             store, pacer, clock, config.get, guests,
-            SchedulerSettings(reply_window=settings.scheduled_reply_window)))
+            SchedulerSettings(reply_window=settings.scheduled_reply_window),
+            SchedulerMeter(metrics)))
         deps = ConversationDeps(store=store, sender=pacer, guests=guests, clock=clock,
                                 hotels=config.get, observer=funnel, holds=holds,
                                 scheduled=scheduler.wake, answered=scheduler.answered)
@@ -267,21 +268,32 @@ async def _metrics_ctx(app: web.Application) -> AsyncIterator[None]:
         app[METRICS_SITE] = site
         log.info("metrics_listening", host=core.settings.metrics_host, port=site.port)
         yield
-async def _console_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The console's desk (staff actions) and sign-in; the sweep of timed-out handoffs.
-    A request staff mark done fires its hotel's after-request triggers (the feedback request)."""
+def _desk(app: web.Application) -> Desk:
+    """The app's one desk: the console's staff and the admin socket's ack/done/cancel move
+    requests alike (the guest told in the same transaction; a request marked done fires its
+    hotel's after-request triggers, the feedback request)."""
+    if DESK in app:
+        return app[DESK]
     core = app[CORE]
     desk = Desk(store=core.store, pacer=core.pacer, hotels=core.config.get, clock=core.clock,
-                holds=core.holds, handoff_timeout=core.settings.handoff_timeout)
+                holds=core.holds, handoff_timeout=core.settings.handoff_timeout,
+                cooloffs=core.router)
     scheduler = core.scheduler
 
-    async def done(request: RequestRecord) -> None:
-        await scheduler.request_changed(
+    async def done(request: RequestRecord) -> list[int]:
+        return await scheduler.request_changed(
             hotel_id=request.hotel_id, request_id=request.id, guest_id=request.guest_id,
             flow_id=request.flow_id, status="done", at=core.clock.now())
 
     desk.on_done(done)
     app[DESK] = desk
+    return desk
+
+
+async def _console_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The console's desk (staff actions) and sign-in; the sweep of timed-out handoffs."""
+    core = app[CORE]
+    desk = _desk(app)
     app[GATE] = Gate(store=core.store, clock=core.clock, limiter=LoginLimiter(),
                      session_seconds=core.settings.console_session,
                      secret=core.settings.console_secret)
@@ -298,7 +310,7 @@ async def _admin_ctx(app: web.Application) -> AsyncIterator[None]:
     targets = AdminTargets(
         router=core.router, inbox=core.inbox, store=core.store, pacer=core.pacer,
         graph=core.graph, config=core.config, now=core.clock.now, funnel=core.funnel,
-        scheduler=core.scheduler,
+        scheduler=core.scheduler, desk=_desk(app),
     )
     async with open_admin_server(core.settings.admin_socket, AdminCommands(targets)) as server:
         app[ADMIN] = server

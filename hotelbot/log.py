@@ -7,7 +7,8 @@ filter. Must never: let a message body, a token or a full phone number reach the
 local variables of a traceback (they hold bodies and tokens), or do anything at import.
 
 Redaction by key name (case-insensitive):
-    masked to the last 4 digits (`•••••••1234`): guest, guest_id, wa_id, to, from, from_,
+    masked to the last 4 characters (`********0018`, `mask_guest`, the one rule every masked
+        number follows: logs, admin replies, the console): guest, guest_id, wa_id, to, from, from_,
         recipient, recipient_id, phone, and keys ending in `_<one of those>` or containing
         "phone" (except phone_number_id, Meta's id of a department number), and their plurals
         (guests, wa_ids); in a list, each element is masked
@@ -31,7 +32,6 @@ from structlog.typing import Processor
 
 from hotelbot.errors import ConfigError
 
-MASK = "•••••••"
 MASKED_KEYS = frozenset(
     {"phone", "guest", "guest_id", "wa_id", "to", "from", "from_", "recipient", "recipient_id"}
 )
@@ -41,10 +41,16 @@ DROPPED_FRAGMENTS = ("token", "secret", "password", "authorization")
 LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
-def mask(value: object) -> str:
-    """`•••••••` plus the last 4 digits of value; no digits at all when it has 4 or fewer."""
-    digits = [c for c in str(value) if c.isdigit()]
-    return MASK + "".join(digits[-4:]) if len(digits) > 4 else MASK
+def mask_guest(value: object) -> str:
+    """A guest's id (a phone number) with only its last 4 characters shown: `********0018`.
+
+    One star per hidden character; a value of 4 characters or fewer is all stars (it shows
+    nothing rather than everything).
+    """
+    text = str(value)
+    if len(text) <= 4:
+        return "*" * len(text)
+    return "*" * (len(text) - 4) + text[-4:]
 
 
 def _should_drop(key: str) -> bool:
@@ -68,7 +74,7 @@ def _mask_value(value: object) -> object:
         return _redact_mapping(value)
     if isinstance(value, list | tuple | set | frozenset):
         return [_mask_value(item) for item in value]
-    return mask(value)
+    return mask_guest(value)
 
 
 def _redact_value(value: object) -> object:

@@ -15,8 +15,8 @@ Who feeds what:
     outbound_rows, pacer_*, actors_active,
     mailbox_*                             refreshed at each scrape (web/metrics.py `refresh`)
     store_commit_seconds                  the store's writer (each group commit)
-    scheduler_pending, scheduler_lateness the scheduler, when it is wired in (defined here so
-                                          it has one home; nothing sets them before that)
+    scheduler_pending, scheduler_lateness the scheduler (SchedulerMeter, its observer): the
+                                          wheel's size after each turn, each row's lateness
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-__all__ = ["CONTENT_TYPE", "Metrics"]
+__all__ = ["CONTENT_TYPE", "Metrics", "SchedulerMeter"]
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -89,3 +89,17 @@ class Metrics:
     def exposition(self) -> bytes:
         """The registry in Prometheus' text format."""
         return generate_latest(self.registry)
+
+
+class SchedulerMeter:
+    """The scheduler's observer (hotelbot.scheduler.SchedulerObserver) on these metrics."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._pending = metrics.scheduler_pending
+        self._lateness = metrics.scheduler_lateness
+
+    def pending(self, count: int) -> None:
+        self._pending.set(count)
+
+    def fired(self, lateness: float) -> None:
+        self._lateness.observe(lateness)

@@ -36,7 +36,7 @@ import traceback
 from collections.abc import AsyncIterator, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
@@ -52,7 +52,7 @@ from hotelbot.actors.conversation import (
 )
 from hotelbot.actors.supervisor import Supervisor, SupervisorDecision
 from hotelbot.errors import ActorDeadError, MailboxFull
-from hotelbot.flows import Event, Guest, SendMessage, StepFailed, new_context, step
+from hotelbot.flows import Context, Event, Guest, SendMessage, StepFailed, new_context, step
 from hotelbot.store import InboundMessage, OutboundMessage, Priority
 from hotelbot.typedefs import Dept, GuestId, HotelId, NumberId
 
@@ -269,6 +269,31 @@ class Router:
         if not isinstance(status, UnlockStatus):
             raise TypeError(f"a conversation answered Unlock with {status!r}")
         return status
+
+    async def cooloff_until(self, phone_number_id: NumberId,
+                            guest_id: GuestId) -> datetime | None:
+        """When the guest's cooloff with this number ends, if one is in force now: the
+        conversation's own (in memory, else its snapshot) or the guest's hotel-wide one.
+        Read-only (spawns no actor); the staff console offers "Lift the pause" from it."""
+        department_of = self._deps.hotels().numbers.get(phone_number_id)
+        if department_of is None:
+            return None
+        ends = []
+        limits = self._deps.guests.limits(department_of[0], guest_id)
+        if limits is not None and limits.cooloff_until is not None:
+            ends.append(limits.cooloff_until)
+        context = await self.ask_context(phone_number_id, guest_id)
+        if not isinstance(context, Context):
+            snapshot = await self._store.conversations.load(phone_number_id, guest_id)
+            try:
+                context = None if snapshot is None else Context.from_dict(snapshot)
+            except (KeyError, TypeError, ValueError):
+                context = None  # unreadable: the actor starts afresh, with no cooloff
+        if context is not None and context.cooloff_until is not None:
+            ends.append(context.cooloff_until)
+        now = self._deps.clock.now()
+        aware = [e if e.tzinfo else e.replace(tzinfo=UTC) for e in ends]
+        return max((e for e in aware if e > now), default=None)
 
     # -- passivation and clean-up --------------------------------------------------------------
 

@@ -34,6 +34,7 @@ import structlog
 from hotelbot.actors import ActiveConversation, UnlockStatus
 from hotelbot.errors import FlowDefinitionError, HotelbotError, StoreError
 from hotelbot.flows import Context, Hotel, Hotels
+from hotelbot.log import mask_guest as mask_guest  # the one masking rule (logs, admin)
 from hotelbot.store import (
     ConversationRepository,
     FunnelRepository,
@@ -127,6 +128,15 @@ class AdminScheduler(HasStatistics, Protocol):
     async def put_stay(self, hotel: Hotel, stay: StayRecord) -> StayApplied: ...
 
 
+class AdminDesk(Protocol):
+    """Requests moved as the console's staff move them (hotelbot.web.Desk): the guest's
+    notice in the same transaction, sent by the pacer; "done" fires the hotel's after-request
+    triggers (the scheduler), whose new rows' ids come back among the results."""
+
+    async def move_for_operator(self, request_id: int, status: str,
+                                reason: str = "") -> tuple[RequestRecord, list[object]]: ...
+
+
 class AdminConfig(Protocol):
     """The configuration in force: hotelbot.config.LiveConfig."""
 
@@ -148,6 +158,7 @@ class AdminTargets:
     now: Callable[[], datetime]
     funnel: Flushable | None = None  # the funnel's in-memory tally (flushed before a read)
     scheduler: AdminScheduler | None = None  # the scheduler (queue, broadcast; issue 10)
+    desk: AdminDesk | None = None  # ack/done/cancel as the console does them
 
 
 Handler = Callable[[AdminTargets, Mapping[str, object]], Awaitable[Reply]]
@@ -279,13 +290,17 @@ async def _request_status(targets: AdminTargets, request: Mapping[str, object]) 
     status = _optional_status(request.get("status"), STAFF_STATUSES)
     if status is None:
         raise CommandError(f"'status' is required: one of {_names(STAFF_STATUSES)}")
-    try:
-        await targets.store.requests.set_status(id_, status, at=targets.now())
-    except StoreError as exc:  # no request with this id
-        raise CommandError(str(exc)) from None
-    scheduled: list[int] = []
-    if targets.scheduler is not None:  # e.g. a feedback request 2 h after "done" (issue 10)
-        scheduled = await targets.scheduler.request_status_changed(id_, status.value)
+    reason = request.get("reason", "")
+    if not isinstance(reason, str):
+        raise CommandError("'reason' must be text")
+    if targets.desk is None:
+        raise CommandError("requests cannot be moved here: this server has no desk")
+    try:  # the guest is told; done schedules e.g. a feedback request 2 h later (issue 10)
+        _moved, results = await targets.desk.move_for_operator(id_, status.value, reason)
+    except (StoreError, LookupError) as exc:  # refused by the rules, or no such request
+        raise CommandError(str(exc).strip("'\"")) from None
+    scheduled = [i for found in results if isinstance(found, list)
+                 for i in found if isinstance(i, int)]
     return {"id": id_, "status": status.value, "scheduled": scheduled}
 
 
@@ -376,6 +391,8 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
         Param(key="id", kind="int", help="the request's id"),
         Param(key="status", choices=tuple(s.value for s in STAFF_STATUSES),
               help="the new status"),
+        Param(key="reason", required=False,
+              help="why (told to the guest when cancelling; required to cancel a done one)"),
     ), cli=tuple(CliAction(name=name, help=f"mark a request {status.value}",
                            fixed=(("status", status.value),))
                  for name, status in _STATUS_CHANGES)),
@@ -423,11 +440,6 @@ def request_row(
         "updated_at": jsonable(updated),
         "note": record.note,
     }
-
-
-def mask_guest(guest_id: str) -> str:
-    """Only the last 4 characters of a guest's id (a phone number) are shown."""
-    return "*" * max(len(guest_id) - 4, 0) + guest_id[-4:]
 
 
 def jsonable(value: object) -> Any:

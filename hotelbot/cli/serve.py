@@ -3,7 +3,9 @@
 Owns: the aiohttp runner, the listening site and its limits against hostile clients (issue
 14: an idle/slow-head deadline, a cap on open connections, no request-body decompression,
 a short lingering close), signals (SIGTERM/SIGINT: graceful stop; SIGHUP: reload the
-configuration, keeping the last good one when the new one is invalid).
+configuration, keeping the last good one when the new one is invalid), and the process's
+pauses (`settle_process`: dateparser warmed in a thread, then the start-up heap frozen out of
+the garbage collector and its thresholds raised; README "Pauses").
 Must never build the app's parts itself (app.py does) or swallow a start-up error: a
 missing secret or a bad configuration stops start-up with a clear message.
 """
@@ -11,6 +13,7 @@ missing secret or a bad configuration stops start-up with a clear message.
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,9 +24,16 @@ from aiohttp import web
 
 from hotelbot.app import CORE, create_app
 from hotelbot.errors import FlowDefinitionError
+from hotelbot.flows import warm_dates
 from hotelbot.settings import Settings
 
 log = structlog.get_logger(__name__)
+
+# Young collections every 50 000 net allocations (CPython's default: 700), a middle one every
+# 50 of them, a full one every 100 middle ones at most: a full collection walks every live
+# object (the conversation actors: 28-400 ms measured under load, BENCHMARKS.md "Scheduler"),
+# so it must be rare. Objects alive after start-up are frozen out of collection altogether.
+GC_THRESHOLDS = (50_000, 50, 100)
 
 
 def runner_options(settings: Settings) -> dict[str, Any]:
@@ -124,6 +134,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
             loop.add_signal_handler(signum, stop.set)
         loop.add_signal_handler(signal.SIGHUP, _reload, app)
         try:
+            await settle_process(app)
             log.info("serving", host=settings.host, port=settings.port)
             if ready is not None:
                 ready.set()
@@ -133,6 +144,21 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
             for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(signum)
     log.info("stopped")
+
+
+async def settle_process(app: web.Application) -> None:
+    """Once started: read a date in every configured language (dateparser's first use costs
+    0.2-0.45 s; in a thread, so webhooks are acknowledged meanwhile), then freeze what start-up
+    allocated out of the garbage collector and raise its thresholds (GC_THRESHOLDS)."""
+    core = app[CORE]
+    started = core.clock.monotonic()
+    hotels = list(core.config.get().hotels.values())
+    read = await asyncio.to_thread(warm_dates, hotels, core.clock.now())
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+    log.info("process_settled", dates_read=read, frozen=gc.get_freeze_count(),
+             seconds=round(core.clock.monotonic() - started, 3))
 
 
 def _reload(app: web.Application) -> None:

@@ -85,6 +85,7 @@ from hotelbot.flows.render import (
 from hotelbot.flows.reply import ScheduledReply, may_answer, reply_event
 from hotelbot.flows.requests import GuestRequest, cancel_message, requests_message
 from hotelbot.flows.text import normalize
+from hotelbot.flows.validators import warm_dates
 
 __all__ = [
     "DEFAULT_REFERENCE_PATTERN",
@@ -169,4 +170,5 @@ __all__ = [
     "summary_names",
     "template_object",
     "text_message",
+    "warm_dates",
 ]

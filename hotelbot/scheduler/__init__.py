@@ -10,6 +10,7 @@ packages import only the names below.
 
 from hotelbot.scheduler.actor import (
     SchedulerActor,
+    SchedulerObserver,
     SchedulerSettings,
     SchedulerStatistics,
     open_scheduler,
@@ -34,6 +35,7 @@ __all__ = [
     "Due",
     "FieldError",
     "SchedulerActor",
+    "SchedulerObserver",
     "SchedulerSettings",
     "SchedulerStatistics",
     "Segment",

@@ -74,6 +74,17 @@ class Guests(Protocol):
                language: str) -> None: ...
 
 
+class SchedulerObserver(Protocol):
+    """Watches the scheduler (the app's metrics: hotelbot.metrics.SchedulerMeter); called on
+    the loop, must not block or raise."""
+
+    def pending(self, count: int) -> None:
+        """Rows waiting in the timer wheel now (due within the look-ahead)."""
+
+    def fired(self, lateness: float) -> None:
+        """A row was decided (sent, skipped or failed) `lateness` seconds after it was due."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SchedulerSettings:
     lookahead: float = 3600.0  # seconds of rows held in the wheel; the rest stay in SQLite
@@ -104,8 +115,10 @@ class SchedulerActor:
     """The scheduler (module docstring). Made by `open_scheduler`."""
 
     def __init__(self, store: Store, sender: Sender, clock: Clock, hotels: Callable[[], Hotels],
-                 guests: Guests, settings: SchedulerSettings | None = None) -> None:
+                 guests: Guests, settings: SchedulerSettings | None = None,
+                 observer: SchedulerObserver | None = None) -> None:
         self._store = store
+        self._observer = observer
         self._sender = sender
         self._clock = clock
         self._hotels = hotels
@@ -138,6 +151,7 @@ class SchedulerActor:
         for start in range(0, len(left), BATCH):
             await self._decide(left[start:start + BATCH])
         await self._refill(full=True)
+        self._observe_pending()
         self._task = asyncio.create_task(self._run(), name="scheduler")
 
     async def close(self) -> None:
@@ -181,6 +195,7 @@ class SchedulerActor:
                 self._wheel.add(row.id, self._mono(row.scheduled_at))
             else:
                 self._wheel.cancel(row.id)
+        self._observe_pending()
         self._woken.set()
 
     def guest_changed(self, hotel_id: str, guest_id: str, data: dict[str, JSONScalar],
@@ -193,6 +208,7 @@ class SchedulerActor:
     def forget(self, ids: Iterable[int]) -> None:
         for id_ in ids:
             self._wheel.cancel(id_)
+        self._observe_pending()
 
     async def request_changed(self, *, hotel_id: str, request_id: int, guest_id: str,
                               flow_id: str, status: str, at: datetime) -> list[int]:
@@ -297,6 +313,11 @@ class SchedulerActor:
             task.add_done_callback(self._fired_done)
         if self._clock.monotonic() >= self._refill_at:
             await self._refill(full=True)
+        self._observe_pending()
+
+    def _observe_pending(self) -> None:
+        if self._observer is not None:
+            self._observer.pending(len(self._wheel))
 
     async def wait_idle(self, *, limit: float = 10.0) -> None:
         """Until the loop sleeps towards a deadline still ahead with nothing to do (tests,
@@ -373,6 +394,9 @@ class SchedulerActor:
             self._lateness.append(max(0.0, (now - due_of[f.id]).total_seconds()))
             if fired_at is not None:  # not the rows a crash left due (decided at start)
                 self._fire_lateness.append(max(0.0, (fired_at - due_of[f.id]).total_seconds()))
+            if self._observer is not None:  # when the wheel fired it (else: decided now)
+                self._observer.fired(max(0.0, ((fired_at or now) - due_of[f.id])
+                                         .total_seconds()))
         log.info("scheduled_fired", rows=len(fired),
                  sent=sum(1 for f in fired if f.outbound is not None))
 
@@ -386,10 +410,11 @@ def _reply(row: ScheduledMessage, *, quoted: bool, recent: bool) -> ScheduledRep
 @contextlib.asynccontextmanager
 async def open_scheduler(store: Store, sender: Sender, clock: Clock,
                          hotels: Callable[[], Hotels], guests: Guests,
-                         settings: SchedulerSettings | None = None
+                         settings: SchedulerSettings | None = None,
+                         observer: SchedulerObserver | None = None
                          ) -> AsyncIterator[SchedulerActor]:
     """Start the scheduler (rows left due are decided, the window loaded); stop it on exit."""
-    actor = SchedulerActor(store, sender, clock, hotels, guests, settings)
+    actor = SchedulerActor(store, sender, clock, hotels, guests, settings, observer)
     await actor.start()
     try:
         yield actor

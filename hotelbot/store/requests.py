@@ -78,8 +78,9 @@ class RequestRepository(Protocol):
     async def set_status(
         self, id: int, status: RequestStatus | str, *, at: datetime | None = None
     ) -> None:
-        """Move a request to `status` (the admin socket's ack/done/cancel), by the same
-        rules as the console (TRANSITIONS), without a notice to the guest.
+        """Move a request to `status` by the console's rules (TRANSITIONS), without a notice
+        to the guest (fixtures, imports; staff and the admin socket go through the console's
+        desk, `transition`, which tells the guest).
 
         Raises:
             ValueError: unknown status.

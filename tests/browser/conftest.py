@@ -14,6 +14,7 @@ from typing import TypeVar
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
@@ -34,8 +35,11 @@ class Browser:
         await self.run(self.driver.get, self.base + path)
 
     async def until(self, condition: Callable[[WebDriver], T], limit: float = WAIT) -> T:
-        """Wait (off the loop) until `condition(driver)` is truthy; its value."""
-        return await self.run(lambda: WebDriverWait(self.driver, limit, 0.1).until(condition))
+        """Wait (off the loop) until `condition(driver)` is truthy; its value. An element
+        gone or not there yet (the page is being replaced after a POST) means "not yet"."""
+        ignored = (StaleElementReferenceException, NoSuchElementException)
+        return await self.run(lambda: WebDriverWait(
+            self.driver, limit, 0.1, ignored_exceptions=ignored).until(condition))
 
 
 def _binary(*names: str) -> str:

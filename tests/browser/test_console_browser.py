@@ -1,7 +1,7 @@
 """The console in a real browser (issue 11): a staff member logs in, a request made by a
 guest's signed webhook appears on the board without a reload, they acknowledge and complete
 it and the guest's notices reach the fake Graph API; they take over the conversation, reply,
-and the bot stays silent until they release it."""
+and the bot stays silent until they release it; they lift a guest's pause after wrong answers."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from tests.console.staff import CONSOLE_SECRET, DAYTIME, ORDER, PASSWORD, add_st
 from tests.fakes.clock import ShiftedClock
 from tests.fakes.hotel import HotelFactory
 from tests.messages import message_text
-from tests.numbers import ROOM_SERVICE
+from tests.numbers import FRONT_DESK, ROOM_SERVICE
 
 GUEST = "34600777001"
 pytestmark = pytest.mark.e2e
@@ -95,3 +95,16 @@ async def test_staff_work_a_request_and_a_conversation_in_the_browser(
     assert "automatic assistant" in _texts(hotel.fake.sent_to(GUEST))[-1]
     replies = await hotel.say(ROOM_SERVICE, GUEST, "menu")
     assert replies, "the bot answers again after the release"
+
+    # five wrong answers at the front desk pause the guest; staff lift the pause
+    for text in ("Hello", "late checkout", "one", "two", "three", "four", "five"):
+        await hotel.say(FRONT_DESK, GUEST, text)
+    assert await hotel.say(FRONT_DESK, GUEST, "menu") == []  # paused: silence
+    handle = (await browser.run(lambda: chromium.current_url)).rsplit("/", 1)[1]
+    await browser.get(f"/console/conversations/front_desk/{handle}")
+    await browser.until(lambda d: d.find_elements(By.ID, "lift"))
+    await browser.run(lambda: find(By.ID, "lift").click())
+    await browser.until(lambda d: d.find_elements(By.ID, "done-notice"))
+    assert not await browser.run(lambda: chromium.find_elements(By.ID, "lift"))
+    replies = await hotel.say(FRONT_DESK, GUEST, "menu")
+    assert replies and "How can we help you today?" in message_text(replies[0].body)

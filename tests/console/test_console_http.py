@@ -18,7 +18,7 @@ from tests.console.staff import CONSOLE_SECRET, DAYTIME, ORDER, Browserless, add
 from tests.fakes.clock import ShiftedClock
 from tests.fakes.hotel import Hotel, HotelFactory, new_wamid
 from tests.messages import message_text
-from tests.numbers import ROOM_SERVICE
+from tests.numbers import FRONT_DESK, ROOM_SERVICE
 
 GUEST = "34600999001"
 SEASIDE_ROOM_SERVICE = "200000000000002"
@@ -310,3 +310,41 @@ async def test_the_assets_ship_in_the_package_and_pages_need_a_login(
         page = await anonymous.get(path)
         assert page.url.endswith("/console/login") and 'name="password"' in page.text
     assert (await anonymous.post("/console/requests/1/done", {"csrf": "x"})).status == 401
+
+
+async def _cool_off(hotel: Hotel, guest: str) -> None:
+    """Five wrong answers at the front desk: the guest is paused (the bot stays silent)."""
+    await hotel.say(FRONT_DESK, guest, "Hello")
+    await hotel.say(FRONT_DESK, guest, "late checkout")
+    for wrong in ("one", "two", "three", "four", "five"):
+        await hotel.say(FRONT_DESK, guest, wrong)
+    assert await hotel.say(FRONT_DESK, guest, "menu") == []
+
+
+async def test_staff_lift_a_guests_pause_from_the_conversation(
+        console: Hotel, browsers: list[Browserless]) -> None:
+    await _cool_off(console, GUEST)
+    await console.say(ROOM_SERVICE, "34600999002", "hi")  # another guest, not paused
+    await add_staff(console, "alice")
+    await add_staff(console, "pedro", hotel_id="seaside_inn")
+    alice, pedro = _open(console, browsers), _open(console, browsers)
+    board = await alice.login("alice")
+    other_board = await pedro.login("pedro")
+    listing = await alice.get("/console/conversations")
+    [paused] = set(re.findall(r'href="(/console/conversations/front_desk/[^"]+)"', listing.text))
+    [calm] = set(re.findall(r'href="(/console/conversations/room_service/[^"]+)"', listing.text))
+    page = await alice.get(paused)
+    assert 'id="lift"' in page.text and "Lift the pause" in page.text
+    assert 'id="lift"' not in (await alice.get(calm)).text
+
+    assert (await pedro.post(f"{paused}/lift", {"csrf": other_board.csrf})).status == 404
+    assert (await alice.post(f"{paused}/lift", {})).status == 403
+    assert await console.say(FRONT_DESK, GUEST, "menu") == []  # still paused
+
+    lifted = await alice.post(f"{paused}/lift", {"csrf": board.csrf}, redirects=False)
+    assert lifted.status == 303 and lifted.headers["Location"].startswith(paused)
+    page = await alice.get(lifted.headers["Location"])
+    assert "Pause lifted: the guest may write again." in page.text
+    assert 'id="lift"' not in page.text
+    replies = await console.say(FRONT_DESK, GUEST, "menu")
+    assert replies and "How can we help you today?" in message_text(replies[0].body)

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import orjson
 import pytest
 from aiohttp.test_utils import TestServer, unused_port
 
@@ -108,8 +109,12 @@ async def test_sigterm_drains_and_loses_nothing(tmp_path: Path) -> None:
 
             assert set(await asyncio.gather(*(post(g) for g in guests))) == {200}
         process.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(process.wait(), timeout=30)
+        out, _err = await asyncio.wait_for(process.communicate(), timeout=30)
         assert process.returncode == 0
+        # start-up warmed dateparser in every configured language, then froze its heap
+        [settled] = [line for line in map(orjson.loads, out.splitlines())
+                     if line["event"] == "process_settled"]
+        assert settled["dates_read"] >= 2 and settled["frozen"] > 10_000
     finally:
         if process.returncode is None:
             process.kill()

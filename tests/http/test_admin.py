@@ -510,3 +510,42 @@ async def test_stays_import_reports_refused_lines_and_applies_the_rest(
     bad_header.write_text("booking_ref,phone\nX,1\n", encoding="utf-8")
     assert await asyncio.to_thread(cli.main, [*argv[:2], str(bad_header), *argv[3:]]) == 1
     assert "missing column guest_wa_id" in capsys.readouterr().out
+
+
+async def test_ack_done_and_cancel_tell_the_guest_like_the_console(
+    admin_hotel: Hotel, conn: Conn, sock_dir: Path
+) -> None:
+    """ack and done over the socket send the guest the same notices as the console (through
+    the pacer, committed with the move); done fires the after-request trigger; a done request
+    is cancelled only with a reason, which the guest reads."""
+    await _check_in(admin_hotel)
+    [row] = (await conn.ask({"cmd": "requests", "hotel": "demo_hotel"}))["requests"]
+
+    async def moved(status: str, **extra: str) -> tuple[dict[str, Any], list[str]]:
+        before = len(admin_hotel.fake.sent_to(GUEST))
+        reply = await conn.ask({"cmd": "request_status", "id": row["id"], "status": status,
+                                **extra})
+        await admin_hotel.settle()
+        return reply, [message_text(s.body) for s in admin_hotel.fake.sent_to(GUEST)[before:]]
+
+    reply, told = await moved("acknowledged")
+    assert reply["ok"] is True
+    assert told == ["Front desk has your request and is on it."]
+    reply, told = await moved("done")
+    assert reply["ok"] is True
+    assert told == ["Your request to Front desk is done. Thank you!"]
+    reply, told = await moved("cancelled")
+    assert reply["ok"] is False and "reason" in reply["error"] and told == []
+    reply, told = await moved("cancelled", reason="the booking was moved")
+    assert reply["ok"] is True
+    assert told == ["Sorry, Front desk had to cancel your request: the booking was moved"]
+    stored = await admin_hotel.store.requests.get("demo_hotel", row["id"])
+    assert stored is not None and stored.status is RequestStatus.CANCELLED
+    # the command line takes the same path
+    await _check_in(admin_hotel)
+    newest = (await conn.ask({"cmd": "requests", "hotel": "demo_hotel"}))["requests"][0]
+    before = len(admin_hotel.fake.sent_to(GUEST))
+    assert await _admin_cli("--socket", str(sock_dir / "a.sock"), "ack", str(newest["id"])) == 0
+    await admin_hotel.settle()
+    assert [message_text(s.body) for s in admin_hotel.fake.sent_to(GUEST)[before:]] == [
+        "Front desk has your request and is on it."]

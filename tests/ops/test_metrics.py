@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
@@ -9,6 +10,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from hotelbot.app import CORE, METRICS_SITE
+from hotelbot.store import ScheduledMessage, ScheduledStatus
+from tests.fakes.clock import FakeClock
 from tests.fakes.hotel import Hotel, HotelFactory, text_item, webhook_post
 from tests.numbers import FRONT_DESK
 
@@ -97,3 +100,29 @@ async def test_the_metrics_listener_can_be_turned_off(
     hotel = await start_hotel(metrics_port=settings.metrics_port)
     assert METRICS_SITE not in hotel.app
 
+
+
+async def test_the_scheduler_reports_its_pending_rows_and_how_late_they_fired(
+        start_hotel: HotelFactory) -> None:
+    clock = FakeClock()
+    hotel = await start_hotel(clock=clock)
+    due = clock.now() + timedelta(seconds=60)
+    [id_] = await hotel.core.scheduler.insert([ScheduledMessage(
+        hotel_id="demo_hotel", phone_number_id=FRONT_DESK, guest_id=GUEST,
+        message_type="feedback_request", scheduled_at=due)])
+    await hotel.core.scheduler.wait_idle()
+    before = await scrape(hotel)
+    assert value(before, "hotelbot_scheduler_pending") == 1
+    assert value(before, "hotelbot_scheduler_lateness_seconds_count") == 0
+
+    clock.jump(60.3)  # the wheel fires it 0.3 s late (the fake clock moves only when told)
+    await hotel.core.scheduler.wait_idle()
+    await hotel.settle()
+    row = await hotel.store.scheduled.get(id_)
+    assert row is not None and row.status is not ScheduledStatus.PENDING
+    after = await scrape(hotel)
+    assert value(after, "hotelbot_scheduler_pending") == 0
+    assert value(after, "hotelbot_scheduler_lateness_seconds_count") == 1
+    assert value(after, "hotelbot_scheduler_lateness_seconds_bucket", le="0.1") == 0
+    assert value(after, "hotelbot_scheduler_lateness_seconds_bucket", le="0.5") == 1
+    assert 0.29 < value(after, "hotelbot_scheduler_lateness_seconds_sum") < 0.31

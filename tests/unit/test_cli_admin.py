@@ -23,6 +23,8 @@ def _request(*argv: str) -> dict[str, object]:
     (["ack", "7"], {"cmd": "request_status", "id": 7, "status": "acknowledged"}),
     (["done", "7"], {"cmd": "request_status", "id": 7, "status": "done"}),
     (["cancel", "7"], {"cmd": "request_status", "id": 7, "status": "cancelled"}),
+    (["cancel", "7", "--reason", "moved"],
+     {"cmd": "request_status", "id": 7, "status": "cancelled", "reason": "moved"}),
     (["context", "100000000000001", "34600111222"],
      {"cmd": "context", "phone_number_id": "100000000000001", "guest": "34600111222"}),
     (["parked"], {"cmd": "parked"}),
@@ -73,7 +75,7 @@ def test_help_names_each_command_with_the_actions_that_send_it() -> None:
     assert lines[0].split() == ["COMMAND", "ACTION", "WHAT"]
     status_line = next(line for line in lines if line.startswith("request_status"))
     assert "ack ID" in status_line and "acknowledged|done|cancelled" in status_line
-    assert any(line.split() == ["done", "ID"] for line in lines)
+    assert any(line.split() == ["done", "ID", "[--reason", "R]"] for line in lines)
     assert "requests HOTEL [--status S] [--limit N] [--full]" in text
     assert "context NUMBER GUEST" in text and "raw JSON" in text
     for name in COMMANDS:

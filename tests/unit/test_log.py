@@ -11,7 +11,7 @@ import structlog
 from structlog.testing import capture_logs
 
 from hotelbot.errors import ConfigError
-from hotelbot.log import configure_logging, mask, redact
+from hotelbot.log import configure_logging, mask_guest, redact
 
 GUEST = "34612345678"
 
@@ -35,15 +35,21 @@ def json_lines(stream: io.TextIOWrapper) -> list[dict[str, object]]:
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        ("34612345678", "•••••••5678"),
-        ("+34 612 345 678", "•••••••5678"),
-        (34612345678, "•••••••5678"),
-        ("1234", "•••••••"),
-        ("no digits", "•••••••"),
+        ("34612345678", "*******5678"),
+        ("+34612345678", "********5678"),
+        (34612345678, "*******5678"),
+        ("1234", "****"),
+        ("", ""),
     ],
 )
-def test_mask_keeps_only_the_last_four_digits(value: object, expected: str):
-    assert mask(value) == expected
+def test_mask_keeps_only_the_last_four_characters(value: object, expected: str):
+    assert mask_guest(value) == expected
+
+
+def test_admin_replies_mask_by_the_same_rule():
+    from hotelbot.admin.commands import mask_guest as admin_mask
+
+    assert admin_mask is mask_guest
 
 
 @pytest.mark.parametrize(
@@ -53,7 +59,7 @@ def test_mask_keeps_only_the_last_four_digits(value: object, expected: str):
 def test_phone_like_keys_are_masked(key: str):
     with capture_logs(processors=[redact]) as logs:
         structlog.get_logger().info("inbound_received", **{key: GUEST})
-    assert logs[0][key] == "•••••••5678"
+    assert logs[0][key] == "*******5678"
 
 
 @pytest.mark.parametrize(
@@ -85,9 +91,9 @@ def test_nested_values_are_redacted_too():
             guests=[GUEST, "34699990000"],
         )
     entry = logs[0]
-    assert entry["request"] == {"to": "•••••••5678", "type": "text"}
-    assert entry["recipients"] == [{"wa_id": "•••••••5678"}]
-    assert entry["guests"] == ["•••••••5678", "•••••••0000"]
+    assert entry["request"] == {"to": "*******5678", "type": "text"}
+    assert entry["recipients"] == [{"wa_id": "*******5678"}]
+    assert entry["guests"] == ["*******5678", "*******0000"]
     assert "room 12" not in str(entry)
 
 
@@ -102,8 +108,8 @@ def test_configured_json_chain_renders_redacted_orjson_lines():
     assert line["event"] == "inbound_received"
     assert line["level"] == "info"
     assert line["wamid"] == "wamid.ABC"
-    assert line["guest"] == "•••••••5678"
-    assert line["to"] == "•••••••5678"
+    assert line["guest"] == "*******5678"
+    assert line["to"] == "*******5678"
     assert "body" not in line and "token" not in line
     timestamp = str(line["timestamp"])
     assert timestamp.startswith("20") and timestamp.endswith("Z")
@@ -146,7 +152,7 @@ def test_console_chain_on_a_text_stream_is_redacted():
     structlog.get_logger().info("inbound_received", guest=GUEST, text="my room is 12")
     out = stream.getvalue()
     assert "inbound_received" in out
-    assert "•••••••5678" in out
+    assert "*******5678" in out
     assert GUEST not in out and "my room" not in out
 
 

@@ -281,3 +281,15 @@ def test_parsing_never_raises(text: str, kind: ValidatorKind) -> None:
 ])
 def test_conditions(condition: Condition, data: dict[str, JSONScalar], expected: bool) -> None:
     assert holds(condition, data) is expected
+
+
+def test_warm_dates_reads_one_date_per_language_of_each_hotel() -> None:
+    import sys
+
+    from hotelbot.flows import warm_dates
+    from tests.unit.fixtures import build_hotel
+
+    hotels = [build_hotel(), build_hotel(languages=("pt", "en", "es"))]
+    read = warm_dates(hotels, datetime(2026, 3, 1, 12, tzinfo=UTC))
+    assert read == len(hotels[0].languages) + 3
+    assert "dateparser.date" in sys.modules  # paid now, not in a guest's first date step

@@ -18,12 +18,13 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import structlog
 
-from hotelbot.actors import Holds
+from hotelbot.actors import Holds, UnlockStatus
 from hotelbot.clock import Clock
 from hotelbot.flows import Hotel, Hotels, staff_notice, template_object, text_message
 from hotelbot.outbound import Pacer, Route, route
@@ -38,11 +39,11 @@ from hotelbot.store import (
     StaffRecord,
     Store,
 )
-from hotelbot.typedefs import Dept, HotelId, NumberId
+from hotelbot.typedefs import Dept, GuestId, HotelId, NumberId
 
 log = structlog.get_logger(__name__)
 
-DoneHook = Callable[[RequestRecord], Awaitable[None] | None]
+DoneHook = Callable[[RequestRecord], Awaitable[object] | object]
 
 ACTIONS: Mapping[str, RequestStatus] = {
     "acknowledge": RequestStatus.ACKNOWLEDGED,
@@ -51,6 +52,17 @@ ACTIONS: Mapping[str, RequestStatus] = {
 }
 _NOTICE = {RequestStatus.ACKNOWLEDGED: "acknowledged", RequestStatus.DONE: "done",
            RequestStatus.CANCELLED: "cancelled"}
+
+
+class Cooloffs(Protocol):
+    """A guest's pause after repeated wrong answers, as the console sees and lifts it
+    (hotelbot.actors.Router: the lift goes through the conversation's actor)."""
+
+    async def cooloff_until(self, phone_number_id: NumberId,
+                            guest_id: GuestId) -> datetime | None: ...
+
+    async def unlock(self, phone_number_id: NumberId, guest_id: GuestId,
+                     timeout: float | None = ...) -> UnlockStatus: ...  # noqa: ASYNC109
 
 
 class NotFound(LookupError):
@@ -76,8 +88,10 @@ class Desk:
     """Staff actions; one per application (`app[DESK]`)."""
 
     def __init__(self, *, store: Store, pacer: Pacer, hotels: Callable[[], Hotels],
-                 clock: Clock, holds: Holds, handoff_timeout: float) -> None:
+                 clock: Clock, holds: Holds, handoff_timeout: float,
+                 cooloffs: Cooloffs | None = None) -> None:
         self._store = store
+        self._cooloffs = cooloffs
         self._pacer = pacer
         self._hotels = hotels
         self._clock = clock
@@ -155,8 +169,31 @@ class Desk:
         """
         target = ACTIONS[action]
         request = await self.request(staff, request_id)
-        hotel = self.hotel(staff)
-        record = await self.guest(staff, request.guest_id)
+        moved, _results = await self._move(request, target, reason, by=staff.username)
+        return moved
+
+    async def move_for_operator(self, request_id: int, status: str,
+                                reason: str = "") -> tuple[RequestRecord, list[object]]:
+        """The admin socket's ack/done/cancel (the machine's operator, any hotel): the same
+        move as staff make, the guest told and the done hooks run. Returns the request as
+        moved and what the done hooks returned (the scheduler: the new rows' ids).
+
+        Raises:
+            NotFound: no request has this id.
+            TransitionRefused: the rules refuse it, or it moved meanwhile.
+            ValueError: unknown status.
+        """
+        target = RequestStatus(status)
+        for hotel_id in self._hotels().hotels:
+            found = await self._store.requests.get(hotel_id, request_id)
+            if found is not None:
+                return await self._move(found, target, reason, by="admin")
+        raise NotFound(f"no request with id {request_id}")
+
+    async def _move(self, request: RequestRecord, target: RequestStatus, reason: str, *,
+                    by: str) -> tuple[RequestRecord, list[object]]:
+        hotel = self._hotels().hotels[HotelId(request.hotel_id)]
+        record = await self._store.guests.load(request.hotel_id, request.guest_id)
         notice = staff_notice(
             hotel, _NOTICE[target], language=record.language if record else None,
             department=request.department, kind=request.kind,
@@ -167,26 +204,31 @@ class Desk:
             priority=Priority.REPLY)
         now = self._clock.now()
         committed = await self._store.requests.transition(
-            staff.hotel_id, request.id, seen=request.status, to=target, at=now,
+            request.hotel_id, request.id, seen=request.status, to=target, at=now,
             note=reason, notice=row)
         if committed is not None:
             self._pacer.submit((committed,))
         self._counts["moved"] += 1
-        log.info("request_moved", hotel=staff.hotel_id, request=request.id,
-                 status=str(target), staff=staff.username)
-        moved = await self.request(staff, request.id)
-        if target is RequestStatus.DONE:
-            await self._run_done_hooks(moved)
-        return moved
+        log.info("request_moved", hotel=request.hotel_id, request=request.id,
+                 status=str(target), staff=by)
+        # None only if the guest's data was erased meanwhile
+        moved = (await self._store.requests.get(request.hotel_id, request.id)
+                 or replace(request, status=target))
+        results = await self._run_done_hooks(moved) if target is RequestStatus.DONE else []
+        return moved, results
 
-    async def _run_done_hooks(self, request: RequestRecord) -> None:
+    async def _run_done_hooks(self, request: RequestRecord) -> list[object]:
+        results: list[object] = []
         for hook in self._done_hooks:
             try:
                 result = hook(request)
                 if inspect.isawaitable(result):
-                    await result
+                    result = await result
             except Exception:
                 log.exception("done_hook_failed", request=request.id)
+                continue
+            results.append(result)
+        return results
 
     # --- conversations ----------------------------------------------------------------------
 
@@ -195,6 +237,27 @@ class Desk:
         now = self._clock.now()
         free = route(last_inbound_at=last, now=now, has_template=False) is Route.FREE_FORM
         return Window(open=free, closes_at=None if last is None else last + timedelta(hours=24))
+
+    async def paused_until(self, number: str, guest_id: str) -> datetime | None:
+        """When the guest's cooloff with this number ends, if one is in force now."""
+        if self._cooloffs is None:
+            return None
+        return await self._cooloffs.cooloff_until(NumberId(number), GuestId(guest_id))
+
+    async def lift_pause(self, staff: StaffRecord, department: str, guest_id: str) -> bool:
+        """Lift the guest's cooloff (and error count) with the department's number, like
+        `hotelbot admin unlock`; True when one was in force.
+
+        Raises:
+            NotFound: not this staff member's department.
+        """
+        number = self.number_of(staff, department)
+        if self._cooloffs is None:
+            return False
+        status = await self._cooloffs.unlock(NumberId(number), GuestId(guest_id))
+        log.info("pause_lifted", hotel=staff.hotel_id, dept=department, guest=guest_id,
+                 staff=staff.username, status=str(status))
+        return status is UnlockStatus.LIFTED
 
     async def take(self, staff: StaffRecord, department: str, guest_id: str) -> Handoff:
         number = self.number_of(staff, department)

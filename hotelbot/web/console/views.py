@@ -229,6 +229,7 @@ async def _conversation_values(request: web.Request) -> dict[str, object]:
     record = await desk.guest(staff, guest_id)
     window = await desk.window(number, guest_id)
     handoff = await desk.handoff(number, guest_id)
+    paused = await desk.paused_until(number, guest_id)
     return {"department": department, "handle": request.match_info["guest"],
             "masked": mask(guest_id),
             "name": str(record.data.get("guest_name") or "") if record else "",
@@ -237,6 +238,8 @@ async def _conversation_values(request: web.Request) -> dict[str, object]:
             "held": desk.holds.held(number, guest_id, desk.now()),
             "until": _local(handoff.until, zone) if handoff else "",
             "templates": sorted(hotel.message_templates),
+            "paused_until": _local(paused, zone) if paused else "",
+            "notice": request.query.get("notice", ""),
             "error": request.query.get("error", "")}
 
 
@@ -293,7 +296,8 @@ async def messages_fragment(request: web.Request) -> web.StreamResponse:
 
 
 async def conversation_action(request: web.Request) -> web.StreamResponse:
-    """POST .../take, .../release, .../reply (text), .../template (template)."""
+    """POST .../take, .../release, .../reply (text), .../template (template), .../lift (the
+    guest's cooloff: they may write again at once)."""
     staff = staff_of(request)
     desk = request.app[DESK]
     await _conversation_values(request)  # 404 for a conversation this staff cannot see
@@ -311,9 +315,14 @@ async def conversation_action(request: web.Request) -> web.StreamResponse:
         elif action == "template":
             await desk.send_template(staff, department, guest_id,
                                      str(form.get("template", "")))
+        elif action == "lift":
+            lifted = await desk.lift_pause(staff, department, guest_id)
+            notice = ("Pause lifted: the guest may write again." if lifted
+                      else "The guest was not paused (any more).")
+            raise web.HTTPSeeOther(f"{page}?notice={_quote(notice)}")
         else:
             raise web.HTTPNotFound(text="no such action")
-    except (ValueError, KeyError) as exc:
+    except (ValueError, KeyError, TimeoutError) as exc:  # TimeoutError: lift
         raise web.HTTPSeeOther(f"{page}?error={_quote(str(exc))}") from None
     raise web.HTTPSeeOther(page)
 
