@@ -238,12 +238,12 @@ class ConversationActor(Actor):
         # From reading the guest's hotel-wide limits to sharing the step's: no await, so no
         # other conversation of the guest steps in between (they share one allowance).
         guest = Guest(data=record.data, language=record.language,
-                      limits=self._deps.guests.limits(self.hotel_id, self.guest_id))
+                      limits=self._limits(record, context))
         outcome = step(hotel, context, event, now, guest=guest,
                        replayed=message.replayed)
         self._share_limits(outcome.context)  # before any await: no other step in between
         outcome = await self._requests_asked(hotel, outcome, now)
-        await self._commit(outcome, message.seq, now)
+        await self._commit(outcome, message.seq, now, cooloff_of=record)
         if self._deps.observer is not None:
             self._deps.observer.stepped(hotel, context, outcome, now)
         if hotel.read_receipts and message.wamid and not message.replayed:
@@ -259,14 +259,14 @@ class ConversationActor(Actor):
         context = await self._restore(hotel, record)
         now = self._deps.clock.now()
         until = context.cooloff_until
-        limits = self._deps.guests.limits(self.hotel_id, self.guest_id)
+        limits = self._limits(record, context)
         if limits is not None and limits.cooloff_until is not None:
             until = limits.cooloff_until  # started at another of the hotel's numbers
         cooling = until is not None and now < (until if until.tzinfo else until.replace(tzinfo=UTC))
         guest = Guest(data=record.data, language=record.language, limits=limits)
         outcome = step(hotel, context, CooloffLifted(), now, guest=guest)
         self._share_limits(outcome.context)
-        await self._commit(outcome, None, now)
+        await self._commit(outcome, None, now, cooloff_of=record)
         log.info("cooloff_lifted", hotel=self.hotel_id, dept=self.dept, guest=self.guest_id,
                  was_cooling=cooling)
         return UnlockStatus.LIFTED if cooling else UnlockStatus.NOT_COOLING
@@ -310,8 +310,21 @@ class ConversationActor(Actor):
         answered = await lookup(self.phone_number_id, self.guest_id, message.quoted, now)
         return reply_event(hotel, context, message.event, answered, now)
 
-    async def _commit(self, outcome: Outcome, seq: int | None, now: datetime) -> None:
+    def _limits(self, record: GuestRecord, context: Context) -> Limits | None:
+        """The guest's hotel-wide limits: as shared in memory, else (after a restart) the
+        cooloff the store kept for the guest, so switching numbers does not dodge it."""
+        shared = self._deps.guests.limits(self.hotel_id, self.guest_id)
+        if shared is None and record.cooloff_until is not None:
+            return Limits(rate=context.rate, cooloff_until=record.cooloff_until)
+        return shared
+
+    async def _commit(self, outcome: Outcome, seq: int | None, now: datetime,
+                      cooloff_of: GuestRecord | None = None) -> None:
+        """Commit the step. `cooloff_of`: the guest's record the step started from; a
+        hotel-wide cooloff the step started, lifted or ended is stored with the step."""
         context = outcome.context
+        cooloff = context.cooloff_until
+        cooloff_changed = cooloff_of is not None and cooloff != cooloff_of.cooloff_until
         changed = next((e for e in outcome.effects if isinstance(e, GuestChanged)), None)
         opt = next((e for e in outcome.effects if isinstance(e, OptOutChanged)), None)
         commit = StepCommit(
@@ -328,9 +341,13 @@ class ConversationActor(Actor):
             at=now,
             guest_changed=changed is not None,
             opt_out=None if opt is None else opt.opted_out,
+            cooloff_changed=cooloff_changed,
+            cooloff_until=cooloff,
         )
         rows = await self._deps.store.conversations.commit_step(commit)
         self._context = context
+        if cooloff_changed:
+            self._deps.guests.set_cooloff(self.hotel_id, self.guest_id, cooloff)
         if changed is not None:
             self._deps.guests.update(self.hotel_id, self.guest_id, changed.data, changed.language)
         self._deps.sender.submit(rows)

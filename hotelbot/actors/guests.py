@@ -6,14 +6,17 @@ because the hotel is part of the key. Every write to guests goes through this pr
 conversation actors commit it in their step transaction, then `update` it here), so the cache
 never holds stale data or language (last_inbound_at is read from the store by whoever needs
 the 24-hour window, never from here). It also holds, in memory only, each guest's hotel-wide
-Limits (rate limit and cooloff, engine rule 2b): after a restart each conversation's own
-snapshot applies until the guest writes again. Must never write to the store itself.
+Limits (rate limit and cooloff, engine rule 2b); the cooloff is also committed with the step
+that changed it (guests.cooloff_until), so after a restart it still holds at every number.
+Must never write to the store itself.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
 from typing import Protocol
 
 from hotelbot.flows import Limits
@@ -69,8 +72,15 @@ class GuestBook:
                 language=language,
                 last_inbound_at=old.last_inbound_at if old else None,
                 profile_name=old.profile_name if old else None,
+                cooloff_until=old.cooloff_until if old else None,
             )
         )
+
+    def set_cooloff(self, hotel_id: str, guest_id: str, until: datetime | None) -> None:
+        """Record a committed change of the guest's hotel-wide cooloff."""
+        old = self._cache.get((hotel_id, guest_id))
+        if old is not None:
+            self.put(replace(old, cooloff_until=until))
 
     def forget(self, hotel_id: str, guest_id: str) -> None:
         """Drop the cached record (the guest was erased: `guest forget`, retention)."""

@@ -111,7 +111,9 @@ def _mapping_default(value: object) -> object:
 
 INBOUND_COLUMNS = "seq, wamid, phone_number_id, guest_id, kind, payload, profile_name, sent_at"
 INBOUND_ROW_COLUMNS = f"{INBOUND_COLUMNS}, state, attempts, error"
-GUEST_COLUMNS = "hotel_id, guest_id, data, language, last_inbound_at, profile_name"
+GUEST_COLUMNS = (
+    "hotel_id, guest_id, data, language, last_inbound_at, profile_name, cooloff_until"
+)
 OUTBOUND_COLUMNS = (
     "id, phone_number_id, guest_id, body, priority, attempts, not_before, template, sending_since"
 )
@@ -146,6 +148,7 @@ class PreparedStep:
     scheduled: tuple[tuple[object, ...], ...]
     inbound_seq: int | None
     opt_out: bool | None = None
+    cooloff: tuple[str | None] | None = None  # None: unchanged; else the value to store
 
 
 def inbound_params(
@@ -231,7 +234,7 @@ def status_params(status: DeliveryStatus) -> tuple[object, ...]:
 
 
 def guest_from_row(row: Row) -> GuestRecord:
-    hotel_id, guest_id, data, language, last_inbound_at, profile_name = row
+    hotel_id, guest_id, data, language, last_inbound_at, profile_name, cooloff_until = row
     return GuestRecord(
         hotel_id=hotel_id,
         guest_id=guest_id,
@@ -239,6 +242,7 @@ def guest_from_row(row: Row) -> GuestRecord:
         language=language,
         last_inbound_at=decode_optional_time(last_inbound_at),
         profile_name=profile_name,
+        cooloff_until=decode_optional_time(cooloff_until),
     )
 
 
@@ -361,6 +365,7 @@ def prepare_step(commit: StepCommit) -> PreparedStep:
         scheduled=tuple(_scheduled_params(s, at) for s in commit.scheduled),
         inbound_seq=commit.inbound_seq,
         opt_out=commit.opt_out,
+        cooloff=(encode_optional_time(commit.cooloff_until),) if commit.cooloff_changed else None,
     )
 
 

@@ -29,7 +29,7 @@ import structlog
 from hotelbot.store import codec
 from hotelbot.store.codec import PreparedStep, encode_time
 from hotelbot.store.database import Database
-from hotelbot.store.guests import upsert_guest_data
+from hotelbot.store.guests import set_guest_cooloff, upsert_guest_data
 from hotelbot.store.inbound import mark_inbound_done
 from hotelbot.store.optouts import set_opt_out
 from hotelbot.store.outbox import insert_outbound
@@ -116,6 +116,8 @@ def _write_step(conn: sqlite3.Connection, step: PreparedStep) -> list[int]:
     if step.opt_out is not None:
         hotel_id, guest_id, at = step.conversation[2], step.conversation[1], step.conversation[4]
         set_opt_out(conn, str(hotel_id), str(guest_id), step.opt_out, str(at))
+    if step.cooloff is not None:
+        set_guest_cooloff(conn, (step.conversation[2], step.conversation[1], step.cooloff[0]))
     if step.inbound_seq is not None:
         mark_inbound_done(conn, step.inbound_seq)
     return ids

@@ -59,6 +59,17 @@ def touch_guest(conn: sqlite3.Connection, row: tuple[object, ...]) -> None:
     conn.execute(_TOUCH, row)
 
 
+def set_guest_cooloff(conn: sqlite3.Connection, row: tuple[object, ...]) -> None:
+    """A step's change of the guest's hotel-wide cooloff: (hotel_id, guest_id, until)."""
+    conn.execute(_SET_COOLOFF, row)
+
+
+_SET_COOLOFF = (
+    "INSERT INTO guests (hotel_id, guest_id, data, cooloff_until) VALUES (?, ?, '{}', ?)"
+    " ON CONFLICT (hotel_id, guest_id) DO UPDATE SET cooloff_until = excluded.cooloff_until"
+)
+
+
 def upsert_guest_data(conn: sqlite3.Connection, row: tuple[object, ...]) -> None:
     """A step's guest data and language (codec.PreparedStep.guest)."""
     conn.execute(_UPSERT_DATA, row)

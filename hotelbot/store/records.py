@@ -253,6 +253,8 @@ class GuestRecord:
     language: str | None = None
     last_inbound_at: datetime | None = None  # opens the 24-hour customer-service window
     profile_name: str | None = None
+    # The guest's hotel-wide cooloff as last committed (kept across restarts: issue 8.17).
+    cooloff_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -277,3 +279,6 @@ class StepCommit:
     at: datetime | None = None
     guest_changed: bool = True
     opt_out: bool | None = None  # True: marketing opt-out recorded; False: undone (issue 8.18)
+    # The guest's hotel-wide cooloff changed (started, lifted, over): store cooloff_until.
+    cooloff_changed: bool = False
+    cooloff_until: datetime | None = None

@@ -305,7 +305,15 @@ CREATE TABLE opt_outs (
 ) WITHOUT ROWID;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4_FUNNEL, _V5_CONSOLE, _V6_SCHEDULER)
+# v7: a guest's hotel-wide cooloff survives a restart (issue 8 point 17: switching numbers
+# after a restart does not dodge it).
+_V7_COOLOFF = """
+ALTER TABLE guests ADD COLUMN cooloff_until TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    _V1, _V2, _V3, _V4_FUNNEL, _V5_CONSOLE, _V6_SCHEDULER, _V7_COOLOFF,
+)
 """Migration n (1-based) is MIGRATIONS[n - 1]; append only."""
 
 CURRENT_VERSION = len(MIGRATIONS)

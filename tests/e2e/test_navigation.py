@@ -277,6 +277,29 @@ async def test_a_cooloff_holds_at_every_number_of_the_hotel_until_staff_lift_it(
     assert replies and "Room service" in message_text(replies[0].body)
 
 
+async def test_a_cooloff_survives_a_restart_at_every_number_of_the_hotel(
+    start_hotel: HotelFactory
+) -> None:
+    """The cooloff is the guest's (hotel-wide) and committed with the step that starts it: a
+    restart does not let the guest dodge it at another department's number."""
+    guest = _guest()
+    first = await start_hotel()
+    await first.say(FRONT_DESK, guest, "hello")
+    await first.say(FRONT_DESK, guest, "late checkout")
+    for wrong in ("one", "two", "three", "four", "five"):
+        await first.say(FRONT_DESK, guest, wrong)
+    stored = await first.store.guests.load("demo_hotel", guest)
+    assert stored is not None and stored.cooloff_until is not None
+    await first.client.close()  # the server stops: nothing of it stays in memory
+    again = await start_hotel()
+    assert await again.say(ROOM_SERVICE, guest, "hello") == []  # still cooling off
+    assert (await again.core.router.unlock(ROOM_SERVICE, guest)).value == "lifted"  # type: ignore[arg-type]
+    lifted = await again.store.guests.load("demo_hotel", guest)
+    assert lifted is not None and lifted.cooloff_until is None
+    replies = await again.say(ROOM_SERVICE, guest, "hello")
+    assert replies and "Room service" in message_text(replies[0].body)
+
+
 async def test_an_auto_responder_loop_is_stopped_with_one_notice_and_an_incident(
     hotel: Hotel
 ) -> None:
