@@ -5,7 +5,7 @@ a miss. A hotel's departments share one guest record; two hotels never see each 
 because the hotel is part of the key. Every write to guests goes through this process (the
 conversation actors commit it in their step transaction, then `update` it here), so the cache
 never holds stale data or language (last_inbound_at is read from the store by whoever needs
-the 24-hour window, never from here). It also holds, in memory only, each guest's hotel-wide
+the 24-hour window, never from here). It also holds, in memory, each guest's hotel-wide
 Limits (rate limit and cooloff, engine rule 2b); the cooloff is also committed with the step
 that changed it (guests.cooloff_until), so after a restart it still holds at every number.
 Must never write to the store itself.
