@@ -225,16 +225,6 @@ class SchedulerActor:
             for d in dues]
         return await self.insert(rows)
 
-    async def request_status_changed(self, request_id: int, status: str) -> list[int]:
-        """A request's status changed (the admin socket's ack/done/cancel, the staff console's
-        "done"): what its hotel's after_request templates schedule. Unknown id: nothing."""
-        record = await self._store.requests.by_id(request_id)
-        if record is None:
-            return []
-        return await self.request_changed(
-            hotel_id=record.hotel_id, request_id=request_id, guest_id=record.guest_id,
-            flow_id=record.flow_id, status=status, at=self._clock.now())
-
     async def put_stay(self, hotel: Hotel, stay: StayRecord) -> StayApplied:
         """Store a stay and re-plan its rows (scheduler/stays.py: put_stay)."""
         return await put_stay(self, self._store, hotel, stay, self._clock.now())

@@ -70,11 +70,6 @@ class RequestRepository(Protocol):
         """
         ...
 
-    async def by_id(self, id: int) -> RequestRecord | None:
-        """One request of any hotel (the scheduler's trigger, which knows only the id), or
-        None when no request has this id."""
-        ...
-
     async def set_status(
         self, id: int, status: RequestStatus | str, *, at: datetime | None = None
     ) -> None:
@@ -149,10 +144,6 @@ class SqliteRequests:
         else:
             rows = await self._db.fetchall(_RECENT_OF, (hotel_id, RequestStatus(status), limit))
         return [codec.request_from_row(row) for row in rows]
-
-    async def by_id(self, id: int) -> RequestRecord | None:
-        found = await self._db.fetchone(_BY_ID, (id,))
-        return None if found is None else codec.request_from_row(found)
 
     async def set_status(
         self, id: int, status: RequestStatus | str, *, at: datetime | None = None
@@ -243,7 +234,6 @@ _CANCEL_BY_GUEST = (
     " WHERE id = ? AND hotel_id = ? AND guest_id = ? AND status = ?"
 )
 _GET = f"SELECT {codec.REQUEST_COLUMNS} FROM requests WHERE id = ? AND hotel_id = ?"
-_BY_ID = f"SELECT {codec.REQUEST_COLUMNS} FROM requests WHERE id = ?"
 _TRANSITION = (
     "UPDATE requests SET status = ?, updated_at = ?, note = coalesce(?, note)"
     " WHERE id = ? AND hotel_id = ? AND status = ?"
