@@ -162,7 +162,8 @@ async def open_core(
                                 scheduled=scheduler.wake, answered=scheduler.answered)
         router = await stack.enter_async_context(open_router(deps, store, router_settings))
         inbox = await stack.enter_async_context(
-            open_inbox(store.inbound, router, clock, inbox_settings, outbound=pacer))
+            open_inbox(store.inbound, router, clock, inbox_settings, outbound=pacer,
+                       guests=guests))
         await stack.enter_async_context(open_retention(store, config.get, clock))
         yield Core(settings=settings, clock=clock, config=config, store=store,
                    transport=transport, graph=graph, pacer=pacer, router=router, inbox=inbox,

@@ -402,7 +402,9 @@ class ConversationActor(Actor):
         context = outcome.context
         kinds = [type(e).__name__ for e in outcome.effects]
         silent = any(isinstance(e, Silence) for e in outcome.effects)
-        log.info(
+        # debug, not info: three lines per guest message were a whole cost at the default
+        # level (issue 13); the metrics count steps, sends and webhooks.
+        log.debug(
             "step_committed",
             hotel=self.hotel_id,
             dept=self.dept,

@@ -48,6 +48,12 @@ class GuestBook:
             self.put(record)
         return self._cache[key]
 
+    def prime(self, record: GuestRecord) -> None:
+        """A guest's row as an inbound transaction just committed it: cached unless the book
+        holds the guest already (what it holds is never older: every write passes here)."""
+        if (record.hotel_id, record.guest_id) not in self._cache:
+            self.put(record)
+
     def peek(self, hotel_id: str, guest_id: str) -> GuestRecord | None:
         """The cached record, if any (never loads)."""
         return self._cache.get((hotel_id, guest_id))

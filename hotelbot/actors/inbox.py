@@ -32,6 +32,7 @@ from hotelbot.clock import Clock
 from hotelbot.flows import Event, event_for
 from hotelbot.store import (
     DeliveryStatus,
+    GuestRecord,
     InboundMessage,
     InboundRepository,
     RecordedWebhook,
@@ -50,6 +51,13 @@ class Outbound(Protocol):
 
     async def reengage(self, failed: Sequence[tuple[int, int]]) -> None:
         """Rows a `failed` status just failed (id, Meta's code)."""
+
+
+class Guests(Protocol):
+    """The guest book, as the inbox sees it."""
+
+    def prime(self, record: GuestRecord) -> None:
+        """The guest's row as the inbound transaction left it (saves the step a read)."""
 
 
 class Dispatcher(Protocol):
@@ -84,8 +92,10 @@ class Inbox:
     def __init__(
         self, store: InboundRepository, router: Dispatcher, clock: Clock,
         settings: InboxSettings | None = None, outbound: Outbound | None = None,
+        guests: Guests | None = None,
     ) -> None:
         self._store = store
+        self._guests = guests
         self._router = router
         self._outbound = outbound
         self._clock = clock
@@ -113,6 +123,9 @@ class Inbox:
         self._accepted += len(recorded.fresh)
         self._duplicates += recorded.duplicates
         self._parked += len(recorded.parked)
+        if self._guests is not None:
+            for guest in recorded.guests:
+                self._guests.prime(guest)
         for message in recorded.fresh:
             if self._outbound is not None:
                 self._outbound.saw_inbound(message.phone_number_id, message.guest_id,
@@ -194,12 +207,13 @@ class Inbox:
 async def open_inbox(
     store: InboundRepository, router: Dispatcher, clock: Clock,
     settings: InboxSettings | None = None, outbound: Outbound | None = None,
+    guests: Guests | None = None,
 ) -> AsyncIterator[Inbox]:
     """Replay what a previous run left unprocessed, then keep sweeping for stranded messages.
 
     Enter it once the router accepts; on exit the sweep stops (the router drains after).
     """
-    inbox = Inbox(store, router, clock, settings, outbound)
+    inbox = Inbox(store, router, clock, settings, outbound, guests)
     await inbox.start()
     try:
         yield inbox

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import Enum
@@ -124,6 +124,8 @@ class AdminScheduler(HasStatistics, Protocol):
     async def insert(self, rows: Sequence[ScheduledMessage]) -> list[int]: ...
 
     async def put_stay(self, hotel: Hotel, stay: StayRecord) -> StayApplied: ...
+
+    def forget_guest(self, numbers: Iterable[str], guest_id: str) -> None: ...
 
 
 class AdminDesk(Protocol):

@@ -151,6 +151,8 @@ async def _guest(targets: AdminTargets, request: Mapping[str, object]) -> Reply:
     if what == "forget":
         stopped = await targets.router.release_guest(HotelId(hotel.hotel_id), GuestId(guest))
         report = await guest_data.forget(hotel.hotel_id, guest, numbers)
+        if targets.scheduler is not None:  # its memory of what was sent to the guest
+            targets.scheduler.forget_guest(numbers, guest)
         log.info("guest_forgotten", hotel=hotel.hotel_id, guest=guest,
                  deleted=sum(report.deleted.values()),
                  anonymised=sum(report.anonymised.values()), conversations_stopped=stopped)

@@ -310,7 +310,7 @@ class NumberLane:
             if how is Route.TEMPLATE:
                 pacer._counts.templates += 1
             pacer._mark_sent(row.id, wamid)
-            log.info("message_sent", outbound=row.id, guest=row.guest_id, as_template=(
+            log.debug("message_sent", outbound=row.id, guest=row.guest_id, as_template=(
                 how is Route.TEMPLATE), attempts=row.attempts + 1)
         finally:
             self.in_flight.pop(row.id, None)

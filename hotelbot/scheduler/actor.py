@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -109,6 +109,9 @@ class SchedulerStatistics:
 
 
 LATENESS_KEPT = 100_000
+# Conversations whose last scheduled send the reply lookup keeps in memory (issue 13): an idle
+# guest's every message asks it; a conversation past this many is read from the store again.
+REPLIES_KEPT = 50_000
 
 
 class SchedulerActor:
@@ -142,6 +145,11 @@ class SchedulerActor:
         self._slots = asyncio.Semaphore(IN_FLIGHT)
         self._sleeping_until: float | None = None  # the loop waits until then (monotonic)
         self._retry_due = False  # a firing failed: decide the rows it left due again
+        # (number, guest) -> the last scheduled row sent there, or None when none was: read
+        # from the store on the conversation's first lookup, dropped whenever a row is sent to
+        # it (the next lookup reads the committed one) or the guest is forgotten.
+        self._last_sent: OrderedDict[tuple[str, str], ScheduledMessage | None] = OrderedDict()
+        self._completed = 0  # firings committed (or failed): a lookup's read may be stale
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -210,6 +218,11 @@ class SchedulerActor:
             self._wheel.cancel(id_)
         self._observe_pending()
 
+    def forget_guest(self, numbers: Iterable[str], guest_id: str) -> None:
+        """The guest's data was erased: nothing of it stays in the reply lookup's memory."""
+        for number in numbers:
+            self._last_sent.pop((number, guest_id), None)
+
     async def request_changed(self, *, hotel_id: str, request_id: int, guest_id: str,
                               flow_id: str, status: str, at: datetime) -> list[int]:
         """A request moved to `status` (staff marked it done, ...): schedule what the hotel's
@@ -252,11 +265,26 @@ class SchedulerActor:
             if row is not None and (row.phone_number_id, row.guest_id) == (phone_number_id,
                                                                            guest_id):
                 return _reply(row, quoted=True, recent=True)
-        row = await self._store.scheduled.last_sent(phone_number_id, guest_id)
+        row = await self._last_sent_to(phone_number_id, guest_id)
         if row is None or row.done_at is None:
             return None
         recent = now - row.done_at <= timedelta(seconds=self._settings.reply_window)
         return _reply(row, quoted=False, recent=recent) if recent else None
+
+    async def _last_sent_to(self, phone_number_id: str, guest_id: str) -> ScheduledMessage | None:
+        """The store's last_sent, read once per conversation: a message of an idle guest does
+        not wait for a read. Only `_decide` marks rows sent; it drops their conversations."""
+        key = (phone_number_id, guest_id)
+        if key in self._last_sent:
+            self._last_sent.move_to_end(key)
+            return self._last_sent[key]
+        completed = self._completed
+        row = await self._store.scheduled.last_sent(phone_number_id, guest_id)
+        if completed == self._completed:  # no firing committed while it read: still the last
+            self._last_sent[key] = row  # None too: nothing sent there yet
+            while len(self._last_sent) > REPLIES_KEPT:
+                self._last_sent.popitem(last=False)
+        return row
 
     # --- the loop --------------------------------------------------------------------------
 
@@ -368,7 +396,12 @@ class SchedulerActor:
         context = await self._store.scheduled.fire_context(
             {(row.hotel_id, row.guest_id) for row in rows}, windows_needed(hotels, rows))
         fired, updates = decide_rows(hotels, rows, context, self._clock.now())
-        sent = await self._store.scheduled.complete(fired, self._clock.now())
+        try:
+            sent = await self._store.scheduled.complete(fired, self._clock.now())
+        finally:  # (no await before the pop: no lookup sees the old row after the commit)
+            self._completed += 1  # a lookup reading meanwhile must not keep what it read
+            for row in rows:
+                self._last_sent.pop((row.phone_number_id, row.guest_id), None)
         for update in updates:
             self._guests.update(update.hotel_id, update.guest_id, update.data, update.language)
         self._count(fired, rows, fired_at, self._clock.now())

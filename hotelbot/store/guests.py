@@ -46,6 +46,7 @@ _TOUCH = (
     " ON CONFLICT (hotel_id, guest_id) DO UPDATE SET"
     " profile_name = coalesce(excluded.profile_name, guests.profile_name),"
     " last_inbound_at = max(coalesce(guests.last_inbound_at, ''), excluded.last_inbound_at)"
+    f" RETURNING {codec.GUEST_COLUMNS}"
 )
 _UPSERT_DATA = (
     "INSERT INTO guests (hotel_id, guest_id, data, language) VALUES (?, ?, ?, ?)"
@@ -54,9 +55,12 @@ _UPSERT_DATA = (
 )
 
 
-def touch_guest(conn: sqlite3.Connection, row: tuple[object, ...]) -> None:
-    """An inbound message's mark on its guest: profile name, the 24-hour window's start."""
-    conn.execute(_TOUCH, row)
+def touch_guest(conn: sqlite3.Connection, row: tuple[object, ...]) -> codec.Row:
+    """An inbound message's mark on its guest: profile name, the 24-hour window's start.
+    Returns the guest's row as this transaction leaves it (codec.guest_from_row decodes it):
+    the inbox hands it to the guest book, which then needs no read of its own."""
+    found: codec.Row = conn.execute(_TOUCH, row).fetchone()
+    return found
 
 
 def set_guest_cooloff(conn: sqlite3.Connection, row: tuple[object, ...]) -> None:

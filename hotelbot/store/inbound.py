@@ -177,7 +177,7 @@ class SqliteInbound:
             return []
         received_at = encode_time(at)
         params = [codec.inbound_params(m, received_at, hotel_of) for m in messages]
-        seqs = await self._db.write(lambda conn: insert_inbound(conn, params), admit=True)
+        seqs, _ = await self._db.write(lambda conn: insert_inbound(conn, params), admit=True)
         return [
             None if seq is None else replace(m, seq=seq)
             for m, seq in zip(messages, seqs, strict=True)
@@ -219,19 +219,20 @@ class SqliteInbound:
 
         def record(
             conn: sqlite3.Connection,
-        ) -> tuple[list[int | None], list[tuple[int, int]], list[bool]]:
-            seqs = insert_inbound(conn, inbound)
+        ) -> tuple[list[int | None], list[codec.Row], list[tuple[int, int]], list[bool]]:
+            seqs, guests = insert_inbound(conn, inbound)
             failed = record_statuses(conn, kept_statuses, status_rows)
             new = [insert_rejected(conn, row) for row in parked_rows]
-            return seqs, failed, new
+            return seqs, guests, failed, new
 
-        seqs, failed_rows, new_parked = await self._db.write(record, admit=True)
+        seqs, guest_rows, failed_rows, new_parked = await self._db.write(record, admit=True)
         fresh = tuple(replace(m, seq=s) for m, s in zip(kept, seqs, strict=True) if s is not None)
         return RecordedWebhook(
             fresh=fresh,
             parked=tuple(p for p, new in zip(parked, new_parked, strict=True) if new),
             duplicates=len(kept) - len(fresh),
             failed_rows=tuple(failed_rows),
+            guests=tuple(codec.guest_from_row(row) for row in guest_rows),
         )
 
     async def pending(self) -> list[InboundMessage]:
@@ -325,10 +326,13 @@ _PURGE = (
 )
 
 
-def insert_inbound(conn: sqlite3.Connection, params: Sequence[InboundParams]) -> list[int | None]:
-    """Insert messages, touch their guests and windows; a seq for each new one, None for a
-    duplicate."""
+def insert_inbound(
+    conn: sqlite3.Connection, params: Sequence[InboundParams]
+) -> tuple[list[int | None], list[codec.Row]]:
+    """Insert messages, touch their guests and windows: a seq for each new one (None for a
+    duplicate), and the touched guests' rows as this transaction leaves them."""
     seqs: list[int | None] = []
+    guests: list[codec.Row] = []
     for row, guest in params:
         cursor = conn.execute(_INSERT, row)
         if cursor.rowcount != 1:  # ignored: this wamid is already recorded
@@ -338,8 +342,8 @@ def insert_inbound(conn: sqlite3.Connection, params: Sequence[InboundParams]) ->
         _, number, guest_id, _, _, _, sent_at, _ = row  # codec.inbound_params' row
         touch_window(conn, str(number), str(guest_id), str(sent_at))
         if guest is not None:
-            touch_guest(conn, guest)
-    return seqs
+            guests.append(touch_guest(conn, guest))
+    return seqs, guests
 
 
 def insert_rejected(conn: sqlite3.Connection, row: tuple[object, ...]) -> bool:

@@ -116,6 +116,9 @@ class RecordedWebhook:
     # (outbound id, Meta's error code; 0 when it gave none) of the rows a `failed` status in
     # this POST just failed: the pacer turns a 131047 into a template send or a skip.
     failed_rows: tuple[tuple[int, int], ...] = ()
+    # The guests of the new messages as the same transaction left them (the guest book's
+    # cache is filled from these: no read of its own before the step).
+    guests: tuple[GuestRecord, ...] = ()
 
 
 OUTBOX_CALLBACK_PREFIX = "outbox:"  # biz_opaque_callback_data of hotelbot's sends

@@ -108,7 +108,8 @@ class WebhookHandler:
         for part in recorded.parked:
             log.warning("webhook_part_parked", number=part.phone_number_id, where=part.where,
                         reason=part.reason)
-        # debug: the canonical info lines are one per step (step_committed) and per send.
+        # debug, like step_committed and message_sent: no info line per guest message (the
+        # metrics count them); failures, parks and refusals stay warnings.
         log.debug(
             "webhook_received",
             messages=len(parsed.messages),

@@ -387,3 +387,53 @@ async def test_a_failed_step_apologizes_in_the_guests_shared_language(
         await h.say(SEASIDE_FRONT_DESK, GUEST, "olá")  # the hotel's default is Portuguese
         await h.settle()
         assert h.transport.texts_to(GUEST) == ["Something went wrong, please try again."]
+
+
+class _CountingGuests:
+    """The store's guests repository, counting its reads."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+        self.loads = 0
+
+    async def load(self, hotel_id: str, guest_id: str) -> Any:
+        self.loads += 1
+        return await self._real.load(hotel_id, guest_id)
+
+
+class _GuestReadsCounted:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.guests = _CountingGuests(store.guests)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+async def test_a_guests_first_step_reads_the_guest_from_the_inbound_transaction(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    # Issue 13: the inbound transaction returns the guest's row, the guest book is filled from
+    # it, so a step never waits for a read of its own; the data stored by an earlier run is
+    # what the new conversation starts with.
+    path = tmp_path / "hb.sqlite3"
+    async with open_harness(path, clock) as h:
+        await h.store.conversations.commit_step(StepCommit(
+            phone_number_id=ROOM_SERVICE, guest_id=GUEST, hotel_id="demo_hotel",
+            context={}, guest_data={"guest_name": "Maria Lopez"}, language="en",
+            inbound_seq=None, at=clock.now(), guest_changed=True))
+    counted: list[_GuestReadsCounted] = []
+
+    def wrap(store: Store) -> Any:
+        counted.append(_GuestReadsCounted(store))
+        return counted[0]
+
+    async with open_harness(path, clock, wrap_store=wrap) as h:
+        await h.say(FRONT_DESK, GUEST, "hi")  # known from the earlier run (same hotel)
+        await h.say(FRONT_DESK, "34600000002", "hi")  # never seen
+        await h.settle()
+        context = await h.router.ask_context(FRONT_DESK, GUEST)
+        assert isinstance(context, Context)
+        assert context.accumulated_data.get("guest_name") == "Maria Lopez"
+        assert len(h.transport.texts_to("34600000002")) == 1
+        assert counted[0].guests.loads == 0

@@ -284,6 +284,38 @@ async def test_a_reply_to_a_scheduled_message_starts_its_flow_and_mid_flow_keeps
         assert "How would you rate" not in reply and "checkout date" in reply
 
 
+async def test_the_reply_lookup_remembers_per_conversation_and_follows_every_send(
+    tmp_path: Path,
+) -> None:
+    # Issue 13: an idle guest's messages do not each read the store: the lookup is kept per
+    # conversation, dropped when a scheduled message is sent there and when the guest is
+    # forgotten, so what it answers is always what the store would.
+    clock = FakeClock(start=datetime(2026, 6, 1, 8, 0, tzinfo=UTC))
+    async with open_harness(tmp_path / "s.db", clock) as h:
+        await h.say(FRONT_DESK, GUEST, "hello")  # opens the window: the survey goes as text
+        await h.settle()
+        await h.say(FRONT_DESK, GUEST, "Great!")  # before any send: answers nothing
+        await h.settle()
+        assert not h.transport.texts_to(GUEST)[-1].startswith("How would you rate")
+        assert await h.scheduler.answered(FRONT_DESK, GUEST, "", clock.now()) is None
+        await apply(h, stay(check_in=datetime(2026, 5, 31, 15, 0, tzinfo=UTC),
+                            check_out=datetime(2026, 6, 3, 10, 0, tzinfo=UTC)))
+        await sends_at(h, datetime(2026, 6, 1, 9, 0, tzinfo=UTC))
+        clock.jump(600)
+        answered = await h.scheduler.answered(FRONT_DESK, GUEST, "", clock.now())
+        assert answered is not None and answered.recent and answered.reply_flow
+        [survey] = [r for r in await h.store.scheduled.listing(
+            "demo_hotel", ScheduledStatus.SENT, 100) if r.reply_flow]
+        assert (answered.reply_flow, answered.sent_at) == (survey.reply_flow, survey.done_at)
+        await h.say(FRONT_DESK, GUEST, "Great!")
+        await h.settle()
+        assert h.transport.texts_to(GUEST)[-1].startswith("How would you rate your experience")
+        numbers = [d.phone_number_id for d in h.hotels.hotels["demo_hotel"].departments.values()]
+        await h.store.guest_data.forget("demo_hotel", GUEST, numbers)
+        h.scheduler.forget_guest(numbers, GUEST)
+        assert await h.scheduler.answered(FRONT_DESK, GUEST, "", clock.now()) is None
+
+
 async def test_broadcast_segments_in_house_and_arriving_tomorrow(tmp_path: Path) -> None:
     clock = FakeClock(start=datetime(2026, 1, 15, 12, 0, tzinfo=UTC))
     async with open_harness(tmp_path / "s.db", clock) as h:

@@ -122,6 +122,25 @@ async def test_inbound_moves_the_guest_window_forward_only(store: Store) -> None
     assert guest.data == {} and guest.language is None
 
 
+async def test_a_webhook_returns_its_guests_as_its_transaction_left_them(store: Store) -> None:
+    # The guest book is filled from these (no read before the step): they must be the stored
+    # rows, data and language of an earlier step included, and only for new messages.
+    await store.inbound.record([inbound("w0", sent_at=T0)], at=T0, hotel_of=HOTELS)
+    await store.conversations.commit_step(StepCommit(
+        phone_number_id="pn1", guest_id="g1", hotel_id="h1", context={"v": 1},
+        guest_data={"room": "101"}, language="de", inbound_seq=None, at=T0,
+        guest_changed=True))
+    later = T0 + timedelta(hours=1)
+    recorded = await store.inbound.record_webhook(
+        [inbound("w1", sent_at=later, profile_name="Ana"), inbound("w2", number="pn9"),
+         inbound("w0")], [], [], at=later, hotel_of=HOTELS)
+    assert [m.wamid for m in recorded.fresh] == ["w1", "w2"]  # w0: a duplicate
+    assert recorded.guests == (await store.guests.load("h1", "g1"),)  # pn9: no hotel
+    [guest] = recorded.guests
+    assert (guest.data, guest.language, guest.profile_name) == ({"room": "101"}, "de", "Ana")
+    assert guest.last_inbound_at == later
+
+
 async def test_inbound_to_an_unknown_number_is_recorded_without_a_guest(store: Store) -> None:
     [message] = await store.inbound.record([inbound("w1", number="pn9")], at=T0, hotel_of=HOTELS)
     assert message is not None
