@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
+from functools import lru_cache
 
 from babel.numbers import format_currency
 
@@ -157,10 +158,17 @@ def item_name(flow: Flow, item: str, lang: str, default: str) -> str:
 
 def money(hotel: Hotel, amount: Decimal) -> str:
     """An amount in the hotel's currency, written for the hotel's locale ("£12.50")."""
+    return _money(amount, hotel.orders.currency, hotel.locale)
+
+
+@lru_cache(maxsize=4096)
+def _money(amount: Decimal, currency: str, locale: str) -> str:
+    """Babel's formatting is the engine's dearest call (CLDR lookups each time) and a menu's
+    amounts repeat on every message: remembered per (amount, currency, locale)."""
     try:
-        return format_currency(amount, hotel.orders.currency, locale=hotel.locale)
+        return format_currency(amount, currency, locale=locale)
     except (ValueError, LookupError):  # a locale or currency Babel lacks: never raise
-        return f"{amount:.2f} {hotel.orders.currency}"
+        return f"{amount:.2f} {currency}"
 
 
 def _price(hotel: Hotel, item: str) -> Decimal:
