@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _SPACE = re.compile(r"\s+")
 _EDGE_PUNCT = ".,;:!?¡¿'\"()[]{}*_~-"
@@ -14,6 +15,7 @@ _EDGE_PUNCT = ".,;:!?¡¿'\"()[]{}*_~-"
 _EMOJI_MODIFIERS = re.compile("[\U0001F3FB-\U0001F3FF\uFE0F]")
 
 
+@lru_cache(maxsize=1024)  # one guest text is compared against words, titles and keywords
 def normalize(text: str) -> str:
     """Casefold, strip accents and emoji modifiers, collapse whitespace, trim surrounding
     punctuation.
