@@ -1,7 +1,7 @@
 """`hotelbot say`: be a guest of the demo hotel from a terminal.
 
 Owns: turning each typed line into a Meta-shaped webhook (a text message, or a button/list
-tap), signing it with X-Hub-Signature-256 like Meta (whatsapp-cloud-api.md sections 1-2),
+tap), signing it with X-Hub-Signature-256 like Meta (docs/whatsapp-cloud-api.md sections 1-2),
 POSTing it to hotelbot's /webhook, then printing the replies the fake Graph API recorded for
 that guest (its test-only `GET /_sent?to=+<guest>`), readably: text bodies, buttons as
 `[1] Title  [2] Title`, list rows as `1. Title — description`, header and footer.

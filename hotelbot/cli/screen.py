@@ -3,7 +3,7 @@ how the bot's replies read. Pure.
 
 Owns: parsing a typed line (text, `#N` and `/tap` taps, `/help`, `/quit`) against the last
 menu shown, building the Meta-shaped `messages[]` item and webhook body for it
-(whatsapp-cloud-api.md 1.3-1.5), and rendering a sent message body as plain lines: text
+(docs/whatsapp-cloud-api.md 1.3-1.5), and rendering a sent message body as plain lines: text
 bodies, buttons as `[1] Title  [2] Title`, list rows as `1. Title — description`, header and
 footer (4.2-4.5). Also `SayError`, the one error of `say`. say.py (beside it) re-exports all of
 it. Must never do I/O, sign or send anything (say.py does), read the clock (the timestamp
@@ -181,7 +181,7 @@ def _tap_id(reply_id: str, screen: Screen | None) -> SendTap:
     return SendTap(kind="button", choice=Choice(reply_id=reply_id, title=reply_id))
 
 
-# --- the webhook Meta would send (whatsapp-cloud-api.md 1.3-1.5) -----------------------------
+# --- the webhook Meta would send (docs/whatsapp-cloud-api.md 1.3-1.5) -----------------------------
 
 
 def message_item(
@@ -218,7 +218,7 @@ def webhook_body(
     )
 
 
-# --- how a reply reads (whatsapp-cloud-api.md 4.2-4.5) ---------------------------------------
+# --- how a reply reads (docs/whatsapp-cloud-api.md 4.2-4.5) ---------------------------------------
 
 
 def format_reply(body: Mapping[str, object]) -> str:

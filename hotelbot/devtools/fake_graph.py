@@ -7,7 +7,7 @@ documented limits (`check_message`), so what Meta would refuse is refused with a
 100 and the path and reason in `error_data.details`; the bearer-token check, injected
 failures and latency, and the status webhooks Meta would send afterwards (sent, delivered,
 read), signed with the App Secret exactly like Meta, each echoing the send's
-`biz_opaque_callback_data` and recipient (whatsapp-cloud-api.md sections 1.7, 2, 4.6, 4.7).
+`biz_opaque_callback_data` and recipient (docs/whatsapp-cloud-api.md sections 1.7, 2, 4.6, 4.7).
 Status webhooks come after delays (`status_delays`: the first status waits sent_s after the
 send, the second delivered_s after the first, the third and later read_s) and each may be lost
 (`drop_statuses`, a probability drawn from a seeded RNG), as Meta's do not always arrive.

@@ -1,7 +1,7 @@
 """Rendering: a step (or a notice) in the guest's language -> one Graph API message body.
 
 Owns: variable substitution, the numbered entries a step offers (menu options, choices,
-ratings, confirm/change) and the exact WhatsApp JSON for them (whatsapp-cloud-api.md 4.2-4.4).
+ratings, confirm/change) and the exact WhatsApp JSON for them (docs/whatsapp-cloud-api.md 4.2-4.4).
 Must never produce a payload beyond WhatsApp's limits (hotelbot/whatsapp/limits.py, the one
 table; every text is clipped, never split), show a technical id to a guest, do I/O or log.
 

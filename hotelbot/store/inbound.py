@@ -153,7 +153,7 @@ class InboundRepository(Protocol):
         """Delete processed messages (state done) received before `received_before`.
 
         The wamid dedupe needs them only as long as Meta may retry a webhook (up to 7 days,
-        whatsapp-cloud-api.md section 3); parked rows are kept for inspection.
+        docs/whatsapp-cloud-api.md section 3); parked rows are kept for inspection.
 
         Returns:
             How many rows were deleted.

@@ -157,7 +157,7 @@ class OutboundMessage:
 
     `template` is the approved template to send instead outside the 24-hour window: the
     `template` object of a Graph API template message, `{"name", "language", "components"}`
-    (whatsapp-cloud-api.md 4.5, 5.6).
+    (docs/whatsapp-cloud-api.md 4.5, 5.6).
     """
 
     phone_number_id: str

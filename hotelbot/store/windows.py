@@ -3,7 +3,7 @@
 Owns: the SQL of the windows table, its repository seam (`WindowRepository`) and the SQLite
 implementation, and the upsert an inbound message's transaction composes (inbound.py). Must
 never move last_inbound_at backwards, never share a window between two numbers (Meta's window
-is per business number and user, whatsapp-cloud-api.md 5.6: a department's window does not
+is per business number and user, docs/whatsapp-cloud-api.md 5.6: a department's window does not
 cover another department), and never write except through the group-commit writer.
 
 The time is the guest's own message time (Meta's `timestamp`), not the time hotelbot received

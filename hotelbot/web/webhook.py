@@ -3,7 +3,7 @@
 The handler does the HTTP edge only: verify the signature, parse, `await inbox.accept(...)`,
 answer. Recording, dedupe, events and dispatch are the inbox's (actors/inbox.py).
 
-Owns: the HTTP edge's rules (whatsapp-cloud-api.md sections 1-3). POST order, always:
+Owns: the HTTP edge's rules (docs/whatsapp-cloud-api.md sections 1-3). POST order, always:
 Content-Encoding other than identity (415, before reading a byte: Meta never compresses, and
 inflating before authenticating lets anyone send a compression bomb) -> size limit (413) and
 body deadline (408) -> signature over the raw bytes (401, before any parsing) -> parse (400

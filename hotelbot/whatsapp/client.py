@@ -1,6 +1,6 @@
 """The Graph API client: one aiohttp ClientSession for every send of the process.
 
-Owns: the HTTP side of sending (whatsapp-cloud-api.md section 4): URL, bearer token, orjson
+Owns: the HTTP side of sending (docs/whatsapp-cloud-api.md section 4): URL, bearer token, orjson
 body, keep-alive connections sized for in-flight sends (rate x round trip; aiohttp's default
 of 100 is too low), the per-request timeout, and turning every failure into a typed
 GraphAPIError (errors.py holds the classification).

@@ -1,6 +1,6 @@
 """Graph API error classification: Meta's error body -> GraphAPIError / RateLimited.
 
-Owns: the table of whatsapp-cloud-api.md section 6 (which codes are retried, which are
+Owns: the table of docs/whatsapp-cloud-api.md section 6 (which codes are retried, which are
 rate limits and how long to wait first). Decisions are made on Meta's `error.code`; the HTTP
 status only decides when the body carries no code (5xx -> retry, 429 -> rate limited).
 Must never: do I/O, branch on message text, or raise (it returns the error to raise).

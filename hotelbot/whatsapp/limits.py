@@ -1,6 +1,6 @@
 """The one table of WhatsApp's limits on outgoing messages, and the check of a send body.
 
-Owns: the documented limits of Graph API send bodies (whatsapp-cloud-api.md 4.1-4.5), used by
+Owns: the documented limits of Graph API send bodies (docs/whatsapp-cloud-api.md 4.1-4.5), used by
 the renderer (hotelbot/flows/render.py), the configuration checks (hotelbot/config/checks.py)
 and the fake Graph server; and `check_message`, which lists every violation of a full send
 body (envelope included), so the fake Graph server refuses what Meta would refuse and the
@@ -22,7 +22,7 @@ __all__ = [
     "TEXT_BODY_MAX", "check_message",
 ]
 
-# Characters unless said otherwise; the section of whatsapp-cloud-api.md in brackets.
+# Characters unless said otherwise; the section of docs/whatsapp-cloud-api.md in brackets.
 TEXT_BODY_MAX: Final = 4096  # text.body (4.2)
 INTERACTIVE_BODY_MAX: Final = 1024  # interactive body.text; the list page says 4096, older
 #                                     docs and BSPs 1024: the smaller is safe (4.3, 4.4)

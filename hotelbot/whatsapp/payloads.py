@@ -1,7 +1,7 @@
 """Webhook JSON in, Graph API bodies out: the pure translation layer of the WhatsApp edge.
 
 Owns: the X-Hub-Signature-256 check, parsing a webhook POST into InboundMessage and
-DeliveryStatus records (whatsapp-cloud-api.md sections 1-2), mapping a message to the flow
+DeliveryStatus records (docs/whatsapp-cloud-api.md sections 1-2), mapping a message to the flow
 engine's Event, and building the send envelope and the mark-as-read body (section 4.1).
 `check_message` (the documented limits of outgoing bodies) lives in limits.py and is
 re-exported here.

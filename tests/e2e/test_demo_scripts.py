@@ -60,7 +60,7 @@ NUMBER = ROOM_SERVICE
 GUEST = "34600000001"
 ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
 
-BUTTONS: dict[str, object] = {  # whatsapp-cloud-api.md 4.3
+BUTTONS: dict[str, object] = {  # docs/whatsapp-cloud-api.md 4.3
     "type": "interactive",
     "interactive": {
         "type": "button",
@@ -74,7 +74,7 @@ BUTTONS: dict[str, object] = {  # whatsapp-cloud-api.md 4.3
         ]},
     },
 }
-LIST: dict[str, object] = {  # whatsapp-cloud-api.md 4.4
+LIST: dict[str, object] = {  # docs/whatsapp-cloud-api.md 4.4
     "type": "interactive",
     "interactive": {
         "type": "list",
