@@ -29,7 +29,7 @@ An ActorRef stays the same across restarts: the supervisor swaps the Actor insta
 
 Memory: an idle actor is one Task (one coroutine frame deep in its mailbox), one Mailbox
 (whose deques exist only while they hold something) and two slotted objects: about 1.4 KB,
-against ~4.5 KB with an asyncio.Queue. DESIGN.md: 100 k idle conversations in ~600 MiB.
+against ~4.5 KB with an asyncio.Queue. docs/design.md: 100 k idle conversations in ~600 MiB.
 """
 
 from __future__ import annotations

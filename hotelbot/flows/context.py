@@ -144,7 +144,7 @@ class Limits:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Guest:
-    """What a hotel's departments share about one guest (DESIGN.md "Keys")."""
+    """What a hotel's departments share about one guest (docs/design.md "Keys")."""
 
     data: Mapping[str, JSONScalar] = field(default_factory=dict)  # name, room, ...
     language: str | None = None  # None: never chosen (the hotel's default applies)

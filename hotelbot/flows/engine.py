@@ -1,6 +1,6 @@
 """The flow engine: one guest event + the context -> the new context + effects. Pure and total.
 
-Owns: every conversation rule of DESIGN.md, in the order below: what a guest reads is decided
+Owns: every conversation rule of docs/design.md, in the order below: what a guest reads is decided
 here and nowhere else (the actors carry effects out). Must never raise for any event on any
 context (a context left dangling by a config reload continues at the nearest valid step),
 do I/O, read the clock (time arrives as `now`), use asyncio or log: the actor logs the

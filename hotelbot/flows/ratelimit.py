@@ -2,7 +2,7 @@
 
 Owns: the bucket's state (kept in the conversation's Context, so it survives passivation and
 restarts) and its arithmetic. Must never read the clock (time arrives as `now`), do I/O, or
-decide what the guest reads: the engine's spam rule does (engine.py, rule 0). DESIGN.md: a
+decide what the guest reads: the engine's spam rule does (engine.py, rule 0). docs/design.md: a
 burst of 20, then one message a second (Policy.spam_burst, Policy.spam_per_second).
 """
 

@@ -5,7 +5,7 @@ ratings, confirm/change) and the exact WhatsApp JSON for them (docs/whatsapp-clo
 Must never produce a payload beyond WhatsApp's limits (hotelbot/whatsapp/limits.py, the one
 table; every text is clipped, never split), show a technical id to a guest, do I/O or log.
 
-Choosing the shape (DESIGN.md "Conversation rules"):
+Choosing the shape (docs/design.md "Conversation rules"):
   no entries     {"type": "text"}; body <= 4096 (+ skip hint on optional inputs)
   1-3 entries    interactive "button"; titles <= 20 and unique, ids = reply ids (<= 256)
   4-10 entries   interactive "list"; one section, rows id <= 200, title <= 24, description

@@ -2,7 +2,7 @@
 
 Owns: the SQL of the conversations table, its repository seam (`ConversationRepository`) and
 the SQLite implementation, including `commit_step`: the ONE transaction of an engine step
-(DESIGN.md "Durability", the outbox rule), composed of the statements of the tables it writes:
+(docs/design.md "Durability", the outbox rule), composed of the statements of the tables it writes:
 
     commit_step ─▶ one writer job: BEGIN
                      conversations  upsert the snapshot

@@ -19,7 +19,7 @@ A delivery status names its row by `biz_opaque_callback_data` "outbox:<id>" (rec
 outbox_callback), else by wamid, and moves it forward only: pending/sending/sent/delivered
 go up to the status (sent < delivered < read; `read` may come without `delivered`), and
 `failed` ends any of them. A `sent` status for a row still `sending` marks it sent: this is
-how a crash between Meta's answer and our mark is resolved (DESIGN.md "Outbound pacing").
+how a crash between Meta's answer and our mark is resolved (docs/design.md "Outbound pacing").
 The pacer's own marks never undo a status: `mark_sent_many`, `mark_failed` and `reschedule`
 act on pending and sending rows only, and leave a row a status already moved as it is.
 """

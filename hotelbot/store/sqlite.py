@@ -25,9 +25,9 @@ message bodies, payloads or full phone numbers.
     all of them ──▶ Database (database.py) ──▶ one connection + one Writer (writer.py)
 
 Each repository is a Protocol (the seam where a PostgreSQL implementation can stand beside,
-DESIGN.md "Beyond one machine") and its Sqlite class; the attributes are typed by the Protocol.
+docs/design.md "Beyond one machine") and its Sqlite class; the attributes are typed by the Protocol.
 
-Durability (DESIGN.md "Durability"):
+Durability (docs/design.md "Durability"):
 - Every write is a writer job; the caller's await returns only after its transaction committed.
   A transaction spanning tables (record_webhook, park with an apology, commit_step) is ONE job.
 - `synchronous` defaults to FULL. In WAL mode NORMAL already survives a crash of the process

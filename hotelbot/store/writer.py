@@ -2,7 +2,7 @@
 
 Owns: the bounded job queue, batching, the BEGIN IMMEDIATE ... COMMIT of each batch, isolating a
 failing job, the writer's statistics, and `on_thread` (the one place that runs a plain function
-on aiosqlite's connection thread). Must never run a timer window (DESIGN.md "Performance
+on aiosqlite's connection thread). Must never run a timer window (docs/design.md "Performance
 facts": a fixed window capped throughput), never resolve a caller before its data is committed,
 and never hold SQL of its own beyond transaction control: jobs bring their SQL.
 
