@@ -11,6 +11,7 @@ sends them.
 from __future__ import annotations
 
 import asyncio
+import errno
 import itertools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -121,9 +122,8 @@ async def start_hotel(tmp_path: Path) -> AsyncIterator[HotelFactory]:
 
     async def start(*, statuses: tuple[str, ...] = (), clock: Clock | None = None,
                     **overrides: Any) -> Hotel:
-        port = unused_port()
         graph_app = create_fake_graph(
-            access_token=ACCESS_TOKEN, webhook_url=f"http://127.0.0.1:{port}/webhook",
+            access_token=ACCESS_TOKEN, webhook_url="http://127.0.0.1:0/webhook",
             app_secret=APP_SECRET, statuses=statuses,
         )
         graph = TestServer(graph_app, host="127.0.0.1")
@@ -131,9 +131,23 @@ async def start_hotel(tmp_path: Path) -> AsyncIterator[HotelFactory]:
         graph_url = str(graph.make_url("")).rstrip("/")
         data_dir = overrides.pop("data_dir", tmp_path / "var")
         settings = settings_for(data_dir, graph_url, **overrides)
-        app = create_app(settings, clock=clock)
-        server = TestServer(app, host="127.0.0.1", port=port)
-        await server.start_server(**runner_options(settings))  # the listener options of serve
+        for attempt in range(1, 4):
+            # hotelbot's port is chosen once the fake holds its own; a port picked free can
+            # still be taken before hotelbot binds it (the metrics listener's port 0 is given
+            # out meanwhile): then again with another port and a new app.
+            port = unused_port()
+            while port == graph.port:
+                port = unused_port()
+            graph_app[FAKE_GRAPH].webhook_url = f"http://127.0.0.1:{port}/webhook"
+            app = create_app(settings, clock=clock)
+            server = TestServer(app, host="127.0.0.1", port=port)
+            try:
+                await server.start_server(**runner_options(settings))  # serve's listener options
+                break
+            except OSError as exc:
+                await server.close()
+                if exc.errno != errno.EADDRINUSE or attempt == 3:
+                    raise
         client = TestClient(server)
         await client.start_server()
         started.append((client, graph))
