@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -136,16 +136,18 @@ async def _board_values(request: web.Request) -> dict[str, object]:
             "query": request.query_string}
 
 
-async def board(request: web.Request) -> web.StreamResponse:
-    values = await _board_values(request)
-    return aiohttp_jinja2.render_template("board.html", request,
-                                          await _context(request, **values))
+def _rendered(template: str, values_of: Callable[[web.Request], Awaitable[dict[str, object]]]
+              ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """A page (or the fragment a live update swaps in): `template` over `values_of`."""
+    async def handler(request: web.Request) -> web.StreamResponse:
+        values = await values_of(request)
+        return aiohttp_jinja2.render_template(template, request,
+                                              await _context(request, **values))
+    return handler
 
 
-async def board_fragment(request: web.Request) -> web.StreamResponse:
-    values = await _board_values(request)
-    return aiohttp_jinja2.render_template("_board.html", request,
-                                          await _context(request, **values))
+board = _rendered("board.html", _board_values)
+board_fragment = _rendered("_board.html", _board_values)
 
 
 async def request_page(request: web.Request) -> web.StreamResponse:
@@ -283,16 +285,8 @@ def _body_text(body: Mapping[str, object]) -> str:
     return f"({kind})"
 
 
-async def conversation(request: web.Request) -> web.StreamResponse:
-    values = await _conversation_values(request)
-    return aiohttp_jinja2.render_template("conversation.html", request,
-                                          await _context(request, **values))
-
-
-async def messages_fragment(request: web.Request) -> web.StreamResponse:
-    values = await _conversation_values(request)
-    return aiohttp_jinja2.render_template("_messages.html", request,
-                                          await _context(request, **values))
+conversation = _rendered("conversation.html", _conversation_values)
+messages_fragment = _rendered("_messages.html", _conversation_values)
 
 
 async def conversation_action(request: web.Request) -> web.StreamResponse:
