@@ -10,7 +10,8 @@ hotelbot's event-loop thread.
 Must never: assert a timing, or run unbounded (counts are fixed; every wait has a timeout).
 
     scripts/bench throughput [--quick] [--guests 2000 --messages 3 --concurrency 64]
-                             [--repeat 3] [--profile] [--write | --output FILE] [--json FILE]
+                             [--repeat 3] [--profile] [--profile-out FILE]
+                             [--write | --output FILE] [--json FILE]
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import argparse
 import io
 import math
 import pstats
+import shutil
 import statistics
 import sys
 import tempfile
@@ -73,6 +75,7 @@ class Options:
     repeat: int
     pinning: Pinning
     profile: bool
+    profile_out: Path | None  # keep the raw cProfile file here (pstats), when profiling
     log_level: str
 
 
@@ -99,6 +102,8 @@ async def run_path(kind: str, run: int, opts: Options) -> tuple[PathResult, str]
             cpu, own = server.cpu_seconds() - cpu0, time.process_time() - own0
             rss = server.rss_bytes()
         profile_text = _profile_text(profile) if profile is not None else ""
+        if profile is not None and opts.profile_out is not None and profile.exists():
+            shutil.copyfile(profile, opts.profile_out)
     matched = match_replies(posts, fake.sends[base:])
     wall = (matched.last_reply if not math.isnan(matched.last_reply) else time.monotonic()) - t0
     acks = [p.ack - p.start for p in posts]
@@ -195,6 +200,8 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, Options]:
     parser.add_argument("--concurrency", type=int, default=None)
     parser.add_argument("--repeat", type=int, default=None)
     parser.add_argument("--profile", action="store_true", help="cProfile the hotelbot server")
+    parser.add_argument("--profile-out", type=Path, default=None,
+                        help="with --profile: also keep the raw cProfile file (pstats) here")
     parser.add_argument("--log-level", default="info", help="hotelbot's log level (info)")
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to cores")
     parser.add_argument("--write", action="store_true", help=f"update {BENCHMARKS_MD.name}")
@@ -207,7 +214,8 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, Options]:
         messages=args.messages or (2 if quick else 3),
         concurrency=args.concurrency or (16 if quick else 64),
         repeat=args.repeat or (1 if quick else 3),
-        pinning=plan_pinning(not args.no_pin), profile=args.profile, log_level=args.log_level,
+        pinning=plan_pinning(not args.no_pin), profile=args.profile or args.profile_out is not None,
+        profile_out=args.profile_out, log_level=args.log_level,
     )
     if min(opts.guests, opts.messages, opts.concurrency, opts.repeat) < 1:
         parser.error("counts must be positive")

@@ -40,6 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from typing import Protocol, runtime_checkable
 
 import structlog
 
@@ -66,6 +67,13 @@ class _State(Enum):
     RUNNING = "running"
     STOPPING = "stopping"
     DEAD = "dead"
+
+
+@runtime_checkable
+class Failable(Protocol):
+    """A told message someone waits on: told when the actor drops it unhandled."""
+
+    def fail(self, error: BaseException) -> None: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -291,6 +299,10 @@ class ActorRef:
             dropped = self._reject_queued()
             if dropped:
                 log.warning("actor_messages_dropped", actor=self.name, count=len(dropped))
+                error = ActorDeadError(f"actor {self.name} ended before handling it")
+                for message in dropped:
+                    if isinstance(message, Failable):
+                        message.fail(error)  # e.g. a webhook waiting for the message's record
             _live.discard(self)
 
     async def _handle(self, letter: Letter) -> None:

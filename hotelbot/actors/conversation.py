@@ -27,6 +27,7 @@ Lifecycle (driven by the Router, see router.py):
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -70,6 +71,7 @@ from hotelbot.flows import (
 from hotelbot.store import (
     ConversationRepository,
     GuestRecord,
+    InboundParams,
     InboundRepository,
     OutboundMessage,
     Priority,
@@ -113,8 +115,8 @@ class ScheduledLookup(Protocol):
 class ConversationReport(Protocol):
     """What a conversation tells its router: an explicit port, given when it is spawned."""
 
-    def handled(self, seq: int) -> None:
-        """Inbound `seq` finished (its step committed) or failed."""
+    def handled(self, key: int | str) -> None:
+        """The Inbound of this `key` (Inbound.key) finished (its step committed) or failed."""
 
     def limited(self, seq: int) -> None:
         """Inbound `seq` was past the guest's rate limit (recorded, not answered)."""
@@ -122,14 +124,37 @@ class ConversationReport(Protocol):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Inbound:
-    """A recorded guest message for the actor; `replayed`: handed over again (not counted
-    against the guest's rate limit, see the engine's rules)."""
+    """A guest message for the actor; `replayed`: handed over again (not counted against the
+    guest's rate limit, see the engine's rules).
 
-    seq: int
+    Either recorded already (`seq`), or not yet (`seq` None): then `record` is the message
+    encoded for the store, recorded `done` in the step's own transaction, and `recorded` is
+    resolved with its seq once that committed (None: the wamid was recorded before and nothing
+    was written), or fails; the webhook's 200 waits for it (inbox.py).
+    """
+
+    seq: int | None
     event: Event
     wamid: str = ""  # marked read (blue ticks) once handled, when the hotel wants it
     replayed: bool = False
     quoted: str = ""  # the wamid the message quotes (context.id), if any
+    record: InboundParams | None = None
+    recorded: asyncio.Future[int | None] | None = None
+
+    @property
+    def key(self) -> int | str:
+        """What the router tracks it by while it is with the actor: its seq, else its wamid."""
+        return self.wamid if self.seq is None else self.seq
+
+    def resolve(self, seq: int | None) -> None:
+        """Its record committed (seq) or was a duplicate (None): the webhook may answer."""
+        if self.recorded is not None and not self.recorded.done():
+            self.recorded.set_result(seq)
+
+    def fail(self, error: BaseException) -> None:
+        """Nothing of it was recorded: the webhook records it the usual way (or answers 503)."""
+        if self.recorded is not None and not self.recorded.done():
+            self.recorded.set_exception(error)
 
 
 class StepObserver(Protocol):
@@ -196,7 +221,7 @@ class ConversationActor(Actor):
             try:
                 await self._on_inbound(message)
             finally:
-                self._report.handled(message.seq)
+                self._report.handled(message.key)
             return None
         if isinstance(message, GetContext):
             return self._context
@@ -207,32 +232,40 @@ class ConversationActor(Actor):
     def _hotel(self) -> Hotel:
         return self._deps.hotels().hotels[self.hotel_id]
 
-    async def _restore(self, hotel: Hotel, guest: GuestRecord) -> Context:
+    async def _load(self, hotel: Hotel) -> tuple[GuestRecord, Context]:
+        """The guest's shared record and this conversation's context. The first time (the
+        context not in memory yet) both come from ONE read of the store: the snapshot and the
+        guest's row; afterwards from memory (the guest book, the actor)."""
+        guests = self._deps.guests
         if self._context is not None:
-            return self._context
-        snapshot = await self._deps.store.conversations.load(self.phone_number_id, self.guest_id)
+            return await guests.get(self.hotel_id, self.guest_id), self._context
+        snapshot, stored = await self._deps.store.conversations.load_with_guest(
+            self.phone_number_id, self.guest_id, self.hotel_id)
+        if guests.peek(self.hotel_id, self.guest_id) is None:
+            guests.prime(stored or GuestRecord(hotel_id=self.hotel_id, guest_id=self.guest_id,
+                                               data={}))
+        record = await guests.get(self.hotel_id, self.guest_id)
         if snapshot is not None:
             try:
-                return Context.from_dict(snapshot)
+                return record, Context.from_dict(snapshot)
             except (KeyError, TypeError, ValueError) as exc:
                 log.warning("snapshot_unreadable", guest=self.guest_id, error=str(exc))
-        return new_context(
+        return record, new_context(
             hotel,
             guest_id=self.guest_id,
             phone_number_id=self.phone_number_id,
             department=self.dept,
-            language=guest.language,
-            accumulated_data=guest.data,
+            language=record.language,
+            accumulated_data=record.data,
         )
 
     async def _on_inbound(self, message: Inbound) -> None:
         hotel = self._hotel()
-        record = await self._deps.guests.get(self.hotel_id, self.guest_id)
-        context = await self._restore(hotel, record)
+        record, context = await self._load(hotel)
         now = self._deps.clock.now()
         holds = self._deps.holds
         if holds is not None and holds.held(self.phone_number_id, self.guest_id, now):
-            await self._commit(Outcome(context=context, effects=()), message.seq, now)
+            await self._commit(Outcome(context=context, effects=()), message, now)
             return
         event = await self._answering(hotel, context, message, now)
         # From reading the guest's hotel-wide limits to sharing the step's: no await, so no
@@ -243,7 +276,8 @@ class ConversationActor(Actor):
                        replayed=message.replayed)
         self._share_limits(outcome.context)  # before any await: no other step in between
         outcome = await self._requests_asked(hotel, outcome, now)
-        await self._commit(outcome, message.seq, now, cooloff_of=record)
+        if not await self._commit(outcome, message, now, cooloff_of=record):
+            return  # a redelivery of a message handled before: nothing was written or sent
         if self._deps.observer is not None:
             self._deps.observer.stepped(hotel, context, outcome, now)
         if hotel.read_receipts and message.wamid and not message.replayed:
@@ -255,8 +289,7 @@ class ConversationActor(Actor):
                 self.phone_number_id, self.guest_id) is None:
             return UnlockStatus.NO_CONVERSATION
         hotel = self._hotel()
-        record = await self._deps.guests.get(self.hotel_id, self.guest_id)
-        context = await self._restore(hotel, record)
+        record, context = await self._load(hotel)
         now = self._deps.clock.now()
         until = context.cooloff_until
         limits = self._limits(record, context)
@@ -318,11 +351,14 @@ class ConversationActor(Actor):
             return Limits(rate=context.rate, cooloff_until=record.cooloff_until)
         return shared
 
-    async def _commit(self, outcome: Outcome, seq: int | None, now: datetime,
-                      cooloff_of: GuestRecord | None = None) -> None:
-        """Commit the step. `cooloff_of`: the guest's record the step started from; a
-        hotel-wide cooloff the step started, lifted or ended is stored with the step."""
+    async def _commit(self, outcome: Outcome, message: Inbound | None, now: datetime,
+                      cooloff_of: GuestRecord | None = None) -> bool:
+        """Commit the step, with its message when that is not recorded yet; False when the
+        message proved a duplicate (then nothing was committed and the context stays).
+        `cooloff_of`: the guest's record the step started from; a hotel-wide cooloff the step
+        started, lifted or ended is stored with the step."""
         context = outcome.context
+        seq = None if message is None else message.seq
         cooloff = context.cooloff_until
         cooloff_changed = cooloff_of is not None and cooloff != cooloff_of.cooloff_until
         changed = next((e for e in outcome.effects if isinstance(e, GuestChanged)), None)
@@ -344,7 +380,16 @@ class ConversationActor(Actor):
             cooloff_changed=cooloff_changed,
             cooloff_until=cooloff,
         )
-        rows = await self._deps.store.conversations.commit_step(commit)
+        if message is not None and message.record is not None:
+            done = await self._deps.store.conversations.commit_recorded_step(commit,
+                                                                             message.record)
+            message.resolve(done.seq)
+            if done.seq is None:
+                log.info("inbound_duplicate", hotel=self.hotel_id, guest=self.guest_id)
+                return False
+            rows, seq = done.outbound, done.seq
+        else:
+            rows = await self._deps.store.conversations.commit_step(commit)
         self._context = context
         if cooloff_changed:
             self._deps.guests.set_cooloff(self.hotel_id, self.guest_id, cooloff)
@@ -356,6 +401,7 @@ class ConversationActor(Actor):
         if seq is not None and Silence(reason=SilenceReason.SPAM) in outcome.effects:
             self._report.limited(seq)
         self._log_step(outcome, seq)
+        return True
 
     def _outbound(self, outcome: Outcome) -> list[OutboundMessage]:
         return [

@@ -21,19 +21,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
 import structlog
 
 from hotelbot.clock import Clock
+from hotelbot.errors import StoreError, StoreOverloaded
 from hotelbot.flows import Event, event_for
 from hotelbot.store import (
     DeliveryStatus,
     GuestRecord,
     InboundMessage,
+    InboundParams,
     InboundRepository,
     RecordedWebhook,
     RejectedPart,
@@ -68,12 +70,19 @@ class Dispatcher(Protocol):
     def dispatch(self, message: InboundMessage, event: Event, *, replayed: bool = False) -> None:
         ...
 
+    def take(self, message: InboundMessage, event: Event,
+             record: InboundParams) -> asyncio.Future[int | None] | None: ...
+
     def holds(self, seq: int) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InboxSettings:
     max_replays: int = 3  # a message replayed at start more often than this is parked
+    # Record a message with its step, in one transaction, when its conversation can take it
+    # (False: every message is recorded before it is dispatched; two writes a message).
+    record_with_step: bool = True
+    record_wait: float = 5.0  # seconds the webhook waits for that; then recorded the usual way
     sweep_every: float = 30.0  # seconds between sweeps for stranded messages
 
 
@@ -100,6 +109,10 @@ class Inbox:
         self._outbound = outbound
         self._clock = clock
         self._settings = settings or InboxSettings()
+        self._taken = 0  # messages handed over to be recorded with their step, not settled
+        # their futures -> the monotonic time the watchdog gives up on them (a hung actor)
+        self._waiting: dict[asyncio.Future[int | None], float] = {}
+        self._watchdog: asyncio.Task[None] | None = None
         self._suspects: set[int] = set()  # pending, not held by an actor at the last sweep
         self._sweeper: asyncio.Task[None] | None = None
         self._accepted = self._duplicates = self._parked = 0
@@ -111,14 +124,105 @@ class Inbox:
         statuses: Sequence[DeliveryStatus] = (),
         rejected: Sequence[RejectedPart] = (),
     ) -> RecordedWebhook:
-        """Record one webhook POST's parts durably, then dispatch the new messages.
+        """Record one webhook POST's parts durably and hand each new message over; return
+        once all of it is durable (the webhook's 200 follows).
+
+        A message its conversation can take now is recorded with its step, in the step's
+        one transaction (Router.take); the rest, statuses and rejected parts are recorded in
+        one transaction first, then dispatched. A message taken whose record did not commit
+        within `record_wait` (or failed) is recorded the usual way: its wamid decides which
+        of the two writes wins, and the other writes nothing.
 
         Raises:
-            StoreOverloaded: the writer's queue is full (answer 503: nothing was written).
-            StoreError: the database failed (answer 503: nothing was written).
+            StoreOverloaded: the writer's queue is full (answer 503: nothing of this was
+                acknowledged; what was taken may still commit, and Meta's retry is a duplicate).
+            StoreError: the database failed (answer 503, likewise).
         """
+        now = self._clock.now()
+        taken: list[tuple[InboundMessage, asyncio.Future[int | None]]] = []
+        rest: list[InboundMessage] = []
+        if self._settings.record_with_step and messages:
+            # Each message taken is a write to come: counted against the store's bound with
+            # those taken before and not committed yet (past it: 503, nothing written).
+            if not self._store.admits(self._taken + len(messages)):
+                raise StoreOverloaded(f"{self._taken} messages are waiting for their records")
+            hotel_of = self._router.hotel_of()
+            for message in messages:
+                recorded = self._take(message, now, hotel_of)
+                if recorded is None:
+                    rest.append(message)
+                else:
+                    taken.append((message, recorded))
+        else:
+            rest = list(messages)
+        self._taken += len(taken)
+        try:
+            result = RecordedWebhook(fresh=(), parked=(), duplicates=0)
+            if rest or statuses or rejected:
+                result = await self._record(rest, statuses, rejected, now)
+            if taken:
+                result = await self._settle(taken, result, now)
+        finally:
+            self._taken -= len(taken)
+        return result
+
+    def _take(self, message: InboundMessage, now: datetime,
+              hotel_of: Mapping[NumberId, HotelId]) -> asyncio.Future[int | None] | None:
+        """Hand a message to its conversation to be recorded with its step (None: cannot)."""
+        try:
+            record = self._store.prepare(message, at=now, hotel_of=hotel_of)
+        except StoreError:
+            return None  # record_webhook parks it with the reason
+        recorded = self._router.take(message, event_for(message.kind, message.payload), record)
+        if recorded is not None and self._outbound is not None:
+            self._outbound.saw_inbound(message.phone_number_id, message.guest_id,
+                                       message.sent_at)
+        return recorded
+
+    async def _settle(
+        self, taken: list[tuple[InboundMessage, asyncio.Future[int | None]]],
+        result: RecordedWebhook, now: datetime,
+    ) -> RecordedWebhook:
+        """Wait for the taken messages' records; record the usual way what did not commit
+        (failed, or given up by the watchdog after `record_wait`)."""
+        deadline = self._clock.monotonic() + self._settings.record_wait
+        for _, recorded in taken:
+            self._waiting[recorded] = deadline
+        try:
+            for _, recorded in taken:
+                with suppress(Exception):  # a failed one is recorded the usual way below
+                    await recorded
+        finally:
+            for _, recorded in taken:
+                self._waiting.pop(recorded, None)
+        fresh = list(result.fresh)
+        duplicates = result.duplicates
+        late: list[InboundMessage] = []
+        for message, recorded in taken:
+            if not recorded.done() or recorded.cancelled() or recorded.exception() is not None:
+                late.append(message)  # not durable (yet): its wamid settles any race
+            elif (seq := recorded.result()) is None:
+                duplicates += 1
+            else:
+                fresh.append(replace(message, seq=seq))
+        self._accepted += len(fresh) - len(result.fresh)
+        self._duplicates += duplicates - result.duplicates
+        if late:
+            log.warning("inbound_recorded_late", count=len(late))
+            again = await self._record(late, (), (), now)
+            fresh.extend(again.fresh)
+            duplicates += again.duplicates
+            result = replace(result, parked=result.parked + again.parked,
+                             guests=result.guests + again.guests)
+        return replace(result, fresh=tuple(fresh), duplicates=duplicates)
+
+    async def _record(
+        self, messages: Sequence[InboundMessage], statuses: Sequence[DeliveryStatus],
+        rejected: Sequence[RejectedPart], now: datetime,
+    ) -> RecordedWebhook:
+        """Record in one transaction, then dispatch the new messages (the usual way)."""
         recorded = await self._store.record_webhook(
-            messages, statuses, rejected, at=self._clock.now(), hotel_of=self._router.hotel_of()
+            messages, statuses, rejected, at=now, hotel_of=self._router.hotel_of()
         )
         self._accepted += len(recorded.fresh)
         self._duplicates += recorded.duplicates
@@ -184,15 +288,28 @@ class Inbox:
         """Replay, then start the sweep."""
         await self.replay()
         self._sweeper = asyncio.create_task(self._sweep_forever(), name="inbox-sweep")
+        self._watchdog = asyncio.create_task(self._watch_forever(), name="inbox-watchdog")
 
     async def stop(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            await asyncio.gather(self._sweeper, return_exceptions=True)
-            self._sweeper = None
+        for task in (self._sweeper, self._watchdog):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._sweeper = self._watchdog = None
 
     def _dispatch_again(self, message: InboundMessage) -> None:
         self._router.dispatch(message, event_for(message.kind, message.payload), replayed=True)
+
+    async def _watch_forever(self) -> None:
+        """Give up on records a conversation has not committed within `record_wait` (one
+        timer for all, not one per POST): the webhook then records them the usual way."""
+        every = max(self._settings.record_wait / 4, 0.05)
+        while True:
+            await self._clock.sleep(every)
+            now = self._clock.monotonic()
+            for recorded, deadline in list(self._waiting.items()):
+                if deadline <= now and not recorded.done():
+                    recorded.set_exception(TimeoutError("the conversation did not record it"))
 
     async def _sweep_forever(self) -> None:
         while True:

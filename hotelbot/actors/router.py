@@ -53,7 +53,7 @@ from hotelbot.actors.conversation import (
 from hotelbot.actors.supervisor import Supervisor, SupervisorDecision
 from hotelbot.errors import ActorDeadError, MailboxFull
 from hotelbot.flows import Context, Event, Guest, SendMessage, StepFailed, new_context, step
-from hotelbot.store import InboundMessage, OutboundMessage, Priority
+from hotelbot.store import InboundMessage, InboundParams, OutboundMessage, Priority
 from hotelbot.typedefs import Dept, GuestId, HotelId, NumberId
 
 log = structlog.get_logger(__name__)
@@ -111,7 +111,8 @@ class Router:
     ) -> None:
         self._deps = deps
         self._store = store
-        self._in_flight: set[int] = set()  # seqs dispatched to an actor, not yet handled
+        # Inbound.key (seq, or wamid while not recorded) of messages with an actor, not handled
+        self._in_flight: set[int | str] = set()
         self._next_purge = 0.0  # monotonic time of the next inbound purge
         self._idle = asyncio.Event()
         self._idle.set()
@@ -168,15 +169,45 @@ class Router:
         self._in_flight.add(message.seq)
         self._idle.clear()
 
+    def take(
+        self, message: InboundMessage, event: Event, record: InboundParams
+    ) -> asyncio.Future[int | None] | None:
+        """Hand over a message NOT recorded yet: its conversation records it `done` in its
+        step's own transaction (one durable write for both) and resolves the returned future
+        with its seq (None: a duplicate, nothing written), or fails it (the step crashed and
+        the message could not be parked). None when it cannot be handed over now (not
+        accepting, unknown number, mailbox full, actor stopping): record it first, as usual.
+        Never blocks, never raises.
+        """
+        if not self.accepting:
+            return None
+        key = (NumberId(message.phone_number_id), GuestId(message.guest_id))
+        department_of = self._deps.hotels().numbers.get(key[0])
+        if department_of is None:
+            return None  # recorded the usual way, which parks it with the reason
+        recorded: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        inbound = Inbound(seq=None, event=event, wamid=message.wamid,
+                          quoted=_quoted(message.payload), record=record, recorded=recorded)
+        try:
+            ref = self._supervisor.get(key) or self._spawn(key, department_of)
+            ref.tell_nowait(inbound)
+        except (MailboxFull, ActorDeadError):
+            return None
+        self._last_used[key] = self._deps.clock.monotonic()
+        self._dispatched += 1
+        self._in_flight.add(inbound.key)
+        self._idle.clear()
+        return recorded
+
     def holds(self, seq: int) -> bool:
         """True while message `seq` is with an actor (dispatched, not yet handled)."""
         return seq in self._in_flight
 
     # -- the conversations' side: ConversationReport --------------------------------------------
 
-    def handled(self, seq: int) -> None:
-        """Inbound `seq` finished (its step committed) or failed (it is being parked)."""
-        self._in_flight.discard(seq)
+    def handled(self, key: int | str) -> None:
+        """The Inbound of this key finished (its step committed) or failed (being parked)."""
+        self._in_flight.discard(key)
         if not self._in_flight:
             self._idle.set()
 
@@ -350,16 +381,35 @@ class Router:
         if not isinstance(message, Inbound):
             return
         if isinstance(exc, ActorDeadError):  # dropped from an aborted mailbox: never handled
-            self.handled(message.seq)
+            self.handled(message.key)
         self._parked += 1
         error = "".join(traceback.format_exception(exc))
         apologize = not isinstance(exc, ActorDeadError)
-        self._background(self._park(key, message.seq, error, apologize))
+        if message.seq is None:
+            self._background(self._park_unrecorded(key, message, error, apologize))
+        else:
+            self._background(self._park(key, message.seq, error, apologize))
         log.error("step_failed", guest=key[1], seq=message.seq, decision=decision.value)
 
     async def _park(self, key: Key, seq: int, error: str, apologize: bool) -> None:
         reply = self._apology(key) if apologize else None
         rows = await self._store.inbound.park(seq, error, reply)
+        self._deps.sender.submit(rows)
+
+    async def _park_unrecorded(self, key: Key, message: Inbound, error: str,
+                               apologize: bool) -> None:
+        """A message not recorded yet whose step failed: recorded parked (with the apology)
+        in one transaction, then the webhook may answer; if even that fails, the webhook
+        records it the usual way or answers 503 (Meta retries)."""
+        if message.record is None:
+            return
+        reply = self._apology(key) if apologize else None
+        try:
+            seq, rows = await self._store.inbound.park_unrecorded(message.record, error, reply)
+        except BaseException as exc:
+            message.fail(exc)
+            raise
+        message.resolve(seq)
         self._deps.sender.submit(rows)
 
     def _apology(self, key: Key) -> OutboundMessage | None:

@@ -14,6 +14,7 @@ from hotelbot.store.backup import (
     prune_backups,
     restore_database,
 )
+from hotelbot.store.codec import InboundParams
 from hotelbot.store.conversations import ConversationRepository
 from hotelbot.store.funnel import FunnelCount, FunnelKey, FunnelRepository
 from hotelbot.store.guestdata import (
@@ -40,6 +41,7 @@ from hotelbot.store.records import (
     OutboundRow,
     OutboundState,
     Priority,
+    RecordedStep,
     RecordedWebhook,
     RejectedPart,
     RequestRecord,
@@ -95,6 +97,7 @@ __all__ = [
     "History",
     "HistoryRepository",
     "InboundMessage",
+    "InboundParams",
     "InboundRepository",
     "InboundRow",
     "InboundState",
@@ -105,6 +108,7 @@ __all__ = [
     "OutboxRepository",
     "Priority",
     "PurgeReport",
+    "RecordedStep",
     "RecordedWebhook",
     "RejectedPart",
     "RequestRecord",

@@ -12,6 +12,9 @@ the SQLite implementation, including `commit_step`: the ONE transaction of an en
                      scheduled      insert the messages for later
                      inbound        mark the message done (none such: the whole step fails)
                    COMMIT
+    commit_recorded_step: the same, the message recorded `done` first in the same
+                   transaction (the webhook's 200 waits for it); a wamid already recorded
+                   writes nothing at all (a redelivery is never answered twice)
 
 Must never commit part of a step, never write except through the group-commit writer, and never
 read the clock (times come in as values).
@@ -22,18 +25,19 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import replace
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
+from hotelbot.errors import StoreError
 from hotelbot.store import codec
-from hotelbot.store.codec import PreparedStep, encode_time
+from hotelbot.store.codec import InboundParams, PreparedStep, encode_time
 from hotelbot.store.database import Database
-from hotelbot.store.guests import set_guest_cooloff, upsert_guest_data
-from hotelbot.store.inbound import mark_inbound_done
+from hotelbot.store.guests import load_guest_row, set_guest_cooloff, upsert_guest_data
+from hotelbot.store.inbound import mark_inbound_done, record_handled
 from hotelbot.store.optouts import set_opt_out
 from hotelbot.store.outbox import insert_outbound
-from hotelbot.store.records import OutboundMessage, StepCommit
+from hotelbot.store.records import GuestRecord, OutboundMessage, RecordedStep, StepCommit
 from hotelbot.store.requests import insert_requests
 from hotelbot.store.scheduled import insert_scheduled
 
@@ -45,6 +49,14 @@ class ConversationRepository(Protocol):
 
     async def load(self, phone_number_id: str, guest_id: str) -> dict[str, object] | None:
         """The conversation's snapshot dict (Context.to_dict()), or None when there is none."""
+        ...
+
+    async def load_with_guest(
+        self, phone_number_id: str, guest_id: str, hotel_id: str
+    ) -> tuple[dict[str, object] | None, GuestRecord | None]:
+        """The conversation's snapshot (as `load`) and its guest's row in `hotel_id` (None for
+        a guest never seen there), in ONE read: what a conversation needs to take its first
+        step in memory."""
         ...
 
     async def commit_step(self, commit: StepCommit) -> tuple[OutboundMessage, ...]:
@@ -59,6 +71,21 @@ class ConversationRepository(Protocol):
         Raises:
             StoreError: bad input (naive time, non-JSON data) or the SQL failed (e.g. an
                 unknown inbound_seq); nothing was written.
+        """
+        ...
+
+    async def commit_recorded_step(
+        self, commit: StepCommit, record: InboundParams
+    ) -> RecordedStep:
+        """Commit one engine step together with the inbound message it answers, recorded `done`
+        in the same transaction (the message was not recorded before: the webhook's 200 waits
+        for this commit). `commit.inbound_seq` must be None.
+
+        Returns:
+            The message's seq and the outbound rows with their ids; seq None when the wamid was
+            recorded already (Meta's redelivery): then NOTHING of the step was written.
+        Raises:
+            StoreError: as commit_step; nothing was written.
         """
         ...
 
@@ -79,10 +106,42 @@ class SqliteConversations:
         found = await self._db.fetchone(_LOAD, (phone_number_id, guest_id))
         return None if found is None else codec.decode_object(found[0])
 
+    async def load_with_guest(
+        self, phone_number_id: str, guest_id: str, hotel_id: str
+    ) -> tuple[dict[str, object] | None, GuestRecord | None]:
+        def both(conn: sqlite3.Connection) -> tuple[Any, Any]:
+            return (conn.execute(_LOAD, (phone_number_id, guest_id)).fetchone(),
+                    load_guest_row(conn, hotel_id, guest_id))
+
+        snapshot, guest = await self._db.read(both)
+        return (None if snapshot is None else codec.decode_object(snapshot[0]),
+                None if guest is None else codec.guest_from_row(guest))
+
     async def commit_step(self, commit: StepCommit) -> tuple[OutboundMessage, ...]:
         prepared = codec.prepare_step(commit)
         ids = await self._db.write(lambda conn: _write_step(conn, prepared))
         return tuple(replace(o, id=i) for o, i in zip(commit.outbound, ids, strict=True))
+
+    async def commit_recorded_step(
+        self, commit: StepCommit, record: InboundParams
+    ) -> RecordedStep:
+        if commit.inbound_seq is not None:
+            raise StoreError("a step recorded with its message has no inbound_seq to mark")
+        prepared = codec.prepare_step(commit)
+
+        def job(conn: sqlite3.Connection) -> tuple[int | None, list[int]]:
+            seq = record_handled(conn, record)
+            if seq is None:  # handled before: write nothing of this step
+                return None, []
+            return seq, _write_step(conn, prepared)
+
+        seq, ids = await self._db.write(job)
+        if seq is None:
+            return RecordedStep(seq=None)
+        return RecordedStep(
+            seq=seq,
+            outbound=tuple(replace(o, id=i) for o, i in zip(commit.outbound, ids, strict=True)),
+        )
 
     async def expire(self, idle_before: datetime) -> int:
         cutoff = encode_time(idle_before)

@@ -52,6 +52,10 @@ class Database:
         """
         return await self._writer.submit(job, admit=admit)
 
+    def admits(self, jobs: int = 1) -> bool:
+        """True when `jobs` more jobs of new outside work fit under the writer's bound."""
+        return self._writer.admits(jobs)
+
     async def update_one(self, row: str, sql: str, params: tuple[Any, ...]) -> None:
         """Run an UPDATE of one row by key; a key that matches no row is the caller's error.
 

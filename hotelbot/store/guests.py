@@ -55,6 +55,12 @@ _UPSERT_DATA = (
 )
 
 
+def load_guest_row(conn: sqlite3.Connection, hotel_id: str, guest_id: str) -> codec.Row | None:
+    """The guest's row (codec.guest_from_row decodes it), inside another read."""
+    found: codec.Row | None = conn.execute(_LOAD, (hotel_id, guest_id)).fetchone()
+    return found
+
+
 def touch_guest(conn: sqlite3.Connection, row: tuple[object, ...]) -> codec.Row:
     """An inbound message's mark on its guest: profile name, the 24-hour window's start.
     Returns the guest's row as this transaction leaves it (codec.guest_from_row decodes it):

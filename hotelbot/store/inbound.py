@@ -149,6 +149,34 @@ class InboundRepository(Protocol):
         """
         ...
 
+    def admits(self, jobs: int) -> bool:
+        """True when `jobs` more writes of new outside work fit under the store's bound
+        (beyond it, recording raises StoreOverloaded)."""
+        ...
+
+    def prepare(
+        self, message: InboundMessage, *, at: datetime, hotel_of: Mapping[NumberId, HotelId]
+    ) -> InboundParams:
+        """The message encoded for `record_handled` in a step's transaction (received `at`).
+
+        Raises:
+            StoreError: it cannot be stored (not JSON, over the size limit): record it through
+                record_webhook instead, which parks it with the reason.
+        """
+        ...
+
+    async def park_unrecorded(
+        self, params: InboundParams, error: str, reply: OutboundMessage | None = None
+    ) -> tuple[int | None, tuple[OutboundMessage, ...]]:
+        """Record a message whose step failed before it was recorded: parked with `error`,
+        and `reply` (the apology) queued, in ONE transaction.
+
+        Returns:
+            (its seq, None when the wamid was recorded already and nothing was written; the
+            reply row with its id, if written).
+        """
+        ...
+
     async def purge(self, received_before: datetime) -> int:
         """Delete processed messages (state done) received before `received_before`.
 
@@ -285,6 +313,29 @@ class SqliteInbound:
             raise StoreError(f"no parked inbound message with seq {seq}")
         return codec.inbound_from_row(row)
 
+    def admits(self, jobs: int) -> bool:
+        return self._db.admits(jobs)
+
+    def prepare(
+        self, message: InboundMessage, *, at: datetime, hotel_of: Mapping[NumberId, HotelId]
+    ) -> InboundParams:
+        return codec.inbound_params(message, encode_time(at), hotel_of)
+
+    async def park_unrecorded(
+        self, params: InboundParams, error: str, reply: OutboundMessage | None = None
+    ) -> tuple[int | None, tuple[OutboundMessage, ...]]:
+        row = None if reply is None else codec.outbound_params(reply, None)
+
+        def park(conn: sqlite3.Connection) -> tuple[int | None, int | None]:
+            seq = record_handled(conn, params, error)
+            if seq is None or row is None:
+                return seq, None
+            return seq, insert_outbound(conn, row)
+
+        seq, reply_id = await self._db.write(park)
+        rows = () if reply is None or reply_id is None else (replace(reply, id=reply_id),)
+        return seq, rows
+
     async def purge(self, received_before: datetime) -> int:
         params = (InboundState.DONE, encode_time(received_before))
         deleted: int = await self._db.write(lambda conn: conn.execute(_PURGE, params).rowcount)
@@ -298,6 +349,10 @@ class SqliteInbound:
 _INSERT = (
     "INSERT OR IGNORE INTO inbound (wamid, phone_number_id, guest_id, kind, payload,"
     " profile_name, sent_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_STATE = (
+    "INSERT OR IGNORE INTO inbound (wamid, phone_number_id, guest_id, kind, payload,"
+    " profile_name, sent_at, received_at, state, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_REJECTED = (
     "INSERT OR IGNORE INTO inbound (wamid, phone_number_id, guest_id, kind, payload,"
@@ -334,16 +389,38 @@ def insert_inbound(
     seqs: list[int | None] = []
     guests: list[codec.Row] = []
     for row, guest in params:
-        cursor = conn.execute(_INSERT, row)
-        if cursor.rowcount != 1:  # ignored: this wamid is already recorded
-            seqs.append(None)
-            continue
-        seqs.append(cursor.lastrowid)
-        _, number, guest_id, _, _, _, sent_at, _ = row  # codec.inbound_params' row
-        touch_window(conn, str(number), str(guest_id), str(sent_at))
-        if guest is not None:
-            guests.append(touch_guest(conn, guest))
+        seq, touched = _insert(conn, _INSERT, row, guest)
+        seqs.append(seq)
+        if touched is not None:
+            guests.append(touched)
     return seqs, guests
+
+
+def record_handled(
+    conn: sqlite3.Connection, params: InboundParams, error: str | None = None
+) -> int | None:
+    """Insert a message that the same transaction handles: `done` (its step is committed
+    with it), or `parked` with `error` (its step failed). Touches its guest and window like
+    insert_inbound. Returns its seq, or None when the wamid is recorded already: then nothing
+    is written, and the caller must write nothing else for it (it was handled before)."""
+    row, guest = params
+    if error is None:
+        seq, _ = _insert(conn, _INSERT_STATE, (*row, InboundState.DONE, None), guest)
+    else:
+        seq, _ = _insert(conn, _INSERT_STATE, (*row, InboundState.PARKED, error), guest)
+    return seq
+
+
+def _insert(
+    conn: sqlite3.Connection, sql: str, row: tuple[object, ...], guest: tuple[object, ...] | None
+) -> tuple[int | None, codec.Row | None]:
+    """One message's INSERT OR IGNORE, and when new its window and guest touches."""
+    cursor = conn.execute(sql, row)
+    if cursor.rowcount != 1:  # ignored: this wamid is already recorded
+        return None, None
+    number, guest_id, sent_at = row[1], row[2], row[6]  # codec.inbound_params' row
+    touch_window(conn, str(number), str(guest_id), str(sent_at))
+    return cursor.lastrowid, None if guest is None else touch_guest(conn, guest)
 
 
 def insert_rejected(conn: sqlite3.Connection, row: tuple[object, ...]) -> bool:

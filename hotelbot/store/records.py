@@ -121,6 +121,16 @@ class RecordedWebhook:
     guests: tuple[GuestRecord, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class RecordedStep:
+    """A step committed with the message it answers (ConversationRepository.commit_recorded_step):
+    the message's seq, or None when its wamid was recorded already (a duplicate: nothing of the
+    step was written); the outbound rows with their ids."""
+
+    seq: int | None
+    outbound: tuple[OutboundMessage, ...] = ()
+
+
 OUTBOX_CALLBACK_PREFIX = "outbox:"  # biz_opaque_callback_data of hotelbot's sends
 
 

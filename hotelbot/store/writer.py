@@ -110,11 +110,16 @@ class Writer:
         """
         if self._closing or self._task is None or self._task.done():
             raise StoreError("store is closed: the writer accepts no more jobs")
-        if admit and self._queue.qsize() >= self._max_pending:
+        if admit and not self.admits():
             raise StoreOverloaded(f"store writer has {self._max_pending} jobs waiting")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((job, future))
         return cast(T, await future)
+
+    def admits(self, jobs: int = 1) -> bool:
+        """True when `jobs` more new jobs fit under the bound (`submit(admit=True)` of one job
+        raises StoreOverloaded exactly when `admits(1)` is False)."""
+        return self._queue.qsize() + jobs <= self._max_pending
 
     @property
     def accepting(self) -> bool:

@@ -19,7 +19,7 @@ from hotelbot.flows import Hotels, event_for, new_context, step
 from hotelbot.outbound import Pacer
 from hotelbot.scheduler import SchedulerActor
 from hotelbot.settings import Settings
-from hotelbot.store import InboundMessage, Store
+from hotelbot.store import InboundMessage, RecordedWebhook, Store
 from tests.fakes.clock import FakeClock
 from tests.messages import message_text
 from tests.paths import CONFIG
@@ -73,9 +73,9 @@ class Harness:
         assert recorded is not None
         return recorded
 
-    async def say(self, number: str, guest: str, text: str) -> None:
+    async def say(self, number: str, guest: str, text: str) -> RecordedWebhook:
         """A guest writes: accepted by the inbox exactly as the webhook hands it over."""
-        await self.inbox.accept([inbound(number, guest, text, self.clock)])
+        return await self.inbox.accept([inbound(number, guest, text, self.clock)])
 
     async def settle(self) -> None:
         """Every step committed, every due scheduled row decided, every reply sent. The pacer
@@ -113,6 +113,7 @@ async def open_harness(
     path: Path, clock: FakeClock, *, settings: RouterSettings | None = None,
     wrap_store: Callable[[Store], Store] | None = None,
     transport: RecordingTransport | None = None,
+    inbox_settings: InboxSettings | None = None,
 ) -> AsyncIterator[Harness]:
     """The core as the app builds it (`open_core`), on the tests' configuration."""
     transport = transport or RecordingTransport()
@@ -122,7 +123,8 @@ async def open_harness(
     async with open_core(
         core_settings, clock=clock, transport=transport,
         router_settings=settings or RouterSettings(sweep_every=1e9),
-        inbox_settings=InboxSettings(sweep_every=1e9), instrument_store=wrap_store,
+        inbox_settings=inbox_settings or InboxSettings(sweep_every=1e9),
+        instrument_store=wrap_store,
     ) as core:
         yield Harness(core.store, core.router, core.inbox, core.pacer, transport, clock,
                       core.config.get(), core.scheduler)

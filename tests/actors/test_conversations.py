@@ -9,7 +9,13 @@ from typing import Any
 from hotelbot.actors.router import RouterSettings
 from hotelbot.errors import StoreError
 from hotelbot.flows import Context, event_for
-from hotelbot.store import ConversationRepository, InboundState, OutboundState, Store
+from hotelbot.store import (
+    ConversationRepository,
+    InboundParams,
+    InboundState,
+    OutboundState,
+    Store,
+)
 from hotelbot.store.records import StepCommit
 from hotelbot.typedefs import HotelId
 from tests.actors.harness import RecordingTransport, expected_replies, open_harness
@@ -134,10 +140,17 @@ class _FlakyConversations:
         return getattr(self._conversations, name)
 
     async def commit_step(self, commit: StepCommit) -> Any:
+        self._maybe_fail()
+        return await self._conversations.commit_step(commit)
+
+    async def commit_recorded_step(self, commit: StepCommit, record: InboundParams) -> Any:
+        self._maybe_fail()
+        return await self._conversations.commit_recorded_step(commit, record)
+
+    def _maybe_fail(self) -> None:
         if self.failures > 0:
             self.failures -= 1
             raise StoreError("disk I/O error (injected)")
-        return await self._conversations.commit_step(commit)
 
 
 class _FlakyStore:
