@@ -43,14 +43,15 @@ class Database:
         """The first row, or None."""
         return await self.read(lambda conn: conn.execute(sql, params).fetchone())
 
-    async def write(self, job: Callable[[sqlite3.Connection], T], *, admit: bool = False) -> T:
-        """Commit `job` through the group-commit writer (see Writer.submit for `admit`).
+    async def write(self, job: Callable[[sqlite3.Connection], T], *, admit: bool = False,
+                    lazy: bool = False) -> T:
+        """Commit `job` through the group-commit writer (see Writer.submit for `admit`, `lazy`).
 
         Raises:
             StoreOverloaded: `admit` and the writer's queue is past its bound.
             StoreError: the store is closed or the job's SQL failed (nothing of it kept).
         """
-        return await self._writer.submit(job, admit=admit)
+        return await self._writer.submit(job, admit=admit, lazy=lazy)
 
     def admits(self, jobs: int = 1) -> bool:
         """True when `jobs` more jobs of new outside work fit under the writer's bound."""

@@ -264,7 +264,10 @@ class SqliteOutbox:
         if not sent:
             return
         params = [(S.SENT, wamid, encode_time(at), id, *UNSENT) for id, wamid, at in sent]
-        await self._db.write(lambda conn: conn.executemany(_MARK_SENT, params).rowcount)
+        # lazy: rides with the next batch. A mark a crash loses leaves the row `sending`,
+        # which Meta's status naming it resolves (the pacer's recovery), never a resend.
+        await self._db.write(lambda conn: conn.executemany(_MARK_SENT, params).rowcount,
+                             lazy=True)
 
     async def mark_failed(
         self, id: int, code: int, detail: str, at: datetime, *, title: str = ""

@@ -14,7 +14,11 @@ and never hold SQL of its own beyond transaction control: jobs bring their SQL.
                 ◀── futures resolved (result or exception) after COMMIT
 
 Batches form naturally: while one batch is on the connection thread, new jobs queue up and
-become the next batch. Admission control applies to NEW work only: a job submitted with
+become the next batch. A job submitted with `lazy=True` (bookkeeping whose loss a crash
+recovers by other means, e.g. a `sent` mark that Meta's status webhook restores) does not
+wake the writer: it rides along with the next batch, or commits on its own after
+`lazy_delay` seconds when no other work comes; at low load this saves a COMMIT (an fsync)
+per message. Admission control applies to NEW work only: a job submitted with
 `admit=True` (recording a webhook's messages and statuses) raises StoreOverloaded at once,
 before anything is queued, when more than `max_pending` jobs wait (the webhook answers 503 and
 Meta retries). Work already admitted (a step's commit, an outbox update, a park) is always
@@ -44,6 +48,7 @@ T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], Any]
 _Outcome = tuple[bool, Any]  # (ok, result or the exception)
 _STOP = object()
+_LAZY = object()  # wakes the writer for lazy jobs that waited lazy_delay
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,7 +82,8 @@ async def on_thread(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection
 class Writer:
     """Owns the write queue and the task that commits it (see the module docstring)."""
 
-    def __init__(self, conn: aiosqlite.Connection, *, max_pending: int) -> None:
+    def __init__(self, conn: aiosqlite.Connection, *, max_pending: int,
+                 lazy_delay: float = 0.25) -> None:
         if max_pending < 1:
             raise StoreError(f"max_pending must be at least 1, not {max_pending}")
         self._conn = conn
@@ -92,17 +98,22 @@ class Writer:
         self._max_batch = 0
         self._in_flight = 0
         self._observe: tuple[Callable[[float], None], Callable[[], float]] | None = None
+        self._lazy: list[tuple[Job, asyncio.Future[Any]]] = []  # waiting for the next batch
+        self._lazy_delay = lazy_delay
+        self._lazy_timer: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="store-writer")
         self._task.add_done_callback(_log_death)
 
-    async def submit(self, job: Callable[[sqlite3.Connection], T], *, admit: bool = False) -> T:
+    async def submit(self, job: Callable[[sqlite3.Connection], T], *, admit: bool = False,
+                     lazy: bool = False) -> T:
         """Queue `job`; return its result once its transaction has committed.
 
         Args:
             job: runs on the connection thread, inside the batch's transaction.
             admit: new work from outside (a webhook): refused when the queue is past its bound.
+            lazy: commit with the next batch, or within `lazy_delay` seconds (module docstring).
 
         Raises:
             StoreOverloaded: `admit` and more than max_pending jobs are already waiting.
@@ -112,9 +123,21 @@ class Writer:
             raise StoreError("store is closed: the writer accepts no more jobs")
         if admit and not self.admits():
             raise StoreOverloaded(f"store writer has {self._max_pending} jobs waiting")
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((job, future))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        if lazy:
+            self._lazy.append((job, future))
+            if self._lazy_timer is None:
+                self._lazy_timer = loop.call_later(self._lazy_delay, self._lazy_due)
+        else:
+            self._queue.put_nowait((job, future))
         return cast(T, await future)
+
+    def _lazy_due(self) -> None:
+        """No batch took the lazy jobs in time: wake the writer for them alone."""
+        self._lazy_timer = None
+        if self._lazy:
+            self._queue.put_nowait(_LAZY)
 
     def admits(self, jobs: int = 1) -> bool:
         """True when `jobs` more new jobs fit under the bound (`submit(admit=True)` of one job
@@ -133,7 +156,7 @@ class Writer:
         self._closing = True
         if self._task.done():  # it died (and failed its queue already)
             return
-        self._queue.put_nowait(_STOP)
+        self._queue.put_nowait(_STOP)  # the last batch takes the lazy jobs too
         await self._task
 
     def statistics(self) -> StoreStatistics:
@@ -155,7 +178,10 @@ class Writer:
                 while not self._queue.empty():
                     batch.append(self._queue.get_nowait())
                 stop = _STOP in batch
-                items = [_item(i) for i in batch if i is not _STOP]
+                items = [_item(i) for i in batch if i is not _STOP and i is not _LAZY]
+                if self._lazy:
+                    items += self._lazy
+                    self._lazy = []
                 if items:
                     await self._commit(items)
         finally:
@@ -164,9 +190,15 @@ class Writer:
 
     def _fail_queued(self) -> None:
         """The task is ending (closed or cancelled): nobody will commit what is still queued."""
+        if self._lazy_timer is not None:
+            self._lazy_timer.cancel()
+            self._lazy_timer = None
+        for lazy in self._lazy:
+            self._queue.put_nowait(lazy)
+        self._lazy = []
         while not self._queue.empty():
             entry = self._queue.get_nowait()
-            if entry is not _STOP:
+            if entry is not _STOP and entry is not _LAZY:
                 _, future = _item(entry)
                 if not future.done():
                     future.set_exception(StoreError("store closed before the write committed"))

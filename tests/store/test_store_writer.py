@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from hotelbot.errors import StoreError, StoreOverloaded
-from hotelbot.store import DeliveryStatus, InboundMessage, StepCommit, open_store
+from hotelbot.store import DeliveryStatus, InboundMessage, OutboundMessage, StepCommit, open_store
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 HOTELS = {"pn1": "h1"}
@@ -178,3 +179,46 @@ async def test_admitted_work_is_never_refused_past_the_bound(tmp_path: Path) -> 
         outcomes = await asyncio.gather(*(store.conversations.commit_step(c) for c in commits))
         assert outcomes == [()] * 20  # steps of acknowledged messages always commit
         assert await store.inbound.pending() == []
+
+
+async def test_a_lazy_write_rides_with_the_next_batch_or_commits_alone_soon(
+    tmp_path: Path,
+) -> None:
+    # Issue 13: a `sent` mark is bookkeeping a status webhook can restore; it waits for the
+    # next batch instead of paying a COMMIT (an fsync) of its own.
+    async with open_store(tmp_path / "hotel.db") as store:
+        [recorded] = await store.inbound.record([inbound(1)], at=T0, hotel_of=HOTELS)
+        assert recorded is not None
+        [row] = await store.conversations.commit_step(replace(step("g1", None), outbound=(
+            OutboundMessage(phone_number_id="pn1", guest_id="g1", body={"type": "text"}),)))
+        batches = store.statistics().batches_committed
+        marked = asyncio.create_task(store.outbox.mark_sent_many([(row.id, "wamid.x", T0)]))
+        await asyncio.sleep(0.05)
+        assert not marked.done()  # waiting for a batch to ride with
+        await store.conversations.commit_step(step("g2", recorded.seq))
+        await asyncio.wait_for(marked, 1.0)
+        assert store.statistics().batches_committed == batches + 1  # one COMMIT for both
+        found = await store.outbox.get(row.id)
+        assert found is not None and found.wamid == "wamid.x"
+        # alone: within the lazy delay (0.25 s), without any other write
+        [other] = await store.conversations.commit_step(replace(step("g3", None), outbound=(
+            OutboundMessage(phone_number_id="pn1", guest_id="g3", body={"type": "text"}),)))
+        await asyncio.wait_for(store.outbox.mark_sent_many([(other.id, "wamid.y", T0)]), 2.0)
+        found = await store.outbox.get(other.id)
+        assert found is not None and found.wamid == "wamid.y"
+
+
+async def test_close_commits_lazy_writes(tmp_path: Path) -> None:
+    path = tmp_path / "hotel.db"
+    async with open_store(path) as store:
+        [row] = await store.conversations.commit_step(replace(step("g1", None), outbound=(
+            OutboundMessage(phone_number_id="pn1", guest_id="g1", body={"type": "text"}),)))
+        marked = asyncio.create_task(store.outbox.mark_sent_many([(row.id, "wamid.x", T0)]))
+        await asyncio.sleep(0)
+    await marked
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("SELECT wamid FROM outbound WHERE id = ?", (row.id,)).fetchone() \
+            == ("wamid.x",)
+    finally:
+        conn.close()
