@@ -28,6 +28,7 @@ Lifecycle (driven by the Router, see router.py):
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -308,6 +309,8 @@ class ConversationActor(Actor):
         """Carry out ListRequests / CancelRequest: read or cancel in the store, and put the
         engine's wording of the result (flows.requests_message / cancel_message) in their
         place, so the reply commits with the step like any other."""
+        if not any(isinstance(e, ListRequests | CancelRequest) for e in outcome.effects):
+            return outcome  # (nearly every step)
         effects: list[Effect] = []
         language = outcome.context.language
         for effect in outcome.effects:
@@ -445,6 +448,8 @@ class ConversationActor(Actor):
         ]
 
     def _log_step(self, outcome: Outcome, seq: int | None) -> None:
+        if not log.is_enabled_for(logging.DEBUG):
+            return  # its fields cost more than the filtered call
         context = outcome.context
         kinds = [type(e).__name__ for e in outcome.effects]
         silent = any(isinstance(e, Silence) for e in outcome.effects)

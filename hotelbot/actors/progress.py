@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -34,6 +35,9 @@ class FunnelRecorder:
         self._funnel = funnel
         self._metrics = metrics
         self._tally: Counter[FunnelKey] = Counter()
+        # (hotel, flow) -> its steps counter: prometheus' labels() is a lookup with checks
+        # (bounded by the configuration's hotels and flows)
+        self._steps: dict[tuple[str, str], Any] = {}
 
     def stepped(self, hotel: Hotel, before: Context, outcome: Outcome, now: datetime) -> None:
         """One committed step of `hotel` (the context `before` it, the engine's outcome).
@@ -49,7 +53,11 @@ class FunnelRecorder:
         for mark, flow, step in moved.marks:
             self._tally[(hotel.hotel_id, day, flow, step, mark.value)] += 1
         if self._metrics is not None:
-            self._metrics.steps.labels(hotel.hotel_id, moved.flow).inc()
+            key = (hotel.hotel_id, moved.flow)
+            steps = self._steps.get(key)
+            if steps is None:
+                steps = self._steps[key] = self._metrics.steps.labels(*key)
+            steps.inc()
             if moved.has(Mark.COOLOFF):
                 self._metrics.cooloffs.labels(hotel.hotel_id, moved.flow).inc()
             for mark, flow, _step in moved.marks:
