@@ -83,7 +83,7 @@ class Writer:
     """Owns the write queue and the task that commits it (see the module docstring)."""
 
     def __init__(self, conn: aiosqlite.Connection, *, max_pending: int,
-                 lazy_delay: float = 0.25) -> None:
+                 lazy_delay: float = 0.01) -> None:
         if max_pending < 1:
             raise StoreError(f"max_pending must be at least 1, not {max_pending}")
         self._conn = conn
