@@ -1,21 +1,28 @@
 """The outbound pacer: every message hotelbot sends goes out here, one task per sending number.
 
-Owns (the per-number loop itself is lane.py): pulling committed outbox rows from SQLite (a
-bounded batch at a time, by priority then id), deciding when each may go (pacing.py's rules:
-the number's rate over any one-second window, the pair rate per recipient, backoff on 130429 /
-131056 / other retryable errors), deciding how it may go (window.py: free-form inside the
-24-hour window, its template outside, or skipped), marking rows `sending` before the POST and
-`sent` / `failed` / `skipped` after, and the recovery of rows a crash caught in `sending`.
+Owns (the per-number loop itself is lane.py): taking committed outbox rows, handed over by
+`submit` (straight into the number's bounded buffer when they fit) or pulled from SQLite when
+some wait there (a bounded batch at a time, by priority then id), deciding when each may go
+(pacing.py's rules: the number's rate over any one-second window, the pair rate per recipient,
+backoff on 130429 / 131056 / other retryable errors), deciding how it may go (window.py: free-
+form inside the 24-hour window, its template outside, or skipped), marking rows `sending`
+before the POST and `sent` / `failed` / `skipped` after, and the recovery of rows a crash
+caught in `sending`.
 
-Must never: send a row that is not committed (rows come from the store, `submit` only wakes
-the number's task); hold more than one batch of payloads per number in memory (a broadcast of
-10 000 rows is pulled 100 at a time); let a guest's later message overtake an earlier one of
-the same priority (one row in flight per recipient; a row waiting for a retry holds the rows
-behind it); retry forever (bounded attempts, then `failed` with the reason); resend a row that
-was `sending` when the process died before `sending_grace` passed without a status naming it
-(its `biz_opaque_callback_data` is "outbox:<id>", which Meta echoes in every status).
+Must never: send a row that is not committed (`submit` takes only rows whose transaction
+returned, everything else comes from the store); send a row twice (a row is POSTed only when
+its `mark_sending` moved it from pending, so a row pulled before it was handed over goes once);
+lose one (a row that does not fit stays pending in the store, and the lane pulls when it knows
+or suspects rows wait there); hold more than one batch of payloads per number in memory (a
+broadcast of 10 000 rows is pulled 100 at a time); let a guest's later message overtake an
+earlier one of the same priority (one row in flight per recipient; a row waiting for a retry
+holds the rows behind it); retry forever (bounded attempts, then `failed` with the reason);
+resend a row that was `sending` when the process died before `sending_grace` passed without a
+status naming it (its `biz_opaque_callback_data` is "outbox:<id>", which Meta echoes in every
+status).
 
-    submit(rows) ──wake──▶ lane(number): pull batch ──▶ pick ready rows (priority, pacing)
+    submit(rows) ──offer──▶ lane(number): buffer (fits) | store (pulled later, a batch at a time)
+        ──▶ pick ready rows (priority, pacing)
         ──▶ mark_sending (one write) ──▶ POST (concurrently, one per recipient)
         ──▶ sent (marks batched) | retry: reschedule + hold the recipient | failed | skipped
 """
@@ -43,6 +50,10 @@ from hotelbot.whatsapp import REENGAGEMENT_REQUIRED
 log = structlog.get_logger(__name__)
 
 MAX_WINDOWS_CACHED = 100_000  # (number, guest) last-message times kept in memory
+# "sent" marks ride with the next `mark_sending` write; alone only when a lane has nothing
+# in flight, when this many wait, or when the oldest waited this long (seconds)
+MARKS_BATCH = 100
+MARKS_DELAY = 0.1
 
 
 class Transport(Protocol):
@@ -60,15 +71,17 @@ class PacerOutbox(Protocol):
 
     async def numbers_with_pending(self) -> list[str]: ...
 
-    async def next_batch(
+    async def pull(
         self, phone_number_id: str, *, now: datetime, limit: int,
         exclude_ids: Collection[int] = (), exclude_guests: Collection[str] = (),
-    ) -> list[OutboundMessage]: ...
+    ) -> tuple[list[OutboundMessage], set[str] | None]: ...
 
     async def earliest_due(self, phone_number_id: str, *, after: datetime) -> datetime | None:
         ...
 
-    async def mark_sending(self, ids: Sequence[int], at: datetime) -> None: ...
+    async def mark_sending(
+        self, ids: Sequence[int], at: datetime, *, sent: Sequence[tuple[int, str, datetime]] = ()
+    ) -> set[int]: ...
 
     async def mark_sent_many(self, sent: Sequence[tuple[int, str, datetime]]) -> None: ...
 
@@ -153,6 +166,7 @@ class Pacer:
         self._counts = _Counts()
         self._closed = False
         self._marks: list[tuple[int, str, datetime]] = []
+        self._marks_since = 0.0  # monotonic time of the oldest mark waiting
         self._flusher: asyncio.Task[None] | None = None
         self._recovery: asyncio.Task[None] | None = None
         self._recovering = asyncio.Event()  # set while the recovery task sleeps
@@ -199,18 +213,20 @@ class Pacer:
             number = await self._outbox.resend_as_template(row_id)
             if number is not None:
                 log.info("send_as_template_after_131047", outbound=row_id)
-                self._lane(number).arrived(0)
+                self._lane(number).stored(priority=0)
             else:
                 self._counts.skipped += 1
                 await self._outbox.skip(row_id, OUTSIDE_WINDOW, self._clock.now())
                 log.info("send_skipped", outbound=row_id, reason=OUTSIDE_WINDOW, code=code)
 
     def submit(self, rows: Iterable[OutboundMessage]) -> None:
-        """Committed rows are waiting in the outbox: wake their numbers' tasks (never blocks)."""
+        """Committed rows (with their ids) are waiting in the outbox: hand them to their
+        numbers' lanes, which buffer them when they fit and pull them later when not (never
+        blocks, never reads the store)."""
         if self._closed:
             return  # still pending in the store: sent at the next start
         for row in rows:
-            self._lane(row.phone_number_id).arrived(int(row.priority))
+            self._lane(row.phone_number_id).offer(row)
 
     async def wait_idle(self) -> None:
         """Until no row is in flight or ready to go now (rows waiting for a retry time or
@@ -221,12 +237,13 @@ class Pacer:
             lanes = list(self._lanes.values())
             for lane in lanes:
                 await lane.wait_idle()
+            self._flush()
             if self._flusher is not None:
                 await asyncio.gather(self._flusher, return_exceptions=True)
             recovery_idle = self._recovery is None or self._recovery.done() or (
                 self._recovering.is_set())
             if (all(lane.idle for lane in self._lanes.values()) and self._flusher is None
-                    and recovery_idle):
+                    and not self._marks and recovery_idle):
                 return
 
     def statistics(self) -> PacerStatistics:
@@ -248,7 +265,7 @@ class Pacer:
                         grace_seconds=self._settings.sending_grace)
         self._recovery = asyncio.create_task(self._recover_forever(), name="pacer-recovery")
         for number in await self._outbox.numbers_with_pending():
-            self._lane(number).wake()
+            self._lane(number).stored()
 
     async def close(self, grace: float = 5.0) -> None:
         """Stop pulling; give in-flight sends `grace` seconds; what is left stays in the store."""
@@ -257,6 +274,7 @@ class Pacer:
             self._recovery.cancel()
             await asyncio.gather(self._recovery, return_exceptions=True)
         await asyncio.gather(*(lane.close(grace) for lane in self._lanes.values()))
+        self._flush()
         if self._flusher is not None:
             await asyncio.gather(self._flusher, return_exceptions=True)
 
@@ -279,7 +297,7 @@ class Pacer:
                 if released:
                     log.warning("unconfirmed_sends_released", rows=len(released))
                     for number in await self._outbox.numbers_with_pending():
-                        self._lane(number).wake()
+                        self._lane(number).stored()
             except Exception:
                 log.exception("pacer_recovery_failed")
             self._recovering.set()
@@ -288,9 +306,28 @@ class Pacer:
     # --- results (called by the lanes) ----------------------------------------------------
 
     def _mark_sent(self, row_id: int, wamid: str) -> None:
+        """Meta accepted a row: its mark waits for the next write (`_take_marks`, `_flush`).
+        Until written the row is `sending` on disk, which a crash resolves as any other
+        (its `sent` status, else sent again after the grace)."""
         self._counts.sent += 1
+        if not self._marks:
+            self._marks_since = self._clock.monotonic()
         self._marks.append((row_id, wamid, self._clock.now()))
-        if self._flusher is None:
+
+    def _take_marks(self) -> list[tuple[int, str, datetime]]:
+        """The marks waiting, for a lane's `mark_sending` write to carry (one write, not two)."""
+        marks, self._marks = self._marks, []
+        return marks
+
+    def _marks_due(self, lane_busy: bool) -> None:
+        """A lane is about to wait: write the marks now unless a write comes soon anyway (the
+        lane has rows in flight, whose completions wake it) and they are few and fresh."""
+        if self._marks and (not lane_busy or len(self._marks) >= MARKS_BATCH or (
+                self._clock.monotonic() - self._marks_since >= MARKS_DELAY)):
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._marks and self._flusher is None:
             self._flusher = asyncio.create_task(self._flush_marks(), name="pacer-marks")
 
     async def _flush_marks(self) -> None:
