@@ -64,6 +64,8 @@ class NumberLane:
     _freed: bool = False  # a guest of _behind has no row here any more: pull their next one
     _check_due: bool = False  # look up when the store's rows waiting for a retry come due
     _resending: set[int] = field(default_factory=set)  # already `sending`: 131047 templates
+    _parked: bool = False  # waiting for a wake or its timer, having found nothing to do
+    _stir: bool = False  # a send ended otherwise than accepted: the lane looks again
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _idle: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
@@ -189,10 +191,13 @@ class NumberLane:
                 await self._find_due()
             if self._wake.is_set():
                 continue  # woken while looking: look again before waiting
-            self.pacer._marks_due(lane_busy=bool(self.in_flight))
             if not self._sends:
                 self._idle.set()  # nothing can go now: what is left waits for time or a wake
-            await self._wait(self._next_delay(), clock)
+            self._parked = True
+            try:
+                await self._wait(self._next_delay(), clock)
+            finally:
+                self._parked = False
             self._idle.clear()  # awake: busy until it finds nothing to do again
 
     async def _pick(self) -> list[tuple[OutboundMessage, Route]]:
@@ -393,6 +398,7 @@ class NumberLane:
                 log.error("send_marks_failed", rows=len(marks))
             raise
         resending = self._resending
+        loop = pacer._loop or asyncio.get_running_loop()  # (once: each lookup is a syscall)
         for row, how in picked:
             if row.id in resending:
                 resending.discard(row.id)  # still `sending` from its first POST
@@ -404,7 +410,7 @@ class NumberLane:
                 continue
             self.in_flight[row.id] = row.guest_id
             self._flying.add(row.guest_id)
-            self._track(asyncio.create_task(self._send(row, how), name="pacer-send"))
+            self._track(loop.create_task(self._send(row, how), name="pacer-send"))
 
     def _requeue(self, row: OutboundMessage) -> None:
         """Back into the buffer a row already `sending` (its template after Meta's 131047),
@@ -430,7 +436,16 @@ class NumberLane:
         task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
-        self._sends.discard(task)
+        """A POST ended. The lane looks again only when that may change what it does: a
+        parked lane with nothing buffered, nothing waiting in the store and a plain success
+        stays parked (as it would after a look), idle once nothing is in flight."""
+        sends = self._sends
+        sends.discard(task)
+        if self._parked and not (self._stir or self._freed or self._backlog or self.buffer):
+            if not sends:
+                self._idle.set()
+            return
+        self._stir = False
         self.wake()
 
     # --- one send -------------------------------------------------------------------------------
@@ -442,10 +457,12 @@ class NumberLane:
             await self._post_slot()
             wamid = await pacer._transport.send(row.phone_number_id, row.guest_id, body)
         except GraphAPIError as exc:
+            self._stir = True
             await self._failed_send(row, how, exc)
         except asyncio.CancelledError:
             raise  # closing: the row stays `sending`; the next start resolves it
         except Exception as exc:
+            self._stir = True
             await self._fail(row, INTERNAL_FAILURE, f"hotelbot: {type(exc).__name__}: {exc}")
             log.error("send_failed_internal", outbound=row.id, error=type(exc).__name__,
                       exc_info=exc)

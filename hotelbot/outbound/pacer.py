@@ -50,10 +50,9 @@ from hotelbot.whatsapp import REENGAGEMENT_REQUIRED
 log = structlog.get_logger(__name__)
 
 MAX_WINDOWS_CACHED = 100_000  # (number, guest) last-message times kept in memory
-# "sent" marks ride with the next `mark_sending` write; alone only when a lane has nothing
-# in flight, when this many wait, or when the oldest waited this long (seconds)
-MARKS_BATCH = 100
-MARKS_DELAY = 0.1
+# "sent" marks ride with the next `mark_sending` write, or are written alone this many
+# seconds after the first of them (real time; wait_idle and close write them at once)
+MARKS_DELAY = 0.05
 
 
 class Transport(Protocol):
@@ -166,7 +165,8 @@ class Pacer:
         self._counts = _Counts()
         self._closed = False
         self._marks: list[tuple[int, str, datetime]] = []
-        self._marks_since = 0.0  # monotonic time of the oldest mark waiting
+        self._marks_timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # set by start()
         self._flusher: asyncio.Task[None] | None = None
         self._recovery: asyncio.Task[None] | None = None
         self._recovering = asyncio.Event()  # set while the recovery task sleeps
@@ -259,6 +259,7 @@ class Pacer:
 
     async def start(self) -> None:
         """Recovery, then wake the number of every pending row."""
+        self._loop = asyncio.get_running_loop()
         caught = await self._outbox.sending()
         if caught:
             log.warning("sends_unconfirmed_at_start", rows=len(caught),
@@ -306,12 +307,14 @@ class Pacer:
     # --- results (called by the lanes) ----------------------------------------------------
 
     def _mark_sent(self, row_id: int, wamid: str) -> None:
-        """Meta accepted a row: its mark waits for the next write (`_take_marks`, `_flush`).
+        """Meta accepted a row: its mark rides with the next `mark_sending` write
+        (`_take_marks`), or is written alone MARKS_DELAY seconds after the first waiting mark.
         Until written the row is `sending` on disk, which a crash resolves as any other
         (its `sent` status, else sent again after the grace)."""
         self._counts.sent += 1
-        if not self._marks:
-            self._marks_since = self._clock.monotonic()
+        if not self._marks and self._marks_timer is None:
+            loop = self._loop or asyncio.get_running_loop()
+            self._marks_timer = loop.call_later(MARKS_DELAY, self._flush)
         self._marks.append((row_id, wamid, self._clock.now()))
 
     def _take_marks(self) -> list[tuple[int, str, datetime]]:
@@ -319,16 +322,14 @@ class Pacer:
         marks, self._marks = self._marks, []
         return marks
 
-    def _marks_due(self, lane_busy: bool) -> None:
-        """A lane is about to wait: write the marks now unless a write comes soon anyway (the
-        lane has rows in flight, whose completions wake it) and they are few and fresh."""
-        if self._marks and (not lane_busy or len(self._marks) >= MARKS_BATCH or (
-                self._clock.monotonic() - self._marks_since >= MARKS_DELAY)):
-            self._flush()
-
     def _flush(self) -> None:
+        """Write the marks waiting now (the timer's end, wait_idle, close)."""
+        if self._marks_timer is not None:
+            self._marks_timer.cancel()
+            self._marks_timer = None
         if self._marks and self._flusher is None:
-            self._flusher = asyncio.create_task(self._flush_marks(), name="pacer-marks")
+            loop = self._loop or asyncio.get_running_loop()
+            self._flusher = loop.create_task(self._flush_marks(), name="pacer-marks")
 
     async def _flush_marks(self) -> None:
         try:
