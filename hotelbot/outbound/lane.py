@@ -66,6 +66,7 @@ class NumberLane:
     _resending: set[int] = field(default_factory=set)  # already `sending`: 131047 templates
     _parked: bool = False  # waiting for a wake or its timer, having found nothing to do
     _stir: bool = False  # a send ended otherwise than accepted: the lane looks again
+    _picking: set[str] = field(default_factory=set)  # guests of the round being launched
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _idle: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
@@ -120,7 +121,7 @@ class NumberLane:
             self._urgent = priority if self._urgent is None else min(self._urgent, priority)
             self.wake()
             return
-        if guest in self._flying:
+        if guest in self._flying or guest in self._picking:
             self._wait_behind(guest)  # pulled when their row in flight is done
             return
         for held in self.buffer:
@@ -186,7 +187,12 @@ class NumberLane:
                     continue
             except Exception:
                 log.exception("pacer_lane_failed", number=self.number)
-                self._backlog = True  # rows it held may be back in the store only: pull them
+                # The rows it held may be in the store only: pull them after a pause.
+                self._backlog = True
+                retry = clock.monotonic() + self.pacer._settings.idle_poll
+                self._due_at = retry if self._due_at is None else min(self._due_at, retry)
+            finally:
+                self._picking = set()
             if self._check_due:
                 await self._find_due()
             if self._wake.is_set():
@@ -221,9 +227,15 @@ class NumberLane:
                 self.rules.sent(row.guest_id, now_m)  # counted at once: the POST starts now
         if not chosen:
             return []
-        chosen_ids = {r.id for r in chosen}
-        self.buffer = [r for r in self.buffer if r.id not in chosen_ids]
-        windows = await self.pacer._windows_of(self.number, {r.guest_id for r in chosen})
+        if len(chosen) == len(self.buffer):
+            self.buffer = []
+        else:
+            chosen_ids = {r.id for r in chosen}
+            self.buffer = [r for r in self.buffer if r.id not in chosen_ids]
+        guests = self._picking = {r.guest_id for r in chosen}
+        windows = self.pacer._windows_known(self.number, guests)
+        if windows is None:  # a guest the inbox has not told of since the start
+            windows = await self.pacer._windows_of(self.number, guests)
         picked: list[tuple[OutboundMessage, Route]] = []
         for row in chosen:
             how = Route.FREE_FORM if _is_template(row.body) else route(

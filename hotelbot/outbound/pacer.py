@@ -193,6 +193,17 @@ class Pacer:
         while len(self._last_inbound) > MAX_WINDOWS_CACHED:
             self._last_inbound.popitem(last=False)
 
+    def _windows_known(self, number: str, guests: set[str]) -> dict[str, datetime] | None:
+        """When each guest last wrote to `number`, when the inbox told of every one (else
+        None: `_windows_of` reads the others from the store)."""
+        cache, found = self._last_inbound, {}
+        for guest in guests:
+            at = cache.get((number, guest))
+            if at is None:
+                return None
+            found[guest] = at
+        return found
+
     async def _windows_of(self, number: str, guests: set[str]) -> dict[str, datetime]:
         """When each guest last wrote to `number`: from what the inbox told, else the store."""
         found = {g: at for g in guests if (at := self._last_inbound.get((number, g)))}

@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from hotelbot.errors import GraphAPIError, RateLimited
+from hotelbot.errors import GraphAPIError, RateLimited, StoreError
 from hotelbot.flows import Context
 from hotelbot.outbound import PacingPolicy
 from hotelbot.outbound.pacer import Pacer, PacerSettings, open_pacer
@@ -542,3 +542,40 @@ async def test_a_reply_handed_over_to_a_full_buffer_takes_a_broadcast_rows_place
         order = [s.guest for s in rig.transport.sent]
         assert order.index("34660000099") <= 1  # next in line, not behind the promos
         assert sorted(order) == sorted([*(r.guest_id for r in promos), "34660000099"])
+
+
+@dataclass
+class FailingOnce(CountedOutbox):
+    """The outbox whose first `mark_sending` fails, after `during` ran (while it was awaited)."""
+
+    during: Callable[[], None] = lambda: None
+    failed: bool = False
+
+    async def mark_sending(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.failed:
+            self.failed = True
+            self.during()
+            raise StoreError("store write failed: disk I/O error")
+        return await self.outbox.mark_sending(*args, **kwargs)
+
+
+async def test_a_row_handed_over_while_its_guests_earlier_row_is_being_marked_waits_behind_it(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    transport = ScriptedTransport(clock)
+    async with open_store(tmp_path / "p.db") as store:
+        outbox = FailingOnce(store.outbox)
+        async with open_pacer(transport, outbox, store.windows, clock,
+                              settings=PacerSettings(recovery_every=5.0)) as pacer:
+            rig = Rig(store, clock, transport, pacer)
+            guest = "34670000001"
+            await rig.wrote(guest)
+            first, second = await rig.commit(guest, "first", "second")
+            outbox.during = lambda: pacer.submit([second])  # its commit returned meanwhile
+            pacer.submit([first])
+            await rig.run_for(3.0)  # the failed round is looked at again after idle_poll
+            assert outbox.failed
+            assert [s.body["text"] for s in transport.to(guest)] == [
+                {"body": "first"}, {"body": "second"}]
+            assert await rig.state(first) is OutboundState.SENT
+            assert await rig.state(second) is OutboundState.SENT
