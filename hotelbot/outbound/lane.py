@@ -59,6 +59,7 @@ class NumberLane:
     in_flight: dict[int, str] = field(default_factory=dict)  # row id -> recipient
     _flying: set[str] = field(default_factory=set)  # the recipients of in_flight
     _backlog: bool = False  # the store may hold rows of this number nothing here accounts for
+    _suspicions: int = 0  # how often the backlog was raised (a pull keeps a raise it missed)
     _behind: set[str] = field(default_factory=set)  # guests with pending rows in the store
     _behind_since_pull: set[str] | None = None  # added to _behind while a pull reads
     _freed: bool = False  # a guest of _behind has no row here any more: pull their next one
@@ -99,7 +100,7 @@ class NumberLane:
         """Rows of this number wait in the store that nobody handed over (the start, a
         recovery, a row resent as its template): pull them, before the buffered rows of a
         lower `priority` when one is given (a reply never waits behind a broadcast)."""
-        self._backlog = True
+        self._suspect()
         self._check_due = True
         if priority is not None:
             self._urgent = priority if self._urgent is None else min(self._urgent, priority)
@@ -116,7 +117,8 @@ class NumberLane:
         if self._backlog or guest in self._behind or row.not_before is not None:
             # Older rows may wait in the store (of this guest, or of a better priority).
             if row.not_before is not None:
-                self._backlog = self._check_due = True
+                self._suspect()
+                self._check_due = True
             priority = int(row.priority)
             self._urgent = priority if self._urgent is None else min(self._urgent, priority)
             self.wake()
@@ -133,12 +135,18 @@ class NumberLane:
         buffer = self.buffer
         if len(buffer) >= self.pacer._settings.batch:
             worst = buffer[-1]
-            self._backlog = True  # one of them waits in the store: pulled when there is room
-            if (row.priority, row.id) >= (worst.priority, worst.id):
+            self._suspect()  # one of them waits in the store: pulled when there is room
+            if (row.priority, row.id) >= (worst.priority, worst.id) or (
+                    worst.id in self._resending):  # (already `sending`: it stays here)
                 return
             buffer.pop()  # still pending in the store
         bisect.insort(buffer, row, key=_order)
         self.wake()
+
+    def _suspect(self) -> None:
+        """Rows of this number may wait in the store that nothing here accounts for."""
+        self._backlog = True
+        self._suspicions += 1
 
     def _wait_behind(self, guest: str) -> None:
         """`guest` has a pending row in the store behind what is here (or none here at all)."""
@@ -188,7 +196,7 @@ class NumberLane:
             except Exception:
                 log.exception("pacer_lane_failed", number=self.number)
                 # The rows it held may be in the store only: pull them after a pause.
-                self._backlog = True
+                self._suspect()
                 retry = clock.monotonic() + self.pacer._settings.idle_poll
                 self._due_at = retry if self._due_at is None else min(self._due_at, retry)
             finally:
@@ -285,7 +293,7 @@ class NumberLane:
         urgent, self._urgent = self._urgent, None
         if self._due_at is not None and self._due_at <= now_m:
             self._due_at = None
-            self._backlog = True  # a row waiting for its retry time came due
+            self._suspect()  # a row waiting for its retry time came due
             return True
         if self._freed:
             return True
@@ -305,21 +313,20 @@ class NumberLane:
         present = {r.guest_id for r in self.buffer} | self._flying
         exclude = {r.id for r in self.buffer} | set(self.in_flight)
         batch = self.pacer._settings.batch
-        self._freed = self._backlog = False  # set again by what happens while it reads
+        self._freed = False  # set again when a guest is freed while it reads
+        suspicions = self._suspicions  # (the backlog stays raised while it reads)
         self._behind_since_pull = set()
         try:
             fresh, waiting = await self.pacer._outbox.pull(
                 self.number, now=now, limit=batch, exclude_ids=exclude,
                 exclude_guests=present | self._held(now_m))
-        except BaseException:
-            self._backlog = True  # nothing learnt: look again
-            raise
         finally:
             added, self._behind_since_pull = self._behind_since_pull, None
         if waiting is None:
-            self._backlog = True  # the batch was full: more may be due
+            self._suspect()  # the batch was full: more may be due
         else:
             self._behind = waiting | added
+            self._backlog = self._suspicions != suspicions  # raised while it read: kept
         # Rows may have been handed over or launched while it read: one per guest, never twice.
         present = {r.guest_id for r in self.buffer} | self._flying
         here = {r.id for r in self.buffer} | set(self.in_flight)
@@ -334,7 +341,7 @@ class NumberLane:
             heads.append(row)
         merged = sorted([*self.buffer, *heads], key=_order)
         if len(merged) > batch:
-            self._backlog = True  # the rows cut off stay pending in the store
+            self._suspect()  # the rows cut off stay pending in the store
         self.buffer = merged[:batch]
 
     def _any_ready(self, now_m: float) -> bool:
@@ -432,7 +439,7 @@ class NumberLane:
             for k in range(len(buffer) - 1, -1, -1):
                 if buffer[k].id not in self._resending:
                     del buffer[k]
-                    self._backlog = True
+                    self._suspect()
                     break
         self._resending.add(row.id)
         bisect.insort(buffer, row, key=_order)

@@ -579,3 +579,50 @@ async def test_a_row_handed_over_while_its_guests_earlier_row_is_being_marked_wa
                 {"body": "first"}, {"body": "second"}]
             assert await rig.state(first) is OutboundState.SENT
             assert await rig.state(second) is OutboundState.SENT
+
+
+@dataclass
+class HookedPull(CountedOutbox):
+    """The outbox whose next pull runs `during` first (as if it happened while it read)."""
+
+    during: Callable[[], None] | None = None
+
+    async def pull(self, *args: Any, **kwargs: Any) -> Any:
+        during, self.during = self.during, None
+        if during is not None:
+            during()
+        return await super().pull(*args, **kwargs)
+
+
+async def test_a_row_handed_over_while_the_start_pulls_waits_behind_the_guests_older_rows(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    guest = "34680000001"
+    older: list[OutboundMessage] = []
+
+    async def before(store: Store) -> None:  # left pending by the previous run
+        older.extend(await _commit_raw(store, clock, [guest]))
+
+    transport = ScriptedTransport(clock)
+    async with open_store(tmp_path / "p.db") as store:
+        await before(store)
+        outbox = HookedPull(store.outbox)
+        context = Context(hotel_id="demo_hotel", guest_id=guest, phone_number_id=NUMBER,
+                          department="front_desk", language="en")
+        newer = await store.conversations.commit_step(StepCommit(
+            phone_number_id=NUMBER, guest_id=guest, hotel_id="demo_hotel",
+            context=context.to_dict(), guest_data={}, language="en", inbound_seq=None,
+            outbound=(OutboundMessage(phone_number_id=NUMBER, guest_id=guest,
+                                      body={"type": "text", "text": {"body": "newer"}}),),
+            at=clock.now(), guest_changed=False,
+        ))
+        pacer_box: list[Pacer] = []
+        outbox.during = lambda: pacer_box[0].submit(newer)  # its submit came during the read
+        async with open_pacer(transport, outbox, store.windows, clock,
+                              settings=PacerSettings(recovery_every=5.0)) as pacer:
+            pacer_box.append(pacer)
+            rig = Rig(store, clock, transport, pacer)
+            await rig.run_for(1.0)
+            assert outbox.during is None and outbox.pulls >= 1
+            assert [s.body["text"] for s in transport.to(guest)] == [
+                {"body": "hi"}, {"body": "newer"}]  # the older row first
