@@ -1,16 +1,28 @@
 """One sending number's task: the pacer's lane (pacer.py says which rules it keeps).
 
-Owns: the number's pacing state (pacing.NumberPacer), a bounded buffer of pulled rows (one head
-row per guest), the rows in flight, read receipts waiting, and the loop that picks what may go
-now, marks it `sending`, POSTs it and records the outcome. Must never: hold more than one
-batch of rows, POST two rows of one guest at once, exceed the number's rate of POSTs in any
-one second, or leave a row marked `sending` without its POST (a closing lane ends its round).
+Owns: the number's pacing state (pacing.NumberPacer), a bounded buffer of rows (one head row
+per guest, by priority then id), the rows in flight, read receipts waiting, what may wait in
+the store, and the loop that picks what may go now, marks it `sending`, POSTs it and records
+the outcome. Must never: hold more than one batch of rows, POST two rows of one guest at once,
+let a guest's later row overtake one of theirs still in the store, exceed the number's rate of
+POSTs in any one second, POST a row its `mark_sending` did not move (someone else has it), or
+leave a row marked `sending` without its POST (a closing lane ends its round).
 Shares the Pacer's store, transport, clock and counters (`lane.pacer`).
+
+Where the buffer's rows come from: a committed row handed over by `offer` goes straight in when
+it fits (room, and nothing of its guest here or in the store); otherwise it stays pending in
+the store, and the lane remembers that something waits there: `_behind` (guests with rows in
+the store behind theirs here, or waiting for a retry time), `_backlog` (rows it knows nothing
+precise of: the start, a recovery, a full buffer, a 131047 resent as its template). It pulls
+from the store only then: when a guest of `_behind` has nothing here any more (`_freed`), a row
+comes due (`_due_at`), or the backlog has nothing ready here; a pull that got everything due
+lists who still has rows in the store (the new `_behind`) and clears the backlog.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 from collections import deque
 from collections.abc import Mapping
 from contextlib import suppress
@@ -43,8 +55,19 @@ class NumberLane:
     pacer: Pacer
     number: str
     rules: NumberPacer
-    buffer: list[OutboundMessage] = field(default_factory=list)
+    buffer: list[OutboundMessage] = field(default_factory=list)  # by priority, then id
     in_flight: dict[int, str] = field(default_factory=dict)  # row id -> recipient
+    _flying: set[str] = field(default_factory=set)  # the recipients of in_flight
+    _backlog: bool = False  # the store may hold rows of this number nothing here accounts for
+    _suspicions: int = 0  # how often the backlog was raised (a pull keeps a raise it missed)
+    _behind: set[str] = field(default_factory=set)  # guests with pending rows in the store
+    _behind_since_pull: set[str] | None = None  # added to _behind while a pull reads
+    _freed: bool = False  # a guest of _behind has no row here any more: pull their next one
+    _check_due: bool = False  # look up when the store's rows waiting for a retry come due
+    _resending: set[int] = field(default_factory=set)  # already `sending`: 131047 templates
+    _parked: bool = False  # waiting for a wake or its timer, having found nothing to do
+    _stir: bool = False  # a send ended otherwise than accepted: the lane looks again
+    _picking: set[str] = field(default_factory=set)  # guests of the round being launched
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _idle: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
@@ -73,11 +96,63 @@ class NumberLane:
             self._receipts.append(wamid)
         self.wake()
 
-    def arrived(self, priority: int) -> None:
-        """A row of `priority` was committed for this number: pull it soon, before the buffered
-        rows of a lower priority (a reply never waits behind a broadcast)."""
-        self._urgent = priority if self._urgent is None else min(self._urgent, priority)
+    def stored(self, priority: int | None = None) -> None:
+        """Rows of this number wait in the store that nobody handed over (the start, a
+        recovery, a row resent as its template): pull them, before the buffered rows of a
+        lower `priority` when one is given (a reply never waits behind a broadcast)."""
+        self._suspect()
+        self._check_due = True
+        if priority is not None:
+            self._urgent = priority if self._urgent is None else min(self._urgent, priority)
         self.wake()
+
+    def offer(self, row: OutboundMessage) -> None:
+        """A committed row: into the buffer when it fits, else it stays pending in the store
+        and a later pull finds it. Never blocks, never reads the store."""
+        if self._closing:
+            return  # pending in the store: sent at the next start
+        guest = row.guest_id
+        if row.id in self.in_flight:
+            return  # a pull found it first
+        if self._backlog or guest in self._behind or row.not_before is not None:
+            # Older rows may wait in the store (of this guest, or of a better priority).
+            if row.not_before is not None:
+                self._suspect()
+                self._check_due = True
+            priority = int(row.priority)
+            self._urgent = priority if self._urgent is None else min(self._urgent, priority)
+            self.wake()
+            return
+        if guest in self._flying or guest in self._picking:
+            self._wait_behind(guest)  # pulled when their row in flight is done
+            return
+        for held in self.buffer:
+            if held.id == row.id:
+                return  # a pull found it first
+            if held.guest_id == guest:
+                self._wait_behind(guest)
+                return
+        buffer = self.buffer
+        if len(buffer) >= self.pacer._settings.batch:
+            worst = buffer[-1]
+            self._suspect()  # one of them waits in the store: pulled when there is room
+            if (row.priority, row.id) >= (worst.priority, worst.id) or (
+                    worst.id in self._resending):  # (already `sending`: it stays here)
+                return
+            buffer.pop()  # still pending in the store
+        bisect.insort(buffer, row, key=_order)
+        self.wake()
+
+    def _suspect(self) -> None:
+        """Rows of this number may wait in the store that nothing here accounts for."""
+        self._backlog = True
+        self._suspicions += 1
+
+    def _wait_behind(self, guest: str) -> None:
+        """`guest` has a pending row in the store behind what is here (or none here at all)."""
+        self._behind.add(guest)
+        if self._behind_since_pull is not None:
+            self._behind_since_pull.add(guest)
 
     async def wait_idle(self) -> None:
         while not self.idle:
@@ -120,13 +195,23 @@ class NumberLane:
                     continue
             except Exception:
                 log.exception("pacer_lane_failed", number=self.number)
-            if not self.buffer and not self.in_flight:
+                # The rows it held may be in the store only: pull them after a pause.
+                self._suspect()
+                retry = clock.monotonic() + self.pacer._settings.idle_poll
+                self._due_at = retry if self._due_at is None else min(self._due_at, retry)
+            finally:
+                self._picking = set()
+            if self._check_due:
                 await self._find_due()
             if self._wake.is_set():
                 continue  # woken while looking: look again before waiting
             if not self._sends:
                 self._idle.set()  # nothing can go now: what is left waits for time or a wake
-            await self._wait(self._next_delay(), clock)
+            self._parked = True
+            try:
+                await self._wait(self._next_delay(), clock)
+            finally:
+                self._parked = False
             self._idle.clear()  # awake: busy until it finds nothing to do again
 
     async def _pick(self) -> list[tuple[OutboundMessage, Route]]:
@@ -139,7 +224,7 @@ class NumberLane:
             await self._pull(now)
             now_m, now = self.pacer._clock.monotonic(), self.pacer._clock.now()  # after the read
         chosen: list[OutboundMessage] = []
-        taken: set[str] = set(self.in_flight.values())
+        taken = set(self._flying)
         for row in self.buffer:
             if len(chosen) >= capacity:
                 break
@@ -150,15 +235,22 @@ class NumberLane:
                 self.rules.sent(row.guest_id, now_m)  # counted at once: the POST starts now
         if not chosen:
             return []
-        chosen_ids = {r.id for r in chosen}
-        self.buffer = [r for r in self.buffer if r.id not in chosen_ids]
-        windows = await self.pacer._windows_of(self.number, {r.guest_id for r in chosen})
+        if len(chosen) == len(self.buffer):
+            self.buffer = []
+        else:
+            chosen_ids = {r.id for r in chosen}
+            self.buffer = [r for r in self.buffer if r.id not in chosen_ids]
+        guests = self._picking = {r.guest_id for r in chosen}
+        windows = self.pacer._windows_known(self.number, guests)
+        if windows is None:  # a guest the inbox has not told of since the start
+            windows = await self.pacer._windows_of(self.number, guests)
         picked: list[tuple[OutboundMessage, Route]] = []
         for row in chosen:
             how = Route.FREE_FORM if _is_template(row.body) else route(
                 last_inbound_at=windows.get(row.guest_id), now=now,
                 has_template=row.template is not None)
             if how is Route.SKIP:  # (its slot of the number's rate stays used: never above)
+                self._left(row.guest_id)
                 await self._skip(row, OUTSIDE_WINDOW)
                 continue
             picked.append((row, how))
@@ -197,10 +289,16 @@ class NumberLane:
             log.debug("mark_read_failed", number=self.number, error=type(exc).__name__)
 
     def _must_pull(self, now_m: float) -> bool:
+        """Whether something known or suspected to wait in the store may be pulled now."""
         urgent, self._urgent = self._urgent, None
         if self._due_at is not None and self._due_at <= now_m:
             self._due_at = None
+            self._suspect()  # a row waiting for its retry time came due
             return True
+        if self._freed:
+            return True
+        if not self._backlog:
+            return False  # everything pending is here, in flight, or of a guest still busy
         if urgent is not None and (not self.buffer or urgent < max(
                 int(r.priority) for r in self.buffer)):
             return True
@@ -209,24 +307,45 @@ class NumberLane:
     async def _pull(self, now: datetime) -> None:
         """Refill the buffer from the store with the head row (best priority, then oldest) of
         guests not in it yet: one row per guest, so one guest's thousand rows never crowd out
-        the others, and at most `batch` rows in all (the rest stays pending in the store)."""
+        the others, and at most `batch` rows in all (the rest stays pending in the store).
+        A pull that got every due row lists who still has rows in the store: `_behind`."""
         now_m = self.pacer._clock.monotonic()
-        present = {r.guest_id for r in self.buffer} | set(self.in_flight.values())
+        present = {r.guest_id for r in self.buffer} | self._flying
         exclude = {r.id for r in self.buffer} | set(self.in_flight)
         batch = self.pacer._settings.batch
-        fresh = await self.pacer._outbox.next_batch(
-            self.number, now=now, limit=batch, exclude_ids=exclude,
-            exclude_guests=present | self._held(now_m))
+        self._freed = False  # set again when a guest is freed while it reads
+        suspicions = self._suspicions  # (the backlog stays raised while it reads)
+        self._behind_since_pull = set()
+        try:
+            fresh, waiting = await self.pacer._outbox.pull(
+                self.number, now=now, limit=batch, exclude_ids=exclude,
+                exclude_guests=present | self._held(now_m))
+        finally:
+            added, self._behind_since_pull = self._behind_since_pull, None
+        if waiting is None:
+            self._suspect()  # the batch was full: more may be due
+        else:
+            self._behind = waiting | added
+            self._backlog = self._suspicions != suspicions  # raised while it read: kept
+        # Rows may have been handed over or launched while it read: one per guest, never twice.
+        present = {r.guest_id for r in self.buffer} | self._flying
+        here = {r.id for r in self.buffer} | set(self.in_flight)
         heads: list[OutboundMessage] = []
         for row in fresh:
-            if row.guest_id not in present:
-                present.add(row.guest_id)
-                heads.append(row)
-        merged = sorted([*self.buffer, *heads], key=lambda r: (int(r.priority), r.id))
+            if row.id in here:
+                continue
+            if row.guest_id in present:
+                self._behind.add(row.guest_id)  # stays in the store behind their head row
+                continue
+            present.add(row.guest_id)
+            heads.append(row)
+        merged = sorted([*self.buffer, *heads], key=_order)
+        if len(merged) > batch:
+            self._suspect()  # the rows cut off stay pending in the store
         self.buffer = merged[:batch]
 
     def _any_ready(self, now_m: float) -> bool:
-        busy = set(self.in_flight.values())
+        busy = self._flying
         return any(r.guest_id not in busy and self.rules.ready_at(r.guest_id, now_m) <= now_m
                    for r in self.buffer)
 
@@ -234,22 +353,28 @@ class NumberLane:
         return {r.guest_id for r in self.buffer if self.rules.ready_at(r.guest_id, now_m) > now_m}
 
     async def _find_due(self) -> None:
-        """When the next row waiting in the store for a retry comes due (a timer for it)."""
+        """When the next row waiting in the store for a retry comes due (a timer for it):
+        asked after a start, a recovery or a row committed with a `not_before`; the lane's
+        own retries set their timer themselves."""
         clock = self.pacer._clock
+        self._check_due = False
         try:
             due = await self.pacer._outbox.earliest_due(self.number, after=clock.now())
         except Exception:
             log.exception("pacer_due_lookup_failed", number=self.number)
             due = clock.now() + timedelta(seconds=self.pacer._settings.idle_poll)
-        self._due_at = None if due is None else (
-            clock.monotonic() + max((due - clock.now()).total_seconds(), 0.0))
+            self._check_due = True  # look again then
+        if due is not None:
+            at = clock.monotonic() + max((due - clock.now()).total_seconds(), 0.0)
+            # (a retry recorded while it read keeps its own, earlier, timer)
+            self._due_at = at if self._due_at is None else min(self._due_at, at)
 
     def _next_delay(self) -> float | None:
         """Seconds until a buffered row may go, a stored row comes due, or a receipt may go."""
         now_m = self.pacer._clock.monotonic()
         if len(self.in_flight) >= self.pacer._settings.max_in_flight:
             return None  # a completion wakes the lane
-        busy = set(self.in_flight.values())  # their next rows wait for a completion (a wake)
+        busy = self._flying  # their next rows wait for a completion (a wake)
         waits = [self.rules.ready_at(r.guest_id, now_m) - now_m
                  for r in self.buffer if r.guest_id not in busy]
         if self._due_at is not None:
@@ -261,33 +386,85 @@ class NumberLane:
         return None
 
     async def _wait(self, delay: float | None, clock: Clock) -> None:
+        """Until a wake, or `delay` seconds (None: no timer; a timer is one task, a wake none)."""
         if delay is not None and delay <= 0:
             await asyncio.sleep(0)
             return
-        waiter = asyncio.ensure_future(self._wake.wait())
-        sleeper = None if delay is None else asyncio.ensure_future(clock.sleep(delay))
+        if delay is None:
+            await self._wake.wait()
+            return
+        alarm = asyncio.create_task(self._alarm(delay, clock), name="pacer-alarm")
         try:
-            await asyncio.wait([t for t in (waiter, sleeper) if t is not None],
-                               return_when=asyncio.FIRST_COMPLETED)
+            await self._wake.wait()
         finally:
-            for task in (waiter, sleeper):
-                if task is not None and not task.done():
-                    task.cancel()
-                    with suppress(asyncio.CancelledError):
-                        await task
+            if not alarm.done():
+                alarm.cancel()
+                with suppress(asyncio.CancelledError):
+                    await alarm
+
+    async def _alarm(self, delay: float, clock: Clock) -> None:
+        await clock.sleep(delay)
+        self._wake.set()  # (not wake(): time passing alone does not make the lane busy)
 
     async def _launch(self, picked: list[tuple[OutboundMessage, Route]]) -> None:
-        await self.pacer._outbox.mark_sending([r.id for r, _ in picked], self.pacer._clock.now())
+        pacer = self.pacer
+        marks = pacer._take_marks()  # the "sent" marks waiting ride with this write
+        try:
+            moved = await pacer._outbox.mark_sending([r.id for r, _ in picked],
+                                                     pacer._clock.now(), sent=marks)
+        except BaseException:
+            if marks:  # still `sending` on disk: a status resolves them, or the grace
+                log.error("send_marks_failed", rows=len(marks))
+            raise
+        resending = self._resending
+        loop = pacer._loop or asyncio.get_running_loop()  # (once: each lookup is a syscall)
         for row, how in picked:
+            if row.id in resending:
+                resending.discard(row.id)  # still `sending` from its first POST
+            elif row.id not in moved:
+                # Not pending any more: a pull found it before it was handed over and it went,
+                # or a status moved it. Whoever moved it owns it: never a second POST.
+                log.debug("send_not_pending", outbound=row.id)
+                self._left(row.guest_id)
+                continue
             self.in_flight[row.id] = row.guest_id
-            self._track(asyncio.create_task(self._send(row, how), name="pacer-send"))
+            self._flying.add(row.guest_id)
+            self._track(loop.create_task(self._send(row, how), name="pacer-send"))
+
+    def _requeue(self, row: OutboundMessage) -> None:
+        """Back into the buffer a row already `sending` (its template after Meta's 131047),
+        within the bound: the worst pending row makes room (it stays in the store)."""
+        buffer = self.buffer
+        if len(buffer) >= self.pacer._settings.batch:
+            for k in range(len(buffer) - 1, -1, -1):
+                if buffer[k].id not in self._resending:
+                    del buffer[k]
+                    self._suspect()
+                    break
+        self._resending.add(row.id)
+        bisect.insort(buffer, row, key=_order)
+        self.wake()
+
+    def _left(self, guest: str) -> None:
+        """A row of `guest` left the buffer and the flight: their next one may be pulled."""
+        if guest in self._behind:
+            self._freed = True
 
     def _track(self, task: asyncio.Task[None]) -> None:
         self._sends.add(task)
         task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
-        self._sends.discard(task)
+        """A POST ended. The lane looks again only when that may change what it does: a
+        parked lane with nothing buffered, nothing waiting in the store and a plain success
+        stays parked (as it would after a look), idle once nothing is in flight."""
+        sends = self._sends
+        sends.discard(task)
+        if self._parked and not (self._stir or self._freed or self._backlog or self.buffer):
+            if not sends:
+                self._idle.set()
+            return
+        self._stir = False
         self.wake()
 
     # --- one send -------------------------------------------------------------------------------
@@ -299,10 +476,12 @@ class NumberLane:
             await self._post_slot()
             wamid = await pacer._transport.send(row.phone_number_id, row.guest_id, body)
         except GraphAPIError as exc:
+            self._stir = True
             await self._failed_send(row, how, exc)
         except asyncio.CancelledError:
             raise  # closing: the row stays `sending`; the next start resolves it
         except Exception as exc:
+            self._stir = True
             await self._fail(row, INTERNAL_FAILURE, f"hotelbot: {type(exc).__name__}: {exc}")
             log.error("send_failed_internal", outbound=row.id, error=type(exc).__name__,
                       exc_info=exc)
@@ -314,6 +493,8 @@ class NumberLane:
                 how is Route.TEMPLATE), attempts=row.attempts + 1)
         finally:
             self.in_flight.pop(row.id, None)
+            self._flying.discard(row.guest_id)
+            self._left(row.guest_id)
 
     async def _failed_send(self, row: OutboundMessage, how: Route, exc: GraphAPIError) -> None:
         pacer, now_m = self.pacer, self.pacer._clock.monotonic()
@@ -323,7 +504,7 @@ class NumberLane:
             again = route_after_131047(has_template=row.template is not None,
                                        sent_as_template=how is Route.TEMPLATE)
             if again is Route.TEMPLATE:  # Meta says the window is closed: its template, now
-                self.buffer.insert(0, _as_template(row))
+                self._requeue(_as_template(row))
                 return
             await self._skip(row, OUTSIDE_WINDOW)
             return
@@ -344,6 +525,7 @@ class NumberLane:
             delay = wait
         self.rules.hold(row.guest_id, now_m + delay, now_m)  # the rows behind it wait too
         self.buffer = [r for r in self.buffer if r.guest_id != row.guest_id]  # re-pulled in order
+        self._wait_behind(row.guest_id)
         pacer._counts.retried += 1
         log.info("send_retry", outbound=row.id, code=exc.code, attempt=attempts,
                  delay=round(delay, 3))
@@ -365,6 +547,11 @@ class NumberLane:
         self.pacer._counts.skipped += 1
         log.info("send_skipped", outbound=row.id, guest=row.guest_id, reason=reason)
         await self.pacer._outbox.skip(row.id, reason, self.pacer._clock.now())
+
+
+def _order(row: OutboundMessage) -> tuple[int, int]:
+    """The buffer's order: priority, then id (the order of commits)."""
+    return (int(row.priority), row.id)
 
 
 def _body(row: OutboundMessage, how: Route) -> dict[str, object]:

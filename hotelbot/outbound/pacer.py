@@ -1,21 +1,28 @@
 """The outbound pacer: every message hotelbot sends goes out here, one task per sending number.
 
-Owns (the per-number loop itself is lane.py): pulling committed outbox rows from SQLite (a
-bounded batch at a time, by priority then id), deciding when each may go (pacing.py's rules:
-the number's rate over any one-second window, the pair rate per recipient, backoff on 130429 /
-131056 / other retryable errors), deciding how it may go (window.py: free-form inside the
-24-hour window, its template outside, or skipped), marking rows `sending` before the POST and
-`sent` / `failed` / `skipped` after, and the recovery of rows a crash caught in `sending`.
+Owns (the per-number loop itself is lane.py): taking committed outbox rows, handed over by
+`submit` (straight into the number's bounded buffer when they fit) or pulled from SQLite when
+some wait there (a bounded batch at a time, by priority then id), deciding when each may go
+(pacing.py's rules: the number's rate over any one-second window, the pair rate per recipient,
+backoff on 130429 / 131056 / other retryable errors), deciding how it may go (window.py: free-
+form inside the 24-hour window, its template outside, or skipped), marking rows `sending`
+before the POST and `sent` / `failed` / `skipped` after, and the recovery of rows a crash
+caught in `sending`.
 
-Must never: send a row that is not committed (rows come from the store, `submit` only wakes
-the number's task); hold more than one batch of payloads per number in memory (a broadcast of
-10 000 rows is pulled 100 at a time); let a guest's later message overtake an earlier one of
-the same priority (one row in flight per recipient; a row waiting for a retry holds the rows
-behind it); retry forever (bounded attempts, then `failed` with the reason); resend a row that
-was `sending` when the process died before `sending_grace` passed without a status naming it
-(its `biz_opaque_callback_data` is "outbox:<id>", which Meta echoes in every status).
+Must never: send a row that is not committed (`submit` takes only rows whose transaction
+returned, everything else comes from the store); send a row twice (a row is POSTed only when
+its `mark_sending` moved it from pending, so a row pulled before it was handed over goes once);
+lose one (a row that does not fit stays pending in the store, and the lane pulls when it knows
+or suspects rows wait there); hold more than one batch of payloads per number in memory (a
+broadcast of 10 000 rows is pulled 100 at a time); let a guest's later message overtake an
+earlier one of the same priority (one row in flight per recipient; a row waiting for a retry
+holds the rows behind it); retry forever (bounded attempts, then `failed` with the reason);
+resend a row that was `sending` when the process died before `sending_grace` passed without a
+status naming it (its `biz_opaque_callback_data` is "outbox:<id>", which Meta echoes in every
+status).
 
-    submit(rows) ──wake──▶ lane(number): pull batch ──▶ pick ready rows (priority, pacing)
+    submit(rows) ──offer──▶ lane(number): buffer (fits) | store (pulled later, a batch at a time)
+        ──▶ pick ready rows (priority, pacing)
         ──▶ mark_sending (one write) ──▶ POST (concurrently, one per recipient)
         ──▶ sent (marks batched) | retry: reschedule + hold the recipient | failed | skipped
 """
@@ -43,6 +50,9 @@ from hotelbot.whatsapp import REENGAGEMENT_REQUIRED
 log = structlog.get_logger(__name__)
 
 MAX_WINDOWS_CACHED = 100_000  # (number, guest) last-message times kept in memory
+# "sent" marks ride with the next `mark_sending` write, or are written alone this many
+# seconds after the first of them (real time; wait_idle and close write them at once)
+MARKS_DELAY = 0.05
 
 
 class Transport(Protocol):
@@ -60,15 +70,17 @@ class PacerOutbox(Protocol):
 
     async def numbers_with_pending(self) -> list[str]: ...
 
-    async def next_batch(
+    async def pull(
         self, phone_number_id: str, *, now: datetime, limit: int,
         exclude_ids: Collection[int] = (), exclude_guests: Collection[str] = (),
-    ) -> list[OutboundMessage]: ...
+    ) -> tuple[list[OutboundMessage], set[str] | None]: ...
 
     async def earliest_due(self, phone_number_id: str, *, after: datetime) -> datetime | None:
         ...
 
-    async def mark_sending(self, ids: Sequence[int], at: datetime) -> None: ...
+    async def mark_sending(
+        self, ids: Sequence[int], at: datetime, *, sent: Sequence[tuple[int, str, datetime]] = ()
+    ) -> set[int]: ...
 
     async def mark_sent_many(self, sent: Sequence[tuple[int, str, datetime]]) -> None: ...
 
@@ -153,6 +165,8 @@ class Pacer:
         self._counts = _Counts()
         self._closed = False
         self._marks: list[tuple[int, str, datetime]] = []
+        self._marks_timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # set by start()
         self._flusher: asyncio.Task[None] | None = None
         self._recovery: asyncio.Task[None] | None = None
         self._recovering = asyncio.Event()  # set while the recovery task sleeps
@@ -179,6 +193,17 @@ class Pacer:
         while len(self._last_inbound) > MAX_WINDOWS_CACHED:
             self._last_inbound.popitem(last=False)
 
+    def _windows_known(self, number: str, guests: set[str]) -> dict[str, datetime] | None:
+        """When each guest last wrote to `number`, when the inbox told of every one (else
+        None: `_windows_of` reads the others from the store)."""
+        cache, found = self._last_inbound, {}
+        for guest in guests:
+            at = cache.get((number, guest))
+            if at is None:
+                return None
+            found[guest] = at
+        return found
+
     async def _windows_of(self, number: str, guests: set[str]) -> dict[str, datetime]:
         """When each guest last wrote to `number`: from what the inbox told, else the store."""
         found = {g: at for g in guests if (at := self._last_inbound.get((number, g)))}
@@ -199,18 +224,20 @@ class Pacer:
             number = await self._outbox.resend_as_template(row_id)
             if number is not None:
                 log.info("send_as_template_after_131047", outbound=row_id)
-                self._lane(number).arrived(0)
+                self._lane(number).stored(priority=0)
             else:
                 self._counts.skipped += 1
                 await self._outbox.skip(row_id, OUTSIDE_WINDOW, self._clock.now())
                 log.info("send_skipped", outbound=row_id, reason=OUTSIDE_WINDOW, code=code)
 
     def submit(self, rows: Iterable[OutboundMessage]) -> None:
-        """Committed rows are waiting in the outbox: wake their numbers' tasks (never blocks)."""
+        """Committed rows (with their ids) are waiting in the outbox: hand them to their
+        numbers' lanes, which buffer them when they fit and pull them later when not (never
+        blocks, never reads the store)."""
         if self._closed:
             return  # still pending in the store: sent at the next start
         for row in rows:
-            self._lane(row.phone_number_id).arrived(int(row.priority))
+            self._lane(row.phone_number_id).offer(row)
 
     async def wait_idle(self) -> None:
         """Until no row is in flight or ready to go now (rows waiting for a retry time or
@@ -221,12 +248,13 @@ class Pacer:
             lanes = list(self._lanes.values())
             for lane in lanes:
                 await lane.wait_idle()
+            self._flush()
             if self._flusher is not None:
                 await asyncio.gather(self._flusher, return_exceptions=True)
             recovery_idle = self._recovery is None or self._recovery.done() or (
                 self._recovering.is_set())
             if (all(lane.idle for lane in self._lanes.values()) and self._flusher is None
-                    and recovery_idle):
+                    and not self._marks and recovery_idle):
                 return
 
     def statistics(self) -> PacerStatistics:
@@ -242,13 +270,14 @@ class Pacer:
 
     async def start(self) -> None:
         """Recovery, then wake the number of every pending row."""
+        self._loop = asyncio.get_running_loop()
         caught = await self._outbox.sending()
         if caught:
             log.warning("sends_unconfirmed_at_start", rows=len(caught),
                         grace_seconds=self._settings.sending_grace)
         self._recovery = asyncio.create_task(self._recover_forever(), name="pacer-recovery")
         for number in await self._outbox.numbers_with_pending():
-            self._lane(number).wake()
+            self._lane(number).stored()
 
     async def close(self, grace: float = 5.0) -> None:
         """Stop pulling; give in-flight sends `grace` seconds; what is left stays in the store."""
@@ -257,6 +286,7 @@ class Pacer:
             self._recovery.cancel()
             await asyncio.gather(self._recovery, return_exceptions=True)
         await asyncio.gather(*(lane.close(grace) for lane in self._lanes.values()))
+        self._flush()
         if self._flusher is not None:
             await asyncio.gather(self._flusher, return_exceptions=True)
 
@@ -279,7 +309,7 @@ class Pacer:
                 if released:
                     log.warning("unconfirmed_sends_released", rows=len(released))
                     for number in await self._outbox.numbers_with_pending():
-                        self._lane(number).wake()
+                        self._lane(number).stored()
             except Exception:
                 log.exception("pacer_recovery_failed")
             self._recovering.set()
@@ -288,10 +318,29 @@ class Pacer:
     # --- results (called by the lanes) ----------------------------------------------------
 
     def _mark_sent(self, row_id: int, wamid: str) -> None:
+        """Meta accepted a row: its mark rides with the next `mark_sending` write
+        (`_take_marks`), or is written alone MARKS_DELAY seconds after the first waiting mark.
+        Until written the row is `sending` on disk, which a crash resolves as any other
+        (its `sent` status, else sent again after the grace)."""
         self._counts.sent += 1
+        if not self._marks and self._marks_timer is None:
+            loop = self._loop or asyncio.get_running_loop()
+            self._marks_timer = loop.call_later(MARKS_DELAY, self._flush)
         self._marks.append((row_id, wamid, self._clock.now()))
-        if self._flusher is None:
-            self._flusher = asyncio.create_task(self._flush_marks(), name="pacer-marks")
+
+    def _take_marks(self) -> list[tuple[int, str, datetime]]:
+        """The marks waiting, for a lane's `mark_sending` write to carry (one write, not two)."""
+        marks, self._marks = self._marks, []
+        return marks
+
+    def _flush(self) -> None:
+        """Write the marks waiting now (the timer's end, wait_idle, close)."""
+        if self._marks_timer is not None:
+            self._marks_timer.cancel()
+            self._marks_timer = None
+        if self._marks and self._flusher is None:
+            loop = self._loop or asyncio.get_running_loop()
+            self._flusher = loop.create_task(self._flush_marks(), name="pacer-marks")
 
     async def _flush_marks(self) -> None:
         try:

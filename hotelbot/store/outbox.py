@@ -30,7 +30,7 @@ import sqlite3
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from hotelbot.errors import StoreError
 from hotelbot.store import codec
@@ -86,15 +86,39 @@ class OutboxRepository(Protocol):
         """
         ...
 
+    async def pull(
+        self,
+        phone_number_id: str,
+        *,
+        now: datetime,
+        limit: int,
+        exclude_ids: Collection[int] = (),
+        exclude_guests: Collection[str] = (),
+    ) -> tuple[list[OutboundMessage], set[str] | None]:
+        """`next_batch`, and who else has pending rows of that number, in one read.
+
+        The second item is the guests of every pending row (due or not) outside `exclude_ids`
+        and outside the rows returned; None when the batch filled `limit` (more may be due:
+        the caller pulls again rather than listing a broadcast's guests).
+
+        Raises:
+            ValueError: a limit below 1.
+        """
+        ...
+
     async def earliest_due(self, phone_number_id: str, *, after: datetime) -> datetime | None:
         """The earliest `not_before` later than `after` among one number's pending rows (when
         a row waiting for a retry becomes due), or None."""
         ...
 
-    async def mark_sending(self, ids: Sequence[int], at: datetime) -> None:
-        """Pending rows are handed to the Graph API (sending, sending_since `at`): one write.
+    async def mark_sending(
+        self, ids: Sequence[int], at: datetime, *, sent: Sequence[tuple[int, str, datetime]] = ()
+    ) -> set[int]:
+        """Pending rows are handed to the Graph API (sending, sending_since `at`): one write,
+        which also carries `sent` marks (as `mark_sent_many`) of earlier rows.
 
-        A row no longer pending (a status moved it) is left as it is.
+        A row no longer pending (a status moved it, or it is already sending) is left as it
+        is: the ids returned are the rows this call moved, the only ones the caller may POST.
         """
         ...
 
@@ -224,16 +248,56 @@ class SqliteOutbox:
         rows = await self._db.fetchall(_NEXT_BATCH, params)
         return [codec.outbound_from_row(row) for row in rows]
 
+    async def pull(
+        self,
+        phone_number_id: str,
+        *,
+        now: datetime,
+        limit: int,
+        exclude_ids: Collection[int] = (),
+        exclude_guests: Collection[str] = (),
+    ) -> tuple[list[OutboundMessage], set[str] | None]:
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        params = (
+            S.PENDING,
+            phone_number_id,
+            encode_time(now),
+            encode_json(sorted(exclude_ids)),
+            encode_json(sorted(exclude_guests)),
+            limit,
+        )
+
+        def both(conn: sqlite3.Connection) -> tuple[list[Any], set[str] | None]:
+            rows = conn.execute(_NEXT_BATCH, params).fetchall()
+            if len(rows) >= limit:
+                return rows, None
+            taken = encode_json(sorted({*exclude_ids, *(int(row[0]) for row in rows)}))
+            waiting = conn.execute(_WAITING_GUESTS, (S.PENDING, phone_number_id, taken))
+            return rows, {str(guest) for (guest,) in waiting}
+
+        rows, waiting = await self._db.read(both)
+        return [codec.outbound_from_row(row) for row in rows], waiting
+
     async def earliest_due(self, phone_number_id: str, *, after: datetime) -> datetime | None:
         found = await self._db.fetchall(_EARLIEST_DUE, (S.PENDING, phone_number_id,
                                                          encode_time(after)))
         return codec.decode_optional_time(found[0][0]) if found and found[0][0] else None
 
-    async def mark_sending(self, ids: Sequence[int], at: datetime) -> None:
-        if not ids:
-            return
-        params = [(S.SENDING, encode_time(at), id, S.PENDING) for id in ids]
-        await self._db.write(lambda conn: conn.executemany(_MARK_SENDING, params).rowcount)
+    async def mark_sending(
+        self, ids: Sequence[int], at: datetime, *, sent: Sequence[tuple[int, str, datetime]] = ()
+    ) -> set[int]:
+        if not ids and not sent:
+            return set()
+        params = (S.SENDING, encode_time(at), encode_json(list(ids)), S.PENDING)
+        marks = [(S.SENT, wamid, encode_time(when), id, *UNSENT) for id, wamid, when in sent]
+
+        def job(conn: sqlite3.Connection) -> list[Any]:
+            if marks:
+                conn.executemany(_MARK_SENT, marks)
+            return conn.execute(_MARK_SENDING, params).fetchall() if ids else []
+
+        return {int(id) for (id,) in await self._db.write(job)}
 
     async def sending(self) -> list[OutboundMessage]:
         rows = await self._db.fetchall(_SENDING, (S.SENDING,))
@@ -339,7 +403,14 @@ _EARLIEST_DUE = (
     "SELECT min(not_before) FROM outbound WHERE state = ? AND phone_number_id = ?"
     " AND not_before > ?"
 )
-_MARK_SENDING = "UPDATE outbound SET state = ?, sending_since = ? WHERE id = ? AND state = ?"
+_WAITING_GUESTS = (
+    "SELECT DISTINCT guest_id FROM outbound WHERE state = ? AND phone_number_id = ?"
+    " AND id NOT IN (SELECT value FROM json_each(?))"
+)
+_MARK_SENDING = (
+    "UPDATE outbound SET state = ?, sending_since = ?"
+    " WHERE id IN (SELECT value FROM json_each(?)) AND state = ? RETURNING id"
+)
 # Served by the partial index outbound_sending (sending_since) WHERE state = 'sending'.
 _SENDING = (
     f"SELECT {codec.OUTBOUND_COLUMNS} FROM outbound WHERE state = ? ORDER BY sending_since, id"

@@ -13,8 +13,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from hotelbot.errors import GraphAPIError, RateLimited
+from hotelbot.errors import GraphAPIError, RateLimited, StoreError
 from hotelbot.flows import Context
 from hotelbot.outbound import PacingPolicy
 from hotelbot.outbound.pacer import Pacer, PacerSettings, open_pacer
@@ -414,3 +415,214 @@ async def test_a_131047_failed_status_resends_the_row_as_its_template_or_skips_i
         assert again[1].body["template"] == TEMPLATE
         assert await rig.state(bare[0]) is OutboundState.SKIPPED
         assert len(rig.transport.to(plain)) == 1  # never sent twice as free text
+
+
+# --- rows handed over by submit (issue 13) ------------------------------------------------------
+
+
+@dataclass
+class CountedOutbox:
+    """The store's outbox, counting the pacer's pulls from it (everything else passes through)."""
+
+    outbox: Any
+    pulls: int = 0
+
+    async def pull(self, *args: Any, **kwargs: Any) -> Any:
+        self.pulls += 1
+        return await self.outbox.pull(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.outbox, name)
+
+
+@asynccontextmanager
+async def open_counted(path: Path, clock: FakeClock, *, settings: PacerSettings,
+                       policy: PacingPolicy | None = None) -> AsyncIterator[
+                           tuple[Rig, CountedOutbox]]:
+    transport = ScriptedTransport(clock)
+    async with open_store(path) as store:
+        counted = CountedOutbox(store.outbox)
+        async with open_pacer(transport, counted, store.windows, clock,
+                              policy_of=lambda number: policy or PacingPolicy(),
+                              settings=settings) as pacer:
+            yield Rig(store, clock, transport, pacer), counted
+
+
+async def test_committed_rows_go_from_submit_to_the_lane_without_a_read_of_the_store(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    async with open_counted(tmp_path / "p.db", clock,
+                            settings=PacerSettings(recovery_every=5.0)) as (rig, counted):
+        guests = [f"3463{n:07d}" for n in range(30)]
+        for guest in guests:
+            await rig.wrote(guest)
+            rig.pacer.submit(await rig.commit(guest, f"reply to {guest}"))
+            await rig.run_for(0.1)
+        assert [s.guest for s in rig.transport.sent] == guests
+        assert counted.pulls == 0  # every row fitted: nothing was read back
+        for sent in rig.transport.sent:
+            callback = sent.body["biz_opaque_callback_data"]
+            assert isinstance(callback, str)
+            found = await rig.store.outbox.get(int(callback.removeprefix("outbox:")))
+            assert found is not None and found.state is OutboundState.SENT
+
+
+async def test_rows_that_do_not_fit_stay_pending_and_a_later_pull_sends_each_once_in_order(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    settings = PacerSettings(batch=4, recovery_every=5.0)
+    policy = PacingPolicy(per_second=5, pair_burst=1, pair_interval=1.0)
+    async with open_counted(tmp_path / "p.db", clock, settings=settings,
+                            policy=policy) as (rig, counted):
+        chatty = "34640000000"
+        await rig.wrote(chatty)
+        rows = list(await rig.commit(chatty, "one", "two", "three"))  # 2 and 3 wait behind 1
+        for n in range(1, 9):  # 8 guests for a buffer of 4: half of them wait in the store
+            guest = f"3464{n:07d}"
+            await rig.wrote(guest)
+            rows += await rig.commit(guest, "promo", priority=Priority.MARKETING)
+        rig.pacer.submit(rows)
+        assert rig.pacer.statistics().buffered <= settings.batch
+        for row in rows[1:3]:  # not handed over: still pending in the store
+            assert await rig.state(row) is OutboundState.PENDING
+        peak = 0
+        for _ in range(80):
+            await rig.settle()
+            peak = max(peak, rig.pacer.statistics().buffered)
+            clock.jump(0.1)
+        await rig.settle()
+        assert peak <= settings.batch and counted.pulls > 0
+        bodies = [s.body["biz_opaque_callback_data"] for s in rig.transport.sent]
+        assert sorted(bodies) == sorted(f"outbox:{r.id}" for r in rows)  # all, each once
+        assert [s.body["text"] for s in rig.transport.to(chatty)] == [
+            {"body": "one"}, {"body": "two"}, {"body": "three"}]
+        for row in rows:
+            assert await rig.state(row) is OutboundState.SENT
+
+
+async def test_a_row_pulled_before_it_was_handed_over_is_never_sent_twice(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    committed: list[OutboundMessage] = []
+
+    async def before(store: Store) -> None:  # committed, the process stopped before submit
+        committed.extend(await _commit_raw(store, clock, ["34650000001", "34650000002"]))
+
+    async with open_rig(tmp_path / "p.db", clock, before=before) as rig:
+        rig.pacer.submit(committed)  # the start's pull may have them already: buffered once
+        await rig.run_for(0.5)
+        rig.pacer.submit(committed)  # late, after they went
+        rig.pacer.submit(committed)
+        await rig.run_for(0.5)
+        assert sorted(s.guest for s in rig.transport.sent) == ["34650000001", "34650000002"]
+        assert rig.pacer.statistics().sent == 2
+        for row in committed:
+            assert await rig.state(row) is OutboundState.SENT
+
+
+async def test_a_reply_handed_over_to_a_full_buffer_takes_a_broadcast_rows_place(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    settings = PacerSettings(batch=5, recovery_every=5.0)
+    policy = PacingPolicy(per_second=1)
+    async with open_counted(tmp_path / "p.db", clock, settings=settings,
+                            policy=policy) as (rig, _):
+        promos: list[OutboundMessage] = []
+        for n in range(5):
+            guest = f"3466{n:07d}"
+            await rig.wrote(guest)
+            promos += await rig.commit(guest, "promo", priority=Priority.MARKETING)
+        rig.pacer.submit(promos)
+        await rig.settle()
+        await rig.wrote("34660000099")
+        reply = await rig.commit("34660000099", "your order")
+        rig.pacer.submit(reply)
+        assert rig.pacer.statistics().buffered <= settings.batch
+        await rig.run_for(8.0, step=0.25)
+        order = [s.guest for s in rig.transport.sent]
+        assert order.index("34660000099") <= 1  # next in line, not behind the promos
+        assert sorted(order) == sorted([*(r.guest_id for r in promos), "34660000099"])
+
+
+@dataclass
+class FailingOnce(CountedOutbox):
+    """The outbox whose first `mark_sending` fails, after `during` ran (while it was awaited)."""
+
+    during: Callable[[], None] = lambda: None
+    failed: bool = False
+
+    async def mark_sending(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.failed:
+            self.failed = True
+            self.during()
+            raise StoreError("store write failed: disk I/O error")
+        return await self.outbox.mark_sending(*args, **kwargs)
+
+
+async def test_a_row_handed_over_while_its_guests_earlier_row_is_being_marked_waits_behind_it(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    transport = ScriptedTransport(clock)
+    async with open_store(tmp_path / "p.db") as store:
+        outbox = FailingOnce(store.outbox)
+        async with open_pacer(transport, outbox, store.windows, clock,
+                              settings=PacerSettings(recovery_every=5.0)) as pacer:
+            rig = Rig(store, clock, transport, pacer)
+            guest = "34670000001"
+            await rig.wrote(guest)
+            first, second = await rig.commit(guest, "first", "second")
+            outbox.during = lambda: pacer.submit([second])  # its commit returned meanwhile
+            pacer.submit([first])
+            await rig.run_for(3.0)  # the failed round is looked at again after idle_poll
+            assert outbox.failed
+            assert [s.body["text"] for s in transport.to(guest)] == [
+                {"body": "first"}, {"body": "second"}]
+            assert await rig.state(first) is OutboundState.SENT
+            assert await rig.state(second) is OutboundState.SENT
+
+
+@dataclass
+class HookedPull(CountedOutbox):
+    """The outbox whose next pull runs `during` first (as if it happened while it read)."""
+
+    during: Callable[[], None] | None = None
+
+    async def pull(self, *args: Any, **kwargs: Any) -> Any:
+        during, self.during = self.during, None
+        if during is not None:
+            during()
+        return await super().pull(*args, **kwargs)
+
+
+async def test_a_row_handed_over_while_the_start_pulls_waits_behind_the_guests_older_rows(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    guest = "34680000001"
+    older: list[OutboundMessage] = []
+
+    async def before(store: Store) -> None:  # left pending by the previous run
+        older.extend(await _commit_raw(store, clock, [guest]))
+
+    transport = ScriptedTransport(clock)
+    async with open_store(tmp_path / "p.db") as store:
+        await before(store)
+        outbox = HookedPull(store.outbox)
+        context = Context(hotel_id="demo_hotel", guest_id=guest, phone_number_id=NUMBER,
+                          department="front_desk", language="en")
+        newer = await store.conversations.commit_step(StepCommit(
+            phone_number_id=NUMBER, guest_id=guest, hotel_id="demo_hotel",
+            context=context.to_dict(), guest_data={}, language="en", inbound_seq=None,
+            outbound=(OutboundMessage(phone_number_id=NUMBER, guest_id=guest,
+                                      body={"type": "text", "text": {"body": "newer"}}),),
+            at=clock.now(), guest_changed=False,
+        ))
+        pacer_box: list[Pacer] = []
+        outbox.during = lambda: pacer_box[0].submit(newer)  # its submit came during the read
+        async with open_pacer(transport, outbox, store.windows, clock,
+                              settings=PacerSettings(recovery_every=5.0)) as pacer:
+            pacer_box.append(pacer)
+            rig = Rig(store, clock, transport, pacer)
+            await rig.run_for(1.0)
+            assert outbox.during is None and outbox.pulls >= 1
+            assert [s.body["text"] for s in transport.to(guest)] == [
+                {"body": "hi"}, {"body": "newer"}]  # the older row first
