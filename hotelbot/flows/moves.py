@@ -60,12 +60,19 @@ class Moves:
     taps, going back) <- the engine's turn (dispatch).
     """
 
-    __slots__ = ("hotel", "nav", "now")
+    __slots__ = ("_local", "hotel", "nav", "now")
 
     def __init__(self, hotel: Hotel, now: datetime) -> None:
         self.hotel = hotel
         self.nav = Navigator(hotel)
         self.now = now
+        self._local: datetime | None = None
+
+    def local_now(self) -> datetime:
+        """`now` on the hotel's clock (worked out once a turn: menus and dates read it)."""
+        if self._local is None:
+            self._local = availability.local(self.hotel, self.now)
+        return self._local
 
     def locale(self, language: str | None = None) -> Locale:
         """How answers are read for a guest writing in `language` (the hotel's default)."""
@@ -73,7 +80,7 @@ class Moves:
 
     def today(self) -> str:
         """The hotel's local date, ISO (what a remembered value's confirmation is dated)."""
-        return self.locale().today().isoformat()
+        return self.local_now().date().isoformat()
 
     # -- wording ------------------------------------------------------------------------------
 
@@ -133,9 +140,8 @@ class Moves:
         basket step is a menu or input built from the context (hotelbot.flows.basket); every
         other step as configured."""
         if here.step.kind is StepKind.MENU:
-            local = availability.local(self.hotel, self.now)
-            return Position(here.flow, availability.menu_view(self.hotel, here.step, local,
-                                                              ctx.language))
+            return Position(here.flow, availability.menu_view(self.hotel, here.step,
+                                                              self.local_now(), ctx.language))
         if here.step.kind is not StepKind.BASKET:
             return here
         return Position(here.flow, basket.view(self.hotel, here.flow, here.step, ctx))
@@ -171,7 +177,7 @@ class Moves:
         """No request that cannot be served: a flow closed since it started goes to the main
         menu, a basket holding an item not served now goes back to the basket; each says why
         and when it opens. None: it can be served."""
-        local = availability.local(self.hotel, self.now)
+        local = self.local_now()
         lang = ctx.language
         if flow.hours is not None and not availability.is_open(flow.hours, local):
             what = flow.title.get(lang, self.hotel.default_language)
@@ -188,7 +194,7 @@ class Moves:
 
     def closed(self, ctx: Context, hours: Hours | None, what: str) -> str:
         """The notice for a choice that is closed now; "" when it is open."""
-        local = availability.local(self.hotel, self.now)
+        local = self.local_now()
         if hours is None or availability.is_open(hours, local):
             return ""
         return availability.closed_notice(self.hotel, what, hours, local, ctx.language)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hotelbot.flows import Context
+from hotelbot.config import load_hotels
+from hotelbot.flows import Context, Hotel, Step, Text
+from hotelbot.flows.availability import _menu_view, local, menu_view
 from hotelbot.flows.context import Echo
 from hotelbot.flows.ratelimit import Bucket
+from hotelbot.typedefs import FlowId, HotelId, StepId
+from tests.paths import CONFIG
 from tests.unit.fixtures import NOW, at
 
 
@@ -33,3 +37,32 @@ def test_evolve_is_dataclasses_replace(changes: dict[str, object]) -> None:
 def test_an_evolved_context_stays_frozen() -> None:
     with pytest.raises(AttributeError):
         at("order.quantity").evolve(error_count=1).error_count = 2  # type: ignore[misc]
+
+
+def _category() -> tuple[Hotel, Step]:
+    hotel = load_hotels(CONFIG).hotels[HotelId("demo_hotel")]  # London; breakfast 07:00-10:30
+    return hotel, hotel.flows[FlowId("room_service_order")].steps[StepId("category")]
+
+
+@pytest.mark.parametrize("utc", [
+    "2026-11-25T10:29:59", "2026-11-25T10:30:00", "2026-11-25T10:30:59", "2026-11-25T23:59:00",
+    "2026-11-26T00:00:30", "2026-07-01T09:45:00",  # summer: London is UTC+1
+])
+def test_a_memoized_menu_view_is_the_view_worked_out_afresh(utc: str) -> None:
+    hotel, category = _category()
+    moment = local(hotel, datetime.fromisoformat(utc).replace(tzinfo=UTC))
+    first = menu_view(hotel, category, moment, "en")
+    assert first == _menu_view(hotel, category, moment, "en")
+    assert menu_view(hotel, category, moment.replace(second=1), "en") is first  # cached
+
+
+def test_a_menu_view_changes_with_the_minute_and_the_hotel() -> None:
+    hotel, category = _category()
+    open_, closed = (local(hotel, datetime(2026, 11, 25, 10, m, tzinfo=UTC)) for m in (29, 30))
+    assert menu_view(hotel, category, open_, "en") is category  # nothing closed: as configured
+    assert menu_view(hotel, category, closed, "en") != category
+    opens_at = Text.of("Opens again {when}")
+    reloaded = replace(hotel, strings={**hotel.strings, "opens_at": opens_at})
+    shown = menu_view(reloaded, category, closed, "en")
+    assert "Opens again tomorrow at 07:00" in repr(shown)
+    assert "Opens again" not in repr(menu_view(hotel, category, closed, "en"))
