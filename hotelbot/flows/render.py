@@ -69,8 +69,27 @@ def reply_id(flow_id: str, step_id: str, key: str) -> str:
     return f"{flow_id}.{step_id}:{key}"
 
 
+# Memo of step_entries, keyed by the hotel's and the step's ids and holding both, so an id is
+# never reused while cached: a step's entries are read to render it, to match an answer and
+# to pick one, several times a turn (issue 13). Entries are immutable. Pure: no I/O.
+_ENTRIES: dict[tuple[int, int], tuple[Hotel, Step, tuple[Entry, ...]]] = {}
+_ENTRIES_MAX = 4096
+
+
 def step_entries(hotel: Hotel, step: Step) -> tuple[Entry, ...]:
     """What the step offers, in the order shown (option 1 first); () for free-text input."""
+    key = (id(hotel), id(step))
+    hit = _ENTRIES.get(key)
+    if hit is not None and hit[0] is hotel and hit[1] is step:
+        return hit[2]
+    entries = _step_entries(hotel, step)
+    if len(_ENTRIES) >= _ENTRIES_MAX:
+        _ENTRIES.clear()
+    _ENTRIES[key] = (hotel, step, entries)
+    return entries
+
+
+def _step_entries(hotel: Hotel, step: Step) -> tuple[Entry, ...]:
     if step.kind is StepKind.MENU:
         return tuple(Entry(key=o.id, title=o.title, description=o.description)
                      for o in step.options)
@@ -175,6 +194,8 @@ def _collected_names(flow: Flow) -> frozenset[str]:
 
 def substitute(template: str, values: Mapping[str, str]) -> str:
     """Replace {name} with values[name] in ONE pass; unknown names stay as written."""
+    if "{" not in template:  # most titles and texts name no variable: no regex pass
+        return template
     return _VARIABLE.sub(lambda m: values.get(m.group(1), m.group(0)), template)
 
 

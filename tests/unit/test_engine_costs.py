@@ -12,6 +12,7 @@ from hotelbot.flows import Context, Hotel, Step, Text
 from hotelbot.flows.availability import _menu_view, local, menu_view
 from hotelbot.flows.context import Echo
 from hotelbot.flows.ratelimit import Bucket
+from hotelbot.flows.render import _VARIABLE, _step_entries, step_entries, substitute
 from hotelbot.typedefs import FlowId, HotelId, StepId
 from tests.paths import CONFIG
 from tests.unit.fixtures import NOW, at
@@ -66,3 +67,21 @@ def test_a_menu_view_changes_with_the_minute_and_the_hotel() -> None:
     shown = menu_view(reloaded, category, closed, "en")
     assert "Opens again tomorrow at 07:00" in repr(shown)
     assert "Opens again" not in repr(menu_view(hotel, category, closed, "en"))
+
+
+def test_memoized_entries_are_the_entries_worked_out_afresh_per_hotel() -> None:
+    hotel, category = _category()
+    confirm = hotel.flows[FlowId("room_service_order")].steps[StepId("confirm")]
+    assert step_entries(hotel, category) == _step_entries(hotel, category)
+    assert step_entries(hotel, category) is step_entries(hotel, category)
+    renamed = replace(hotel, strings={**hotel.strings, "confirm": Text.of("Yes, send it")})
+    assert step_entries(renamed, confirm)[0].title.get("en", "en") == "Yes, send it"
+    assert step_entries(hotel, confirm) == _step_entries(hotel, confirm)
+    assert step_entries(hotel, confirm)[0].title != Text.of("Yes, send it")
+
+
+@pytest.mark.parametrize("template", ["", "no variable", "{room}", "Room {room}, {missing}",
+                                      "{ room }", "{{room}}"])
+def test_substitute_without_braces_is_the_template(template: str) -> None:
+    expected = _VARIABLE.sub(lambda m: {"room": "205"}.get(m.group(1), m.group(0)), template)
+    assert substitute(template, {"room": "205"}) == expected
