@@ -65,15 +65,34 @@ MAX_LINES = 9  # the edit view lists the lines and "Back to the order": a list o
 Lines = tuple[tuple[str, int], ...]
 
 
+# Memo of each flow's basket step and item options, keyed by the flow's id and holding the
+# flow, so an id is never reused while cached (flows are immutable; a reload brings new ones):
+# every message of a basket flow looked for them, once per line shown (issue 13). Pure.
+_SHAPES: dict[int, tuple[Flow, Step | None, Mapping[str, Option]]] = {}
+_SHAPES_MAX = 1024
+
+
+def _shape(flow: Flow) -> tuple[Flow, Step | None, Mapping[str, Option]]:
+    hit = _SHAPES.get(id(flow))
+    if hit is not None and hit[0] is flow:
+        return hit
+    step = next((s for s in flow.steps.values() if s.kind is StepKind.BASKET), None)
+    items = {option.id: option for s in flow.steps.values() if s.kind is StepKind.MENU
+             for option in s.options if ITEM in option.set}
+    if len(_SHAPES) >= _SHAPES_MAX:
+        _SHAPES.clear()
+    _SHAPES[id(flow)] = (flow, step, items)
+    return _SHAPES[id(flow)]
+
+
 def basket_step(flow: Flow) -> Step | None:
     """The flow's basket step, if it has one."""
-    return next((s for s in flow.steps.values() if s.kind is StepKind.BASKET), None)
+    return _shape(flow)[1]
 
 
 def item_options(flow: Flow) -> dict[str, Option]:
     """Every option of the flow's menus that chooses an item (sets `item`), by id."""
-    return {option.id: option for s in flow.steps.values() if s.kind is StepKind.MENU
-            for option in s.options if ITEM in option.set}
+    return dict(_shape(flow)[2])
 
 
 def lines(value: JSONScalar) -> Lines:
@@ -147,7 +166,7 @@ def _string(hotel: Hotel, key: str, lang: str) -> str:
 
 def item_name(flow: Flow, item: str, lang: str, default: str) -> str:
     """What the item is called in `lang`: the name its option saves, else its title."""
-    option = item_options(flow).get(item)
+    option = _shape(flow)[2].get(item)
     if option is None:
         return item
     name = option.set.get(ITEM)

@@ -36,6 +36,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from babel import Locale as BabelLocale
 
@@ -143,14 +144,8 @@ def variables(hotel: Hotel, context: Context, flow: Flow | None) -> dict[str, st
     Later sources win. Names a flow collects (save_as, remember, option `set` keys) but that
     have no value yet (a skipped optional step) read as "".
     """
-    lang, default = context.language, hotel.default_language
-    values = {name: text.get(lang, default) for name, text in hotel.variables.items()}
-    if flow is not None:
-        values.update(dict.fromkeys(_collected_names(flow), ""))
-    department = hotel.departments.get(Dept(context.department))
-    values.update(dict.fromkeys(_BUILTINS, ""))
-    values["hotel_name"] = hotel.name
-    values["department"] = department.name.get(lang, default) if department else ""
+    lang = context.language
+    values = dict(_fixed(hotel, flow, lang, context.department))
     where = display_locale(lang, hotel.locale)
     for source in (context.accumulated_data, context.step_data):
         values.update({k: shown_value(v, where) for k, v in source.items()
@@ -163,33 +158,45 @@ def shown_value(value: JSONScalar, where: BabelLocale) -> str:
     """How a collected value reads to the guest: a date, time or local date-time in their
     language by Babel ("Friday, 25 December 2026", never "2026-12-25"), else format_value."""
     if isinstance(value, str):
-        moment = readable_moment(value, where)
-        if moment is not None:
-            return moment
+        return _shown_text(value, where)
     return format_value(value)
 
 
-# Memo of _collected_names, keyed by id(flow) and holding the flow itself, so an id can never
-# be reused while cached (flows are immutable; a reload brings new ones). Pure: no I/O.
-_NAMES: dict[int, tuple[Flow, frozenset[str]]] = {}
-_NAMES_MAX = 1024
+@lru_cache(maxsize=1024)  # the same answers are shown on every message of a flow (issue 13)
+def _shown_text(value: str, where: BabelLocale) -> str:
+    moment = readable_moment(value, where)
+    return moment if moment is not None else value
 
 
-def _collected_names(flow: Flow) -> frozenset[str]:
-    """Every name a flow collects (save_as, remember, option `set` keys), memoized per flow:
-    it ran on every rendered message, ~15 % of a step's CPU."""
-    hit = _NAMES.get(id(flow))
-    if hit is not None and hit[0] is flow:
-        return hit[1]
-    names: set[str] = set()
-    for step in flow.steps.values():
-        names.update(n for n in (step.save_as, step.remember) if n)
-        for option in step.options:
-            names.update(option.set)
-    if len(_NAMES) >= _NAMES_MAX:
-        _NAMES.clear()
-    _NAMES[id(flow)] = (flow, frozenset(names))
-    return _NAMES[id(flow)][1]
+# Memo of _fixed, keyed by the hotel's and the flow's ids and holding both, so an id can never
+# be reused while cached (hotels and flows are immutable; a reload brings new ones). Pure.
+_FIXED: dict[tuple[int, int, str, str], tuple[Hotel, Flow | None, Mapping[str, str]]] = {}
+_FIXED_MAX = 1024
+
+
+def _fixed(hotel: Hotel, flow: Flow | None, lang: str, dept: str) -> Mapping[str, str]:
+    """The values no guest changes: hotel variables, the names `flow` collects (save_as,
+    remember, option `set` keys) as "", the builtins; memoized: every rendered message built
+    them, ~15 % of a step's CPU."""
+    key = (id(hotel), id(flow), lang, dept)
+    hit = _FIXED.get(key)
+    if hit is not None and hit[0] is hotel and hit[1] is flow:
+        return hit[2]
+    default = hotel.default_language
+    values = {name: text.get(lang, default) for name, text in hotel.variables.items()}
+    if flow is not None:
+        for step in flow.steps.values():
+            values.update(dict.fromkeys((n for n in (step.save_as, step.remember) if n), ""))
+            for option in step.options:
+                values.update(dict.fromkeys(option.set, ""))
+    department = hotel.departments.get(Dept(dept))
+    values.update(dict.fromkeys(_BUILTINS, ""))
+    values["hotel_name"] = hotel.name
+    values["department"] = department.name.get(lang, default) if department else ""
+    if len(_FIXED) >= _FIXED_MAX:
+        _FIXED.clear()
+    _FIXED[key] = (hotel, flow, values)
+    return values
 
 
 def substitute(template: str, values: Mapping[str, str]) -> str:
