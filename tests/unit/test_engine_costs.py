@@ -11,6 +11,7 @@ from hotelbot.config import load_hotels
 from hotelbot.flows import Context, Hotel, Step, Text
 from hotelbot.flows.availability import _menu_view, local, menu_view
 from hotelbot.flows.context import Echo
+from hotelbot.flows.i18n import expand_plurals
 from hotelbot.flows.ratelimit import Bucket
 from hotelbot.flows.render import _VARIABLE, _step_entries, step_entries, substitute
 from hotelbot.typedefs import FlowId, HotelId, StepId
@@ -85,3 +86,12 @@ def test_memoized_entries_are_the_entries_worked_out_afresh_per_hotel() -> None:
 def test_substitute_without_braces_is_the_template(template: str) -> None:
     expected = _VARIABLE.sub(lambda m: {"room": "205"}.get(m.group(1), m.group(0)), template)
     assert substitute(template, {"room": "205"}) == expected
+
+
+def test_plural_forms_are_picked_per_number_each_time() -> None:
+    template = "{n, plural, one {# item} other {# items}}, {m, plural, =0 {none} other {#}}"
+    said = [expand_plurals(template, {"n": n, "m": m}, "en")
+            for n, m in (("1", "0"), ("2", "3"), ("1", "0"), ("x", "1"))]
+    assert said == ["1 item, none", "2 items, 3", "1 item, none",
+                    "{n, plural, one {# item} other {# items}}, 1"]
+    assert expand_plurals(template, {}, "pt").startswith("{n, plural,")
