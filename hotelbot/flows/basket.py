@@ -43,7 +43,8 @@ from hotelbot.flows.model import ValidatorKind as VK
 from hotelbot.typedefs import JSONScalar, StepId
 
 __all__ = [
-    "BASKET", "ITEM", "MAX_LINES", "QUANTITY", "RESTATED", "STATE_KEYS", "absorb", "basket_step",
+    "BASKET", "ITEM", "MAX_LINES", "QUANTITY", "RESTATED", "STATE_KEYS", "VARIABLES", "absorb",
+    "basket_step",
     "chosen", "hidden", "item_options", "lines", "money", "request_data", "variables", "view",
 ]
 
@@ -212,6 +213,9 @@ def summary(hotel: Hotel, flow: Flow, basket: Lines, lang: str) -> str:
     payment = "basket_charged_to_room" if hotel.orders.charge_to_room else "basket_pay_on_delivery"
     shown.append(_string(hotel, payment, lang))
     return "\n".join(shown)
+
+
+VARIABLES = frozenset({"order_count", "order_lines", "order_total", "order_payment"})
 
 
 def variables(hotel: Hotel, flow: Flow | None, ctx: Context) -> dict[str, str]:

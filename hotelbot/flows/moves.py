@@ -86,7 +86,7 @@ class Moves:
 
     def say(self, key: str, ctx: Context, **extra: str) -> str:
         """A system string in the guest's language, its {variables} filled."""
-        values = variables(self.hotel, ctx, None) | extra
+        values = variables(self.hotel, ctx, None, extra)
         text = expand_plurals(string(self.hotel, key, ctx.language), values, ctx.language)
         return substitute(text, values)
 

@@ -8,13 +8,21 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hotelbot.config import load_hotels
-from hotelbot.flows import Context, Hotel, Step, Text
+from hotelbot.flows import Context, Flow, Hotel, Step, Text, basket, remembered_mark
 from hotelbot.flows.availability import _menu_view, local, menu_view
 from hotelbot.flows.context import Echo
-from hotelbot.flows.i18n import expand_plurals
+from hotelbot.flows.i18n import display_locale, expand_plurals
+from hotelbot.flows.navigation import MARK_PREFIX
 from hotelbot.flows.ratelimit import Bucket
-from hotelbot.flows.render import _VARIABLE, _step_entries, step_entries, substitute
-from hotelbot.typedefs import FlowId, HotelId, StepId
+from hotelbot.flows.render import (
+    _VARIABLE,
+    _step_entries,
+    shown_value,
+    step_entries,
+    substitute,
+    variables,
+)
+from hotelbot.typedefs import Dept, FlowId, HotelId, JSONScalar, StepId
 from tests.paths import CONFIG
 from tests.unit.fixtures import NOW, at
 
@@ -95,3 +103,54 @@ def test_plural_forms_are_picked_per_number_each_time() -> None:
     assert said == ["1 item, none", "2 items, 3", "1 item, none",
                     "{n, plural, one {# item} other {# items}}, 1"]
     assert expand_plurals(template, {}, "pt").startswith("{n, plural,")
+
+
+def _eager_variables(hotel: Hotel, ctx: Context, flow: Flow | None) -> dict[str, str]:
+    """The values as render.variables built them before they were looked up lazily."""
+    lang, default = ctx.language, hotel.default_language
+    values = {name: text.get(lang, default) for name, text in hotel.variables.items()}
+    if flow is not None:
+        for step in flow.steps.values():
+            values.update(dict.fromkeys((n for n in (step.save_as, step.remember) if n), ""))
+            for option in step.options:
+                values.update(dict.fromkeys(option.set, ""))
+    department = hotel.departments.get(Dept(ctx.department))
+    values.update(dict.fromkeys(("hotel_name", "guest_name", "room", "department"), ""))
+    values["hotel_name"] = hotel.name
+    values["department"] = department.name.get(lang, default) if department else ""
+    where = display_locale(lang, hotel.locale)
+    for source in (ctx.accumulated_data, ctx.step_data):
+        values.update({k: shown_value(v, where) for k, v in source.items()
+                       if not k.startswith(MARK_PREFIX)})
+    values.update(basket.variables(hotel, flow, ctx))
+    return values
+
+
+@pytest.mark.parametrize(("flow_id", "data", "known"), [
+    (None, {}, {}),
+    ("room_service_order", {"basket": "tea*2,coffee*1", "quantity": 2, "item": "Tea"},
+     {"room": "412", remembered_mark("room"): "2026-11-25", "guest_name": "Ana"}),
+    ("late_checkout", {"checkout_time": "12:30", "room": "207"}, {"room": "412"}),
+    ("check_in", {"arrival_date": "2026-12-04", "order_total": "shadowed"},
+     {"hotel_name": "shadowed", "restaurant_hours": "mine"}),
+])
+def test_variables_read_as_the_values_built_eagerly(
+        flow_id: str | None, data: dict[str, JSONScalar], known: dict[str, JSONScalar]) -> None:
+    hotel, _ = _category()
+    flow = hotel.flows[FlowId(flow_id)] if flow_id else None
+    ctx = at("order.quantity").evolve(hotel_id=hotel.hotel_id, department="room_service",
+                                      step_data=data, accumulated_data=known)
+    expected = _eager_variables(hotel, ctx, flow)
+    values = variables(hotel, ctx, flow)
+    assert dict(values) == expected and len(values) == len(expected)
+    assert all(values[name] == value for name, value in expected.items())
+    assert values.get(remembered_mark("room"), "absent") == "absent"
+    assert variables(hotel, ctx, flow, {"room": "1", "x": "y"}) == expected | {"room": "1",
+                                                                               "x": "y"}
+
+
+def test_a_basket_flow_gives_exactly_the_basket_variables() -> None:
+    hotel, _ = _category()
+    ctx = at("order.quantity").evolve(step_data={"basket": "tea*1"})
+    flow = hotel.flows[FlowId("room_service_order")]
+    assert set(basket.variables(hotel, flow, ctx)) == basket.VARIABLES
