@@ -77,6 +77,11 @@ class Context:
 
     def to_dict(self) -> dict[str, object]:
         """Plain JSON-able dict (datetimes as ISO 8601 strings) with a schema version."""
+        # A step's times are mostly its one `now` (last activity, the bucket, the loop guard):
+        # each time object is formatted once (issue 13).
+        active, rate, echo = _iso(self.last_activity), self.rate, self.echo
+        counted = active if rate.counted_at is self.last_activity else _iso(rate.counted_at)
+        since = active if echo.since is self.last_activity else _iso(echo.since)
         return {
             "v": SNAPSHOT_VERSION,
             "hotel_id": self.hotel_id,
@@ -90,16 +95,12 @@ class Context:
             "accumulated_data": dict(self.accumulated_data),
             "navigation_stack": list(self.navigation_stack),
             "error_count": self.error_count,
-            "last_activity": _iso(self.last_activity),
+            "last_activity": active,
             "cooloff_until": _iso(self.cooloff_until),
-            "rate": {
-                "tokens": self.rate.tokens,
-                "counted_at": _iso(self.rate.counted_at),
-                "noticed": self.rate.noticed,
-            },
+            "rate": {"tokens": rate.tokens, "counted_at": counted, "noticed": rate.noticed},
             "checking": list(self.checking),
-            "echo": {"fingerprint": self.echo.fingerprint, "since": _iso(self.echo.since),
-                     "count": self.echo.count, "tripped": self.echo.tripped},
+            "echo": {"fingerprint": echo.fingerprint, "since": since, "count": echo.count,
+                     "tripped": echo.tripped},
         }
 
     @staticmethod

@@ -98,7 +98,8 @@ class Moves:
         if dept is None or dept.main_flow not in self.hotel.flows:
             return self.halt(ctx, notice)
         start = self.hotel.flows[dept.main_flow].start
-        return self.enter(idle(ctx), dept.main_flow, start, notice, fallback=False)
+        ctx = idle(ctx, current_flow=dept.main_flow, current_step=start)  # one copy, not two
+        return self.enter(ctx, dept.main_flow, start, notice, fallback=False)
 
     def halt(self, ctx: Context, notice: str) -> Outcome:
         """Nothing valid to show (a broken configuration): say so and go idle."""
@@ -241,7 +242,7 @@ class Moves:
                 return self.show(landing.context.evolve(error_count=0), landing.at, notice)
         main = self.nav.main_start(ctx)
         stack = (main.ref,) if main is not None and main.flow.id != flow_id else ()
-        restarted = idle(ctx).evolve(navigation_stack=stack)
+        restarted = idle(ctx, navigation_stack=stack)
         return self.enter(restarted, flow_id, flow.start, notice)
 
     def start_requested(self, ctx: Context, flow_id: str) -> Outcome:
@@ -252,7 +253,7 @@ class Moves:
             return self.main_menu(ctx, closed)
         main = self.nav.main_start(ctx)
         stack = (main.ref,) if main is not None and main.flow.id != flow_id else ()
-        ctx = idle(ctx).evolve(navigation_stack=stack)
+        ctx = idle(ctx, navigation_stack=stack)
         return self.enter(ctx, flow_id, self.hotel.flows[FlowId(flow_id)].start)
 
     def apply_set(self, ctx: Context, values: Mapping[str, JSONScalar | Text]) -> Context:

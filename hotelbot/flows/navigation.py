@@ -11,9 +11,10 @@ reference (a reload may remove anything: the answer is None), do I/O, read the c
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Unpack
 
 from hotelbot.flows.conditions import holds
-from hotelbot.flows.context import Context
+from hotelbot.flows.context import Context, ContextChanges
 from hotelbot.flows.model import FLOW_PREFIX, Department, Flow, Hotel, Next, Step, StepKind
 from hotelbot.typedefs import Dept, FlowId, JSONScalar, StepId
 
@@ -77,13 +78,12 @@ def choose(next_: Next | None, ctx: Context) -> str | None:
     )
 
 
-def idle(ctx: Context) -> Context:
+def idle(ctx: Context, **also: Unpack[ContextChanges]) -> Context:
     """The context with no current flow: step data, stack, error count and any check of a
-    remembered value cleared."""
-    return ctx.evolve(
-        current_flow=None, current_step=None, step_data={}, navigation_stack=(), error_count=0,
-        checking=(),
-    )
+    remembered value cleared; then `also` (where it starts again), in the same copy."""
+    cleared: ContextChanges = {"current_flow": None, "current_step": None, "step_data": {},
+                               "navigation_stack": (), "error_count": 0, "checking": ()}
+    return ctx.evolve(**(cleared | also))
 
 
 def stack_to(stack: tuple[str, ...], here: Position, ref: str) -> tuple[str, ...]:
@@ -181,7 +181,8 @@ class Navigator:
                 return Landing(context=ctx, at=None)
             seen.add((flow_id, step_id))
             if target.enabled:
-                ctx = ctx.evolve(current_flow=flow_id, current_step=step_id)
+                if ctx.current_flow != flow_id or ctx.current_step != step_id:
+                    ctx = ctx.evolve(current_flow=flow_id, current_step=step_id)
                 return Landing(context=ctx, at=Position(flow, target))
             following = choose(target.next, ctx)
             if following is None:

@@ -117,7 +117,7 @@ class Words(Answers):
         main = self.nav.main_start(ctx)
         if main is None or self.word(text, main.step) is not None:
             return None
-        opened = idle(ctx).evolve(current_flow=main.flow.id, current_step=main.step.id)
+        opened = idle(ctx, current_flow=main.flow.id, current_step=main.step.id)
         index = self.match_entry(opened, main, text)
         if index is not None:
             return self.pick(opened, main, index)
@@ -155,8 +155,8 @@ class Words(Answers):
             return None
         main = self.nav.main_start(ctx)
         stack = (main.ref,) if main is not None and main.flow.id != target.flow.id else ()
-        opened = idle(ctx).evolve(navigation_stack=stack, current_flow=target.flow.id,
-                                  current_step=target.step.id)
+        opened = idle(ctx, navigation_stack=stack, current_flow=target.flow.id,
+                      current_step=target.step.id)
         return self.pick_key(opened, target, key)
 
     def back(self, ctx: Context, here: Position) -> Outcome:

@@ -154,3 +154,18 @@ def test_a_basket_flow_gives_exactly_the_basket_variables() -> None:
     ctx = at("order.quantity").evolve(step_data={"basket": "tea*1"})
     flow = hotel.flows[FlowId("room_service_order")]
     assert set(basket.variables(hotel, flow, ctx)) == basket.VARIABLES
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_a_snapshot_formats_each_time_of_its_own(shared: bool) -> None:
+    later = NOW + timedelta(seconds=1)
+    counted, since = (NOW, NOW) if shared else (later, NOW - timedelta(hours=1))
+    ctx = at("order.quantity").evolve(last_activity=NOW, rate=Bucket(tokens=1.0,
+                                      counted_at=counted), echo=Echo(since=since, count=1))
+    snapshot = ctx.to_dict()
+    assert snapshot["last_activity"] == NOW.isoformat()
+    assert snapshot["rate"] == {"tokens": 1.0, "counted_at": counted.isoformat(),
+                                "noticed": False}
+    assert snapshot["echo"]["since"] == since.isoformat()  # type: ignore[index]
+    restored = Context.from_dict(snapshot)
+    assert restored == ctx and restored.echo == ctx.echo
