@@ -270,7 +270,10 @@ def _merged(context: Context, guest: Guest | None) -> Context:
     """The context with the guest's shared data and language (a language only once chosen)."""
     if guest is None:
         return context
-    return context.evolve(accumulated_data=guest.data, language=guest.language or context.language)
+    language = guest.language or context.language
+    if guest.data is context.accumulated_data and language == context.language:
+        return context  # merged by the step before (a returning guest): nothing to copy
+    return context.evolve(accumulated_data=guest.data, language=language)
 
 
 class _Turn(Rechecks):

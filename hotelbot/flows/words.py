@@ -18,7 +18,7 @@ from hotelbot.flows.events import Event, TextReceived
 from hotelbot.flows.model import HANDOFF_FLOW, Option, Step, StepKind, WordKind
 from hotelbot.flows.moves import Outcome
 from hotelbot.flows.navigation import Position, choose, idle
-from hotelbot.flows.text import normalize
+from hotelbot.flows.text import in_any_language, normalize
 from hotelbot.flows.validators import numeric_answer
 
 __all__ = ["Words"]
@@ -50,27 +50,24 @@ class Words(Answers):
             return None
         norm = normalize(text)
         for kind in _WORD_ORDER:
-            if any(norm in words for words in self.hotel.words.get(kind, {}).values()):
+            if norm in in_any_language(self.hotel.words.get(kind, {})):
                 return kind
         return None
 
     def asks_requests(self, text: str) -> bool:
         """Whether `text` asks for the guest's own requests ("my orders") in any language."""
-        norm = normalize(text)
-        return any(norm in words for words in self.hotel.words.get("requests", {}).values())
+        return normalize(text) in in_any_language(self.hotel.words.get("requests", {}))
 
     def asks_for_person(self, ctx: Context, event: Event) -> str | None:
         """The handoff flow, when the guest's text is a "person" word and it is offered."""
         if not isinstance(event, TextReceived) or not self.nav.offered(ctx, HANDOFF_FLOW):
             return None
-        norm = normalize(event.text)
-        words = self.hotel.words.get("person", {}).values()
-        return HANDOFF_FLOW if any(norm in listed for listed in words) else None
+        person = in_any_language(self.hotel.words.get("person", {}))
+        return HANDOFF_FLOW if normalize(event.text) in person else None
 
     def small_talk(self, text: str) -> bool:
         """Whether `text` is small talk ("thanks", "ok", 👍) in any enabled language."""
-        norm = normalize(text)
-        return any(norm in words for words in self.hotel.words.get("thanks", {}).values())
+        return normalize(text) in in_any_language(self.hotel.words.get("thanks", {}))
 
     def text(self, ctx: Context, here: Position, text: str) -> Outcome:
         kind = self.word(text, here.step)

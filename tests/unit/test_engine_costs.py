@@ -22,6 +22,7 @@ from hotelbot.flows.render import (
     substitute,
     variables,
 )
+from hotelbot.flows.text import in_any_language
 from hotelbot.typedefs import Dept, FlowId, HotelId, JSONScalar, StepId
 from tests.paths import CONFIG
 from tests.unit.fixtures import NOW, at
@@ -169,3 +170,13 @@ def test_a_snapshot_formats_each_time_of_its_own(shared: bool) -> None:
     assert snapshot["echo"]["since"] == since.isoformat()  # type: ignore[index]
     restored = Context.from_dict(snapshot)
     assert restored == ctx and restored.echo == ctx.echo
+
+
+def test_words_in_any_language_are_each_table_s_own() -> None:
+    hotel, _ = _category()
+    for kind, per_language in hotel.words.items():
+        assert in_any_language(per_language) == frozenset().union(*per_language.values()), kind
+    other = {"en": frozenset({"halt"}), "pt": frozenset({"parar"})}
+    assert in_any_language(other) == {"halt", "parar"}
+    assert in_any_language({}) == frozenset()
+    assert "halt" not in in_any_language(hotel.words["stop"])
