@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from hotelbot.flows import availability, basket
-from hotelbot.flows.context import Context
+from hotelbot.flows.context import Context, ContextChanges
 from hotelbot.flows.effects import CreateRequest, Effect, ListRequests, ScheduleMessage
 from hotelbot.flows.i18n import expand_plurals
 from hotelbot.flows.model import (
@@ -107,10 +107,12 @@ class Moves:
         return Outcome(context=idle(ctx), effects=(text_message(body),))
 
     def enter(
-        self, ctx: Context, flow_id: str, step_id: str, notice: str = "", *, fallback: bool = True
+        self, ctx: Context, flow_id: str, step_id: str, notice: str = "", *, fallback: bool = True,
+        also: ContextChanges | None = None,
     ) -> Outcome:
-        """Arrive at a step (the stack already updated), passing through disabled steps."""
-        landing = self.nav.land(ctx, flow_id, step_id)
+        """Arrive at a step (the stack already updated, or updated by `also`), passing through
+        disabled steps."""
+        landing = self.nav.land(ctx, flow_id, step_id, also)
         ctx, at = landing.context, landing.at
         if at is None:
             if fallback:
@@ -214,15 +216,13 @@ class Moves:
             if not self.nav.offered(ctx, flow_id):
                 return self.main_menu(ctx, self.say("error", ctx))
             start = self.hotel.flows[FlowId(flow_id)].start
-            ctx = ctx.evolve(navigation_stack=stack_to(stack, here, f"{flow_id}.{start}"),
-                             step_data={})
-            return self.enter(ctx, flow_id, start, notice)
+            return self.enter(ctx, flow_id, start, notice, also={
+                "navigation_stack": stack_to(stack, here, f"{flow_id}.{start}"), "step_data": {}})
         ref = f"{here.flow.id}.{target}"
         if ref != here.ref and ref in stack:  # passed already (a confirm's "change"): rule 10
-            ctx = self.nav.rewind(ctx, ref)
-        else:
-            ctx = ctx.evolve(navigation_stack=stack_to(stack, here, ref))
-        return self.enter(ctx, here.flow.id, target, notice)
+            return self.enter(self.nav.rewind(ctx, ref), here.flow.id, target, notice)
+        also: ContextChanges = {"navigation_stack": stack_to(stack, here, ref)}
+        return self.enter(ctx, here.flow.id, target, notice, also=also)
 
     def recover(self, ctx: Context) -> Outcome:
         """The context's step is disabled or gone (a reload changed the flow): continue at the
@@ -258,10 +258,14 @@ class Moves:
 
     def apply_set(self, ctx: Context, values: Mapping[str, JSONScalar | Text]) -> Context:
         """Save an option's data; a Text in the guest's language (set by `language` first)."""
+        if not values:  # nothing to save: the context as it is (one copy less)
+            return ctx
         code = values.get("language")
-        if isinstance(code, str) and code in self.hotel.languages:
-            ctx = ctx.evolve(language=code)
+        language = code if isinstance(code, str) and code in self.hotel.languages else None
+        lang = language or ctx.language
         data = {**ctx.step_data, **{
-            key: value.get(ctx.language, self.hotel.default_language) if isinstance(value, Text)
+            key: value.get(lang, self.hotel.default_language) if isinstance(value, Text)
             else value for key, value in values.items() if key != "language"}}
-        return ctx.evolve(step_data=data)
+        if language is None:
+            return ctx.evolve(step_data=data)
+        return ctx.evolve(language=language, step_data=data)
