@@ -11,6 +11,7 @@ Must never do I/O, read the clock or log.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from hotelbot.flows.answers import Answers
 from hotelbot.flows.context import Context
@@ -27,6 +28,7 @@ _WORD_ORDER: tuple[WordKind, ...] = ("menu", "back", "skip")
 _TOKEN = re.compile(r"\w+")
 
 
+@lru_cache(maxsize=4096)  # keyword phrases are config text, tokenized for every scan (issue 13)
 def _tokens(text: str) -> str:
     """Normalized words joined by single spaces, padded: " can i extend my stay "."""
     return f" {' '.join(_TOKEN.findall(normalize(text)))} "
