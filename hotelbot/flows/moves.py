@@ -143,8 +143,8 @@ class Moves:
         basket step is a menu or input built from the context (hotelbot.flows.basket); every
         other step as configured."""
         if here.step.kind is StepKind.MENU:
-            return Position(here.flow, availability.menu_view(self.hotel, here.step,
-                                                              self.local_now(), ctx.language))
+            shown = availability.menu_view(self.hotel, here.step, self.local_now(), ctx.language)
+            return here if shown is here.step else Position(here.flow, shown)
         if here.step.kind is not StepKind.BASKET:
             return here
         return Position(here.flow, basket.view(self.hotel, here.flow, here.step, ctx))

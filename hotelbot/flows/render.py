@@ -412,36 +412,56 @@ class _Shape:
         interactive["action"] = action
         return SendMessage(body={"type": "interactive", "interactive": interactive})
 
-    def _title(self, entry: Entry, index: int, limit: int) -> str:
-        title = substitute(entry.title.get(self.lang, self.default), self.values)
-        return clip(title, limit) or str(index)
+    def _labels(self, entries: tuple[Entry, ...], limit: int) -> tuple[tuple[str, str, str], ...]:
+        """Each entry's reply id, title (clipped to `limit`; its number if empty) and row
+        description ("" for none), {variables} filled; memoized when no entry names one."""
+        key = (id(entries), self.flow_id, self.step_id, self.lang, self.default, limit)
+        hit = _LABELS.get(key)
+        if hit is not None and hit[0] is entries:
+            return hit[1]
+        texts = [(e.title.get(self.lang, self.default),
+                  e.description.get(self.lang, self.default) if e.description is not None else "")
+                 for e in entries]
+        labels = tuple(
+            (reply_id(self.flow_id, self.step_id, entry.key),
+             clip(substitute(title, self.values), limit) or str(index),
+             clip(substitute(description, self.values), limits.ROW_DESCRIPTION_MAX))
+            for index, (entry, (title, description)) in enumerate(zip(entries, texts,
+                                                                       strict=True), 1))
+        if not any("{" in title or "{" in description for title, description in texts):
+            if len(_LABELS) >= _LABELS_MAX:
+                _LABELS.clear()
+            _LABELS[key] = (entries, labels)  # read the same for every guest
+        return labels
 
     def buttons(self, entries: tuple[Entry, ...]) -> SendMessage | None:
-        titles = [self._title(e, i, limits.BUTTON_TITLE_MAX) for i, e in enumerate(entries, 1)]
-        ids = [reply_id(self.flow_id, self.step_id, e.key) for e in entries]
-        if len(set(titles)) != len(titles) or any(len(i) > limits.BUTTON_ID_MAX for i in ids):
+        labels = self._labels(entries, limits.BUTTON_TITLE_MAX)
+        titles = [title for _, title, _ in labels]
+        if len(set(titles)) != len(titles) or any(len(i) > limits.BUTTON_ID_MAX
+                                                  for i, _, _ in labels):
             return None
-        buttons = [{"type": "reply", "reply": {"id": i, "title": t}} for i, t in zip(ids, titles,
-                                                                                      strict=True)]
+        buttons = [{"type": "reply", "reply": {"id": i, "title": t}} for i, t, _ in labels]
         return self._interactive("button", {"buttons": buttons})
 
     def list(self, entries: tuple[Entry, ...], button: str) -> SendMessage | None:
         rows: list[dict[str, str]] = []
-        for index, entry in enumerate(entries, 1):
-            row = {"id": reply_id(self.flow_id, self.step_id, entry.key),
-                   "title": self._title(entry, index, limits.ROW_TITLE_MAX)}
-            if len(row["id"]) > limits.ROW_ID_MAX:
+        for row_id, title, description in self._labels(entries, limits.ROW_TITLE_MAX):
+            if len(row_id) > limits.ROW_ID_MAX:
                 return None
-            if entry.description is not None and (
-                description := clip(
-                    substitute(entry.description.get(self.lang, self.default), self.values),
-                    limits.ROW_DESCRIPTION_MAX,
-                )
-            ):
+            row = {"id": row_id, "title": title}
+            if description:
                 row["description"] = description
             rows.append(row)
         action = {"button": button or ELLIPSIS, "sections": [{"rows": rows}]}
         return self._interactive("list", action)
+
+
+# Memo of _Shape._labels, keyed by the entries' id (and what else names them) and holding the
+# entries, so an id is never reused while cached: a menu's titles were substituted and clipped
+# anew on every message (issue 13). Only entries that name no {variable} are kept. Pure.
+_LABELS: dict[tuple[int, str, str, str, str, int],
+              tuple[tuple[Entry, ...], tuple[tuple[str, str, str], ...]]] = {}
+_LABELS_MAX = 4096
 
 
 # --- message templates (Cloud API fact sheet 4.5: outside the 24-hour window) ---------------

@@ -8,7 +8,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hotelbot.config import load_hotels
-from hotelbot.flows import Context, Flow, Hotel, Step, Text, basket, remembered_mark
+from hotelbot.flows import (
+    Context,
+    Flow,
+    Hotel,
+    SendMessage,
+    Step,
+    Text,
+    basket,
+    remembered_mark,
+)
 from hotelbot.flows.availability import _menu_view, local, menu_view
 from hotelbot.flows.context import Echo
 from hotelbot.flows.i18n import display_locale, expand_plurals
@@ -17,6 +26,7 @@ from hotelbot.flows.ratelimit import Bucket
 from hotelbot.flows.render import (
     _VARIABLE,
     _step_entries,
+    render_step,
     shown_value,
     step_entries,
     substitute,
@@ -180,3 +190,22 @@ def test_words_in_any_language_are_each_table_s_own() -> None:
     assert in_any_language(other) == {"halt", "parar"}
     assert in_any_language({}) == frozenset()
     assert "halt" not in in_any_language(hotel.words["stop"])
+
+
+def _row_titles(message: SendMessage) -> list[str]:
+    action = message.body["interactive"]["action"]  # type: ignore[index]
+    return [row["title"] for section in action["sections"] for row in section["rows"]]
+
+
+def test_menu_titles_naming_a_variable_are_filled_per_guest_each_time() -> None:
+    hotel, category = _category()
+    flow = hotel.flows[FlowId("room_service_order")]
+    first = category.options[0]
+    named = replace(category, options=(replace(first, title=Text.of("To room {room}")),
+                                       *category.options[1:]))
+    for room in ("101", "202", "101"):
+        ctx = at("order.quantity").evolve(hotel_id=hotel.hotel_id, department="room_service",
+                                          accumulated_data={"room": room})
+        titles = _row_titles(render_step(hotel, ctx, flow, named))
+        assert titles[0] == f"To room {room}"
+        assert titles[1:] == _row_titles(render_step(hotel, ctx, flow, category))[1:]
