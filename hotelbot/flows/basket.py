@@ -44,8 +44,8 @@ from hotelbot.typedefs import JSONScalar, StepId
 
 __all__ = [
     "BASKET", "ITEM", "MAX_LINES", "QUANTITY", "RESTATED", "STATE_KEYS", "VARIABLES", "absorb",
-    "basket_step",
-    "chosen", "hidden", "item_options", "lines", "money", "request_data", "variables", "view",
+    "basket_step", "chosen", "hidden", "item_options", "lines", "money", "request_data",
+    "variable", "variables", "view",
 ]
 
 BASKET = "basket"  # step_data: the basket, "coffee*2,tea*1"
@@ -234,6 +234,24 @@ def variables(hotel: Hotel, flow: Flow | None, ctx: Context) -> dict[str, str]:
     }
 
 
+def variable(hotel: Hotel, flow: Flow | None, ctx: Context, name: str) -> str | None:
+    """One of `variables`, worked out alone (a text names one or two of them); None when the
+    flow has no basket or `name` is none of them."""
+    if flow is None or name not in VARIABLES or basket_step(flow) is None:
+        return None
+    lang = ctx.language
+    if name == "order_payment":
+        charged = hotel.orders.charge_to_room
+        return _string(hotel, "basket_charged_to_room" if charged else "basket_pay_on_delivery",
+                       lang)
+    basket = lines(ctx.step_data.get(BASKET))
+    if name == "order_count":
+        return str(sum(count for _, count in basket))
+    if name == "order_lines":
+        return "\n".join(_line(hotel, flow, i, c, lang) for i, c in basket)
+    return money(hotel, total(hotel, basket))
+
+
 def hidden(flow: Flow) -> frozenset[str]:
     """Values a confirmation does not list for a basket flow: the last item and quantity
     (the basket lists every line)."""
@@ -258,11 +276,32 @@ def request_data(hotel: Hotel, flow: Flow, data: Mapping[str, JSONScalar],
     return kept
 
 
+# Memo of view, keyed by the hotel's, flow's and step's ids (each entry holding them, so an id
+# is never reused while cached) and all view reads of the context: a turn at the basket views
+# it twice (the step answered, the step shown), and a view that stays the same object keeps
+# its entries and labels memoized downstream (issue 13). Pure: no I/O.
+_VIEWS: dict[tuple[int, int, int, str, JSONScalar, JSONScalar],
+             tuple[Hotel, Flow, Step, Step]] = {}
+_VIEWS_MAX = 4096
+
+
 def view(hotel: Hotel, flow: Flow, step: Step, ctx: Context) -> Step:
     """The basket step as the guest sees it now: a menu (overview, edit) or an input (line)."""
-    lang = ctx.language
-    basket = lines(ctx.step_data.get(BASKET))
-    mode = ctx.step_data.get(_MODE)
+    data = ctx.step_data
+    key = (id(hotel), id(flow), id(step), ctx.language, data.get(BASKET), data.get(_MODE))
+    hit = _VIEWS.get(key)
+    if hit is not None and hit[0] is hotel and hit[1] is flow and hit[2] is step:
+        return hit[3]
+    shown = _view(hotel, flow, step, ctx.language, key[4], key[5])
+    if len(_VIEWS) >= _VIEWS_MAX:
+        _VIEWS.clear()
+    _VIEWS[key] = (hotel, flow, step, shown)
+    return shown
+
+
+def _view(hotel: Hotel, flow: Flow, step: Step, lang: str, value: JSONScalar,
+          mode: JSONScalar) -> Step:
+    basket = lines(value)
     here = Next(default=step.id)
 
     def option(key: str, string_key: str, to: Next, **values: JSONScalar) -> Option:

@@ -152,21 +152,19 @@ class Values(Mapping[str, str]):
     """The values `variables` gives, each worked out when a text names it: most texts name
     none, and building every value for every text was a fifth of a step (issue 13)."""
 
-    __slots__ = ("_basket", "_context", "_extra", "_flow", "_hotel")
+    __slots__ = ("_context", "_extra", "_flow", "_hotel")
 
     def __init__(self, hotel: Hotel, context: Context, flow: Flow | None,
                  extra: Mapping[str, str]) -> None:
         self._hotel, self._context, self._flow, self._extra = hotel, context, flow, extra
-        self._basket: Mapping[str, str] | None = None
 
     def __getitem__(self, name: str) -> str:
         if name in self._extra:
             return self._extra[name]
         if name in basket.VARIABLES:
-            if self._basket is None:
-                self._basket = basket.variables(self._hotel, self._flow, self._context)
-            if name in self._basket:
-                return self._basket[name]
+            found = basket.variable(self._hotel, self._flow, self._context, name)
+            if found is not None:
+                return found
         if not name.startswith(MARK_PREFIX):
             hotel, context = self._hotel, self._context
             for source in (context.step_data, context.accumulated_data):

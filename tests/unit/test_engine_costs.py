@@ -209,3 +209,34 @@ def test_menu_titles_naming_a_variable_are_filled_per_guest_each_time() -> None:
         titles = _row_titles(render_step(hotel, ctx, flow, named))
         assert titles[0] == f"To room {room}"
         assert titles[1:] == _row_titles(render_step(hotel, ctx, flow, category))[1:]
+
+
+@pytest.mark.parametrize("data", [
+    {"basket": "tea*1"}, {"basket": "club_sandwich*2,tea*3,coffee*1"}, {}, {"basket": 7},
+])
+def test_each_basket_variable_alone_is_its_value_among_all(data: dict[str, JSONScalar]) -> None:
+    hotel, _ = _category()
+    ctx = at("order.quantity").evolve(step_data=data)
+    flow = hotel.flows[FlowId("room_service_order")]
+    every = basket.variables(hotel, flow, ctx)
+    assert {name: basket.variable(hotel, flow, ctx, name) for name in every} == every
+    assert basket.variable(hotel, flow, ctx, "room") is None
+    assert basket.variable(hotel, hotel.flows[FlowId("check_in")], ctx, "order_count") is None
+
+
+@pytest.mark.parametrize(("language", "data"), [
+    ("en", {"basket": "tea*2"}), ("en", {"basket": "tea*2,coffee*1", "basket_mode": "edit"}),
+    ("en", {"basket": "tea*2", "basket_mode": "tea"}), ("en", {}), ("pt", {"basket": "tea*2"}),
+])
+def test_a_memoized_basket_view_is_the_view_worked_out_afresh(
+        language: str, data: dict[str, JSONScalar]) -> None:
+    hotel, _ = _category()
+    flow = hotel.flows[FlowId("room_service_order")]
+    step = flow.steps[StepId("basket")]
+    ctx = at("order.quantity").evolve(language=language, step_data={**data, "item": "x"})
+    shown = basket.view(hotel, flow, step, ctx)
+    assert shown == basket._view(hotel, flow, step, language, data.get("basket"),
+                                 data.get("basket_mode"))
+    assert basket.view(hotel, flow, step, ctx.evolve(step_data=dict(data))) is shown
+    other = ctx.evolve(step_data={**data, "basket": "wine*1"})
+    assert basket.view(hotel, flow, step, other) != shown
