@@ -68,7 +68,7 @@ class Context:
 
         Built field by field, not by dataclasses.replace: that runs __init__, which sets each
         of a frozen dataclass's 16 fields through object.__setattr__ again, and a step
-        evolves its context several times (issue 13: a third of the engine's CPU).
+        evolves its context several times (issue 13: a quarter of the engine's CPU).
         """
         new = _bare(Context)
         _consume(map(call, _PUT, repeat(new), _values(self)))  # each slot set, looping in C
