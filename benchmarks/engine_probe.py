@@ -6,11 +6,12 @@ hotel-wide limits, as the actor passes them) and then `Context.to_dict` (the sna
 commits). The traffic is the throughput benchmark's (benchmarks/load.py): guests writing
 "hello", "menu", "hi" to the shipped configuration's five department numbers (a new
 conversation, then returning ones), loaded unpaced as the benchmark loads it
-(benchmarks/hotels.py), plus the demo's room-service order dialogue. Each runs at a fixed
-`now` by day and at night (room service and breakfast closed: menus say when they open).
-Reports the best of 3 runs (process CPU time) per case and a cProfile top by tottime;
-`--digest` prints a hash of every outcome instead, to show a change kept the engine's
-behaviour (same digest before and after).
+(benchmarks/hotels.py), at a fixed `now` by day and at night (room service and breakfast
+closed: menus say when they open); and the demo's room-service order dialogue by day.
+Reports the best of 3 runs (process CPU time) per case, the probe's own bookkeeping (a few
+µs a step) included, and a cProfile top by tottime (CPU time); `--digest` prints a hash of
+every outcome instead, to show a change kept the engine's behaviour (same digest before and
+after).
 Must never: write outside a temporary directory, or be read as the server's cost (actors,
 store and sends are not here: scripts/bench throughput measures those).
 
@@ -173,7 +174,7 @@ def main() -> None:
         per_step, steps = _best(run)
         print(f"{name:32} {per_step:7.1f} µs CPU a step (best of {RUNS}, {steps} steps)")
     if args.profile:
-        profile = cProfile.Profile()
+        profile = cProfile.Profile(time.process_time)  # CPU: other processes add nothing
         replay = _Replay(hotels, DAY)
         profile.runcall(replay.benchmark, args.guests)
         profile.runcall(replay.orders, max(1, args.guests // 5))
