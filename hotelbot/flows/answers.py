@@ -46,7 +46,8 @@ class Answers(Guards):
 
     def pick(self, ctx: Context, here: Position, index: int) -> Outcome:
         """Apply the index-th entry of a menu, confirm or choice/rating step."""
-        ctx = ctx.evolve(error_count=0)
+        if ctx.error_count:
+            ctx = ctx.evolve(error_count=0)
         current = here.step
         if current.kind is StepKind.MENU:
             option = current.options[index]

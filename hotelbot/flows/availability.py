@@ -125,12 +125,32 @@ def option_hours(hotel: Hotel, option: Option) -> Hours | None:
     return None
 
 
+# Memo of menu_view: a menu reads the same for a whole minute, and a turn views its menu twice
+# (the step answered, the step shown; issue 13). Keyed by the hotel's and the step's ids, each
+# entry holding both so an id is never reused while cached (a reload brings new ones). Pure.
+_VIEWS: dict[tuple[int, int, int, str], tuple[Hotel, Step, Step]] = {}
+_VIEWS_MAX = 4096
+
+
 def menu_view(hotel: Hotel, step: Step, moment: datetime, lang: str) -> Step:
     """A menu as it reads at `moment`: each closed option says when it opens, in its row
     description when the menu is a list (4-10 options), else (buttons and numbered menus
-    show no descriptions) in a line under the menu's text."""
+    show no descriptions) in a line under the menu's text. Memoized per minute of the
+    hotel's clock (all it reads of `moment`)."""
     if step.kind is not StepKind.MENU:
         return step
+    key = (id(hotel), id(step), _minute(moment), lang)
+    hit = _VIEWS.get(key)
+    if hit is not None and hit[0] is hotel and hit[1] is step:
+        return hit[2]
+    view = _menu_view(hotel, step, moment, lang)
+    if len(_VIEWS) >= _VIEWS_MAX:
+        _VIEWS.clear()
+    _VIEWS[key] = (hotel, step, view)
+    return view
+
+
+def _menu_view(hotel: Hotel, step: Step, moment: datetime, lang: str) -> Step:
     as_list = limits.BUTTONS_MAX < len(step.options) <= limits.ROWS_MAX
     options, notes = [], []
     for option in step.options:

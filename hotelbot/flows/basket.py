@@ -43,8 +43,9 @@ from hotelbot.flows.model import ValidatorKind as VK
 from hotelbot.typedefs import JSONScalar, StepId
 
 __all__ = [
-    "BASKET", "ITEM", "MAX_LINES", "QUANTITY", "RESTATED", "STATE_KEYS", "absorb", "basket_step",
-    "chosen", "hidden", "item_options", "lines", "money", "request_data", "variables", "view",
+    "BASKET", "ITEM", "MAX_LINES", "QUANTITY", "RESTATED", "STATE_KEYS", "VARIABLES", "absorb",
+    "basket_step", "chosen", "hidden", "item_options", "lines", "money", "request_data",
+    "variable", "variables", "view",
 ]
 
 BASKET = "basket"  # step_data: the basket, "coffee*2,tea*1"
@@ -65,15 +66,34 @@ MAX_LINES = 9  # the edit view lists the lines and "Back to the order": a list o
 Lines = tuple[tuple[str, int], ...]
 
 
+# Memo of each flow's basket step and item options, keyed by the flow's id and holding the
+# flow, so an id is never reused while cached (flows are immutable; a reload brings new ones):
+# every message of a basket flow looked for them, once per line shown (issue 13). Pure.
+_SHAPES: dict[int, tuple[Flow, Step | None, Mapping[str, Option]]] = {}
+_SHAPES_MAX = 1024
+
+
+def _shape(flow: Flow) -> tuple[Flow, Step | None, Mapping[str, Option]]:
+    hit = _SHAPES.get(id(flow))
+    if hit is not None and hit[0] is flow:
+        return hit
+    step = next((s for s in flow.steps.values() if s.kind is StepKind.BASKET), None)
+    items = {option.id: option for s in flow.steps.values() if s.kind is StepKind.MENU
+             for option in s.options if ITEM in option.set}
+    if len(_SHAPES) >= _SHAPES_MAX:
+        _SHAPES.clear()
+    _SHAPES[id(flow)] = (flow, step, items)
+    return _SHAPES[id(flow)]
+
+
 def basket_step(flow: Flow) -> Step | None:
     """The flow's basket step, if it has one."""
-    return next((s for s in flow.steps.values() if s.kind is StepKind.BASKET), None)
+    return _shape(flow)[1]
 
 
 def item_options(flow: Flow) -> dict[str, Option]:
     """Every option of the flow's menus that chooses an item (sets `item`), by id."""
-    return {option.id: option for s in flow.steps.values() if s.kind is StepKind.MENU
-            for option in s.options if ITEM in option.set}
+    return dict(_shape(flow)[2])
 
 
 def lines(value: JSONScalar) -> Lines:
@@ -147,7 +167,7 @@ def _string(hotel: Hotel, key: str, lang: str) -> str:
 
 def item_name(flow: Flow, item: str, lang: str, default: str) -> str:
     """What the item is called in `lang`: the name its option saves, else its title."""
-    option = item_options(flow).get(item)
+    option = _shape(flow)[2].get(item)
     if option is None:
         return item
     name = option.set.get(ITEM)
@@ -195,6 +215,9 @@ def summary(hotel: Hotel, flow: Flow, basket: Lines, lang: str) -> str:
     return "\n".join(shown)
 
 
+VARIABLES = frozenset({"order_count", "order_lines", "order_total", "order_payment"})
+
+
 def variables(hotel: Hotel, flow: Flow | None, ctx: Context) -> dict[str, str]:
     """{order_lines}, {order_total}, {order_payment} and {order_count} (how many items, for a
     plural: "{order_count, plural, one {# item} other {# items}}") for a basket flow."""
@@ -209,6 +232,24 @@ def variables(hotel: Hotel, flow: Flow | None, ctx: Context) -> dict[str, str]:
         "order_total": money(hotel, total(hotel, basket)),
         "order_payment": _string(hotel, payment, lang),
     }
+
+
+def variable(hotel: Hotel, flow: Flow | None, ctx: Context, name: str) -> str | None:
+    """One of `variables`, worked out alone (a text names one or two of them); None when the
+    flow has no basket or `name` is none of them."""
+    if flow is None or name not in VARIABLES or basket_step(flow) is None:
+        return None
+    lang = ctx.language
+    if name == "order_payment":
+        charged = hotel.orders.charge_to_room
+        return _string(hotel, "basket_charged_to_room" if charged else "basket_pay_on_delivery",
+                       lang)
+    basket = lines(ctx.step_data.get(BASKET))
+    if name == "order_count":
+        return str(sum(count for _, count in basket))
+    if name == "order_lines":
+        return "\n".join(_line(hotel, flow, i, c, lang) for i, c in basket)
+    return money(hotel, total(hotel, basket))
 
 
 def hidden(flow: Flow) -> frozenset[str]:
@@ -235,11 +276,32 @@ def request_data(hotel: Hotel, flow: Flow, data: Mapping[str, JSONScalar],
     return kept
 
 
+# Memo of view, keyed by the hotel's, flow's and step's ids (each entry holding them, so an id
+# is never reused while cached) and all view reads of the context: a turn at the basket views
+# it twice (the step answered, the step shown), and a view that stays the same object keeps
+# its entries and labels memoized downstream (issue 13). Pure: no I/O.
+_VIEWS: dict[tuple[int, int, int, str, JSONScalar, JSONScalar],
+             tuple[Hotel, Flow, Step, Step]] = {}
+_VIEWS_MAX = 4096
+
+
 def view(hotel: Hotel, flow: Flow, step: Step, ctx: Context) -> Step:
     """The basket step as the guest sees it now: a menu (overview, edit) or an input (line)."""
-    lang = ctx.language
-    basket = lines(ctx.step_data.get(BASKET))
-    mode = ctx.step_data.get(_MODE)
+    data = ctx.step_data
+    key = (id(hotel), id(flow), id(step), ctx.language, data.get(BASKET), data.get(_MODE))
+    hit = _VIEWS.get(key)
+    if hit is not None and hit[0] is hotel and hit[1] is flow and hit[2] is step:
+        return hit[3]
+    shown = _view(hotel, flow, step, ctx.language, key[4], key[5])
+    if len(_VIEWS) >= _VIEWS_MAX:
+        _VIEWS.clear()
+    _VIEWS[key] = (hotel, flow, step, shown)
+    return shown
+
+
+def _view(hotel: Hotel, flow: Flow, step: Step, lang: str, value: JSONScalar,
+          mode: JSONScalar) -> Step:
+    basket = lines(value)
     here = Next(default=step.id)
 
     def option(key: str, string_key: str, to: Next, **values: JSONScalar) -> Option:

@@ -146,7 +146,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from hotelbot.flows.context import Context, Guest, Limits
+from hotelbot.flows.context import Context, ContextChanges, Guest, Limits
 from hotelbot.flows.effects import (
     CancelRequest,
     GuestChanged,
@@ -223,47 +223,57 @@ def step(
     """
     now = aware(now)
     turn = _Turn(hotel, now)
+    # The rate, cooloff and error count rules 2 and 2b change are collected and applied in
+    # one evolve (issue 13: each evolve copies the whole context).
+    changes: ContextChanges = {}
     if guest is not None and guest.limits is not None:  # hotel-wide (rule 2b)
-        context = _shared_limits(context, guest.limits)
+        changes = _shared_limits(context, guest.limits)
     if isinstance(event, CooloffLifted):
-        return Outcome(context=context.evolve(cooloff_until=None, error_count=0), effects=())
+        changes["cooloff_until"], changes["error_count"] = None, 0
+        return Outcome(context=context.evolve(**changes), effects=())
     if isinstance(event, StepFailed):
+        context = context.evolve(**changes) if changes else context
         apology = turn.say("error", _merged(context, guest))
         return Outcome(context=context, effects=(text_message(apology),))
+    allowed = True
     if not replayed:
         policy = hotel.policy
-        allowed, bucket = take(context.rate, burst=policy.spam_burst,
+        allowed, bucket = take(changes.get("rate", context.rate), burst=policy.spam_burst,
                                per_second=policy.spam_per_second, now=now)
-        context = context.evolve(rate=bucket)
-        if not allowed:
-            return turn.limited(context, _merged(context, guest))
+        changes["rate"] = bucket
+    context = context.evolve(**changes) if changes else context
+    merged = _merged(context, guest)
+    if not allowed:
+        return turn.limited(context, merged)
     before = guest or Guest(data=context.accumulated_data, language=context.language)
-    opted = opt_out_effects(hotel, _merged(context, guest), event)  # rule 2c: STOP / START
+    opted = opt_out_effects(hotel, merged, event)  # rule 2c: STOP / START
     if opted is not None:
         return Outcome(context=context.evolve(last_activity=now), effects=opted)
-    outcome = turn.handle(_merged(context, guest), event)
-    after, effects = turn.echoed(context, outcome.context, outcome.effects)
-    after = after.evolve(last_activity=now)
+    outcome = turn.handle(merged, event)
+    after, effects = turn.echoed(context, outcome.context, outcome.effects)  # and rule 14
     if after.accumulated_data != before.data or after.language != before.language:
         effects += (GuestChanged(data=after.accumulated_data, language=after.language),)
     return Outcome(context=after, effects=effects)
 
 
-def _shared_limits(context: Context, limits: Limits) -> Context:
-    """The context under the guest's hotel-wide rate limit and cooloff; a cooloff lifted
-    elsewhere (staff, another number) also clears this conversation's error count."""
+def _shared_limits(context: Context, limits: Limits) -> ContextChanges:
+    """The changes that put the context under the guest's hotel-wide rate limit and cooloff;
+    a cooloff lifted elsewhere (staff, another number) also clears this conversation's error
+    count."""
     errors = context.error_count
     if context.cooloff_until is not None and limits.cooloff_until is None:
         errors = 0
-    return context.evolve(rate=limits.rate, cooloff_until=limits.cooloff_until,
-                          error_count=errors)
+    return {"rate": limits.rate, "cooloff_until": limits.cooloff_until, "error_count": errors}
 
 
 def _merged(context: Context, guest: Guest | None) -> Context:
     """The context with the guest's shared data and language (a language only once chosen)."""
     if guest is None:
         return context
-    return context.evolve(accumulated_data=guest.data, language=guest.language or context.language)
+    language = guest.language or context.language
+    if guest.data is context.accumulated_data and language == context.language:
+        return context  # merged by the step before (a returning guest): nothing to copy
+    return context.evolve(accumulated_data=guest.data, language=language)
 
 
 class _Turn(Rechecks):

@@ -77,29 +77,30 @@ class Guards(Moves):
     def echoed(self, before: Context, after: Context, effects: tuple[Effect, ...]
                ) -> tuple[Context, tuple[Effect, ...]]:
         """The loop guard (rule 14b) over a step's result: `before` is the context the step
-        started from (rate already taken), `after` and `effects` what it produced."""
-        bodies = tuple(repr(e.body) for e in effects if isinstance(e, SendMessage))
+        started from (rate already taken), `after` and `effects` what it produced. The
+        context returned has last_activity = now (rule 14), set in the same evolve."""
+        now = self.now
+        bodies = [repr(e.body) for e in effects if isinstance(e, SendMessage)]
         if not bodies:
-            return after, effects
+            return after.evolve(last_activity=now), effects
         fingerprint = hashlib.blake2b("\n".join(bodies).encode(), digest_size=8).hexdigest()
         echo, policy = before.echo, self.hotel.policy
-        window = timedelta(minutes=policy.loop_minutes)
         same = (echo.fingerprint == fingerprint and echo.since is not None
-                and self.now - aware(echo.since) <= window)
-        silence = Silence(reason=SilenceReason.LOOP)
+                and now - aware(echo.since) <= timedelta(minutes=policy.loop_minutes))
         if same and echo.tripped:  # still looping: nothing of the step applies
-            held = before.evolve(echo=replace(echo, since=self.now))
-            return held, (silence,)
-        count, since = (echo.count + 1, echo.since) if same else (1, self.now)
+            held = before.evolve(echo=replace(echo, since=now), last_activity=now)
+            return held, (Silence(reason=SilenceReason.LOOP),)
+        count, since = (echo.count + 1, echo.since) if same else (1, now)
         if count <= policy.loop_replies:
-            return after.evolve(echo=Echo(fingerprint=fingerprint, since=since, count=count)), \
-                effects
+            echo = Echo(fingerprint=fingerprint, since=since, count=count)
+            return after.evolve(echo=echo, last_activity=now), effects
+        silence = Silence(reason=SilenceReason.LOOP)
         sent = next(e for e in effects if isinstance(e, SendMessage))
         incident = CreateRequest(kind=INCIDENT, flow_id="", department=before.department, data={
             "reason": "loop", "repeated": count, "minutes": policy.loop_minutes,
             "reply": clip(_text_of(sent.body), 200)})
-        held = before.evolve(echo=Echo(fingerprint=fingerprint, since=self.now, count=count,
-                                       tripped=True))
+        held = before.evolve(echo=Echo(fingerprint=fingerprint, since=now, count=count,
+                                       tripped=True), last_activity=now)
         return held, (text_message(self.say("loop_notice", before)), incident, silence)
 
 

@@ -82,16 +82,35 @@ _PLURAL = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*),\s*plural,((?:\s*(?:=[0-9]+|ze
 _FORM = re.compile(r"(=[0-9]+|zero|one|two|few|many|other)\s*\{([^{}]*)\}")
 
 
+@lru_cache(maxsize=64)  # Babel parses a locale anew each call: ~10 µs (issue 13)
+def _plural_locale(language: str) -> Locale:
+    try:
+        return Locale.parse(language)
+    except (ValueError, UnknownLocaleError):
+        return Locale("en")
+
+
 def expand_plurals(template: str, values: Mapping[str, str], language: str) -> str:
     """Each `{name, plural, one {...} other {...}}` replaced by the form CLDR's rules pick for
     the number `values[name]` in `language` (`#` in it becomes the number). A block whose
     number is missing or not a number stays as written."""
     if "plural," not in template:
         return template
-    try:
-        locale = Locale.parse(language)
-    except (ValueError, UnknownLocaleError):
-        locale = Locale("en")
+    numbers = tuple(values.get(name, "") for name in _plural_names(template))
+    return _expanded(template, language, numbers)
+
+
+@lru_cache(maxsize=1024)  # config texts: few, and each read on every message showing it
+def _plural_names(template: str) -> tuple[str, ...]:
+    """The name each plural block of `template` counts, in order."""
+    return tuple(match.group(1) for match in _PLURAL.finditer(template))
+
+
+@lru_cache(maxsize=4096)  # a basket's count is shown on each of its messages (issue 13)
+def _expanded(template: str, language: str, numbers: tuple[str, ...]) -> str:
+    """`template` with its plural blocks picked for `numbers` (one per block, in order)."""
+    locale = _plural_locale(language)
+    values = dict(zip(_plural_names(template), numbers, strict=True))
 
     def pick(match: re.Match[str]) -> str:
         raw = values.get(match.group(1), "")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from hotelbot.flows import availability, basket
-from hotelbot.flows.context import Context
+from hotelbot.flows.context import Context, ContextChanges
 from hotelbot.flows.effects import CreateRequest, Effect, ListRequests, ScheduleMessage
 from hotelbot.flows.i18n import expand_plurals
 from hotelbot.flows.model import (
@@ -60,12 +60,19 @@ class Moves:
     taps, going back) <- the engine's turn (dispatch).
     """
 
-    __slots__ = ("hotel", "nav", "now")
+    __slots__ = ("_local", "hotel", "nav", "now")
 
     def __init__(self, hotel: Hotel, now: datetime) -> None:
         self.hotel = hotel
         self.nav = Navigator(hotel)
         self.now = now
+        self._local: datetime | None = None
+
+    def local_now(self) -> datetime:
+        """`now` on the hotel's clock (worked out once a turn: menus and dates read it)."""
+        if self._local is None:
+            self._local = availability.local(self.hotel, self.now)
+        return self._local
 
     def locale(self, language: str | None = None) -> Locale:
         """How answers are read for a guest writing in `language` (the hotel's default)."""
@@ -73,13 +80,13 @@ class Moves:
 
     def today(self) -> str:
         """The hotel's local date, ISO (what a remembered value's confirmation is dated)."""
-        return self.locale().today().isoformat()
+        return self.local_now().date().isoformat()
 
     # -- wording ------------------------------------------------------------------------------
 
     def say(self, key: str, ctx: Context, **extra: str) -> str:
         """A system string in the guest's language, its {variables} filled."""
-        values = variables(self.hotel, ctx, None) | extra
+        values = variables(self.hotel, ctx, None, extra)
         text = expand_plurals(string(self.hotel, key, ctx.language), values, ctx.language)
         return substitute(text, values)
 
@@ -91,7 +98,8 @@ class Moves:
         if dept is None or dept.main_flow not in self.hotel.flows:
             return self.halt(ctx, notice)
         start = self.hotel.flows[dept.main_flow].start
-        return self.enter(idle(ctx), dept.main_flow, start, notice, fallback=False)
+        ctx = idle(ctx, current_flow=dept.main_flow, current_step=start)  # one copy, not two
+        return self.enter(ctx, dept.main_flow, start, notice, fallback=False)
 
     def halt(self, ctx: Context, notice: str) -> Outcome:
         """Nothing valid to show (a broken configuration): say so and go idle."""
@@ -99,10 +107,12 @@ class Moves:
         return Outcome(context=idle(ctx), effects=(text_message(body),))
 
     def enter(
-        self, ctx: Context, flow_id: str, step_id: str, notice: str = "", *, fallback: bool = True
+        self, ctx: Context, flow_id: str, step_id: str, notice: str = "", *, fallback: bool = True,
+        also: ContextChanges | None = None,
     ) -> Outcome:
-        """Arrive at a step (the stack already updated), passing through disabled steps."""
-        landing = self.nav.land(ctx, flow_id, step_id)
+        """Arrive at a step (the stack already updated, or updated by `also`), passing through
+        disabled steps."""
+        landing = self.nav.land(ctx, flow_id, step_id, also)
         ctx, at = landing.context, landing.at
         if at is None:
             if fallback:
@@ -133,9 +143,8 @@ class Moves:
         basket step is a menu or input built from the context (hotelbot.flows.basket); every
         other step as configured."""
         if here.step.kind is StepKind.MENU:
-            local = availability.local(self.hotel, self.now)
-            return Position(here.flow, availability.menu_view(self.hotel, here.step, local,
-                                                              ctx.language))
+            shown = availability.menu_view(self.hotel, here.step, self.local_now(), ctx.language)
+            return here if shown is here.step else Position(here.flow, shown)
         if here.step.kind is not StepKind.BASKET:
             return here
         return Position(here.flow, basket.view(self.hotel, here.flow, here.step, ctx))
@@ -171,7 +180,7 @@ class Moves:
         """No request that cannot be served: a flow closed since it started goes to the main
         menu, a basket holding an item not served now goes back to the basket; each says why
         and when it opens. None: it can be served."""
-        local = availability.local(self.hotel, self.now)
+        local = self.local_now()
         lang = ctx.language
         if flow.hours is not None and not availability.is_open(flow.hours, local):
             what = flow.title.get(lang, self.hotel.default_language)
@@ -188,7 +197,7 @@ class Moves:
 
     def closed(self, ctx: Context, hours: Hours | None, what: str) -> str:
         """The notice for a choice that is closed now; "" when it is open."""
-        local = availability.local(self.hotel, self.now)
+        local = self.local_now()
         if hours is None or availability.is_open(hours, local):
             return ""
         return availability.closed_notice(self.hotel, what, hours, local, ctx.language)
@@ -207,15 +216,13 @@ class Moves:
             if not self.nav.offered(ctx, flow_id):
                 return self.main_menu(ctx, self.say("error", ctx))
             start = self.hotel.flows[FlowId(flow_id)].start
-            ctx = ctx.evolve(navigation_stack=stack_to(stack, here, f"{flow_id}.{start}"),
-                             step_data={})
-            return self.enter(ctx, flow_id, start, notice)
+            return self.enter(ctx, flow_id, start, notice, also={
+                "navigation_stack": stack_to(stack, here, f"{flow_id}.{start}"), "step_data": {}})
         ref = f"{here.flow.id}.{target}"
         if ref != here.ref and ref in stack:  # passed already (a confirm's "change"): rule 10
-            ctx = self.nav.rewind(ctx, ref)
-        else:
-            ctx = ctx.evolve(navigation_stack=stack_to(stack, here, ref))
-        return self.enter(ctx, here.flow.id, target, notice)
+            return self.enter(self.nav.rewind(ctx, ref), here.flow.id, target, notice)
+        also: ContextChanges = {"navigation_stack": stack_to(stack, here, ref)}
+        return self.enter(ctx, here.flow.id, target, notice, also=also)
 
     def recover(self, ctx: Context) -> Outcome:
         """The context's step is disabled or gone (a reload changed the flow): continue at the
@@ -235,7 +242,7 @@ class Moves:
                 return self.show(landing.context.evolve(error_count=0), landing.at, notice)
         main = self.nav.main_start(ctx)
         stack = (main.ref,) if main is not None and main.flow.id != flow_id else ()
-        restarted = idle(ctx).evolve(navigation_stack=stack)
+        restarted = idle(ctx, navigation_stack=stack)
         return self.enter(restarted, flow_id, flow.start, notice)
 
     def start_requested(self, ctx: Context, flow_id: str) -> Outcome:
@@ -246,15 +253,19 @@ class Moves:
             return self.main_menu(ctx, closed)
         main = self.nav.main_start(ctx)
         stack = (main.ref,) if main is not None and main.flow.id != flow_id else ()
-        ctx = idle(ctx).evolve(navigation_stack=stack)
+        ctx = idle(ctx, navigation_stack=stack)
         return self.enter(ctx, flow_id, self.hotel.flows[FlowId(flow_id)].start)
 
     def apply_set(self, ctx: Context, values: Mapping[str, JSONScalar | Text]) -> Context:
         """Save an option's data; a Text in the guest's language (set by `language` first)."""
+        if not values:  # nothing to save: the context as it is (one copy less)
+            return ctx
         code = values.get("language")
-        if isinstance(code, str) and code in self.hotel.languages:
-            ctx = ctx.evolve(language=code)
+        language = code if isinstance(code, str) and code in self.hotel.languages else None
+        lang = language or ctx.language
         data = {**ctx.step_data, **{
-            key: value.get(ctx.language, self.hotel.default_language) if isinstance(value, Text)
+            key: value.get(lang, self.hotel.default_language) if isinstance(value, Text)
             else value for key, value in values.items() if key != "language"}}
-        return ctx.evolve(step_data=data)
+        if language is None:
+            return ctx.evolve(step_data=data)
+        return ctx.evolve(language=language, step_data=data)

@@ -11,9 +11,10 @@ reference (a reload may remove anything: the answer is None), do I/O, read the c
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Unpack
 
 from hotelbot.flows.conditions import holds
-from hotelbot.flows.context import Context
+from hotelbot.flows.context import Context, ContextChanges
 from hotelbot.flows.model import FLOW_PREFIX, Department, Flow, Hotel, Next, Step, StepKind
 from hotelbot.typedefs import Dept, FlowId, JSONScalar, StepId
 
@@ -77,13 +78,12 @@ def choose(next_: Next | None, ctx: Context) -> str | None:
     )
 
 
-def idle(ctx: Context) -> Context:
+def idle(ctx: Context, **also: Unpack[ContextChanges]) -> Context:
     """The context with no current flow: step data, stack, error count and any check of a
-    remembered value cleared."""
-    return ctx.evolve(
-        current_flow=None, current_step=None, step_data={}, navigation_stack=(), error_count=0,
-        checking=(),
-    )
+    remembered value cleared; then `also` (where it starts again), in the same copy."""
+    cleared: ContextChanges = {"current_flow": None, "current_step": None, "step_data": {},
+                               "navigation_stack": (), "error_count": 0, "checking": ()}
+    return ctx.evolve(**(cleared | also))
 
 
 def stack_to(stack: tuple[str, ...], here: Position, ref: str) -> tuple[str, ...]:
@@ -165,8 +165,13 @@ class Navigator:
         data = {key: value for key, value in ctx.step_data.items() if key not in keys}
         return ctx.evolve(navigation_stack=stack[:index], step_data=data)
 
-    def land(self, ctx: Context, flow_id: str, step_id: str) -> Landing:
+    def land(self, ctx: Context, flow_id: str, step_id: str,
+             also: ContextChanges | None = None) -> Landing:
         """Arrive at a step (the stack already updated), passing through disabled steps.
+
+        Args:
+            also: changes the move makes to the context first (the stack, the step data),
+                applied in the same copy as the arrival's when it lands at once.
 
         Returns:
             The enabled step arrived at (possibly an end step) with the context's current
@@ -177,11 +182,15 @@ class Navigator:
         while True:
             flow = self.hotel.flows.get(FlowId(flow_id))
             target = flow.steps.get(StepId(step_id)) if flow is not None else None
+            if also and (target is None or not target.enabled):  # not landing at once
+                ctx, also = ctx.evolve(**also), None
             if flow is None or target is None or (flow_id, step_id) in seen:
                 return Landing(context=ctx, at=None)
             seen.add((flow_id, step_id))
             if target.enabled:
-                ctx = ctx.evolve(current_flow=flow_id, current_step=step_id)
+                if also or ctx.current_flow != flow_id or ctx.current_step != step_id:
+                    arrival: ContextChanges = {"current_flow": flow_id, "current_step": step_id}
+                    ctx = ctx.evolve(**(also | arrival if also else arrival))
                 return Landing(context=ctx, at=Position(flow, target))
             following = choose(target.next, ctx)
             if following is None:

@@ -13,7 +13,7 @@ from hotelbot.flows.effects import Effect, OptOutChanged
 from hotelbot.flows.events import Event, TextReceived
 from hotelbot.flows.model import Hotel, WordKind
 from hotelbot.flows.render import string, substitute, text_message, variables
-from hotelbot.flows.text import normalize
+from hotelbot.flows.text import in_any_language, normalize
 
 _RULES: tuple[tuple[WordKind, bool, str], ...] = (
     ("stop", True, "opted_out"), ("start", False, "opted_in"),
@@ -27,8 +27,7 @@ def opt_out_effects(hotel: Hotel, context: Context, event: Event) -> tuple[Effec
         return None
     norm = normalize(event.text)
     for kind, opted_out, key in _RULES:
-        words = hotel.words.get(kind, {})
-        if any(norm in listed for listed in words.values()):
+        if norm in in_any_language(hotel.words.get(kind, {})):
             values = variables(hotel, context, None)
             body = substitute(string(hotel, key, context.language), values)
             return (text_message(body), OptOutChanged(opted_out=opted_out))

@@ -34,8 +34,10 @@ a value not given (a skipped optional step) is left out, a choice reads as its t
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
 
 from babel import Locale as BabelLocale
 
@@ -69,8 +71,27 @@ def reply_id(flow_id: str, step_id: str, key: str) -> str:
     return f"{flow_id}.{step_id}:{key}"
 
 
+# Memo of step_entries, keyed by the hotel's and the step's ids and holding both, so an id is
+# never reused while cached: a step's entries are read to render it, to match an answer and
+# to pick one, several times a turn (issue 13). Entries are immutable. Pure: no I/O.
+_ENTRIES: dict[tuple[int, int], tuple[Hotel, Step, tuple[Entry, ...]]] = {}
+_ENTRIES_MAX = 4096
+
+
 def step_entries(hotel: Hotel, step: Step) -> tuple[Entry, ...]:
     """What the step offers, in the order shown (option 1 first); () for free-text input."""
+    key = (id(hotel), id(step))
+    hit = _ENTRIES.get(key)
+    if hit is not None and hit[0] is hotel and hit[1] is step:
+        return hit[2]
+    entries = _step_entries(hotel, step)
+    if len(_ENTRIES) >= _ENTRIES_MAX:
+        _ENTRIES.clear()
+    _ENTRIES[key] = (hotel, step, entries)
+    return entries
+
+
+def _step_entries(hotel: Hotel, step: Step) -> tuple[Entry, ...]:
     if step.kind is StepKind.MENU:
         return tuple(Entry(key=o.id, title=o.title, description=o.description)
                      for o in step.options)
@@ -118,63 +139,107 @@ def format_value(value: JSONScalar) -> str:
     return str(value)
 
 
-def variables(hotel: Hotel, context: Context, flow: Flow | None) -> dict[str, str]:
+def variables(hotel: Hotel, context: Context, flow: Flow | None,
+              extra: Mapping[str, str] | None = None) -> Values:
     """Values for {variables}: hotel variables, builtins, accumulated data, step data.
 
-    Later sources win. Names a flow collects (save_as, remember, option `set` keys) but that
-    have no value yet (a skipped optional step) read as "".
+    Later sources win (`extra` last). Names a flow collects (save_as, remember, option `set`
+    keys) but that have no value yet (a skipped optional step) read as "".
     """
-    lang, default = context.language, hotel.default_language
-    values = {name: text.get(lang, default) for name, text in hotel.variables.items()}
-    if flow is not None:
-        values.update(dict.fromkeys(_collected_names(flow), ""))
-    department = hotel.departments.get(Dept(context.department))
-    values.update(dict.fromkeys(_BUILTINS, ""))
-    values["hotel_name"] = hotel.name
-    values["department"] = department.name.get(lang, default) if department else ""
-    where = display_locale(lang, hotel.locale)
-    for source in (context.accumulated_data, context.step_data):
-        values.update({k: shown_value(v, where) for k, v in source.items()
-                       if not k.startswith(MARK_PREFIX)})
-    values.update(basket.variables(hotel, flow, context))
-    return values
+    return Values(hotel, context, flow, extra or {})
+
+
+class Values(Mapping[str, str]):
+    """The values `variables` gives, each worked out when a text names it: most texts name
+    none, and building every value for every text was a fifth of a step (issue 13)."""
+
+    __slots__ = ("_context", "_extra", "_flow", "_hotel")
+
+    def __init__(self, hotel: Hotel, context: Context, flow: Flow | None,
+                 extra: Mapping[str, str]) -> None:
+        self._hotel, self._context, self._flow, self._extra = hotel, context, flow, extra
+
+    def __getitem__(self, name: str) -> str:
+        if name in self._extra:
+            return self._extra[name]
+        if name in basket.VARIABLES:
+            found = basket.variable(self._hotel, self._flow, self._context, name)
+            if found is not None:
+                return found
+        if not name.startswith(MARK_PREFIX):
+            hotel, context = self._hotel, self._context
+            for source in (context.step_data, context.accumulated_data):
+                if name in source:
+                    return shown_value(source[name], display_locale(context.language,
+                                                                    hotel.locale))
+        return self._fixed()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def _fixed(self) -> Mapping[str, str]:
+        return _fixed(self._hotel, self._flow, self._context.language, self._context.department)
+
+    def _all(self) -> dict[str, str]:
+        context = self._context
+        return {**self._fixed(), **{name: self[name] for source in (context.accumulated_data,
+                                                                     context.step_data)
+                                    for name in source if not name.startswith(MARK_PREFIX)},
+                **basket.variables(self._hotel, self._flow, context), **self._extra}
 
 
 def shown_value(value: JSONScalar, where: BabelLocale) -> str:
     """How a collected value reads to the guest: a date, time or local date-time in their
     language by Babel ("Friday, 25 December 2026", never "2026-12-25"), else format_value."""
     if isinstance(value, str):
-        moment = readable_moment(value, where)
-        if moment is not None:
-            return moment
+        return _shown_text(value, where)
     return format_value(value)
 
 
-# Memo of _collected_names, keyed by id(flow) and holding the flow itself, so an id can never
-# be reused while cached (flows are immutable; a reload brings new ones). Pure: no I/O.
-_NAMES: dict[int, tuple[Flow, frozenset[str]]] = {}
-_NAMES_MAX = 1024
+@lru_cache(maxsize=1024)  # the same answers are shown on every message of a flow (issue 13)
+def _shown_text(value: str, where: BabelLocale) -> str:
+    moment = readable_moment(value, where)
+    return moment if moment is not None else value
 
 
-def _collected_names(flow: Flow) -> frozenset[str]:
-    """Every name a flow collects (save_as, remember, option `set` keys), memoized per flow:
-    it ran on every rendered message, ~15 % of a step's CPU."""
-    hit = _NAMES.get(id(flow))
-    if hit is not None and hit[0] is flow:
-        return hit[1]
-    names: set[str] = set()
-    for step in flow.steps.values():
-        names.update(n for n in (step.save_as, step.remember) if n)
-        for option in step.options:
-            names.update(option.set)
-    if len(_NAMES) >= _NAMES_MAX:
-        _NAMES.clear()
-    _NAMES[id(flow)] = (flow, frozenset(names))
-    return _NAMES[id(flow)][1]
+# Memo of _fixed, keyed by the hotel's and the flow's ids and holding both, so an id can never
+# be reused while cached (hotels and flows are immutable; a reload brings new ones). Pure.
+_FIXED: dict[tuple[int, int, str, str], tuple[Hotel, Flow | None, Mapping[str, str]]] = {}
+_FIXED_MAX = 1024
+
+
+def _fixed(hotel: Hotel, flow: Flow | None, lang: str, dept: str) -> Mapping[str, str]:
+    """The values no guest changes: hotel variables, the names `flow` collects (save_as,
+    remember, option `set` keys) as "", the builtins; memoized: every rendered message built
+    them, ~15 % of a step's CPU."""
+    key = (id(hotel), id(flow), lang, dept)
+    hit = _FIXED.get(key)
+    if hit is not None and hit[0] is hotel and hit[1] is flow:
+        return hit[2]
+    default = hotel.default_language
+    values = {name: text.get(lang, default) for name, text in hotel.variables.items()}
+    if flow is not None:
+        for step in flow.steps.values():
+            values.update(dict.fromkeys((n for n in (step.save_as, step.remember) if n), ""))
+            for option in step.options:
+                values.update(dict.fromkeys(option.set, ""))
+    department = hotel.departments.get(Dept(dept))
+    values.update(dict.fromkeys(_BUILTINS, ""))
+    values["hotel_name"] = hotel.name
+    values["department"] = department.name.get(lang, default) if department else ""
+    if len(_FIXED) >= _FIXED_MAX:
+        _FIXED.clear()
+    _FIXED[key] = (hotel, flow, values)
+    return values
 
 
 def substitute(template: str, values: Mapping[str, str]) -> str:
     """Replace {name} with values[name] in ONE pass; unknown names stay as written."""
+    if "{" not in template:  # most titles and texts name no variable: no regex pass
+        return template
     return _VARIABLE.sub(lambda m: values.get(m.group(1), m.group(0)), template)
 
 
@@ -325,8 +390,10 @@ def _optional_text(text: Text | None, lang: str, default: str, values: Mapping[s
     return substitute(text.get(lang, default), values) if text is not None else ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Shape:
+class _Shape(NamedTuple):
+    """What every interactive shape of one message shares (a NamedTuple: built for every
+    message, at half a frozen dataclass's cost; issue 13)."""
+
     flow_id: str
     step_id: str
     lang: str
@@ -346,36 +413,56 @@ class _Shape:
         interactive["action"] = action
         return SendMessage(body={"type": "interactive", "interactive": interactive})
 
-    def _title(self, entry: Entry, index: int, limit: int) -> str:
-        title = substitute(entry.title.get(self.lang, self.default), self.values)
-        return clip(title, limit) or str(index)
+    def _labels(self, entries: tuple[Entry, ...], limit: int) -> tuple[tuple[str, str, str], ...]:
+        """Each entry's reply id, title (clipped to `limit`; its number if empty) and row
+        description ("" for none), {variables} filled; memoized when no entry names one."""
+        key = (id(entries), self.flow_id, self.step_id, self.lang, self.default, limit)
+        hit = _LABELS.get(key)
+        if hit is not None and hit[0] is entries:
+            return hit[1]
+        texts = [(e.title.get(self.lang, self.default),
+                  e.description.get(self.lang, self.default) if e.description is not None else "")
+                 for e in entries]
+        labels = tuple(
+            (reply_id(self.flow_id, self.step_id, entry.key),
+             clip(substitute(title, self.values), limit) or str(index),
+             clip(substitute(description, self.values), limits.ROW_DESCRIPTION_MAX))
+            for index, (entry, (title, description)) in enumerate(zip(entries, texts,
+                                                                       strict=True), 1))
+        if not any("{" in title or "{" in description for title, description in texts):
+            if len(_LABELS) >= _LABELS_MAX:
+                _LABELS.clear()
+            _LABELS[key] = (entries, labels)  # read the same for every guest
+        return labels
 
     def buttons(self, entries: tuple[Entry, ...]) -> SendMessage | None:
-        titles = [self._title(e, i, limits.BUTTON_TITLE_MAX) for i, e in enumerate(entries, 1)]
-        ids = [reply_id(self.flow_id, self.step_id, e.key) for e in entries]
-        if len(set(titles)) != len(titles) or any(len(i) > limits.BUTTON_ID_MAX for i in ids):
+        labels = self._labels(entries, limits.BUTTON_TITLE_MAX)
+        titles = [title for _, title, _ in labels]
+        if len(set(titles)) != len(titles) or any(len(i) > limits.BUTTON_ID_MAX
+                                                  for i, _, _ in labels):
             return None
-        buttons = [{"type": "reply", "reply": {"id": i, "title": t}} for i, t in zip(ids, titles,
-                                                                                      strict=True)]
+        buttons = [{"type": "reply", "reply": {"id": i, "title": t}} for i, t, _ in labels]
         return self._interactive("button", {"buttons": buttons})
 
     def list(self, entries: tuple[Entry, ...], button: str) -> SendMessage | None:
         rows: list[dict[str, str]] = []
-        for index, entry in enumerate(entries, 1):
-            row = {"id": reply_id(self.flow_id, self.step_id, entry.key),
-                   "title": self._title(entry, index, limits.ROW_TITLE_MAX)}
-            if len(row["id"]) > limits.ROW_ID_MAX:
+        for row_id, title, description in self._labels(entries, limits.ROW_TITLE_MAX):
+            if len(row_id) > limits.ROW_ID_MAX:
                 return None
-            if entry.description is not None and (
-                description := clip(
-                    substitute(entry.description.get(self.lang, self.default), self.values),
-                    limits.ROW_DESCRIPTION_MAX,
-                )
-            ):
+            row = {"id": row_id, "title": title}
+            if description:
                 row["description"] = description
             rows.append(row)
         action = {"button": button or ELLIPSIS, "sections": [{"rows": rows}]}
         return self._interactive("list", action)
+
+
+# Memo of _Shape._labels, keyed by the entries' id (and what else names them) and holding the
+# entries, so an id is never reused while cached: a menu's titles were substituted and clipped
+# anew on every message (issue 13). Only entries that name no {variable} are kept. Pure.
+_LABELS: dict[tuple[int, str, str, str, str, int],
+              tuple[tuple[Entry, ...], tuple[tuple[str, str, str], ...]]] = {}
+_LABELS_MAX = 4096
 
 
 # --- message templates (Cloud API fact sheet 4.5: outside the 24-hour window) ---------------

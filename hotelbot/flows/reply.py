@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from hotelbot.flows.context import Context
 from hotelbot.flows.events import Event, FlowRequested, TemplateButtonPressed, TextReceived
 from hotelbot.flows.model import FLOW_PREFIX, Hotel
-from hotelbot.flows.text import normalize
+from hotelbot.flows.text import in_any_language, normalize
 from hotelbot.typedefs import Dept
 
 
@@ -82,8 +82,8 @@ def _global_word(hotel: Hotel, event: Event) -> bool:
     if not isinstance(event, TextReceived):
         return False
     norm = normalize(event.text)
-    return any(norm in listed for kind, per_lang in hotel.words.items() if kind != "thanks"
-               for listed in per_lang.values())
+    return any(norm in in_any_language(per_lang) for kind, per_lang in hotel.words.items()
+               if kind != "thanks")
 
 
 def _aware(moment: datetime) -> datetime:

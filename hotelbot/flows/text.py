@@ -1,12 +1,14 @@
 """Guest-text normalization, shared by option matching, global words and validation.
 
-Must never do I/O. `normalize` is what "case and accents ignored" means everywhere.
+Must never do I/O. `normalize` is what "case and accents ignored" means everywhere;
+`in_any_language` is how a normalized text is looked up among a hotel's words of one kind.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from functools import lru_cache
 
 _SPACE = re.compile(r"\s+")
@@ -27,3 +29,24 @@ def normalize(text: str) -> str:
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     stripped = _EMOJI_MODIFIERS.sub("", stripped)
     return _SPACE.sub(" ", stripped).strip().strip(_EDGE_PUNCT).strip()
+
+
+# Memo of in_any_language, keyed by the table's id and holding it, so an id is never reused
+# while cached (a hotel's words are immutable; a reload brings new ones): a guest's text is
+# looked up among several kinds of words every message (issue 13). Pure: no I/O.
+_UNIONS: dict[int, tuple[Mapping[str, frozenset[str]], frozenset[str]]] = {}
+_UNIONS_MAX = 1024
+
+
+def in_any_language(words: Mapping[str, frozenset[str]]) -> frozenset[str]:
+    """A hotel's words of one kind (language -> normalized words) in every language at once."""
+    if not words:
+        return frozenset()
+    hit = _UNIONS.get(id(words))
+    if hit is not None and hit[0] is words:
+        return hit[1]
+    union = frozenset().union(*words.values())
+    if len(_UNIONS) >= _UNIONS_MAX:
+        _UNIONS.clear()
+    _UNIONS[id(words)] = (words, union)
+    return union

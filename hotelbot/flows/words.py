@@ -11,6 +11,7 @@ Must never do I/O, read the clock or log.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from hotelbot.flows.answers import Answers
 from hotelbot.flows.context import Context
@@ -18,7 +19,7 @@ from hotelbot.flows.events import Event, TextReceived
 from hotelbot.flows.model import HANDOFF_FLOW, Option, Step, StepKind, WordKind
 from hotelbot.flows.moves import Outcome
 from hotelbot.flows.navigation import Position, choose, idle
-from hotelbot.flows.text import normalize
+from hotelbot.flows.text import in_any_language, normalize
 from hotelbot.flows.validators import numeric_answer
 
 __all__ = ["Words"]
@@ -27,6 +28,7 @@ _WORD_ORDER: tuple[WordKind, ...] = ("menu", "back", "skip")
 _TOKEN = re.compile(r"\w+")
 
 
+@lru_cache(maxsize=4096)  # keyword phrases are config text, tokenized for every scan (issue 13)
 def _tokens(text: str) -> str:
     """Normalized words joined by single spaces, padded: " can i extend my stay "."""
     return f" {' '.join(_TOKEN.findall(normalize(text)))} "
@@ -50,27 +52,24 @@ class Words(Answers):
             return None
         norm = normalize(text)
         for kind in _WORD_ORDER:
-            if any(norm in words for words in self.hotel.words.get(kind, {}).values()):
+            if norm in in_any_language(self.hotel.words.get(kind, {})):
                 return kind
         return None
 
     def asks_requests(self, text: str) -> bool:
         """Whether `text` asks for the guest's own requests ("my orders") in any language."""
-        norm = normalize(text)
-        return any(norm in words for words in self.hotel.words.get("requests", {}).values())
+        return normalize(text) in in_any_language(self.hotel.words.get("requests", {}))
 
     def asks_for_person(self, ctx: Context, event: Event) -> str | None:
         """The handoff flow, when the guest's text is a "person" word and it is offered."""
         if not isinstance(event, TextReceived) or not self.nav.offered(ctx, HANDOFF_FLOW):
             return None
-        norm = normalize(event.text)
-        words = self.hotel.words.get("person", {}).values()
-        return HANDOFF_FLOW if any(norm in listed for listed in words) else None
+        person = in_any_language(self.hotel.words.get("person", {}))
+        return HANDOFF_FLOW if normalize(event.text) in person else None
 
     def small_talk(self, text: str) -> bool:
         """Whether `text` is small talk ("thanks", "ok", 👍) in any enabled language."""
-        norm = normalize(text)
-        return any(norm in words for words in self.hotel.words.get("thanks", {}).values())
+        return normalize(text) in in_any_language(self.hotel.words.get("thanks", {}))
 
     def text(self, ctx: Context, here: Position, text: str) -> Outcome:
         kind = self.word(text, here.step)
@@ -117,7 +116,7 @@ class Words(Answers):
         main = self.nav.main_start(ctx)
         if main is None or self.word(text, main.step) is not None:
             return None
-        opened = idle(ctx).evolve(current_flow=main.flow.id, current_step=main.step.id)
+        opened = idle(ctx, current_flow=main.flow.id, current_step=main.step.id)
         index = self.match_entry(opened, main, text)
         if index is not None:
             return self.pick(opened, main, index)
@@ -155,8 +154,8 @@ class Words(Answers):
             return None
         main = self.nav.main_start(ctx)
         stack = (main.ref,) if main is not None and main.flow.id != target.flow.id else ()
-        opened = idle(ctx).evolve(navigation_stack=stack, current_flow=target.flow.id,
-                                  current_step=target.step.id)
+        opened = idle(ctx, navigation_stack=stack, current_flow=target.flow.id,
+                      current_step=target.step.id)
         return self.pick_key(opened, target, key)
 
     def back(self, ctx: Context, here: Position) -> Outcome:

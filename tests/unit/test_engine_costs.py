@@ -1,0 +1,242 @@
+"""The engine's shortcuts for speed (issue 13) read exactly like the plain computations."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from hotelbot.config import load_hotels
+from hotelbot.flows import (
+    Context,
+    Flow,
+    Hotel,
+    SendMessage,
+    Step,
+    Text,
+    basket,
+    remembered_mark,
+)
+from hotelbot.flows.availability import _menu_view, local, menu_view
+from hotelbot.flows.context import Echo
+from hotelbot.flows.i18n import display_locale, expand_plurals
+from hotelbot.flows.navigation import MARK_PREFIX
+from hotelbot.flows.ratelimit import Bucket
+from hotelbot.flows.render import (
+    _VARIABLE,
+    _step_entries,
+    render_step,
+    shown_value,
+    step_entries,
+    substitute,
+    variables,
+)
+from hotelbot.flows.text import in_any_language
+from hotelbot.typedefs import Dept, FlowId, HotelId, JSONScalar, StepId
+from tests.paths import CONFIG
+from tests.unit.fixtures import NOW, at
+
+
+@pytest.mark.parametrize("changes", [
+    {},
+    {"error_count": 3},
+    {"current_flow": None, "current_step": None, "step_data": {}, "navigation_stack": ()},
+    {"rate": Bucket(tokens=2.0, counted_at=NOW), "cooloff_until": NOW + timedelta(minutes=5)},
+    {"echo": Echo(fingerprint="f", since=NOW, count=2), "last_activity": NOW},
+])
+def test_evolve_is_dataclasses_replace(changes: dict[str, object]) -> None:
+    before = at("order.quantity", stack=("main.start",), data={"item": "Tea"})
+    snapshot = before.to_dict()
+    after = before.evolve(**changes)  # type: ignore[arg-type]
+    assert after == replace(before, **changes)  # type: ignore[arg-type]
+    assert after.to_dict() == replace(before, **changes).to_dict()  # echo too (not compared)
+    assert before.to_dict() == snapshot  # the original is untouched
+    assert after is not before and type(after) is Context
+
+
+def test_an_evolved_context_stays_frozen() -> None:
+    with pytest.raises(AttributeError):
+        at("order.quantity").evolve(error_count=1).error_count = 2  # type: ignore[misc]
+
+
+def _category() -> tuple[Hotel, Step]:
+    hotel = load_hotels(CONFIG).hotels[HotelId("demo_hotel")]  # London; breakfast 07:00-10:30
+    return hotel, hotel.flows[FlowId("room_service_order")].steps[StepId("category")]
+
+
+@pytest.mark.parametrize("utc", [
+    "2026-11-25T10:29:59", "2026-11-25T10:30:00", "2026-11-25T10:30:59", "2026-11-25T23:59:00",
+    "2026-11-26T00:00:30", "2026-07-01T09:45:00",  # summer: London is UTC+1
+])
+def test_a_memoized_menu_view_is_the_view_worked_out_afresh(utc: str) -> None:
+    hotel, category = _category()
+    moment = local(hotel, datetime.fromisoformat(utc).replace(tzinfo=UTC))
+    first = menu_view(hotel, category, moment, "en")
+    assert first == _menu_view(hotel, category, moment, "en")
+    assert menu_view(hotel, category, moment.replace(second=1), "en") is first  # cached
+
+
+def test_a_menu_view_changes_with_the_minute_and_the_hotel() -> None:
+    hotel, category = _category()
+    open_, closed = (local(hotel, datetime(2026, 11, 25, 10, m, tzinfo=UTC)) for m in (29, 30))
+    assert menu_view(hotel, category, open_, "en") is category  # nothing closed: as configured
+    assert menu_view(hotel, category, closed, "en") != category
+    opens_at = Text.of("Opens again {when}")
+    reloaded = replace(hotel, strings={**hotel.strings, "opens_at": opens_at})
+    shown = menu_view(reloaded, category, closed, "en")
+    assert "Opens again tomorrow at 07:00" in repr(shown)
+    assert "Opens again" not in repr(menu_view(hotel, category, closed, "en"))
+
+
+def test_memoized_entries_are_the_entries_worked_out_afresh_per_hotel() -> None:
+    hotel, category = _category()
+    confirm = hotel.flows[FlowId("room_service_order")].steps[StepId("confirm")]
+    assert step_entries(hotel, category) == _step_entries(hotel, category)
+    assert step_entries(hotel, category) is step_entries(hotel, category)
+    renamed = replace(hotel, strings={**hotel.strings, "confirm": Text.of("Yes, send it")})
+    assert step_entries(renamed, confirm)[0].title.get("en", "en") == "Yes, send it"
+    assert step_entries(hotel, confirm) == _step_entries(hotel, confirm)
+    assert step_entries(hotel, confirm)[0].title != Text.of("Yes, send it")
+
+
+@pytest.mark.parametrize("template", ["", "no variable", "{room}", "Room {room}, {missing}",
+                                      "{ room }", "{{room}}"])
+def test_substitute_without_braces_is_the_template(template: str) -> None:
+    expected = _VARIABLE.sub(lambda m: {"room": "205"}.get(m.group(1), m.group(0)), template)
+    assert substitute(template, {"room": "205"}) == expected
+
+
+def test_plural_forms_are_picked_per_number_each_time() -> None:
+    template = "{n, plural, one {# item} other {# items}}, {m, plural, =0 {none} other {#}}"
+    said = [expand_plurals(template, {"n": n, "m": m}, "en")
+            for n, m in (("1", "0"), ("2", "3"), ("1", "0"), ("x", "1"))]
+    assert said == ["1 item, none", "2 items, 3", "1 item, none",
+                    "{n, plural, one {# item} other {# items}}, 1"]
+    assert expand_plurals(template, {}, "pt").startswith("{n, plural,")
+
+
+def _eager_variables(hotel: Hotel, ctx: Context, flow: Flow | None) -> dict[str, str]:
+    """The values as render.variables built them before they were looked up lazily."""
+    lang, default = ctx.language, hotel.default_language
+    values = {name: text.get(lang, default) for name, text in hotel.variables.items()}
+    if flow is not None:
+        for step in flow.steps.values():
+            values.update(dict.fromkeys((n for n in (step.save_as, step.remember) if n), ""))
+            for option in step.options:
+                values.update(dict.fromkeys(option.set, ""))
+    department = hotel.departments.get(Dept(ctx.department))
+    values.update(dict.fromkeys(("hotel_name", "guest_name", "room", "department"), ""))
+    values["hotel_name"] = hotel.name
+    values["department"] = department.name.get(lang, default) if department else ""
+    where = display_locale(lang, hotel.locale)
+    for source in (ctx.accumulated_data, ctx.step_data):
+        values.update({k: shown_value(v, where) for k, v in source.items()
+                       if not k.startswith(MARK_PREFIX)})
+    values.update(basket.variables(hotel, flow, ctx))
+    return values
+
+
+@pytest.mark.parametrize(("flow_id", "data", "known"), [
+    (None, {}, {}),
+    ("room_service_order", {"basket": "tea*2,coffee*1", "quantity": 2, "item": "Tea"},
+     {"room": "412", remembered_mark("room"): "2026-11-25", "guest_name": "Ana"}),
+    ("late_checkout", {"checkout_time": "12:30", "room": "207"}, {"room": "412"}),
+    ("check_in", {"arrival_date": "2026-12-04", "order_total": "shadowed"},
+     {"hotel_name": "shadowed", "restaurant_hours": "mine"}),
+])
+def test_variables_read_as_the_values_built_eagerly(
+        flow_id: str | None, data: dict[str, JSONScalar], known: dict[str, JSONScalar]) -> None:
+    hotel, _ = _category()
+    flow = hotel.flows[FlowId(flow_id)] if flow_id else None
+    ctx = at("order.quantity").evolve(hotel_id=hotel.hotel_id, department="room_service",
+                                      step_data=data, accumulated_data=known)
+    expected = _eager_variables(hotel, ctx, flow)
+    values = variables(hotel, ctx, flow)
+    assert dict(values) == expected and len(values) == len(expected)
+    assert all(values[name] == value for name, value in expected.items())
+    assert values.get(remembered_mark("room"), "absent") == "absent"
+    assert variables(hotel, ctx, flow, {"room": "1", "x": "y"}) == expected | {"room": "1",
+                                                                               "x": "y"}
+
+
+def test_a_basket_flow_gives_exactly_the_basket_variables() -> None:
+    hotel, _ = _category()
+    ctx = at("order.quantity").evolve(step_data={"basket": "tea*1"})
+    flow = hotel.flows[FlowId("room_service_order")]
+    assert set(basket.variables(hotel, flow, ctx)) == basket.VARIABLES
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_a_snapshot_formats_each_time_of_its_own(shared: bool) -> None:
+    later = NOW + timedelta(seconds=1)
+    counted, since = (NOW, NOW) if shared else (later, NOW - timedelta(hours=1))
+    ctx = at("order.quantity").evolve(last_activity=NOW, rate=Bucket(tokens=1.0,
+                                      counted_at=counted), echo=Echo(since=since, count=1))
+    snapshot = ctx.to_dict()
+    assert snapshot["last_activity"] == NOW.isoformat()
+    assert snapshot["rate"] == {"tokens": 1.0, "counted_at": counted.isoformat(),
+                                "noticed": False}
+    assert snapshot["echo"]["since"] == since.isoformat()  # type: ignore[index]
+    restored = Context.from_dict(snapshot)
+    assert restored == ctx and restored.echo == ctx.echo
+
+
+def test_words_in_any_language_are_each_table_s_own() -> None:
+    hotel, _ = _category()
+    for kind, per_language in hotel.words.items():
+        assert in_any_language(per_language) == frozenset().union(*per_language.values()), kind
+    other = {"en": frozenset({"halt"}), "pt": frozenset({"parar"})}
+    assert in_any_language(other) == {"halt", "parar"}
+    assert in_any_language({}) == frozenset()
+    assert "halt" not in in_any_language(hotel.words["stop"])
+
+
+def _row_titles(message: SendMessage) -> list[str]:
+    action = message.body["interactive"]["action"]  # type: ignore[index]
+    return [row["title"] for section in action["sections"] for row in section["rows"]]
+
+
+def test_menu_titles_naming_a_variable_are_filled_per_guest_each_time() -> None:
+    hotel, category = _category()
+    flow = hotel.flows[FlowId("room_service_order")]
+    first = category.options[0]
+    named = replace(category, options=(replace(first, title=Text.of("To room {room}")),
+                                       *category.options[1:]))
+    for room in ("101", "202", "101"):
+        ctx = at("order.quantity").evolve(hotel_id=hotel.hotel_id, department="room_service",
+                                          accumulated_data={"room": room})
+        titles = _row_titles(render_step(hotel, ctx, flow, named))
+        assert titles[0] == f"To room {room}"
+        assert titles[1:] == _row_titles(render_step(hotel, ctx, flow, category))[1:]
+
+
+@pytest.mark.parametrize("data", [
+    {"basket": "tea*1"}, {"basket": "club_sandwich*2,tea*3,coffee*1"}, {}, {"basket": 7},
+])
+def test_each_basket_variable_alone_is_its_value_among_all(data: dict[str, JSONScalar]) -> None:
+    hotel, _ = _category()
+    ctx = at("order.quantity").evolve(step_data=data)
+    flow = hotel.flows[FlowId("room_service_order")]
+    every = basket.variables(hotel, flow, ctx)
+    assert {name: basket.variable(hotel, flow, ctx, name) for name in every} == every
+    assert basket.variable(hotel, flow, ctx, "room") is None
+    assert basket.variable(hotel, hotel.flows[FlowId("check_in")], ctx, "order_count") is None
+
+
+@pytest.mark.parametrize(("language", "data"), [
+    ("en", {"basket": "tea*2"}), ("en", {"basket": "tea*2,coffee*1", "basket_mode": "edit"}),
+    ("en", {"basket": "tea*2", "basket_mode": "tea"}), ("en", {}), ("pt", {"basket": "tea*2"}),
+])
+def test_a_memoized_basket_view_is_the_view_worked_out_afresh(
+        language: str, data: dict[str, JSONScalar]) -> None:
+    hotel, _ = _category()
+    flow = hotel.flows[FlowId("room_service_order")]
+    step = flow.steps[StepId("basket")]
+    ctx = at("order.quantity").evolve(language=language, step_data={**data, "item": "x"})
+    shown = basket.view(hotel, flow, step, ctx)
+    assert shown == basket._view(hotel, flow, step, language, data.get("basket"),
+                                 data.get("basket_mode"))
+    assert basket.view(hotel, flow, step, ctx.evolve(step_data=dict(data))) is shown
+    other = ctx.evolve(step_data={**data, "basket": "wine*1"})
+    assert basket.view(hotel, flow, step, other) != shown
