@@ -103,7 +103,14 @@ class ConversationStore(Protocol):
 class Sender(Protocol):
     """The outbound pacer, as a conversation uses it."""
 
-    def submit(self, rows: tuple[OutboundMessage, ...]) -> None: ...
+    def submit(self, rows: tuple[OutboundMessage, ...], *, first_sending: bool = False) -> None:
+        ...
+
+    def reserve(self, phone_number_id: str, guest_id: str) -> bool:
+        """May the step's first reply be committed `sending`, its POST right after?"""
+        ...
+
+    def release(self, phone_number_id: str, guest_id: str) -> None: ...
 
     def mark_read(self, phone_number_id: str, wamid: str) -> None: ...
 
@@ -366,6 +373,12 @@ class ConversationActor(Actor):
         cooloff_changed = cooloff_of is not None and cooloff != cooloff_of.cooloff_until
         changed = next((e for e in outcome.effects if isinstance(e, GuestChanged)), None)
         opt = next((e for e in outcome.effects if isinstance(e, OptOutChanged)), None)
+        outbound = tuple(self._outbound(outcome))
+        # A reply to what the guest just wrote goes out right after the commit: the pacer
+        # reserves its POST now, and the row is committed `sending` (no write of its own).
+        sender = self._deps.sender
+        first_sending = bool(outbound and message is not None and not message.replayed
+                             and sender.reserve(self.phone_number_id, self.guest_id))
         commit = StepCommit(
             phone_number_id=self.phone_number_id,
             guest_id=self.guest_id,
@@ -374,7 +387,7 @@ class ConversationActor(Actor):
             guest_data=changed.data if changed else context.accumulated_data,
             language=changed.language if changed else context.language,
             inbound_seq=seq,
-            outbound=tuple(self._outbound(outcome)),
+            outbound=outbound,
             requests=tuple(self._requests(outcome, now)),
             scheduled=tuple(self._scheduled(outcome, now)),
             at=now,
@@ -382,23 +395,31 @@ class ConversationActor(Actor):
             opt_out=None if opt is None else opt.opted_out,
             cooloff_changed=cooloff_changed,
             cooloff_until=cooloff,
+            first_sending=first_sending,
         )
-        if message is not None and message.record is not None:
-            done = await self._deps.store.conversations.commit_recorded_step(commit,
-                                                                             message.record)
-            message.resolve(done.seq)
-            if done.seq is None:
-                log.info("inbound_duplicate", hotel=self.hotel_id, guest=self.guest_id)
-                return False
-            rows, seq = done.outbound, done.seq
-        else:
-            rows = await self._deps.store.conversations.commit_step(commit)
+        try:
+            if message is not None and message.record is not None:
+                done = await self._deps.store.conversations.commit_recorded_step(
+                    commit, message.record)
+                message.resolve(done.seq)
+                if done.seq is None:
+                    log.info("inbound_duplicate", hotel=self.hotel_id, guest=self.guest_id)
+                    if first_sending:
+                        sender.release(self.phone_number_id, self.guest_id)
+                    return False
+                rows, seq = done.outbound, done.seq
+            else:
+                rows = await self._deps.store.conversations.commit_step(commit)
+        except BaseException:
+            if first_sending:
+                sender.release(self.phone_number_id, self.guest_id)
+            raise
         self._context = context
         if cooloff_changed:
             self._deps.guests.set_cooloff(self.hotel_id, self.guest_id, cooloff)
         if changed is not None:
             self._deps.guests.update(self.hotel_id, self.guest_id, changed.data, changed.language)
-        self._deps.sender.submit(rows)
+        sender.submit(rows, first_sending=first_sending)
         if commit.scheduled:
             self._deps.scheduled()  # the scheduler loads rows due soon (issue 10)
         if seq is not None and Silence(reason=SilenceReason.SPAM) in outcome.effects:

@@ -57,7 +57,8 @@ class NumberLane:
     rules: NumberPacer
     buffer: list[OutboundMessage] = field(default_factory=list)  # by priority, then id
     in_flight: dict[int, str] = field(default_factory=dict)  # row id -> recipient
-    _flying: set[str] = field(default_factory=set)  # the recipients of in_flight
+    _flying: set[str] = field(default_factory=set)  # the recipients of in_flight, and _reserved
+    _reserved: set[str] = field(default_factory=set)  # guests whose next POST is reserved
     _backlog: bool = False  # the store may hold rows of this number nothing here accounts for
     _suspicions: int = 0  # how often the backlog was raised (a pull keeps a raise it missed)
     _behind: set[str] = field(default_factory=set)  # guests with pending rows in the store
@@ -143,6 +144,49 @@ class NumberLane:
         bisect.insort(buffer, row, key=_order)
         self.wake()
 
+    def reserve(self, guest: str) -> bool:
+        """Reserve the POST of a reply to `guest` that a step is about to commit, when it may
+        go the moment it is committed: nothing of the guest here, in flight or in the store,
+        room in flight, the guest's pacing ready, their 24-hour window known open. The step
+        then commits the row already `sending` (no write of its own before the POST) and
+        hands it to `launch_reserved`, or gives the reservation back (`release`)."""
+        if (self._closing or self._backlog or guest in self._flying or guest in self._picking
+                or guest in self._behind):
+            return False
+        if len(self.in_flight) + len(self._reserved) >= self.pacer._settings.max_in_flight:
+            return False
+        if any(held.guest_id == guest for held in self.buffer):
+            return False
+        clock = self.pacer._clock
+        now_m = clock.monotonic()
+        if self.rules.ready_at(guest, now_m) > now_m:
+            return False
+        windows = self.pacer._windows_known(self.number, {guest})
+        if windows is None or route(last_inbound_at=windows.get(guest), now=clock.now(),
+                                    has_template=False) is not Route.FREE_FORM:
+            return False
+        self.rules.sent(guest, now_m)  # counted at once, as a pick does
+        self._reserved.add(guest)
+        self._flying.add(guest)
+        return True
+
+    def release(self, guest: str) -> None:
+        """A reservation the step did not use (its commit failed, or wrote nothing)."""
+        if guest in self._reserved:
+            self._reserved.discard(guest)
+            self._flying.discard(guest)
+            self._left(guest)
+            self.wake()
+
+    def launch_reserved(self, row: OutboundMessage) -> None:
+        """POST a row its step committed `sending` under this lane's reservation."""
+        guest = row.guest_id
+        self._reserved.discard(guest)
+        self._flying.add(guest)
+        self.in_flight[row.id] = guest
+        loop = self.pacer._loop or asyncio.get_running_loop()
+        self._track(loop.create_task(self._send(row, Route.FREE_FORM), name="pacer-send"))
+
     def _suspect(self) -> None:
         """Rows of this number may wait in the store that nothing here accounts for."""
         self._backlog = True
@@ -216,7 +260,8 @@ class NumberLane:
 
     async def _pick(self) -> list[tuple[OutboundMessage, Route]]:
         """The rows that may go now, in priority order, at most one per recipient."""
-        capacity = self.pacer._settings.max_in_flight - len(self.in_flight)
+        capacity = (self.pacer._settings.max_in_flight - len(self.in_flight)
+                    - len(self._reserved))
         if capacity <= 0:
             return []
         now_m, now = self.pacer._clock.monotonic(), self.pacer._clock.now()

@@ -230,14 +230,34 @@ class Pacer:
                 await self._outbox.skip(row_id, OUTSIDE_WINDOW, self._clock.now())
                 log.info("send_skipped", outbound=row_id, reason=OUTSIDE_WINDOW, code=code)
 
-    def submit(self, rows: Iterable[OutboundMessage]) -> None:
+    def submit(self, rows: Iterable[OutboundMessage], *, first_sending: bool = False) -> None:
         """Committed rows (with their ids) are waiting in the outbox: hand them to their
         numbers' lanes, which buffer them when they fit and pull them later when not (never
-        blocks, never reads the store)."""
+        blocks, never reads the store). `first_sending`: the first row was committed
+        `sending` under a reservation (`reserve`): its POST starts now."""
         if self._closed:
-            return  # still pending in the store: sent at the next start
-        for row in rows:
-            self._lane(row.phone_number_id).offer(row)
+            # Pending rows are sent at the next start; a row committed `sending` is resolved
+            # by the start's recovery (its status, or sent after the grace).
+            return
+        for k, row in enumerate(rows):
+            lane = self._lane(row.phone_number_id)
+            if k == 0 and first_sending:
+                lane.launch_reserved(row)
+            else:
+                lane.offer(row)
+
+    def reserve(self, phone_number_id: str, guest_id: str) -> bool:
+        """May a reply to the guest be committed `sending`, its POST right after the commit
+        with no write of its own? True reserves it (NumberLane.reserve says when)."""
+        if self._closed:
+            return False
+        return self._lane(phone_number_id).reserve(guest_id)
+
+    def release(self, phone_number_id: str, guest_id: str) -> None:
+        """Give back a reservation the step did not use."""
+        lane = self._lanes.get(phone_number_id)
+        if lane is not None:
+            lane.release(guest_id)
 
     async def wait_idle(self) -> None:
         """Until no row is in flight or ready to go now (rows waiting for a retry time or

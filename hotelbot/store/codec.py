@@ -149,6 +149,7 @@ class PreparedStep:
     inbound_seq: int | None
     opt_out: bool | None = None
     cooloff: tuple[str | None] | None = None  # None: unchanged; else the value to store
+    first_sending: bool = False  # the first outbound row is inserted `sending` (StepCommit)
 
 
 def inbound_params(
@@ -366,6 +367,7 @@ def prepare_step(commit: StepCommit) -> PreparedStep:
         inbound_seq=commit.inbound_seq,
         opt_out=commit.opt_out,
         cooloff=(encode_optional_time(commit.cooloff_until),) if commit.cooloff_changed else None,
+        first_sending=commit.first_sending and bool(commit.outbound) and at is not None,
     )
 
 

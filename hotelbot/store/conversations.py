@@ -7,7 +7,8 @@ the SQLite implementation, including `commit_step`: the ONE transaction of an en
     commit_step ─▶ one writer job: BEGIN
                      conversations  upsert the snapshot
                      guests         upsert data and language (unless the step left them alone)
-                     outbound       insert the replies (pending)
+                     outbound       insert the replies (pending; the first `sending` when
+                                    the pacer reserved its POST: StepCommit.first_sending)
                      requests       insert what the flow asked of the hotel
                      scheduled      insert the messages for later
                      inbound        mark the message done (none such: the whole step fails)
@@ -36,7 +37,7 @@ from hotelbot.store.database import Database
 from hotelbot.store.guests import load_guest_row, set_guest_cooloff, upsert_guest_data
 from hotelbot.store.inbound import mark_inbound_done, record_handled
 from hotelbot.store.optouts import set_opt_out
-from hotelbot.store.outbox import insert_outbound
+from hotelbot.store.outbox import insert_outbound, insert_outbound_sending
 from hotelbot.store.records import GuestRecord, OutboundMessage, RecordedStep, StepCommit
 from hotelbot.store.requests import insert_requests
 from hotelbot.store.scheduled import insert_scheduled
@@ -169,7 +170,9 @@ def _write_step(conn: sqlite3.Connection, step: PreparedStep) -> list[int]:
     conn.execute(_UPSERT, step.conversation)
     if step.guest is not None:
         upsert_guest_data(conn, step.guest)
-    ids = [insert_outbound(conn, row) for row in step.outbound]
+    # The first row's POST was reserved (first_sending): it is written `sending` at once.
+    ids = [insert_outbound_sending(conn, row) if k == 0 and step.first_sending
+           else insert_outbound(conn, row) for k, row in enumerate(step.outbound)]
     insert_requests(conn, step.requests)
     insert_scheduled(conn, step.scheduled)
     if step.opt_out is not None:

@@ -384,6 +384,10 @@ _INSERT = (
     "INSERT INTO outbound (phone_number_id, guest_id, body, priority, attempts, not_before,"
     " template, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_INSERT_SENDING = (
+    "INSERT INTO outbound (phone_number_id, guest_id, body, priority, attempts, not_before,"
+    " template, created_at, state, sending_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 _PENDING = (
     f"SELECT {codec.OUTBOUND_COLUMNS} FROM outbound WHERE state = ? ORDER BY priority, id"
 )
@@ -469,6 +473,12 @@ _STATUS_FAILED = (
 def insert_outbound(conn: sqlite3.Connection, row: tuple[object, ...]) -> int:
     """Insert one row (codec.outbound_params) as pending; return its id."""
     return lastrowid(conn.execute(_INSERT, row))
+
+
+def insert_outbound_sending(conn: sqlite3.Connection, row: tuple[object, ...]) -> int:
+    """Insert one row (codec.outbound_params, `at` given) as `sending` since its creation,
+    for a POST the pacer reserved to follow the commit at once; return its id."""
+    return lastrowid(conn.execute(_INSERT_SENDING, (*row, S.SENDING, row[-1])))
 
 
 def status_move(current: OutboundState, status: str) -> OutboundState | None:

@@ -295,3 +295,7 @@ class StepCommit:
     # The guest's hotel-wide cooloff changed (started, lifted, over): store cooloff_until.
     cooloff_changed: bool = False
     cooloff_until: datetime | None = None
+    # The first outbound row is committed already `sending` (sending_since `at`): the pacer
+    # reserved its POST, which follows the commit at once with no write of its own. A crash
+    # in between leaves it to the pacer's recovery, like any row caught in `sending`.
+    first_sending: bool = False

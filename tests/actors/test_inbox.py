@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from hotelbot.actors import InboxSettings
-from hotelbot.store import InboundParams, InboundState, RecordedStep, StepCommit, Store
+from hotelbot.store import (
+    InboundParams,
+    InboundState,
+    OutboundState,
+    RecordedStep,
+    StepCommit,
+    Store,
+)
 from tests.actors.harness import expected_replies, inbound, open_harness
 from tests.fakes.clock import FakeClock
 from tests.numbers import FRONT_DESK
@@ -54,6 +61,31 @@ async def test_a_redelivered_message_is_answered_once(tmp_path: Path, clock: Fak
         assert [(len(r.fresh), r.duplicates) for r in both] == [(0, 1), (0, 1)]
         assert len(h.transport.texts_to(GUEST)) == 1
         assert h.inbox.statistics().duplicates == 3
+        await h.say(FRONT_DESK, GUEST, "menu")  # no reservation of the duplicates was kept
+        await h.settle()
+        assert len(h.transport.texts_to(GUEST)) == 2
+
+
+async def test_a_reply_is_committed_sending_and_posted_without_a_write_of_its_own(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    # The step's transaction writes the reply already `sending` (the pacer reserved its
+    # POST): one write for message, step and reply; the `sent` mark comes after the POST.
+    async with open_harness(tmp_path / "hb.sqlite3", clock) as h:
+        jobs = h.store.statistics().jobs_committed
+        await h.say(FRONT_DESK, GUEST, "hi")
+        [row] = await h.store.outbox.recent()
+        assert row.state in (OutboundState.SENDING, OutboundState.SENT)
+        await h.settle()
+        assert h.store.statistics().jobs_committed - jobs == 2  # the step, then the mark
+        found = await h.store.outbox.get(row.message.id)
+        assert found is not None and found.state is OutboundState.SENT and found.wamid
+        # A guest whose reply is still in flight is not reserved again: the next reply waits
+        # its turn in the usual way, in order.
+        await asyncio.gather(h.say(FRONT_DESK, GUEST, "menu"), h.say(FRONT_DESK, GUEST, "0"))
+        await h.settle()
+        assert h.transport.texts_to(GUEST) == expected_replies(
+            h.hotels, FRONT_DESK, GUEST, ["hi", "menu", "0"], clock)
 
 
 class _HeldConversations:
