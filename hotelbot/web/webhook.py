@@ -112,8 +112,8 @@ class WebhookHandler:
             observer.answered(code, self._monotonic() - started)
 
     async def _receive(self, request: web.Request) -> web.Response:
-        encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
-        if encoding not in ("", "identity"):
+        encoding = request.headers.get("Content-Encoding")  # Meta sends none
+        if encoding is not None and (encoding := encoding.strip().lower()) not in ("", "identity"):
             self._client_warning(request, "webhook_encoding_refused", encoding=encoding[:40])
             return web.Response(status=415, text="Content-Encoding must be identity")
         raw = await self._read_body(request)
