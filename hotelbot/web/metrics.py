@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
 from aiohttp import web
+from prometheus_client import Histogram
 
 from hotelbot.errors import GraphAPIError
 from hotelbot.metrics import CONTENT_TYPE, Metrics
@@ -80,13 +81,17 @@ class WebhookMeter:
     Meta's delivery statuses."""
 
     def __init__(self, metrics: Metrics, hotel_of: Callable[[str], str]) -> None:
-        self._seconds = _Labelled(metrics.webhook_seconds.labels)
+        self._seconds = metrics.webhook_seconds
+        self._by_code: dict[int, Histogram] = {}  # HTTP status codes: a few dozen at most
         self._inbound = _Labelled(metrics.inbound_messages.labels)
         self._statuses = _Labelled(metrics.delivery_statuses.labels)
         self._hotel_of = hotel_of
 
     def answered(self, code: int, seconds: float) -> None:
-        self._seconds(str(code)).observe(seconds)
+        child = self._by_code.get(code)
+        if child is None:
+            child = self._by_code[code] = self._seconds.labels(str(code))
+        child.observe(seconds)
 
     def recorded(self, recorded: RecordedWebhook, statuses: Sequence[DeliveryStatus]) -> None:
         for message in recorded.fresh:
