@@ -65,11 +65,9 @@ from hotelbot.web import (
     READINESS,
     STAYS,
     WEBHOOK,
-    WEBHOOK_METER,
     Desk,
     Gate,
     LoginLimiter,
-    MeteredInbox,
     MeteredTransport,
     StaysApi,
     WebhookHandler,
@@ -79,7 +77,6 @@ from hotelbot.web import (
     add_stays_routes,
     add_webhook_routes,
     open_metrics_site,
-    webhook_timer,
 )
 from hotelbot.whatsapp import GraphClient, open_graph_client
 
@@ -193,8 +190,9 @@ METRICS_SITE = web.AppKey("metrics_site", web.TCPSite)
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     """Build the application; nothing starts until the runner starts it."""
-    app = web.Application(client_max_size=settings.max_body_bytes,
-                          middlewares=[webhook_timer])
+    # No middleware of its own: the webhook times itself (WebhookMeter), so a POST /webhook
+    # runs none, not even aiohttp's current-app fix-up, unless the console adds its own.
+    app = web.Application(client_max_size=settings.max_body_bytes)
     app.cleanup_ctx.extend([
         _core_ctx(settings, clock),
         _metrics_ctx,
@@ -218,12 +216,12 @@ def _core_ctx(
             app[CORE] = core
             app[WEBHOOK] = WebhookHandler(
                 app_secret=settings.app_secret, verify_token=settings.verify_token,
-                inbox=MeteredInbox(core.inbox, core.metrics, _hotel_of(core.config)),
+                inbox=core.inbox,
                 monotonic=core.clock.monotonic,
                 body_timeout=settings.body_timeout,
+                observer=WebhookMeter(core.metrics, _hotel_of(core.config)),
             )
             app[READINESS] = core.readiness
-            app[WEBHOOK_METER] = WebhookMeter(core.metrics, core.clock.monotonic)
             app[STAYS] = StaysApi(scheduler=core.scheduler, store=core.store,
                                   hotels=core.config.get, clock=core.clock, environ=os.environ)
             yield

@@ -2,7 +2,8 @@
 
 Owns: the processor chain (merge_contextvars, add_log_level, UTC ISO timestamp, redact, then
 ConsoleRenderer on a tty or dict tracebacks + orjson JSON bytes otherwise) and the level
-filter. Must never: let a message body, a token or a full phone number reach the output
+filter (and `debug_enabled()`, the level check a hot path makes before building a debug
+line). Must never: let a message body, a token or a full phone number reach the output
 (keys are redacted by name, at every depth of nested dicts, lists and tuples), or show the
 local variables of a traceback (they hold bodies and tokens), or do anything at import.
 
@@ -39,6 +40,13 @@ UNMASKED_PHONE_KEYS = frozenset({"phone_number_id"})
 DROPPED_KEYS = frozenset({"body", "text", "payload", "caption"})
 DROPPED_FRAGMENTS = ("token", "secret", "password", "authorization")
 LEVELS = ("debug", "info", "warning", "error", "critical")
+_debug = True  # what configure_logging last set (unconfigured structlog lets debug through)
+
+
+def debug_enabled() -> bool:
+    """Whether debug lines are written: a hot path checks this before building one (a call
+    on a module's lazy logger proxy costs a bound logger's assembly even when filtered)."""
+    return _debug
 
 
 def mask_guest(value: object) -> str:
@@ -147,6 +155,7 @@ def configure_logging(
     Raises:
         ConfigError: `level` is not a known level.
     """
+    global _debug
     name = level.strip().lower()
     if name not in LEVELS:
         raise ConfigError(f"unknown log level {level!r}; expected one of {', '.join(LEVELS)}")
@@ -175,6 +184,7 @@ def configure_logging(
         logger_factory=factory,
         cache_logger_on_first_use=cache if cache is not None else "pytest" not in sys.modules,
     )
+    _debug = name == "debug"
 
 
 class Throttle:

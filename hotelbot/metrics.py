@@ -8,8 +8,8 @@ unbounded (labels are hotel ids, departments, flow ids, message kinds, states, M
 codes: sets the configuration or Meta fixes).
 
 Who feeds what:
-    inbound_messages, delivery_statuses   web/metrics.py MeteredInbox (each recorded webhook)
-    webhook_seconds                       web/metrics.py middleware (POST /webhook)
+    inbound_messages, delivery_statuses   web/metrics.py WebhookMeter (each recorded webhook)
+    webhook_seconds                       web/metrics.py WebhookMeter (each POST /webhook)
     steps, cooloffs, expired_contexts     actors/progress.py StepObserver (each committed step)
     sends                                 web/metrics.py MeteredTransport (each Graph API POST)
     outbound_rows, pacer_*, actors_active,

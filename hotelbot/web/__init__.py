@@ -22,16 +22,19 @@ from hotelbot.web.console import (
 )
 from hotelbot.web.health import READINESS, Readiness, add_health_routes
 from hotelbot.web.metrics import (
-    WEBHOOK_METER,
-    MeteredInbox,
     MeteredTransport,
     MetricsSources,
     WebhookMeter,
     open_metrics_site,
-    webhook_timer,
 )
 from hotelbot.web.stays_api import STAYS, StaysApi, add_stays_routes
-from hotelbot.web.webhook import WEBHOOK, Inbox, WebhookHandler, add_webhook_routes
+from hotelbot.web.webhook import (
+    WEBHOOK,
+    Inbox,
+    WebhookHandler,
+    WebhookObserver,
+    add_webhook_routes,
+)
 
 __all__ = [
     "DESK",
@@ -40,20 +43,19 @@ __all__ = [
     "READINESS",
     "STAYS",
     "WEBHOOK",
-    "WEBHOOK_METER",
     "Desk",
     "DoneHook",
     "Gate",
     "Inbox",
     "LoginLimiter",
     "LoginLimits",
-    "MeteredInbox",
     "MeteredTransport",
     "MetricsSources",
     "Readiness",
     "StaysApi",
     "WebhookHandler",
     "WebhookMeter",
+    "WebhookObserver",
     "add_console",
     "add_health_routes",
     "add_stays_routes",
@@ -62,5 +64,4 @@ __all__ = [
     "hash_password",
     "mask",
     "open_metrics_site",
-    "webhook_timer",
 ]

@@ -3,30 +3,32 @@
 Owns: the metrics listener (`open_metrics_site`: a separate aiohttp site on
 HOTELBOT_METRICS_HOST:HOTELBOT_METRICS_PORT, loopback by default, so the public webhook port
 never exposes it), the scrape (`refresh` reads the gauges that are states, not events: outbox
-rows by state, the pacer's queue, actors and mailboxes), and three decorators the composition
-root puts around the core's parts: `webhook_timer` (a middleware timing POST /webhook),
-`MeteredInbox` (counts each recorded webhook's new messages by hotel and type, and Meta's
+rows by state, the pacer's queue, actors and mailboxes), and what the composition root hands
+the core's parts: `WebhookMeter` (the webhook handler's observer: times each POST /webhook by
+status code, counts each recorded webhook's new messages by hotel and type, and Meta's
 statuses) and `MeteredTransport` (counts each Graph API send by result and Meta error code).
+Both keep their labelled children (`_Labelled`): a message costs dictionary lookups, not
+prometheus-client's `labels()`.
 Must never label by a guest's number, or make a scrape write anything.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from aiohttp import web
+from prometheus_client import Histogram
 
 from hotelbot.errors import GraphAPIError
 from hotelbot.metrics import CONTENT_TYPE, Metrics
-from hotelbot.store import DeliveryStatus, InboundMessage, RecordedWebhook, RejectedPart
-from hotelbot.web.webhook import Inbox
+from hotelbot.store import DeliveryStatus, RecordedWebhook
 
-__all__ = ["WEBHOOK_METER", "MeteredInbox", "MeteredTransport", "MetricsSources",
-           "WebhookMeter", "open_metrics_site", "webhook_timer"]
+__all__ = ["MeteredTransport", "MetricsSources", "WebhookMeter", "open_metrics_site"]
+
+_Child = TypeVar("_Child")
 
 
 class Transport(Protocol):
@@ -50,62 +52,52 @@ class MetricsSources(Protocol):
     def now(self) -> datetime: ...
 
 
-@dataclass(frozen=True, slots=True)
+_MAX_CHILDREN = 1024  # label combinations remembered per metric (configuration and Meta bound them)
+
+
+class _Labelled(Generic[_Child]):
+    """A metric's children by label values: after the first use a message costs one dict
+    lookup (prometheus-client's `labels()` validates its arguments and takes a lock every
+    call). Children are made on first use, exactly as `labels()` would make them, so no
+    series appears before its first event; past `_MAX_CHILDREN` combinations they are looked
+    up each time rather than remembered."""
+
+    def __init__(self, labels: Callable[..., _Child]) -> None:
+        self._labels = labels
+        self._children: dict[tuple[str, ...], _Child] = {}
+
+    def __call__(self, *values: str) -> _Child:
+        child = self._children.get(values)
+        if child is None:
+            child = self._labels(*values)
+            if len(self._children) < _MAX_CHILDREN:
+                self._children[values] = child
+        return child
+
+
 class WebhookMeter:
-    """What the webhook timer needs: the app's metrics and a monotonic clock."""
+    """The webhook's observer (web/webhook.py WebhookObserver) on the app's metrics: each
+    POST's time by status code, each recorded webhook's new messages by hotel and type, and
+    Meta's delivery statuses."""
 
-    metrics: Metrics
-    monotonic: Callable[[], float]
-
-
-WEBHOOK_METER = web.AppKey("webhook_meter", WebhookMeter)
-
-
-@web.middleware
-async def webhook_timer(
-    request: web.Request,
-    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
-) -> web.StreamResponse:
-    """Observe how long each POST /webhook took, by status code (once the core is up)."""
-    meter = request.app.get(WEBHOOK_METER)
-    if meter is None or request.method != "POST" or request.path != "/webhook":
-        return await handler(request)
-    started = meter.monotonic()
-    code = 500
-    try:
-        response = await handler(request)
-        code = response.status
-        return response
-    except web.HTTPException as exc:
-        code = exc.status
-        raise
-    finally:
-        meter.metrics.webhook_seconds.labels(str(code)).observe(meter.monotonic() - started)
-
-
-class MeteredInbox:
-    """The inbox, counting what each accepted webhook recorded."""
-
-    def __init__(
-        self, inbox: Inbox, metrics: Metrics, hotel_of: Callable[[str], str]
-    ) -> None:
-        self._inbox = inbox
-        self._metrics = metrics
+    def __init__(self, metrics: Metrics, hotel_of: Callable[[str], str]) -> None:
+        self._seconds = metrics.webhook_seconds
+        self._by_code: dict[int, Histogram] = {}  # HTTP status codes: a few dozen at most
+        self._inbound = _Labelled(metrics.inbound_messages.labels)
+        self._statuses = _Labelled(metrics.delivery_statuses.labels)
         self._hotel_of = hotel_of
 
-    async def accept(
-        self,
-        messages: Sequence[InboundMessage],
-        statuses: Sequence[DeliveryStatus],
-        rejected: Sequence[RejectedPart],
-    ) -> RecordedWebhook:
-        recorded = await self._inbox.accept(messages, statuses, rejected)
+    def answered(self, code: int, seconds: float) -> None:
+        child = self._by_code.get(code)
+        if child is None:
+            child = self._by_code[code] = self._seconds.labels(str(code))
+        child.observe(seconds)
+
+    def recorded(self, recorded: RecordedWebhook, statuses: Sequence[DeliveryStatus]) -> None:
         for message in recorded.fresh:
-            hotel = self._hotel_of(message.phone_number_id)
-            self._metrics.inbound_messages.labels(hotel, message.kind).inc()
+            self._inbound(self._hotel_of(message.phone_number_id), message.kind).inc()
         for status in statuses:
-            self._metrics.delivery_statuses.labels(status.status).inc()
-        return recorded
+            self._statuses(status.status).inc()
 
 
 class MeteredTransport:
@@ -113,15 +105,15 @@ class MeteredTransport:
 
     def __init__(self, transport: Transport, metrics: Metrics) -> None:
         self._transport = transport
-        self._metrics = metrics
+        self._sends = _Labelled(metrics.sends.labels)
 
     async def send(self, phone_number_id: str, guest_id: str, body: Mapping[str, object]) -> str:
         try:
             wamid = await self._transport.send(phone_number_id, guest_id, body)
         except GraphAPIError as exc:
-            self._metrics.sends.labels("failed", str(exc.code)).inc()
+            self._sends("failed", str(exc.code)).inc()
             raise
-        self._metrics.sends.labels("sent", "0").inc()
+        self._sends("sent", "0").inc()
         return wamid
 
     async def mark_read(self, phone_number_id: str, wamid: str) -> None:

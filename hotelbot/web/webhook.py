@@ -15,6 +15,11 @@ Must never: answer 200 before the messages are durably recorded, let one bad par
 fail the others (issue 14), process a repeated wamid twice, re-serialize JSON before hashing,
 or log a message body or a full phone number. Client misbehaviour (disconnects, timeouts,
 bad signatures) is one warning line without a traceback, throttled per address.
+
+Cost: the route runs no middleware of its own; the handler reports to its observer (the
+metrics, web/metrics.py WebhookMeter) directly: each POST's time and status, and what each
+accepted webhook recorded. A body already received whole is read without arming the
+deadline (reading it cannot wait).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import structlog
 from aiohttp import ClientPayloadError, web
 
 from hotelbot.errors import PayloadError, StoreError, StoreOverloaded
-from hotelbot.log import Throttle
+from hotelbot.log import Throttle, debug_enabled
 from hotelbot.store import DeliveryStatus, InboundMessage, RecordedWebhook, RejectedPart
 from hotelbot.whatsapp import parse_webhook, verify_signature
 
@@ -46,6 +51,16 @@ class Inbox(Protocol):
     ) -> RecordedWebhook: ...
 
 
+class WebhookObserver(Protocol):
+    """What the handler reports (web/metrics.py WebhookMeter)."""
+
+    def answered(self, code: int, seconds: float) -> None:
+        """A POST /webhook was answered with `code` after `seconds`."""
+
+    def recorded(self, recorded: RecordedWebhook, statuses: Sequence[DeliveryStatus]) -> None:
+        """The inbox accepted a POST: what it recorded, and Meta's statuses it carried."""
+
+
 class WebhookHandler:
     """GET and POST /webhook, with their collaborators."""
 
@@ -57,6 +72,7 @@ class WebhookHandler:
         inbox: Inbox,
         monotonic: Callable[[], float],
         body_timeout: float = 10.0,
+        observer: WebhookObserver | None = None,
     ) -> None:
         self._secret = app_secret.encode()
         self._verify_token = verify_token
@@ -64,6 +80,7 @@ class WebhookHandler:
         self._monotonic = monotonic
         self._body_timeout = body_timeout
         self._throttle = Throttle()
+        self._observer = observer
 
     async def verify(self, request: web.Request) -> web.Response:
         """Meta's subscription handshake: echo hub.challenge when the token matches."""
@@ -78,9 +95,25 @@ class WebhookHandler:
         return web.Response(text=challenge, content_type="text/plain")
 
     async def receive(self, request: web.Request) -> web.Response:
-        """Durably record a webhook POST, then acknowledge it."""
-        encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
-        if encoding not in ("", "identity"):
+        """Durably record a webhook POST, then acknowledge it (timed, by status code)."""
+        observer = self._observer
+        if observer is None:
+            return await self._receive(request)
+        started = self._monotonic()
+        code = 500
+        try:
+            response = await self._receive(request)
+            code = response.status
+            return response
+        except web.HTTPException as exc:  # 413 from request.read()
+            code = exc.status
+            raise
+        finally:
+            observer.answered(code, self._monotonic() - started)
+
+    async def _receive(self, request: web.Request) -> web.Response:
+        encoding = request.headers.get("Content-Encoding")  # Meta sends none
+        if encoding is not None and (encoding := encoding.strip().lower()) not in ("", "identity"):
             self._client_warning(request, "webhook_encoding_refused", encoding=encoding[:40])
             return web.Response(status=415, text="Content-Encoding must be identity")
         raw = await self._read_body(request)
@@ -102,6 +135,8 @@ class WebhookHandler:
         except StoreError as exc:  # nothing was written: Meta retries the whole POST
             log.error("webhook_store_failed", error=str(exc))
             return web.Response(status=503, text="store unavailable, retry later")
+        if self._observer is not None:
+            self._observer.recorded(recorded, parsed.statuses)
         for error in parsed.errors:  # Meta's system errors (e.g. 130429): nothing to replay
             log.warning("whatsapp_reported_error", number=error.phone_number_id,
                         code=error.code, title=error.title)
@@ -110,18 +145,21 @@ class WebhookHandler:
                         reason=part.reason)
         # debug, like step_committed and message_sent: no info line per guest message (the
         # metrics count them); failures, parks and refusals stay warnings.
-        log.debug(
-            "webhook_received",
-            messages=len(parsed.messages),
-            new=len(recorded.fresh),
-            parked=len(recorded.parked),
-            statuses=len(parsed.statuses),
-        )
+        if debug_enabled():
+            log.debug(
+                "webhook_received",
+                messages=len(parsed.messages),
+                new=len(recorded.fresh),
+                parked=len(recorded.parked),
+                statuses=len(parsed.statuses),
+            )
         return web.Response(text="ok")
 
     async def _read_body(self, request: web.Request) -> bytes | web.Response:
         """The whole body within the deadline; a response when it could not be read."""
         try:
+            if request.content.is_eof():  # all of it arrived already: reading cannot wait
+                return await request.read()  # 413 past the app's client_max_size
             async with asyncio.timeout(self._body_timeout):
                 return await request.read()  # 413 past the app's client_max_size
         except TimeoutError:
@@ -148,7 +186,8 @@ WEBHOOK = web.AppKey("webhook", WebhookHandler)
 
 
 def add_webhook_routes(app: web.Application) -> None:
-    """GET and POST /webhook, served by the WebhookHandler stored under WEBHOOK."""
+    """GET and POST /webhook, served by the WebhookHandler stored under WEBHOOK (no
+    middleware of the app's is needed on these routes: the handler times itself)."""
     app.router.add_get("/webhook", _verify)
     app.router.add_post("/webhook", _receive)
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import gzip
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -10,9 +11,18 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from hotelbot.app import CORE, METRICS_SITE
-from hotelbot.store import ScheduledMessage, ScheduledStatus
+from hotelbot.metrics import Metrics
+from hotelbot.store import (
+    DeliveryStatus,
+    InboundMessage,
+    RecordedWebhook,
+    ScheduledMessage,
+    ScheduledStatus,
+)
+from hotelbot.web import WebhookMeter
+from hotelbot.whatsapp.payloads import sign
 from tests.fakes.clock import FakeClock
-from tests.fakes.hotel import Hotel, HotelFactory, text_item, webhook_post
+from tests.fakes.hotel import APP_SECRET, Hotel, HotelFactory, text_item, webhook_post
 from tests.numbers import FRONT_DESK
 
 GUEST = "34600111222"
@@ -64,6 +74,41 @@ async def test_metrics_count_a_check_in_through_the_webhook(hotel: Hotel) -> Non
     assert value(samples, "hotelbot_pacer_queue_depth") == 0
     assert value(samples, "hotelbot_actors_active") == 1
     assert value(samples, "hotelbot_cooloffs_total", hotel="demo_hotel", flow="check_in") == 0
+
+
+async def test_refused_posts_are_timed_by_their_status(hotel: Hotel) -> None:
+    bomb = gzip.compress(b"{}")
+    headers = {"Content-Encoding": "gzip", "Content-Type": "application/json",
+               "X-Hub-Signature-256": sign(bomb, APP_SECRET.encode())}
+    async with hotel.client.post("/webhook", data=bomb, headers=headers) as response:
+        assert response.status == 415
+    assert await hotel.post(b"{" + b" " * (4 * 1024 * 1024) + b"}") == 413  # raised by read()
+    assert await hotel.post(b"{not json") == 400
+    samples = await scrape(hotel)
+    for code in ("415", "413", "400"):
+        assert value(samples, "hotelbot_webhook_seconds_count", code=code) == 1, code
+    assert value(samples, "hotelbot_webhook_seconds_count", code="200") == 0
+
+
+def test_the_webhook_meter_counts_each_event_on_the_series_labels_would_give() -> None:
+    metrics = Metrics()
+    meter = WebhookMeter(metrics, lambda number: {"100": "demo_hotel"}.get(number, ""))
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    texts = tuple(InboundMessage(wamid=f"wamid.{i}", phone_number_id="100", guest_id=GUEST,
+                                 kind="text", payload={}, sent_at=at) for i in range(3))
+    read = DeliveryStatus(wamid="wamid.X", status="read", at=at, recipient_id=GUEST)
+    sample = metrics.registry.get_sample_value
+    assert sample("hotelbot_inbound_messages_total", {"hotel": "demo_hotel", "type": "text"}
+                  ) is None  # no series before its first event
+    for _ in range(2):
+        meter.recorded(RecordedWebhook(fresh=texts, parked=(), duplicates=0), [read])
+        meter.answered(200, 0.002)
+    assert sample("hotelbot_inbound_messages_total",
+                  {"hotel": "demo_hotel", "type": "text"}) == 6
+    assert sample("hotelbot_delivery_statuses_total", {"status": "read"}) == 2
+    assert sample("hotelbot_webhook_seconds_count", {"code": "200"}) == 2
+    assert sample("hotelbot_webhook_seconds_bucket", {"code": "200", "le": "0.0025"}) == 2
+    assert sample("hotelbot_webhook_seconds_bucket", {"code": "200", "le": "0.001"}) == 0
 
 
 async def test_a_cooloff_is_counted_once(hotel: Hotel) -> None:

@@ -11,7 +11,7 @@ import structlog
 from structlog.testing import capture_logs
 
 from hotelbot.errors import ConfigError
-from hotelbot.log import configure_logging, mask_guest, redact
+from hotelbot.log import configure_logging, debug_enabled, mask_guest, redact
 
 GUEST = "34612345678"
 
@@ -188,3 +188,14 @@ def test_throttle_forgets_old_keys_past_its_bound():
         throttle.allow(f"k{n}", 0.0)
     assert len(throttle._last) <= 8
     assert throttle.allow("k99", 1.0) is None  # the newest are kept
+
+
+# info last: the level the tests after this file run at, as before it
+@pytest.mark.parametrize(("level", "enabled"), [("warning", False), ("debug", True),
+                                                ("DEBUG", True), ("info", False)])
+def test_debug_enabled_follows_the_configured_level(level: str, enabled: bool) -> None:
+    stream = binary_stream()
+    configure_logging(json=True, level=level, stream=stream)
+    assert debug_enabled() is enabled
+    structlog.get_logger("hotelbot.test").debug("probe")
+    assert bool(json_lines(stream)) is enabled  # the check agrees with structlog's filter

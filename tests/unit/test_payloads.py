@@ -367,6 +367,23 @@ def test_nesting_within_the_bound_is_accepted() -> None:
     assert len(parse_webhook(orjson.dumps(document)).messages) == 1
 
 
+@pytest.mark.parametrize("braces", [0, 40, 1000])
+@pytest.mark.parametrize(("depth", "accepted"), [(MAX_PART_DEPTH - 1, True),  # + the message
+                                                 (MAX_PART_DEPTH, False)])
+def test_the_depth_bound_is_exact_whatever_the_brackets_inside_strings(
+    braces: int, depth: int, accepted: bool
+) -> None:
+    # the guard skips its walk only when the body has too few '{'/'[' bytes to hold a deep
+    # part; brackets inside strings only make it walk, never change the answer
+    document = doc("text")
+    value = value_of(document)
+    good = value["messages"][0]  # type: ignore[index]
+    value["messages"] = [{**good, "extra": _nested(depth), "note": "{[" * braces}]
+    parsed = parse_webhook(orjson.dumps(document))
+    assert len(parsed.messages) == (1 if accepted else 0)
+    assert [("nested deeper" in p.reason) for p in parsed.rejected] == ([] if accepted else [True])
+
+
 @pytest.mark.parametrize(
     ("field", "bad"),
     [
