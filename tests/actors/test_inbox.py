@@ -135,11 +135,10 @@ async def test_a_record_not_committed_in_time_is_recorded_first_and_answered_onc
         for _ in range(100):
             await asyncio.sleep(0)
         assert not accepting.done() and held[0].conversations.held == 1
-        for _ in range(30):  # the watchdog looks every record_wait / 4
-            if accepting.done():
-                break
-            clock.jump(0.5)
-            await asyncio.sleep(0.01)
+        async with asyncio.timeout(30):  # (real seconds: a bound, never a hang)
+            while not accepting.done():  # the watchdog looks every record_wait / 4
+                clock.jump(0.5)
+                await asyncio.sleep(0.01)
         [message] = (await accepting).fresh
         row = await h.store.inbound.get(message.seq)
         assert row is not None and row.state is InboundState.RECEIVED  # recorded, durable
