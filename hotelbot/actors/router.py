@@ -155,19 +155,12 @@ class Router:
             log.warning("unknown_phone_number_id", number=message.phone_number_id)
             self._background(self._store.inbound.park(message.seq, "unknown phone_number_id"))
             return
-        self._last_used[key] = self._deps.clock.monotonic()
         inbound = Inbound(seq=message.seq, event=event, wamid=message.wamid, replayed=replayed,
                           quoted=_quoted(message.payload))
-        try:
-            ref = self._supervisor.get(key) or self._spawn(key, department_of)
-            ref.tell_nowait(inbound)
-        except (MailboxFull, ActorDeadError) as exc:
+        refused = self._hand(key, department_of, inbound)
+        if refused is not None:
             # Still `received` on disk: the inbox's sweep hands it over again (or next start).
-            log.warning("dispatch_deferred", guest=message.guest_id, reason=type(exc).__name__)
-            return
-        self._dispatched += 1
-        self._in_flight.add(message.seq)
-        self._idle.clear()
+            log.warning("dispatch_deferred", guest=message.guest_id, reason=refused)
 
     def take(
         self, message: InboundMessage, event: Event, record: InboundParams
@@ -188,16 +181,21 @@ class Router:
         recorded: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
         inbound = Inbound(seq=None, event=event, wamid=message.wamid,
                           quoted=_quoted(message.payload), record=record, recorded=recorded)
+        return recorded if self._hand(key, department_of, inbound) is None else None
+
+    def _hand(self, key: Key, department_of: tuple[HotelId, Dept], inbound: Inbound) -> str | None:
+        """Put `inbound` in its conversation's mailbox (spawning the actor if needed) and track
+        it; the reason when it could not be (MailboxFull, ActorDeadError)."""
+        self._last_used[key] = self._deps.clock.monotonic()
         try:
             ref = self._supervisor.get(key) or self._spawn(key, department_of)
             ref.tell_nowait(inbound)
-        except (MailboxFull, ActorDeadError):
-            return None
-        self._last_used[key] = self._deps.clock.monotonic()
+        except (MailboxFull, ActorDeadError) as exc:
+            return type(exc).__name__
         self._dispatched += 1
         self._in_flight.add(inbound.key)
         self._idle.clear()
-        return recorded
+        return None
 
     def holds(self, seq: int) -> bool:
         """True while message `seq` is with an actor (dispatched, not yet handled)."""
