@@ -94,6 +94,7 @@ class _HeldConversations:
     def __init__(self, real: Any) -> None:
         self._real = real
         self.release = asyncio.Event()
+        self.reached = asyncio.Event()
         self.held = 0
 
     def __getattr__(self, name: str) -> Any:
@@ -102,6 +103,7 @@ class _HeldConversations:
     async def commit_recorded_step(self, commit: StepCommit,
                                    record: InboundParams) -> RecordedStep:
         self.held += 1
+        self.reached.set()
         await self.release.wait()
         result: RecordedStep = await self._real.commit_recorded_step(commit, record)
         return result
@@ -131,18 +133,20 @@ async def test_a_record_not_committed_in_time_is_recorded_first_and_answered_onc
     settings = InboxSettings(sweep_every=1e9, record_wait=2.0)
     async with open_harness(tmp_path / "hb.sqlite3", clock, wrap_store=wrap,
                             inbox_settings=settings) as h:
-        accepting = asyncio.create_task(h.say(FRONT_DESK, GUEST, "hi"))
-        for _ in range(100):
-            await asyncio.sleep(0)
-        assert not accepting.done() and held[0].conversations.held == 1
-        async with asyncio.timeout(30):  # (real seconds: a bound, never a hang)
-            while not accepting.done():  # the watchdog looks every record_wait / 4
-                clock.jump(0.5)
-                await asyncio.sleep(0.01)
-        [message] = (await accepting).fresh
-        row = await h.store.inbound.get(message.seq)
-        assert row is not None and row.state is InboundState.RECEIVED  # recorded, durable
-        held[0].conversations.release.set()
+        conversations = held[0].conversations
+        try:
+            accepting = asyncio.create_task(h.say(FRONT_DESK, GUEST, "hi"))
+            async with asyncio.timeout(30):  # (real seconds: bounds, never a hang)
+                await conversations.reached.wait()  # the step reached its write, which waits
+                assert not accepting.done() and conversations.held == 1
+                while not accepting.done():  # the watchdog looks every record_wait / 4
+                    clock.jump(0.5)
+                    await asyncio.sleep(0.01)
+            [message] = (await accepting).fresh
+            row = await h.store.inbound.get(message.seq)
+            assert row is not None and row.state is InboundState.RECEIVED  # recorded, durable
+        finally:
+            conversations.release.set()  # (else the harness's drain would wait for it)
         await h.settle()
         row = await h.store.inbound.get(message.seq)
         assert row is not None and row.state is InboundState.DONE
