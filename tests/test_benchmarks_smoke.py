@@ -6,6 +6,7 @@ message was answered, the numbers are there and positive, and the section was wr
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 import orjson
 import pytest
 
+from benchmarks.load import generator_gc_paused
 from benchmarks.report import percentile, table, update_section
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,13 +46,22 @@ def test_throughput_tiny_run_answers_every_message(tmp_path: Path) -> None:
     assert "<!-- bench:throughput:start -->" in md and "msgs/s" in md
 
 
+def test_the_generator_collects_no_garbage_while_it_measures_and_again_after() -> None:
+    kept = [[object()] for _ in range(100)]  # tracked containers alive across the pause
+    with generator_gc_paused():
+        assert not gc.isenabled() and gc.get_freeze_count() >= len(kept)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
 def test_latency_tiny_run_reports_percentiles(tmp_path: Path) -> None:
-    data, md = _run("latency", "--rate", "200", "--seconds", "0.25", tmp_path=tmp_path)
-    assert [r["kind"] for r in data] == ["minimal", "hotelbot"]  # type: ignore[union-attr]
+    data, md = _run("latency", "--rate", "200", "--seconds", "0.25", "--repeat", "2",
+                    tmp_path=tmp_path)
+    runs = [(r["kind"], r["run"]) for r in data]  # type: ignore[union-attr]
+    assert runs == [("minimal", 1), ("hotelbot", 1), ("minimal", 2), ("hotelbot", 2)]
     for r in data:  # type: ignore[union-attr]
         assert r["messages"] == 50 and r["errors"] == 0 and r["unmatched"] == 0
-        assert r["ack_max"] >= r["ack_p99"] >= r["ack_p50"] > 0
-    assert "<!-- bench:latency:end -->" in md and "target 5 ms" in md
+        assert r["ack_max"] >= r["ack_p99"] >= r["ack_p50"] > 0 and r["server_cpu_us"] >= 0
+    assert "<!-- bench:latency:end -->" in md and "Median ack p99" in md and "target 5 ms" in md
 
 
 def test_memory_tiny_run_keeps_every_conversation_alive(tmp_path: Path) -> None:
