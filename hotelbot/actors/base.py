@@ -35,6 +35,7 @@ against ~4.5 KB with an asyncio.Queue. docs/design.md: 100 k idle conversations 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,6 +62,9 @@ _names = itertools.count(1)
 # asyncio keeps only weak references to tasks: a started actor nobody refers to must not be
 # collected mid-flight. This set holds each live ref until its task ends.
 _live: set[ActorRef] = set()
+# The context end callbacks run in: one shared, empty one instead of a copy of the spawning
+# task's context kept per actor (they read no context variables).
+_CALLBACK_CONTEXT = contextvars.Context()
 
 
 class _State(Enum):
@@ -254,7 +258,7 @@ class ActorRef:
 
     def _add_done_callback(self, callback: Callable[[asyncio.Task[None]], object]) -> None:
         """Call `callback(task)` when the actor's task has ended, however it ended."""
-        self._task.add_done_callback(callback)
+        self._task.add_done_callback(callback, context=_CALLBACK_CONTEXT)
 
     # -- internals -------------------------------------------------------------------------
 
@@ -292,8 +296,10 @@ class ActorRef:
                 elif self._state is _State.STOPPING and not self._mailbox:
                     await self._call_on_stop()  # drained: a graceful stop
                     break
+                elif self._mailbox:
+                    await self._handle(self._mailbox.get_nowait())
                 else:
-                    await self._handle(await self._mailbox.get())
+                    await self._mailbox.arrival()
         finally:
             self._state = _State.DEAD
             dropped = self._reject_queued()

@@ -47,8 +47,10 @@ class Mailbox:
             self._items = deque()
         self._items.append(item)
         getter = self._getter
-        if getter is not None and not getter.done():
-            getter.set_result(None)
+        if getter is not None:
+            self._getter = None
+            if not getter.done():
+                getter.set_result(None)
 
     async def put(self, item: Letter) -> None:
         """Append `item`, waiting (FIFO among waiters) while the mailbox is full."""
@@ -72,13 +74,16 @@ class Mailbox:
     async def get(self) -> Letter:
         """Take the oldest item, waiting while the mailbox is empty (one consumer only)."""
         while not self._items:
-            getter = asyncio.get_running_loop().create_future()
-            self._getter = getter
-            try:
-                await getter
-            finally:
-                self._getter = None
+            await self.arrival()
         return self.get_nowait()
+
+    def arrival(self) -> asyncio.Future[None]:
+        """A future resolved when the next item arrives: the one consumer awaits it while the
+        mailbox is empty (an actor's loop awaits it directly: no coroutine of `get` is kept
+        per idle actor)."""
+        getter = asyncio.get_running_loop().create_future()
+        self._getter = getter
+        return getter
 
     def get_nowait(self) -> Letter:
         """Take the oldest item. Raises IndexError when empty."""

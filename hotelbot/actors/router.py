@@ -363,14 +363,7 @@ class Router:
     # -- supervision -------------------------------------------------------------------------
 
     def _spawn(self, key: Key, department_of: tuple[HotelId, Dept]) -> ActorRef:
-        hotel_id, dept = department_of
-
-        def factory() -> ConversationActor:
-            return ConversationActor(
-                self._deps, self, hotel_id=hotel_id, dept=dept, phone_number_id=key[0],
-                guest_id=key[1], mailbox_size=self._settings.mailbox_size,
-            )
-
+        factory = _ConversationFactory(self, key, *department_of)
         return self._supervisor.spawn(key, factory, name="conversation")
 
     def _on_decision(
@@ -448,6 +441,27 @@ class Router:
         if not task.cancelled() and task.exception() is not None:
             # The message stays `received` on disk: replayed at the next start.
             log.error("router_side_task_failed", error=repr(task.exception()))
+
+
+class _ConversationFactory:
+    """Makes a key's ConversationActor (at spawn and at each restart): one small object kept
+    per conversation, where a closure kept a function and four cells."""
+
+    __slots__ = ("dept", "hotel_id", "key", "router")
+
+    def __init__(self, router: Router, key: Key, hotel_id: HotelId, dept: Dept) -> None:
+        self.router = router
+        self.key = key
+        self.hotel_id = hotel_id
+        self.dept = dept
+
+    def __call__(self) -> ConversationActor:
+        router = self.router
+        return ConversationActor(
+            router._deps, router, hotel_id=self.hotel_id, dept=self.dept,
+            phone_number_id=self.key[0], guest_id=self.key[1],
+            mailbox_size=router._settings.mailbox_size,
+        )
 
 
 @asynccontextmanager

@@ -68,7 +68,8 @@ class SupervisorStatistics:
 
 
 class _Child(Generic[K]):
-    """One supervised key; its bound methods are the ref's hooks (no closures per child)."""
+    """One supervised key. It is itself the ref's failure hook (called with (exc, message)),
+    and its `done` the ref's end callback: no closure or bound method kept per child but one."""
 
     __slots__ = ("factory", "key", "ref", "supervisor")
 
@@ -80,7 +81,8 @@ class _Child(Generic[K]):
         self.factory = factory
         self.ref = ref
 
-    def failed(self, exc: Exception, message: object) -> None:
+    def __call__(self, exc: Exception, message: object) -> None:
+        """The actor failed on `message` (a FailureHook)."""
         self.supervisor._child_failed(self, exc, message)
 
     def done(self, _task: object) -> None:
@@ -143,7 +145,7 @@ class Supervisor(Generic[K]):
         after = previous.ref if previous is not None else None
         ref = actor.start(name=name, clock=self._clock, after=after)
         child = _Child(self, key, factory, ref)
-        ref.failure_hook = child.failed
+        ref.failure_hook = child
         ref._add_done_callback(child.done)
         self._children[key] = child
         return ref
