@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import hmac
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -466,6 +467,47 @@ def test_any_message_shape_parses_or_is_rejected(fields: dict[str, object]) -> N
     for msg in parsed.messages:
         assert isinstance(_event(msg), TextReceived | OptionChosen | UnsupportedReceived
                           | NoticeReceived | ChatOpened)
+
+
+_digit_like = st.text(alphabet=st.sampled_from("0123456789+a .\n\u0663\uff11"), max_size=24)
+
+
+@settings(max_examples=300, deadline=None)
+@given(sender=_digit_like, timestamp=_digit_like, number=_digit_like)
+def test_digit_fields_take_exactly_their_documented_shapes(
+    sender: str, timestamp: str, number: str
+) -> None:
+    """from: [0-9]{1,15}, timestamp: [0-9]{1,12}, phone_number_id: [0-9]{1,20} (ASCII digits
+    only: not another script's digits, not a trailing newline), as the IDENTIFIERS say."""
+    document = doc("text")
+    value = value_of(document)
+    value["metadata"] = {"phone_number_id": number}
+    value["contacts"] = []
+    value["messages"] = [{"from": sender, "id": "wamid.A", "timestamp": timestamp, "type": "text",
+                          "text": {"body": "hi"}}]
+    parsed = parse_webhook(orjson.dumps(document))
+    shaped = (re.fullmatch(r"[0-9]{1,15}", sender) and re.fullmatch(r"[0-9]{1,12}", timestamp)
+              and re.fullmatch(r"[0-9]{1,20}", number))
+    assert len(parsed.messages) == (1 if shaped else 0)
+    assert len(parsed.rejected) == (0 if shaped else 1)
+
+
+@pytest.mark.parametrize(("guest", "field", "value"), [
+    ("4915112345678", "to", "+4915112345678"),
+    ("+4915112345678", "to", "+4915112345678"),
+    ("1" * 20, "to", "+" + "1" * 20),
+    ("1" * 21, "recipient", "1" * 21),
+    ("US.13491208655302741918", "recipient", "US.13491208655302741918"),
+    ("++1", "recipient", "++1"),
+    ("+", "recipient", "+"),
+    ("\u0663\u0664", "recipient", "\u0663\u0664"),  # Arabic-Indic digits are not a phone number
+])
+def test_the_envelope_sends_digits_as_a_phone_number_and_the_rest_as_a_user_id(
+    guest: str, field: str, value: str
+) -> None:
+    full = envelope(guest, {"type": "text", "text": {"body": "hi"}})
+    assert full[field] == value
+    assert ("recipient" if field == "to" else "to") not in full
 
 
 # --- events ------------------------------------------------------------------------------------
