@@ -176,7 +176,7 @@ def inbound_params(
     Raises:
         StoreError: the payload cannot be written as JSON or is over MAX_PAYLOAD_BYTES.
     """
-    sent_at = encode_time(message.sent_at)
+    sent_at = _encode_sent_at(message.sent_at)
     payload = encode_json(message.payload)
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise StoreError(f"payload of {len(payload)} bytes is over {MAX_PAYLOAD_BYTES}")
@@ -195,6 +195,22 @@ def inbound_params(
     if hotel_id is None:
         return row, None
     return row, (hotel_id, message.guest_id, message.profile_name, sent_at)
+
+
+# Meta's timestamps are whole seconds: at any real rate most messages share the second of
+# the one before. Its own memo (by equality: each message's datetime is a new object), apart
+# from encode_time's, which the times around it take over.
+_last_sent_at: tuple[datetime | None, str] = (None, "")
+
+
+def _encode_sent_at(value: datetime) -> str:
+    global _last_sent_at
+    last = _last_sent_at
+    if last[0] is not None and last[0] == value:  # (an aware one never equals a naive one)
+        return last[1]
+    text = encode_time(value)
+    _last_sent_at = (value, text)
+    return text
 
 
 def rejected_params(part: RejectedPart, received_at: str) -> tuple[object, ...]:

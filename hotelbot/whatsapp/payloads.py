@@ -469,15 +469,26 @@ def _opt_int(value: object, where: str, key: str = "") -> int | None:
     return value
 
 
+# The last timestamp read and its datetime: the messages of one second share Meta's text.
+# One tuple, replaced whole (a datetime is immutable: sharing it is safe).
+_last_timestamp: tuple[str, datetime | None] = ("", None)
+
+
 def _timestamp(value: object, where: str, key: str) -> datetime:
     """Meta sends Unix seconds as a string; an integer is accepted too."""
+    global _last_timestamp
     text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
     if not isinstance(text, str) or not _digits(text, _TIMESTAMP_DIGITS):
         raise PayloadError(f"{where}{key}: expected Unix seconds")
+    last = _last_timestamp
+    if last[0] == text and last[1] is not None:
+        return last[1]
     try:
-        return datetime.fromtimestamp(int(text), tz=UTC)
+        at = datetime.fromtimestamp(int(text), tz=UTC)
     except (ValueError, OverflowError, OSError):
         raise PayloadError(f"{where}{key}: Unix seconds out of range") from None
+    _last_timestamp = (text, at)
+    return at
 
 
 # --- outgoing bodies (section 4.1) -----------------------------------------------------------

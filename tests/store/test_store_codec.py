@@ -16,10 +16,11 @@ from hotelbot.store.codec import (
     decode_time,
     encode_json,
     encode_time,
+    inbound_params,
     outbound_with_id,
     prepare_step,
 )
-from hotelbot.store.records import OutboundMessage, Priority, StepCommit
+from hotelbot.store.records import InboundMessage, OutboundMessage, Priority, StepCommit
 
 offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(
     lambda m: timezone(timedelta(minutes=m))
@@ -126,3 +127,19 @@ def test_an_outbound_row_with_its_id_keeps_every_other_field() -> None:
     for f in fields(OutboundMessage):
         assert getattr(message, f.name) != f.default, f"set {f.name} in this test"
     assert outbound_with_id(message, 42) == replace(message, id=42)
+
+
+def test_a_messages_sent_at_is_its_own_after_any_other() -> None:
+    """Meta's seconds are remembered from one message to the next, by value: each message's
+    column is its own time, and a naive one is refused after any of them."""
+    def message(sent_at: datetime) -> InboundMessage:
+        return InboundMessage(wamid="wamid.A", phone_number_id="100", guest_id="4915",
+                              kind="text", payload={}, sent_at=sent_at)
+    first = datetime(2026, 1, 1, tzinfo=UTC)
+    same = datetime(2026, 1, 1, 2, tzinfo=timezone(timedelta(hours=2)))  # the same instant
+    later = first + timedelta(seconds=1)
+    texts = [inbound_params(message(at), "r", {})[0][6] for at in (first, same, later, first)]
+    assert texts == ["2026-01-01T00:00:00.000000+00:00", "2026-01-01T00:00:00.000000+00:00",
+                     "2026-01-01T00:00:01.000000+00:00", "2026-01-01T00:00:00.000000+00:00"]
+    with pytest.raises(StoreError, match="naive"):
+        inbound_params(message(first.replace(tzinfo=None)), "r", {})

@@ -510,6 +510,23 @@ def test_the_envelope_sends_digits_as_a_phone_number_and_the_rest_as_a_user_id(
     assert ("recipient" if field == "to" else "to") not in full
 
 
+def test_each_messages_timestamp_is_its_own_after_any_other() -> None:
+    """Meta's timestamps of one second share one datetime; each message still gets its own
+    second, and a bad timestamp is refused whatever was read before it."""
+    def sent_at(timestamp: object) -> datetime | str:
+        document = doc("text")
+        value_of(document)["messages"][0]["timestamp"] = timestamp  # type: ignore[index]
+        parsed = parse_webhook(orjson.dumps(document))
+        return parsed.messages[0].sent_at if parsed.messages else parsed.rejected[0].reason
+    first, second = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, 0, 0, 1, tzinfo=UTC)
+    seconds = [1767225600, "1767225600", "1767225601", "1767225600", 1767225601]
+    assert [sent_at(s) for s in seconds] == [first, first, second, first, second]
+    assert str(sent_at("1767225600x")).endswith(".timestamp: expected Unix seconds")
+    assert str(sent_at("999999999999")).endswith(".timestamp: Unix seconds out of range")
+    assert str(sent_at("999999999999")).endswith(".timestamp: Unix seconds out of range")
+    assert sent_at("1767225601") == second
+
+
 # --- events ------------------------------------------------------------------------------------
 
 
