@@ -315,20 +315,27 @@ class NumberLane:
     async def _post_slot(self) -> None:
         """The hard cap where it counts, when the POST leaves: the pace is decided before the
         store's writes that precede a POST, whose delays vary; never more than the number's
-        rate of POSTs in any one second, whatever those delays were."""
-        clock, limit = self.pacer._clock, self.rules.policy.per_second
-        while True:
-            now = clock.monotonic()
-            while self._posts and self._posts[0] <= now - 1.0:
-                self._posts.popleft()
-            if len(self._posts) < limit:
-                self._posts.append(now)
-                return
-            await clock.sleep(self._posts[0] + WINDOW - now)
+        rate of POSTs in any one second, whatever those delays were. (A caller first tries
+        `_free_post_slot`: a slot free now costs no coroutine.)"""
+        clock = self.pacer._clock
+        while (wait := self._free_post_slot()) is not None:
+            await clock.sleep(wait)
+
+    def _free_post_slot(self) -> float | None:
+        """Take a slot of the number's rate now (None), or the seconds until one frees."""
+        now = self.pacer._clock.monotonic()
+        posts = self._posts
+        while posts and posts[0] <= now - 1.0:
+            posts.popleft()
+        if len(posts) < self.rules.policy.per_second:
+            posts.append(now)
+            return None
+        return posts[0] + WINDOW - now
 
     async def _receipt(self, wamid: str) -> None:
         try:
-            await self._post_slot()
+            if self._free_post_slot() is not None:
+                await self._post_slot()
             await self.pacer._transport.mark_read(self.number, wamid)
             self.pacer._counts.marked_read += 1
         except asyncio.CancelledError:
@@ -521,7 +528,8 @@ class NumberLane:
         pacer = self.pacer
         try:
             body = _body(row, how)
-            await self._post_slot()
+            if self._free_post_slot() is not None:
+                await self._post_slot()
             wamid = await pacer._transport.send(row.phone_number_id, row.guest_id, body)
         except GraphAPIError as exc:
             self._stir = True

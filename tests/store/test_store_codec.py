@@ -50,6 +50,13 @@ def test_time_text_order_is_time_order(a: datetime, b: datetime) -> None:
     assert (encode_time(a) < encode_time(b)) == (a < b)
 
 
+@settings(max_examples=500, deadline=None)
+@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
+                    timezones=offsets | st.just(UTC)))
+def test_time_text_is_the_utc_isoformat_with_microseconds(value: datetime) -> None:
+    assert encode_time(value) == value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
 def test_naive_time_is_refused() -> None:
     with pytest.raises(StoreError, match="naive"):
         encode_time(datetime(2025, 3, 1, 9, 0))
