@@ -4,6 +4,8 @@ Owns: the HTTP side of sending (docs/whatsapp-cloud-api.md section 4): URL, bear
 body, keep-alive connections sized for in-flight sends (rate x round trip; aiohttp's default
 of 100 is too low), the per-request timeout, and turning every failure into a typed
 GraphAPIError (errors.py holds the classification).
+Cost: each number's messages URL is checked and built once (MAX_URLS kept), and the debug
+line of a send is built only when debug lines are written.
 Must never: log or repr the access token, log a message body or a full phone number, retry
 on its own (the sender owns retries and backoff), or raise anything but GraphAPIError from
 `send`/`mark_read`.

@@ -133,7 +133,9 @@ def sign(raw: bytes, app_secret: bytes) -> str:
 # suffix apart and join them only to word an error; the depth guard walks a part only when the
 # body holds more than MAX_PART_DEPTH '{' and '[' bytes (every container of a part opens with
 # one, so a body with fewer cannot hold a part nested deeper); the body's digest (the key of
-# parts without an id) is computed only when a part is rejected.
+# parts without an id) is computed only when a part is rejected. The all-digit ids are checked
+# with str methods (`_digits`, exactly the documented patterns), and the datetime of the last
+# timestamp text is reused: the messages of one second share Meta's timestamp.
 
 
 def parse_webhook(raw: bytes) -> ParsedWebhook:
