@@ -401,9 +401,12 @@ def prepare_step(commit: StepCommit) -> PreparedStep:
             if commit.guest_changed
             else None
         ),
-        outbound=tuple(outbound_params(o, at) for o in commit.outbound),
-        requests=tuple(_request_params(r, at) for r in commit.requests),
-        scheduled=tuple(_scheduled_params(s, at) for s in commit.scheduled),
+        # (most steps create no request and schedule nothing: no generator for those)
+        outbound=tuple([outbound_params(o, at) for o in commit.outbound]),
+        requests=tuple([_request_params(r, at) for r in commit.requests]) if commit.requests
+        else (),
+        scheduled=tuple([_scheduled_params(s, at) for s in commit.scheduled])
+        if commit.scheduled else (),
         inbound_seq=commit.inbound_seq,
         opt_out=commit.opt_out,
         cooloff=(encode_optional_time(commit.cooloff_until),) if commit.cooloff_changed else None,
