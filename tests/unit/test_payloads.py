@@ -527,6 +527,29 @@ def test_each_messages_timestamp_is_its_own_after_any_other() -> None:
     assert sent_at("1767225601") == second
 
 
+_hex_like = st.text(alphabet=st.sampled_from("0123456789abcdefABCDEFg \t\n\u0660"), min_size=60,
+                    max_size=68)
+
+
+@settings(max_examples=500, deadline=None)
+@given(prefix=st.sampled_from(["sha256=", "SHA256=", "sha1=", " sha256=", "sha256= ", ""]),
+       digits=_hex_like, tail=st.sampled_from(["", " ", "\n", "0"]), real=st.booleans())
+def test_a_signature_header_is_read_exactly_as_its_documented_shape(
+    prefix: str, digits: str, tail: str, real: bool
+) -> None:
+    """Verified only when the stripped header fullmatches sha256=[0-9a-fA-F]{64} and the
+    digest matches; every other header is refused, whatever whitespace or case it holds."""
+    body = b'{"object":"whatsapp_business_account","entry":[]}'
+    digest = hmac.new(SECRET, body, hashlib.sha256).hexdigest()
+    if real:  # the right digest, in mixed case
+        digits = "".join(c.upper() if i % 3 == 0 else c for i, c in enumerate(digest))
+    header = prefix + digits + tail
+    shaped = re.fullmatch(r"sha256=([0-9a-fA-F]{64})", header.strip())
+    expected = shaped is not None and shaped.group(1).lower() == digest
+    assert verify_signature(body, header, SECRET) is expected
+    assert verify_signature(body, f"sha256={digest}", SECRET)
+
+
 # --- events ------------------------------------------------------------------------------------
 
 
