@@ -34,6 +34,7 @@ import structlog
 
 from hotelbot.clock import Clock
 from hotelbot.errors import GraphAPIError, RateLimited
+from hotelbot.log import debug_enabled
 from hotelbot.outbound.pacing import WINDOW, NumberPacer
 from hotelbot.outbound.window import OUTSIDE_WINDOW, Route, route, route_after_131047
 from hotelbot.store import OutboundMessage, outbox_callback
@@ -153,17 +154,19 @@ class NumberLane:
         if (self._closing or self._backlog or guest in self._flying or guest in self._picking
                 or guest in self._behind):
             return False
-        if len(self.in_flight) + len(self._reserved) >= self.pacer._settings.max_in_flight:
+        pacer = self.pacer
+        if len(self.in_flight) + len(self._reserved) >= pacer._settings.max_in_flight:
             return False
-        if any(held.guest_id == guest for held in self.buffer):
-            return False
-        clock = self.pacer._clock
+        for held in self.buffer:  # (a plain loop: a generator's any() costs more per call)
+            if held.guest_id == guest:
+                return False
+        clock = pacer._clock
         now_m = clock.monotonic()
         if self.rules.ready_at(guest, now_m) > now_m:
             return False
-        windows = self.pacer._windows_known(self.number, {guest})
-        if windows is None or route(last_inbound_at=windows.get(guest), now=clock.now(),
-                                    has_template=False) is not Route.FREE_FORM:
+        last_inbound_at = pacer._window_known(self.number, guest)
+        if last_inbound_at is None or route(last_inbound_at=last_inbound_at, now=clock.now(),
+                                            has_template=False) is not Route.FREE_FORM:
             return False
         self.rules.sent(guest, now_m)  # counted at once, as a pick does
         self._reserved.add(guest)
@@ -312,20 +315,27 @@ class NumberLane:
     async def _post_slot(self) -> None:
         """The hard cap where it counts, when the POST leaves: the pace is decided before the
         store's writes that precede a POST, whose delays vary; never more than the number's
-        rate of POSTs in any one second, whatever those delays were."""
-        clock, limit = self.pacer._clock, self.rules.policy.per_second
-        while True:
-            now = clock.monotonic()
-            while self._posts and self._posts[0] <= now - 1.0:
-                self._posts.popleft()
-            if len(self._posts) < limit:
-                self._posts.append(now)
-                return
-            await clock.sleep(self._posts[0] + WINDOW - now)
+        rate of POSTs in any one second, whatever those delays were. (A caller first tries
+        `_free_post_slot`: a slot free now costs no coroutine.)"""
+        clock = self.pacer._clock
+        while (wait := self._free_post_slot()) is not None:
+            await clock.sleep(wait)
+
+    def _free_post_slot(self) -> float | None:
+        """Take a slot of the number's rate now (None), or the seconds until one frees."""
+        now = self.pacer._clock.monotonic()
+        posts = self._posts
+        while posts and posts[0] <= now - 1.0:
+            posts.popleft()
+        if len(posts) < self.rules.policy.per_second:
+            posts.append(now)
+            return None
+        return posts[0] + WINDOW - now
 
     async def _receipt(self, wamid: str) -> None:
         try:
-            await self._post_slot()
+            if self._free_post_slot() is not None:
+                await self._post_slot()
             await self.pacer._transport.mark_read(self.number, wamid)
             self.pacer._counts.marked_read += 1
         except asyncio.CancelledError:
@@ -518,7 +528,8 @@ class NumberLane:
         pacer = self.pacer
         try:
             body = _body(row, how)
-            await self._post_slot()
+            if self._free_post_slot() is not None:
+                await self._post_slot()
             wamid = await pacer._transport.send(row.phone_number_id, row.guest_id, body)
         except GraphAPIError as exc:
             self._stir = True
@@ -534,8 +545,9 @@ class NumberLane:
             if how is Route.TEMPLATE:
                 pacer._counts.templates += 1
             pacer._mark_sent(row.id, wamid)
-            log.debug("message_sent", outbound=row.id, guest=row.guest_id, as_template=(
-                how is Route.TEMPLATE), attempts=row.attempts + 1)
+            if debug_enabled():  # (a filtered debug call still assembles a bound logger)
+                log.debug("message_sent", outbound=row.id, guest=row.guest_id, as_template=(
+                    how is Route.TEMPLATE), attempts=row.attempts + 1)
         finally:
             self.in_flight.pop(row.id, None)
             self._flying.discard(row.guest_id)

@@ -193,6 +193,10 @@ class Pacer:
         while len(self._last_inbound) > MAX_WINDOWS_CACHED:
             self._last_inbound.popitem(last=False)
 
+    def _window_known(self, number: str, guest: str) -> datetime | None:
+        """When `guest` last wrote to `number`, when the inbox told of it (else None)."""
+        return self._last_inbound.get((number, guest))
+
     def _windows_known(self, number: str, guests: set[str]) -> dict[str, datetime] | None:
         """When each guest last wrote to `number`, when the inbox told of every one (else
         None: `_windows_of` reads the others from the store)."""

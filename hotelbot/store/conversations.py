@@ -24,7 +24,6 @@ read the clock (times come in as values).
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -121,7 +120,8 @@ class SqliteConversations:
     async def commit_step(self, commit: StepCommit) -> tuple[OutboundMessage, ...]:
         prepared = codec.prepare_step(commit)
         ids = await self._db.write(lambda conn: _write_step(conn, prepared))
-        return tuple(replace(o, id=i) for o, i in zip(commit.outbound, ids, strict=True))
+        with_id = codec.outbound_with_id
+        return tuple(with_id(o, i) for o, i in zip(commit.outbound, ids, strict=True))
 
     async def commit_recorded_step(
         self, commit: StepCommit, record: InboundParams
@@ -141,7 +141,8 @@ class SqliteConversations:
             return RecordedStep(seq=None)
         return RecordedStep(
             seq=seq,
-            outbound=tuple(replace(o, id=i) for o, i in zip(commit.outbound, ids, strict=True)),
+            outbound=tuple(codec.outbound_with_id(o, i)
+                           for o, i in zip(commit.outbound, ids, strict=True)),
         )
 
     async def expire(self, idle_before: datetime) -> int:

@@ -4,6 +4,8 @@ Owns: the HTTP side of sending (docs/whatsapp-cloud-api.md section 4): URL, bear
 body, keep-alive connections sized for in-flight sends (rate x round trip; aiohttp's default
 of 100 is too low), the per-request timeout, and turning every failure into a typed
 GraphAPIError (errors.py holds the classification).
+Cost: each number's messages URL is checked and built once (MAX_URLS kept), and the debug
+line of a send is built only when debug lines are written.
 Must never: log or repr the access token, log a message body or a full phone number, retry
 on its own (the sender owns retries and backoff), or raise anything but GraphAPIError from
 `send`/`mark_read`.
@@ -23,6 +25,7 @@ import orjson
 import structlog
 
 from hotelbot.errors import GraphAPIError
+from hotelbot.log import debug_enabled
 from hotelbot.whatsapp.errors import classify, transport_error
 from hotelbot.whatsapp.payloads import envelope, mark_read_body
 
@@ -32,6 +35,9 @@ log = structlog.get_logger(__name__)
 
 _PATH_PART = re.compile(r"[A-Za-z0-9_.\-]+")
 DEFAULT_CONNECTIONS = 1000
+# Messages URLs kept per sending number (checked and built once each): the configuration's
+# department numbers, a few dozen; past this many a URL is checked and built every time.
+MAX_URLS = 256
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,6 +54,7 @@ class GraphClient:
     def __init__(self, session: aiohttp.ClientSession, base_url: str, version: str) -> None:
         self._session = session
         self._root = f"{base_url.rstrip('/')}/{version}"
+        self._urls: dict[str, str] = {}  # phone_number_id -> its messages URL (checked)
         self._sent = 0
         self._failed = 0
         self._in_flight = 0
@@ -73,12 +80,13 @@ class GraphClient:
             self._failed += 1
             raise GraphAPIError(200, 0, False, "success answer without messages[0].id")
         self._sent += 1
-        log.debug(
-            "graph_sent",
-            phone_number_id=phone_number_id,
-            wamid=wamid,
-            ms=round((time.monotonic() - started) * 1000, 1),
-        )
+        if debug_enabled():  # (a filtered debug call still assembles a bound logger)
+            log.debug(
+                "graph_sent",
+                phone_number_id=phone_number_id,
+                wamid=wamid,
+                ms=round((time.monotonic() - started) * 1000, 1),
+            )
         return wamid
 
     async def mark_read(self, phone_number_id: str, wamid: str) -> None:
@@ -100,9 +108,7 @@ class GraphClient:
 
     async def _post(self, phone_number_id: str, full: Mapping[str, object]) -> bytes:
         """POST to `{root}/{phone_number_id}/messages`; the 2xx body, or GraphAPIError."""
-        if not _PATH_PART.fullmatch(phone_number_id):
-            raise ValueError("phone_number_id must be a plain id")
-        url = f"{self._root}/{phone_number_id}/messages"
+        url = self._url(phone_number_id)
         self._in_flight += 1
         try:
             status, raw, retry_after = await self._request(url, orjson.dumps(full))
@@ -124,6 +130,21 @@ class GraphClient:
             retryable=error.retryable,
         )
         raise error
+
+    def _url(self, phone_number_id: str) -> str:
+        """`{root}/{phone_number_id}/messages`, the id checked (remembered once checked).
+
+        Raises:
+            ValueError: the id is not a plain path segment.
+        """
+        url = self._urls.get(phone_number_id)
+        if url is None:
+            if not _PATH_PART.fullmatch(phone_number_id):
+                raise ValueError("phone_number_id must be a plain id")
+            url = f"{self._root}/{phone_number_id}/messages"
+            if len(self._urls) < MAX_URLS:
+                self._urls[phone_number_id] = url
+        return url
 
     async def _request(self, url: str, data: bytes) -> tuple[int, bytes, str | None]:
         try:

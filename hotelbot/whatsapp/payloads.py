@@ -55,12 +55,14 @@ __all__ = [
 ]
 
 ENVELOPE_KEYS = frozenset({"messaging_product", "recipient_type", "to", "recipient"})
-_SIGNATURE = re.compile(r"sha256=([0-9a-fA-F]{64})")
-_TIMESTAMP = re.compile(r"[0-9]{1,12}")
-_PHONE_ID = re.compile(r"\+?[0-9]{1,20}")
+_SIGNATURE_CHARS = len("sha256=") + 64  # the header: sha256=[0-9a-fA-F]{64}
+# The all-digit shapes are checked with `_digits` (no regex per field): at most this many.
+_TIMESTAMP_DIGITS = 12  # Unix seconds
+_PHONE_ID_DIGITS = 20  # a guest id sent as `to` (optionally with "+")
+WA_ID_DIGITS = 15
+NUMBER_ID_DIGITS = 20
 WA_ID = re.compile(r"[0-9]{1,15}")
 USER_ID = re.compile(r"[A-Z]{2}\.[0-9A-Za-z]{1,64}")
-NUMBER_ID = re.compile(r"[0-9]{1,20}")
 MESSAGE_ID = re.compile(r"[0-9A-Za-z._:=+/-]{1,256}")
 # Meta's payloads nest 6 levels at most (an interactive reply inside a message inside a value);
 # past this a part is refused at parse time, well before orjson's encoder gives up (~254).
@@ -105,12 +107,21 @@ def verify_signature(raw: bytes, header: str | None, app_secret: bytes) -> bool:
     """
     if header is None or not app_secret:
         return False
-    match = _SIGNATURE.fullmatch(header.strip())
-    if match is None:
+    # `sha256=[0-9a-fA-F]{64}` after strip(), checked without a regex: 64 characters
+    # that fromhex reads as 32 bytes are all hex digits (it skips whitespace, which would
+    # leave fewer bytes, and refuses anything else).
+    text = header.strip()
+    if len(text) != _SIGNATURE_CHARS or not text.startswith("sha256="):
+        return False
+    try:
+        expected = bytes.fromhex(text[7:])
+    except ValueError:
+        return False
+    if len(expected) != 32:
         return False
     mac = _keyed(app_secret).copy()
     mac.update(raw)
-    return hmac.compare_digest(mac.digest(), bytes.fromhex(match.group(1)))
+    return hmac.compare_digest(mac.digest(), expected)
 
 
 @functools.lru_cache(maxsize=4)
@@ -131,7 +142,9 @@ def sign(raw: bytes, app_secret: bytes) -> str:
 # suffix apart and join them only to word an error; the depth guard walks a part only when the
 # body holds more than MAX_PART_DEPTH '{' and '[' bytes (every container of a part opens with
 # one, so a body with fewer cannot hold a part nested deeper); the body's digest (the key of
-# parts without an id) is computed only when a part is rejected.
+# parts without an id) is computed only when a part is rejected. The all-digit ids are checked
+# with str methods (`_digits`, exactly the documented patterns), and the datetime of the last
+# timestamp text is reused: the messages of one second share Meta's timestamp.
 
 
 def parse_webhook(raw: bytes) -> ParsedWebhook:
@@ -234,7 +247,7 @@ def _parse_value(value: Mapping[str, object], where: str, out: _Collected) -> No
     if messages or statuses or metadata is not None:
         meta = _obj(metadata, where, ".metadata")
         number = _str(meta.get("phone_number_id"), where, ".metadata.phone_number_id")
-        _shape(NUMBER_ID, number, where, ".metadata.phone_number_id", "1-20 digits")
+        _shape_digits(NUMBER_ID_DIGITS, number, where, ".metadata.phone_number_id", "1-20 digits")
         out.number = number
     out.contacts = [
         c for c in _opt_list(value.get("contacts"), where, ".contacts") if isinstance(c, dict)
@@ -275,10 +288,11 @@ def _guest_id(
 ) -> str:
     """The guest: the phone wa_id when there is one, else the business-scoped user id."""
     if sender:
-        return _shape(WA_ID, sender, where, ".from", "a WhatsApp id (1-15 digits)")
+        return _shape_digits(WA_ID_DIGITS, sender, where, ".from", "a WhatsApp id (1-15 digits)")
     wa_id = _opt_str(contact.get("wa_id"), "contacts[].wa_id")
     if wa_id:
-        return _shape(WA_ID, wa_id, "contacts[].wa_id", "", "a WhatsApp id (1-15 digits)")
+        return _shape_digits(WA_ID_DIGITS, wa_id, "contacts[].wa_id", "",
+                             "a WhatsApp id (1-15 digits)")
     user = user_id or _opt_str(contact.get("user_id"), "contacts[].user_id")
     if user:
         return _shape(USER_ID, user, where, ".from_user_id", "a business-scoped user id")
@@ -305,7 +319,8 @@ def _status(item: object, where: str, out: _Collected) -> None:
     _shape(MESSAGE_ID, wamid, where, ".id", "a message id")
     recipient = _opt_str(status.get("recipient_id"), where, ".recipient_id")
     if recipient:
-        _shape(WA_ID, recipient, where, ".recipient_id", "a WhatsApp id (1-15 digits)")
+        _shape_digits(WA_ID_DIGITS, recipient, where, ".recipient_id",
+                      "a WhatsApp id (1-15 digits)")
     else:
         recipient = _opt_str(status.get("recipient_user_id"), where, ".recipient_user_id")
         if not recipient:
@@ -400,6 +415,12 @@ def _deeper_than(value: object, limit: int) -> bool:
     return False
 
 
+def _digits(text: str, most: int) -> bool:
+    """`text` is 1 to `most` ASCII digits: what `[0-9]{1,most}` fullmatches (str.isdigit alone
+    also takes other scripts' digits, and isascii alone takes letters)."""
+    return len(text) <= most and text.isascii() and text.isdigit()
+
+
 def _valid(pattern: re.Pattern[str], value: object) -> str:
     """`value` when it is a string of this shape, else ""."""
     return value if isinstance(value, str) and pattern.fullmatch(value) else ""
@@ -411,6 +432,12 @@ def _valid(pattern: re.Pattern[str], value: object) -> str:
 
 def _shape(pattern: re.Pattern[str], value: str, where: str, key: str, shape: str) -> str:
     if pattern.fullmatch(value) is None:
+        raise PayloadError(f"{where}{key}: not {shape}")
+    return value
+
+
+def _shape_digits(most: int, value: str, where: str, key: str, shape: str) -> str:
+    if not _digits(value, most):
         raise PayloadError(f"{where}{key}: not {shape}")
     return value
 
@@ -453,15 +480,26 @@ def _opt_int(value: object, where: str, key: str = "") -> int | None:
     return value
 
 
+# The last timestamp read and its datetime: the messages of one second share Meta's text.
+# One tuple, replaced whole (a datetime is immutable: sharing it is safe).
+_last_timestamp: tuple[str, datetime | None] = ("", None)
+
+
 def _timestamp(value: object, where: str, key: str) -> datetime:
     """Meta sends Unix seconds as a string; an integer is accepted too."""
+    global _last_timestamp
     text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-    if not isinstance(text, str) or not _TIMESTAMP.fullmatch(text):
+    if not isinstance(text, str) or not _digits(text, _TIMESTAMP_DIGITS):
         raise PayloadError(f"{where}{key}: expected Unix seconds")
+    last = _last_timestamp
+    if last[0] == text and last[1] is not None:
+        return last[1]
     try:
-        return datetime.fromtimestamp(int(text), tz=UTC)
+        at = datetime.fromtimestamp(int(text), tz=UTC)
     except (ValueError, OverflowError, OSError):
         raise PayloadError(f"{where}{key}: Unix seconds out of range") from None
+    _last_timestamp = (text, at)
+    return at
 
 
 # --- outgoing bodies (section 4.1) -----------------------------------------------------------
@@ -478,12 +516,13 @@ def envelope(guest_id: str, body: Mapping[str, object]) -> dict[str, object]:
     """
     if not guest_id or guest_id != guest_id.strip():
         raise ValueError("guest id must be a non-empty id without surrounding spaces")
-    clash = ENVELOPE_KEYS.intersection(body)
-    if clash:
+    if not ENVELOPE_KEYS.isdisjoint(body):
+        clash = ENVELOPE_KEYS.intersection(body)
         raise ValueError(f"message body must not carry envelope fields: {sorted(clash)}")
     full: dict[str, object] = {"messaging_product": "whatsapp", "recipient_type": "individual"}
-    if _PHONE_ID.fullmatch(guest_id):
-        full["to"] = "+" + guest_id.removeprefix("+")
+    digits = guest_id[1:] if guest_id[0] == "+" else guest_id
+    if _digits(digits, _PHONE_ID_DIGITS):
+        full["to"] = "+" + digits
     else:
         full["recipient"] = guest_id
     full.update(body)

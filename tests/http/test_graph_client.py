@@ -17,6 +17,7 @@ from hotelbot.devtools.fake_graph import FAKE_GRAPH, FakeGraph, create_fake_grap
 from hotelbot.devtools.fake_graph import main as fake_graph_main
 from hotelbot.errors import GraphAPIError, RateLimited
 from hotelbot.store.records import DeliveryStatus
+from hotelbot.whatsapp import client as graph_client
 from hotelbot.whatsapp.client import GraphClient, open_graph_client
 from hotelbot.whatsapp.payloads import parse_webhook, verify_signature
 
@@ -427,3 +428,19 @@ def test_bad_status_flags_are_refused(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         fake_graph_main(argv)
     assert exited.value.code == 2
+
+
+async def test_each_numbers_url_is_checked_and_remembered_within_its_bound(
+    graph: TestServer, client: GraphClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(graph_client, "MAX_URLS", 2)
+    numbers = ["111", "222", "333", "111", "333"]
+    for number in numbers:
+        await client.send(number, GUEST, TEXT)
+    assert [s.phone_number_id for s in fake_of(graph).sends] == numbers
+    assert len(client._urls) == 2  # the third number's URL is built each time, not kept
+    for bad in ("", "1/../2", "1?x=2", "１２", "1 2", "111\n"):  # refused before any POST
+        with pytest.raises(ValueError, match="plain id"):
+            await client.send(bad, GUEST, TEXT)
+    assert len(fake_of(graph).sends) == len(numbers)
+    assert client.statistics().in_flight == 0

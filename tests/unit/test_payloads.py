@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import hmac
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -466,6 +467,87 @@ def test_any_message_shape_parses_or_is_rejected(fields: dict[str, object]) -> N
     for msg in parsed.messages:
         assert isinstance(_event(msg), TextReceived | OptionChosen | UnsupportedReceived
                           | NoticeReceived | ChatOpened)
+
+
+_digit_like = st.text(alphabet=st.sampled_from("0123456789+a .\n\u0663\uff11"), max_size=24)
+
+
+@settings(max_examples=300, deadline=None)
+@given(sender=_digit_like, timestamp=_digit_like, number=_digit_like)
+def test_digit_fields_take_exactly_their_documented_shapes(
+    sender: str, timestamp: str, number: str
+) -> None:
+    """from: [0-9]{1,15}, timestamp: [0-9]{1,12}, phone_number_id: [0-9]{1,20} (ASCII digits
+    only: not another script's digits, not a trailing newline), as the IDENTIFIERS say."""
+    document = doc("text")
+    value = value_of(document)
+    value["metadata"] = {"phone_number_id": number}
+    value["contacts"] = []
+    value["messages"] = [{"from": sender, "id": "wamid.A", "timestamp": timestamp, "type": "text",
+                          "text": {"body": "hi"}}]
+    parsed = parse_webhook(orjson.dumps(document))
+    shaped = (re.fullmatch(r"[0-9]{1,15}", sender) and re.fullmatch(r"[0-9]{1,12}", timestamp)
+              and re.fullmatch(r"[0-9]{1,20}", number))
+    assert len(parsed.messages) == (1 if shaped else 0)
+    assert len(parsed.rejected) == (0 if shaped else 1)
+
+
+@pytest.mark.parametrize(("guest", "field", "value"), [
+    ("4915112345678", "to", "+4915112345678"),
+    ("+4915112345678", "to", "+4915112345678"),
+    ("1" * 20, "to", "+" + "1" * 20),
+    ("1" * 21, "recipient", "1" * 21),
+    ("US.13491208655302741918", "recipient", "US.13491208655302741918"),
+    ("++1", "recipient", "++1"),
+    ("+", "recipient", "+"),
+    ("\u0663\u0664", "recipient", "\u0663\u0664"),  # Arabic-Indic digits are not a phone number
+])
+def test_the_envelope_sends_digits_as_a_phone_number_and_the_rest_as_a_user_id(
+    guest: str, field: str, value: str
+) -> None:
+    full = envelope(guest, {"type": "text", "text": {"body": "hi"}})
+    assert full[field] == value
+    assert ("recipient" if field == "to" else "to") not in full
+
+
+def test_each_messages_timestamp_is_its_own_after_any_other() -> None:
+    """Meta's timestamps of one second share one datetime; each message still gets its own
+    second, and a bad timestamp is refused whatever was read before it."""
+    def sent_at(timestamp: object) -> datetime | str:
+        document = doc("text")
+        value_of(document)["messages"][0]["timestamp"] = timestamp  # type: ignore[index]
+        parsed = parse_webhook(orjson.dumps(document))
+        return parsed.messages[0].sent_at if parsed.messages else parsed.rejected[0].reason
+    first, second = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, 0, 0, 1, tzinfo=UTC)
+    seconds = [1767225600, "1767225600", "1767225601", "1767225600", 1767225601]
+    assert [sent_at(s) for s in seconds] == [first, first, second, first, second]
+    assert str(sent_at("1767225600x")).endswith(".timestamp: expected Unix seconds")
+    assert str(sent_at("999999999999")).endswith(".timestamp: Unix seconds out of range")
+    assert str(sent_at("999999999999")).endswith(".timestamp: Unix seconds out of range")
+    assert sent_at("1767225601") == second
+
+
+_hex_like = st.text(alphabet=st.sampled_from("0123456789abcdefABCDEFg \t\n\u0660"), min_size=60,
+                    max_size=68)
+
+
+@settings(max_examples=500, deadline=None)
+@given(prefix=st.sampled_from(["sha256=", "SHA256=", "sha1=", " sha256=", "sha256= ", ""]),
+       digits=_hex_like, tail=st.sampled_from(["", " ", "\n", "0"]), real=st.booleans())
+def test_a_signature_header_is_read_exactly_as_its_documented_shape(
+    prefix: str, digits: str, tail: str, real: bool
+) -> None:
+    """Verified only when the stripped header fullmatches sha256=[0-9a-fA-F]{64} and the
+    digest matches; every other header is refused, whatever whitespace or case it holds."""
+    body = b'{"object":"whatsapp_business_account","entry":[]}'
+    digest = hmac.new(SECRET, body, hashlib.sha256).hexdigest()
+    if real:  # the right digest, in mixed case
+        digits = "".join(c.upper() if i % 3 == 0 else c for i, c in enumerate(digest))
+    header = prefix + digits + tail
+    shaped = re.fullmatch(r"sha256=([0-9a-fA-F]{64})", header.strip())
+    expected = shaped is not None and shaped.group(1).lower() == digest
+    assert verify_signature(body, header, SECRET) is expected
+    assert verify_signature(body, f"sha256={digest}", SECRET)
 
 
 # --- events ------------------------------------------------------------------------------------
