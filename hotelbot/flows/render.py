@@ -269,6 +269,11 @@ def render_step(
 ) -> SendMessage:
     """The message that asks `step`, with `notice` (an error, a welcome) on top of the body.
 
+    A step's message that names only values no guest has given (hotel variables, a builtin
+    the guest has no value for) and is no confirm step (its summary lists the guest's
+    answers) reads the same for every guest: it is memoized, and they all get the same
+    SendMessage (see _MESSAGES).
+
     Args:
         hotel: the hotel's configuration (strings, variables, languages).
         context: the guest's context (language, collected data) after the step was entered.
@@ -276,6 +281,76 @@ def render_step(
         step: the step to ask (menu, input or confirm).
         notice: already-substituted text to show above the step's own text.
     """
+    lang = context.language
+    names = _named(hotel, step, lang)
+    if names is None or any(name in context.step_data or name in context.accumulated_data
+                            for name in names):
+        return _render_step(hotel, context, flow, step, notice)
+    key = (id(hotel), id(flow), id(step), lang, context.department, notice)
+    hit = _MESSAGES.get(key)
+    if hit is not None and hit[0] is hotel and hit[1] is flow and hit[2] is step:
+        return hit[3]
+    message = _render_step(hotel, context, flow, step, notice)
+    if len(_MESSAGES) >= _MESSAGES_MAX:
+        _MESSAGES.clear()
+        _SHARED.clear()
+    _MESSAGES[key] = (hotel, flow, step, message)
+    _SHARED[id(message.body)] = message.body
+    return message
+
+
+def shared(body: Mapping[str, object]) -> bool:
+    """Whether `body` is a memoized message's, handed to every guest who reaches its step (the
+    loop guard memoizes its fingerprint: hotelbot.flows.guards)."""
+    return _SHARED.get(id(body)) is body
+
+
+# Memo of render_step for the messages that read the same for every guest (_named), keyed by
+# the ids of the hotel, the flow and the step (the step as viewed: availability.menu_view
+# and basket.view memoize theirs) and holding all three, so an id is never reused while
+# cached (a reload brings new ones), plus the language, the department (a text may name it)
+# and the notice. A menu was rendered anew for every guest's message: a third of a step
+# (issue 13). The message is shared by every guest who gets it: SendMessage.body is a
+# read-only Mapping, which no reader may change (the sender copies it into its envelope).
+# `_SHARED` holds the bodies handed out (by id, the body itself: never a reused id), cleared
+# with the memo. Pure: no I/O.
+_MESSAGES: dict[tuple[int, int, int, str, str, str],
+                tuple[Hotel, Flow, Step, SendMessage]] = {}
+_SHARED: dict[int, Mapping[str, object]] = {}
+_MESSAGES_MAX = 1024
+
+# Memo of _named (per hotel, step and language; holding the hotel and the step). Pure.
+_NAMED: dict[tuple[int, int, str], tuple[Hotel, Step, tuple[str, ...] | None]] = {}
+_NAMED_MAX = 4096
+
+
+def _named(hotel: Hotel, step: Step, lang: str) -> tuple[str, ...] | None:
+    """The {variables} `step`'s message names in `lang` (its own text, header, footer, its
+    entries' titles and descriptions): its message reads the same for every guest whose data
+    holds none of them. None: it never does (a confirm step's summary, a plural, a basket's
+    variable: each reads the guest's answers)."""
+    key = (id(hotel), id(step), lang)
+    hit = _NAMED.get(key)
+    if hit is not None and hit[0] is hotel and hit[1] is step:
+        return hit[2]
+    default = hotel.default_language
+    texts = [step.text, step.header, step.footer]
+    for entry in step_entries(hotel, step):
+        texts += (entry.title, entry.description)
+    found = [text.get(lang, default) for text in texts if text is not None]
+    names: tuple[str, ...] | None = tuple(dict.fromkeys(
+        name for text in found for name in _VARIABLE.findall(text)))
+    if (step.kind is StepKind.CONFIRM or any("plural," in text for text in found)
+            or basket.VARIABLES.intersection(names or ())):
+        names = None
+    if len(_NAMED) >= _NAMED_MAX:
+        _NAMED.clear()
+    _NAMED[key] = (hotel, step, names)
+    return names
+
+
+def _render_step(hotel: Hotel, context: Context, flow: Flow, step: Step, notice: str
+                 ) -> SendMessage:
     lang, default = context.language, hotel.default_language
     values = variables(hotel, context, flow)
     own = expand_plurals(step.text.get(lang, default), values, lang)

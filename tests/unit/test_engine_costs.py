@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +20,8 @@ from hotelbot.flows import (
     basket,
     remembered_mark,
 )
+from hotelbot.flows import guards as guards_module
+from hotelbot.flows import render as render_module
 from hotelbot.flows.availability import _menu_view, local, menu_view
 from hotelbot.flows.context import Echo
 from hotelbot.flows.i18n import display_locale, expand_plurals
@@ -25,11 +29,14 @@ from hotelbot.flows.navigation import MARK_PREFIX
 from hotelbot.flows.ratelimit import Bucket
 from hotelbot.flows.render import (
     _VARIABLE,
+    _render_step,
     _step_entries,
     render_step,
+    shared,
     shown_value,
     step_entries,
     substitute,
+    text_message,
     variables,
 )
 from hotelbot.flows.text import in_any_language
@@ -240,3 +247,87 @@ def test_a_memoized_basket_view_is_the_view_worked_out_afresh(
     assert basket.view(hotel, flow, step, ctx.evolve(step_data=dict(data))) is shown
     other = ctx.evolve(step_data={**data, "basket": "wine*1"})
     assert basket.view(hotel, flow, step, other) != shown
+
+
+def _order_flow() -> tuple[Hotel, Flow]:
+    hotel, _ = _category()
+    return hotel, hotel.flows[FlowId("room_service_order")]
+
+
+@pytest.mark.parametrize("notice", ["", "Welcome!", "Sorry, that is not an option."])
+@pytest.mark.parametrize("language", ["en", "pt"])
+def test_a_memoized_step_message_is_the_message_worked_out_afresh(
+        notice: str, language: str) -> None:
+    hotel, flow = _order_flow()
+    category = flow.steps[StepId("category")]
+    ctx = at("order.quantity").evolve(hotel_id=hotel.hotel_id, department="room_service",
+                                      language=language, accumulated_data={"room": "412"})
+    first = render_step(hotel, ctx, flow, category, notice)
+    assert first == _render_step(hotel, ctx, flow, category, notice)
+    other = ctx.evolve(accumulated_data={"room": "101"}, guest_id="351911111111")
+    again = render_step(hotel, other, flow, category, notice)
+    assert again is first and shared(first.body)  # the same for every guest: one message
+    assert render_step(hotel, ctx, flow, category, notice + "!") != first
+
+
+def test_steps_naming_the_guest_s_data_are_rendered_per_guest() -> None:
+    hotel, flow = _order_flow()
+    confirm = flow.steps[StepId("confirm")]  # lists the guest's answers
+    named = replace(flow.steps[StepId("category")], text=Text.of("Room {room}: what?"))
+    for step_ in (confirm, named):
+        bodies = []
+        for room in ("101", "202"):
+            ctx = at("order.quantity").evolve(
+                hotel_id=hotel.hotel_id, department="room_service", accumulated_data={
+                    "room": room}, step_data={"basket": "tea*1", "item": "tea", "quantity": 1})
+            message = render_step(hotel, ctx, flow, step_)
+            assert message == _render_step(hotel, ctx, flow, step_, "")
+            assert not shared(message.body)
+            bodies.append(repr(message.body))
+        assert bodies[0] != bodies[1]  # each guest reads their own room
+    assert "Room 101: what?" in bodies[0] and "Room 202: what?" in bodies[1]
+
+
+def test_a_reloaded_hotel_never_gets_the_old_hotel_s_messages() -> None:
+    hotel, flow = _order_flow()
+    category = flow.steps[StepId("category")]
+    ctx = at("order.quantity").evolve(hotel_id=hotel.hotel_id, department="room_service")
+    old = render_step(hotel, ctx, flow, category)
+    reloaded = replace(hotel, strings={**hotel.strings, "nav_footer": Text.of("0 = start")})
+    new = render_step(reloaded, ctx, flow, category)
+    assert new is not old and "0 = start" in repr(new.body) and "0 = start" not in repr(old.body)
+    assert render_step(hotel, ctx, flow, category) is old
+
+
+def test_the_step_message_memo_is_bounded() -> None:
+    hotel, flow = _order_flow()
+    category = flow.steps[StepId("category")]
+    ctx = at("order.quantity").evolve(hotel_id=hotel.hotel_id, department="room_service")
+    for n in range(render_module._MESSAGES_MAX + 10):
+        render_step(hotel, ctx, flow, category, f"notice {n}")
+    assert len(render_module._MESSAGES) <= render_module._MESSAGES_MAX
+    assert len(render_module._SHARED) == len(render_module._MESSAGES)
+    assert all(shared(hit[3].body) for hit in render_module._MESSAGES.values())
+
+
+def _plain_fingerprint(bodies: list[Mapping[str, object]]) -> str:
+    """The loop guard's fingerprint as it was first computed (and is stored in snapshots)."""
+    text = "\n".join(repr(body) for body in bodies)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def test_a_memoized_reply_fingerprint_is_the_fingerprint_worked_out_afresh() -> None:
+    hotel, flow = _order_flow()
+    ctx = at("order.quantity").evolve(hotel_id=hotel.hotel_id, department="room_service")
+    menu = render_step(hotel, ctx, flow, flow.steps[StepId("category")], "Fingerprinted")
+    assert shared(menu.body)
+    notice = text_message("Noted.")
+    for bodies in ([menu.body], [menu.body], [notice.body], [notice.body, menu.body],
+                   [dict(menu.body)]):
+        assert guards_module._fingerprint(bodies) == _plain_fingerprint(bodies)
+    assert id(menu.body) in guards_module._PRINTS  # a shared body's is kept
+    assert id(notice.body) not in guards_module._PRINTS  # a one-off body's is not
+    for n in range(guards_module._PRINTS_MAX + 10):
+        body = render_step(hotel, ctx, flow, flow.steps[StepId("category")], f"n{n}").body
+        assert guards_module._fingerprint([body]) == _plain_fingerprint([body])
+    assert len(guards_module._PRINTS) <= guards_module._PRINTS_MAX
