@@ -130,6 +130,37 @@ def string(hotel: Hotel, key: str, lang: str) -> str:
     return text.get(lang, hotel.default_language) if text is not None else ""
 
 
+def said(hotel: Hotel, key: str, context: Context) -> str:
+    """A system string in the guest's language with its {variables} filled (no flow's).
+
+    Memoized when it names no value the guest gave (see _SAID): most system strings name
+    none, or only the hotel's ("Welcome to {hotel_name}!").
+    """
+    lang = context.language
+    memo = (id(hotel), key, lang, context.department)
+    hit = _SAID.get(memo)
+    if hit is not None and hit[0] is hotel and _guest_free(hit[1], context):
+        return hit[2]
+    template = string(hotel, key, lang)
+    values = variables(hotel, context, None)
+    text = substitute(expand_plurals(template, values, lang), values)
+    names = _names_of([template]) if hit is None or hit[0] is not hotel else hit[1]
+    if _guest_free(names, context):
+        if len(_SAID) >= _SAID_MAX:
+            _SAID.clear()
+        _SAID[memo] = (hotel, names, text)
+    return text
+
+
+# Memo of `said`, keyed by the hotel's id (each entry holding the hotel, so an id is never
+# reused while cached: a reload brings new strings), the string's key, the language and the
+# department (a string may name it); each with the names its template reads, as a guest
+# whose data holds one of them reads it otherwise. A "welcome" or "invalid_option" notice was
+# substituted anew for every message (issue 13). Pure: no I/O.
+_SAID: dict[tuple[int, str, str, str], tuple[Hotel, tuple[str, ...] | None, str]] = {}
+_SAID_MAX = 1024
+
+
 def format_value(value: JSONScalar) -> str:
     """How a collected value reads inside a text."""
     if value is None:
@@ -282,9 +313,7 @@ def render_step(
         notice: already-substituted text to show above the step's own text.
     """
     lang = context.language
-    names = _named(hotel, step, lang)
-    if names is None or any(name in context.step_data or name in context.accumulated_data
-                            for name in names):
+    if not _guest_free(_named(hotel, step, lang), context):
         return _render_step(hotel, context, flow, step, notice)
     key = (id(hotel), id(flow), id(step), lang, context.department, notice)
     hit = _MESSAGES.get(key)
@@ -337,16 +366,34 @@ def _named(hotel: Hotel, step: Step, lang: str) -> tuple[str, ...] | None:
     texts = [step.text, step.header, step.footer]
     for entry in step_entries(hotel, step):
         texts += (entry.title, entry.description)
-    found = [text.get(lang, default) for text in texts if text is not None]
-    names: tuple[str, ...] | None = tuple(dict.fromkeys(
-        name for text in found for name in _VARIABLE.findall(text)))
-    if (step.kind is StepKind.CONFIRM or any("plural," in text for text in found)
-            or basket.VARIABLES.intersection(names or ())):
+    names = _names_of([text.get(lang, default) for text in texts if text is not None])
+    if step.kind is StepKind.CONFIRM:
         names = None
     if len(_NAMED) >= _NAMED_MAX:
         _NAMED.clear()
     _NAMED[key] = (hotel, step, names)
     return names
+
+
+def _names_of(texts: list[str]) -> tuple[str, ...] | None:
+    """The {variables} `texts` name, each once; None when one of them reads the guest's
+    answers however their data looks (a plural block, a basket's variable)."""
+    names = tuple(dict.fromkeys(name for text in texts for name in _VARIABLE.findall(text)))
+    if any("plural," in text for text in texts) or basket.VARIABLES.intersection(names):
+        return None
+    return names
+
+
+def _guest_free(names: tuple[str, ...] | None, context: Context) -> bool:
+    """Whether texts naming `names` read the same for `context` as for any guest who gave
+    none of them (each then is a hotel variable, a builtin's "" or stays as written)."""
+    if names is None:
+        return False
+    data, known = context.step_data, context.accumulated_data
+    for name in names:  # noqa: SIM110 - a loop, not all(...): no generator a message
+        if name in data or name in known:
+            return False
+    return True
 
 
 def _render_step(hotel: Hotel, context: Context, flow: Flow, step: Step, notice: str

@@ -116,9 +116,11 @@ class Words(Answers):
         main = self.nav.main_start(ctx)
         if main is None or self.word(text, main.step) is not None:
             return None
-        opened = idle(ctx, current_flow=main.flow.id, current_step=main.step.id)
-        index = self.match_entry(opened, main, text)
+        # The main menu opened reads the titles with no step data: an idle context has none
+        # (idle() cleared it), so it is opened (copied) only when the text names an option.
+        index = self.match_entry(idle(ctx) if ctx.step_data else ctx, main, text)
         if index is not None:
+            opened = idle(ctx, current_flow=main.flow.id, current_step=main.step.id)
             return self.pick(opened, main, index)
         return self.by_keyword(ctx, text)
 

@@ -32,9 +32,11 @@ from hotelbot.flows.render import (
     _render_step,
     _step_entries,
     render_step,
+    said,
     shared,
     shown_value,
     step_entries,
+    string,
     substitute,
     text_message,
     variables,
@@ -331,3 +333,43 @@ def test_a_memoized_reply_fingerprint_is_the_fingerprint_worked_out_afresh() -> 
         body = render_step(hotel, ctx, flow, flow.steps[StepId("category")], f"n{n}").body
         assert guards_module._fingerprint([body]) == _plain_fingerprint([body])
     assert len(guards_module._PRINTS) <= guards_module._PRINTS_MAX
+
+
+def _said_plainly(hotel: Hotel, key: str, ctx: Context) -> str:
+    values = variables(hotel, ctx, None)
+    return substitute(expand_plurals(string(hotel, key, ctx.language), values, ctx.language),
+                      values)
+
+
+def test_a_memoized_system_string_is_the_string_filled_afresh_for_each_guest() -> None:
+    hotel, _ = _category()
+    greeting = Text({"en": "Hi {guest_name}, {department} of {hotel_name} here.",
+                     "pt": "Olá {guest_name}, {department} do {hotel_name}."})
+    hotel = replace(hotel, strings={**hotel.strings, "welcome": greeting})
+    base = at("order.quantity").evolve(hotel_id=hotel.hotel_id, department="room_service")
+    guests = [base, base.evolve(guest_id="351922222222"), base.evolve(language="pt"),
+              base.evolve(department="front_desk"),
+              base.evolve(accumulated_data={"guest_name": "Ana"}),
+              base.evolve(step_data={"hotel_name": "shadowed"}), base]
+    said_ = [said(hotel, "welcome", ctx) for ctx in guests]
+    assert said_ == [_said_plainly(hotel, "welcome", ctx) for ctx in guests]
+    assert said_[0] == said_[1] == said_[6] and len(set(said_)) == 5
+    assert "Hi Ana," in said_[4] and "of shadowed here" in said_[5]
+    reloaded = replace(hotel, strings={**hotel.strings, "welcome": Text.of("Hello again")})
+    assert said(reloaded, "welcome", base) == "Hello again"
+    assert said(hotel, "welcome", base) == said_[0]
+
+
+def test_system_strings_with_plurals_are_never_memoized_and_the_memo_is_bounded() -> None:
+    hotel, _ = _category()
+    plural = Text.of("{order_count, plural, one {# item} other {# items}}")
+    hotel = replace(hotel, strings={**hotel.strings, "counted": plural})
+    ctx = at("order.quantity").evolve(hotel_id=hotel.hotel_id, department="room_service")
+    for count in ("1", "3"):
+        known = ctx.evolve(accumulated_data={"order_count": count})
+        assert said(hotel, "counted", known) == _said_plainly(hotel, "counted", known)
+    assert said(hotel, "counted", ctx) == plural.get("en", "en")
+    assert all(key[1] != "counted" for key in render_module._SAID)
+    for n in range(render_module._SAID_MAX + 10):
+        said(hotel, "welcome", ctx.evolve(department=f"dept{n}"))
+    assert len(render_module._SAID) <= render_module._SAID_MAX
