@@ -16,14 +16,14 @@ from hotelbot.flows.model import StepKind, Validator, ValidatorKind
 from hotelbot.flows.moves import Outcome
 from hotelbot.flows.navigation import Position, choose
 from hotelbot.flows.remembered import mark, uses
-from hotelbot.flows.render import entry_titles, format_value, step_entries, substitute, variables
+from hotelbot.flows.render import entry_index, format_value, step_entries, substitute, variables
 from hotelbot.flows.text import normalize
 from hotelbot.flows.validators import (
     DEFAULT_MAX_TEXT,
     Accepted,
     Bound,
     Rejected,
-    match_choice,
+    match_indexed,
     parse_answer,
     rating_range,
 )
@@ -134,9 +134,8 @@ class Answers(Guards):
         return self.say(f"invalid_{answer.kind.value}", ctx)
 
     def match_entry(self, ctx: Context, here: Position, text: str) -> int | None:
-        values = variables(self.hotel, ctx, here.flow)
-        entries = step_entries(self.hotel, here.step)
-        index = match_choice([entry_titles(e, values) for e in entries], text)
+        count = len(step_entries(self.hotel, here.step))
+        index = match_indexed(entry_index(self.hotel, ctx, here.flow, here.step), count, text)
         if index is None and here.step.kind is StepKind.CONFIRM:
             norm = normalize(text)
             index = 0 if norm in _YES else 1 if norm in _NO else None

@@ -47,7 +47,7 @@ from hotelbot.flows.effects import SendMessage
 from hotelbot.flows.i18n import display_locale, expand_plurals, readable_moment
 from hotelbot.flows.model import Flow, Hotel, Step, StepKind, Text, ValidatorKind
 from hotelbot.flows.navigation import MARK_PREFIX, answers
-from hotelbot.flows.validators import Accepted, Locale, parse_answer, rating_range
+from hotelbot.flows.validators import Accepted, Locale, parse_answer, rating_range, title_index
 from hotelbot.typedefs import Dept, JSONScalar, Lang
 from hotelbot.whatsapp import limits
 
@@ -118,6 +118,38 @@ def _step_entries(hotel: Hotel, step: Step) -> tuple[Entry, ...]:
 def entry_titles(entry: Entry, values: Mapping[str, str]) -> list[str]:
     """The entry's title in every language, {variables} filled (what a guest may type)."""
     return [substitute(title, values) for title in entry.title.by_lang.values()]
+
+
+def entry_index(hotel: Hotel, context: Context, flow: Flow, step: Step) -> Mapping[str, int]:
+    """The step's entries' titles in every language ({variables} filled), normalized -> the
+    index of the first entry so titled (validators.title_index): what a typed title is
+    looked up in. Memoized when no title names a {variable} (see _INDEXES)."""
+    key = (id(hotel), id(step))
+    hit = _INDEXES.get(key)
+    known = hit is not None and hit[0] is hotel and hit[1] is step
+    if hit is not None and known and hit[2] is not None:
+        return hit[2]
+    entries = step_entries(hotel, step)
+    if known or any("{" in title for e in entries for title in e.title.by_lang.values()):
+        values = variables(hotel, context, flow)  # read per guest
+        index = title_index([entry_titles(e, values) for e in entries])
+        static = False
+    else:
+        index = title_index([list(e.title.by_lang.values()) for e in entries])
+        static = True
+    if not known:
+        if len(_INDEXES) >= _INDEXES_MAX:
+            _INDEXES.clear()
+        _INDEXES[key] = (hotel, step, index if static else None)
+    return index
+
+
+# Memo of entry_index, keyed by the hotel's and the step's ids and holding both, so an id is
+# never reused while cached (a reload brings new ones); None for a step whose titles name a
+# {variable} (indexed per guest). Each typed answer normalized every title of its menu in
+# every language again (issue 13). Pure: no I/O.
+_INDEXES: dict[tuple[int, int], tuple[Hotel, Step, Mapping[str, int] | None]] = {}
+_INDEXES_MAX = 4096
 
 
 def _string_text(hotel: Hotel, key: str) -> Text:

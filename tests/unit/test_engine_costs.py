@@ -31,6 +31,8 @@ from hotelbot.flows.render import (
     _VARIABLE,
     _render_step,
     _step_entries,
+    entry_index,
+    entry_titles,
     render_step,
     said,
     shared,
@@ -42,6 +44,7 @@ from hotelbot.flows.render import (
     variables,
 )
 from hotelbot.flows.text import in_any_language
+from hotelbot.flows.validators import match_choice, match_indexed, title_index
 from hotelbot.typedefs import Dept, FlowId, HotelId, JSONScalar, StepId
 from tests.paths import CONFIG
 from tests.unit.fixtures import NOW, at
@@ -373,3 +376,39 @@ def test_system_strings_with_plurals_are_never_memoized_and_the_memo_is_bounded(
     for n in range(render_module._SAID_MAX + 10):
         said(hotel, "welcome", ctx.evolve(department=f"dept{n}"))
     assert len(render_module._SAID) <= render_module._SAID_MAX
+
+
+@pytest.mark.parametrize("text", ["2", "2.", " 2 ", "chá", "CAFE", "1. Cafe com leite",
+                                  "3", "0", "tea please", "", "12 tea"])
+def test_matching_in_a_built_title_index_is_match_choice(text: str) -> None:
+    titles = [["Café", "Cafe com leite"], ["Tea", "Chá"], ["Tea", "Water"]]
+    assert match_indexed(title_index(titles), len(titles), text) == match_choice(titles, text)
+
+
+def test_a_memoized_title_index_is_the_index_of_the_titles_filled_afresh() -> None:
+    hotel, flow = _order_flow()
+    category = flow.steps[StepId("category")]
+    ctx = at("order.quantity").evolve(hotel_id=hotel.hotel_id, department="room_service")
+    values = variables(hotel, ctx, flow)
+    fresh = title_index([entry_titles(e, values) for e in step_entries(hotel, category)])
+    index = entry_index(hotel, ctx, flow, category)
+    assert index == fresh and entry_index(hotel, ctx, flow, category) is index
+    named = replace(category, options=(replace(category.options[0],
+                                               title=Text.of("Room {room}")),
+                                       *category.options[1:]))
+    for room in ("101", "202"):
+        guest = ctx.evolve(accumulated_data={"room": room})
+        assert entry_index(hotel, guest, flow, named)[f"room {room}"] == 0
+    renamed = replace(category, options=(replace(category.options[0], title=Text.of("Soup")),
+                                         *category.options[1:]))
+    reloaded = replace(hotel, flows={**hotel.flows, flow.id: replace(
+        flow, steps={**flow.steps, category.id: renamed})})
+    assert "soup" in entry_index(reloaded, ctx, flow, renamed)
+    assert "soup" not in entry_index(hotel, ctx, flow, category)
+    confirm = flow.steps[StepId("confirm")]  # its titles are the hotel's strings
+    assert "yes, send it" not in entry_index(hotel, ctx, flow, confirm)
+    worded = replace(hotel, strings={**hotel.strings, "confirm": Text.of("Yes, send it")})
+    assert entry_index(worded, ctx, flow, confirm)["yes, send it"] == 0
+    for n in range(render_module._INDEXES_MAX + 10):
+        entry_index(hotel, ctx, flow, replace(category, id=StepId(f"s{n}")))
+    assert len(render_module._INDEXES) <= render_module._INDEXES_MAX
