@@ -19,7 +19,7 @@ from hotelbot.flows.events import Event, TextReceived
 from hotelbot.flows.model import HANDOFF_FLOW, Option, Step, StepKind, WordKind
 from hotelbot.flows.moves import Outcome
 from hotelbot.flows.navigation import Position, choose, idle
-from hotelbot.flows.text import in_any_language, normalize
+from hotelbot.flows.text import kinds_of, normalize
 from hotelbot.flows.validators import numeric_answer
 
 __all__ = ["Words"]
@@ -50,26 +50,30 @@ class Words(Answers):
         """The global word `text` is, if any; a numeral is none where `asking` reads numbers."""
         if numeric_answer(asking.validator, text):
             return None
-        norm = normalize(text)
+        kinds = self.heard(text)
         for kind in _WORD_ORDER:
-            if norm in in_any_language(self.hotel.words.get(kind, {})):
+            if kind in kinds:
                 return kind
         return None
 
+    def heard(self, text: str) -> frozenset[WordKind]:
+        """The kinds of the hotel's words `text` is (menu, back, thanks...), any language."""
+        return kinds_of(self.hotel.words, normalize(text))
+
     def asks_requests(self, text: str) -> bool:
         """Whether `text` asks for the guest's own requests ("my orders") in any language."""
-        return normalize(text) in in_any_language(self.hotel.words.get("requests", {}))
+        return "requests" in self.heard(text)
 
     def asks_for_person(self, ctx: Context, event: Event) -> str | None:
         """The handoff flow, when the guest's text is a "person" word and it is offered."""
-        if not isinstance(event, TextReceived) or not self.nav.offered(ctx, HANDOFF_FLOW):
-            return None
-        person = in_any_language(self.hotel.words.get("person", {}))
-        return HANDOFF_FLOW if normalize(event.text) in person else None
+        if (isinstance(event, TextReceived) and "person" in self.heard(event.text)
+                and self.nav.offered(ctx, HANDOFF_FLOW)):
+            return HANDOFF_FLOW
+        return None
 
     def small_talk(self, text: str) -> bool:
         """Whether `text` is small talk ("thanks", "ok", 👍) in any enabled language."""
-        return normalize(text) in in_any_language(self.hotel.words.get("thanks", {}))
+        return "thanks" in self.heard(text)
 
     def text(self, ctx: Context, here: Position, text: str) -> Outcome:
         kind = self.word(text, here.step)

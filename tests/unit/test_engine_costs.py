@@ -22,8 +22,10 @@ from hotelbot.flows import (
 )
 from hotelbot.flows import guards as guards_module
 from hotelbot.flows import render as render_module
+from hotelbot.flows import text as text_module
 from hotelbot.flows.availability import _menu_view, local, menu_view
 from hotelbot.flows.context import Echo
+from hotelbot.flows.events import OptionChosen, TextReceived
 from hotelbot.flows.i18n import display_locale, expand_plurals
 from hotelbot.flows.navigation import MARK_PREFIX
 from hotelbot.flows.ratelimit import Bucket
@@ -43,7 +45,8 @@ from hotelbot.flows.render import (
     text_message,
     variables,
 )
-from hotelbot.flows.text import in_any_language
+from hotelbot.flows.reply import _global_word
+from hotelbot.flows.text import in_any_language, kinds_of
 from hotelbot.flows.validators import match_choice, match_indexed, title_index
 from hotelbot.typedefs import Dept, FlowId, HotelId, JSONScalar, StepId
 from tests.paths import CONFIG
@@ -412,3 +415,31 @@ def test_a_memoized_title_index_is_the_index_of_the_titles_filled_afresh() -> No
     for n in range(render_module._INDEXES_MAX + 10):
         entry_index(hotel, ctx, flow, replace(category, id=StepId(f"s{n}")))
     assert len(render_module._INDEXES) <= render_module._INDEXES_MAX
+
+
+def test_the_kinds_a_text_is_are_the_kinds_whose_words_hold_it() -> None:
+    hotel, _ = _category()
+    every = {word for per_language in hotel.words.values()
+             for word in in_any_language(per_language)}
+    for norm in [*every, "not a word", "", "menu please"]:
+        expected = {kind for kind, per_language in hotel.words.items()
+                    if norm in in_any_language(per_language)}
+        assert kinds_of(hotel.words, norm) == expected, norm
+    assert kinds_of(hotel.words, "stop") == {"stop"}
+    reloaded = {**hotel.words, "stop": {"en": frozenset({"halt"})}}
+    assert kinds_of(reloaded, "halt") == {"stop"} and "stop" not in kinds_of(reloaded, "stop")
+    assert kinds_of(hotel.words, "stop") == {"stop"}  # the old table's own answer
+    for n in range(text_module._KINDS_MAX + 5):
+        kinds_of({"menu": {"en": frozenset({f"w{n}"})}}, f"w{n}")
+    assert len(text_module._KINDS) <= text_module._KINDS_MAX
+
+
+def test_a_global_word_is_any_word_of_the_hotel_but_small_talk() -> None:
+    hotel, _ = _category()
+    for kind, per_language in hotel.words.items():
+        for word in in_any_language(per_language):
+            expected = any(word in in_any_language(words) for other, words in
+                           hotel.words.items() if other != "thanks")
+            assert _global_word(hotel, TextReceived(text=word.upper())) is expected, (kind, word)
+    assert _global_word(hotel, TextReceived(text="I would like a towel")) is False
+    assert _global_word(hotel, OptionChosen(reply_id="menu")) is False
