@@ -18,6 +18,7 @@ from hotelbot.flows.context import Context, Echo
 from hotelbot.flows.effects import CreateRequest, Effect, SendMessage, Silence, SilenceReason
 from hotelbot.flows.moves import Moves, Outcome, aware
 from hotelbot.flows.navigation import Position
+from hotelbot.flows.ratelimit import Bucket
 from hotelbot.flows.render import clip, example, join, shared, text_message
 
 __all__ = ["INCIDENT", "STUCK_FROM", "Guards"]
@@ -75,33 +76,34 @@ class Guards(Moves):
         ctx = ctx.evolve(error_count=count, cooloff_until=until)
         return Outcome(context=ctx, effects=(text_message(notice),))
 
-    def echoed(self, before: Context, after: Context, effects: tuple[Effect, ...]
-               ) -> tuple[Context, tuple[Effect, ...]]:
+    def echoed(self, before: Context, after: Context, effects: tuple[Effect, ...],
+               rate: Bucket) -> tuple[Context, tuple[Effect, ...]]:
         """The loop guard (rule 14b) over a step's result: `before` is the context the step
-        started from (rate already taken), `after` and `effects` what it produced. The
-        context returned has last_activity = now (rule 14), set in the same evolve."""
+        started from, `after` and `effects` what it produced, `rate` the rate limit's bucket
+        after this message (rule 2). The context returned has that bucket and last_activity
+        = now (rule 14), set in the same evolve."""
         now = self.now
         bodies = [e.body for e in effects if isinstance(e, SendMessage)]
         if not bodies:
-            return after.evolve(last_activity=now), effects
+            return after.evolve(last_activity=now, rate=rate), effects
         fingerprint = _fingerprint(bodies)
         echo, policy = before.echo, self.hotel.policy
         same = (echo.fingerprint == fingerprint and echo.since is not None
                 and now - aware(echo.since) <= timedelta(minutes=policy.loop_minutes))
         if same and echo.tripped:  # still looping: nothing of the step applies
-            held = before.evolve(echo=replace(echo, since=now), last_activity=now)
+            held = before.evolve(echo=replace(echo, since=now), last_activity=now, rate=rate)
             return held, (Silence(reason=SilenceReason.LOOP),)
         count, since = (echo.count + 1, echo.since) if same else (1, now)
         if count <= policy.loop_replies:
             echo = Echo(fingerprint=fingerprint, since=since, count=count)
-            return after.evolve(echo=echo, last_activity=now), effects
+            return after.evolve(echo=echo, last_activity=now, rate=rate), effects
         silence = Silence(reason=SilenceReason.LOOP)
         sent = next(e for e in effects if isinstance(e, SendMessage))
         incident = CreateRequest(kind=INCIDENT, flow_id="", department=before.department, data={
             "reason": "loop", "repeated": count, "minutes": policy.loop_minutes,
             "reply": clip(_text_of(sent.body), 200)})
         held = before.evolve(echo=Echo(fingerprint=fingerprint, since=now, count=count,
-                                       tripped=True), last_activity=now)
+                                       tripped=True), last_activity=now, rate=rate)
         return held, (text_message(self.say("loop_notice", before)), incident, silence)
 
 
