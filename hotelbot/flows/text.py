@@ -11,7 +11,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import TypeVar, cast
+from typing import TypeVar
 
 _SPACE = re.compile(r"\s+")
 _EDGE_PUNCT = ".,;:!?¡¿'\"()[]{}*_~-"
@@ -64,7 +64,7 @@ _NONE: frozenset[str] = frozenset()
 _K = TypeVar("_K", bound=str)
 
 
-def kinds_of(words: Mapping[_K, Mapping[str, frozenset[str]]], norm: str) -> frozenset[_K]:
+def kinds_of(words: Mapping[_K, Mapping[str, frozenset[str]]], norm: str) -> frozenset[str]:
     """The kinds of a hotel's words (kind -> language -> normalized words) that the normalized
     text `norm` is one of, in any language: `kind in kinds_of(...)` is
     `norm in in_any_language(words[kind])`."""
@@ -77,4 +77,4 @@ def kinds_of(words: Mapping[_K, Mapping[str, frozenset[str]]], norm: str) -> fro
         if len(_KINDS) >= _KINDS_MAX:
             _KINDS.clear()
         hit = _KINDS[id(words)] = (words, {w: frozenset(k) for w, k in table.items()})
-    return cast(frozenset[_K], hit[1].get(norm, _NONE))  # its keys are `words`' kinds
+    return hit[1].get(norm, _NONE)

@@ -14,8 +14,10 @@ from hotelbot.flows import (
     Context,
     Flow,
     Hotel,
+    Option,
     SendMessage,
     Step,
+    StepKind,
     Text,
     basket,
     remembered_mark,
@@ -23,6 +25,7 @@ from hotelbot.flows import (
 from hotelbot.flows import guards as guards_module
 from hotelbot.flows import render as render_module
 from hotelbot.flows import text as text_module
+from hotelbot.flows import words as words_module
 from hotelbot.flows.availability import _menu_view, local, menu_view
 from hotelbot.flows.context import Echo
 from hotelbot.flows.events import OptionChosen, TextReceived
@@ -330,8 +333,9 @@ def test_a_memoized_reply_fingerprint_is_the_fingerprint_worked_out_afresh() -> 
     menu = render_step(hotel, ctx, flow, flow.steps[StepId("category")], "Fingerprinted")
     assert shared(menu.body)
     notice = text_message("Noted.")
-    for bodies in ([menu.body], [menu.body], [notice.body], [notice.body, menu.body],
-                   [dict(menu.body)]):
+    cases: list[list[Mapping[str, object]]] = [
+        [menu.body], [menu.body], [notice.body], [notice.body, menu.body], [dict(menu.body)]]
+    for bodies in cases:
         assert guards_module._fingerprint(bodies) == _plain_fingerprint(bodies)
     assert id(menu.body) in guards_module._PRINTS  # a shared body's is kept
     assert id(notice.body) not in guards_module._PRINTS  # a one-off body's is not
@@ -443,3 +447,44 @@ def test_a_global_word_is_any_word_of_the_hotel_but_small_talk() -> None:
             assert _global_word(hotel, TextReceived(text=word.upper())) is expected, (kind, word)
     assert _global_word(hotel, TextReceived(text="I would like a towel")) is False
     assert _global_word(hotel, OptionChosen(reply_id="menu")) is False
+
+
+def _plain_names(option: Option, said: str) -> bool:
+    return any(words_module._tokens(phrase) in said
+               for phrases in option.keywords.values() for phrase in phrases)
+
+
+@pytest.mark.parametrize("text", ["Can I extend my stay?", "late check-out please", "checkin",
+                                  "I want to leave LATER", "extension", "hello", "", "stay"])
+def test_memoized_keyword_phrases_name_the_options_the_phrases_name(text: str) -> None:
+    hotel, _ = _category()
+    said = words_module._tokens(text)
+    for dept in hotel.departments.values():
+        menus = words_module._first_menus(hotel, dept)
+        assert words_module._first_menus(hotel, dept) is menus
+        for flow, start in menus:
+            assert start.kind is StepKind.MENU and start.id == flow.start
+            for option in start.options:
+                assert words_module._names(option, said) is _plain_names(option, said)
+
+
+def test_keyword_memos_follow_a_reload_and_are_bounded() -> None:
+    hotel, _ = _category()
+    dept = hotel.departments[Dept("front_desk")]
+    main = hotel.flows[dept.main_flow]
+    start = main.steps[main.start]
+    option = replace(start.options[0], keywords={"en": ("upgrade my room",)})
+    said = words_module._tokens("could you upgrade my room")
+    assert not any(words_module._names(o, said) for o in start.options)
+    assert words_module._names(option, said)
+    edited = replace(main, steps={**main.steps, start.id: replace(
+        start, options=(option, *start.options[1:]))})
+    reloaded = replace(hotel, flows={**hotel.flows, main.id: edited})
+    assert words_module._first_menus(reloaded, dept)[0][1].options[0] is option
+    assert words_module._first_menus(hotel, dept)[0][1] is start
+    for n in range(words_module._PHRASES_MAX + 10):
+        words_module._phrases(replace(option, id=f"o{n}"))
+    assert len(words_module._PHRASES) <= words_module._PHRASES_MAX
+    for n in range(words_module._MENUS_MAX + 10):
+        words_module._first_menus(hotel, replace(dept, main_flow=FlowId(f"f{n}")))
+    assert len(words_module._MENUS) <= words_module._MENUS_MAX
