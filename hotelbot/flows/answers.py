@@ -87,10 +87,7 @@ class Answers(Guards):
         """Typed text that is no global word: an answer to the current step, or a refusal."""
         current = here.step
         if current.kind in (StepKind.MENU, StepKind.CONFIRM):
-            index = self.match_entry(ctx, here, text)
-            if index is None:
-                return self.invalid(ctx, here, self.say("invalid_option", ctx))
-            return self.pick(ctx, here, index)
+            return self.answer_entry(ctx, here, self.match_entry(ctx, here, text))
         validator = current.validator
         if validator is None:
             return self.accept(ctx, here, text.strip())
@@ -101,6 +98,13 @@ class Answers(Guards):
             notice = self.say("time_tomorrow", ctx, time=tomorrow) if tomorrow else ""
             return self.accept(ctx, here, answer.value, notice)
         return self.invalid(ctx, here, self.refusal(ctx, here, validator, answer))
+
+    def answer_entry(self, ctx: Context, here: Position, index: int | None) -> Outcome:
+        """Typed text at a menu or confirm step that named its `index`-th entry (match_entry);
+        None: it named none, refused."""
+        if index is None:
+            return self.invalid(ctx, here, self.say("invalid_option", ctx))
+        return self.pick(ctx, here, index)
 
     def refusal(self, ctx: Context, here: Position, validator: Validator,
                 answer: Rejected) -> str:

@@ -68,13 +68,16 @@ class Moves:
     taps, going back) <- the engine's turn (dispatch).
     """
 
-    __slots__ = ("_local", "hotel", "nav", "now")
+    __slots__ = ("_heard", "_local", "hotel", "nav", "now")
 
     def __init__(self, hotel: Hotel, now: datetime) -> None:
         self.hotel = hotel
         self.nav = Navigator(hotel)
         self.now = now
         self._local: datetime | None = None
+        # The guest's text and the kinds of the hotel's words it is (Words.heard: several
+        # rules ask of one text per turn).
+        self._heard: tuple[str, frozenset[str]] | None = None
 
     def local_now(self) -> datetime:
         """`now` on the hotel's clock (worked out once a turn: menus and dates read it)."""

@@ -114,7 +114,12 @@ class Words(Answers):
 
     def heard(self, text: str) -> frozenset[str]:
         """The kinds of the hotel's words `text` is (menu, back, thanks...), any language."""
-        return kinds_of(self.hotel.words, normalize(text))
+        heard = self._heard
+        if heard is not None and heard[0] is text:  # the turn's text, asked again
+            return heard[1]
+        kinds = kinds_of(self.hotel.words, normalize(text))
+        self._heard = (text, kinds)
+        return kinds
 
     def asks_requests(self, text: str) -> bool:
         """Whether `text` asks for the guest's own requests ("my orders") in any language."""
@@ -139,10 +144,13 @@ class Words(Answers):
             return self.back(ctx, here)
         if kind == "skip":
             return self.skip(ctx, here)
-        if here.step.kind is StepKind.MENU and self.match_entry(ctx, here, text) is None:
-            routed = self.by_keyword(ctx, text, here)
-            if routed is not None:
-                return routed
+        if here.step.kind is StepKind.MENU:  # matched once: an option, else its keywords
+            index = self.match_entry(ctx, here, text)
+            if index is None:
+                routed = self.by_keyword(ctx, text, here)
+                if routed is not None:
+                    return routed
+            return self.answer_entry(ctx, here, index)
         return self.answer(ctx, here, text)
 
     def by_keyword(self, ctx: Context, text: str, here: Position | None = None
