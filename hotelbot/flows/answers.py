@@ -77,10 +77,12 @@ class Answers(Guards):
         """A valid input answer: save it (and remember it), then move on."""
         current = here.step
         data = {**ctx.step_data, current.save_as or current.id: value}
-        ctx = ctx.evolve(step_data=data, error_count=0)
-        if current.remember:  # told just now: confirmed for today (rule 13b)
-            ctx = ctx.evolve(accumulated_data={**ctx.accumulated_data, current.remember: value,
-                                               mark(current.remember): self.today()})
+        if current.remember:  # told just now: confirmed for today (rule 13b); one copy
+            ctx = ctx.evolve(step_data=data, error_count=0, accumulated_data={
+                **ctx.accumulated_data, current.remember: value,
+                mark(current.remember): self.today()})
+        else:
+            ctx = ctx.evolve(step_data=data, error_count=0)
         return self.goto(ctx, here, choose(current.next, ctx), notice)
 
     def answer(self, ctx: Context, here: Position, text: str) -> Outcome:

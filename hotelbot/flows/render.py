@@ -503,6 +503,25 @@ def summary_names(flow: Flow, step: Step, lang: str, default: str) -> tuple[str,
     """The values a confirm step lists under its text: those its enabled steps collect (an
     input's save_as, a menu's `set` keys) that the step's text, header and footer in `lang`
     do not name, in the order of the flow's steps."""
+    key = (id(flow), id(step), lang, default)
+    hit = _SUMMARIES.get(key)
+    if hit is not None and hit[0] is flow and hit[1] is step:
+        return hit[2]
+    names = _summary_names(flow, step, lang, default)
+    if len(_SUMMARIES) >= _SUMMARIES_MAX:
+        _SUMMARIES.clear()
+    _SUMMARIES[key] = (flow, step, names)
+    return names
+
+
+# Memo of summary_names, keyed by the flow's and the step's ids and holding both, so an id is
+# never reused while cached (a reload brings new ones): every confirmation shown worked its
+# list out again from the whole flow (issue 13). Pure: no I/O.
+_SUMMARIES: dict[tuple[int, int, str, str], tuple[Flow, Step, tuple[str, ...]]] = {}
+_SUMMARIES_MAX = 1024
+
+
+def _summary_names(flow: Flow, step: Step, lang: str, default: str) -> tuple[str, ...]:
     texts = (step.text, step.header, step.footer)
     named = {name for body in texts if body is not None
              for name in _VARIABLE.findall(body.get(lang, default))}

@@ -45,6 +45,7 @@ from hotelbot.flows.render import (
     step_entries,
     string,
     substitute,
+    summary_names,
     text_message,
     variables,
 )
@@ -488,3 +489,23 @@ def test_keyword_memos_follow_a_reload_and_are_bounded() -> None:
     for n in range(words_module._MENUS_MAX + 10):
         words_module._first_menus(hotel, replace(dept, main_flow=FlowId(f"f{n}")))
     assert len(words_module._MENUS) <= words_module._MENUS_MAX
+
+
+def test_a_memoized_summary_list_is_the_list_worked_out_afresh() -> None:
+    hotel, _ = _category()
+    confirms = [(flow, step_) for flow in hotel.flows.values() for step_ in flow.steps.values()
+                if step_.kind is StepKind.CONFIRM]
+    assert confirms
+    for flow, confirm in confirms:
+        for lang in hotel.languages:
+            names = summary_names(flow, confirm, lang, hotel.default_language)
+            assert names == render_module._summary_names(flow, confirm, lang,
+                                                         hotel.default_language)
+            assert summary_names(flow, confirm, lang, hotel.default_language) is names
+    flow, confirm = confirms[0]
+    listed = summary_names(flow, confirm, "en", "en")
+    named = replace(confirm, text=Text.of("{" + "}, {".join(listed) + "}: right?"))
+    assert listed and not set(summary_names(flow, named, "en", "en")) & set(listed)
+    for n in range(render_module._SUMMARIES_MAX + 10):
+        summary_names(flow, confirm, f"x{n}", "en")
+    assert len(render_module._SUMMARIES) <= render_module._SUMMARIES_MAX
