@@ -285,9 +285,22 @@ def _merged(context: Context, guest: Guest | None) -> Context:
     if guest is None:
         return context
     language = guest.language or context.language
-    if guest.data is context.accumulated_data and language == context.language:
-        return context  # merged by the step before (a returning guest): nothing to copy
+    if language == context.language and _same(guest.data, context.accumulated_data):
+        return context  # merged already (a returning guest, a snapshot): nothing to copy
     return context.evolve(accumulated_data=guest.data, language=language)
+
+
+def _same(data: Mapping[str, JSONScalar], other: Mapping[str, JSONScalar]) -> bool:
+    """Whether two guest data are the same object, or hold the same keys in the same order
+    with the same values of the same types (a snapshot reads them alike: 1 is not True)."""
+    if data is other:
+        return True
+    if len(data) != len(other):
+        return False
+    for (key, value), (other_key, other_value) in zip(data.items(), other.items(), strict=True):
+        if key != other_key or type(value) is not type(other_value) or value != other_value:
+            return False
+    return True
 
 
 class _Turn(Rechecks):

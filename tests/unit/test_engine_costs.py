@@ -13,6 +13,7 @@ from hotelbot.config import load_hotels
 from hotelbot.flows import (
     Context,
     Flow,
+    Guest,
     Hotel,
     Option,
     SendMessage,
@@ -22,6 +23,7 @@ from hotelbot.flows import (
     basket,
     remembered_mark,
 )
+from hotelbot.flows import engine as engine_module
 from hotelbot.flows import guards as guards_module
 from hotelbot.flows import render as render_module
 from hotelbot.flows import text as text_module
@@ -509,3 +511,22 @@ def test_a_memoized_summary_list_is_the_list_worked_out_afresh() -> None:
     for n in range(render_module._SUMMARIES_MAX + 10):
         summary_names(flow, confirm, f"x{n}", "en")
     assert len(render_module._SUMMARIES) <= render_module._SUMMARIES_MAX
+
+
+@pytest.mark.parametrize(("shared", "kept"), [
+    ({"room": "412", "n": 2}, True),  # the same data, read anew (a snapshot): no copy
+    ({"n": 2, "room": "412"}, False),  # another order: a snapshot would read otherwise
+    ({"room": "412", "n": 2.0}, False),  # 2.0 is not 2 in a snapshot
+    ({"room": "412", "n": True}, False),
+    ({"room": "412"}, False),
+    ({"room": "413", "n": 2}, False),
+])
+def test_a_guest_s_data_read_anew_is_merged_without_a_copy_only_when_it_reads_alike(
+        shared: dict[str, JSONScalar], kept: bool) -> None:
+    ctx = at("order.quantity").evolve(accumulated_data={"room": "412", "n": 2})
+    merged = engine_module._merged(ctx, Guest(data=shared, language=ctx.language))
+    assert (merged is ctx) is kept
+    assert merged.to_dict() == ctx.evolve(accumulated_data=shared).to_dict()
+    assert list(merged.accumulated_data.items()) == list(shared.items())
+    assert [type(v) for v in merged.accumulated_data.values()] == [type(v) for v in
+                                                                   shared.values()]
