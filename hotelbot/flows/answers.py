@@ -16,14 +16,14 @@ from hotelbot.flows.model import StepKind, Validator, ValidatorKind
 from hotelbot.flows.moves import Outcome
 from hotelbot.flows.navigation import Position, choose
 from hotelbot.flows.remembered import mark, uses
-from hotelbot.flows.render import entry_titles, format_value, step_entries, substitute, variables
+from hotelbot.flows.render import entry_index, format_value, step_entries, substitute, variables
 from hotelbot.flows.text import normalize
 from hotelbot.flows.validators import (
     DEFAULT_MAX_TEXT,
     Accepted,
     Bound,
     Rejected,
-    match_choice,
+    match_indexed,
     parse_answer,
     rating_range,
 )
@@ -77,20 +77,19 @@ class Answers(Guards):
         """A valid input answer: save it (and remember it), then move on."""
         current = here.step
         data = {**ctx.step_data, current.save_as or current.id: value}
-        ctx = ctx.evolve(step_data=data, error_count=0)
-        if current.remember:  # told just now: confirmed for today (rule 13b)
-            ctx = ctx.evolve(accumulated_data={**ctx.accumulated_data, current.remember: value,
-                                               mark(current.remember): self.today()})
+        if current.remember:  # told just now: confirmed for today (rule 13b); one copy
+            ctx = ctx.evolve(step_data=data, error_count=0, accumulated_data={
+                **ctx.accumulated_data, current.remember: value,
+                mark(current.remember): self.today()})
+        else:
+            ctx = ctx.evolve(step_data=data, error_count=0)
         return self.goto(ctx, here, choose(current.next, ctx), notice)
 
     def answer(self, ctx: Context, here: Position, text: str) -> Outcome:
         """Typed text that is no global word: an answer to the current step, or a refusal."""
         current = here.step
         if current.kind in (StepKind.MENU, StepKind.CONFIRM):
-            index = self.match_entry(ctx, here, text)
-            if index is None:
-                return self.invalid(ctx, here, self.say("invalid_option", ctx))
-            return self.pick(ctx, here, index)
+            return self.answer_entry(ctx, here, self.match_entry(ctx, here, text))
         validator = current.validator
         if validator is None:
             return self.accept(ctx, here, text.strip())
@@ -101,6 +100,13 @@ class Answers(Guards):
             notice = self.say("time_tomorrow", ctx, time=tomorrow) if tomorrow else ""
             return self.accept(ctx, here, answer.value, notice)
         return self.invalid(ctx, here, self.refusal(ctx, here, validator, answer))
+
+    def answer_entry(self, ctx: Context, here: Position, index: int | None) -> Outcome:
+        """Typed text at a menu or confirm step that named its `index`-th entry (match_entry);
+        None: it named none, refused."""
+        if index is None:
+            return self.invalid(ctx, here, self.say("invalid_option", ctx))
+        return self.pick(ctx, here, index)
 
     def refusal(self, ctx: Context, here: Position, validator: Validator,
                 answer: Rejected) -> str:
@@ -134,9 +140,8 @@ class Answers(Guards):
         return self.say(f"invalid_{answer.kind.value}", ctx)
 
     def match_entry(self, ctx: Context, here: Position, text: str) -> int | None:
-        values = variables(self.hotel, ctx, here.flow)
-        entries = step_entries(self.hotel, here.step)
-        index = match_choice([entry_titles(e, values) for e in entries], text)
+        count = len(step_entries(self.hotel, here.step))
+        index = match_indexed(entry_index(self.hotel, ctx, here.flow, here.step), count, text)
         if index is None and here.step.kind is StepKind.CONFIRM:
             norm = normalize(text)
             index = 0 if norm in _YES else 1 if norm in _NO else None

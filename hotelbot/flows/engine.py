@@ -223,47 +223,61 @@ def step(
     """
     now = aware(now)
     turn = _Turn(hotel, now)
-    # The rate, cooloff and error count rules 2 and 2b change are collected and applied in
-    # one evolve (issue 13: each evolve copies the whole context).
-    changes: ContextChanges = {}
-    if guest is not None and guest.limits is not None:  # hotel-wide (rule 2b)
-        changes = _shared_limits(context, guest.limits)
-    if isinstance(event, CooloffLifted):
-        changes["cooloff_until"], changes["error_count"] = None, 0
-        return Outcome(context=context.evolve(**changes), effects=())
-    if isinstance(event, StepFailed):
-        context = context.evolve(**changes) if changes else context
-        apology = turn.say("error", _merged(context, guest))
-        return Outcome(context=context, effects=(text_message(apology),))
+    limits = guest.limits if guest is not None else None
+    if isinstance(event, CooloffLifted | StepFailed):
+        return _unguarded(turn, context, event, limits, guest)
+    # The bucket after this message goes into the context in the step's last copy (echoed),
+    # and rule 2b's cooloff and error count only when they differ: each evolve copies the
+    # whole context (issue 13). No rule below reads context.rate.
+    rate = context.rate if limits is None else limits.rate
     allowed = True
     if not replayed:
         policy = hotel.policy
-        allowed, bucket = take(changes.get("rate", context.rate), burst=policy.spam_burst,
-                               per_second=policy.spam_per_second, now=now)
-        changes["rate"] = bucket
-    context = context.evolve(**changes) if changes else context
+        allowed, rate = take(rate, burst=policy.spam_burst, per_second=policy.spam_per_second,
+                             now=now)
+    if limits is not None:
+        changes = _limit_changes(context, limits)
+        context = context.evolve(**changes) if changes else context
     merged = _merged(context, guest)
     if not allowed:
-        return turn.limited(context, merged)
+        return turn.limited(context.evolve(rate=rate), merged)
     before = guest or Guest(data=context.accumulated_data, language=context.language)
     opted = opt_out_effects(hotel, merged, event)  # rule 2c: STOP / START
     if opted is not None:
-        return Outcome(context=context.evolve(last_activity=now), effects=opted)
+        return Outcome(context=context.evolve(last_activity=now, rate=rate), effects=opted)
     outcome = turn.handle(merged, event)
-    after, effects = turn.echoed(context, outcome.context, outcome.effects)  # and rule 14
+    after, effects = turn.echoed(context, outcome.context, outcome.effects, rate)  # and 14
     if after.accumulated_data != before.data or after.language != before.language:
         effects += (GuestChanged(data=after.accumulated_data, language=after.language),)
     return Outcome(context=after, effects=effects)
 
 
-def _shared_limits(context: Context, limits: Limits) -> ContextChanges:
-    """The changes that put the context under the guest's hotel-wide rate limit and cooloff;
-    a cooloff lifted elsewhere (staff, another number) also clears this conversation's error
-    count."""
-    errors = context.error_count
-    if context.cooloff_until is not None and limits.cooloff_until is None:
-        errors = 0
-    return {"rate": limits.rate, "cooloff_until": limits.cooloff_until, "error_count": errors}
+def _unguarded(turn: _Turn, context: Context, event: CooloffLifted | StepFailed,
+               limits: Limits | None, guest: Guest | None) -> Outcome:
+    """Rules 0 and 1: staff lifted the cooloff, or handling a message failed (under the
+    guest's hotel-wide limits, rule 2b, when given)."""
+    changes: ContextChanges = {}
+    if limits is not None:
+        changes = _limit_changes(context, limits)
+        changes["rate"] = limits.rate
+    if isinstance(event, CooloffLifted):
+        changes["cooloff_until"], changes["error_count"] = None, 0
+        return Outcome(context=context.evolve(**changes), effects=())
+    context = context.evolve(**changes) if changes else context
+    apology = turn.say("error", _merged(context, guest))
+    return Outcome(context=context, effects=(text_message(apology),))
+
+
+def _limit_changes(context: Context, limits: Limits) -> ContextChanges:
+    """What puts the context under the guest's hotel-wide cooloff (rule 2b), only where it
+    differs: the cooloff, and a cooloff lifted elsewhere (staff, another number) also clears
+    this conversation's error count."""
+    changes: ContextChanges = {}
+    if limits.cooloff_until is not context.cooloff_until:
+        changes["cooloff_until"] = limits.cooloff_until
+        if context.cooloff_until is not None and limits.cooloff_until is None:
+            changes["error_count"] = 0
+    return changes
 
 
 def _merged(context: Context, guest: Guest | None) -> Context:
@@ -271,9 +285,22 @@ def _merged(context: Context, guest: Guest | None) -> Context:
     if guest is None:
         return context
     language = guest.language or context.language
-    if guest.data is context.accumulated_data and language == context.language:
-        return context  # merged by the step before (a returning guest): nothing to copy
+    if language == context.language and _same(guest.data, context.accumulated_data):
+        return context  # merged already (a returning guest, a snapshot): nothing to copy
     return context.evolve(accumulated_data=guest.data, language=language)
+
+
+def _same(data: Mapping[str, JSONScalar], other: Mapping[str, JSONScalar]) -> bool:
+    """Whether two guest data are the same object, or hold the same keys in the same order
+    with the same values of the same types (a snapshot reads them alike: 1 is not True)."""
+    if data is other:
+        return True
+    if len(data) != len(other):
+        return False
+    for (key, value), (other_key, other_value) in zip(data.items(), other.items(), strict=True):
+        if key != other_key or type(value) is not type(other_value) or value != other_value:
+            return False
+    return True
 
 
 class _Turn(Rechecks):

@@ -10,6 +10,7 @@ hotelbot.flows.ratelimit's. Must never do I/O, read the clock (time is `self.now
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import timedelta
 
@@ -17,7 +18,8 @@ from hotelbot.flows.context import Context, Echo
 from hotelbot.flows.effects import CreateRequest, Effect, SendMessage, Silence, SilenceReason
 from hotelbot.flows.moves import Moves, Outcome, aware
 from hotelbot.flows.navigation import Position
-from hotelbot.flows.render import clip, example, join, text_message
+from hotelbot.flows.ratelimit import Bucket
+from hotelbot.flows.render import clip, example, join, shared, text_message
 
 __all__ = ["INCIDENT", "STUCK_FROM", "Guards"]
 
@@ -74,34 +76,64 @@ class Guards(Moves):
         ctx = ctx.evolve(error_count=count, cooloff_until=until)
         return Outcome(context=ctx, effects=(text_message(notice),))
 
-    def echoed(self, before: Context, after: Context, effects: tuple[Effect, ...]
-               ) -> tuple[Context, tuple[Effect, ...]]:
+    def echoed(self, before: Context, after: Context, effects: tuple[Effect, ...],
+               rate: Bucket) -> tuple[Context, tuple[Effect, ...]]:
         """The loop guard (rule 14b) over a step's result: `before` is the context the step
-        started from (rate already taken), `after` and `effects` what it produced. The
-        context returned has last_activity = now (rule 14), set in the same evolve."""
+        started from, `after` and `effects` what it produced, `rate` the rate limit's bucket
+        after this message (rule 2). The context returned has that bucket and last_activity
+        = now (rule 14), set in the same evolve."""
         now = self.now
-        bodies = [repr(e.body) for e in effects if isinstance(e, SendMessage)]
+        bodies = [e.body for e in effects if isinstance(e, SendMessage)]
         if not bodies:
-            return after.evolve(last_activity=now), effects
-        fingerprint = hashlib.blake2b("\n".join(bodies).encode(), digest_size=8).hexdigest()
+            return after.evolve(last_activity=now, rate=rate), effects
+        fingerprint = _fingerprint(bodies)
         echo, policy = before.echo, self.hotel.policy
         same = (echo.fingerprint == fingerprint and echo.since is not None
                 and now - aware(echo.since) <= timedelta(minutes=policy.loop_minutes))
         if same and echo.tripped:  # still looping: nothing of the step applies
-            held = before.evolve(echo=replace(echo, since=now), last_activity=now)
+            held = before.evolve(echo=replace(echo, since=now), last_activity=now, rate=rate)
             return held, (Silence(reason=SilenceReason.LOOP),)
         count, since = (echo.count + 1, echo.since) if same else (1, now)
         if count <= policy.loop_replies:
             echo = Echo(fingerprint=fingerprint, since=since, count=count)
-            return after.evolve(echo=echo, last_activity=now), effects
+            return after.evolve(echo=echo, last_activity=now, rate=rate), effects
         silence = Silence(reason=SilenceReason.LOOP)
         sent = next(e for e in effects if isinstance(e, SendMessage))
         incident = CreateRequest(kind=INCIDENT, flow_id="", department=before.department, data={
             "reason": "loop", "repeated": count, "minutes": policy.loop_minutes,
             "reply": clip(_text_of(sent.body), 200)})
         held = before.evolve(echo=Echo(fingerprint=fingerprint, since=now, count=count,
-                                       tripped=True), last_activity=now)
+                                       tripped=True), last_activity=now, rate=rate)
         return held, (text_message(self.say("loop_notice", before)), incident, silence)
+
+
+# Memo of the fingerprint of one reply body, for the bodies the render memo shares
+# (render.shared: the same object for every guest who reaches that step, never changed), keyed
+# by the body's id and holding it, so an id is never reused while cached. The repr of a menu
+# and its hash were ~7 µs of every step (issue 13). Pure: no I/O.
+_PRINTS: dict[int, tuple[Mapping[str, object], str]] = {}
+_PRINTS_MAX = 1024
+
+
+def _fingerprint(bodies: list[Mapping[str, object]]) -> str:
+    """The loop guard's fingerprint of a step's replies: blake2b (8 bytes, hex) over their
+    reprs, one a line; the same for the same replies, in every process and version."""
+    if len(bodies) == 1:
+        body = bodies[0]
+        hit = _PRINTS.get(id(body))
+        if hit is not None and hit[0] is body:
+            return hit[1]
+        fingerprint = _digest(repr(body))
+        if shared(body):
+            if len(_PRINTS) >= _PRINTS_MAX:
+                _PRINTS.clear()
+            _PRINTS[id(body)] = (body, fingerprint)
+        return fingerprint
+    return _digest("\n".join(map(repr, bodies)))
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 def _text_of(body: object) -> str:

@@ -32,7 +32,15 @@ from hotelbot.flows.model import (
 )
 from hotelbot.flows.navigation import Navigator, Position, collected, idle, stack_to
 from hotelbot.flows.remembered import ASK, check_position, due
-from hotelbot.flows.render import join, render_step, string, substitute, text_message, variables
+from hotelbot.flows.render import (
+    join,
+    render_step,
+    said,
+    string,
+    substitute,
+    text_message,
+    variables,
+)
 from hotelbot.flows.validators import Locale
 from hotelbot.typedefs import FlowId, JSONScalar, StepId
 
@@ -60,13 +68,16 @@ class Moves:
     taps, going back) <- the engine's turn (dispatch).
     """
 
-    __slots__ = ("_local", "hotel", "nav", "now")
+    __slots__ = ("_heard", "_local", "hotel", "nav", "now")
 
     def __init__(self, hotel: Hotel, now: datetime) -> None:
         self.hotel = hotel
         self.nav = Navigator(hotel)
         self.now = now
         self._local: datetime | None = None
+        # The guest's text and the kinds of the hotel's words it is (Words.heard: several
+        # rules ask of one text per turn).
+        self._heard: tuple[str, frozenset[str]] | None = None
 
     def local_now(self) -> datetime:
         """`now` on the hotel's clock (worked out once a turn: menus and dates read it)."""
@@ -86,6 +97,8 @@ class Moves:
 
     def say(self, key: str, ctx: Context, **extra: str) -> str:
         """A system string in the guest's language, its {variables} filled."""
+        if not extra:
+            return said(self.hotel, key, ctx)
         values = variables(self.hotel, ctx, None, extra)
         text = expand_plurals(string(self.hotel, key, ctx.language), values, ctx.language)
         return substitute(text, values)
@@ -98,7 +111,10 @@ class Moves:
         if dept is None or dept.main_flow not in self.hotel.flows:
             return self.halt(ctx, notice)
         start = self.hotel.flows[dept.main_flow].start
-        ctx = idle(ctx, current_flow=dept.main_flow, current_step=start)  # one copy, not two
+        if not (ctx.current_flow == dept.main_flow and ctx.current_step == start
+                and not ctx.step_data and not ctx.navigation_stack and not ctx.error_count
+                and not ctx.checking):  # "menu" at the main menu: nothing to clear, no copy
+            ctx = idle(ctx, current_flow=dept.main_flow, current_step=start)  # one copy
         return self.enter(ctx, dept.main_flow, start, notice, fallback=False)
 
     def halt(self, ctx: Context, notice: str) -> Outcome:

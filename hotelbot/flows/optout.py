@@ -13,7 +13,7 @@ from hotelbot.flows.effects import Effect, OptOutChanged
 from hotelbot.flows.events import Event, TextReceived
 from hotelbot.flows.model import Hotel, WordKind
 from hotelbot.flows.render import string, substitute, text_message, variables
-from hotelbot.flows.text import in_any_language, normalize
+from hotelbot.flows.text import kinds_of, normalize
 
 _RULES: tuple[tuple[WordKind, bool, str], ...] = (
     ("stop", True, "opted_out"), ("start", False, "opted_in"),
@@ -25,9 +25,9 @@ def opt_out_effects(hotel: Hotel, context: Context, event: Event) -> tuple[Effec
     start word; None otherwise (the event goes on to the other rules)."""
     if not isinstance(event, TextReceived):
         return None
-    norm = normalize(event.text)
+    kinds = kinds_of(hotel.words, normalize(event.text))
     for kind, opted_out, key in _RULES:
-        if norm in in_any_language(hotel.words.get(kind, {})):
+        if kind in kinds:
             values = variables(hotel, context, None)
             body = substitute(string(hotel, key, context.language), values)
             return (text_message(body), OptOutChanged(opted_out=opted_out))

@@ -46,15 +46,19 @@ class Progress:
     marks: tuple[tuple[Mark, str, str], ...]
 
     def has(self, mark: Mark) -> bool:
-        return any(m is mark for m, _f, _s in self.marks)
+        for found, _flow, _step in self.marks:  # noqa: SIM110 - no generator a step (issue 13)
+            if found is mark:
+                return True
+        return False
 
 
 def progress(hotel: Hotel, before: Context, outcome: Outcome, now: datetime) -> Progress:
     """Classify one step (see the module docstring)."""
     after = outcome.context
     flow = after.current_flow or before.current_flow or ""
-    if any(isinstance(e, Silence) for e in outcome.effects):
-        return Progress(flow=flow, marks=())
+    for effect in outcome.effects:  # a loop, not any(...): no generator a step (issue 13)
+        if isinstance(effect, Silence):
+            return Progress(flow=flow, marks=())
     marks: list[tuple[Mark, str, str]] = []
     old = before.current_flow
     expired = old is not None and _expired(hotel, before, now)

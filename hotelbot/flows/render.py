@@ -47,7 +47,7 @@ from hotelbot.flows.effects import SendMessage
 from hotelbot.flows.i18n import display_locale, expand_plurals, readable_moment
 from hotelbot.flows.model import Flow, Hotel, Step, StepKind, Text, ValidatorKind
 from hotelbot.flows.navigation import MARK_PREFIX, answers
-from hotelbot.flows.validators import Accepted, Locale, parse_answer, rating_range
+from hotelbot.flows.validators import Accepted, Locale, parse_answer, rating_range, title_index
 from hotelbot.typedefs import Dept, JSONScalar, Lang
 from hotelbot.whatsapp import limits
 
@@ -120,6 +120,38 @@ def entry_titles(entry: Entry, values: Mapping[str, str]) -> list[str]:
     return [substitute(title, values) for title in entry.title.by_lang.values()]
 
 
+def entry_index(hotel: Hotel, context: Context, flow: Flow, step: Step) -> Mapping[str, int]:
+    """The step's entries' titles in every language ({variables} filled), normalized -> the
+    index of the first entry so titled (validators.title_index): what a typed title is
+    looked up in. Memoized when no title names a {variable} (see _INDEXES)."""
+    key = (id(hotel), id(step))
+    hit = _INDEXES.get(key)
+    known = hit is not None and hit[0] is hotel and hit[1] is step
+    if hit is not None and known and hit[2] is not None:
+        return hit[2]
+    entries = step_entries(hotel, step)
+    if known or any("{" in title for e in entries for title in e.title.by_lang.values()):
+        values = variables(hotel, context, flow)  # read per guest
+        index = title_index([entry_titles(e, values) for e in entries])
+        static = False
+    else:
+        index = title_index([list(e.title.by_lang.values()) for e in entries])
+        static = True
+    if not known:
+        if len(_INDEXES) >= _INDEXES_MAX:
+            _INDEXES.clear()
+        _INDEXES[key] = (hotel, step, index if static else None)
+    return index
+
+
+# Memo of entry_index, keyed by the hotel's and the step's ids and holding both, so an id is
+# never reused while cached (a reload brings new ones); None for a step whose titles name a
+# {variable} (indexed per guest). Each typed answer normalized every title of its menu in
+# every language again (issue 13). Pure: no I/O.
+_INDEXES: dict[tuple[int, int], tuple[Hotel, Step, Mapping[str, int] | None]] = {}
+_INDEXES_MAX = 4096
+
+
 def _string_text(hotel: Hotel, key: str) -> Text:
     return hotel.strings.get(key) or Text.of(key)
 
@@ -128,6 +160,37 @@ def string(hotel: Hotel, key: str, lang: str) -> str:
     """A system string in `lang` (hotel default, then any language); "" if missing."""
     text = hotel.strings.get(key)
     return text.get(lang, hotel.default_language) if text is not None else ""
+
+
+def said(hotel: Hotel, key: str, context: Context) -> str:
+    """A system string in the guest's language with its {variables} filled (no flow's).
+
+    Memoized when it names no value the guest gave (see _SAID): most system strings name
+    none, or only the hotel's ("Welcome to {hotel_name}!").
+    """
+    lang = context.language
+    memo = (id(hotel), key, lang, context.department)
+    hit = _SAID.get(memo)
+    if hit is not None and hit[0] is hotel and _guest_free(hit[1], context):
+        return hit[2]
+    template = string(hotel, key, lang)
+    values = variables(hotel, context, None)
+    text = substitute(expand_plurals(template, values, lang), values)
+    names = _names_of([template]) if hit is None or hit[0] is not hotel else hit[1]
+    if _guest_free(names, context):
+        if len(_SAID) >= _SAID_MAX:
+            _SAID.clear()
+        _SAID[memo] = (hotel, names, text)
+    return text
+
+
+# Memo of `said`, keyed by the hotel's id (each entry holding the hotel, so an id is never
+# reused while cached: a reload brings new strings), the string's key, the language and the
+# department (a string may name it); each with the names its template reads, as a guest
+# whose data holds one of them reads it otherwise. A "welcome" or "invalid_option" notice was
+# substituted anew for every message (issue 13). Pure: no I/O.
+_SAID: dict[tuple[int, str, str, str], tuple[Hotel, tuple[str, ...] | None, str]] = {}
+_SAID_MAX = 1024
 
 
 def format_value(value: JSONScalar) -> str:
@@ -269,6 +332,11 @@ def render_step(
 ) -> SendMessage:
     """The message that asks `step`, with `notice` (an error, a welcome) on top of the body.
 
+    A step's message that names only values no guest has given (hotel variables, a builtin
+    the guest has no value for) and is no confirm step (its summary lists the guest's
+    answers) reads the same for every guest: it is memoized, and they all get the same
+    SendMessage (see _MESSAGES).
+
     Args:
         hotel: the hotel's configuration (strings, variables, languages).
         context: the guest's context (language, collected data) after the step was entered.
@@ -276,6 +344,92 @@ def render_step(
         step: the step to ask (menu, input or confirm).
         notice: already-substituted text to show above the step's own text.
     """
+    lang = context.language
+    if not _guest_free(_named(hotel, step, lang), context):
+        return _render_step(hotel, context, flow, step, notice)
+    key = (id(hotel), id(flow), id(step), lang, context.department, notice)
+    hit = _MESSAGES.get(key)
+    if hit is not None and hit[0] is hotel and hit[1] is flow and hit[2] is step:
+        return hit[3]
+    message = _render_step(hotel, context, flow, step, notice)
+    if len(_MESSAGES) >= _MESSAGES_MAX:
+        _MESSAGES.clear()
+        _SHARED.clear()
+    _MESSAGES[key] = (hotel, flow, step, message)
+    _SHARED[id(message.body)] = message.body
+    return message
+
+
+def shared(body: Mapping[str, object]) -> bool:
+    """Whether `body` is a memoized message's, handed to every guest who reaches its step (the
+    loop guard memoizes its fingerprint: hotelbot.flows.guards)."""
+    return _SHARED.get(id(body)) is body
+
+
+# Memo of render_step for the messages that read the same for every guest (_named), keyed by
+# the ids of the hotel, the flow and the step (the step as viewed: availability.menu_view
+# and basket.view memoize theirs) and holding all three, so an id is never reused while
+# cached (a reload brings new ones), plus the language, the department (a text may name it)
+# and the notice. A menu was rendered anew for every guest's message: a third of a step
+# (issue 13). The message is shared by every guest who gets it: SendMessage.body is a
+# read-only Mapping, which no reader may change (the sender copies it into its envelope).
+# `_SHARED` holds the bodies handed out (by id, the body itself: never a reused id), cleared
+# with the memo. Pure: no I/O.
+_MESSAGES: dict[tuple[int, int, int, str, str, str],
+                tuple[Hotel, Flow, Step, SendMessage]] = {}
+_SHARED: dict[int, Mapping[str, object]] = {}
+_MESSAGES_MAX = 1024
+
+# Memo of _named (per hotel, step and language; holding the hotel and the step). Pure.
+_NAMED: dict[tuple[int, int, str], tuple[Hotel, Step, tuple[str, ...] | None]] = {}
+_NAMED_MAX = 4096
+
+
+def _named(hotel: Hotel, step: Step, lang: str) -> tuple[str, ...] | None:
+    """The {variables} `step`'s message names in `lang` (its own text, header, footer, its
+    entries' titles and descriptions): its message reads the same for every guest whose data
+    holds none of them. None: it never does (a confirm step's summary, a plural, a basket's
+    variable: each reads the guest's answers)."""
+    key = (id(hotel), id(step), lang)
+    hit = _NAMED.get(key)
+    if hit is not None and hit[0] is hotel and hit[1] is step:
+        return hit[2]
+    default = hotel.default_language
+    texts = [step.text, step.header, step.footer]
+    for entry in step_entries(hotel, step):
+        texts += (entry.title, entry.description)
+    names = _names_of([text.get(lang, default) for text in texts if text is not None])
+    if step.kind is StepKind.CONFIRM:
+        names = None
+    if len(_NAMED) >= _NAMED_MAX:
+        _NAMED.clear()
+    _NAMED[key] = (hotel, step, names)
+    return names
+
+
+def _names_of(texts: list[str]) -> tuple[str, ...] | None:
+    """The {variables} `texts` name, each once; None when one of them reads the guest's
+    answers however their data looks (a plural block, a basket's variable)."""
+    names = tuple(dict.fromkeys(name for text in texts for name in _VARIABLE.findall(text)))
+    if any("plural," in text for text in texts) or basket.VARIABLES.intersection(names):
+        return None
+    return names
+
+
+def _guest_free(names: tuple[str, ...] | None, context: Context) -> bool:
+    """Whether texts naming `names` read the same for `context` as for any guest who gave
+    none of them (each then is a hotel variable, a builtin's "" or stays as written)."""
+    if names is None:
+        return False
+    data, known = context.step_data, context.accumulated_data
+    for name in names:  # noqa: SIM110 - a loop, not all(...): no generator a message
+        if name in data or name in known:
+            return False
+    return True
+
+
+def _render_step(hotel: Hotel, context: Context, flow: Flow, step: Step, notice: str
+                 ) -> SendMessage:
     lang, default = context.language, hotel.default_language
     values = variables(hotel, context, flow)
     own = expand_plurals(step.text.get(lang, default), values, lang)
@@ -349,6 +503,25 @@ def summary_names(flow: Flow, step: Step, lang: str, default: str) -> tuple[str,
     """The values a confirm step lists under its text: those its enabled steps collect (an
     input's save_as, a menu's `set` keys) that the step's text, header and footer in `lang`
     do not name, in the order of the flow's steps."""
+    key = (id(flow), id(step), lang, default)
+    hit = _SUMMARIES.get(key)
+    if hit is not None and hit[0] is flow and hit[1] is step:
+        return hit[2]
+    names = _summary_names(flow, step, lang, default)
+    if len(_SUMMARIES) >= _SUMMARIES_MAX:
+        _SUMMARIES.clear()
+    _SUMMARIES[key] = (flow, step, names)
+    return names
+
+
+# Memo of summary_names, keyed by the flow's and the step's ids and holding both, so an id is
+# never reused while cached (a reload brings new ones): every confirmation shown worked its
+# list out again from the whole flow (issue 13). Pure: no I/O.
+_SUMMARIES: dict[tuple[int, int, str, str], tuple[Flow, Step, tuple[str, ...]]] = {}
+_SUMMARIES_MAX = 1024
+
+
+def _summary_names(flow: Flow, step: Step, lang: str, default: str) -> tuple[str, ...]:
     texts = (step.text, step.header, step.footer)
     named = {name for body in texts if body is not None
              for name in _VARIABLE.findall(body.get(lang, default))}

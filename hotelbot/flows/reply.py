@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from hotelbot.flows.context import Context
 from hotelbot.flows.events import Event, FlowRequested, TemplateButtonPressed, TextReceived
 from hotelbot.flows.model import FLOW_PREFIX, Hotel
-from hotelbot.flows.text import in_any_language, normalize
+from hotelbot.flows.text import kinds_of, normalize
 from hotelbot.typedefs import Dept
 
 
@@ -81,9 +81,11 @@ def _global_word(hotel: Hotel, event: Event) -> bool:
     feedback)."""
     if not isinstance(event, TextReceived):
         return False
-    norm = normalize(event.text)
-    return any(norm in in_any_language(per_lang) for kind, per_lang in hotel.words.items()
-               if kind != "thanks")
+    kinds = kinds_of(hotel.words, normalize(event.text))
+    return bool(kinds) and kinds != _SMALL_TALK
+
+
+_SMALL_TALK = frozenset({"thanks"})  # the one kind of words that is no global word
 
 
 def _aware(moment: datetime) -> datetime:

@@ -1,7 +1,8 @@
 """Guest-text normalization, shared by option matching, global words and validation.
 
 Must never do I/O. `normalize` is what "case and accents ignored" means everywhere;
-`in_any_language` is how a normalized text is looked up among a hotel's words of one kind.
+`in_any_language` is how a normalized text is looked up among a hotel's words of one kind,
+`kinds_of` which kinds of a hotel's words (menu, back, stop...) a normalized text is at once.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from functools import lru_cache
+from typing import TypeVar
 
 _SPACE = re.compile(r"\s+")
 _EDGE_PUNCT = ".,;:!?¡¿'\"()[]{}*_~-"
@@ -50,3 +52,29 @@ def in_any_language(words: Mapping[str, frozenset[str]]) -> frozenset[str]:
         _UNIONS.clear()
     _UNIONS[id(words)] = (words, union)
     return union
+
+
+# Memo of kinds_of's table, keyed by the words' id and holding them, so an id is never reused
+# while cached (a hotel's words are immutable; a reload brings new ones): one lookup tells
+# every rule what a guest's text is (a global word, STOP, small talk...), where each rule
+# looked it up among its own kind's words (issue 13). Pure: no I/O.
+_KINDS: dict[int, tuple[object, Mapping[str, frozenset[str]]]] = {}
+_KINDS_MAX = 64
+_NONE: frozenset[str] = frozenset()
+_K = TypeVar("_K", bound=str)
+
+
+def kinds_of(words: Mapping[_K, Mapping[str, frozenset[str]]], norm: str) -> frozenset[str]:
+    """The kinds of a hotel's words (kind -> language -> normalized words) that the normalized
+    text `norm` is one of, in any language: `kind in kinds_of(...)` is
+    `norm in in_any_language(words[kind])`."""
+    hit = _KINDS.get(id(words))
+    if hit is None or hit[0] is not words:
+        table: dict[str, set[str]] = {}
+        for kind, per_language in words.items():
+            for word in in_any_language(per_language):
+                table.setdefault(word, set()).add(kind)
+        if len(_KINDS) >= _KINDS_MAX:
+            _KINDS.clear()
+        hit = _KINDS[id(words)] = (words, {w: frozenset(k) for w, k in table.items()})
+    return hit[1].get(norm, _NONE)

@@ -153,9 +153,33 @@ def match_choice(titles: Sequence[Iterable[str]], text: str) -> int | None:
     """
     norm = normalize(text)
     if norm.isascii() and norm.isdigit():
-        number = int(norm)
-        return number - 1 if 1 <= number <= len(titles) else None
-    by_title = {normalize(t): i for i in reversed(range(len(titles))) for t in titles[i]}
+        return _numbered(norm, len(titles))
+    return match_title(title_index(titles), norm)
+
+
+def match_indexed(by_title: Mapping[str, int], count: int, text: str) -> int | None:
+    """match_choice with the titles' index built already (title_index of `count` options):
+    a menu's titles are the same for every guest (hotelbot.flows.render.entry_index)."""
+    norm = normalize(text)
+    if norm.isascii() and norm.isdigit():
+        return _numbered(norm, count)
+    return match_title(by_title, norm)
+
+
+def _numbered(norm: str, count: int) -> int | None:
+    number = int(norm)
+    return number - 1 if 1 <= number <= count else None
+
+
+def title_index(titles: Sequence[Iterable[str]]) -> dict[str, int]:
+    """Each option's titles (`titles` as match_choice takes them), normalized -> the index of
+    the first option so titled: what match_title looks a typed answer up in."""
+    return {normalize(t): i for i in reversed(range(len(titles))) for t in titles[i]}
+
+
+def match_title(by_title: Mapping[str, int], norm: str) -> int | None:
+    """The index of the option a normalized typed answer (not a number) names by its title
+    (`by_title`: title_index), or by the title with its number in front; None: none."""
     if norm in by_title:
         return by_title[norm]
     m = _LEADING_NUMBER.fullmatch(norm)

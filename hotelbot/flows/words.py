@@ -16,10 +16,19 @@ from functools import lru_cache
 from hotelbot.flows.answers import Answers
 from hotelbot.flows.context import Context
 from hotelbot.flows.events import Event, TextReceived
-from hotelbot.flows.model import HANDOFF_FLOW, Option, Step, StepKind, WordKind
+from hotelbot.flows.model import (
+    HANDOFF_FLOW,
+    Department,
+    Flow,
+    Hotel,
+    Option,
+    Step,
+    StepKind,
+    WordKind,
+)
 from hotelbot.flows.moves import Outcome
 from hotelbot.flows.navigation import Position, choose, idle
-from hotelbot.flows.text import in_any_language, normalize
+from hotelbot.flows.text import kinds_of, normalize
 from hotelbot.flows.validators import numeric_answer
 
 __all__ = ["Words"]
@@ -37,8 +46,55 @@ def _tokens(text: str) -> str:
 def _names(option: Option, said: str) -> bool:
     """Whether the padded tokens `said` contain one of the option's keyword phrases (any
     language) as whole words."""
-    return any(f"{_tokens(phrase)}" in said
-               for phrases in option.keywords.values() for phrase in phrases)
+    for phrase in _phrases(option):  # noqa: SIM110 - no generator a message (issue 13)
+        if phrase in said:
+            return True
+    return False
+
+
+# Memo of _phrases, keyed by the option's id and holding it, so an id is never reused while
+# cached (options are immutable; a reload brings new ones): free text is scanned for every
+# option's keywords of every menu of the department, each phrase looked up again (issue 13).
+_PHRASES: dict[int, tuple[Option, tuple[str, ...]]] = {}
+_PHRASES_MAX = 4096
+
+
+def _phrases(option: Option) -> tuple[str, ...]:
+    """The option's keyword phrases in every language, tokenized and padded (_tokens)."""
+    hit = _PHRASES.get(id(option))
+    if hit is not None and hit[0] is option:
+        return hit[1]
+    phrases = tuple(_tokens(phrase) for per_language in option.keywords.values()
+                    for phrase in per_language)
+    if len(_PHRASES) >= _PHRASES_MAX:
+        _PHRASES.clear()
+    _PHRASES[id(option)] = (option, phrases)
+    return phrases
+
+
+# Memo of _first_menus, keyed by the hotel's and the department's ids and holding both, so an
+# id is never reused while cached (a reload brings new ones). Pure: no I/O.
+_MENUS: dict[tuple[int, int], tuple[Hotel, Department, tuple[tuple[Flow, Step], ...]]] = {}
+_MENUS_MAX = 1024
+
+
+def _first_menus(hotel: Hotel, dept: Department) -> tuple[tuple[Flow, Step], ...]:
+    """The flows the department offers (its main menu first) that start at a menu, each with
+    that menu: where free text's keywords are looked for (rule 6b)."""
+    key = (id(hotel), id(dept))
+    hit = _MENUS.get(key)
+    if hit is not None and hit[0] is hotel and hit[1] is dept:
+        return hit[2]
+    menus = []
+    for flow_id in dict.fromkeys((dept.main_flow, *dept.flows)):
+        flow = hotel.flows.get(flow_id)
+        start = flow.steps.get(flow.start) if flow is not None else None
+        if flow is not None and start is not None and start.kind is StepKind.MENU:
+            menus.append((flow, start))
+    if len(_MENUS) >= _MENUS_MAX:
+        _MENUS.clear()
+    _MENUS[key] = (hotel, dept, tuple(menus))
+    return _MENUS[key][2]
 
 
 class Words(Answers):
@@ -50,26 +106,35 @@ class Words(Answers):
         """The global word `text` is, if any; a numeral is none where `asking` reads numbers."""
         if numeric_answer(asking.validator, text):
             return None
-        norm = normalize(text)
+        kinds = self.heard(text)
         for kind in _WORD_ORDER:
-            if norm in in_any_language(self.hotel.words.get(kind, {})):
+            if kind in kinds:
                 return kind
         return None
 
+    def heard(self, text: str) -> frozenset[str]:
+        """The kinds of the hotel's words `text` is (menu, back, thanks...), any language."""
+        heard = self._heard
+        if heard is not None and heard[0] is text:  # the turn's text, asked again
+            return heard[1]
+        kinds = kinds_of(self.hotel.words, normalize(text))
+        self._heard = (text, kinds)
+        return kinds
+
     def asks_requests(self, text: str) -> bool:
         """Whether `text` asks for the guest's own requests ("my orders") in any language."""
-        return normalize(text) in in_any_language(self.hotel.words.get("requests", {}))
+        return "requests" in self.heard(text)
 
     def asks_for_person(self, ctx: Context, event: Event) -> str | None:
         """The handoff flow, when the guest's text is a "person" word and it is offered."""
-        if not isinstance(event, TextReceived) or not self.nav.offered(ctx, HANDOFF_FLOW):
-            return None
-        person = in_any_language(self.hotel.words.get("person", {}))
-        return HANDOFF_FLOW if normalize(event.text) in person else None
+        if (isinstance(event, TextReceived) and "person" in self.heard(event.text)
+                and self.nav.offered(ctx, HANDOFF_FLOW)):
+            return HANDOFF_FLOW
+        return None
 
     def small_talk(self, text: str) -> bool:
         """Whether `text` is small talk ("thanks", "ok", 👍) in any enabled language."""
-        return normalize(text) in in_any_language(self.hotel.words.get("thanks", {}))
+        return "thanks" in self.heard(text)
 
     def text(self, ctx: Context, here: Position, text: str) -> Outcome:
         kind = self.word(text, here.step)
@@ -79,10 +144,13 @@ class Words(Answers):
             return self.back(ctx, here)
         if kind == "skip":
             return self.skip(ctx, here)
-        if here.step.kind is StepKind.MENU and self.match_entry(ctx, here, text) is None:
-            routed = self.by_keyword(ctx, text, here)
-            if routed is not None:
-                return routed
+        if here.step.kind is StepKind.MENU:  # matched once: an option, else its keywords
+            index = self.match_entry(ctx, here, text)
+            if index is None:
+                routed = self.by_keyword(ctx, text, here)
+                if routed is not None:
+                    return routed
+            return self.answer_entry(ctx, here, index)
         return self.answer(ctx, here, text)
 
     def by_keyword(self, ctx: Context, text: str, here: Position | None = None
@@ -99,11 +167,7 @@ class Words(Answers):
         dept = self.nav.department(ctx)
         if dept is None:
             return None
-        for flow_id in dict.fromkeys((dept.main_flow, *dept.flows)):
-            flow = self.hotel.flows.get(flow_id)
-            start = flow.steps.get(flow.start) if flow is not None else None
-            if flow is None or start is None or start.kind is not StepKind.MENU:
-                continue
+        for flow, start in _first_menus(self.hotel, dept):
             for option in start.options:
                 if _names(option, said):
                     return self.reopen(ctx, f"{flow.id}.{start.id}", option.id)
@@ -116,9 +180,11 @@ class Words(Answers):
         main = self.nav.main_start(ctx)
         if main is None or self.word(text, main.step) is not None:
             return None
-        opened = idle(ctx, current_flow=main.flow.id, current_step=main.step.id)
-        index = self.match_entry(opened, main, text)
+        # The main menu opened reads the titles with no step data: an idle context has none
+        # (idle() cleared it), so it is opened (copied) only when the text names an option.
+        index = self.match_entry(idle(ctx) if ctx.step_data else ctx, main, text)
         if index is not None:
+            opened = idle(ctx, current_flow=main.flow.id, current_step=main.step.id)
             return self.pick(opened, main, index)
         return self.by_keyword(ctx, text)
 
