@@ -19,6 +19,8 @@ class SendMessage:
     `body` is the Graph API message object without the envelope fields (`messaging_product`,
     `recipient_type`, `to`), e.g. {"type": "text", "text": {"body": "...", "preview_url": False}}
     or {"type": "interactive", "interactive": {...}}. The sender adds the envelope.
+    The same body object may be shared by every guest who reaches a step (render.py memoizes
+    messages that name no value of the guest's): read it, copy it, never change it in place.
     """
 
     body: Mapping[str, object]
