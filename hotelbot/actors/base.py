@@ -48,7 +48,7 @@ from typing import Protocol, runtime_checkable
 import structlog
 
 from hotelbot.actors.mailbox import Mailbox
-from hotelbot.actors.messages import STOP, Ask, Letter, Tell
+from hotelbot.actors.messages import Ask, Letter, Tell
 from hotelbot.clock import Clock, SystemClock
 from hotelbot.errors import ActorDeadError
 
@@ -146,8 +146,8 @@ class ActorRef:
     """The handle to a running actor: its mailbox, its task, its statistics."""
 
     __slots__ = (
-        "_actor", "_failed", "_handled", "_mailbox", "_started_at", "_state", "_task",
-        "failure_hook",
+        "_actor", "_after", "_ended", "_failed", "_handled", "_label", "_loop", "_mailbox",
+        "_on_end", "_over", "_started", "_started_at", "_state", "_task", "failure_hook",
     )
 
     def __init__(
@@ -163,10 +163,17 @@ class ActorRef:
         self._failed = 0
         self._started_at = clock.now()
         self.failure_hook: FailureHook | None = None
-        label = name or f"{type(actor).__name__}-{next(_names)}"
-        self._task = asyncio.get_running_loop().create_task(
-            self._run(after), name=ACTOR_TASK_PREFIX + label
-        )
+        self._label = ACTOR_TASK_PREFIX + (name or f"{type(actor).__name__}-{next(_names)}")
+        self._loop = asyncio.get_running_loop()
+        self._after = after
+        self._started: Actor | None = None
+        self._ended: asyncio.Future[None] | None = None  # made when someone waits for the end
+        self._on_end: list[Callable[[ActorRef], object]] | None = None
+        self._over = False  # _end has run
+        # The task that handles the mailbox: there while there is work (the start, letters,
+        # the stop), None while the actor is idle; kept once the actor ended.
+        self._task: asyncio.Task[None] | None = None
+        self._run_soon()
         _live.add(self)
 
     def __repr__(self) -> str:
@@ -174,7 +181,7 @@ class ActorRef:
 
     @property
     def name(self) -> str:
-        return self._task.get_name().removeprefix(ACTOR_TASK_PREFIX)
+        return self._label.removeprefix(ACTOR_TASK_PREFIX)
 
     @property
     def is_alive(self) -> bool:
@@ -196,12 +203,16 @@ class ActorRef:
         """
         self._check_alive()
         self._mailbox.put_nowait(Tell(message=message))
+        if self._task is None:
+            self._run_soon()
 
     async def tell(self, message: object) -> None:
         """Queue `message`, waiting for room. Raises ActorDeadError if the actor is gone."""
         self._check_alive()
         await self._mailbox.put(Tell(message=message))
         self._check_landed()
+        if self._task is None:
+            self._run_soon()
 
     # The contract (brief E, Pykka's ask) takes a timeout; it is applied with asyncio.timeout.
     async def ask(self, message: object, timeout: float | None = None) -> object:  # noqa: ASYNC109
@@ -218,6 +229,8 @@ class ActorRef:
             await self._mailbox.put(Ask(message=message, reply=reply))
             if self._state is _State.DEAD:  # died while we waited for room
                 self._reject_queued()  # fails our reply too
+            elif self._task is None:
+                self._run_soon()
             return await reply
 
     async def stop(self) -> None:
@@ -229,14 +242,20 @@ class ActorRef:
         """
         if self._state is _State.RUNNING:
             self._state = _State.STOPPING
-            if not self._mailbox:
-                self._mailbox.put_nowait(STOP)  # wake the idle loop so it can finish
-        if asyncio.current_task() is not self._task:
+            if self._task is None:
+                self._run_soon()  # idle: a task to run on_stop
+        if self._task is None or asyncio.current_task() is not self._task:
             await self.wait_stopped()
 
     async def wait_stopped(self) -> None:
-        """Wait until the actor's task has ended (never raises the task's error)."""
-        await asyncio.wait([self._task])
+        """Wait until the actor has ended and its last task is over (never raises its error)."""
+        if not self._over:
+            if self._ended is None:
+                self._ended = self._loop.create_future()
+            await asyncio.shield(self._ended)
+        task = self._task
+        if task is not None and not task.done():
+            await asyncio.wait([task])
 
     # -- for the supervisor (same package) -------------------------------------------------
 
@@ -255,12 +274,15 @@ class ActorRef:
             return []
         self._state = _State.DEAD
         dropped = self._reject_queued()
-        self._mailbox.put_nowait(STOP)  # wake the loop if it is idle
+        if self._task is None:
+            self._run_soon()  # idle: a task to end it (the end's callbacks run as usual)
         return dropped
 
-    def _add_done_callback(self, callback: Callable[[asyncio.Task[None]], object]) -> None:
-        """Call `callback(task)` when the actor's task has ended, however it ended."""
-        self._task.add_done_callback(callback, context=_CALLBACK_CONTEXT)
+    def _add_done_callback(self, callback: Callable[[ActorRef], object]) -> None:
+        """Call `callback(ref)` once the actor has ended, however it ended."""
+        if self._on_end is None:
+            self._on_end = []
+        self._on_end.append(callback)
 
     # -- internals -------------------------------------------------------------------------
 
@@ -285,33 +307,62 @@ class ActorRef:
                 dropped.append(letter.message)
         return dropped
 
-    async def _run(self, after: ActorRef | None) -> None:
-        """The actor's task. One coroutine for the whole life: an idle actor's frames count."""
+    def _run_soon(self) -> None:
+        """Start the task that handles the mailbox (none runs: the actor was idle)."""
+        self._task = self._loop.create_task(self._run(), name=self._label)
+        self._task.add_done_callback(self._task_over, context=_CALLBACK_CONTEXT)
+
+    def _task_over(self, task: asyncio.Task[None]) -> None:
+        """A task cancelled before it ran never reached _run's finally: end the actor here."""
+        if not self._over and task is self._task and task.cancelled():
+            self._end()
+
+    async def _run(self) -> None:
+        """The actor's task while it has work: the start (after a predecessor ended), each
+        letter in order, the stop. It returns when the mailbox is empty, and the next letter
+        starts another: an idle actor keeps no task, coroutine or future (memory, and objects
+        the garbage collector walks: BENCHMARKS.md "Memory")."""
+        ended = True
         try:
-            if after is not None:
+            if self._after is not None:
+                after, self._after = self._after, None
                 await after.wait_stopped()
-            started: Actor | None = None
             while self._state is not _State.DEAD:
-                if self._actor is not started:  # first start, or restarted by the supervisor
-                    started = self._actor
-                    await self._start_instance(started)
-                elif self._state is _State.STOPPING and not self._mailbox:
-                    await self._call_on_stop()  # drained: a graceful stop
-                    break
+                if self._actor is not self._started:  # first start, or restarted
+                    self._started = self._actor
+                    await self._start_instance(self._started)
                 elif self._mailbox:
                     await self._handle(self._mailbox.get_nowait())
+                elif self._state is _State.STOPPING:
+                    await self._call_on_stop()  # drained: a graceful stop
+                    break
                 else:
-                    await self._mailbox.arrival()
+                    ended = False  # idle: the next letter starts a task again
+                    return
         finally:
-            self._state = _State.DEAD
-            dropped = self._reject_queued()
-            if dropped:
-                log.warning("actor_messages_dropped", actor=self.name, count=len(dropped))
-                error = ActorDeadError(f"actor {self.name} ended before handling it")
-                for message in dropped:
-                    if isinstance(message, Failable):
-                        message.fail(error)  # e.g. a webhook waiting for the message's record
-            _live.discard(self)
+            if ended:
+                self._end()
+            else:
+                self._task = None
+
+    def _end(self) -> None:
+        """The actor ended (stopped, aborted, its task cancelled or failed): fail or drop
+        what is queued, then tell who waits (end callbacks first, then wait_stopped)."""
+        self._state = _State.DEAD
+        self._over = True
+        dropped = self._reject_queued()
+        if dropped:
+            log.warning("actor_messages_dropped", actor=self.name, count=len(dropped))
+            error = ActorDeadError(f"actor {self.name} ended before handling it")
+            for message in dropped:
+                if isinstance(message, Failable):
+                    message.fail(error)  # e.g. a webhook waiting for the message's record
+        _live.discard(self)
+        for callback in self._on_end or ():
+            self._loop.call_soon(callback, self, context=_CALLBACK_CONTEXT)
+        self._on_end = None
+        if self._ended is not None and not self._ended.done():
+            self._loop.call_soon(_resolve, self._ended, context=_CALLBACK_CONTEXT)
 
     async def _handle(self, letter: Letter) -> None:
         if isinstance(letter, Ask):
@@ -375,7 +426,12 @@ class ActorRef:
             log.exception("actor_stop_failed", actor=self.name)
 
 
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 def live_actors() -> tuple[ActorRef, ...]:
-    """The refs whose task is still running on the current event loop (tests, admin)."""
+    """The refs of the current event loop that have not ended (tests, admin)."""
     loop = asyncio.get_running_loop()
-    return tuple(ref for ref in _live if ref._task.get_loop() is loop)
+    return tuple(ref for ref in _live if ref._loop is loop)
