@@ -27,11 +27,17 @@ Lifecycle of a ref:
 An ActorRef stays the same across restarts: the supervisor swaps the Actor instance behind it
 (Akka's model), so the mailbox, its order and the callers' refs survive a restart.
 
-Memory: an idle actor is one Task (one coroutine frame awaiting its mailbox's arrival
-future, no coroutine of its own for the wait), one Mailbox (whose deques exist only while they
-hold something) and two slotted objects: well under 1.4 KB, against ~4.5 KB with an
-asyncio.Queue. Every object an idle actor keeps is one more for the garbage collector to walk
-(BENCHMARKS.md "Memory": a whole idle conversation is 19 tracked objects, ~3.4 KiB).
+Tasks: an actor has a task only while it has work. The task starts with the actor (on_start,
+after its predecessor ended) and with the first letter to an idle actor (or a stop or an
+abort), handles the mailbox in order, and returns as soon as it is empty; nothing else
+changes in the contract above (one letter at a time, in arrival order; a restart's on_start
+before the next letter; the task's cancellation ends the actor).
+
+Memory: an idle actor is one Mailbox (whose deques exist only while they hold something) and
+two slotted objects, no task, coroutine or future: a few hundred bytes, against ~4.5 KB for
+a task waiting on an asyncio.Queue. Every object an idle actor keeps is one more for the
+garbage collector to walk (BENCHMARKS.md "Memory": a whole idle conversation is 13 tracked
+objects, ~2.5 KiB).
 """
 
 from __future__ import annotations
