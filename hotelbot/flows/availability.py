@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from hotelbot.flows.basket import BASKET, item_name, lines
 from hotelbot.flows.context import Context
 from hotelbot.flows.i18n import display_locale, show_time
+from hotelbot.flows.memo import remember
 from hotelbot.flows.model import (
     FLOW_PREFIX,
     Flow,
@@ -144,9 +145,7 @@ def menu_view(hotel: Hotel, step: Step, moment: datetime, lang: str) -> Step:
     if hit is not None and hit[0] is hotel and hit[1] is step:
         return hit[2]
     view = _menu_view(hotel, step, moment, lang)
-    if len(_VIEWS) >= _VIEWS_MAX:
-        _VIEWS.clear()
-    _VIEWS[key] = (hotel, step, view)
+    remember(_VIEWS, key, (hotel, step, view), _VIEWS_MAX)
     return view
 
 

@@ -38,6 +38,7 @@ from functools import lru_cache
 from babel.numbers import format_currency
 
 from hotelbot.flows.context import Context
+from hotelbot.flows.memo import remember
 from hotelbot.flows.model import Flow, Hotel, Next, Option, Step, StepKind, Text, Validator
 from hotelbot.flows.model import ValidatorKind as VK
 from hotelbot.typedefs import JSONScalar, StepId
@@ -80,10 +81,7 @@ def _shape(flow: Flow) -> tuple[Flow, Step | None, Mapping[str, Option]]:
     step = next((s for s in flow.steps.values() if s.kind is StepKind.BASKET), None)
     items = {option.id: option for s in flow.steps.values() if s.kind is StepKind.MENU
              for option in s.options if ITEM in option.set}
-    if len(_SHAPES) >= _SHAPES_MAX:
-        _SHAPES.clear()
-    _SHAPES[id(flow)] = (flow, step, items)
-    return _SHAPES[id(flow)]
+    return remember(_SHAPES, id(flow), (flow, step, items), _SHAPES_MAX)
 
 
 def basket_step(flow: Flow) -> Step | None:
@@ -293,9 +291,7 @@ def view(hotel: Hotel, flow: Flow, step: Step, ctx: Context) -> Step:
     if hit is not None and hit[0] is hotel and hit[1] is flow and hit[2] is step:
         return hit[3]
     shown = _view(hotel, flow, step, ctx.language, key[4], key[5])
-    if len(_VIEWS) >= _VIEWS_MAX:
-        _VIEWS.clear()
-    _VIEWS[key] = (hotel, flow, step, shown)
+    remember(_VIEWS, key, (hotel, flow, step, shown), _VIEWS_MAX)
     return shown
 
 

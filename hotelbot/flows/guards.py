@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from hotelbot.flows.context import Context, Echo
 from hotelbot.flows.effects import CreateRequest, Effect, SendMessage, Silence, SilenceReason
+from hotelbot.flows.memo import remember
 from hotelbot.flows.moves import Moves, Outcome, aware
 from hotelbot.flows.navigation import Position
 from hotelbot.flows.ratelimit import Bucket
@@ -125,9 +126,7 @@ def _fingerprint(bodies: list[Mapping[str, object]]) -> str:
             return hit[1]
         fingerprint = _digest(repr(body))
         if shared(body):
-            if len(_PRINTS) >= _PRINTS_MAX:
-                _PRINTS.clear()
-            _PRINTS[id(body)] = (body, fingerprint)
+            remember(_PRINTS, id(body), (body, fingerprint), _PRINTS_MAX)
         return fingerprint
     return _digest("\n".join(map(repr, bodies)))
 

@@ -15,6 +15,7 @@ routes (its branches look at the value, the flow it leads to confirms it).
 from __future__ import annotations
 
 from hotelbot.flows.context import Context
+from hotelbot.flows.memo import remember
 from hotelbot.flows.model import Flow, Hotel, Next, Step, StepKind, Text
 from hotelbot.flows.navigation import MARK_PREFIX
 from hotelbot.flows.render import format_value, string, substitute
@@ -65,9 +66,7 @@ def uses(hotel: Hotel, flow: Flow) -> frozenset[str]:
         named.update(branch.when.var for nxt in nexts if nxt is not None
                      for branch in nxt.branches)
     found = frozenset(named & remembered)
-    if len(_USES) >= _USES_MAX:
-        _USES.clear()
-    _USES[id(flow)] = (flow, found)
+    remember(_USES, id(flow), (flow, found), _USES_MAX)
     return found
 
 

@@ -45,6 +45,7 @@ from hotelbot.flows import basket
 from hotelbot.flows.context import Context
 from hotelbot.flows.effects import SendMessage
 from hotelbot.flows.i18n import display_locale, expand_plurals, readable_moment
+from hotelbot.flows.memo import remember
 from hotelbot.flows.model import Flow, Hotel, Step, StepKind, Text, ValidatorKind
 from hotelbot.flows.navigation import MARK_PREFIX, answers
 from hotelbot.flows.validators import Accepted, Locale, parse_answer, rating_range, title_index
@@ -85,9 +86,7 @@ def step_entries(hotel: Hotel, step: Step) -> tuple[Entry, ...]:
     if hit is not None and hit[0] is hotel and hit[1] is step:
         return hit[2]
     entries = _step_entries(hotel, step)
-    if len(_ENTRIES) >= _ENTRIES_MAX:
-        _ENTRIES.clear()
-    _ENTRIES[key] = (hotel, step, entries)
+    remember(_ENTRIES, key, (hotel, step, entries), _ENTRIES_MAX)
     return entries
 
 
@@ -138,9 +137,7 @@ def entry_index(hotel: Hotel, context: Context, flow: Flow, step: Step) -> Mappi
         index = title_index([list(e.title.by_lang.values()) for e in entries])
         static = True
     if not known:
-        if len(_INDEXES) >= _INDEXES_MAX:
-            _INDEXES.clear()
-        _INDEXES[key] = (hotel, step, index if static else None)
+        remember(_INDEXES, key, (hotel, step, index if static else None), _INDEXES_MAX)
     return index
 
 
@@ -178,9 +175,7 @@ def said(hotel: Hotel, key: str, context: Context) -> str:
     text = substitute(expand_plurals(template, values, lang), values)
     names = _names_of([template]) if hit is None or hit[0] is not hotel else hit[1]
     if _guest_free(names, context):
-        if len(_SAID) >= _SAID_MAX:
-            _SAID.clear()
-        _SAID[memo] = (hotel, names, text)
+        remember(_SAID, memo, (hotel, names, text), _SAID_MAX)
     return text
 
 
@@ -293,9 +288,7 @@ def _fixed(hotel: Hotel, flow: Flow | None, lang: str, dept: str) -> Mapping[str
     values.update(dict.fromkeys(_BUILTINS, ""))
     values["hotel_name"] = hotel.name
     values["department"] = department.name.get(lang, default) if department else ""
-    if len(_FIXED) >= _FIXED_MAX:
-        _FIXED.clear()
-    _FIXED[key] = (hotel, flow, values)
+    remember(_FIXED, key, (hotel, flow, values), _FIXED_MAX)
     return values
 
 
@@ -401,9 +394,7 @@ def _named(hotel: Hotel, step: Step, lang: str) -> tuple[str, ...] | None:
     names = _names_of([text.get(lang, default) for text in texts if text is not None])
     if step.kind is StepKind.CONFIRM:
         names = None
-    if len(_NAMED) >= _NAMED_MAX:
-        _NAMED.clear()
-    _NAMED[key] = (hotel, step, names)
+    remember(_NAMED, key, (hotel, step, names), _NAMED_MAX)
     return names
 
 
@@ -508,9 +499,7 @@ def summary_names(flow: Flow, step: Step, lang: str, default: str) -> tuple[str,
     if hit is not None and hit[0] is flow and hit[1] is step:
         return hit[2]
     names = _summary_names(flow, step, lang, default)
-    if len(_SUMMARIES) >= _SUMMARIES_MAX:
-        _SUMMARIES.clear()
-    _SUMMARIES[key] = (flow, step, names)
+    remember(_SUMMARIES, key, (flow, step, names), _SUMMARIES_MAX)
     return names
 
 
@@ -603,9 +592,7 @@ class _Shape(NamedTuple):
             for index, (entry, (title, description)) in enumerate(zip(entries, texts,
                                                                        strict=True), 1))
         if not any("{" in title or "{" in description for title, description in texts):
-            if len(_LABELS) >= _LABELS_MAX:
-                _LABELS.clear()
-            _LABELS[key] = (entries, labels)  # read the same for every guest
+            remember(_LABELS, key, (entries, labels), _LABELS_MAX)  # the same for every guest
         return labels
 
     def buttons(self, entries: tuple[Entry, ...]) -> SendMessage | None:

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import TypeVar
 
+from hotelbot.flows.memo import remember
+
 _SPACE = re.compile(r"\s+")
 _EDGE_PUNCT = ".,;:!?¡¿'\"()[]{}*_~-"
 # Emoji skin tones and the emoji variation selector: "👍🏽" and "❤️" read as "👍" and "❤".
@@ -48,9 +50,7 @@ def in_any_language(words: Mapping[str, frozenset[str]]) -> frozenset[str]:
     if hit is not None and hit[0] is words:
         return hit[1]
     union = frozenset().union(*words.values())
-    if len(_UNIONS) >= _UNIONS_MAX:
-        _UNIONS.clear()
-    _UNIONS[id(words)] = (words, union)
+    remember(_UNIONS, id(words), (words, union), _UNIONS_MAX)
     return union
 
 
@@ -74,7 +74,6 @@ def kinds_of(words: Mapping[_K, Mapping[str, frozenset[str]]], norm: str) -> fro
         for kind, per_language in words.items():
             for word in in_any_language(per_language):
                 table.setdefault(word, set()).add(kind)
-        if len(_KINDS) >= _KINDS_MAX:
-            _KINDS.clear()
-        hit = _KINDS[id(words)] = (words, {w: frozenset(k) for w, k in table.items()})
+        kinds = {w: frozenset(k) for w, k in table.items()}
+        hit = remember(_KINDS, id(words), (words, kinds), _KINDS_MAX)
     return hit[1].get(norm, _NONE)

@@ -16,6 +16,7 @@ from functools import lru_cache
 from hotelbot.flows.answers import Answers
 from hotelbot.flows.context import Context
 from hotelbot.flows.events import Event, TextReceived
+from hotelbot.flows.memo import remember
 from hotelbot.flows.model import (
     HANDOFF_FLOW,
     Department,
@@ -66,9 +67,7 @@ def _phrases(option: Option) -> tuple[str, ...]:
         return hit[1]
     phrases = tuple(_tokens(phrase) for per_language in option.keywords.values()
                     for phrase in per_language)
-    if len(_PHRASES) >= _PHRASES_MAX:
-        _PHRASES.clear()
-    _PHRASES[id(option)] = (option, phrases)
+    remember(_PHRASES, id(option), (option, phrases), _PHRASES_MAX)
     return phrases
 
 
@@ -91,10 +90,7 @@ def _first_menus(hotel: Hotel, dept: Department) -> tuple[tuple[Flow, Step], ...
         start = flow.steps.get(flow.start) if flow is not None else None
         if flow is not None and start is not None and start.kind is StepKind.MENU:
             menus.append((flow, start))
-    if len(_MENUS) >= _MENUS_MAX:
-        _MENUS.clear()
-    _MENUS[key] = (hotel, dept, tuple(menus))
-    return _MENUS[key][2]
+    return remember(_MENUS, key, (hotel, dept, tuple(menus)), _MENUS_MAX)[2]
 
 
 class Words(Answers):
