@@ -371,9 +371,8 @@ class ConversationActor(Actor):
         seq = None if message is None else message.seq
         cooloff = context.cooloff_until
         cooloff_changed = cooloff_of is not None and cooloff != cooloff_of.cooloff_until
-        changed = next((e for e in outcome.effects if isinstance(e, GuestChanged)), None)
-        opt = next((e for e in outcome.effects if isinstance(e, OptOutChanged)), None)
-        outbound = tuple(self._outbound(outcome))
+        parts = self._parts(outcome, now)
+        changed, opt, outbound = parts.changed, parts.opt_out, parts.outbound
         # A reply to what the guest just wrote goes out right after the commit: the pacer
         # reserves its POST now, and the row is committed `sending` (no write of its own).
         sender = self._deps.sender
@@ -388,8 +387,8 @@ class ConversationActor(Actor):
             language=changed.language if changed else context.language,
             inbound_seq=seq,
             outbound=outbound,
-            requests=tuple(self._requests(outcome, now)),
-            scheduled=tuple(self._scheduled(outcome, now)),
+            requests=parts.requests,
+            scheduled=parts.scheduled,
             at=now,
             guest_changed=changed is not None,
             opt_out=None if opt is None else opt.opted_out,
@@ -422,51 +421,54 @@ class ConversationActor(Actor):
         sender.submit(rows, first_sending=first_sending)
         if commit.scheduled:
             self._deps.scheduled()  # the scheduler loads rows due soon (issue 10)
-        if seq is not None and Silence(reason=SilenceReason.SPAM) in outcome.effects:
+        if seq is not None and parts.spam:
             self._report.limited(seq)
         self._log_step(outcome, seq)
         return True
 
-    def _outbound(self, outcome: Outcome) -> list[OutboundMessage]:
-        return [
-            OutboundMessage(
-                phone_number_id=self.phone_number_id,
-                guest_id=self.guest_id,
-                body=effect.body,
-                priority=Priority.REPLY,
-            )
-            for effect in outcome.effects
-            if isinstance(effect, SendMessage)
-        ]
-
-    def _requests(self, outcome: Outcome, now: datetime) -> list[RequestRecord]:
-        return [
-            RequestRecord(
-                hotel_id=self.hotel_id,
-                department=effect.department,
-                guest_id=self.guest_id,
-                flow_id=effect.flow_id,
-                kind=effect.kind,
-                data=dict(effect.data),
-                created_at=now,
-            )
-            for effect in outcome.effects
-            if isinstance(effect, CreateRequest)
-        ]
-
-    def _scheduled(self, outcome: Outcome, now: datetime) -> list[ScheduledMessage]:
-        return [
-            ScheduledMessage(
-                hotel_id=self.hotel_id,
-                phone_number_id=self.phone_number_id,
-                guest_id=self.guest_id,
-                message_type=effect.message_type,
-                scheduled_at=now + timedelta(minutes=effect.after_minutes),
-                data=_merge(effect.data, {"department": self.dept}),
-            )
-            for effect in outcome.effects
-            if isinstance(effect, ScheduleMessage)
-        ]
+    def _parts(self, outcome: Outcome, now: datetime) -> _StepParts:
+        """What the step's effects put into its commit, in one pass over them."""
+        outbound: list[OutboundMessage] = []
+        requests: list[RequestRecord] = []
+        scheduled: list[ScheduledMessage] = []
+        changed: GuestChanged | None = None
+        opt: OptOutChanged | None = None
+        spam = False
+        for effect in outcome.effects:
+            if isinstance(effect, SendMessage):
+                outbound.append(OutboundMessage(
+                    phone_number_id=self.phone_number_id,
+                    guest_id=self.guest_id,
+                    body=effect.body,
+                    priority=Priority.REPLY,
+                ))
+            elif isinstance(effect, GuestChanged):
+                changed = changed or effect
+            elif isinstance(effect, CreateRequest):
+                requests.append(RequestRecord(
+                    hotel_id=self.hotel_id,
+                    department=effect.department,
+                    guest_id=self.guest_id,
+                    flow_id=effect.flow_id,
+                    kind=effect.kind,
+                    data=dict(effect.data),
+                    created_at=now,
+                ))
+            elif isinstance(effect, ScheduleMessage):
+                scheduled.append(ScheduledMessage(
+                    hotel_id=self.hotel_id,
+                    phone_number_id=self.phone_number_id,
+                    guest_id=self.guest_id,
+                    message_type=effect.message_type,
+                    scheduled_at=now + timedelta(minutes=effect.after_minutes),
+                    data=_merge(effect.data, {"department": self.dept}),
+                ))
+            elif isinstance(effect, OptOutChanged):
+                opt = opt or effect
+            elif isinstance(effect, Silence):
+                spam = spam or effect.reason is SilenceReason.SPAM
+        return _StepParts(outbound=tuple(outbound), requests=tuple(requests),
+                          scheduled=tuple(scheduled), changed=changed, opt_out=opt, spam=spam)
 
     def _log_step(self, outcome: Outcome, seq: int | None) -> None:
         if not log.is_enabled_for(logging.DEBUG):
@@ -488,6 +490,18 @@ class ConversationActor(Actor):
             silent=silent,
             errors=context.error_count,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _StepParts:
+    """A step's effects sorted for its commit (ConversationActor._parts)."""
+
+    outbound: tuple[OutboundMessage, ...]
+    requests: tuple[RequestRecord, ...]
+    scheduled: tuple[ScheduledMessage, ...]
+    changed: GuestChanged | None  # the first GuestChanged
+    opt_out: OptOutChanged | None  # the first OptOutChanged
+    spam: bool  # a Silence for the rate limit: the inbound is reported limited
 
 
 def _merge(

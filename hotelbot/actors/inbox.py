@@ -204,7 +204,7 @@ class Inbox:
             elif (seq := recorded.result()) is None:
                 duplicates += 1
             else:
-                fresh.append(replace(message, seq=seq))
+                fresh.append(message.with_seq(seq))
         self._accepted += len(fresh) - len(result.fresh)
         self._duplicates += duplicates - result.duplicates
         if late:
@@ -214,7 +214,7 @@ class Inbox:
             duplicates += again.duplicates
             result = replace(result, parked=result.parked + again.parked,
                              guests=result.guests + again.guests)
-        return replace(result, fresh=tuple(fresh), duplicates=duplicates)
+        return result.with_fresh(tuple(fresh), duplicates)
 
     async def _record(
         self, messages: Sequence[InboundMessage], statuses: Sequence[DeliveryStatus],

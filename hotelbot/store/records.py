@@ -83,6 +83,13 @@ class InboundMessage:
     profile_name: str | None = None
     seq: int = 0  # store-assigned arrival order (0 before it is recorded)
 
+    def with_seq(self, seq: int) -> InboundMessage:
+        """This message as recorded under `seq` (dataclasses.replace, without its
+        introspection: once per guest message)."""
+        return InboundMessage(wamid=self.wamid, phone_number_id=self.phone_number_id,
+                              guest_id=self.guest_id, kind=self.kind, payload=self.payload,
+                              sent_at=self.sent_at, profile_name=self.profile_name, seq=seq)
+
 
 REJECTED_KIND = "rejected"  # the inbound `kind` of a RejectedPart's row: parked, never replayed
 REJECTED_PREFIX = "!rejected."  # keys made up for parts without a valid id ("!" is in no wamid)
@@ -119,6 +126,11 @@ class RecordedWebhook:
     # The guests of the new messages as the same transaction left them (the guest book's
     # cache is filled from these: no read of its own before the step).
     guests: tuple[GuestRecord, ...] = ()
+
+    def with_fresh(self, fresh: tuple[InboundMessage, ...], duplicates: int) -> RecordedWebhook:
+        """This record with `fresh` and `duplicates` in place of its own."""
+        return RecordedWebhook(fresh=fresh, parked=self.parked, duplicates=duplicates,
+                               failed_rows=self.failed_rows, guests=self.guests)
 
 
 @dataclass(frozen=True, slots=True)

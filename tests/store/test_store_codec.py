@@ -20,7 +20,15 @@ from hotelbot.store.codec import (
     outbound_with_id,
     prepare_step,
 )
-from hotelbot.store.records import InboundMessage, OutboundMessage, Priority, StepCommit
+from hotelbot.store.records import (
+    GuestRecord,
+    InboundMessage,
+    OutboundMessage,
+    Priority,
+    RecordedWebhook,
+    RejectedPart,
+    StepCommit,
+)
 
 offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(
     lambda m: timezone(timedelta(minutes=m))
@@ -134,6 +142,31 @@ def test_an_outbound_row_with_its_id_keeps_every_other_field() -> None:
     for f in fields(OutboundMessage):
         assert getattr(message, f.name) != f.default, f"set {f.name} in this test"
     assert outbound_with_id(message, 42) == replace(message, id=42)
+
+
+def test_a_message_with_its_seq_keeps_every_other_field() -> None:
+    """InboundMessage.with_seq spells replace(message, seq=...) out: a field added and not
+    copied there fails here (every field is set to a value unlike its default)."""
+    message = InboundMessage(wamid="wamid.A", phone_number_id="100", guest_id="4915",
+                             kind="text", payload={"a": 1}, profile_name="Ana", seq=7,
+                             sent_at=datetime(2026, 1, 1, tzinfo=UTC))
+    for f in fields(InboundMessage):
+        assert getattr(message, f.name) != f.default, f"set {f.name} in this test"
+    assert message.with_seq(42) == replace(message, seq=42)
+
+
+def test_a_recorded_webhook_with_fresh_keeps_every_other_field() -> None:
+    """RecordedWebhook.with_fresh spells replace(...) out, likewise."""
+    message = InboundMessage(wamid="wamid.A", phone_number_id="100", guest_id="4915",
+                             kind="text", payload={}, sent_at=datetime(2026, 1, 1, tzinfo=UTC))
+    recorded = RecordedWebhook(
+        fresh=(message,), parked=(RejectedPart(key="k", where="w", reason="r"),), duplicates=2,
+        failed_rows=((3, 131047),), guests=(GuestRecord(hotel_id="h", guest_id="4915", data={}),),
+    )
+    for f in fields(RecordedWebhook):
+        assert getattr(recorded, f.name) != f.default, f"set {f.name} in this test"
+    again = (message.with_seq(9),)
+    assert recorded.with_fresh(again, 5) == replace(recorded, fresh=again, duplicates=5)
 
 
 def test_a_messages_sent_at_is_its_own_after_any_other() -> None:
