@@ -174,7 +174,9 @@ class ActorRef:
         self._after = after
         self._started: Actor | None = None
         self._ended: asyncio.Future[None] | None = None  # made when someone waits for the end
-        self._on_end: list[Callable[[ActorRef], object]] | None = None
+        # End callbacks: one kept as itself (a list only for a second one: memory per actor).
+        self._on_end: Callable[[ActorRef], object] | list[Callable[[ActorRef], object]] | None = (
+            None)
         self._over = False  # _end has run
         # The task that handles the mailbox: there while there is work (the start, letters,
         # the stop), None while the actor is idle; kept once the actor ended.
@@ -286,9 +288,13 @@ class ActorRef:
 
     def _add_done_callback(self, callback: Callable[[ActorRef], object]) -> None:
         """Call `callback(ref)` once the actor has ended, however it ended."""
-        if self._on_end is None:
-            self._on_end = []
-        self._on_end.append(callback)
+        on_end = self._on_end
+        if on_end is None:
+            self._on_end = callback
+        elif isinstance(on_end, list):
+            on_end.append(callback)
+        else:
+            self._on_end = [on_end, callback]
 
     # -- internals -------------------------------------------------------------------------
 
@@ -364,9 +370,9 @@ class ActorRef:
                 if isinstance(message, Failable):
                     message.fail(error)  # e.g. a webhook waiting for the message's record
         _live.discard(self)
-        for callback in self._on_end or ():
+        on_end, self._on_end = self._on_end, None
+        for callback in (on_end if isinstance(on_end, list) else (on_end,) if on_end else ()):
             self._loop.call_soon(callback, self, context=_CALLBACK_CONTEXT)
-        self._on_end = None
         if self._ended is not None and not self._ended.done():
             self._loop.call_soon(_resolve, self._ended, context=_CALLBACK_CONTEXT)
 

@@ -68,8 +68,9 @@ class SupervisorStatistics:
 
 
 class _Child(Generic[K]):
-    """One supervised key. It is itself the ref's failure hook (called with (exc, message)),
-    and its `done` the ref's end callback: no closure or bound method kept per child but one."""
+    """One supervised key. It is itself the ref's failure hook (called with (exc, message));
+    the ref's end callback is the supervisor's one `_ended`, which finds the child as that
+    hook: no closure or bound method kept per child."""
 
     __slots__ = ("factory", "key", "ref", "supervisor")
 
@@ -84,9 +85,6 @@ class _Child(Generic[K]):
     def __call__(self, exc: Exception, message: object) -> None:
         """The actor failed on `message` (a FailureHook)."""
         self.supervisor._child_failed(self, exc, message)
-
-    def done(self, _task: object) -> None:
-        self.supervisor._child_done(self)
 
 
 class _History:
@@ -119,6 +117,8 @@ class Supervisor(Generic[K]):
         self._failures = 0
         self._restarts = 0
         self._aborted = 0
+        # Bound once: every child's ref shares it (a bound method per child is an object each).
+        self._end_callback: Callable[[ActorRef], object] = self._ended
 
     def __len__(self) -> int:
         return len(self._children)
@@ -146,7 +146,7 @@ class Supervisor(Generic[K]):
         ref = actor.start(name=name, clock=self._clock, after=after)
         child = _Child(self, key, factory, ref)
         ref.failure_hook = child
-        ref._add_done_callback(child.done)
+        ref._add_done_callback(self._end_callback)
         self._children[key] = child
         return ref
 
@@ -236,6 +236,12 @@ class Supervisor(Generic[K]):
             self._on_decision(key, decision, exc, message)
         except Exception:
             log.exception("supervisor_decision_hook_failed", supervisor=self._name)
+
+    def _ended(self, ref: ActorRef) -> None:
+        """A child's ref ended (its end callback): the child is its failure hook."""
+        child = ref.failure_hook
+        if isinstance(child, _Child) and child.supervisor is self:
+            self._child_done(child)
 
     def _child_done(self, child: _Child[K]) -> None:
         if self._children.get(child.key) is child:
