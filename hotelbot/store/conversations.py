@@ -147,7 +147,8 @@ class SqliteConversations:
 
     async def expire(self, idle_before: datetime) -> int:
         cutoff = encode_time(idle_before)
-        deleted: int = await self._db.write(lambda conn: conn.execute(_EXPIRE, (cutoff,)).rowcount)
+        params = (cutoff[:_ACTIVITY_SPAN], cutoff)
+        deleted: int = await self._db.write(lambda conn: conn.execute(_EXPIRE, params).rowcount)
         log.info("contexts_expired", deleted=deleted)
         return deleted
 
@@ -162,8 +163,14 @@ _UPSERT = (
     " hotel_id = excluded.hotel_id, snapshot = excluded.snapshot,"
     " updated_at = excluded.updated_at, last_activity = excluded.last_activity"
 )
-# Text comparison is time order: timestamps are fixed-width UTC (codec.py).
-_EXPIRE = "DELETE FROM conversations WHERE last_activity IS NULL OR last_activity < ?"
+# Text comparison is time order: timestamps are fixed-width UTC (codec.py). The index
+# conversations_by_activity keys rows by ten-minute span (schema.py, v8): the spans up to the
+# cutoff's are read from it, and the exact time decides (no activity at all: expired).
+_ACTIVITY_SPAN = 15  # characters of an encoded time: 'YYYY-MM-DDTHH:M'
+_EXPIRE = (
+    "DELETE FROM conversations WHERE coalesce(substr(last_activity, 1, 15), '') <= ?"
+    " AND (last_activity IS NULL OR last_activity < ?)"
+)
 
 
 def _write_step(conn: sqlite3.Connection, step: PreparedStep) -> list[int]:

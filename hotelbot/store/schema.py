@@ -318,7 +318,12 @@ ALTER TABLE guests ADD COLUMN cooloff_until TEXT;
 # the right edge, and the key is a small UNIQUE index beside it (sqlite.org/withoutrowid.html,
 # section 4: WITHOUT ROWID suits rows under ~1/20 of a page). Same columns, rows copied (see v3
 # for the recipe); nothing references the table. The key's index is only written when a row
-# is inserted or deleted: an update of the snapshot leaves it alone.
+# is inserted or deleted: an update of the snapshot leaves it alone. conversations_by_activity
+# (expiry's) keys a row by the ten-minute span of its last activity (the fixed-width text's
+# first 15 characters, 'YYYY-MM-DDTHH:M'; no activity: ''), not the exact time: a step's new
+# time then re-writes the row's entry in place (same key, same page) instead of moving it to
+# the index's right edge (two pages); expiry checks the exact time on the rows of the cutoff's
+# span (conversations.py).
 _V8_CONVERSATIONS_ROWID = """
 CREATE TABLE conversations_v8 (
     phone_number_id TEXT NOT NULL,
@@ -335,7 +340,8 @@ INSERT INTO conversations_v8 (phone_number_id, guest_id, hotel_id, snapshot, upd
     FROM conversations;
 DROP TABLE conversations;
 ALTER TABLE conversations_v8 RENAME TO conversations;
-CREATE INDEX conversations_by_activity ON conversations (last_activity);
+CREATE INDEX conversations_by_activity
+    ON conversations (coalesce(substr(last_activity, 1, 15), ''));
 """
 
 MIGRATIONS: tuple[str, ...] = (

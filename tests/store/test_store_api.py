@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,7 @@ from hotelbot.store import (
     ScheduledStatus,
     StepCommit,
     Store,
+    conversations,
     open_store,
 )
 
@@ -427,6 +429,36 @@ async def test_expiry_deletes_only_idle_conversations(store: Store) -> None:
     assert await store.conversations.load("pn1", "new") is not None
     assert await store.conversations.load("pn1", "nolast") is not None  # its commit time counts
     assert await store.conversations.expire(T0 + timedelta(hours=4)) == 2
+
+
+async def test_expiry_is_exact_inside_the_ten_minute_span_of_its_cutoff(
+    store: Store, tmp_path: Path
+) -> None:
+    # conversations_by_activity keys rows by ten-minute span (schema v8): the exact time still
+    # decides for the rows that share the cutoff's span, on both sides of it.
+    cutoff = datetime(2025, 3, 1, 9, 15, tzinfo=UTC)
+    times = {
+        "earlier_span": datetime(2025, 3, 1, 9, 9, 59, 999999, tzinfo=UTC),
+        "span_start": datetime(2025, 3, 1, 9, 10, tzinfo=UTC),
+        "just_before": cutoff - timedelta(microseconds=1),
+        "at_cutoff": cutoff,
+        "span_end": datetime(2025, 3, 1, 9, 19, 59, 999999, tzinfo=UTC),
+        "next_span": datetime(2025, 3, 1, 9, 20, tzinfo=UTC),
+        "next_day": datetime(2025, 3, 2, 9, 10, tzinfo=UTC),
+    }
+    for guest, at in times.items():
+        await store.conversations.commit_step(commit(None, guest_id=guest, context={"v": 1},
+                                                     at=at))
+    await store.conversations.commit_step(commit(None, guest_id="never", context={"v": 1},
+                                                 at=None))  # no activity at all
+    assert await store.conversations.expire(cutoff) == 4
+    kept = {guest for guest in [*times, "never"]
+            if await store.conversations.load("pn1", guest) is not None}
+    assert kept == {"at_cutoff", "span_end", "next_span", "next_day"}
+    with sqlite3.connect(tmp_path / "hotel.db") as conn:
+        plan = " ".join(row[3] for row in conn.execute(
+            f"EXPLAIN QUERY PLAN {conversations._EXPIRE}", ("x", "y")))
+    assert "USING INDEX conversations_by_activity" in plan, plan  # no scan of the table
 
 
 async def test_statistics_count_committed_jobs(store: Store) -> None:
