@@ -124,6 +124,44 @@ async def test_inbound_moves_the_guest_window_forward_only(store: Store) -> None
     assert guest.data == {} and guest.language is None
 
 
+async def test_a_message_handled_in_its_own_transaction_touches_guest_and_window(
+    store: Store,
+) -> None:
+    # commit_recorded_step and park_unrecorded touch the guest without reading the row back:
+    # the same write as a recorded webhook's (forward only, a name kept), and none for a
+    # wamid recorded before.
+    later, earlier = T0 + timedelta(hours=2), T0 + timedelta(hours=1)
+    first = store.inbound.prepare(inbound("w1", sent_at=later, profile_name="Ana"), at=later,
+                                  hotel_of=HOTELS)
+    done = await store.conversations.commit_recorded_step(commit(None, at=later), first)
+    assert done.seq is not None
+    older = store.inbound.prepare(inbound("w2", sent_at=earlier), at=later, hotel_of=HOTELS)
+    seq, _ = await store.inbound.park_unrecorded(older, "failed")
+    assert seq is not None
+    other = store.inbound.prepare(inbound("w3", number="pn2", sent_at=earlier,
+                                          profile_name="Bea"), at=later, hotel_of=HOTELS)
+    again = await store.conversations.commit_recorded_step(
+        commit(None, phone_number_id="pn2", hotel_id="h2", at=later), other)
+    assert again.seq is not None
+    guest = await store.guests.load("h1", "g1")
+    assert guest is not None
+    assert (guest.last_inbound_at, guest.profile_name) == (later, "Ana")
+    assert guest.data == {"room": "101"}  # the step's own upsert
+    assert await store.windows.last_inbound("pn1", "g1") == later
+    assert await store.windows.last_inbound("pn2", "g1") == earlier
+    other_hotel = await store.guests.load("h2", "g1")
+    assert other_hotel is not None
+    assert (other_hotel.last_inbound_at, other_hotel.profile_name) == (earlier, "Bea")
+    # A redelivery of w1 with a newer time and another name writes nothing at all.
+    redelivered = store.inbound.prepare(
+        inbound("w1", sent_at=later + timedelta(hours=1), profile_name="Zed"),
+        at=later, hotel_of=HOTELS)
+    assert (await store.conversations.commit_recorded_step(
+        commit(None, at=later), redelivered)).seq is None
+    assert await store.guests.load("h1", "g1") == guest
+    assert await store.windows.last_inbound("pn1", "g1") == later
+
+
 async def test_a_webhook_returns_its_guests_as_its_transaction_left_them(store: Store) -> None:
     # The guest book is filled from these (no read before the step): they must be the stored
     # rows, data and language of an earlier step included, and only for new messages.
