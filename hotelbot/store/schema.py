@@ -316,14 +316,15 @@ ALTER TABLE guests ADD COLUMN cooloff_until TEXT;
 # interior page, so the tree is deep and a new conversation's insert rewrote ~3 pages. In a
 # rowid table the rows live in the leaves (interior cells hold only rowids), a new row lands at
 # the right edge, and the key is a small UNIQUE index beside it (sqlite.org/withoutrowid.html,
-# section 4: WITHOUT ROWID suits rows under ~1/20 of a page). Same columns, rows copied (see v3
-# for the recipe); nothing references the table. The key's index is only written when a row
-# is inserted or deleted: an update of the snapshot leaves it alone. conversations_by_activity
-# (expiry's) keys a row by the ten-minute span of its last activity (the fixed-width text's
-# first 15 characters, 'YYYY-MM-DDTHH:M'; no activity: ''), not the exact time: a step's new
-# time then re-writes the row's entry in place (same key, same page) instead of moving it to
-# the index's right edge (two pages); expiry checks the exact time on the rows of the cutoff's
-# span (conversations.py).
+# section 4: WITHOUT ROWID suits rows under ~1/20 of a page). The same columns and one more
+# (below), rows copied (see v3 for the recipe); nothing references the table. The key's index
+# is only written when a row is inserted or deleted: an update leaves it alone. Expiry's index,
+# conversations_by_activity, keys a row by `activity_span`, the ten-minute span of its
+# last_activity (the fixed-width text's first 15 characters, 'YYYY-MM-DDTHH:M'; none: ''),
+# not by the exact time: SQLite re-writes an index entry whenever a statement sets one of its
+# columns, so the step sets the span only when it changed (conversations.py), and most steps
+# write no page of that index; expiry reads the spans up to the cutoff's and checks the exact
+# time there. The span is derived: last_activity stays the truth.
 _V8_CONVERSATIONS_ROWID = """
 CREATE TABLE conversations_v8 (
     phone_number_id TEXT NOT NULL,
@@ -332,16 +333,16 @@ CREATE TABLE conversations_v8 (
     snapshot TEXT NOT NULL,
     updated_at TEXT,
     last_activity TEXT,
+    activity_span TEXT NOT NULL DEFAULT '',
     UNIQUE (phone_number_id, guest_id)
 );
 INSERT INTO conversations_v8 (phone_number_id, guest_id, hotel_id, snapshot, updated_at,
-    last_activity)
-    SELECT phone_number_id, guest_id, hotel_id, snapshot, updated_at, last_activity
-    FROM conversations;
+    last_activity, activity_span)
+    SELECT phone_number_id, guest_id, hotel_id, snapshot, updated_at, last_activity,
+    coalesce(substr(last_activity, 1, 15), '') FROM conversations;
 DROP TABLE conversations;
 ALTER TABLE conversations_v8 RENAME TO conversations;
-CREATE INDEX conversations_by_activity
-    ON conversations (coalesce(substr(last_activity, 1, 15), ''));
+CREATE INDEX conversations_by_activity ON conversations (activity_span);
 """
 
 MIGRATIONS: tuple[str, ...] = (

@@ -499,6 +499,33 @@ async def test_expiry_is_exact_inside_the_ten_minute_span_of_its_cutoff(
     assert "USING INDEX conversations_by_activity" in plan, plan  # no scan of the table
 
 
+async def test_a_step_moves_its_conversations_activity_span_only_when_it_changed(
+    store: Store, tmp_path: Path
+) -> None:
+    # activity_span (expiry's index key, schema v8) follows last_activity both ways, in the
+    # step's own transaction; a step in the same span leaves the row's span as it was.
+    def step_at(activity: datetime) -> StepCommit:
+        return commit(None, context={"v": 1, "last_activity": activity.isoformat()},
+                      at=T0 + timedelta(hours=5))
+
+    def span() -> tuple[str, str]:
+        with sqlite3.connect(tmp_path / "hotel.db") as conn:
+            found = conn.execute("SELECT activity_span, last_activity FROM conversations"
+                                 " WHERE phone_number_id = 'pn1' AND guest_id = 'g1'").fetchone()
+        return found[0], found[1][:19]
+
+    await store.conversations.commit_step(step_at(T0 + timedelta(minutes=5)))
+    assert span() == ("2025-03-01T09:0", "2025-03-01T09:05:00")
+    await store.conversations.commit_step(step_at(T0 + timedelta(minutes=9)))
+    assert span() == ("2025-03-01T09:0", "2025-03-01T09:09:00")
+    await store.conversations.commit_step(step_at(T0 + timedelta(hours=2, minutes=25)))
+    assert span() == ("2025-03-01T11:2", "2025-03-01T11:25:00")
+    assert await store.conversations.expire(T0 + timedelta(hours=2)) == 0  # active since
+    await store.conversations.commit_step(step_at(T0 + timedelta(minutes=1)))  # back in time
+    assert span() == ("2025-03-01T09:0", "2025-03-01T09:01:00")
+    assert await store.conversations.expire(T0 + timedelta(hours=1)) == 1
+
+
 async def test_statistics_count_committed_jobs(store: Store) -> None:
     await record_one(store)
     stats = store.statistics()

@@ -201,12 +201,15 @@ async def test_conversations_become_a_rowid_table_keeping_every_row(tmp_path: Pa
         assert "WITHOUT ROWID" not in _table_sql(check, "conversations")
         kept = check.execute("SELECT phone_number_id, guest_id, hotel_id, snapshot, updated_at,"
                              " last_activity FROM conversations ORDER BY 1, 2").fetchall()
+        spans = check.execute("SELECT activity_span FROM conversations ORDER BY phone_number_id,"
+                              " guest_id").fetchall()
         indexes = {name for (name,) in check.execute(
             "SELECT name FROM sqlite_master WHERE type = 'index'"
             " AND tbl_name = 'conversations'")}
         assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert kept == [("pn1", "g1", "h1", '{"v":5}', "2025-03-01T13:00:00.000000+00:00",
                      "2025-03-01T13:00:00.000000+00:00"), stored[3]]
+    assert spans == [("2025-03-01T13:0",), ("2025-03-01T12:0",)]  # derived when copied
     assert indexes == {"sqlite_autoindex_conversations_1", "conversations_by_activity"}
     assert tables(path) == ALL_TABLES
 

@@ -31,6 +31,9 @@ async def test_each_message_is_one_commit_and_every_frame_has_its_btree(tmp_path
         assert "(beyond)" not in phase.by_btree
     assert new.by_btree["sqlite_autoindex_conversations_1"] >= GUESTS  # new conversations
     assert again.by_btree["sqlite_autoindex_conversations_1"] == 0  # updates leave the key
+    # ... and, a minute apart (the same ten minutes), expiry's index too (schema v8).
+    assert new.by_btree["conversations_by_activity"] >= GUESTS
+    assert again.by_btree["conversations_by_activity"] == 0
     assert _files(tmp_path) == []  # nothing left behind
 
 
