@@ -12,11 +12,13 @@ only) and the WAL truncated before each phase, frames = (WAL size - 32) / (page 
 each frame's page number, read back from its 24-byte header in the -wal file, is named by
 dbstat (which b-tree owns that page at the end of the phase: a page freed and reused counts
 for its last owner). Phases: new guests (their first message), then the same guests again
-(returning). Also CPU time a message, best of the runs: the process's, and the SQLite
-connection thread's own (time.thread_time on that thread: the commits, without the engine).
+(returning). `--together N` sends N guests' messages at once: the writer commits them as one
+group, as under load (frames a message then fall: pages are shared). Also CPU time a
+message, best of the runs: the process's, and the SQLite connection thread's own
+(time.thread_time on that thread: the commits, without the engine).
 Must never: write outside a temporary directory, or be read as time (it counts pages).
 
-    python -m benchmarks.wal_frames [--guests 2000] [--top 16] [--runs 3]
+    python -m benchmarks.wal_frames [--guests 2000] [--top 16] [--runs 3] [--together 1]
 """
 
 from __future__ import annotations
@@ -83,8 +85,8 @@ class Phase:
 
 
 class _Probe:
-    def __init__(self, store: Store, hotels: Hotels, wal: Path) -> None:
-        self.store, self.hotels, self.wal = store, hotels, wal
+    def __init__(self, store: Store, hotels: Hotels, wal: Path, together: int) -> None:
+        self.store, self.hotels, self.wal, self.together = store, hotels, wal, together
         self.hotel_of = {number: hotel for number, (hotel, _) in hotels.numbers.items()}
         self.now = START
         self.unsent: list[tuple[int, str, datetime]] = []
@@ -140,10 +142,11 @@ class _Probe:
             # seconds: one in the same second would leave the guest's and window's rows as
             # they were, and SQLite writes no page for a row updated to the same bytes).
             self.now = max(self.now, START + timedelta(minutes=k))
-            for i, guest in enumerate(guests):
-                guest_id = f"3460{i:07d}"
-                await self.message(guest, guest_id, NUMBERS[i % len(NUMBERS)],
-                                   ROUND_TEXTS[k % len(ROUND_TEXTS)], f"wamid.BENCH{guest_id}R{k}")
+            for first in range(0, len(guests), self.together):
+                await asyncio.gather(*(
+                    self.message(guests[i], f"3460{i:07d}", NUMBERS[i % len(NUMBERS)],
+                                 ROUND_TEXTS[k % len(ROUND_TEXTS)], f"wamid.BENCH3460{i:07d}R{k}")
+                    for i in range(first, min(first + self.together, len(guests)))))
         thread_cpu = await _on_connection(self.store, _thread_time) - thread_started
         cpu = time.process_time() - started
         commits = self.store.statistics().batches_committed - before
@@ -197,19 +200,23 @@ def _frames(wal: Path, page_size: int, pages: int,
 def _report(phase: Phase, top: int) -> None:
     per = phase.frames / max(1, phase.commits)
     print(f"{phase.name}: {phase.messages} messages in {phase.commits} commits, {phase.frames}"
-          f" frames of {phase.page_size} B: {per:.2f} frames a commit;"
+          f" frames of {phase.page_size} B: {per:.2f} frames a commit,"
+          f" {phase.frames / phase.messages:.2f} a message;"
           f" CPU a message (best of the runs): {phase.cpu_us:.1f} µs the process,"
           f" {phase.sqlite_us:.1f} µs the SQLite thread")
     for name, frames in phase.by_btree.most_common(top):
         print(f"    {name:34} {frames / max(1, phase.commits):6.2f}")
 
 
-async def measure(guests: int, hotels: Hotels, tmp: Path) -> tuple[Phase, Phase]:
-    """One run on a new store in `tmp`: the new guests' phase, then the same guests again."""
+async def measure(guests: int, hotels: Hotels, tmp: Path,
+                  together: int = 1) -> tuple[Phase, Phase]:
+    """One run on a new store in `tmp`: the new guests' phase, then the same guests again;
+    `together` guests' messages at a time (1: each its own commit; more: the writer commits
+    them in one group, as under load)."""
     path = tmp / "probe.db"
     async with open_store(path, synchronous="NORMAL") as store:
         await _on_connection(store, _no_autocheckpoint)
-        probe = _Probe(store, hotels, path.with_name(path.name + "-wal"))
+        probe = _Probe(store, hotels, path.with_name(path.name + "-wal"), together)
         known = [_Guest() for _ in range(guests)]
         first = await probe.phase("new guests", known, range(1))
         again = await probe.phase("the same guests again", known, range(1, len(ROUND_TEXTS)))
@@ -219,10 +226,10 @@ async def measure(guests: int, hotels: Hotels, tmp: Path) -> tuple[Phase, Phase]
     return first, again
 
 
-async def _run(guests: int, top: int, runs: int) -> None:
+async def _run(guests: int, top: int, runs: int, together: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         hotels = load_hotels(unpaced_config(Path(tmp) / "config"))
-        measured = [await measure(guests, hotels, Path(tmp)) for _ in range(runs)]
+        measured = [await measure(guests, hotels, Path(tmp), together) for _ in range(runs)]
     for k in range(2):  # frames are the same every run; CPU time: the best run's
         phase = measured[-1][k]
         _report(Phase(phase.name, phase.messages, phase.commits, phase.frames, phase.by_btree,
@@ -235,8 +242,12 @@ def main() -> None:
     parser.add_argument("--guests", type=int, default=2000)
     parser.add_argument("--top", type=int, default=16, help="b-trees listed per phase")
     parser.add_argument("--runs", type=int, default=3, help="runs (CPU time: the best)")
+    parser.add_argument("--together", type=int, default=1,
+                        help="guests' messages at a time: one group commit (1: one each)")
     args = parser.parse_args()
-    asyncio.run(_run(args.guests, args.top, args.runs))
+    if min(args.guests, args.runs, args.together) < 1:
+        parser.error("--guests, --runs and --together must be at least 1")
+    asyncio.run(_run(args.guests, args.top, args.runs, args.together))
 
 
 if __name__ == "__main__":
