@@ -375,6 +375,15 @@ def request_from_row(row: Row) -> RequestRecord:
     )
 
 
+ACTIVITY_SPAN = 15  # characters of an encoded time that name its ten minutes: 'YYYY-MM-DDTHH:M'
+
+
+def activity_span(last_activity: str | None) -> str:
+    """The conversations.activity_span of an encoded last activity: its ten-minute span, ''
+    for none (text order is time order, none first)."""
+    return "" if last_activity is None else last_activity[:ACTIVITY_SPAN]
+
+
 def prepare_step(commit: StepCommit) -> PreparedStep:
     """Encode everything of a StepCommit before it reaches the writer (bad input fails here).
 
@@ -395,6 +404,7 @@ def prepare_step(commit: StepCommit) -> PreparedStep:
             encode_json(commit.context),
             at,
             last_activity,
+            activity_span(last_activity),
         ),
         guest=(
             (commit.hotel_id, commit.guest_id, encode_json(commit.guest_data), commit.language)

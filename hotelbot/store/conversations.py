@@ -147,7 +147,8 @@ class SqliteConversations:
 
     async def expire(self, idle_before: datetime) -> int:
         cutoff = encode_time(idle_before)
-        deleted: int = await self._db.write(lambda conn: conn.execute(_EXPIRE, (cutoff,)).rowcount)
+        params = (codec.activity_span(cutoff), cutoff)
+        deleted: int = await self._db.write(lambda conn: conn.execute(_EXPIRE, params).rowcount)
         log.info("contexts_expired", deleted=deleted)
         return deleted
 
@@ -155,20 +156,33 @@ class SqliteConversations:
 # --- statements: run on the connection thread inside a writer job ------------------------------
 
 _LOAD = "SELECT snapshot FROM conversations WHERE phone_number_id = ? AND guest_id = ?"
+# The span column is left out of the update: SQLite re-writes an index entry whenever the
+# statement sets one of its columns, even to the same value. _MOVE_SPAN sets it only when the
+# span changed: most steps then leave conversations_by_activity unwritten (schema.py, v8).
 _UPSERT = (
-    "INSERT INTO conversations"
-    " (phone_number_id, guest_id, hotel_id, snapshot, updated_at, last_activity)"
-    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (phone_number_id, guest_id) DO UPDATE SET"
+    "INSERT INTO conversations (phone_number_id, guest_id, hotel_id, snapshot, updated_at,"
+    " last_activity, activity_span) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (phone_number_id, guest_id) DO UPDATE SET"
     " hotel_id = excluded.hotel_id, snapshot = excluded.snapshot,"
     " updated_at = excluded.updated_at, last_activity = excluded.last_activity"
 )
-# Text comparison is time order: timestamps are fixed-width UTC (codec.py).
-_EXPIRE = "DELETE FROM conversations WHERE last_activity IS NULL OR last_activity < ?"
+_MOVE_SPAN = (
+    "UPDATE conversations SET activity_span = ?"
+    " WHERE phone_number_id = ? AND guest_id = ? AND activity_span != ?"
+)
+# Text comparison is time order: timestamps are fixed-width UTC (codec.py). The spans up to the
+# cutoff's are read from conversations_by_activity; the exact time decides (none: expired).
+_EXPIRE = (
+    "DELETE FROM conversations WHERE activity_span <= ?"
+    " AND (last_activity IS NULL OR last_activity < ?)"
+)
 
 
 def _write_step(conn: sqlite3.Connection, step: PreparedStep) -> list[int]:
     """The step transaction's statements, in order (see the module docstring)."""
     conn.execute(_UPSERT, step.conversation)
+    number, guest_id, span = step.conversation[0], step.conversation[1], step.conversation[6]
+    conn.execute(_MOVE_SPAN, (span, number, guest_id, span))
     if step.guest is not None:
         upsert_guest_data(conn, step.guest)
     # The first row's POST was reserved (first_sending): it is written `sending` at once.

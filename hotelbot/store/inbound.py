@@ -28,7 +28,7 @@ from hotelbot.errors import StoreError
 from hotelbot.store import codec
 from hotelbot.store.codec import InboundParams, encode_optional_time, encode_time
 from hotelbot.store.database import Database
-from hotelbot.store.guests import touch_guest
+from hotelbot.store.guests import touch_guest, touch_guest_only
 from hotelbot.store.outbox import insert_outbound
 from hotelbot.store.records import (
     REJECTED_KIND,
@@ -404,23 +404,31 @@ def record_handled(
     insert_inbound. Returns its seq, or None when the wamid is recorded already: then nothing
     is written, and the caller must write nothing else for it (it was handled before)."""
     row, guest = params
-    if error is None:
-        seq, _ = _insert(conn, _INSERT_STATE, (*row, InboundState.DONE, None), guest)
-    else:
-        seq, _ = _insert(conn, _INSERT_STATE, (*row, InboundState.PARKED, error), guest)
-    return seq
+    state = (InboundState.DONE, None) if error is None else (InboundState.PARKED, error)
+    cursor = conn.execute(_INSERT_STATE, (*row, *state))
+    if cursor.rowcount != 1:  # ignored: this wamid is already recorded
+        return None
+    _touch_window(conn, row)
+    if guest is not None:
+        touch_guest_only(conn, guest)  # no row back: whoever handled it read the guest
+    return cursor.lastrowid
 
 
 def _insert(
     conn: sqlite3.Connection, sql: str, row: tuple[object, ...], guest: tuple[object, ...] | None
 ) -> tuple[int | None, codec.Row | None]:
-    """One message's INSERT OR IGNORE, and when new its window and guest touches."""
+    """One message's INSERT OR IGNORE, and when new its window and guest touches (the guest's
+    row as this transaction leaves it)."""
     cursor = conn.execute(sql, row)
     if cursor.rowcount != 1:  # ignored: this wamid is already recorded
         return None, None
+    _touch_window(conn, row)
+    return cursor.lastrowid, None if guest is None else touch_guest(conn, guest)
+
+
+def _touch_window(conn: sqlite3.Connection, row: tuple[object, ...]) -> None:
     number, guest_id, sent_at = row[1], row[2], row[6]  # codec.inbound_params' row
     touch_window(conn, str(number), str(guest_id), str(sent_at))
-    return cursor.lastrowid, None if guest is None else touch_guest(conn, guest)
 
 
 def insert_rejected(conn: sqlite3.Connection, row: tuple[object, ...]) -> bool:

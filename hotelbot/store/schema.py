@@ -311,8 +311,43 @@ _V7_COOLOFF = """
 ALTER TABLE guests ADD COLUMN cooloff_until TEXT;
 """
 
+# v8 (issue 13): `conversations` becomes a rowid table. Its rows carry a ~0.5 KiB JSON snapshot:
+# as WITHOUT ROWID (an index b-tree, whose interior cells hold whole rows) few rows fit an
+# interior page, so the tree is deep and a new conversation's insert rewrote ~3 pages. In a
+# rowid table the rows live in the leaves (interior cells hold only rowids), a new row lands at
+# the right edge, and the key is a small UNIQUE index beside it (sqlite.org/withoutrowid.html,
+# section 4: WITHOUT ROWID suits rows under ~1/20 of a page). The same columns and one more
+# (below), rows copied (see v3 for the recipe); nothing references the table. The key's index
+# is only written when a row is inserted or deleted: an update leaves it alone. Expiry's index,
+# conversations_by_activity, keys a row by `activity_span`, the ten-minute span of its
+# last_activity (the fixed-width text's first 15 characters, 'YYYY-MM-DDTHH:M'; none: ''),
+# not by the exact time: SQLite re-writes an index entry whenever a statement sets one of its
+# columns, so the step sets the span only when it changed (conversations.py), and most steps
+# write no page of that index; expiry reads the spans up to the cutoff's and checks the exact
+# time there. The span is derived: last_activity stays the truth.
+_V8_CONVERSATIONS_ROWID = """
+CREATE TABLE conversations_v8 (
+    phone_number_id TEXT NOT NULL,
+    guest_id TEXT NOT NULL,
+    hotel_id TEXT NOT NULL,
+    snapshot TEXT NOT NULL,
+    updated_at TEXT,
+    last_activity TEXT,
+    activity_span TEXT NOT NULL DEFAULT '',
+    UNIQUE (phone_number_id, guest_id)
+);
+INSERT INTO conversations_v8 (phone_number_id, guest_id, hotel_id, snapshot, updated_at,
+    last_activity, activity_span)
+    SELECT phone_number_id, guest_id, hotel_id, snapshot, updated_at, last_activity,
+    coalesce(substr(last_activity, 1, 15), '') FROM conversations;
+DROP TABLE conversations;
+ALTER TABLE conversations_v8 RENAME TO conversations;
+CREATE INDEX conversations_by_activity ON conversations (activity_span);
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _V1, _V2, _V3, _V4_FUNNEL, _V5_CONSOLE, _V6_SCHEDULER, _V7_COOLOFF,
+    _V8_CONVERSATIONS_ROWID,
 )
 """Migration n (1-based) is MIGRATIONS[n - 1]; append only."""
 

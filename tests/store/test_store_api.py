@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,7 @@ from hotelbot.store import (
     ScheduledStatus,
     StepCommit,
     Store,
+    conversations,
     open_store,
 )
 
@@ -120,6 +122,44 @@ async def test_inbound_moves_the_guest_window_forward_only(store: Store) -> None
     assert guest.last_inbound_at == later  # the older message did not move it back
     assert guest.profile_name == "Ana"  # a message without a name keeps the known one
     assert guest.data == {} and guest.language is None
+
+
+async def test_a_message_handled_in_its_own_transaction_touches_guest_and_window(
+    store: Store,
+) -> None:
+    # commit_recorded_step and park_unrecorded touch the guest without reading the row back:
+    # the same write as a recorded webhook's (forward only, a name kept), and none for a
+    # wamid recorded before.
+    later, earlier = T0 + timedelta(hours=2), T0 + timedelta(hours=1)
+    first = store.inbound.prepare(inbound("w1", sent_at=later, profile_name="Ana"), at=later,
+                                  hotel_of=HOTELS)
+    done = await store.conversations.commit_recorded_step(commit(None, at=later), first)
+    assert done.seq is not None
+    older = store.inbound.prepare(inbound("w2", sent_at=earlier), at=later, hotel_of=HOTELS)
+    seq, _ = await store.inbound.park_unrecorded(older, "failed")
+    assert seq is not None
+    other = store.inbound.prepare(inbound("w3", number="pn2", sent_at=earlier,
+                                          profile_name="Bea"), at=later, hotel_of=HOTELS)
+    again = await store.conversations.commit_recorded_step(
+        commit(None, phone_number_id="pn2", hotel_id="h2", at=later), other)
+    assert again.seq is not None
+    guest = await store.guests.load("h1", "g1")
+    assert guest is not None
+    assert (guest.last_inbound_at, guest.profile_name) == (later, "Ana")
+    assert guest.data == {"room": "101"}  # the step's own upsert
+    assert await store.windows.last_inbound("pn1", "g1") == later
+    assert await store.windows.last_inbound("pn2", "g1") == earlier
+    other_hotel = await store.guests.load("h2", "g1")
+    assert other_hotel is not None
+    assert (other_hotel.last_inbound_at, other_hotel.profile_name) == (earlier, "Bea")
+    # A redelivery of w1 with a newer time and another name writes nothing at all.
+    redelivered = store.inbound.prepare(
+        inbound("w1", sent_at=later + timedelta(hours=1), profile_name="Zed"),
+        at=later, hotel_of=HOTELS)
+    assert (await store.conversations.commit_recorded_step(
+        commit(None, at=later), redelivered)).seq is None
+    assert await store.guests.load("h1", "g1") == guest
+    assert await store.windows.last_inbound("pn1", "g1") == later
 
 
 async def test_a_webhook_returns_its_guests_as_its_transaction_left_them(store: Store) -> None:
@@ -427,6 +467,63 @@ async def test_expiry_deletes_only_idle_conversations(store: Store) -> None:
     assert await store.conversations.load("pn1", "new") is not None
     assert await store.conversations.load("pn1", "nolast") is not None  # its commit time counts
     assert await store.conversations.expire(T0 + timedelta(hours=4)) == 2
+
+
+async def test_expiry_is_exact_inside_the_ten_minute_span_of_its_cutoff(
+    store: Store, tmp_path: Path
+) -> None:
+    # conversations_by_activity keys rows by ten-minute span (schema v8): the exact time still
+    # decides for the rows that share the cutoff's span, on both sides of it.
+    cutoff = datetime(2025, 3, 1, 9, 15, tzinfo=UTC)
+    times = {
+        "earlier_span": datetime(2025, 3, 1, 9, 9, 59, 999999, tzinfo=UTC),
+        "span_start": datetime(2025, 3, 1, 9, 10, tzinfo=UTC),
+        "just_before": cutoff - timedelta(microseconds=1),
+        "at_cutoff": cutoff,
+        "span_end": datetime(2025, 3, 1, 9, 19, 59, 999999, tzinfo=UTC),
+        "next_span": datetime(2025, 3, 1, 9, 20, tzinfo=UTC),
+        "next_day": datetime(2025, 3, 2, 9, 10, tzinfo=UTC),
+    }
+    for guest, at in times.items():
+        await store.conversations.commit_step(commit(None, guest_id=guest, context={"v": 1},
+                                                     at=at))
+    await store.conversations.commit_step(commit(None, guest_id="never", context={"v": 1},
+                                                 at=None))  # no activity at all
+    assert await store.conversations.expire(cutoff) == 4
+    kept = {guest for guest in [*times, "never"]
+            if await store.conversations.load("pn1", guest) is not None}
+    assert kept == {"at_cutoff", "span_end", "next_span", "next_day"}
+    with sqlite3.connect(tmp_path / "hotel.db") as conn:
+        plan = " ".join(row[3] for row in conn.execute(
+            f"EXPLAIN QUERY PLAN {conversations._EXPIRE}", ("x", "y")))
+    assert "USING INDEX conversations_by_activity" in plan, plan  # no scan of the table
+
+
+async def test_a_step_moves_its_conversations_activity_span_only_when_it_changed(
+    store: Store, tmp_path: Path
+) -> None:
+    # activity_span (expiry's index key, schema v8) follows last_activity both ways, in the
+    # step's own transaction; a step in the same span leaves the row's span as it was.
+    def step_at(activity: datetime) -> StepCommit:
+        return commit(None, context={"v": 1, "last_activity": activity.isoformat()},
+                      at=T0 + timedelta(hours=5))
+
+    def span() -> tuple[str, str]:
+        with sqlite3.connect(tmp_path / "hotel.db") as conn:
+            found = conn.execute("SELECT activity_span, last_activity FROM conversations"
+                                 " WHERE phone_number_id = 'pn1' AND guest_id = 'g1'").fetchone()
+        return found[0], found[1][:19]
+
+    await store.conversations.commit_step(step_at(T0 + timedelta(minutes=5)))
+    assert span() == ("2025-03-01T09:0", "2025-03-01T09:05:00")
+    await store.conversations.commit_step(step_at(T0 + timedelta(minutes=9)))
+    assert span() == ("2025-03-01T09:0", "2025-03-01T09:09:00")
+    await store.conversations.commit_step(step_at(T0 + timedelta(hours=2, minutes=25)))
+    assert span() == ("2025-03-01T11:2", "2025-03-01T11:25:00")
+    assert await store.conversations.expire(T0 + timedelta(hours=2)) == 0  # active since
+    await store.conversations.commit_step(step_at(T0 + timedelta(minutes=1)))  # back in time
+    assert span() == ("2025-03-01T09:0", "2025-03-01T09:01:00")
+    assert await store.conversations.expire(T0 + timedelta(hours=1)) == 1
 
 
 async def test_statistics_count_committed_jobs(store: Store) -> None:

@@ -129,6 +129,7 @@ def test_a_steps_last_activity_is_stored_in_the_column_form(
     prepared = prepare_step(commit)
     assert prepared.conversation[4] == "2025-03-01T09:00:00.123456+00:00"
     assert prepared.conversation[5] == stored
+    assert prepared.conversation[6] == stored[:15]  # its ten-minute span (expiry's index)
 
 
 def test_an_outbound_row_with_its_id_keeps_every_other_field() -> None:

@@ -15,10 +15,17 @@ from hotelbot.store import (
     OutboundMessage,
     OutboundState,
     Priority,
+    StepCommit,
     Store,
     open_store,
 )
-from hotelbot.store.schema import CURRENT_VERSION, MIGRATIONS, migrate, statements
+from hotelbot.store.schema import (
+    _V8_CONVERSATIONS_ROWID,
+    CURRENT_VERSION,
+    MIGRATIONS,
+    migrate,
+    statements,
+)
 
 ALL_TABLES = {
     "guests",
@@ -156,6 +163,61 @@ async def test_v2_outbox_is_rebuilt_keeping_rows_states_ids_and_gaining_windows(
     assert indexes == {"outbound_pending", "outbound_sending", "outbound_by_wamid",
                        "outbound_by_conversation"}  # v4: the console reads a conversation
     assert tables(path) == ALL_TABLES
+
+
+async def test_conversations_become_a_rowid_table_keeping_every_row(tmp_path: Path) -> None:
+    path = tmp_path / "before.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    before = MIGRATIONS.index(_V8_CONVERSATIONS_ROWID)  # the migration before it
+    migrate(conn, MIGRATIONS[:before])
+    stored = [  # (number, guest, hotel, snapshot, updated_at, last_activity)
+        ("pn1", "g1", "h1", '{"v": 1}', "2025-03-01T09:00:00.000000+00:00",
+         "2025-03-01T09:00:00.000000+00:00"),
+        ("pn1", "g2", "h1", '{"v": 2}', "2025-03-01T10:00:00.000000+00:00",
+         "2025-03-01T11:00:00.000000+00:00"),
+        ("pn2", "g1", "h1", '{"v": 3}', None, None),
+        ("pn9", "g3", "h2", '{"v": 4, "text": "' + "x" * 3000 + '"}',
+         "2025-03-01T12:00:00.000000+00:00", "2025-03-01T12:00:00.000000+00:00"),
+    ]
+    conn.executemany("INSERT INTO conversations VALUES (?, ?, ?, ?, ?, ?)", stored)
+    assert "WITHOUT ROWID" in _table_sql(conn, "conversations")
+    conn.close()
+
+    async with open_store(path) as store:
+        assert store.schema_version() == CURRENT_VERSION
+        assert await store.conversations.load("pn1", "g2") == {"v": 2}
+        exported = await store.guest_data.export("h1", "g1", ["pn1", "pn2"])
+        assert sorted((c["phone_number_id"], c["snapshot"]) for c in exported["conversations"]) \
+            == [("pn1", {"v": 1}), ("pn2", {"v": 3})]  # the same columns, no rowid among them
+        # The upsert still finds its row by (number, guest): updated in place, not doubled.
+        await store.conversations.commit_step(StepCommit(
+            phone_number_id="pn1", guest_id="g1", hotel_id="h1", context={"v": 5},
+            guest_data={}, language="en", inbound_seq=None,
+            at=datetime(2025, 3, 1, 13, tzinfo=UTC), guest_changed=False))
+        assert await store.conversations.load("pn1", "g1") == {"v": 5}
+        # Idle since before 11:30: g2 at 11:00, and the row with no activity at all.
+        assert await store.conversations.expire(datetime(2025, 3, 1, 11, 30, tzinfo=UTC)) == 2
+    with sqlite3.connect(path) as check:
+        assert "WITHOUT ROWID" not in _table_sql(check, "conversations")
+        kept = check.execute("SELECT phone_number_id, guest_id, hotel_id, snapshot, updated_at,"
+                             " last_activity FROM conversations ORDER BY 1, 2").fetchall()
+        spans = check.execute("SELECT activity_span FROM conversations ORDER BY phone_number_id,"
+                              " guest_id").fetchall()
+        indexes = {name for (name,) in check.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index'"
+            " AND tbl_name = 'conversations'")}
+        assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert kept == [("pn1", "g1", "h1", '{"v":5}', "2025-03-01T13:00:00.000000+00:00",
+                     "2025-03-01T13:00:00.000000+00:00"), stored[3]]
+    assert spans == [("2025-03-01T13:0",), ("2025-03-01T12:0",)]  # derived when copied
+    assert indexes == {"sqlite_autoindex_conversations_1", "conversations_by_activity"}
+    assert tables(path) == ALL_TABLES
+
+
+def _table_sql(conn: sqlite3.Connection, table: str) -> str:
+    found = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
+                         (table,)).fetchone()
+    return str(found[0])
 
 
 async def _seq(store: Store) -> int:
