@@ -1,0 +1,332 @@
+"""The writer's hand-offs: a batch straight from submit when the connection thread is idle,
+the next one from the thread's completion, on a real SQLite file and aiosqlite's own thread.
+
+Jobs here hold the connection thread on a gate (a threading.Event the test opens), so a batch
+is known to be in flight while the test submits more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import aiosqlite
+import pytest
+from structlog.testing import capture_logs
+
+from hotelbot.errors import StoreError, StoreOverloaded
+from hotelbot.store.writer import Writer, on_thread
+
+GATE_TIMEOUT = 10.0  # a gate never opened fails the job instead of hanging the thread
+
+
+@pytest.fixture
+async def conn(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
+    connection = await aiosqlite.connect(tmp_path / "writer.db", isolation_level=None)
+    await connection.execute("PRAGMA journal_mode=WAL")
+    await connection.execute(
+        "CREATE TABLE t (n INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT NOT NULL UNIQUE)")
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture
+async def writer(conn: aiosqlite.Connection) -> AsyncIterator[Writer]:
+    w = Writer(conn, max_pending=100, lazy_delay=0.01)
+    w.start()
+    yield w
+    await w.close()
+
+
+def insert(value: str, gate: threading.Event | None = None) -> Callable[[sqlite3.Connection], int]:
+    """A job: wait for `gate` (holding the thread), then insert `value`; returns the row's n."""
+    def job(c: sqlite3.Connection) -> int:
+        if gate is not None and not gate.wait(GATE_TIMEOUT):
+            raise TimeoutError("gate never opened")
+        n = c.execute("INSERT INTO t (v) VALUES (?)", (value,)).lastrowid
+        assert n is not None
+        return n
+    return job
+
+
+async def rows(conn: aiosqlite.Connection) -> list[str]:
+    return await on_thread(conn, lambda c: [r[0] for r in c.execute("SELECT v FROM t ORDER BY n")])
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    for _ in range(int(GATE_TIMEOUT * 1000)):
+        if condition():
+            return
+        await asyncio.sleep(0.001)
+    raise AssertionError("the condition never held")
+
+
+async def test_ordering_across_the_idle_and_busy_switch(
+    conn: aiosqlite.Connection, writer: Writer
+) -> None:
+    gate = threading.Event()
+    a = asyncio.create_task(writer.submit(insert("a", gate)))
+    await asyncio.sleep(0)
+    # idle: a's batch went to the thread at once (nothing queued); b and c wait behind it
+    assert writer.statistics().in_flight == 1 and writer.statistics().pending == 0
+    b = asyncio.create_task(writer.submit(insert("b")))
+    c = asyncio.create_task(writer.submit(insert("c")))
+    await asyncio.sleep(0)
+    assert writer.statistics().pending == 2 and not a.done()
+    gate.set()
+    assert list(await asyncio.gather(a, b, c)) == [1, 2, 3]
+    stats = writer.statistics()
+    assert (stats.batches_committed, stats.max_batch_size, stats.jobs_committed) == (2, 2, 3)
+    assert stats.pending == 0 and stats.in_flight == 0
+    # idle again: the next job goes straight to the thread, alone
+    assert await writer.submit(insert("d")) == 4
+    assert writer.statistics().batches_committed == 3
+    assert await rows(conn) == ["a", "b", "c", "d"]
+
+
+async def test_a_job_submitted_as_its_caller_resumes_joins_the_next_batch(
+    conn: aiosqlite.Connection, writer: Writer
+) -> None:
+    gate = threading.Event()
+    second_gate = threading.Event()
+
+    async def first_then_more() -> int:
+        await writer.submit(insert("a", gate))
+        # resumed by a's completion, which already handed b's batch over: e queues behind it
+        assert writer.statistics().in_flight == 1
+        return await writer.submit(insert("e"))
+
+    caller = asyncio.create_task(first_then_more())
+    await asyncio.sleep(0)
+    b = asyncio.create_task(writer.submit(insert("b", second_gate)))
+    await asyncio.sleep(0)
+    gate.set()
+    await until(lambda: writer.statistics().pending == 1)  # e waits for b's batch
+    assert not b.done()
+    second_gate.set()
+    assert await caller == 3 and await b == 2
+    assert writer.statistics().batches_committed == 3
+    assert await rows(conn) == ["a", "b", "e"]
+
+
+async def test_lazy_jobs_ride_with_a_batch_handed_over_at_once(
+    conn: aiosqlite.Connection, writer: Writer
+) -> None:
+    lazy = asyncio.create_task(writer.submit(insert("lazy"), lazy=True))
+    await asyncio.sleep(0)
+    assert writer.statistics().in_flight == 0  # a lazy job starts no batch
+    assert await writer.submit(insert("a")) == 1
+    assert await asyncio.wait_for(lazy, GATE_TIMEOUT) == 2
+    assert writer.statistics().batches_committed == 1  # one COMMIT for both
+
+
+async def test_a_failing_job_alone_on_the_direct_path_fails_only_its_caller(
+    conn: aiosqlite.Connection, writer: Writer
+) -> None:
+    assert await writer.submit(insert("a")) == 1
+    with pytest.raises(StoreError, match="UNIQUE") as failed:
+        await writer.submit(insert("a"))  # the same value again: the constraint refuses it
+    assert isinstance(failed.value.__cause__, sqlite3.IntegrityError)
+
+    def not_sql(_: sqlite3.Connection) -> None:
+        raise ValueError("not a store error")
+
+    with pytest.raises(ValueError, match="not a store error"):
+        await writer.submit(not_sql)  # not an sqlite3 error: the caller gets it as it is
+    assert await writer.submit(insert("b")) == 2  # the writer goes on
+    stats = writer.statistics()
+    assert (stats.rollbacks, stats.jobs_failed, stats.jobs_committed) == (2, 2, 2)
+    assert await rows(conn) == ["a", "b"]
+
+
+async def test_a_failing_job_in_a_batch_formed_while_busy_fails_alone(
+    conn: aiosqlite.Connection, writer: Writer
+) -> None:
+    gate = threading.Event()
+    first = asyncio.create_task(writer.submit(insert("a", gate)))
+    await asyncio.sleep(0)
+    queued = [asyncio.create_task(writer.submit(insert(v))) for v in ("b", "a", "c")]
+    await asyncio.sleep(0)
+    gate.set()
+    outcomes = await asyncio.gather(first, *queued, return_exceptions=True)
+    assert outcomes[:2] == [1, 2]
+    assert isinstance(outcomes[2], StoreError) and outcomes[3] == 3
+    stats = writer.statistics()
+    assert (stats.batches_committed, stats.rollbacks, stats.jobs_failed) == (1, 1, 1)
+    assert await rows(conn) == ["a", "b", "c"]
+
+
+async def test_a_cancelled_caller_still_has_its_data_committed(
+    conn: aiosqlite.Connection, writer: Writer
+) -> None:
+    gate = threading.Event()
+    on_the_thread = asyncio.create_task(writer.submit(insert("a", gate)))
+    await asyncio.sleep(0)
+    queued = asyncio.create_task(writer.submit(insert("b")))
+    await asyncio.sleep(0)
+    on_the_thread.cancel()
+    queued.cancel()
+    for task in (on_the_thread, queued):
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    gate.set()
+    assert await writer.submit(insert("c")) == 3  # the writer goes on, in order
+    assert writer.statistics().jobs_committed == 3
+    assert await rows(conn) == ["a", "b", "c"]
+
+
+async def test_close_while_a_direct_batch_is_on_the_thread(
+    conn: aiosqlite.Connection, writer: Writer
+) -> None:
+    gate = threading.Event()
+    a = asyncio.create_task(writer.submit(insert("a", gate)))
+    await asyncio.sleep(0)
+    b = asyncio.create_task(writer.submit(insert("b")))
+    lazy = asyncio.create_task(writer.submit(insert("lazy"), lazy=True))
+    await asyncio.sleep(0)
+    closing = asyncio.create_task(writer.close())
+    await asyncio.sleep(0.02)  # past lazy_delay: still nothing but a's batch on the thread
+    assert not closing.done() and not writer.accepting
+    with pytest.raises(StoreError, match="closed"):
+        await writer.submit(insert("late"))
+    gate.set()
+    await asyncio.wait_for(closing, GATE_TIMEOUT)  # returns after the last commit
+    assert a.done() and b.done() and lazy.done()
+    assert [a.result(), b.result(), lazy.result()] == [1, 2, 3]
+    assert writer.statistics().batches_committed == 2
+    assert await rows(conn) == ["a", "b", "lazy"]
+
+
+async def test_a_writer_cancelled_mid_batch_fails_the_queue_and_commits_the_batch(
+    conn: aiosqlite.Connection, writer: Writer
+) -> None:
+    gate = threading.Event()
+    a = asyncio.create_task(writer.submit(insert("a", gate)))
+    await asyncio.sleep(0)
+    b = asyncio.create_task(writer.submit(insert("b")))
+    await asyncio.sleep(0)
+    task = writer._task
+    assert task is not None
+    with capture_logs() as logs:
+        task.cancel()
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+    assert any(entry["event"] == "store_writer_cancelled" for entry in logs)
+    assert not writer.accepting
+    with pytest.raises(StoreError, match="closed before the write committed"):
+        await b
+    with pytest.raises(StoreError, match="closed"):
+        await writer.submit(insert("c"))
+    gate.set()
+    assert await a == 1  # already on the thread: committed, and its caller told so
+    assert await rows(conn) == ["a"]
+
+
+async def test_admission_counts_what_waits_behind_a_direct_batch(
+    conn: aiosqlite.Connection,
+) -> None:
+    w = Writer(conn, max_pending=1)
+    w.start()
+    gate = threading.Event()
+    a = asyncio.create_task(w.submit(insert("a", gate), admit=True))
+    await asyncio.sleep(0)
+    assert w.admits()  # a is on the thread, nothing waits
+    b = asyncio.create_task(w.submit(insert("b"), admit=True))
+    await asyncio.sleep(0)
+    assert not w.admits()
+    with pytest.raises(StoreOverloaded):
+        await w.submit(insert("refused"), admit=True)
+    step = asyncio.create_task(w.submit(insert("step")))  # admitted work: never refused
+    await asyncio.sleep(0)
+    gate.set()
+    assert list(await asyncio.gather(a, b, step)) == [1, 2, 3]
+    await w.close()
+    assert await rows(conn) == ["a", "b", "step"]
+
+
+async def test_the_commit_observer_sees_every_batch(
+    conn: aiosqlite.Connection, writer: Writer
+) -> None:
+    seen: list[float] = []
+    clock = iter(range(1000))
+    writer.observe_commits(seen.append, lambda: float(next(clock)))
+    gate = threading.Event()
+    a = asyncio.create_task(writer.submit(insert("a", gate)))
+    await asyncio.sleep(0)
+    b = asyncio.create_task(writer.submit(insert("b")))
+    await asyncio.sleep(0)
+    gate.set()
+    await asyncio.gather(a, b)
+    # a: started at 0, ended at 1; b handed over by a's completion: started at 2, ended at 3
+    assert seen == [1.0, 1.0]
+    assert next(clock) == 4
+
+
+async def test_a_closed_connection_fails_the_caller_instead_of_hanging(
+    tmp_path: Path,
+) -> None:
+    connection = await aiosqlite.connect(tmp_path / "closed.db", isolation_level=None)
+    w = Writer(connection, max_pending=10)
+    w.start()
+    await connection.close()
+    with capture_logs() as logs, pytest.raises(StoreError, match="store writer failed"):
+        await w.submit(insert("a"))
+    assert [entry["event"] for entry in logs] == ["store_batch_lost"]
+    assert w.statistics().jobs_failed == 1
+    with pytest.raises(StoreError, match="connection unavailable"):
+        await on_thread(connection, lambda c: c.execute("SELECT 1").fetchone())
+    await w.close()
+
+
+async def test_stress_every_caller_answered_and_writes_commit_in_submission_order(
+    conn: aiosqlite.Connection,
+) -> None:
+    # Random submitters over the idle/busy switch: plain, lazy, failing and cancelled jobs,
+    # with random pauses. Every plain job commits in the order it was submitted; every caller
+    # not cancelled gets its own result or its own error; nothing else is committed.
+    w = Writer(conn, max_pending=1_000, lazy_delay=0.002)
+    w.start()
+    rng = random.Random(13)
+    submitted: list[str] = []  # plain jobs, in the order they were queued
+    meant: list[str] = []  # every job meant to commit (plain and lazy)
+
+    async def submit(value: str, *, lazy: bool = False) -> int:
+        meant.append(value)
+        if not lazy:
+            submitted.append(value)
+        return await w.submit(insert(value), lazy=lazy)  # queued before it first suspends
+
+    async def submitter(who: int) -> None:
+        for i in range(60):
+            value, roll = f"{who}.{i}", rng.random()
+            if roll < 0.1:  # the same value twice: the second fails alone
+                first = asyncio.create_task(submit(value))
+                await asyncio.sleep(0)
+                with pytest.raises(StoreError, match="UNIQUE"):
+                    await w.submit(insert(value))
+                assert isinstance(await first, int)
+            elif roll < 0.25:
+                assert isinstance(await submit(value, lazy=True), int)
+            elif roll < 0.35:  # cancelled once queued: committed anyway
+                task = asyncio.create_task(submit(value))
+                await asyncio.sleep(0)
+                task.cancel()
+            else:
+                assert isinstance(await submit(value), int)
+            for _ in range(rng.randrange(3)):
+                await asyncio.sleep(0)
+
+    await asyncio.gather(*(submitter(who) for who in range(16)))
+    await w.close()
+    committed = await rows(conn)
+    assert sorted(committed) == sorted(meant)
+    plain = set(submitted)
+    assert [v for v in committed if v in plain] == submitted
+    stats = w.statistics()
+    assert stats.jobs_committed == len(committed)
+    assert stats.max_batch_size > 1 and stats.batches_committed < len(committed)
+
