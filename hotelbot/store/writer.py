@@ -7,33 +7,39 @@ onto the connection's thread, its completion back onto the loop). Must never run
 before its data is committed, and never hold SQL of its own beyond transaction control: jobs
 bring their SQL.
 
-    submit(job) ─▶ no batch on the thread: hand [job] over at once ─────┐
-                └▶ a batch on the thread: queue it (the next batch) ─┐ │
-                                                                    ▼ ▼
-                  connection thread: BEGIN IMMEDIATE; job1; job2; ...; COMMIT
-                                     on any error: ROLLBACK, then each job alone in its own
-                                     transaction, so one bad job fails only its own caller
-    completion (ONE call_soon_threadsafe onto the loop): hand everything queued meanwhile over
-                  as the next batch, then resolve the finished batch's futures (result or
-                  exception): a caller resumes only after its COMMIT
+    submit(job) ─▶ waiting (deque) ─┬─ no drain on the thread: put one there at once
+                                    └─ else: the job waits for the next drain
+    connection thread, a drain: take EVERY job waiting now (jobs submitted since the drain
+                                was put join it), then
+                                BEGIN IMMEDIATE; job1; job2; ...; COMMIT
+                                on any error: ROLLBACK, then each job alone in its own
+                                transaction, so one bad job fails only its own caller
+    completion (ONE call_soon_threadsafe onto the loop): put the next drain when jobs came
+                                meanwhile, then resolve the batch's futures (result or
+                                exception): a caller resumes only after its COMMIT
 
-Batches form naturally: while one batch is on the connection thread, new jobs queue up and
-become the next batch. At low load a batch is one job and costs the loop one hand-off and one
-completion: no task wakes in between (issue 13). A job submitted with `lazy=True` (bookkeeping
-whose loss a crash recovers by other means, e.g. a `sent` mark that Meta's status webhook
-restores) starts no batch: it rides along with the next batch, or commits on its own after
-`lazy_delay` seconds when no other work comes; at low load this saves a COMMIT (an fsync)
-per message. Admission control applies to NEW work only: a job submitted with
-`admit=True` (recording a webhook's messages and statuses) raises StoreOverloaded at once,
-before anything is queued, when more than `max_pending` jobs wait (the webhook answers 503 and
-Meta retries). Work already admitted (a step's commit, an outbox update, a park) is always
-queued: refusing it would strand an acknowledged message, and its volume is bounded by what
-was admitted.
+Batches form naturally: while one batch is on the connection thread, new jobs wait and become
+the next batch; the jobs of one loop pass usually form one batch (the thread takes them when
+it gets the GIL, which the loop mostly holds until it waits for events). At low load a batch is one job and costs the loop
+one hand-off and one completion: no task wakes in between (issue 13). A job submitted with
+`lazy=True` (bookkeeping whose loss a crash recovers by other means, e.g. a `sent` mark that
+Meta's status webhook restores) starts no batch: it rides along with the next job submitted,
+or commits on its own after `lazy_delay` seconds when no other work comes; at low load this
+saves a COMMIT (an fsync) per message. Admission control applies to NEW work only: a job
+submitted with `admit=True` (recording a webhook's messages and statuses) raises
+StoreOverloaded at once, before anything is queued, when more than `max_pending` jobs wait
+(the webhook answers 503 and Meta retries). Work already admitted (a step's commit, an outbox
+update, a park) is always queued: refusing it would strand an acknowledged message, and its
+volume is bounded by what was admitted.
+
+The waiting jobs are the one thing both threads touch: the loop appends, the thread takes from
+the left, each an atomic deque operation; whether a drain is out is the loop's own flag, so a
+job is either taken by the drain running or by the next one the completion puts.
 
 The writer's task ("store-writer") is its lifetime, not its loop: it waits for `close()`, then
 hands over what is left (lazy jobs too) and waits for the last commit; however it ends
-(closed, cancelled, or a fatal error on the thread), every job not yet handed over fails with
-StoreError and no job is taken any more, so no caller waits forever.
+(closed, cancelled, or a fatal error on the thread), every job the thread has not taken fails
+with StoreError and no job is taken any more, so no caller waits forever.
 
 A job is a plain function of the sqlite3.Connection, run on aiosqlite's thread; it must only run
 SQL (its inputs are encoded beforehand) and may run twice (once in the batch, once alone).
@@ -43,6 +49,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -83,9 +90,9 @@ def _hand_off(conn: aiosqlite.Connection, completion: object,
     `future.get_loop().call_soon_threadsafe(set_result, future, result)` (`set_exception` if
     it raised), whose helpers call `future.done()` then `future.set_result(...)`. This is that
     protocol without the coroutine around it (the same in aiosqlite 0.20 to 0.22): a read
-    passes an asyncio future; the writer passes its batch, which has exactly those four
-    methods, so a commit costs the loop one call_soon_threadsafe and no future or task wake-up
-    in between. The connection and its thread stay aiosqlite's: reads, the writer's batches
+    passes an asyncio future; the writer passes its `_Completion`, which has exactly those
+    four methods, so a commit costs the loop one call_soon_threadsafe and no future or task
+    wake-up in between. The connection and its thread stay aiosqlite's: reads, the writer's batches
     and aiosqlite's own calls (close) run in the order they were put on the one queue.
 
     Raises:
@@ -118,8 +125,13 @@ class Writer:
         self._conn = conn
         self._max_pending = max_pending
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._queue: list[_Item] = []  # the next batch; bounded by submit
-        self._batch: _Batch | None = None  # on the connection thread now
+        self._completion: _Completion | None = None
+        # Jobs not yet taken by the thread: the loop appends, the thread takes from the left
+        # (`_take`); deque's append and popleft are atomic, so no lock is needed.
+        self._waiting: deque[_Item] = deque()
+        self._draining = False  # a drain is on the thread's queue or running (loop's flag)
+        self._started = 0.0  # when the current drain was handed over (the commit observer)
+        self._in_flight = 0  # jobs of the batch on the thread (set there; statistics only)
         self._task: asyncio.Task[None] | None = None  # the writer's lifetime (docstring)
         self._stop: asyncio.Future[None] | None = None  # close() asks the task to finish
         self._idle: asyncio.Future[None] | None = None  # the task waits for the last commit
@@ -138,6 +150,7 @@ class Writer:
     def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._loop = loop
+        self._completion = _Completion(self, loop)
         self._stop = loop.create_future()
         self._task = loop.create_task(self._run(), name="store-writer")
         self._task.add_done_callback(self._ended)
@@ -158,7 +171,7 @@ class Writer:
         loop, task = self._loop, self._task
         if self._closing or loop is None or task is None or task.done():
             raise StoreError("store is closed: the writer accepts no more jobs")
-        if admit and len(self._queue) >= self._max_pending:
+        if admit and len(self._waiting) >= self._max_pending:
             raise StoreOverloaded(f"store writer has {self._max_pending} jobs waiting")
         future: asyncio.Future[T] = loop.create_future()
         if lazy:
@@ -166,8 +179,10 @@ class Writer:
             if self._lazy_timer is None:
                 self._lazy_timer = loop.call_later(self._lazy_delay, self._lazy_waited)
         else:
-            self._queue.append((job, future))
-            if self._batch is None:
+            self._waiting.append((job, future))
+            if self._lazy:
+                self._take_lazy()  # they ride with this job's batch
+            if not self._draining:
                 self._hand_over()
         return await future
 
@@ -176,13 +191,18 @@ class Writer:
         self._lazy_timer = None
         if self._lazy:
             self._lazy_due = True
-            if self._batch is None:
+            if not self._draining:
                 self._hand_over()
+
+    def _take_lazy(self) -> None:
+        self._waiting.extend(self._lazy)
+        self._lazy = []
+        self._lazy_due = False
 
     def admits(self, jobs: int = 1) -> bool:
         """True when `jobs` more new jobs fit under the bound (`submit(admit=True)` of one job
         raises StoreOverloaded exactly when `admits(1)` is False)."""
-        return len(self._queue) + jobs <= self._max_pending
+        return len(self._waiting) + jobs <= self._max_pending
 
     @property
     def accepting(self) -> bool:
@@ -207,8 +227,8 @@ class Writer:
             jobs_failed=self._failed,
             rollbacks=self._rollbacks,
             max_batch_size=self._max_batch,
-            pending=len(self._queue),
-            in_flight=len(self._batch.items) if self._batch is not None else 0,
+            pending=len(self._waiting),
+            in_flight=self._in_flight,
         )
 
     def observe_commits(
@@ -222,59 +242,77 @@ class Writer:
         loop = asyncio.get_running_loop()
         assert self._stop is not None
         await self._stop
-        while self._batch is not None or self._queue or self._lazy:
-            if self._batch is None:
+        while self._draining or self._waiting or self._lazy:
+            if not self._draining:
                 self._hand_over()  # closing: takes the lazy jobs too
-            if self._batch is not None:
+            if self._draining:
                 self._idle = loop.create_future()
                 await self._idle
 
     def _ended(self, task: asyncio.Task[None]) -> None:
         """The task ended (closed, cancelled even before it ran, or died): nobody will commit
-        what is still queued; a batch already on the thread still resolves its own futures."""
+        what the thread has not taken; a batch it took still resolves its own futures."""
         self._closing = True
         _log_death(task)
         if self._lazy_timer is not None:
             self._lazy_timer.cancel()
             self._lazy_timer = None
-        left = self._queue + self._lazy
-        self._queue = []
+        left = _take(self._waiting) + self._lazy
         self._lazy = []
         for _, future in left:
             if not future.done():
                 future.set_exception(StoreError("store closed before the write committed"))
 
     def _hand_over(self) -> None:
-        """Hand everything queued (and the lazy jobs) to the connection thread as ONE batch."""
-        items = self._queue
-        self._queue = []
+        """Put a drain on the connection thread's queue (none is there): when it runs, it takes
+        everything waiting then (jobs submitted meanwhile join) and commits it as ONE batch."""
         if self._lazy:
-            items += self._lazy
-            self._lazy = []
-            self._lazy_due = False
-        if not items:
+            self._take_lazy()
+        if not self._waiting:
             return
-        observer = self._observe
-        batch = _Batch(self, items, observer[1]() if observer is not None else 0.0)
-        try:
-            _hand_off(self._conn, batch, batch.run)
-        except StoreError as exc:
-            self._lose(items, exc)
-            return
-        self._batch = batch
-        if len(items) > self._max_batch:
-            self._max_batch = len(items)
-
-    def _finished(self, batch: _Batch, result: tuple[list[_Outcome], bool]) -> None:
-        """On the loop, once the batch's thread work is done: the next batch, then the callers."""
-        self._batch = None
         observer = self._observe
         if observer is not None:
-            observer[0](observer[1]() - batch.started)
-        outcomes, batched = result
-        self._record(outcomes, batched)
+            self._started = observer[1]()
+        assert self._completion is not None  # made by start(), before any job is taken
+        try:
+            _hand_off(self._conn, self._completion, self._drain)
+        except StoreError as exc:
+            self._lose(_take(self._waiting), exc)
+            return
+        self._draining = True
+
+    def _drain(self, conn: sqlite3.Connection) -> tuple[list[_Item], Any]:
+        """On the connection thread: take what waits, commit it (all in one transaction, else
+        each alone); never raises: a failure outside the jobs is returned with the batch."""
+        items = _take(self._waiting)
+        self._in_flight = len(items)
+        if not items:  # the writer ended and failed them meanwhile
+            return items, None
+        try:
+            return items, _run_batch(conn, items)
+        except BaseException as exc:  # handed to the loop with its batch
+            return items, exc
+
+    def _finished(self, result: tuple[list[_Item], Any]) -> None:
+        """On the loop, once the drain is done: the next batch, then the callers."""
+        items, outcome = result
+        self._draining = False
+        self._in_flight = 0
+        if isinstance(outcome, BaseException):
+            self._broken(items, outcome)
+            return
+        if outcome is not None:
+            observer = self._observe
+            if observer is not None:
+                observer[0](observer[1]() - self._started)
+            outcomes, batched = outcome
+            self._record(outcomes, batched)
+            if len(items) > self._max_batch:
+                self._max_batch = len(items)
         self._next()
-        for (_, future), (ok, value) in zip(batch.items, outcomes, strict=True):
+        if outcome is None:
+            return
+        for (_, future), (ok, value) in zip(items, outcomes, strict=True):
             if future.done():
                 continue  # the caller was cancelled; its data is committed anyway
             if ok:
@@ -282,11 +320,10 @@ class Writer:
             else:
                 future.set_exception(_as_store_error(value))
 
-    def _broken(self, batch: _Batch, exc: BaseException) -> None:
+    def _broken(self, items: list[_Item], exc: BaseException) -> None:
         """On the loop: the batch raised outside its jobs (the connection closed, a ROLLBACK
         failed): nothing of it is known committed, so each of its callers gets the error."""
-        self._batch = None
-        self._lose(batch.items, exc)
+        self._lose(items, exc)
         if isinstance(exc, Exception):
             self._next()
             return
@@ -297,10 +334,10 @@ class Writer:
                 break
 
     def _next(self) -> None:
-        """After a batch: hand over what queued meanwhile; tell a closing task when all is done."""
-        if self._queue or (self._lazy and (self._lazy_due or self._closing)):
+        """After a batch: hand over what came meanwhile; tell a closing task when all is done."""
+        if self._waiting or (self._lazy and (self._lazy_due or self._closing)):
             self._hand_over()
-        if self._batch is None and self._idle is not None and not self._idle.done():
+        if not self._draining and self._idle is not None and not self._idle.done():
             self._idle.set_result(None)
 
     def _lose(self, items: list[_Item], exc: BaseException) -> None:
@@ -323,34 +360,40 @@ class Writer:
         log.warning("store_batch_rolled_back", jobs=len(outcomes), failed=failed)
 
 
-class _Batch:
-    """One batch on its way through the connection thread, and the completion aiosqlite's
-    thread reports it to (`_hand_off`): `get_loop`, `done`, `set_result`, `set_exception`."""
+class _Completion:
+    """What aiosqlite's thread reports a drain's outcome to (`_hand_off`): the four methods of
+    a future it calls, made straight calls into the writer. One per writer, as one drain at a
+    time is on the thread."""
 
-    __slots__ = ("_writer", "items", "started")
+    __slots__ = ("_loop", "_writer")
 
-    def __init__(self, writer: Writer, items: list[_Item], started: float) -> None:
+    def __init__(self, writer: Writer, loop: asyncio.AbstractEventLoop) -> None:
         self._writer = writer
-        self.items = items
-        self.started = started
-
-    def run(self, conn: sqlite3.Connection) -> tuple[list[_Outcome], bool]:
-        """On the connection thread: all jobs in one transaction, else each alone."""
-        return _run_batch(conn, self.items)
+        self._loop = loop
 
     def get_loop(self) -> asyncio.AbstractEventLoop:
-        loop = self._writer._loop
-        assert loop is not None  # a batch is only made once the writer started
-        return loop
+        return self._loop
 
     def done(self) -> bool:
-        return False  # each batch completes once
+        return False  # each drain reports once; the next one reports anew
 
-    def set_result(self, result: tuple[list[_Outcome], bool]) -> None:
-        self._writer._finished(self, result)
+    def set_result(self, result: tuple[list[_Item], Any]) -> None:
+        self._writer._finished(result)
 
     def set_exception(self, exc: BaseException) -> None:
-        self._writer._broken(self, exc)
+        # _drain returns every failure with its batch; this is aiosqlite failing to call it
+        self._writer._finished(([], exc))
+
+
+def _take(waiting: deque[_Item]) -> list[_Item]:
+    """Everything in `waiting` now, in order (popleft: safe while the loop appends)."""
+    taken: list[_Item] = []
+    for _ in range(len(waiting)):
+        try:
+            taken.append(waiting.popleft())
+        except IndexError:  # the other thread took the rest
+            break
+    return taken
 
 
 def _log_death(task: asyncio.Task[None]) -> None:

@@ -1,8 +1,9 @@
-"""The writer's hand-offs: a batch straight from submit when the connection thread is idle,
-the next one from the thread's completion, on a real SQLite file and aiosqlite's own thread.
+"""The writer's hand-offs: a drain put on the connection thread straight from submit when
+none is there, the next one from the thread's completion; a drain takes, when it runs, every
+job waiting. On a real SQLite file and aiosqlite's own thread.
 
-Jobs here hold the connection thread on a gate (a threading.Event the test opens), so a batch
-is known to be in flight while the test submits more.
+Jobs here hold the connection thread on a gate (a threading.Event the test opens) and say
+when they run, so a batch is known to be on the thread while the test submits more.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import sqlite3
+import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -42,15 +44,31 @@ async def writer(conn: aiosqlite.Connection) -> AsyncIterator[Writer]:
     await w.close()
 
 
-def insert(value: str, gate: threading.Event | None = None) -> Callable[[sqlite3.Connection], int]:
+def insert(value: str, gate: Gate | None = None) -> Callable[[sqlite3.Connection], int]:
     """A job: wait for `gate` (holding the thread), then insert `value`; returns the row's n."""
     def job(c: sqlite3.Connection) -> int:
-        if gate is not None and not gate.wait(GATE_TIMEOUT):
-            raise TimeoutError("gate never opened")
+        if gate is not None:
+            gate.entered.set()
+            if not gate.opened.wait(GATE_TIMEOUT):
+                raise TimeoutError("gate never opened")
         n = c.execute("INSERT INTO t (v) VALUES (?)", (value,)).lastrowid
         assert n is not None
         return n
     return job
+
+
+class Gate:
+    """Holds a job on the connection thread until opened; says when the job got there."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.opened = threading.Event()
+
+    async def reached(self) -> None:
+        await until(self.entered.is_set)
+
+    def open(self) -> None:
+        self.opened.set()
 
 
 async def rows(conn: aiosqlite.Connection) -> list[str]:
@@ -68,16 +86,16 @@ async def until(condition: Callable[[], bool]) -> None:
 async def test_ordering_across_the_idle_and_busy_switch(
     conn: aiosqlite.Connection, writer: Writer
 ) -> None:
-    gate = threading.Event()
+    gate = Gate()
     a = asyncio.create_task(writer.submit(insert("a", gate)))
-    await asyncio.sleep(0)
-    # idle: a's batch went to the thread at once (nothing queued); b and c wait behind it
+    await gate.reached()
+    # idle: a went to the thread at once; b and c wait behind it
     assert writer.statistics().in_flight == 1 and writer.statistics().pending == 0
     b = asyncio.create_task(writer.submit(insert("b")))
     c = asyncio.create_task(writer.submit(insert("c")))
     await asyncio.sleep(0)
     assert writer.statistics().pending == 2 and not a.done()
-    gate.set()
+    gate.open()
     assert list(await asyncio.gather(a, b, c)) == [1, 2, 3]
     stats = writer.statistics()
     assert (stats.batches_committed, stats.max_batch_size, stats.jobs_committed) == (2, 2, 3)
@@ -88,28 +106,49 @@ async def test_ordering_across_the_idle_and_busy_switch(
     assert await rows(conn) == ["a", "b", "c", "d"]
 
 
-async def test_a_job_submitted_as_its_caller_resumes_joins_the_next_batch(
+async def test_jobs_submitted_before_the_thread_takes_the_drain_join_its_batch(
     conn: aiosqlite.Connection, writer: Writer
 ) -> None:
-    gate = threading.Event()
-    second_gate = threading.Event()
+    # The first job of a loop pass puts the drain on the thread; the thread takes the jobs
+    # when it runs (it needs the GIL the loop holds), so the pass's other jobs join: one
+    # COMMIT, as when a writer task woke after the pass. A long switch interval keeps the
+    # interpreter from handing the thread the GIL in the middle of the three submits.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(5.0)
+    try:
+        jobs = [asyncio.ensure_future(writer.submit(insert(v))) for v in ("a", "b", "c")]
+        await asyncio.sleep(0)  # all three queued in this pass
+        assert writer.statistics().pending + writer.statistics().in_flight == 3
+    finally:
+        sys.setswitchinterval(interval)
+    assert list(await asyncio.gather(*jobs)) == [1, 2, 3]
+    stats = writer.statistics()
+    assert (stats.batches_committed, stats.max_batch_size) == (1, 3)
+    assert await rows(conn) == ["a", "b", "c"]
+
+
+async def test_a_job_submitted_as_its_caller_resumes_commits_after_the_batch_handed_over(
+    conn: aiosqlite.Connection, writer: Writer
+) -> None:
+    gate = Gate()
+    second_gate = Gate()
 
     async def first_then_more() -> int:
         await writer.submit(insert("a", gate))
-        # resumed by a's completion, which already handed b's batch over: e queues behind it
-        assert writer.statistics().in_flight == 1
+        # resumed by a's completion, which already put the drain for b on the thread
         return await writer.submit(insert("e"))
 
     caller = asyncio.create_task(first_then_more())
-    await asyncio.sleep(0)
+    await gate.reached()
     b = asyncio.create_task(writer.submit(insert("b", second_gate)))
     await asyncio.sleep(0)
-    gate.set()
-    await until(lambda: writer.statistics().pending == 1)  # e waits for b's batch
-    assert not b.done()
-    second_gate.set()
+    gate.open()
+    await second_gate.reached()
+    assert not b.done() and not caller.done()
+    second_gate.open()
     assert await caller == 3 and await b == 2
-    assert writer.statistics().batches_committed == 3
+    # e joined b's batch if the thread had not taken it yet, else the next one: after b
+    assert writer.statistics().batches_committed in (2, 3)
     assert await rows(conn) == ["a", "b", "e"]
 
 
@@ -146,12 +185,12 @@ async def test_a_failing_job_alone_on_the_direct_path_fails_only_its_caller(
 async def test_a_failing_job_in_a_batch_formed_while_busy_fails_alone(
     conn: aiosqlite.Connection, writer: Writer
 ) -> None:
-    gate = threading.Event()
+    gate = Gate()
     first = asyncio.create_task(writer.submit(insert("a", gate)))
-    await asyncio.sleep(0)
+    await gate.reached()
     queued = [asyncio.create_task(writer.submit(insert(v))) for v in ("b", "a", "c")]
     await asyncio.sleep(0)
-    gate.set()
+    gate.open()
     outcomes = await asyncio.gather(first, *queued, return_exceptions=True)
     assert outcomes[:2] == [1, 2]
     assert isinstance(outcomes[2], StoreError) and outcomes[3] == 3
@@ -163,9 +202,9 @@ async def test_a_failing_job_in_a_batch_formed_while_busy_fails_alone(
 async def test_a_cancelled_caller_still_has_its_data_committed(
     conn: aiosqlite.Connection, writer: Writer
 ) -> None:
-    gate = threading.Event()
+    gate = Gate()
     on_the_thread = asyncio.create_task(writer.submit(insert("a", gate)))
-    await asyncio.sleep(0)
+    await gate.reached()
     queued = asyncio.create_task(writer.submit(insert("b")))
     await asyncio.sleep(0)
     on_the_thread.cancel()
@@ -173,7 +212,7 @@ async def test_a_cancelled_caller_still_has_its_data_committed(
     for task in (on_the_thread, queued):
         with pytest.raises(asyncio.CancelledError):
             await task
-    gate.set()
+    gate.open()
     assert await writer.submit(insert("c")) == 3  # the writer goes on, in order
     assert writer.statistics().jobs_committed == 3
     assert await rows(conn) == ["a", "b", "c"]
@@ -182,9 +221,9 @@ async def test_a_cancelled_caller_still_has_its_data_committed(
 async def test_close_while_a_direct_batch_is_on_the_thread(
     conn: aiosqlite.Connection, writer: Writer
 ) -> None:
-    gate = threading.Event()
+    gate = Gate()
     a = asyncio.create_task(writer.submit(insert("a", gate)))
-    await asyncio.sleep(0)
+    await gate.reached()
     b = asyncio.create_task(writer.submit(insert("b")))
     lazy = asyncio.create_task(writer.submit(insert("lazy"), lazy=True))
     await asyncio.sleep(0)
@@ -193,7 +232,7 @@ async def test_close_while_a_direct_batch_is_on_the_thread(
     assert not closing.done() and not writer.accepting
     with pytest.raises(StoreError, match="closed"):
         await writer.submit(insert("late"))
-    gate.set()
+    gate.open()
     await asyncio.wait_for(closing, GATE_TIMEOUT)  # returns after the last commit
     assert a.done() and b.done() and lazy.done()
     assert [a.result(), b.result(), lazy.result()] == [1, 2, 3]
@@ -204,9 +243,9 @@ async def test_close_while_a_direct_batch_is_on_the_thread(
 async def test_a_writer_cancelled_mid_batch_fails_the_queue_and_commits_the_batch(
     conn: aiosqlite.Connection, writer: Writer
 ) -> None:
-    gate = threading.Event()
+    gate = Gate()
     a = asyncio.create_task(writer.submit(insert("a", gate)))
-    await asyncio.sleep(0)
+    await gate.reached()
     b = asyncio.create_task(writer.submit(insert("b")))
     await asyncio.sleep(0)
     task = writer._task
@@ -221,7 +260,7 @@ async def test_a_writer_cancelled_mid_batch_fails_the_queue_and_commits_the_batc
         await b
     with pytest.raises(StoreError, match="closed"):
         await writer.submit(insert("c"))
-    gate.set()
+    gate.open()
     assert await a == 1  # already on the thread: committed, and its caller told so
     assert await rows(conn) == ["a"]
 
@@ -231,9 +270,9 @@ async def test_admission_counts_what_waits_behind_a_direct_batch(
 ) -> None:
     w = Writer(conn, max_pending=1)
     w.start()
-    gate = threading.Event()
+    gate = Gate()
     a = asyncio.create_task(w.submit(insert("a", gate), admit=True))
-    await asyncio.sleep(0)
+    await gate.reached()
     assert w.admits()  # a is on the thread, nothing waits
     b = asyncio.create_task(w.submit(insert("b"), admit=True))
     await asyncio.sleep(0)
@@ -242,7 +281,7 @@ async def test_admission_counts_what_waits_behind_a_direct_batch(
         await w.submit(insert("refused"), admit=True)
     step = asyncio.create_task(w.submit(insert("step")))  # admitted work: never refused
     await asyncio.sleep(0)
-    gate.set()
+    gate.open()
     assert list(await asyncio.gather(a, b, step)) == [1, 2, 3]
     await w.close()
     assert await rows(conn) == ["a", "b", "step"]
@@ -254,12 +293,12 @@ async def test_the_commit_observer_sees_every_batch(
     seen: list[float] = []
     clock = iter(range(1000))
     writer.observe_commits(seen.append, lambda: float(next(clock)))
-    gate = threading.Event()
+    gate = Gate()
     a = asyncio.create_task(writer.submit(insert("a", gate)))
-    await asyncio.sleep(0)
+    await gate.reached()
     b = asyncio.create_task(writer.submit(insert("b")))
     await asyncio.sleep(0)
-    gate.set()
+    gate.open()
     await asyncio.gather(a, b)
     # a: started at 0, ended at 1; b handed over by a's completion: started at 2, ended at 3
     assert seen == [1.0, 1.0]
