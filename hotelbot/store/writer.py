@@ -20,12 +20,12 @@ bring their SQL.
 
 Batches form naturally: while one batch is on the connection thread, new jobs wait and become
 the next batch; the jobs of one loop pass usually form one batch (the thread takes them when
-it gets the GIL, which the loop mostly holds until it waits for events). At low load a batch is one job and costs the loop
-one hand-off and one completion: no task wakes in between (issue 13). A job submitted with
-`lazy=True` (bookkeeping whose loss a crash recovers by other means, e.g. a `sent` mark that
-Meta's status webhook restores) starts no batch: it rides along with the next job submitted,
-or commits on its own after `lazy_delay` seconds when no other work comes; at low load this
-saves a COMMIT (an fsync) per message. Admission control applies to NEW work only: a job
+it gets the GIL, which the loop mostly holds until it waits for events). At low load a batch
+is one job and costs the loop one hand-off and one completion: no task wakes in between
+(issue 13). A job submitted with `lazy=True` (bookkeeping whose loss a crash recovers by
+other means, e.g. a `sent` mark that Meta's status webhook restores) starts no batch: it
+rides along with the next job submitted, or commits on its own after `lazy_delay` seconds
+when no other work comes; at low load this saves a COMMIT (an fsync) per message. Admission control applies to NEW work only: a job
 submitted with `admit=True` (recording a webhook's messages and statuses) raises
 StoreOverloaded at once, before anything is queued, when more than `max_pending` jobs wait
 (the webhook answers 503 and Meta retries). Work already admitted (a step's commit, an outbox

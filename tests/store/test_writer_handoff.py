@@ -21,6 +21,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from hotelbot.errors import StoreError, StoreOverloaded
+from hotelbot.store.database import read
 from hotelbot.store.writer import Writer, on_thread
 
 GATE_TIMEOUT = 10.0  # a gate never opened fails the job instead of hanging the thread
@@ -369,3 +370,17 @@ async def test_stress_every_caller_answered_and_writes_commit_in_submission_orde
     assert stats.jobs_committed == len(committed)
     assert stats.max_batch_size > 1 and stats.batches_committed < len(committed)
 
+
+
+async def test_a_read_hands_its_result_or_its_error_back(conn: aiosqlite.Connection) -> None:
+    # reads take the same seam as the writer's drains, with an asyncio future
+    assert await read(conn, lambda c: c.execute("SELECT 41 + 1").fetchone()[0]) == 42
+    with pytest.raises(StoreError, match="store read failed: no such table") as failed:
+        await read(conn, lambda c: c.execute("SELECT * FROM nope").fetchall())
+    assert isinstance(failed.value.__cause__, sqlite3.OperationalError)
+
+    def not_sql(_: sqlite3.Connection) -> None:
+        raise LookupError("not sqlite")
+
+    with pytest.raises(LookupError, match="not sqlite"):
+        await on_thread(conn, not_sql)
