@@ -25,12 +25,12 @@ is one job and costs the loop one hand-off and one completion: no task wakes in 
 (issue 13). A job submitted with `lazy=True` (bookkeeping whose loss a crash recovers by
 other means, e.g. a `sent` mark that Meta's status webhook restores) starts no batch: it
 rides along with the next job submitted, or commits on its own after `lazy_delay` seconds
-when no other work comes; at low load this saves a COMMIT (an fsync) per message. Admission control applies to NEW work only: a job
-submitted with `admit=True` (recording a webhook's messages and statuses) raises
-StoreOverloaded at once, before anything is queued, when more than `max_pending` jobs wait
-(the webhook answers 503 and Meta retries). Work already admitted (a step's commit, an outbox
-update, a park) is always queued: refusing it would strand an acknowledged message, and its
-volume is bounded by what was admitted.
+when no other work comes; at low load this saves a COMMIT (an fsync) per message.
+Admission control applies to NEW work only: a job submitted with `admit=True` (recording a
+webhook's messages and statuses) raises StoreOverloaded at once, before anything is queued,
+when more than `max_pending` jobs wait (the webhook answers 503 and Meta retries). Work
+already admitted (a step's commit, an outbox update, a park) is always queued: refusing it
+would strand an acknowledged message, and its volume is bounded by what was admitted.
 
 The waiting jobs are the one thing both threads touch: the loop appends, the thread takes from
 the left, each an atomic deque operation; whether a drain is out is the loop's own flag, so a
