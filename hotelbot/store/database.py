@@ -36,15 +36,21 @@ class Database:
     # read, fetchall, fetchone and write return the coroutine that does the work instead of
     # awaiting it in one of their own: the same for `await db.read(...)`, one frame less a call.
 
+    # A read tells the writer first (Writer.reading): a job submitted after it must not run
+    # before it. Awaited at once, as every caller does, the read is put on the thread then.
+
     def read(self, fn: Callable[[sqlite3.Connection], T]) -> Coroutine[Any, Any, T]:
         """Run `fn` on the connection thread (outside the writer: a read or a PRAGMA)."""
+        self._writer.reading()
         return read(self._conn, fn)
 
     def fetchall(self, sql: str, params: tuple[Any, ...]) -> Coroutine[Any, Any, list[Any]]:
+        self._writer.reading()
         return read(self._conn, lambda conn: conn.execute(sql, params).fetchall())
 
     def fetchone(self, sql: str, params: tuple[Any, ...]) -> Coroutine[Any, Any, Any]:
         """The first row, or None."""
+        self._writer.reading()
         return read(self._conn, lambda conn: conn.execute(sql, params).fetchone())
 
     def write(self, job: Callable[[sqlite3.Connection], T], *, admit: bool = False,

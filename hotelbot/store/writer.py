@@ -34,7 +34,9 @@ would strand an acknowledged message, and its volume is bounded by what was admi
 
 The waiting jobs are the one thing both threads touch: the loop appends, the thread takes from
 the left, each an atomic deque operation; whether a drain is out is the loop's own flag, so a
-job is either taken by the drain running or by the next one the completion puts.
+job is either taken by the drain running or by the next one the completion puts. A job never
+overtakes a read put on the thread before it (`reading`): each read while a drain is out
+starts a new generation, and a drain takes only jobs of the generations it was put in.
 
 The writer's task ("store-writer") is its lifetime, not its loop: it waits for `close()`, then
 hands over what is left (lazy jobs too) and waits for the last commit; however it ends
@@ -64,7 +66,7 @@ log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], Any]
-_Item = tuple[Job, "asyncio.Future[Any]"]
+_Item = tuple[Job, "asyncio.Future[Any]", int]  # (job, its caller's future, read generation)
 _Outcome = tuple[bool, Any]  # (ok, result or the exception)
 
 
@@ -130,6 +132,7 @@ class Writer:
         # (`_take`); deque's append and popleft are atomic, so no lock is needed.
         self._waiting: deque[_Item] = deque()
         self._draining = False  # a drain is on the thread's queue or running (loop's flag)
+        self._generation = 0  # reads put on the thread while a drain was out (`reading`)
         self._started = 0.0  # when the current drain was handed over (the commit observer)
         self._in_flight = 0  # jobs of the batch on the thread (set there; statistics only)
         self._task: asyncio.Task[None] | None = None  # the writer's lifetime (docstring)
@@ -175,11 +178,11 @@ class Writer:
             raise StoreOverloaded(f"store writer has {self._max_pending} jobs waiting")
         future: asyncio.Future[T] = loop.create_future()
         if lazy:
-            self._lazy.append((job, future))
+            self._lazy.append((job, future, 0))
             if self._lazy_timer is None:
                 self._lazy_timer = loop.call_later(self._lazy_delay, self._lazy_waited)
         else:
-            self._waiting.append((job, future))
+            self._waiting.append((job, future, self._generation))
             if self._lazy:
                 self._take_lazy()  # they ride with this job's batch
             if not self._draining:
@@ -195,9 +198,16 @@ class Writer:
                 self._hand_over()
 
     def _take_lazy(self) -> None:
-        self._waiting.extend(self._lazy)
+        generation = self._generation
+        self._waiting.extend((job, future, generation) for job, future, _ in self._lazy)
         self._lazy = []
         self._lazy_due = False
+
+    def reading(self) -> None:
+        """A read is put on the connection thread now: jobs submitted from now on must not
+        join the drain already out (it may run before the read); they wait for the next."""
+        if self._draining:
+            self._generation += 1
 
     def admits(self, jobs: int = 1) -> bool:
         """True when `jobs` more new jobs fit under the bound (`submit(admit=True)` of one job
@@ -254,12 +264,15 @@ class Writer:
         what the thread has not taken; a batch it took still resolves its own futures."""
         self._closing = True
         _log_death(task)
+        self._fail_left()
+
+    def _fail_left(self) -> None:
         if self._lazy_timer is not None:
             self._lazy_timer.cancel()
             self._lazy_timer = None
         left = _take(self._waiting) + self._lazy
         self._lazy = []
-        for _, future in left:
+        for _, future, _ in left:
             if not future.done():
                 future.set_exception(StoreError("store closed before the write committed"))
 
@@ -275,16 +288,17 @@ class Writer:
             self._started = observer[1]()
         assert self._completion is not None  # made by start(), before any job is taken
         try:
-            _hand_off(self._conn, self._completion, self._drain)
+            _hand_off(self._conn, self._completion, partial(self._drain, self._generation))
         except StoreError as exc:
             self._lose(_take(self._waiting), exc)
             return
         self._draining = True
 
-    def _drain(self, conn: sqlite3.Connection) -> tuple[list[_Item], Any]:
-        """On the connection thread: take what waits, commit it (all in one transaction, else
-        each alone); never raises: a failure outside the jobs is returned with the batch."""
-        items = _take(self._waiting)
+    def _drain(self, generation: int, conn: sqlite3.Connection) -> tuple[list[_Item], Any]:
+        """On the connection thread: take what waits (up to `generation`), commit it (all in
+        one transaction, else each alone); never raises: a failure outside the jobs is returned
+        with the batch."""
+        items = _take(self._waiting, generation)
         self._in_flight = len(items)
         if not items:  # the writer ended and failed them meanwhile
             return items, None
@@ -298,6 +312,8 @@ class Writer:
         items, outcome = result
         self._draining = False
         self._in_flight = 0
+        if self._task is not None and self._task.done():
+            self._fail_left()  # a job the drain put back after the writer ended
         if isinstance(outcome, BaseException):
             self._broken(items, outcome)
             return
@@ -312,7 +328,7 @@ class Writer:
         self._next()
         if outcome is None:
             return
-        for (_, future), (ok, value) in zip(items, outcomes, strict=True):
+        for (_, future, _), (ok, value) in zip(items, outcomes, strict=True):
             if future.done():
                 continue  # the caller was cancelled; its data is committed anyway
             if ok:
@@ -342,7 +358,7 @@ class Writer:
 
     def _lose(self, items: list[_Item], exc: BaseException) -> None:
         error = StoreError(f"store writer failed: {exc}")
-        for _, future in items:
+        for _, future, _ in items:
             if not future.done():
                 future.set_exception(error)
         self._failed += len(items)
@@ -385,14 +401,20 @@ class _Completion:
         self._writer._finished(([], exc))
 
 
-def _take(waiting: deque[_Item]) -> list[_Item]:
-    """Everything in `waiting` now, in order (popleft: safe while the loop appends)."""
+def _take(waiting: deque[_Item], generation: int | None = None) -> list[_Item]:
+    """The jobs in `waiting` now, in order, up to the first of a later `generation` (None: all).
+
+    popleft and appendleft are atomic: safe while the loop appends on the right."""
     taken: list[_Item] = []
     for _ in range(len(waiting)):
         try:
-            taken.append(waiting.popleft())
+            item = waiting.popleft()
         except IndexError:  # the other thread took the rest
             break
+        if generation is not None and item[2] > generation:
+            waiting.appendleft(item)  # submitted after a read put behind this drain
+            break
+        taken.append(item)
     return taken
 
 
@@ -408,7 +430,7 @@ def _run_batch(conn: sqlite3.Connection, items: Sequence[_Item]) -> tuple[list[_
     """On the connection thread: all jobs in one transaction, else each alone."""
     try:
         conn.execute("BEGIN IMMEDIATE")
-        results = [job(conn) for job, _ in items]
+        results = [job(conn) for job, _, _ in items]
         conn.execute("COMMIT")
     except Exception as exc:
         _rollback(conn)
@@ -416,7 +438,7 @@ def _run_batch(conn: sqlite3.Connection, items: Sequence[_Item]) -> tuple[list[_
             return [(False, exc)], False
     else:
         return [(True, result) for result in results], True
-    return [_run_alone(conn, job) for job, _ in items], False
+    return [_run_alone(conn, job) for job, _, _ in items], False
 
 
 def _run_alone(conn: sqlite3.Connection, job: Job) -> _Outcome:

@@ -21,7 +21,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from hotelbot.errors import StoreError, StoreOverloaded
-from hotelbot.store.database import read
+from hotelbot.store.database import Database, read
 from hotelbot.store.writer import Writer, on_thread
 
 GATE_TIMEOUT = 10.0  # a gate never opened fails the job instead of hanging the thread
@@ -384,3 +384,32 @@ async def test_a_read_hands_its_result_or_its_error_back(conn: aiosqlite.Connect
 
     with pytest.raises(LookupError, match="not sqlite"):
         await on_thread(conn, not_sql)
+
+
+async def test_a_job_never_overtakes_a_read_put_before_it(
+    conn: aiosqlite.Connection, writer: Writer
+) -> None:
+    # A drain waits on the thread's queue (a read holds the thread); a read is put behind it;
+    # a job submitted after that read must not join the waiting drain, which runs first.
+    db = Database(conn, writer)
+    gate = Gate()
+
+    def held(_: sqlite3.Connection) -> None:
+        gate.entered.set()
+        if not gate.opened.wait(GATE_TIMEOUT):
+            raise TimeoutError("gate never opened")
+
+    holding = asyncio.ensure_future(db.read(held))
+    await gate.reached()
+    first = asyncio.ensure_future(writer.submit(insert("w1")))  # puts the drain
+    await asyncio.sleep(0)
+    seen = asyncio.ensure_future(db.fetchall("SELECT v FROM t ORDER BY n", ()))
+    await asyncio.sleep(0)
+    second = asyncio.ensure_future(writer.submit(insert("w2")))  # after the read
+    await asyncio.sleep(0)
+    assert writer.statistics().pending == 2  # nothing taken yet: the thread is held
+    gate.open()
+    await holding
+    assert [row[0] for row in await seen] == ["w1"]
+    assert list(await asyncio.gather(first, second)) == [1, 2]
+    assert writer.statistics().batches_committed == 2
