@@ -207,7 +207,7 @@ class SqliteInbound:
         params = [codec.inbound_params(m, received_at, hotel_of) for m in messages]
         seqs, _ = await self._db.write(lambda conn: insert_inbound(conn, params), admit=True)
         return [
-            None if seq is None else replace(m, seq=seq)
+            None if seq is None else m.with_seq(seq)
             for m, seq in zip(messages, seqs, strict=True)
         ]
 
@@ -254,7 +254,7 @@ class SqliteInbound:
             return seqs, guests, failed, new
 
         seqs, guest_rows, failed_rows, new_parked = await self._db.write(record, admit=True)
-        fresh = tuple(replace(m, seq=s) for m, s in zip(kept, seqs, strict=True) if s is not None)
+        fresh = tuple(m.with_seq(s) for m, s in zip(kept, seqs, strict=True) if s is not None)
         return RecordedWebhook(
             fresh=fresh,
             parked=tuple(p for p, new in zip(parked, new_parked, strict=True) if new),
