@@ -23,6 +23,7 @@ from hotelbot.store.schema import (
     _V8_CONVERSATIONS_ROWID,
     CURRENT_VERSION,
     MIGRATIONS,
+    WAL_AUTOCHECKPOINT_PAGES,
     migrate,
     statements,
 )
@@ -73,7 +74,8 @@ async def test_wal_mode_and_connection_pragmas_are_set(tmp_path: Path) -> None:
     async with open_store(path, synchronous="NORMAL") as store:
         seen = await store.connection_settings()
     assert seen == ConnectionSettings(
-        journal_mode="wal", synchronous="NORMAL", foreign_keys=True, busy_timeout_ms=5000
+        journal_mode="wal", synchronous="NORMAL", foreign_keys=True, busy_timeout_ms=5000,
+        wal_autocheckpoint=WAL_AUTOCHECKPOINT_PAGES,
     )
     assert pragma(path, "journal_mode") == "wal"  # WAL is persistent in the file
 
