@@ -54,7 +54,7 @@ from hotelbot.actors.supervisor import Supervisor, SupervisorDecision
 from hotelbot.errors import ActorDeadError, MailboxFull
 from hotelbot.flows import Context, Event, Guest, SendMessage, StepFailed, new_context, step
 from hotelbot.store import InboundMessage, InboundParams, OutboundMessage, Priority
-from hotelbot.typedefs import Dept, GuestId, HotelId, NumberId
+from hotelbot.typedefs import GuestId, HotelId, NumberId
 
 log = structlog.get_logger(__name__)
 
@@ -123,6 +123,7 @@ class Router:
             window_seconds=self._settings.restart_window,
             on_decision=self._on_decision,
             name="conversations",
+            factory=self._conversation,
         )
         self._hotel_of: tuple[object, Mapping[NumberId, HotelId]] = (None, {})
         self.accepting = False  # True between start() and stop(): /readyz
@@ -149,15 +150,14 @@ class Router:
         message); the engine does not count it against the rate limit.
         """
         key = (NumberId(message.phone_number_id), GuestId(message.guest_id))
-        department_of = self._deps.hotels().numbers.get(key[0])
-        if department_of is None:
+        if key[0] not in self._deps.hotels().numbers:
             self._unknown += 1
             log.warning("unknown_phone_number_id", number=message.phone_number_id)
             self._background(self._store.inbound.park(message.seq, "unknown phone_number_id"))
             return
         inbound = Inbound(seq=message.seq, event=event, wamid=message.wamid, replayed=replayed,
                           quoted=_quoted(message.payload))
-        refused = self._hand(key, department_of, inbound)
+        refused = self._hand(key, inbound)
         if refused is not None:
             # Still `received` on disk: the inbox's sweep hands it over again (or next start).
             log.warning("dispatch_deferred", guest=message.guest_id, reason=refused)
@@ -175,20 +175,19 @@ class Router:
         if not self.accepting:
             return None
         key = (NumberId(message.phone_number_id), GuestId(message.guest_id))
-        department_of = self._deps.hotels().numbers.get(key[0])
-        if department_of is None:
+        if key[0] not in self._deps.hotels().numbers:
             return None  # recorded the usual way, which parks it with the reason
         recorded: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
         inbound = Inbound(seq=None, event=event, wamid=message.wamid,
                           quoted=_quoted(message.payload), record=record, recorded=recorded)
-        return recorded if self._hand(key, department_of, inbound) is None else None
+        return recorded if self._hand(key, inbound) is None else None
 
-    def _hand(self, key: Key, department_of: tuple[HotelId, Dept], inbound: Inbound) -> str | None:
+    def _hand(self, key: Key, inbound: Inbound) -> str | None:
         """Put `inbound` in its conversation's mailbox (spawning the actor if needed) and track
         it; the reason when it could not be (MailboxFull, ActorDeadError)."""
         self._last_used[key] = self._deps.clock.monotonic()
         try:
-            ref = self._supervisor.get(key) or self._spawn(key, department_of)
+            ref = self._supervisor.get(key) or self._spawn(key)
             ref.tell_nowait(inbound)
         except (MailboxFull, ActorDeadError) as exc:
             return type(exc).__name__
@@ -289,11 +288,10 @@ class Router:
             ActorDeadError: the conversation is stopping (the router is shutting down).
         """
         key = (phone_number_id, guest_id)
-        department_of = self._deps.hotels().numbers.get(phone_number_id)
-        if department_of is None:
+        if phone_number_id not in self._deps.hotels().numbers:
             return UnlockStatus.UNKNOWN_NUMBER
         self._last_used[key] = self._deps.clock.monotonic()
-        ref = self._supervisor.get(key) or self._spawn(key, department_of)
+        ref = self._supervisor.get(key) or self._spawn(key)
         status = await ref.ask(Unlock(), timeout)
         if not isinstance(status, UnlockStatus):
             raise TypeError(f"a conversation answered Unlock with {status!r}")
@@ -362,9 +360,27 @@ class Router:
 
     # -- supervision -------------------------------------------------------------------------
 
-    def _spawn(self, key: Key, department_of: tuple[HotelId, Dept]) -> ActorRef:
-        factory = _ConversationFactory(self, key, *department_of)
-        return self._supervisor.spawn(key, factory, name="conversation")
+    def _spawn(self, key: Key) -> ActorRef:
+        """A conversation actor for `key`, from the supervisor's factory (`_conversation`)."""
+        return self._supervisor.spawn(key, name="conversation")
+
+    def _conversation(self, key: Key) -> ConversationActor:
+        """The supervisor's factory: a key's ConversationActor, at spawn and at each restart,
+        for the department its number belongs to now (one bound method for every conversation,
+        not an object each).
+
+        Raises:
+            LookupError: the number is no longer configured (a reload removed it): the
+                restart fails and the supervisor aborts the conversation.
+        """
+        department_of = self._deps.hotels().numbers.get(key[0])
+        if department_of is None:
+            raise LookupError("phone_number_id no longer configured")
+        hotel_id, dept = department_of
+        return ConversationActor(
+            self._deps, self, hotel_id=hotel_id, dept=dept,
+            phone_number_id=key[0], guest_id=key[1], mailbox_size=self._settings.mailbox_size,
+        )
 
     def _on_decision(
         self, key: Key, decision: SupervisorDecision, exc: Exception, message: object
@@ -441,27 +457,6 @@ class Router:
         if not task.cancelled() and task.exception() is not None:
             # The message stays `received` on disk: replayed at the next start.
             log.error("router_side_task_failed", error=repr(task.exception()))
-
-
-class _ConversationFactory:
-    """Makes a key's ConversationActor (at spawn and at each restart): one small object kept
-    per conversation, where a closure kept a function and four cells."""
-
-    __slots__ = ("dept", "hotel_id", "key", "router")
-
-    def __init__(self, router: Router, key: Key, hotel_id: HotelId, dept: Dept) -> None:
-        self.router = router
-        self.key = key
-        self.hotel_id = hotel_id
-        self.dept = dept
-
-    def __call__(self) -> ConversationActor:
-        router = self.router
-        return ConversationActor(
-            router._deps, router, hotel_id=self.hotel_id, dept=self.dept,
-            phone_number_id=self.key[0], guest_id=self.key[1],
-            mailbox_size=router._settings.mailbox_size,
-        )
 
 
 @asynccontextmanager

@@ -75,7 +75,8 @@ class _Child(Generic[K]):
     __slots__ = ("factory", "key", "ref", "supervisor")
 
     def __init__(
-        self, supervisor: Supervisor[K], key: K, factory: Callable[[], Actor], ref: ActorRef
+        self, supervisor: Supervisor[K], key: K, factory: Callable[[], Actor] | None,
+        ref: ActorRef,
     ) -> None:
         self.supervisor = supervisor
         self.key = key
@@ -101,6 +102,7 @@ class Supervisor(Generic[K]):
     def __init__(
         self, *, clock: Clock, max_restarts: int = 3, window_seconds: float = 60.0,
         on_decision: DecisionHook[K] | None = None, name: str = "supervisor",
+        factory: Callable[[K], Actor] | None = None,
     ) -> None:
         if max_restarts < 0:
             raise ValueError("max_restarts must be >= 0")
@@ -111,6 +113,9 @@ class Supervisor(Generic[K]):
         self._window = window_seconds
         self._on_decision = on_decision
         self._name = name
+        # Makes a key's actor when spawn() is given no factory of its own (one object for all
+        # children instead of one per child: memory, and objects the collector walks).
+        self._factory = factory
         self._children: dict[K, _Child[K]] = {}
         self._history: dict[K, _History] = {}
         self._closed = False
@@ -127,13 +132,16 @@ class Supervisor(Generic[K]):
         """Keys that have a child (running or still stopping)."""
         return iter(tuple(self._children))
 
-    def spawn(self, key: K, factory: Callable[[], Actor], *, name: str | None = None) -> ActorRef:
-        """Start a child for `key` from `factory` (also used for every restart).
+    def spawn(self, key: K, factory: Callable[[], Actor] | None = None, *,
+              name: str | None = None) -> ActorRef:
+        """Start a child for `key` from `factory` (also used for every restart); without one,
+        from the supervisor's own factory, called with `key` each time.
 
         If the key's previous child is still stopping, the new one starts after it ended.
 
         Raises:
-            ValueError: `key` already has a running child.
+            ValueError: `key` already has a running child, or no factory was given to the
+                supervisor or to this call.
             ActorDeadError: stop_all() has begun.
         """
         if self._closed:
@@ -141,7 +149,7 @@ class Supervisor(Generic[K]):
         previous = self._children.get(key)
         if previous is not None and previous.ref.is_alive:
             raise ValueError("key already has a running child")
-        actor = factory()
+        actor = self._make(key, factory)
         after = previous.ref if previous is not None else None
         ref = actor.start(name=name, clock=self._clock, after=after)
         child = _Child(self, key, factory, ref)
@@ -216,11 +224,18 @@ class Supervisor(Generic[K]):
 
     def _restart(self, child: _Child[K]) -> bool:
         try:
-            child.ref._replace(child.factory())
+            child.ref._replace(self._make(child.key, child.factory))
         except Exception:
             log.exception("child_factory_failed", supervisor=self._name, actor=child.ref.name)
             return False
         return True
+
+    def _make(self, key: K, factory: Callable[[], Actor] | None) -> Actor:
+        if factory is not None:
+            return factory()
+        if self._factory is None:
+            raise ValueError(f"{self._name}: no factory for {key!r}")
+        return self._factory(key)
 
     def _abort(self, child: _Child[K]) -> list[object]:
         dropped = child.ref._abort()

@@ -304,3 +304,58 @@ async def test_fake_clock_sleepers_wake_only_when_time_is_jumped_past_their_dead
     assert clock.sleeping == 0
     with pytest.raises(ValueError):
         clock.jump(-1)
+
+
+async def test_the_supervisors_own_factory_makes_each_child_from_its_key(clock):
+    """spawn() without a factory: the supervisor's, called with the key at the start and at
+    every restart (one factory for all children, none kept per child)."""
+    made: list[str] = []
+    log: list[tuple[int, object]] = []
+
+    def factory(key: str) -> CounterActor:
+        made.append(key)
+        return CounterActor(len(made), log)
+
+    supervisor: Supervisor[str] = Supervisor(clock=clock, factory=factory)
+    a, b = supervisor.spawn("a"), supervisor.spawn("b")
+    assert await a.ask("x") == (1, 1) and await b.ask("y") == (2, 1)
+    a.tell_nowait("boom")
+    assert await a.ask("z") == (3, 1)  # restarted from the factory, with its key
+    assert made == ["a", "b", "a"]
+    await supervisor.stop_all()
+
+
+async def test_a_restart_whose_factory_fails_aborts_the_child(clock):
+    """The supervisor's factory refusing a key at a restart (e.g. its number was removed by a
+    reload) aborts that child: the failed message and the queued ones are reported."""
+    refuse: set[str] = set()
+    log: list[tuple[int, object]] = []
+    decisions: list[Decision] = []
+
+    def factory(key: str) -> CounterActor:
+        if key in refuse:
+            raise LookupError(key)
+        return CounterActor(1, log)
+
+    def on_decision(key: str, decision: SupervisorDecision, exc: Exception, msg: object) -> None:
+        decisions.append((key, decision, type(exc), msg))
+
+    supervisor: Supervisor[str] = Supervisor(clock=clock, factory=factory, on_decision=on_decision)
+    ref = supervisor.spawn("k")
+    assert await ref.ask("x") == (1, 1)
+    refuse.add("k")
+    with capture_logs() as logs:
+        ref.tell_nowait("boom")
+        ref.tell_nowait("queued")
+        await ref.wait_stopped()
+    assert decisions == [("k", SupervisorDecision.ABORT, Boom, "boom"),
+                         ("k", SupervisorDecision.ABORT, ActorDeadError, "queued")]
+    assert any(e["event"] == "child_factory_failed" for e in logs)
+    assert supervisor.get("k") is None
+
+
+async def test_spawn_without_any_factory_is_refused(clock):
+    supervisor: Supervisor[str] = Supervisor(clock=clock)
+    with pytest.raises(ValueError, match="no factory"):
+        supervisor.spawn("k")
+    assert supervisor.get("k") is None
