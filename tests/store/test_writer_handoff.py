@@ -72,6 +72,14 @@ class Gate:
         self.opened.set()
 
 
+async def held(writer: Writer, *, admit: bool = False) -> tuple[Gate, asyncio.Task[int]]:
+    """Submit "a" on a gate and wait until its batch holds the connection thread."""
+    gate = Gate()
+    task = asyncio.create_task(writer.submit(insert("a", gate), admit=admit))
+    await gate.reached()
+    return gate, task
+
+
 async def rows(conn: aiosqlite.Connection) -> list[str]:
     return await on_thread(conn, lambda c: [r[0] for r in c.execute("SELECT v FROM t ORDER BY n")])
 
@@ -87,9 +95,7 @@ async def until(condition: Callable[[], bool]) -> None:
 async def test_ordering_across_the_idle_and_busy_switch(
     conn: aiosqlite.Connection, writer: Writer
 ) -> None:
-    gate = Gate()
-    a = asyncio.create_task(writer.submit(insert("a", gate)))
-    await gate.reached()
+    gate, a = await held(writer)
     # idle: a went to the thread at once; b and c wait behind it
     assert writer.statistics().in_flight == 1 and writer.statistics().pending == 0
     b = asyncio.create_task(writer.submit(insert("b")))
@@ -186,9 +192,7 @@ async def test_a_failing_job_alone_on_the_direct_path_fails_only_its_caller(
 async def test_a_failing_job_in_a_batch_formed_while_busy_fails_alone(
     conn: aiosqlite.Connection, writer: Writer
 ) -> None:
-    gate = Gate()
-    first = asyncio.create_task(writer.submit(insert("a", gate)))
-    await gate.reached()
+    gate, first = await held(writer)
     queued = [asyncio.create_task(writer.submit(insert(v))) for v in ("b", "a", "c")]
     await asyncio.sleep(0)
     gate.open()
@@ -203,9 +207,7 @@ async def test_a_failing_job_in_a_batch_formed_while_busy_fails_alone(
 async def test_a_cancelled_caller_still_has_its_data_committed(
     conn: aiosqlite.Connection, writer: Writer
 ) -> None:
-    gate = Gate()
-    on_the_thread = asyncio.create_task(writer.submit(insert("a", gate)))
-    await gate.reached()
+    gate, on_the_thread = await held(writer)
     queued = asyncio.create_task(writer.submit(insert("b")))
     await asyncio.sleep(0)
     on_the_thread.cancel()
@@ -222,9 +224,7 @@ async def test_a_cancelled_caller_still_has_its_data_committed(
 async def test_close_while_a_direct_batch_is_on_the_thread(
     conn: aiosqlite.Connection, writer: Writer
 ) -> None:
-    gate = Gate()
-    a = asyncio.create_task(writer.submit(insert("a", gate)))
-    await gate.reached()
+    gate, a = await held(writer)
     b = asyncio.create_task(writer.submit(insert("b")))
     lazy = asyncio.create_task(writer.submit(insert("lazy"), lazy=True))
     await asyncio.sleep(0)
@@ -244,9 +244,7 @@ async def test_close_while_a_direct_batch_is_on_the_thread(
 async def test_a_writer_cancelled_mid_batch_fails_the_queue_and_commits_the_batch(
     conn: aiosqlite.Connection, writer: Writer
 ) -> None:
-    gate = Gate()
-    a = asyncio.create_task(writer.submit(insert("a", gate)))
-    await gate.reached()
+    gate, a = await held(writer)
     b = asyncio.create_task(writer.submit(insert("b")))
     await asyncio.sleep(0)
     task = writer._task
@@ -271,9 +269,7 @@ async def test_admission_counts_what_waits_behind_a_direct_batch(
 ) -> None:
     w = Writer(conn, max_pending=1)
     w.start()
-    gate = Gate()
-    a = asyncio.create_task(w.submit(insert("a", gate), admit=True))
-    await gate.reached()
+    gate, a = await held(w, admit=True)
     assert w.admits()  # a is on the thread, nothing waits
     b = asyncio.create_task(w.submit(insert("b"), admit=True))
     await asyncio.sleep(0)
@@ -294,9 +290,7 @@ async def test_the_commit_observer_sees_every_batch(
     seen: list[float] = []
     clock = iter(range(1000))
     writer.observe_commits(seen.append, lambda: float(next(clock)))
-    gate = Gate()
-    a = asyncio.create_task(writer.submit(insert("a", gate)))
-    await gate.reached()
+    gate, a = await held(writer)
     b = asyncio.create_task(writer.submit(insert("b")))
     await asyncio.sleep(0)
     gate.open()
