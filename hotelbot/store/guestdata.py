@@ -12,6 +12,13 @@ themselves (the keys of their shared guest data: name, room, email, ...) dropped
 request's data. Everything else about the guest at that hotel is deleted: their shared
 record, conversations, messages in and out, delivery statuses, 24-hour windows and
 scheduled messages. Funnel counts hold no identity and stay.
+
+Every erasing statement finds the guest's rows through an index (tests/ops/test_guest_data.py
+reads the query plans): retention erases idle guests a hundred at a time inside one writer
+job, so a table read whole per guest would hold every conversation's commit behind it. Rows
+kept per (number, guest) are found through the hotel's numbers, like the rows that have no
+hotel of their own: a row left on a number a reload took from the hotel is not found there
+(a conversation expires after its timeout, a staff hand-off at its end).
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import orjson
 
 from hotelbot.store.database import Database
 
-Scope = Literal["hotel", "number", "sent_to"]
+Scope = Literal["hotel", "hotel_number", "number", "sent_to"]
 OnForget = Literal["delete", "anonymise"]
 GUEST_COLUMNS = frozenset({"guest_id", "recipient_id"})  # columns that name a guest
 
@@ -34,8 +41,10 @@ GUEST_COLUMNS = frozenset({"guest_id", "recipient_id"})  # columns that name a g
 @dataclass(frozen=True, slots=True)
 class GuestTable:
     """A table holding guest data. `scope`: how a row belongs to a hotel: its `hotel_id`
-    column ("hotel"), its `phone_number_id` being one of the hotel's numbers ("number"), or
-    its `wamid` being a message the hotel sent to the guest ("sent_to", delivery statuses)."""
+    column ("hotel"), that column and its `phone_number_id` being one of the hotel's numbers
+    ("hotel_number": tables keyed by number and guest), its `phone_number_id` alone
+    ("number"), or its `wamid` being a message the hotel sent to the guest ("sent_to",
+    delivery statuses)."""
 
     table: str
     guest_column: str
@@ -46,12 +55,12 @@ class GuestTable:
 # Order matters for erasure: statuses are found through the outbound rows they name.
 GUEST_TABLES: tuple[GuestTable, ...] = (
     GuestTable("guests", "guest_id", "hotel"),
-    GuestTable("conversations", "guest_id", "hotel"),
+    GuestTable("conversations", "guest_id", "hotel_number"),
     GuestTable("inbound", "guest_id", "number"),
     GuestTable("delivery_statuses", "recipient_id", "sent_to"),
     GuestTable("outbound", "guest_id", "number"),
     GuestTable("windows", "guest_id", "number"),
-    GuestTable("handoffs", "guest_id", "hotel"),
+    GuestTable("handoffs", "guest_id", "hotel_number"),
     GuestTable("stays", "guest_id", "hotel"),
     GuestTable("opt_outs", "guest_id", "hotel"),
     GuestTable("scheduled_messages", "guest_id", "hotel"),
@@ -73,6 +82,8 @@ def _where(spec: GuestTable, numbers: Sequence[str]) -> tuple[str, tuple[object,
     marks = ", ".join("?" for _ in numbers) or "NULL"
     if spec.scope == "hotel":
         return "hotel_id = ?", ()
+    if spec.scope == "hotel_number":
+        return f"hotel_id = ? AND phone_number_id IN ({marks})", tuple(numbers)
     if spec.scope == "number":
         return f"phone_number_id IN ({marks})", tuple(numbers)
     return (f"wamid IN (SELECT wamid FROM outbound WHERE wamid IS NOT NULL AND guest_id = ?"
@@ -83,6 +94,8 @@ def _params(spec: GuestTable, hotel_id: str, guest_id: str,
             extra: tuple[object, ...]) -> tuple[object, ...]:
     if spec.scope == "hotel":
         return (guest_id, hotel_id)
+    if spec.scope == "hotel_number":
+        return (guest_id, hotel_id, *extra)
     if spec.scope == "number":
         return (guest_id, *extra)
     return (guest_id, guest_id, *extra)
@@ -136,11 +149,8 @@ class SqliteGuestData:
         `numbers`: the hotel's department numbers (phone_number_id), which scope the tables
         keyed by number.
         """
-        def read(conn: sqlite3.Connection) -> dict[str, list[dict[str, object]]]:
-            return {spec.table: _select(conn, spec, hotel_id, guest_id, numbers)
-                    for spec in GUEST_TABLES}
-
-        return await self._db.read(read)
+        return await self._db.read(
+            lambda conn: read_guest(conn, hotel_id, guest_id, numbers))
 
     async def forget(
         self, hotel_id: str, guest_id: str, numbers: Sequence[str]
@@ -149,6 +159,13 @@ class SqliteGuestData:
         pseudonym = f"forgotten-{secrets.token_hex(8)}"
         return await self._db.write(
             lambda conn: erase_guest(conn, hotel_id, guest_id, numbers, pseudonym))
+
+
+def read_guest(conn: sqlite3.Connection, hotel_id: str, guest_id: str,
+               numbers: Sequence[str]) -> dict[str, list[dict[str, object]]]:
+    """On the connection thread: every row about one guest at one hotel, per table."""
+    return {spec.table: _select(conn, spec, hotel_id, guest_id, numbers)
+            for spec in GUEST_TABLES}
 
 
 def erase_guest(conn: sqlite3.Connection, hotel_id: str, guest_id: str,

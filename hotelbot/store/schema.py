@@ -354,9 +354,19 @@ ALTER TABLE conversations_v8 RENAME TO conversations;
 CREATE INDEX conversations_by_activity ON conversations (activity_span);
 """
 
+# v9: a guest's requests and scheduled messages at a hotel found through an index, not by
+# reading all of the hotel's (requests) or all (scheduled messages): export and forget read
+# them, and retention erases idle guests a hundred at a time inside one writer job (a year of
+# a busy hotel's rows, read once per guest, held every commit behind it for seconds). No
+# column of either index moves when a request or a scheduled message does.
+_V9_BY_GUEST = """
+CREATE INDEX requests_by_guest ON requests (hotel_id, guest_id);
+CREATE INDEX scheduled_by_hotel_guest ON scheduled_messages (hotel_id, guest_id);
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _V1, _V2, _V3, _V4_FUNNEL, _V5_CONSOLE, _V6_SCHEDULER, _V7_COOLOFF,
-    _V8_CONVERSATIONS_ROWID,
+    _V8_CONVERSATIONS_ROWID, _V9_BY_GUEST,
 )
 """Migration n (1-based) is MIGRATIONS[n - 1]; append only."""
 

@@ -16,6 +16,7 @@ import structlog
 from hotelbot.app import ADMIN
 from hotelbot.cli.admin import call
 from hotelbot.store import GUEST_COLUMNS, GUEST_TABLES
+from hotelbot.store.guestdata import erase_guest, read_guest
 from hotelbot.store.schema import MIGRATIONS, migrate
 from tests.fakes.hotel import Hotel, HotelFactory
 from tests.numbers import FRONT_DESK, ROOM_SERVICE, SEASIDE_FRONT_DESK
@@ -39,6 +40,33 @@ def test_every_table_with_a_guest_column_is_in_the_guest_data_list(tmp_path: Pat
     assert not missing, f"add these tables to store/guestdata.py GUEST_TABLES: {missing}"
     for table, column in listed.items():
         assert column in holding.get(table, set()), f"{table}.{column} does not exist"
+    conn.close()
+
+
+def test_erasing_a_guest_finds_their_rows_through_indexes(tmp_path: Path) -> None:
+    """Retention erases idle guests a hundred at a time inside one writer job: a statement
+    reading a whole table, or a hotel's whole history, per guest would hold every commit
+    behind it. The statements `erase_guest` runs each search by the guest; an export reads
+    no table whole. (The plans of the very statements run, traced with their values.)"""
+    conn = sqlite3.connect(tmp_path / "schema.sqlite3", isolation_level=None)
+    migrate(conn, MIGRATIONS)
+    ran: list[str] = []
+    conn.set_trace_callback(ran.append)
+    erase_guest(conn, "seaside", GUEST, ("111", "222"), "forgotten-1")
+    erasing = [sql for sql in ran if f"'{GUEST}'" in sql]
+    ran.clear()
+    read_guest(conn, "seaside", GUEST, ("111", "222"))
+    exporting = [sql for sql in ran if f"'{GUEST}'" in sql]
+    conn.set_trace_callback(None)
+    assert len(erasing) == len(exporting) + 1 == len(GUEST_TABLES) + 1  # + the shared data read
+    for sql in erasing + exporting:
+        plan = [str(row[3]) for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}")]
+        assert not [step for step in plan if step.startswith("SCAN ")], (sql, plan)
+    for sql in erasing:
+        plan = [str(row[3]) for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}")]
+        # (delivery statuses: by wamid, through the guest's outbound rows)
+        assert any("guest_id=?" in step for step in plan if step.startswith("SEARCH ")), (
+            sql, plan)
     conn.close()
 
 
