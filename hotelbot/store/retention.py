@@ -72,7 +72,7 @@ class SqliteRetention:
              encode_time(cutoffs.requests))).rowcount)
         guests = 0
         while True:
-            batch = await self._db.write(lambda c: _purge_guests(
+            batch = await self._db.write(lambda c: purge_idle_guests(
                 c, hotel_id, marks, nums, encode_time(cutoffs.guests)))
             guests += batch
             if batch < GUEST_BATCH:
@@ -98,7 +98,7 @@ def _purge_outbound(conn: sqlite3.Connection, marks: str, numbers: tuple[str, ..
     return statuses, outbound
 
 
-def _purge_guests(conn: sqlite3.Connection, hotel_id: str, marks: str,
+def purge_idle_guests(conn: sqlite3.Connection, hotel_id: str, marks: str,
                   numbers: tuple[str, ...], cutoff: str) -> int:
     """Erase up to GUEST_BATCH idle guests with nothing in work; returns how many."""
     idle = [row[0] for row in conn.execute(

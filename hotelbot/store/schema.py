@@ -354,14 +354,18 @@ ALTER TABLE conversations_v8 RENAME TO conversations;
 CREATE INDEX conversations_by_activity ON conversations (activity_span);
 """
 
-# v9: a guest's requests and scheduled messages at a hotel found through an index, not by
-# reading all of the hotel's (requests) or all (scheduled messages): export and forget read
-# them, and retention erases idle guests a hundred at a time inside one writer job (a year of
-# a busy hotel's rows, read once per guest, held every commit behind it for seconds). No
-# column of either index moves when a request or a scheduled message does.
+# v9: a guest's requests, scheduled messages and stays at a hotel found through an index,
+# not by reading all of the hotel's rows (requests, stays) or all rows (scheduled messages):
+# export and forget read them, and retention looks for idle guests and erases them a hundred
+# at a time inside one writer job (a year of a busy hotel's rows, read once per guest, held
+# every commit behind it for seconds). stays_by_guest now carries what retention asks of a
+# stay (its state and check-out), so the planner takes it over the hotel's whole range. No
+# column of these indexes moves when a request or a scheduled message does.
 _V9_BY_GUEST = """
 CREATE INDEX requests_by_guest ON requests (hotel_id, guest_id);
 CREATE INDEX scheduled_by_hotel_guest ON scheduled_messages (hotel_id, guest_id);
+DROP INDEX stays_by_guest;
+CREATE INDEX stays_by_guest ON stays (hotel_id, guest_id, state, check_out);
 """
 
 MIGRATIONS: tuple[str, ...] = (

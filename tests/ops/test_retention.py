@@ -17,6 +17,8 @@ from hotelbot.config import check_config, load_hotels
 from hotelbot.flows import Retention
 from hotelbot.store import open_store
 from hotelbot.store.codec import encode_time
+from hotelbot.store.retention import purge_idle_guests
+from hotelbot.store.schema import MIGRATIONS, migrate
 from tests.numbers import FRONT_DESK, SEASIDE_FRONT_DESK
 from tests.paths import CONFIG
 
@@ -163,3 +165,23 @@ async def test_the_server_sweeps_periodically(tmp_path: Path) -> None:
         else:
             pytest.fail("the retention sweep did not run")
     assert "w-old-received" in _ids(path, "SELECT wamid FROM inbound")
+
+
+def test_looking_for_idle_guests_searches_each_guests_rows_by_index(tmp_path: Path) -> None:
+    """The idle-guest query runs inside a writer job every hour: past the hotel's guests it
+    reads (the candidates), each check of a guest's requests, scheduled messages, stays and
+    messages is an index search by that guest, never the hotel's whole range."""
+    conn = sqlite3.connect(tmp_path / "plans.sqlite3", isolation_level=None)
+    migrate(conn, MIGRATIONS)
+    ran: list[str] = []
+    conn.set_trace_callback(ran.append)
+    assert purge_idle_guests(conn, "seaside", "?, ?", ("111", "222"), encode_time(NOW)) == 0
+    conn.set_trace_callback(None)
+    [query] = [sql for sql in ran if sql.startswith("SELECT g.guest_id")]
+    plan = [str(row[3]) for row in conn.execute(f"EXPLAIN QUERY PLAN {query}")]
+    searches = [step for step in plan if not step.startswith("CORRELATED")]
+    assert searches[0].startswith("SEARCH g "), plan  # the hotel's guests
+    assert len(searches) == 6, plan
+    for step in searches[1:]:
+        assert step.startswith("SEARCH ") and "guest_id=?" in step, plan
+    conn.close()
