@@ -243,8 +243,8 @@ class _MetricsSources:
     def __init__(self, core: Core) -> None:
         self._core = core
 
-    async def outbox_counts(self) -> tuple[dict[str, int], datetime | None]:
-        return await self._core.store.outbox.counts()
+    async def outbox_in_work(self) -> tuple[dict[str, int], datetime | None]:
+        return await self._core.store.outbox.in_work()
 
     def pacer_in_flight(self) -> int:
         return self._core.pacer.statistics().in_flight

@@ -59,7 +59,8 @@ class Metrics:
             "hotelbot_sends", "Graph API send attempts by result and Meta error code (0: none)",
             ["result", "code"], registry=r)
         self.outbound_rows = Gauge(
-            "hotelbot_outbound_rows", "Outbox rows by state (read at scrape)", ["state"],
+            "hotelbot_outbound_rows",
+            "Outbox rows not sent yet, by state: pending, sending (read at scrape)", ["state"],
             registry=r)
         self.pacer_queue = Gauge(
             "hotelbot_pacer_queue_depth", "Rows waiting to be sent: pending in the outbox",

@@ -199,8 +199,10 @@ class OutboxRepository(Protocol):
         """
         ...
 
-    async def counts(self) -> tuple[dict[str, int], datetime | None]:
-        """Rows by state, and the creation time of the oldest pending row (metrics)."""
+    async def in_work(self) -> tuple[dict[str, int], datetime | None]:
+        """Rows not sent yet by state (pending, sending), and the creation time of the oldest
+        pending row (metrics, read at each scrape: both through the states' partial indexes,
+        never the whole table)."""
         ...
 
 
@@ -353,10 +355,11 @@ class SqliteOutbox:
         params = (S.SKIPPED, reason, encode_time(at), id, *UNSENT, S.FAILED)
         await self._update(id, _SKIP, params)
 
-    async def counts(self) -> tuple[dict[str, int], datetime | None]:
-        by_state = {str(state): int(n) for state, n in await self._db.fetchall(_COUNTS, ())}
-        oldest = await self._db.fetchone(_OLDEST_PENDING, (S.PENDING,))
-        return by_state, codec.decode_optional_time(oldest[0] if oldest else None)
+    async def in_work(self) -> tuple[dict[str, int], datetime | None]:
+        found = await self._db.fetchone(_IN_WORK, ())
+        pending, sending, oldest = found if found is not None else (0, 0, None)
+        return ({S.PENDING.value: int(pending), S.SENDING.value: int(sending)},
+                codec.decode_optional_time(oldest))
     async def add(self, message: OutboundMessage, at: datetime) -> OutboundMessage:
         params = codec.outbound_params(message, codec.encode_time(at))
         row_id = await self._db.write(lambda conn: insert_outbound(conn, params))
@@ -423,8 +426,13 @@ _RELEASE = (
     "UPDATE outbound SET state = ?, sending_since = NULL WHERE state = ? AND sending_since < ?"
     " RETURNING id"
 )
-_COUNTS = "SELECT state, count(*) FROM outbound GROUP BY state"
-_OLDEST_PENDING = "SELECT min(created_at) FROM outbound WHERE state = ?"
+# The states are literals, so the planner reads each through its partial index (a scrape
+# every few seconds must not read an outbox of months).
+_IN_WORK = (
+    "SELECT (SELECT count(*) FROM outbound WHERE state = 'pending'),"
+    " (SELECT count(*) FROM outbound WHERE state = 'sending'),"
+    " (SELECT min(created_at) FROM outbound WHERE state = 'pending')"
+)
 _GET = f"SELECT {codec.OUTBOUND_ROW_COLUMNS} FROM outbound WHERE id = ?"
 _EXISTS = "SELECT 1 FROM outbound WHERE id = ?"
 _RECENT = f"SELECT {codec.OUTBOUND_ROW_COLUMNS} FROM outbound ORDER BY id DESC LIMIT ?"

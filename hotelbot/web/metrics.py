@@ -41,7 +41,7 @@ class Transport(Protocol):
 class MetricsSources(Protocol):
     """What a scrape reads (the composition root's core)."""
 
-    async def outbox_counts(self) -> tuple[dict[str, int], datetime | None]: ...
+    async def outbox_in_work(self) -> tuple[dict[str, int], datetime | None]: ...
 
     def pacer_in_flight(self) -> int: ...
 
@@ -122,7 +122,7 @@ class MeteredTransport:
 
 async def refresh(metrics: Metrics, sources: MetricsSources) -> None:
     """Set the gauges that describe a state, read at scrape time."""
-    by_state, oldest = await sources.outbox_counts()
+    by_state, oldest = await sources.outbox_in_work()
     metrics.outbound_rows.clear()
     for state, count in by_state.items():
         metrics.outbound_rows.labels(state).set(count)

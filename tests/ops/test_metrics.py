@@ -71,6 +71,7 @@ async def test_metrics_count_a_check_in_through_the_webhook(hotel: Hotel) -> Non
     assert value(samples, "hotelbot_webhook_seconds_count", code="401") == 1
     assert value(samples, "hotelbot_store_commit_seconds_count") >= steps
     assert value(samples, "hotelbot_outbound_rows", state="pending") == 0
+    assert value(samples, "hotelbot_outbound_rows", state="sending") == 0
     assert value(samples, "hotelbot_pacer_queue_depth") == 0
     assert value(samples, "hotelbot_actors_active") == 1
     assert value(samples, "hotelbot_cooloffs_total", hotel="demo_hotel", flow="check_in") == 0

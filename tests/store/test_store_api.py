@@ -356,6 +356,11 @@ async def test_outbox_pending_order_and_state_changes(store: Store) -> None:
     assert [r.message.id for r in recent] == [menu.id, reminder.id, hello.id]
     assert [r.state for r in recent] == [OutboundState.PENDING] * 2 + [OutboundState.SENT]
     assert await store.outbox.recent(guest_id="nobody") == []
+    assert await store.outbox.in_work() == ({"pending": 2, "sending": 0}, T0)
+    assert await store.outbox.mark_sending([reminder.id], T0) == {reminder.id}
+    assert await store.outbox.in_work() == ({"pending": 1, "sending": 1}, T0)
+    await store.outbox.mark_sent(menu.id, "wamid.out2", T0)
+    assert await store.outbox.in_work() == ({"pending": 0, "sending": 1}, None)
 
 
 async def test_marking_an_unknown_outbound_row_is_an_error(store: Store) -> None:
