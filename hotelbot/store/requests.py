@@ -120,9 +120,11 @@ class RequestRepository(Protocol):
         """
         ...
 
-    async def stamp(self, hotel_id: str, departments: Sequence[str] = ()) -> tuple[int, str]:
-        """(newest id, latest change) of a hotel's requests (of these departments, when
-        given): changes when any of them does."""
+    async def stamp(self, hotel_id: str, departments: Sequence[str] = (), *,
+                    window: int) -> tuple[int, str]:
+        """(newest id, a digest) of what a board of the hotel's `window` newest requests
+        shows (those of `departments` among them, when given): changes when one of them is
+        added, moved or removed. Reads those rows only, newest first through an index."""
         ...
 
 
@@ -186,13 +188,14 @@ class SqliteRequests:
                                priority=notice.priority, template=notice.template,
                                id=outbox_id)
 
-    async def stamp(self, hotel_id: str, departments: Sequence[str] = ()) -> tuple[int, str]:
+    async def stamp(self, hotel_id: str, departments: Sequence[str] = (), *,
+                    window: int) -> tuple[int, str]:
         if departments:
             marks = ", ".join("?" * len(departments))
-            row = await self._db.fetchone(f"{_STAMP} AND department IN ({marks})",
-                                          (*_STAMP_STATES, hotel_id, *departments))
+            row = await self._db.fetchone(f"{_STAMP} WHERE department IN ({marks})",
+                                          (*_STAMP_STATES, hotel_id, window, *departments))
         else:
-            row = await self._db.fetchone(_STAMP, (*_STAMP_STATES, hotel_id))
+            row = await self._db.fetchone(_STAMP, (*_STAMP_STATES, hotel_id, window))
         return (int(row[0] or 0), str(row[1] or "")) if row else (0, "")
 
     async def open_for_guest(self, hotel_id: str, guest_id: str, limit: int = 10
@@ -238,13 +241,14 @@ _TRANSITION = (
     "UPDATE requests SET status = ?, updated_at = ?, note = coalesce(?, note)"
     " WHERE id = ? AND hotel_id = ? AND status = ?"
 )
-# Every move changes the count of some status, even one within the same microsecond.
+# Over the board's window (the newest requests, through requests_newest): a new request moves
+# max(id), a removed one min(id) or the count, and every move changes the count of some
+# status, even one within the same microsecond.
 _STAMP = (
-    "SELECT max(id), coalesce(max(updated_at), '') || '|' || count(*) || '|'"
-    " || sum(CASE WHEN status = ? THEN 1 ELSE 0 END) || '|'"
-    " || sum(CASE WHEN status = ? THEN 1 ELSE 0 END) || '|'"
-    " || sum(CASE WHEN status = ? THEN 1 ELSE 0 END)"
-    " FROM requests WHERE hotel_id = ?"
+    "SELECT max(id), min(id) || '|' || count(*) || '|' || coalesce(max(updated_at), '')"
+    " || '|' || sum(status = ?) || '|' || sum(status = ?) || '|' || sum(status = ?)"
+    " FROM (SELECT id, department, status, updated_at FROM requests WHERE hotel_id = ?"
+    " ORDER BY id DESC LIMIT ?)"
 )
 _STAMP_STATES = (S.NEW, S.ACKNOWLEDGED, S.DONE)
 _SET_STATUS = (

@@ -354,15 +354,22 @@ ALTER TABLE conversations_v8 RENAME TO conversations;
 CREATE INDEX conversations_by_activity ON conversations (activity_span);
 """
 
-# v9: a guest's requests, scheduled messages and stays at a hotel found through an index,
-# not by reading all of the hotel's rows (requests, stays) or all rows (scheduled messages):
-# export and forget read them, and retention looks for idle guests and erases them a hundred
-# at a time inside one writer job (a year of a busy hotel's rows, read once per guest, held
-# every commit behind it for seconds). stays_by_guest now carries what retention asks of a
-# stay (its state and check-out), so the planner takes it over the hotel's whole range. No
-# column of these indexes moves when a request or a scheduled message does.
+# v9: no statement reads a hotel's whole history where it wants a few rows.
+# - A guest's requests, scheduled messages and stays at a hotel are found through an index,
+#   not by reading all of the hotel's rows (requests, stays) or all rows (scheduled
+#   messages): export and forget read them, and retention looks for idle guests and erases
+#   them a hundred at a time inside one writer job (a year of a busy hotel's rows, read once
+#   per guest, held every commit behind it). stays_by_guest now carries what retention asks
+#   of a stay (its state and check-out), so the planner takes it over the hotel's range.
+# - requests_newest (hotel_id, and so the rowid: id) gives the console board its newest
+#   requests in order, and the board's change stamp (read every second by every open board)
+#   reads only those; requests_by_update, which only that stamp's old whole-hotel pass used,
+#   goes (it was rewritten by every move of a request).
+# No column of the new indexes moves when a request or a scheduled message does.
 _V9_BY_GUEST = """
 CREATE INDEX requests_by_guest ON requests (hotel_id, guest_id);
+CREATE INDEX requests_newest ON requests (hotel_id);
+DROP INDEX requests_by_update;
 CREATE INDEX scheduled_by_hotel_guest ON scheduled_messages (hotel_id, guest_id);
 DROP INDEX stays_by_guest;
 CREATE INDEX stays_by_guest ON stays (hotel_id, guest_id, state, check_out);

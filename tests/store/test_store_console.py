@@ -109,12 +109,28 @@ async def test_a_stale_or_foreign_move_changes_nothing(store: Store) -> None:
 
 async def test_the_board_stamp_changes_with_its_departments_only(store: Store) -> None:
     rid = await _request(store)
-    before = await store.requests.stamp("h1", ("housekeeping",))
-    board = await store.requests.stamp("h1")
+    before = await store.requests.stamp("h1", ("housekeeping",), window=10)
+    board = await store.requests.stamp("h1", window=10)
     await store.requests.transition("h1", rid, seen=S.NEW, to=S.ACKNOWLEDGED, at=T0)
-    assert await store.requests.stamp("h1", ("housekeeping",)) == before
-    assert await store.requests.stamp("h1") != board
-    assert (await store.requests.stamp("h1", ("room_service",)))[0] == rid
+    assert await store.requests.stamp("h1", ("housekeeping",), window=10) == before
+    assert await store.requests.stamp("h1", window=10) != board
+    assert (await store.requests.stamp("h1", ("room_service",), window=10))[0] == rid
+
+
+async def test_the_board_stamp_watches_the_window_the_board_shows(store: Store) -> None:
+    """The stamp reads the `window` newest requests only: it moves when one of them moves,
+    when a new one comes, when one leaves; a move of an older request is not on the board."""
+    old, middle, new = [await _request(store) for _ in range(3)]
+    shown = await store.requests.stamp("h1", window=2)
+    assert shown[0] == new
+    await store.requests.transition("h1", old, seen=S.NEW, to=S.ACKNOWLEDGED, at=T0)
+    assert await store.requests.stamp("h1", window=2) == shown  # not among the newest two
+    assert await store.requests.cancel_by_guest(middle, "h1", "g1")  # at no new time
+    moved = await store.requests.stamp("h1", window=2)
+    assert moved != shown and moved[0] == new
+    newest = await _request(store)
+    shifted = await store.requests.stamp("h1", window=2)
+    assert shifted != moved and shifted[0] == newest
 
 
 async def test_staff_accounts(store: Store) -> None:

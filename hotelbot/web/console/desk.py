@@ -45,6 +45,8 @@ log = structlog.get_logger(__name__)
 
 DoneHook = Callable[[RequestRecord], Awaitable[object] | object]
 
+BOARD_SIZE = 300  # the newest requests of the hotel a board shows (and its stamp watches)
+
 ACTIONS: Mapping[str, RequestStatus] = {
     "acknowledge": RequestStatus.ACKNOWLEDGED,
     "done": RequestStatus.DONE,
@@ -136,12 +138,14 @@ class Desk:
     def now(self) -> datetime:
         return self._clock.now()
 
-    async def recent(self, staff: StaffRecord, limit: int = 300) -> list[RequestRecord]:
-        """The hotel's newest requests (the caller filters by department)."""
-        return await self._store.requests.recent(staff.hotel_id, limit=limit)
+    async def recent(self, staff: StaffRecord) -> list[RequestRecord]:
+        """The hotel's BOARD_SIZE newest requests (the caller filters by department)."""
+        return await self._store.requests.recent(staff.hotel_id, limit=BOARD_SIZE)
 
     async def board_stamp(self, staff: StaffRecord) -> tuple[int, str]:
-        return await self._store.requests.stamp(staff.hotel_id, staff.departments)
+        """Changes when what `recent` shows the staff member changes."""
+        return await self._store.requests.stamp(staff.hotel_id, staff.departments,
+                                                window=BOARD_SIZE)
 
     async def history(self, number: str, guest_id: str) -> History:
         return await self._store.history.of(number, guest_id)
