@@ -70,10 +70,15 @@ class SqliteHistory:
         if not phone_number_ids:
             return []
         marks = ", ".join("?" * len(phone_number_ids))
+        # The windows hold each (number, guest)'s latest message time (what the messages'
+        # max(sent_at) is, without reading every message kept): one row a guest, not one a
+        # message. Guests whose messages retention has purged are left out, as before.
         rows = await self._db.fetchall(
-            "SELECT phone_number_id, guest_id, max(sent_at) AS last FROM inbound"
-            f" WHERE phone_number_id IN ({marks}) AND kind != 'rejected'"
-            " GROUP BY phone_number_id, guest_id ORDER BY last DESC LIMIT ?",
+            "SELECT w.phone_number_id, w.guest_id, w.last_inbound_at FROM windows w"
+            f" WHERE w.phone_number_id IN ({marks}) AND EXISTS (SELECT 1 FROM inbound i"
+            "  WHERE i.phone_number_id = w.phone_number_id AND i.guest_id = w.guest_id"
+            "  AND i.kind != 'rejected')"
+            " ORDER BY w.last_inbound_at DESC LIMIT ?",
             (*phone_number_ids, limit))
         return [(n, g, codec.decode_time(at)) for n, g, at in rows]
 

@@ -356,7 +356,7 @@ class SqliteOutbox:
         await self._update(id, _SKIP, params)
 
     async def in_work(self) -> tuple[dict[str, int], datetime | None]:
-        found = await self._db.fetchone(_IN_WORK, ())
+        found = await self._db.fetchone(_IN_WORK, (S.PENDING, S.SENDING, S.PENDING))
         pending, sending, oldest = found if found is not None else (0, 0, None)
         return ({S.PENDING.value: int(pending), S.SENDING.value: int(sending)},
                 codec.decode_optional_time(oldest))
@@ -426,12 +426,12 @@ _RELEASE = (
     "UPDATE outbound SET state = ?, sending_since = NULL WHERE state = ? AND sending_since < ?"
     " RETURNING id"
 )
-# The states are literals, so the planner reads each through its partial index (a scrape
-# every few seconds must not read an outbox of months).
+# Each through its state's partial index (SQLite plans with the bound state): a scrape every
+# few seconds must not read an outbox of months.
 _IN_WORK = (
-    "SELECT (SELECT count(*) FROM outbound WHERE state = 'pending'),"
-    " (SELECT count(*) FROM outbound WHERE state = 'sending'),"
-    " (SELECT min(created_at) FROM outbound WHERE state = 'pending')"
+    "SELECT (SELECT count(*) FROM outbound WHERE state = ?),"
+    " (SELECT count(*) FROM outbound WHERE state = ?),"
+    " (SELECT min(created_at) FROM outbound WHERE state = ?)"
 )
 _GET = f"SELECT {codec.OUTBOUND_ROW_COLUMNS} FROM outbound WHERE id = ?"
 _EXISTS = "SELECT 1 FROM outbound WHERE id = ?"

@@ -577,3 +577,24 @@ async def test_purge_with_nothing_newer_than_the_cutoff(store: Store) -> None:
     await store.inbound.mark_done(seq)
     assert await store.inbound.purge(T0 + timedelta(days=1)) == 1
     assert await store.inbound.purge(T0 + timedelta(days=1)) == 0
+
+
+async def test_the_consoles_recent_guests_newest_first_from_the_messages_kept(
+        store: Store) -> None:
+    """history.guests_of: each (number, guest) once, at its latest message, newest first;
+    a guest whose messages retention purged is not listed (their conversation page would be
+    empty)."""
+    t = [T0 + timedelta(minutes=m) for m in range(4)]
+    await store.inbound.record_webhook(
+        [inbound("a1", guest="ga", sent_at=t[0]), inbound("b1", guest="gb", sent_at=t[1]),
+         inbound("a2", guest="ga", sent_at=t[2]), inbound("c1", guest="gc", number="pn2",
+                                                           sent_at=t[3])],
+        [], [], at=t[0], hotel_of=HOTELS)
+    assert await store.history.guests_of(("pn1", "pn2")) == [
+        ("pn2", "gc", t[3]), ("pn1", "ga", t[2]), ("pn1", "gb", t[1])]
+    assert await store.history.guests_of(("pn1",), limit=1) == [("pn1", "ga", t[2])]
+    for message in await store.inbound.pending():
+        await store.inbound.mark_done(message.seq)
+    assert await store.inbound.purge(t[0] + timedelta(seconds=1)) == 4  # all received at t0
+    assert await store.history.guests_of(("pn1", "pn2")) == []
+    assert await store.history.guests_of(()) == []
