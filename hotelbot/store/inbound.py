@@ -41,6 +41,7 @@ from hotelbot.store.records import (
     RecordedWebhook,
     RejectedPart,
 )
+from hotelbot.store.retention import older_rows
 from hotelbot.store.statuses import record_statuses
 from hotelbot.store.windows import touch_window
 from hotelbot.typedefs import HotelId, NumberId
@@ -372,13 +373,9 @@ _UNPARK = (
     f" WHERE seq = ? AND state = ? AND kind != ? RETURNING {codec.INBOUND_COLUMNS}"
 )
 _IS_KIND = "SELECT 1 FROM inbound WHERE seq = ? AND kind = ?"
-# seq grows with received_at, so the subquery walks only the old rows it is about to delete:
-# cheap when run regularly, no extra index on the hot insert.
-_PURGE = (
-    "DELETE FROM inbound WHERE state = ? AND seq < COALESCE("
-    "(SELECT seq FROM inbound WHERE received_at >= ? ORDER BY seq LIMIT 1),"
-    " (SELECT COALESCE(max(seq), 0) + 1 FROM inbound))"
-)
+# seq grows with received_at, so this walks only the old rows it is about to delete: cheap
+# when run regularly, no extra index on the hot insert.
+_PURGE = f"DELETE FROM inbound WHERE +state = ? AND {older_rows('inbound', 'seq', 'received_at')}"
 
 
 def insert_inbound(

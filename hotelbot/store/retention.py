@@ -5,7 +5,10 @@ Must never delete what is still in work: an inbound message not yet processed, a
 row not yet sent (pending, sending), an open request, or a guest with any of those, with a
 pending scheduled message or with a stay booked or ended less than the guest age ago. Must
 never touch another hotel's rows. Each purge is one writer job per kind, so a large purge
-never holds the writer long (guests go a batch at a time).
+never holds the writer long (guests go a batch at a time), and each reads only the rows older
+than its cutoff: messages, replies and requests are numbered in the order they were written,
+so a purge walks from the oldest row up to the first one written since the cutoff
+(`older_rows`), not through every row the hotel keeps.
 
 An idle guest is erased the way `guest forget` erases (guestdata.py): their finished requests
 stay, anonymised; everything else about them at that hotel goes.
@@ -58,18 +61,21 @@ class SqliteRetention:
         """Delete the hotel's rows past their cutoffs (see the module docstring)."""
         marks = ", ".join("?" for _ in numbers) or "NULL"
         nums = tuple(numbers)
+        inbound_cutoff = encode_time(cutoffs.inbound)
         inbound = await self._db.write(lambda c: c.execute(
-            f"DELETE FROM inbound WHERE phone_number_id IN ({marks})"
-            " AND state IN (?, ?) AND received_at < ?",
-            (*nums, InboundState.DONE, InboundState.PARKED, encode_time(cutoffs.inbound)),
+            f"DELETE FROM inbound WHERE {older_rows('inbound', 'seq', 'received_at')}"
+            f" AND +phone_number_id IN ({marks}) AND state IN (?, ?) AND received_at < ?",
+            (inbound_cutoff, *nums, InboundState.DONE, InboundState.PARKED, inbound_cutoff),
         ).rowcount)
         statuses, outbound = await self._db.write(
             lambda c: _purge_outbound(c, marks, nums, encode_time(cutoffs.outbound)))
+        requests_cutoff = encode_time(cutoffs.requests)
         requests = await self._db.write(lambda c: c.execute(
-            "DELETE FROM requests WHERE hotel_id = ? AND status IN (?, ?)"
+            f"DELETE FROM requests WHERE {older_rows('requests', 'id', 'created_at')}"
+            " AND +hotel_id = ? AND +status IN (?, ?)"
             " AND coalesce(updated_at, created_at, '') < ?",
-            (hotel_id, RequestStatus.DONE, RequestStatus.CANCELLED,
-             encode_time(cutoffs.requests))).rowcount)
+            (requests_cutoff, hotel_id, RequestStatus.DONE, RequestStatus.CANCELLED,
+             requests_cutoff)).rowcount)
         guests = 0
         while True:
             batch = await self._db.write(lambda c: purge_idle_guests(
@@ -86,11 +92,27 @@ _FINAL = (OutboundState.SENT, OutboundState.DELIVERED, OutboundState.READ, Outbo
 _LAST_MOVE = "coalesce(read_at, delivered_at, sent_at, failed_at, skipped_at, created_at, '')"
 
 
+def older_rows(table: str, key: str, written: str) -> str:
+    """A condition (one parameter: the cutoff) true for the rows of `table` written before the
+    first row whose `written` time is at or after the cutoff (all of them when none is).
+
+    `key` (the rowid) grows in the order rows are written, and `written` with it: walking
+    from the oldest row to the first recent one reads only the old rows, where a condition
+    on the time alone would read every row kept. A row written out of order by a moment is
+    left for the next purge.
+    """
+    return (f"{key} < coalesce((SELECT {key} FROM {table} WHERE {written} >= ?"
+            f" ORDER BY {key} LIMIT 1), (SELECT coalesce(max({key}), 0) + 1 FROM {table}))")
+
+
 def _purge_outbound(conn: sqlite3.Connection, marks: str, numbers: tuple[str, ...],
                     cutoff: str) -> tuple[int, int]:
-    old = (f"FROM outbound WHERE phone_number_id IN ({marks}) AND state IN (?, ?, ?, ?, ?)"
+    # A reply's last move (sent, delivered, read, ...) comes after it was written, so a row
+    # whose last move is past the cutoff was written before it.
+    old = (f"FROM outbound WHERE {older_rows('outbound', 'id', 'created_at')}"
+           f" AND +phone_number_id IN ({marks}) AND +state IN (?, ?, ?, ?, ?)"
            f" AND {_LAST_MOVE} < ?")
-    params = (*numbers, *_FINAL, cutoff)
+    params = (cutoff, *numbers, *_FINAL, cutoff)
     statuses = conn.execute(
         f"DELETE FROM delivery_statuses WHERE wamid IN (SELECT wamid {old}"
         " AND wamid IS NOT NULL)", params).rowcount

@@ -365,8 +365,12 @@ CREATE INDEX conversations_by_activity ON conversations (activity_span);
 #   requests in order, and the board's change stamp (read every second by every open board)
 #   reads only those; requests_by_update, which only that stamp's old whole-hotel pass used,
 #   goes (it was rewritten by every move of a request).
+# - inbound_parked: `admin parked` lists the newest parked messages without walking back
+#   through every message kept (parked ones are rare; a message that is never parked never
+#   enters it).
 # No column of the new indexes moves when a request or a scheduled message does.
 _V9_BY_GUEST = """
+CREATE INDEX inbound_parked ON inbound (seq) WHERE state = 'parked';
 CREATE INDEX requests_by_guest ON requests (hotel_id, guest_id);
 CREATE INDEX requests_newest ON requests (hotel_id);
 DROP INDEX requests_by_update;

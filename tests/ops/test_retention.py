@@ -60,13 +60,14 @@ def _t(days_ago: float) -> str:
 
 
 def _seed(path: Path) -> None:
-    """Rows on both sides of each age, at demo_hotel (FRONT_DESK) and seaside_inn."""
+    """Rows on both sides of each age, at demo_hotel (FRONT_DESK) and seaside_inn. Messages
+    are written oldest first, as the server writes them (a purge walks in that order)."""
     conn = sqlite3.connect(path, isolation_level=None)
     inbound = [  # (wamid, number, guest, state, received days ago)
-        ("w-old-done", FRONT_DESK, "g1", "done", 31), ("w-new-done", FRONT_DESK, "g1", "done", 29),
+        ("w-other-hotel", SEASIDE_FRONT_DESK, "g1", "done", 400),
         ("w-old-received", FRONT_DESK, "g1", "received", 60),
         ("w-old-parked", FRONT_DESK, "g1", "parked", 40),
-        ("w-other-hotel", SEASIDE_FRONT_DESK, "g1", "done", 400),
+        ("w-old-done", FRONT_DESK, "g1", "done", 31), ("w-new-done", FRONT_DESK, "g1", "done", 29),
     ]
     for wamid, number, guest, state, age in inbound:
         conn.execute("INSERT INTO inbound (wamid, phone_number_id, guest_id, kind, payload,"
