@@ -138,12 +138,16 @@ class SqliteStays:
     async def in_house(self, hotel_id: str, at: datetime) -> list[StayRecord]:
         when = encode_time(at)
         rows = await self._db.fetchall(_IN_HOUSE, (hotel_id, StayState.BOOKED, when, when))
-        return [stay_from_row(row) for row in rows]
+        return sorted((stay_from_row(row) for row in rows), key=_by_booking)
 
     async def arriving(self, hotel_id: str, start: datetime, end: datetime) -> list[StayRecord]:
         rows = await self._db.fetchall(
             _ARRIVING, (hotel_id, StayState.BOOKED, encode_time(start), encode_time(end)))
-        return [stay_from_row(row) for row in rows]
+        return sorted((stay_from_row(row) for row in rows), key=_by_booking)
+
+
+def _by_booking(stay: StayRecord) -> str:
+    return stay.booking_ref
 
 
 def _open_rows(conn: sqlite3.Connection, ref: tuple[str, str]) -> tuple[ScheduledMessage, ...]:
@@ -214,13 +218,15 @@ _STAY_ROWS = (
     " WHERE hotel_id = ? AND booking_ref = ? AND status = ?"  # sorted in Python: an ORDER BY
 )  # here would make the planner walk the status index (every pending row) for its order
 _SET_STATE = "UPDATE stays SET state = ?, updated_at = ? WHERE hotel_id = ? AND booking_ref = ?"
+# Sorted by booking in Python: an ORDER BY booking_ref here makes the planner walk the primary
+# key (every stay the hotel ever had) for its order instead of searching stays_by_dates.
 _IN_HOUSE = (
     f"SELECT {STAY_COLUMNS} FROM stays WHERE hotel_id = ? AND state = ?"
-    " AND check_in <= ? AND check_out > ? ORDER BY booking_ref"
+    " AND check_in <= ? AND check_out > ?"
 )
 _ARRIVING = (
     f"SELECT {STAY_COLUMNS} FROM stays WHERE hotel_id = ? AND state = ?"
-    " AND check_in >= ? AND check_in < ? ORDER BY booking_ref"
+    " AND check_in >= ? AND check_in < ?"
 )
 _GUEST_SET = (
     "INSERT INTO guests (hotel_id, guest_id, data, language)"

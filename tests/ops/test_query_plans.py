@@ -140,6 +140,10 @@ async def test_no_statement_the_server_runs_reads_a_growing_table_whole(
                      {"cmd": "parked"}, {"cmd": "actors"}, {"cmd": "queue", "hotel": "demo_hotel"},
                      {"cmd": "funnel", "hotel": "demo_hotel"},
                      {"cmd": "context", "phone_number_id": FRONT_DESK, "guest": GUEST},
+                     {"cmd": "broadcast", "hotel": "demo_hotel", "message_type": "spa_offer",
+                      "segment": "in_house", "id": "plans-1"},
+                     {"cmd": "broadcast", "hotel": "demo_hotel", "message_type": "spa_offer",
+                      "segment": "arriving_tomorrow", "id": "plans-2"},
                      {"cmd": "guest", "action": "export", "hotel": "demo_hotel", "number": GUEST},
                      {"cmd": "guest", "action": "forget", "hotel": "demo_hotel", "number": GUEST}):
         await admin(**request_)
