@@ -90,7 +90,8 @@ async def test_no_statement_the_server_runs_reads_a_growing_table_whole(
     monkeypatch.setattr(sqlite3, "connect", traced)
     sock = Path(tempfile.mkdtemp(prefix="hb")) / "a.sock"
     clock = ShiftedClock(DAYTIME)
-    hotel = await start_hotel(console_secret=CONSOLE_SECRET, clock=clock, admin_socket=sock)
+    hotel = await start_hotel(console_secret=CONSOLE_SECRET, clock=clock, admin_socket=sock,
+                              statuses=("sent", "delivered", "read"))
 
     async def admin(**request: object) -> dict[str, Any]:
         reply = await asyncio.to_thread(call, hotel.app[ADMIN].path, request)
