@@ -36,7 +36,7 @@ before the next letter; the task's cancellation ends the actor).
 Memory: an idle actor is one Mailbox (whose deques exist only while they hold something) and
 two slotted objects, no task, coroutine or future: a few hundred bytes, against ~4.5 KB for
 a task waiting on an asyncio.Queue. Every object an idle actor keeps is one more for the
-garbage collector to walk (BENCHMARKS.md "Memory": a whole idle conversation is 13 tracked
+garbage collector to walk (BENCHMARKS.md "Memory": a whole idle conversation is 10 tracked
 objects, ~2.5 KiB).
 """
 

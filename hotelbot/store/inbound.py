@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
@@ -303,7 +302,9 @@ class SqliteInbound:
             return None if row is None else insert_outbound(conn, row)
 
         reply_id = await self._db.write(park)
-        return () if reply is None or reply_id is None else (replace(reply, id=reply_id),)
+        if reply is None or reply_id is None:
+            return ()
+        return (codec.outbound_with_id(reply, reply_id),)
 
     async def unpark(self, seq: int) -> InboundMessage:
         params = (InboundState.RECEIVED, seq, InboundState.PARKED, REJECTED_KIND)
@@ -334,8 +335,9 @@ class SqliteInbound:
             return seq, insert_outbound(conn, row)
 
         seq, reply_id = await self._db.write(park)
-        rows = () if reply is None or reply_id is None else (replace(reply, id=reply_id),)
-        return seq, rows
+        if reply is None or reply_id is None:
+            return seq, ()
+        return seq, (codec.outbound_with_id(reply, reply_id),)
 
     async def purge(self, received_before: datetime) -> int:
         params = (InboundState.DONE, encode_time(received_before))
