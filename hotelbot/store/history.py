@@ -72,13 +72,16 @@ class SqliteHistory:
         marks = ", ".join("?" * len(phone_number_ids))
         # The windows hold each (number, guest)'s latest message time (what the messages'
         # max(sent_at) is, without reading every message kept): one row a guest, not one a
-        # message. Guests whose messages retention has purged are left out, as before.
+        # message, and the newest `limit` of them kept by a top-N sort. Of those, a guest whose
+        # messages retention purged is left out, as before (checked for these rows only: such
+        # a guest wrote before everyone who still has messages, so never takes one's place).
         rows = await self._db.fetchall(
-            "SELECT w.phone_number_id, w.guest_id, w.last_inbound_at FROM windows w"
-            f" WHERE w.phone_number_id IN ({marks}) AND EXISTS (SELECT 1 FROM inbound i"
-            "  WHERE i.phone_number_id = w.phone_number_id AND i.guest_id = w.guest_id"
-            "  AND i.kind != 'rejected')"
-            " ORDER BY w.last_inbound_at DESC LIMIT ?",
+            "SELECT w.phone_number_id, w.guest_id, w.last_inbound_at FROM"
+            " (SELECT phone_number_id, guest_id, last_inbound_at FROM windows"
+            f"  WHERE phone_number_id IN ({marks}) ORDER BY last_inbound_at DESC LIMIT ?) w"
+            " WHERE EXISTS (SELECT 1 FROM inbound i WHERE i.phone_number_id = w.phone_number_id"
+            "  AND i.guest_id = w.guest_id AND i.kind != 'rejected')"
+            " ORDER BY w.last_inbound_at DESC",
             (*phone_number_ids, limit))
         return [(n, g, codec.decode_time(at)) for n, g, at in rows]
 
