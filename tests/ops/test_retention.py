@@ -186,3 +186,28 @@ def test_looking_for_idle_guests_searches_each_guests_rows_by_index(tmp_path: Pa
     for step in searches[1:]:
         assert step.startswith("SEARCH ") and "guest_id=?" in step, plan
     conn.close()
+
+
+async def test_a_message_written_out_of_time_order_goes_at_a_later_purge(
+        tmp_path: Path) -> None:
+    """The purge walks messages in the order they were written, up to the first one received
+    since the cutoff (retention.older_rows): one written after it with an older time (a clock
+    stepped back) stays until the cutoff passes that recent one too, then goes."""
+    path = tmp_path / "db.sqlite3"
+    async with open_store(path):
+        pass  # migrated
+    conn = sqlite3.connect(path, isolation_level=None)
+    for wamid, age in (("w-old", 40), ("w-recent", 20), ("w-stepped-back", 35)):
+        conn.execute("INSERT INTO inbound (wamid, phone_number_id, guest_id, kind, payload,"
+                     " sent_at, received_at, state) VALUES (?, ?, 'g1', 'text', '{}', ?, ?,"
+                     " 'done')", (wamid, FRONT_DESK, _t(age), _t(age)))
+    conn.close()
+    hotel = load_hotels(CONFIG).hotels["demo_hotel"]  # inbound kept 30 days
+    numbers = [d.phone_number_id for d in hotel.departments.values()]
+    async with open_store(path) as store:
+        first = await store.retention.purge("demo_hotel", numbers, cutoffs_of(hotel, NOW))
+        assert first.inbound == 1
+        assert _ids(path, "SELECT wamid FROM inbound") == {"w-recent", "w-stepped-back"}
+        later = NOW + timedelta(days=11)  # past w-recent's age too
+        second = await store.retention.purge("demo_hotel", numbers, cutoffs_of(hotel, later))
+    assert second.inbound == 2 and _ids(path, "SELECT wamid FROM inbound") == set()
