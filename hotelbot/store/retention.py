@@ -121,7 +121,7 @@ def _purge_outbound(conn: sqlite3.Connection, marks: str, numbers: tuple[str, ..
 
 
 def purge_idle_guests(conn: sqlite3.Connection, hotel_id: str, marks: str,
-                  numbers: tuple[str, ...], cutoff: str) -> int:
+                      numbers: tuple[str, ...], cutoff: str) -> int:
     """Erase up to GUEST_BATCH idle guests with nothing in work; returns how many."""
     idle = [row[0] for row in conn.execute(
         "SELECT g.guest_id FROM guests g WHERE g.hotel_id = ?"

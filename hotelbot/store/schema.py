@@ -368,7 +368,8 @@ CREATE INDEX conversations_by_activity ON conversations (activity_span);
 # - inbound_parked: `admin parked` lists the newest parked messages without walking back
 #   through every message kept (parked ones are rare; a message that is never parked never
 #   enters it).
-# No column of the new indexes moves when a request or a scheduled message does.
+# No column of the requests' and scheduled messages' new indexes moves when a request or a
+# scheduled message does (a stay's state and check-out do, on the PMS's rare updates).
 _V9_BY_GUEST = """
 CREATE INDEX inbound_parked ON inbound (seq) WHERE state = 'parked';
 CREATE INDEX requests_by_guest ON requests (hotel_id, guest_id);
