@@ -101,6 +101,8 @@ def older_rows(table: str, key: str, written: str) -> str:
     on the time alone would read every row kept. A row written out of order by a moment is
     left for the next purge.
     """
+    # The other terms of the purges carry a unary + (`+hotel_id = ?`): it keeps SQLite from
+    # taking their index (a hotel's or a number's whole range) instead of this rowid range.
     return (f"{key} < coalesce((SELECT {key} FROM {table} WHERE {written} >= ?"
             f" ORDER BY {key} LIMIT 1), (SELECT coalesce(max({key}), 0) + 1 FROM {table}))")
 
